@@ -1,0 +1,32 @@
+//! What the engine tells a user interface: frames to draw per tile and status changes.
+//! The desktop shell turns these into Tauri channel messages / events; nothing here knows Tauri.
+
+/// One picture for one tile, already scaled down and converted to RGBA for display.
+#[derive(Debug, Clone)]
+pub struct TileFrame {
+    /// `"local"` for the self view, otherwise the remote participant id.
+    pub tile_id: String,
+    /// Human-readable name shown on the tile.
+    pub label: String,
+    pub width: u32,
+    pub height: u32,
+    /// `width * height * 4` bytes, RGBA, row-major, no padding.
+    pub rgba: Vec<u8>,
+    /// Frame counter read back from the decoded picture (or the local capture counter).
+    pub frame_counter: u32,
+}
+
+/// Everything the UI is told about.
+#[derive(Debug, Clone)]
+pub enum ViewEvent {
+    Frame(TileFrame),
+    /// A tile's connection state changed.
+    Status {
+        tile_id: String,
+        label: String,
+        /// "connecting" | "connected" | "failed" | "left"
+        state: String,
+        /// One plain sentence for the user ("checking paths…", "relayed via turn:…").
+        detail: String,
+    },
+}

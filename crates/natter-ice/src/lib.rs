@@ -1,0 +1,1 @@
+//! natter-ice (being built)

@@ -1,0 +1,1 @@
+//! natter-media (being built)
