@@ -1,1 +1,26 @@
-//! natter-ice (being built)
+//! natter-ice: the ICE server model. Parses the W3C `RTCConfiguration` JSON users paste from their
+//! TURN provider, validates it, and keeps credentials out of every printed or serialized form.
+//!
+//! No I/O lives here. (The full URL grammar, TURN REST credentials and the health prober arrive
+//! with the ice-health issue; this is the part the walking skeleton needs.)
+
+mod config;
+mod secret;
+mod url;
+
+pub use config::{IceConfig, IceServer, TransportPolicy};
+pub use secret::Secret;
+pub use url::{IceUrl, Scheme, Transport};
+
+/// Why an ICE configuration was rejected, phrased so the user knows what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IceError {
+    #[error("ICE configuration is not valid JSON: {0}")]
+    Json(String),
+    #[error("ICE server URL {url:?}: {problem}")]
+    BadUrl { url: String, problem: String },
+    #[error("{url}: turn: and turns: URLs need a username and credential")]
+    MissingCredentials { url: String },
+    #[error("ICE server #{index} has no URLs")]
+    NoUrls { index: usize },
+}
