@@ -1,0 +1,121 @@
+//! End-to-end calls through the real `natter` binary: real WebRTC peers on loopback, real H.264 and
+//! Opus, a real coturn for relayed calls, a real signaling server for multi-process calls.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::*;
+
+#[test]
+fn two_participants_on_host_candidates_decode_each_other() {
+    let dir = TempDir::new("two");
+    let run = run_headless(&dir, "two", &["--participants", "2", "--duration", "4"]);
+    assert!(run.status.success(), "exit {:?}; stderr:\n{}", run.status, run.stderr);
+    assert_eq!(run.report["ok"], true);
+    assert_all_streams_decoding(&run.report, 2, 40);
+    for (receiver, peer) in streams(&run.report) {
+        let path = &peer["path"];
+        assert_eq!(path["local_candidate"], "host", "{receiver}: {peer:#}");
+        assert_eq!(path["relay_server"], serde_json::Value::Null);
+    }
+}
+
+#[test]
+fn three_participants_full_mesh_six_streams_decoding() {
+    let dir = TempDir::new("mesh3");
+    let run = run_headless(&dir, "mesh3", &["--participants", "3", "--duration", "5"]);
+    assert!(run.status.success(), "exit {:?}; stderr:\n{}", run.status, run.stderr);
+    assert_all_streams_decoding(&run.report, 6, 50);
+    // Frame counters come back out of decoded pixels: a lost count far above zero would mean
+    // the stamps are misread or the pipeline drops frames.
+    for (receiver, peer) in streams(&run.report) {
+        let decoded = peer["video"]["frames_decoded"].as_u64().unwrap();
+        let lost = peer["video"]["frames_lost"].as_u64().unwrap();
+        assert!(lost * 10 < decoded, "{receiver} ← {}: {lost} lost vs {decoded} decoded", peer["remote"]);
+        assert_eq!(peer["video"]["frames_unreadable"], 0, "{receiver}: {peer:#}");
+    }
+}
+
+#[test]
+fn relay_only_through_coturn_uses_relay_paths() {
+    let turn = Coturn::start();
+    let dir = TempDir::new("relay");
+    let config = dir.path("ice.json");
+    std::fs::write(&config, turn.ice_config_json()).unwrap();
+    let run = run_headless(
+        &dir,
+        "relay",
+        &["--participants", "2", "--duration", "4", "--relay-only", "--ice-config", config.to_str().unwrap()],
+    );
+    assert!(run.status.success(), "exit {:?}; stderr:\n{}", run.status, run.stderr);
+    assert_all_streams_decoding(&run.report, 2, 40);
+    for (receiver, peer) in streams(&run.report) {
+        assert_eq!(peer["path"]["local_candidate"], "relay", "{receiver}: {peer:#}");
+        assert_eq!(peer["path"]["relay_server"], turn.turn_url(), "{receiver}: {peer:#}");
+        assert_eq!(peer["path"]["relay_transport"], "udp", "{receiver}: {peer:#}");
+    }
+    let servers = run.report["servers"].as_array().unwrap();
+    assert_eq!(servers.len(), 1);
+    assert_eq!(servers[0]["status"], "used");
+    // The password must not leak into the report or the logs.
+    let report_text = std::fs::read_to_string(dir.path("relay.json")).unwrap();
+    assert!(!report_text.contains(&turn.password), "password in report");
+    assert!(!run.stderr.contains(&turn.password), "password in logs");
+}
+
+#[test]
+fn two_processes_meet_through_a_signal_server() {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let server = Reaped(Command::new(NATTER).args(["signal-server", "--listen", &listen]).spawn().expect("start signal-server"));
+    wait_for_tcp(&listen, Duration::from_secs(10));
+    let url = format!("ws://{listen}");
+    let dir = TempDir::new("procs");
+    let spawn = |name: &str| {
+        let report = dir.path(&format!("{name}.json"));
+        let child = Command::new(NATTER)
+            .args(["headless", "--participants", "1", "--expect", "2", "--duration", "4", "--bind", "127.0.0.1"])
+            .args(["--signal", &url, "--room", "two-procs", "--report"])
+            .arg(&report)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start natter headless");
+        (child, report)
+    };
+    let (first, first_report) = spawn("first");
+    let (second, second_report) = spawn("second");
+    for (child, report) in [(first, first_report), (second, second_report)] {
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "exit {:?}; stderr:\n{stderr}", output.status);
+        let report = read_report(&report, &stderr);
+        assert_all_streams_decoding(&report, 1, 40);
+    }
+    drop(server);
+}
+
+#[test]
+fn a_bad_ice_config_is_a_clear_error() {
+    let dir = TempDir::new("badcfg");
+    let config = dir.path("ice.json");
+    std::fs::write(&config, r#"{"iceServers":[{"urls":["turn:127.0.0.1:70000"],"username":"u","credential":"c"}]}"#).unwrap();
+    let output = Command::new(NATTER)
+        .args(["headless", "--participants", "2", "--duration", "1", "--ice-config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr:\n{stderr}");
+    assert!(stderr.contains("port 70000 is out of range"), "stderr:\n{stderr}");
+}
+
+fn wait_for_tcp(addr: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on {addr} after {limit:?}");
+}

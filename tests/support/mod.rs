@@ -1,0 +1,206 @@
+//! Test harness shared by the integration tests: real coturn servers on loopback, free ports,
+//! running the `natter` binary and reading its report. Everything stays on 127.0.0.1.
+#![allow(dead_code)]
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const NATTER: &str = env!("CARGO_BIN_EXE_natter");
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("natter-test-{tag}-{}-{}", std::process::id(), unique()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A UDP+TCP port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A coturn process on loopback with long-term credentials; killed on drop.
+pub struct Coturn {
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    child: Child,
+    _dir: TempDir,
+}
+
+impl Coturn {
+    /// Start `turnserver` (UDP and TCP listeners, no TLS) and wait until it answers a STUN binding.
+    pub fn start() -> Coturn {
+        let dir = TempDir::new("coturn");
+        let port = free_port();
+        let min_port = 40000 + (port % 200) * 100;
+        let (user, password) = ("natter".to_string(), format!("pw-{}", unique() + u64::from(port)));
+        let binary = which("turnserver").unwrap_or_else(|| {
+            panic!("coturn's `turnserver` is not installed: run `sudo apt-get install -y coturn` (or bash scripts/setup.sh)")
+        });
+        let child = Command::new(binary)
+            .args(["-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1"])
+            .arg(format!("--listening-port={port}"))
+            .arg(format!("--min-port={min_port}"))
+            .arg(format!("--max-port={}", min_port + 99))
+            .arg(format!("--user={user}:{password}"))
+            .args(["--realm=natter.test", "--lt-cred-mech", "--fingerprint", "--no-tls", "--no-dtls"])
+            .args(["--no-tcp-relay", "--allow-loopback-peers", "--no-cli", "--log-file=stdout", "--simple-log"])
+            .arg(format!("--pidfile={}", dir.path("turn.pid").display()))
+            .arg(format!("--userdb={}", dir.path("turn.db").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start turnserver");
+        let coturn = Coturn { port, user, password, child, _dir: dir };
+        coturn.wait_ready(Duration::from_secs(10));
+        coturn
+    }
+
+    fn wait_ready(&self, limit: Duration) {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        let deadline = Instant::now() + limit;
+        // STUN Binding request: type 0x0001, length 0, magic cookie, 12-byte transaction id.
+        let mut request = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+        request.extend_from_slice(b"natter-ready");
+        while Instant::now() < deadline {
+            let _ = socket.send_to(&request, ("127.0.0.1", self.port));
+            let mut buf = [0u8; 512];
+            if let Ok((n, _)) = socket.recv_from(&mut buf)
+                && n >= 20
+                && buf[0..2] == [0x01, 0x01]
+            {
+                return;
+            }
+        }
+        panic!("coturn on 127.0.0.1:{} did not answer a STUN binding within {limit:?}", self.port);
+    }
+
+    pub fn turn_url(&self) -> String {
+        format!("turn:127.0.0.1:{}?transport=udp", self.port)
+    }
+
+    /// A W3C RTCConfiguration JSON for this server.
+    pub fn ice_config_json(&self) -> String {
+        format!(
+            r#"{{"iceServers":[{{"urls":["{}"],"username":"{}","credential":"{}"}}]}}"#,
+            self.turn_url(),
+            self.user,
+            self.password
+        )
+    }
+
+    /// Stop the server now (to simulate it dying).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin"), PathBuf::from("/sbin")])
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+/// A child process killed on drop.
+pub struct Reaped(pub Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Result of one `natter headless` run.
+pub struct HeadlessRun {
+    pub status: std::process::ExitStatus,
+    pub stderr: String,
+    pub report: serde_json::Value,
+}
+
+/// Run `natter headless ARGS --report FILE` and parse the report (panics with stderr if it is missing).
+pub fn run_headless(dir: &TempDir, name: &str, args: &[&str]) -> HeadlessRun {
+    let report_path = dir.path(&format!("{name}.json"));
+    let output = Command::new(NATTER)
+        .arg("headless")
+        .args(args)
+        .arg("--report")
+        .arg(&report_path)
+        .env("RUST_LOG", "natter=info,natter_call=info,warn")
+        .output()
+        .expect("run natter headless");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let report = read_report(&report_path, &stderr);
+    HeadlessRun { status: output.status, stderr, report }
+}
+
+pub fn read_report(path: &Path, stderr: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("no report at {} ({e}); stderr:\n{stderr}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("report is not JSON ({e}):\n{text}"))
+}
+
+/// Every directed stream in the report: (receiver id, peer entry).
+pub fn streams(report: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    report["participants"]
+        .as_array()
+        .expect("participants array")
+        .iter()
+        .flat_map(|p| {
+            let id = p["id"].as_str().unwrap_or_default().to_string();
+            p["peers"].as_array().cloned().unwrap_or_default().into_iter().map(move |peer| (id.clone(), peer))
+        })
+        .collect()
+}
+
+/// Assert that every directed stream connected and decoded at least `min_frames` frames.
+pub fn assert_all_streams_decoding(report: &serde_json::Value, expected_streams: usize, min_frames: u64) {
+    let streams = streams(report);
+    assert_eq!(streams.len(), expected_streams, "directed streams in report: {report:#}");
+    for (receiver, peer) in &streams {
+        assert_eq!(peer["state"], "connected", "{receiver} ← {}: {peer:#}", peer["remote"]);
+        let decoded = peer["video"]["frames_decoded"].as_u64().unwrap_or(0);
+        assert!(decoded >= min_frames, "{receiver} ← {}: only {decoded} frames decoded: {peer:#}", peer["remote"]);
+        assert!(peer["audio"]["packets_received"].as_u64().unwrap_or(0) > 0, "{receiver} ← {}: no audio: {peer:#}", peer["remote"]);
+        assert!(peer["connect_ms"].as_f64().is_some(), "connect_ms missing: {peer:#}");
+        assert!(peer["first_frame_ms"].as_f64().is_some(), "first_frame_ms missing: {peer:#}");
+        assert!(peer["video"]["latency_ms_p50"].as_f64().is_some(), "latency missing: {peer:#}");
+    }
+}
