@@ -1,1 +1,10 @@
-fn main() {}
+//! Tauri's build step for the `natter` binary. Capabilities and the app's own command permissions
+//! live under `src-tauri/` (the package manifest is the workspace root, see NOTES/ARCHITECTURE).
+fn main() {
+    println!("cargo:rerun-if-changed=src-tauri/capabilities");
+    println!("cargo:rerun-if-changed=src-tauri/permissions");
+    let attributes = tauri_build::Attributes::new()
+        .capabilities_path_pattern("src-tauri/capabilities/*.json")
+        .app_manifest(tauri_build::AppManifest::new().permissions_path_pattern("src-tauri/permissions/*.toml"));
+    tauri_build::try_build(attributes).expect("tauri build step (tauri.conf.json, icons, capabilities)");
+}

@@ -1,1 +1,189 @@
-fn main() { println!("natter: being built"); }
+//! `natter`: the one binary. A thin command line over the library crates; every branch forwards to
+//! `natter-call`, `natter-signal` or the desktop shell (`desktop.rs`). No call logic lives here.
+
+mod desktop;
+mod frame_wire;
+
+use clap::{Parser, Subcommand};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Natter: video calls with connectivity you can see and trust.
+#[derive(Debug, Parser)]
+#[command(name = "natter", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Open the window with an embedded call: in-process signaling and two synthetic participants.
+    Demo,
+    /// No window: N participants call each other with synthetic media and report what happened (JSON).
+    Headless(HeadlessArgs),
+    /// Run a standalone signaling server (WebSocket + JSON) for app instances to meet in rooms.
+    SignalServer {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
+        listen: SocketAddr,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct HeadlessArgs {
+    /// Participants run in this process (full mesh).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    participants: usize,
+    /// How long the call lasts once everyone expected is in the room, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "8", value_parser = parse_seconds)]
+    duration: Duration,
+    /// ICE servers as W3C RTCConfiguration JSON (`{"iceServers":[{"urls":[…],"username":…,"credential":…}]}`).
+    #[arg(long, value_name = "FILE")]
+    ice_config: Option<PathBuf>,
+    /// Use relayed (TURN) paths only (ICE transport policy "relay").
+    #[arg(long)]
+    relay_only: bool,
+    /// External signaling server (ws://host:port) instead of the in-process one.
+    #[arg(long, value_name = "URL")]
+    signal: Option<String>,
+    /// Room to join (default "natter").
+    #[arg(long, value_name = "NAME")]
+    room: Option<String>,
+    /// Participants expected in the room across all processes (default: --participants).
+    #[arg(long, value_name = "N")]
+    expect: Option<usize>,
+    /// Write the JSON report to FILE (default: print it to stdout).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Local IP address for ICE sockets (default 127.0.0.1, or all interfaces with --signal).
+    #[arg(long, value_name = "IP")]
+    bind: Option<IpAddr>,
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text.parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is not a valid duration"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        // For now the bare app runs the same embedded demo call as `natter demo`; joining a real
+        // room from the window comes with the full UI.
+        None => desktop::run(desktop::Mode::Demo),
+        Some(Command::Demo) => desktop::run(desktop::Mode::Demo),
+        Some(Command::Headless(args)) => headless(args),
+        Some(Command::SignalServer { listen }) => signal_server(listen),
+    }
+}
+
+/// Logs go to stderr (stdout carries the headless report). `RUST_LOG` overrides the default.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    const DEFAULT: &str = "warn,natter=info,natter_call=info,natter_signal=info,natter_media=info,natter_ice=info";
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// A tokio runtime for the windowless commands (no GTK, no Tauri).
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Runtime::new().map_err(|e| {
+        eprintln!("natter: cannot start the async runtime: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn headless(args: HeadlessArgs) -> ExitCode {
+    use natter_call::headless::{run, HeadlessOptions};
+    let options = HeadlessOptions {
+        participants: args.participants,
+        duration: args.duration,
+        ice_config: args.ice_config,
+        relay_only: args.relay_only,
+        signal_url: args.signal,
+        room: args.room,
+        expect_total: args.expect,
+        report_path: args.report.clone(),
+        bind: args.bind,
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    match rt.block_on(run(options)) {
+        Ok(report) => {
+            if args.report.is_none() {
+                println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
+            }
+            if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("natter: {}", report.reason.as_deref().unwrap_or("the call failed"));
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("natter: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn signal_server(listen: SocketAddr) -> ExitCode {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    match rt.block_on(natter_signal::server::serve(listen)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("natter: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn headless_defaults_and_options() {
+        let cli = Cli::try_parse_from(["natter", "headless"]).unwrap();
+        let Some(Command::Headless(args)) = cli.command else { panic!("headless expected") };
+        assert_eq!(args.participants, 2);
+        assert_eq!(args.duration, Duration::from_secs(8));
+        assert!(!args.relay_only && args.report.is_none());
+
+        let cli = Cli::try_parse_from([
+            "natter", "headless", "--participants", "3", "--duration", "2.5", "--relay-only",
+            "--ice-config", "ice.json", "--signal", "ws://127.0.0.1:1", "--room", "r", "--expect", "4",
+            "--report", "r.json",
+        ])
+        .unwrap();
+        let Some(Command::Headless(args)) = cli.command else { panic!("headless expected") };
+        assert_eq!(args.participants, 3);
+        assert_eq!(args.duration, Duration::from_millis(2500));
+        assert!(args.relay_only);
+        assert_eq!(args.expect, Some(4));
+        assert!(Cli::try_parse_from(["natter", "headless", "--duration", "-1"]).is_err());
+    }
+
+    #[test]
+    fn signal_server_listen_default() {
+        let cli = Cli::try_parse_from(["natter", "signal-server"]).unwrap();
+        let Some(Command::SignalServer { listen }) = cli.command else { panic!() };
+        assert_eq!(listen, "127.0.0.1:8787".parse().unwrap());
+        assert!(Cli::try_parse_from(["natter"]).unwrap().command.is_none());
+    }
+}
