@@ -179,6 +179,7 @@ async function startCall() {
   els.left.hidden = true;
   els.rejoin.disabled = true;
   const mySession = ++session;
+  els.summary.textContent = "joining…";
   const channel = new tauri.core.Channel();
   channel.onmessage = (message) => onMessage(mySession, message);
   try {
