@@ -1,11 +1,13 @@
-//! The embedded demo call behind `natter demo`: an in-process signaling server, the local user and
-//! two synthetic remote participants, all in this process.
-//!
-//! PROVISIONAL: until the engine lands this paints moving test frames so the shell can be built.
+//! The embedded demo call behind `natter demo`: an in-process signaling server on loopback, the
+//! local user and synthetic remote participants, all real WebRTC peers in this process. A new user
+//! sees a working call within seconds without any server of ours.
 
-use crate::view::{TileFrame, ViewEvent};
+use crate::media::{MediaSettings, ViewSink};
+use crate::participant::{Participant, ParticipantConfig};
+use crate::peer::LinkSettings;
+use crate::view::ViewEvent;
 use crate::CallError;
-use std::time::Duration;
+use natter_signal::server::{ServerHandle, SignalServer};
 use tokio::sync::mpsc;
 
 /// Options of the demo call.
@@ -24,55 +26,57 @@ impl Default for DemoOptions {
     }
 }
 
-/// A running demo; dropping it (or `stop`) ends the call.
+/// A running demo; `stop` (or dropping it) ends the call.
 pub struct DemoHandle {
-    task: tokio::task::JoinHandle<()>,
+    local: Option<Participant>,
+    remotes: Vec<Participant>,
+    _server: ServerHandle,
 }
 
 impl DemoHandle {
-    pub async fn stop(self) {
-        self.task.abort();
+    pub async fn stop(mut self) {
+        if let Some(local) = self.local.take() {
+            local.leave().await;
+        }
+        for remote in self.remotes.drain(..) {
+            remote.leave().await;
+        }
     }
 }
 
 /// Start the demo call; events flow into `events` until the handle is stopped.
 /// Must be called inside a tokio runtime.
 pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -> Result<DemoHandle, CallError> {
-    let task = tokio::spawn(async move {
-        let mut tiles = vec![("local".to_string(), "You".to_string())];
-        for i in 0..options.remote_participants {
-            tiles.push((format!("synthetic-{}", i + 1), format!("Synthetic {}", i + 1)));
-        }
-        for (id, label) in &tiles {
-            let _ = events
-                .send(ViewEvent::Status { tile_id: id.clone(), label: label.clone(), state: "connected".into(), detail: "provisional demo".into() })
-                .await;
-        }
-        let mut counter = 0u32;
-        let mut tick = tokio::time::interval(Duration::from_millis(66));
-        loop {
-            tick.tick().await;
-            counter = counter.wrapping_add(1);
-            for (n, (id, label)) in tiles.iter().enumerate() {
-                let (w, h) = (options.tile_width, options.tile_height);
-                let mut rgba = vec![0u8; (w * h * 4) as usize];
-                let bar = (counter * 4 + n as u32 * 50) % w;
-                for y in 0..h {
-                    for x in 0..w {
-                        let i = ((y * w + x) * 4) as usize;
-                        let on = x.abs_diff(bar) < 12;
-                        rgba[i] = if on { 255 } else { (x * 255 / w) as u8 };
-                        rgba[i + 1] = if on { 255 } else { (y * 255 / h) as u8 };
-                        rgba[i + 2] = (n as u8).wrapping_mul(90);
-                        rgba[i + 3] = 255;
-                    }
-                }
-                let frame = TileFrame { tile_id: id.clone(), label: label.clone(), width: w, height: h, rgba, frame_counter: counter };
-                if events.send(ViewEvent::Frame(frame)).await.is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    Ok(DemoHandle { task })
+    let server = SignalServer::bind("127.0.0.1:0".parse().expect("valid address"))
+        .await
+        .map_err(|e| CallError::Signaling(e.to_string()))?;
+    let url = server.url();
+    let server = server.spawn();
+    let link = LinkSettings { ice: natter_ice::IceConfig::default(), relay_only: false, bind: "127.0.0.1:0".parse().expect("valid address") };
+    let room = "demo".to_string();
+    let view = ViewSink { events, tile_width: options.tile_width, tile_height: options.tile_height };
+    let local = Participant::join(ParticipantConfig {
+        name: "You".into(),
+        room: room.clone(),
+        signal_url: url.clone(),
+        link: link.clone(),
+        media: MediaSettings { seed: 7, ..MediaSettings::default() },
+        view: Some(view),
+    })
+    .await?;
+    let mut remotes = Vec::new();
+    for i in 0..options.remote_participants {
+        remotes.push(
+            Participant::join(ParticipantConfig {
+                name: format!("Synthetic {}", i + 1),
+                room: room.clone(),
+                signal_url: url.clone(),
+                link: link.clone(),
+                media: MediaSettings { seed: i as u32 + 1, ..MediaSettings::default() },
+                view: None,
+            })
+            .await?,
+        );
+    }
+    Ok(DemoHandle { local: Some(local), remotes, _server: server })
 }

@@ -3,6 +3,8 @@
 /// What went wrong in a call, phrased so a user can act on it.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
+    #[error("invalid options: {0}")]
+    Options(String),
     #[error("invalid ICE configuration: {0}")]
     IceConfig(String),
     #[error("signaling failed: {0}")]

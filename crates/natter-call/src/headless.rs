@@ -1,16 +1,23 @@
 //! `natter headless`: N participants (in this process, or spread over processes through an external
 //! signaling server) call each other with synthetic media and write a JSON report.
 
+use crate::media::MediaSettings;
+use crate::participant::{Participant, ParticipantConfig};
+use crate::peer::LinkSettings;
+use crate::report::{ParticipantReport, Report, ServerReport};
 use crate::CallError;
+use natter_ice::IceConfig;
+use natter_signal::server::SignalServer;
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Options of `natter headless` (one field per command-line option).
 #[derive(Debug, Clone)]
 pub struct HeadlessOptions {
     /// Participants run in this process (`--participants`).
     pub participants: usize,
-    /// How long the call lasts once everyone joined (`--duration`).
+    /// How long the call lasts once everyone expected is in the room (`--duration`).
     pub duration: Duration,
     /// W3C `RTCConfiguration` JSON file (`--ice-config`).
     pub ice_config: Option<PathBuf>,
@@ -24,17 +31,170 @@ pub struct HeadlessOptions {
     pub expect_total: Option<usize>,
     /// Where to write the JSON report (`--report`).
     pub report_path: Option<PathBuf>,
+    /// Local address for ICE sockets (`--bind`). Default: 127.0.0.1 with the in-process signaling
+    /// server (everything is on this machine), 0.0.0.0 (all interfaces) with `--signal`.
+    pub bind: Option<std::net::IpAddr>,
 }
+
+impl Default for HeadlessOptions {
+    fn default() -> Self {
+        Self {
+            participants: 2,
+            duration: Duration::from_secs(8),
+            ice_config: None,
+            relay_only: false,
+            signal_url: None,
+            room: None,
+            expect_total: None,
+            report_path: None,
+            bind: None,
+        }
+    }
+}
+
+/// How long we wait for the expected participants to show up in the room.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Run the headless call. `Ok(report)` even when the call failed: check `report.ok` / `report.reason`.
-pub async fn run(_options: HeadlessOptions) -> Result<Report, CallError> {
-    Err(CallError::WebRtc("headless mode is not built yet".into()))
+/// `Err` means the call could not even start (bad options, signaling unreachable, report unwritable).
+pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
+    if options.participants == 0 {
+        return Err(CallError::Options("--participants must be at least 1".into()));
+    }
+    let expect_total = options.expect_total.unwrap_or(options.participants);
+    if expect_total < options.participants {
+        return Err(CallError::Options(format!(
+            "--expect {expect_total} is smaller than --participants {}",
+            options.participants
+        )));
+    }
+    let ice = match &options.ice_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CallError::IceConfig(format!("cannot read {}: {e}", path.display())))?;
+            IceConfig::from_json(&text).map_err(|e| CallError::IceConfig(format!("{}: {e}", path.display())))?
+        }
+        None => IceConfig::default(),
+    };
+    let relay_only = options.relay_only || ice.transport_policy == natter_ice::TransportPolicy::Relay;
+    if relay_only && !ice.ice_servers.iter().any(|s| s.urls.iter().any(|u| u.is_turn())) {
+        return Err(CallError::IceConfig("--relay-only needs at least one turn: or turns: server in --ice-config".into()));
+    }
+    let room = options.room.clone().unwrap_or_else(|| "natter".into());
+
+    // In-process signaling unless told otherwise; everything then stays on loopback.
+    let (_server, signal_url, bind): (Option<_>, String, SocketAddr) = match &options.signal_url {
+        Some(url) => (None, url.clone(), "0.0.0.0:0".parse().expect("valid")),
+        None => {
+            let server = SignalServer::bind("127.0.0.1:0".parse().expect("valid"))
+                .await
+                .map_err(|e| CallError::Signaling(e.to_string()))?;
+            let url = server.url();
+            (Some(server.spawn()), url, "127.0.0.1:0".parse().expect("valid"))
+        }
+    };
+    let bind = options.bind.map(|ip| SocketAddr::new(ip, 0)).unwrap_or(bind);
+    let link = LinkSettings { ice: ice.clone(), relay_only, bind };
+
+    let started = Instant::now();
+    let mut participants = Vec::new();
+    for i in 0..options.participants {
+        let config = ParticipantConfig {
+            name: format!("headless-{}", i + 1),
+            room: room.clone(),
+            signal_url: signal_url.clone(),
+            link: link.clone(),
+            media: MediaSettings { seed: i as u32 + 1, ..MediaSettings::default() },
+            view: None,
+        };
+        participants.push(Participant::join(config).await?);
+    }
+
+    // Wait (bounded) until everyone expected is in the room, then hold the call for `duration`.
+    let deadline = Instant::now() + JOIN_TIMEOUT;
+    loop {
+        let mut min_peers = usize::MAX;
+        for p in &participants {
+            min_peers = min_peers.min(p.snapshot().await.peers.len());
+        }
+        if min_peers + 1 >= expect_total || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(options.duration).await;
+
+    let mut reports = Vec::new();
+    let mut gathered = std::collections::BTreeSet::new();
+    for p in &participants {
+        reports.push(p.snapshot().await);
+        gathered.extend(p.gathered_from());
+    }
+    let servers = server_reports(&ice, &reports, &gathered);
+    let reason = judge(&reports, expect_total);
+    let report = Report {
+        ok: reason.is_none(),
+        reason,
+        room,
+        duration_s: started.elapsed().as_secs_f64(),
+        relay_only,
+        participants: reports,
+        servers,
+    };
+    for p in participants {
+        p.leave().await;
+    }
+    if let Some(path) = &options.report_path {
+        let json = serde_json::to_string_pretty(&report).expect("report serializes");
+        std::fs::write(path, json + "\n")
+            .map_err(|e| CallError::Report { path: path.display().to_string(), reason: e.to_string() })?;
+    }
+    Ok(report)
 }
 
-/// The JSON report (field names are a contract: see the skeleton issue / README).
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Report {
-    pub ok: bool,
-    /// One line: why `ok` is false.
-    pub reason: Option<String>,
+/// `None` if every expected pair connected and received video and audio; else the first problem.
+pub fn judge(participants: &[ParticipantReport], expect_total: usize) -> Option<String> {
+    for p in participants {
+        if p.peers.len() + 1 < expect_total {
+            return Some(format!(
+                "{} saw {} of {} other participants",
+                p.id,
+                p.peers.len(),
+                expect_total - 1
+            ));
+        }
+        for peer in &p.peers {
+            if peer.state != "connected" {
+                return Some(format!("{} → {}: connection {} (never reached connected)", p.id, peer.remote, peer.state));
+            }
+            if peer.video.frames_decoded == 0 {
+                return Some(format!("{} ← {}: connected but no video frame decoded", p.id, peer.remote));
+            }
+            if peer.audio.packets_received == 0 {
+                return Some(format!("{} ← {}: connected but no audio packet received", p.id, peer.remote));
+            }
+        }
+    }
+    None
+}
+
+fn server_reports(ice: &IceConfig, participants: &[ParticipantReport], gathered: &std::collections::BTreeSet<String>) -> Vec<ServerReport> {
+    let used: std::collections::BTreeSet<&str> = participants
+        .iter()
+        .flat_map(|p| p.peers.iter())
+        .filter_map(|peer| peer.path.as_ref()?.relay_server.as_deref())
+        .collect();
+    ice.urls()
+        .map(|(url, _)| {
+            let text = url.original.clone();
+            let (status, error) = if used.contains(text.as_str()) {
+                ("used", None)
+            } else if gathered.contains(&text) {
+                ("gathered", None)
+            } else {
+                ("no_candidates", Some("no candidate came from this server during the call (down, unreachable, blocked or wrong credentials)".to_string()))
+            };
+            ServerReport { url: text, status: status.into(), rtt_ms: None, error }
+        })
+        .collect()
 }

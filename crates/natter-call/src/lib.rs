@@ -1,11 +1,26 @@
-//! natter-call: the call engine. One `Participant` per local user, one WebRTC peer connection per
-//! remote participant, driven by signaling; plus the headless runner and the demo used by the app.
+//! natter-call: the call engine. A `Participant` is one local user in a room: it keeps one WebRTC
+//! peer connection per remote participant (full mesh), sends synthetic (later: real) media to all
+//! of them and decodes what each sends back. `headless` runs N participants and writes the JSON
+//! report; `demo` is the embedded call the desktop app shows.
 //!
-//! (Being built: `view` and `demo` are the API the desktop shell uses; their bodies are provisional.)
+//! Module map:
+//! - `participant`: the per-user event loop (signaling ↔ peer connections ↔ media).
+//! - `peer`: one peer connection and the path/RTT read from its stats.
+//! - `media`: capture+encode thread, decode threads, the view sink.
+//! - `receive`: RTP → H.264 access units, receive statistics (pure logic, unit-tested).
+//! - `webrtc_setup`: every setting we change in the `webrtc` crate, with reasons.
+//! - `report`: the JSON report (a contract).
+//! - `view`: what the UI is told (frames, status).
 
 pub mod demo;
 pub mod error;
 pub mod headless;
+pub mod media;
+pub mod participant;
+pub mod peer;
+pub mod receive;
+pub mod report;
 pub mod view;
+pub mod webrtc_setup;
 
 pub use error::CallError;

@@ -1,19 +1,10 @@
-//! natter-signal: the signaling protocol (JSON over WebSocket), the server and a client.
-//! (Being built.)
+//! natter-signal: how Natter participants find each other. A small JSON-over-WebSocket protocol
+//! (`protocol`), a server that relays offers/answers/candidates inside rooms (`server`), and the
+//! client the call engine uses (`client`). The protocol is documented in `docs/signaling.md`.
 
-pub mod server {
-    //! The signaling server.
-    use std::net::SocketAddr;
+pub mod client;
+mod error;
+pub mod protocol;
+pub mod server;
 
-    /// Serve signaling on `listen` until the process ends.
-    pub async fn serve(_listen: SocketAddr) -> Result<(), crate::SignalError> {
-        Err(crate::SignalError::Io("not built yet".into()))
-    }
-}
-
-/// Errors of the signaling crate.
-#[derive(Debug, thiserror::Error)]
-pub enum SignalError {
-    #[error("i/o: {0}")]
-    Io(String),
-}
+pub use error::SignalError;

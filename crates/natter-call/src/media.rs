@@ -1,0 +1,201 @@
+//! The media pipeline around the peer connections: a capture+encode thread per participant whose
+//! output is shared by all its connections, and a decode thread per received video stream.
+//! Encoding and decoding run on plain threads so they never stall the async runtime that drives
+//! the network.
+
+use crate::receive::VideoStats;
+use crate::report::PeerReport;
+use crate::view::{TileFrame, ViewEvent};
+use crate::CallError;
+use bytes::Bytes;
+use natter_media::{AudioEncoder, SyntheticCamera, SyntheticMic, VideoDecoder, VideoEncoder};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, mpsc};
+
+/// Opus frames are 20 ms.
+pub const AUDIO_FRAME: Duration = Duration::from_millis(20);
+/// A keyframe at least this often, so a receiver that lost one recovers without asking.
+const KEYFRAME_INTERVAL: Duration = Duration::from_secs(2);
+
+/// What the synthetic camera sends.
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    pub bitrate_bps: u32,
+    /// Varies the test pattern (and tone) per participant.
+    pub seed: u32,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        Self { width: 640, height: 360, fps: 30, bitrate_bps: 800_000, seed: 1 }
+    }
+}
+
+/// Where frames go for display, scaled to a tile.
+#[derive(Clone)]
+pub struct ViewSink {
+    pub events: mpsc::Sender<ViewEvent>,
+    pub tile_width: u32,
+    pub tile_height: u32,
+}
+
+pub struct EncodedFrame {
+    pub data: Bytes,
+    pub keyframe: bool,
+}
+
+pub struct EncodedAudio {
+    pub data: Bytes,
+}
+
+/// The encoded output of one participant, fanned out to every connection.
+pub struct EncodedStreams {
+    pub video: broadcast::Sender<Arc<EncodedFrame>>,
+    pub audio: broadcast::Sender<Arc<EncodedAudio>>,
+    keyframe_requested: Arc<AtomicBool>,
+}
+
+impl EncodedStreams {
+    pub fn request_keyframe(&self) {
+        self.keyframe_requested.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Start the synthetic camera + microphone and their encoders on a thread.
+pub fn start_capture(
+    settings: &MediaSettings,
+    view: Option<ViewSink>,
+    stop: Arc<AtomicBool>,
+    frames_sent: Arc<AtomicU64>,
+) -> Result<EncodedStreams, CallError> {
+    let (video_tx, _) = broadcast::channel(16);
+    let (audio_tx, _) = broadcast::channel(32);
+    let keyframe_requested = Arc::new(AtomicBool::new(true));
+    let mut encoder = VideoEncoder::new(settings.width, settings.height, settings.fps as f32, settings.bitrate_bps)
+        .map_err(|e| CallError::Media(e.to_string()))?;
+    let mut audio_encoder = AudioEncoder::new().map_err(|e| CallError::Media(e.to_string()))?;
+    let mut camera = SyntheticCamera::new(settings.width, settings.height, settings.seed);
+    let mut mic = SyntheticMic::new(300.0 + 40.0 * (settings.seed % 10) as f32);
+    let frame_interval = Duration::from_secs_f64(1.0 / f64::from(settings.fps.max(1)));
+    let (video, audio, keyframe) = (video_tx.clone(), audio_tx.clone(), Arc::clone(&keyframe_requested));
+    std::thread::Builder::new()
+        .name("capture".into())
+        .spawn(move || {
+            let start = Instant::now();
+            let mut next_video = start;
+            let mut next_audio = start;
+            let mut last_keyframe = start - KEYFRAME_INTERVAL;
+            let mut counter: u32 = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let now = Instant::now();
+                if now >= next_audio {
+                    next_audio += AUDIO_FRAME;
+                    match audio_encoder.encode(&mic.next_frame()) {
+                        Ok(packet) => {
+                            let _ = audio.send(Arc::new(EncodedAudio { data: Bytes::from(packet) }));
+                        }
+                        Err(e) => tracing::warn!("audio encode failed: {e}"),
+                    }
+                }
+                if now >= next_video {
+                    next_video += frame_interval;
+                    if next_video < now {
+                        next_video = now + frame_interval; // we fell behind: skip, do not burst
+                    }
+                    counter = counter.wrapping_add(1);
+                    let frame = camera.frame(counter, natter_media::now_ms());
+                    let force = keyframe.swap(false, Ordering::Relaxed) || now.duration_since(last_keyframe) >= KEYFRAME_INTERVAL;
+                    match encoder.encode(&frame, force) {
+                        Ok(encoded) => {
+                            if encoded.keyframe {
+                                last_keyframe = now;
+                            }
+                            if !encoded.data.is_empty() {
+                                frames_sent.fetch_add(1, Ordering::Relaxed);
+                                let _ = video.send(Arc::new(EncodedFrame { data: Bytes::from(encoded.data), keyframe: encoded.keyframe }));
+                            }
+                        }
+                        Err(e) => tracing::warn!("video encode failed: {e}"),
+                    }
+                    if let Some(view) = &view
+                        && counter % 2 == 0
+                    {
+                        let rgba = natter_media::i420_to_rgba_scaled(&frame, view.tile_width, view.tile_height);
+                        let _ = view.events.try_send(ViewEvent::Frame(TileFrame {
+                            tile_id: "local".into(),
+                            label: "You".into(),
+                            width: view.tile_width,
+                            height: view.tile_height,
+                            rgba,
+                            frame_counter: counter,
+                        }));
+                    }
+                }
+                let wake = next_video.min(next_audio);
+                let now = Instant::now();
+                if wake > now {
+                    std::thread::sleep(wake - now);
+                }
+            }
+        })
+        .map_err(|e| CallError::Media(format!("could not start the capture thread: {e}")))?;
+    Ok(EncodedStreams { video: video_tx, audio: audio_tx, keyframe_requested })
+}
+
+/// Decode access units of one remote stream until the channel closes; read each frame's stamp.
+pub fn decode_loop(
+    frames: std::sync::mpsc::Receiver<Bytes>,
+    remote: &str,
+    label: &str,
+    record: &Mutex<PeerReport>,
+    stats: &Mutex<VideoStats>,
+    joined_at: Instant,
+    view: Option<&ViewSink>,
+) {
+    let mut decoder = match VideoDecoder::new() {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(remote, "could not create a video decoder: {e}");
+            return;
+        }
+    };
+    while let Ok(frame) = frames.recv() {
+        let picture = match decoder.decode(&frame) {
+            Ok(Some(p)) => p,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::debug!(remote, "decode error (waiting for the next keyframe): {e}");
+                continue;
+            }
+        };
+        match natter_media::read_stamp(&picture) {
+            Some(stamp) => {
+                stats.lock().unwrap().on_decoded(stamp.counter, stamp.capture_ms, natter_media::now_ms());
+                let mut record = record.lock().unwrap();
+                if record.first_frame_ms.is_none() {
+                    record.first_frame_ms = Some(joined_at.elapsed().as_secs_f64() * 1000.0);
+                }
+                drop(record);
+                if let Some(view) = view
+                    && stamp.counter % 2 == 0
+                {
+                    let rgba = natter_media::i420_to_rgba_scaled(&picture, view.tile_width, view.tile_height);
+                    let _ = view.events.try_send(ViewEvent::Frame(TileFrame {
+                        tile_id: remote.to_string(),
+                        label: label.to_string(),
+                        width: view.tile_width,
+                        height: view.tile_height,
+                        rgba,
+                        frame_counter: stamp.counter,
+                    }));
+                }
+            }
+            None => stats.lock().unwrap().on_unreadable(),
+        }
+    }
+}

@@ -1,0 +1,489 @@
+//! A participant: one local user in one room. Owns the signaling client, one `PeerLink` per remote
+//! participant (full mesh), the capture+encode thread and the receive/decode pipelines.
+//!
+//! Mesh convention (docs/signaling.md): the newcomer offers to everyone listed in `welcome`;
+//! existing participants answer. So no two sides ever offer to each other (no glare).
+
+use crate::media::{self, EncodedAudio, EncodedFrame, MediaSettings, ViewSink};
+use crate::peer::{self, LinkEvent, LinkSettings, PeerLink};
+use crate::receive::{Assembled, FrameAssembler, VideoStats};
+use crate::report::{ParticipantReport, PeerReport, VideoReport};
+use crate::view::ViewEvent;
+use crate::CallError;
+use natter_signal::client::SignalClient;
+use natter_signal::protocol::{ClientMessage, IceCandidate, ServerMessage};
+use rtc::media::Sample;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, mpsc};
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState, RTCSessionDescription};
+
+/// How to join.
+#[derive(Clone)]
+pub struct ParticipantConfig {
+    pub name: String,
+    pub room: String,
+    pub signal_url: String,
+    pub link: LinkSettings,
+    pub media: MediaSettings,
+    /// Where decoded frames and state changes go for display (the desktop app); `None` headless.
+    pub view: Option<ViewSink>,
+}
+
+/// What the report needs about one remote, shared between the loop and `snapshot`.
+struct PeerShared {
+    record: Arc<Mutex<PeerReport>>,
+    video: Arc<Mutex<VideoStats>>,
+    audio_packets: Arc<AtomicU64>,
+    pc: Arc<dyn PeerConnection>,
+}
+
+#[derive(Default)]
+struct Shared {
+    peers: Mutex<HashMap<String, PeerShared>>,
+    /// STUN/TURN URLs that produced at least one local candidate.
+    gathered_from: Mutex<std::collections::BTreeSet<String>>,
+}
+
+/// A joined participant. Dropping it without `leave` aborts its tasks.
+pub struct Participant {
+    pub id: String,
+    pub name: String,
+    pub joined_at: Instant,
+    shared: Arc<Shared>,
+    frames_sent: Arc<AtomicU64>,
+    stop_media: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+    client: SignalClient,
+}
+
+impl Participant {
+    /// Join the room: connect to signaling, start capture/encode, offer to everyone already there.
+    pub async fn join(config: ParticipantConfig) -> Result<Participant, CallError> {
+        let joined_at = Instant::now();
+        let (client, welcome, server_rx) = SignalClient::join(&config.signal_url, &config.room, &config.name)
+            .await
+            .map_err(|e| CallError::Signaling(e.to_string()))?;
+        let id = client.id().to_string();
+        tracing::info!(participant = %id, room = %config.room, peers = welcome.peers.len(), "joined");
+
+        let stop_media = Arc::new(AtomicBool::new(false));
+        let frames_sent = Arc::new(AtomicU64::new(0));
+        let encoded = media::start_capture(&config.media, config.view.clone(), Arc::clone(&stop_media), Arc::clone(&frames_sent))?;
+
+        let shared = Arc::new(Shared::default());
+        let (link_tx, link_rx) = mpsc::unbounded_channel();
+        let mut engine = Engine {
+            id: id.clone(),
+            config: config.clone(),
+            client: client.clone(),
+            links: HashMap::new(),
+            names: HashMap::new(),
+            link_tx,
+            shared: Arc::clone(&shared),
+            encoded,
+            joined_at,
+        };
+        for peer in welcome.peers {
+            engine.names.insert(peer.id.clone(), peer.name.clone());
+            if let Err(e) = engine.offer_to(&peer.id).await {
+                tracing::warn!(participant = %id, remote = %peer.id, "could not start a call: {e}");
+            }
+        }
+        let task = tokio::spawn(engine.run(server_rx, link_rx));
+        Ok(Participant { id, name: config.name, joined_at, shared, frames_sent, stop_media, task, client })
+    }
+
+    /// The report of this participant now (re-reads the selected path of each connection).
+    pub async fn snapshot(&self) -> ParticipantReport {
+        let entries: Vec<(Arc<Mutex<PeerReport>>, Arc<Mutex<VideoStats>>, Arc<AtomicU64>, Arc<dyn PeerConnection>)> = {
+            let peers = self.shared.peers.lock().unwrap();
+            peers
+                .values()
+                .map(|p| (Arc::clone(&p.record), Arc::clone(&p.video), Arc::clone(&p.audio_packets), Arc::clone(&p.pc)))
+                .collect()
+        };
+        let mut reports = Vec::new();
+        for (record, video, audio_packets, pc) in entries {
+            let path = peer::current_path(&pc).await;
+            let mut report = record.lock().unwrap().clone();
+            if let Some((path, rtt)) = path {
+                report.path = Some(path);
+                report.rtt_ms = rtt.or(report.rtt_ms);
+            }
+            let stats = video.lock().unwrap().clone();
+            report.video = VideoReport {
+                frames_received: stats.frames_received,
+                frames_decoded: stats.frames_decoded,
+                frames_lost: stats.frames_lost,
+                frames_unreadable: stats.unreadable,
+                latency_ms_p50: stats.latency_percentile(50.0),
+                latency_ms_p95: stats.latency_percentile(95.0),
+            };
+            report.audio.packets_received = audio_packets.load(Ordering::Relaxed);
+            reports.push(report);
+        }
+        reports.sort_by(|a, b| a.remote.cmp(&b.remote));
+        ParticipantReport { id: self.id.clone(), name: self.name.clone(), peers: reports, frames_sent: self.frames_sent.load(Ordering::Relaxed) }
+    }
+
+    /// STUN/TURN URLs from which this participant gathered candidates so far.
+    pub fn gathered_from(&self) -> Vec<String> {
+        self.shared.gathered_from.lock().unwrap().iter().cloned().collect()
+    }
+
+    /// Leave the room and close every connection.
+    pub async fn leave(self) {
+        self.stop_media.store(true, Ordering::Relaxed);
+        let _ = self.client.leave().await;
+        self.task.abort();
+        let pcs: Vec<Arc<dyn PeerConnection>> = self.shared.peers.lock().unwrap().values().map(|p| Arc::clone(&p.pc)).collect();
+        for pc in pcs {
+            let _ = pc.close().await;
+        }
+    }
+}
+
+impl Drop for Participant {
+    fn drop(&mut self) {
+        self.stop_media.store(true, Ordering::Relaxed);
+        self.task.abort();
+    }
+}
+
+/// The participant's event loop state (owned by one task).
+struct Engine {
+    id: String,
+    config: ParticipantConfig,
+    client: SignalClient,
+    links: HashMap<String, PeerLink>,
+    names: HashMap<String, String>,
+    link_tx: mpsc::UnboundedSender<LinkEvent>,
+    shared: Arc<Shared>,
+    encoded: media::EncodedStreams,
+    joined_at: Instant,
+}
+
+impl Engine {
+    async fn run(mut self, mut server_rx: mpsc::Receiver<ServerMessage>, mut link_rx: mpsc::UnboundedReceiver<LinkEvent>) {
+        loop {
+            tokio::select! {
+                msg = server_rx.recv() => match msg {
+                    Some(msg) => self.on_server(msg).await,
+                    None => {
+                        tracing::warn!(participant = %self.id, "signaling connection closed; calls in progress continue");
+                        // Keep serving link events so established calls keep working.
+                        while let Some(ev) = link_rx.recv().await { self.on_link(ev).await; }
+                        return;
+                    }
+                },
+                Some(ev) = link_rx.recv() => self.on_link(ev).await,
+            }
+        }
+    }
+
+    fn name_of(&self, remote: &str) -> String {
+        self.names.get(remote).cloned().unwrap_or_else(|| remote.to_string())
+    }
+
+    fn status(&self, remote: &str, state: &str, detail: &str) {
+        if let Some(view) = &self.config.view {
+            let _ = view.events.try_send(ViewEvent::Status {
+                tile_id: remote.to_string(),
+                label: self.name_of(remote),
+                state: state.to_string(),
+                detail: detail.to_string(),
+            });
+        }
+    }
+
+    async fn open_link(&mut self, remote: &str) -> Result<(), CallError> {
+        if self.links.contains_key(remote) {
+            return Ok(());
+        }
+        let link = PeerLink::open(&self.config.link, &self.id, remote, &self.name_of(remote), self.link_tx.clone()).await?;
+        self.shared.peers.lock().unwrap().insert(
+            remote.to_string(),
+            PeerShared {
+                record: Arc::clone(&link.record),
+                video: Arc::new(Mutex::new(VideoStats::default())),
+                audio_packets: Arc::new(AtomicU64::new(0)),
+                pc: Arc::clone(&link.pc),
+            },
+        );
+        self.links.insert(remote.to_string(), link);
+        self.status(remote, "connecting", "gathering network paths…");
+        Ok(())
+    }
+
+    async fn offer_to(&mut self, remote: &str) -> Result<(), CallError> {
+        self.open_link(remote).await?;
+        let link = &self.links[remote];
+        let offer = link.pc.create_offer(None).await.map_err(wrap)?;
+        link.pc.set_local_description(offer.clone()).await.map_err(wrap)?;
+        self.send(ClientMessage::Offer { to: remote.to_string(), sdp: offer.sdp }).await;
+        Ok(())
+    }
+
+    async fn send(&self, msg: ClientMessage) {
+        if let Err(e) = self.client.send(msg).await {
+            tracing::warn!(participant = %self.id, "signaling send failed: {e}");
+        }
+    }
+
+    async fn on_server(&mut self, msg: ServerMessage) {
+        let result = match msg {
+            ServerMessage::PeerJoined { id, name } => {
+                tracing::info!(participant = %self.id, remote = %id, "peer joined; waiting for its offer");
+                self.names.insert(id, name);
+                Ok(())
+            }
+            ServerMessage::PeerLeft { id } => {
+                if let Some(mut link) = self.links.remove(&id) {
+                    link.close().await;
+                    link.record.lock().unwrap().state = "closed".into();
+                }
+                self.status(&id, "left", "left the call");
+                Ok(())
+            }
+            ServerMessage::Offer { from, sdp } => self.on_offer(&from, sdp).await,
+            ServerMessage::Answer { from, sdp } => self.on_answer(&from, sdp).await,
+            ServerMessage::Candidate { from, candidate } => self.on_remote_candidate(&from, candidate).await,
+            ServerMessage::Error { code, message } => {
+                tracing::warn!(participant = %self.id, ?code, "signaling server reported an error: {message}");
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(participant = %self.id, "signaling message could not be applied: {e}");
+        }
+    }
+
+    async fn on_offer(&mut self, from: &str, sdp: String) -> Result<(), CallError> {
+        self.open_link(from).await?;
+        let offer = RTCSessionDescription::offer(sdp).map_err(wrap)?;
+        let link = self.links.get_mut(from).expect("link just opened");
+        link.pc.set_remote_description(offer).await.map_err(wrap)?;
+        link.has_remote_description = true;
+        let answer = link.pc.create_answer(None).await.map_err(wrap)?;
+        link.pc.set_local_description(answer.clone()).await.map_err(wrap)?;
+        self.send(ClientMessage::Answer { to: from.to_string(), sdp: answer.sdp }).await;
+        self.flush_candidates(from).await;
+        Ok(())
+    }
+
+    async fn on_answer(&mut self, from: &str, sdp: String) -> Result<(), CallError> {
+        let answer = RTCSessionDescription::answer(sdp).map_err(wrap)?;
+        let Some(link) = self.links.get_mut(from) else {
+            return Err(CallError::Signaling(format!("answer from {from}, to whom we made no offer")));
+        };
+        link.pc.set_remote_description(answer).await.map_err(wrap)?;
+        link.has_remote_description = true;
+        self.flush_candidates(from).await;
+        Ok(())
+    }
+
+    async fn on_remote_candidate(&mut self, from: &str, candidate: IceCandidate) -> Result<(), CallError> {
+        let init = RTCIceCandidateInit {
+            candidate: candidate.candidate,
+            sdp_mid: candidate.sdp_mid,
+            sdp_mline_index: candidate.sdp_mline_index,
+            username_fragment: candidate.username_fragment,
+            ..Default::default()
+        };
+        if !self.links.contains_key(from) {
+            // A candidate may overtake its offer only if signaling reorders; open the link so it is kept.
+            self.open_link(from).await?;
+        }
+        let link = self.links.get_mut(from).expect("link exists");
+        if link.has_remote_description {
+            link.pc.add_ice_candidate(init).await.map_err(wrap)?;
+        } else {
+            link.pending_candidates.push(init);
+        }
+        Ok(())
+    }
+
+    async fn flush_candidates(&mut self, remote: &str) {
+        let Some(link) = self.links.get_mut(remote) else { return };
+        for candidate in std::mem::take(&mut link.pending_candidates) {
+            if let Err(e) = link.pc.add_ice_candidate(candidate).await {
+                tracing::warn!(remote, "remote candidate rejected: {e}");
+            }
+        }
+    }
+
+    async fn on_link(&mut self, event: LinkEvent) {
+        match event {
+            LinkEvent::LocalCandidate { remote, candidate } => {
+                if candidate.candidate.is_empty() {
+                    return;
+                }
+                if let Some(url) = candidate.url.as_ref().filter(|u| !u.is_empty()) {
+                    self.shared.gathered_from.lock().unwrap().insert(url.clone());
+                }
+                let msg = ClientMessage::Candidate {
+                    to: remote,
+                    candidate: IceCandidate {
+                        candidate: candidate.candidate,
+                        sdp_mid: candidate.sdp_mid,
+                        sdp_mline_index: candidate.sdp_mline_index,
+                        username_fragment: candidate.username_fragment,
+                    },
+                };
+                self.send(msg).await;
+            }
+            LinkEvent::State { remote, state } => self.on_state(&remote, state).await,
+            LinkEvent::Track { remote, track } => self.on_track(&remote, track).await,
+        }
+    }
+
+    async fn on_state(&mut self, remote: &str, state: RTCPeerConnectionState) {
+        let elapsed_ms = self.joined_at.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(participant = %self.id, remote, %state, elapsed_ms, "connection state");
+        let Some(link) = self.links.get_mut(remote) else { return };
+        {
+            let mut record = link.record.lock().unwrap();
+            record.state = state.to_string();
+            if state == RTCPeerConnectionState::Connected && record.connect_ms.is_none() {
+                record.connect_ms = Some(elapsed_ms);
+            }
+        }
+        match state {
+            RTCPeerConnectionState::Connected => {
+                if link.tasks.is_empty() {
+                    self.encoded.request_keyframe();
+                    let video = spawn_video_writer(link, self.encoded.video.subscribe(), self.config.media.fps);
+                    let audio = spawn_audio_writer(link, self.encoded.audio.subscribe());
+                    link.tasks.push(video);
+                    link.tasks.push(audio);
+                }
+                let detail = match peer::current_path(&link.pc).await {
+                    Some((path, _)) if path.local_candidate == "relay" => {
+                        format!("relayed via {}", path.relay_server.clone().unwrap_or_else(|| "TURN".into()))
+                    }
+                    Some((path, _)) => format!("direct ({})", path.local_candidate),
+                    None => "connected".into(),
+                };
+                self.status(remote, "connected", &detail);
+            }
+            RTCPeerConnectionState::Failed => self.status(remote, "failed", "no network path to this participant works"),
+            RTCPeerConnectionState::Disconnected => self.status(remote, "connecting", "connection interrupted, checking paths…"),
+            _ => {}
+        }
+    }
+
+    async fn on_track(&mut self, remote: &str, track: Arc<dyn TrackRemote>) {
+        let Some(shared) = self.shared.peers.lock().unwrap().get(remote).map(|p| (Arc::clone(&p.record), Arc::clone(&p.video), Arc::clone(&p.audio_packets))) else {
+            return;
+        };
+        let (record, video, audio_packets) = shared;
+        let kind = track.kind().await;
+        let joined_at = self.joined_at;
+        let view = self.config.view.clone();
+        let label = self.name_of(remote);
+        let remote = remote.to_string();
+        let task = match kind {
+            RtpCodecKind::Video => tokio::spawn(receive_video(track, remote.clone(), label, record, video, joined_at, view)),
+            _ => tokio::spawn(async move {
+                while let Some(event) = track.poll().await {
+                    if let TrackRemoteEvent::OnRtpPacket(_) = event {
+                        audio_packets.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }),
+        };
+        if let Some(link) = self.links.get_mut(&remote) {
+            link.tasks.push(task);
+        }
+    }
+}
+
+fn wrap(e: impl std::fmt::Display) -> CallError {
+    CallError::WebRtc(e.to_string())
+}
+
+fn spawn_video_writer(link: &PeerLink, mut frames: broadcast::Receiver<Arc<EncodedFrame>>, fps: u32) -> tokio::task::JoinHandle<()> {
+    let track = Arc::clone(&link.video.track);
+    let (ssrc, pt) = (link.video.ssrc, link.video.payload_type);
+    let remote = link.remote.clone();
+    let frame_duration = Duration::from_secs_f64(1.0 / f64::from(fps.max(1)));
+    tokio::spawn(async move {
+        let mut waiting_for_keyframe = true;
+        loop {
+            let frame = match frames.recv().await {
+                Ok(f) => f,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::debug!(remote, "video writer lagged {n} frames");
+                    waiting_for_keyframe = true;
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            if waiting_for_keyframe && !frame.keyframe {
+                continue;
+            }
+            waiting_for_keyframe = false;
+            let sample = Sample { data: frame.data.clone(), duration: frame_duration, ..Sample::new(Instant::now()) };
+            if let Err(e) = track.sample_writer(ssrc, pt).write_sample(&sample).await {
+                tracing::debug!(remote, "video write failed: {e}");
+            }
+        }
+    })
+}
+
+fn spawn_audio_writer(link: &PeerLink, mut packets: broadcast::Receiver<Arc<EncodedAudio>>) -> tokio::task::JoinHandle<()> {
+    let track = Arc::clone(&link.audio.track);
+    let (ssrc, pt) = (link.audio.ssrc, link.audio.payload_type);
+    tokio::spawn(async move {
+        loop {
+            let packet = match packets.recv().await {
+                Ok(p) => p,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let sample = Sample { data: packet.data.clone(), duration: media::AUDIO_FRAME, ..Sample::new(Instant::now()) };
+            let _ = track.sample_writer(ssrc, pt).write_sample(&sample).await;
+        }
+    })
+}
+
+/// RTP → access units (here) → decode + stamp check (on a decoder thread, off the async runtime).
+async fn receive_video(
+    track: Arc<dyn TrackRemote>,
+    remote: String,
+    label: String,
+    record: Arc<Mutex<PeerReport>>,
+    stats: Arc<Mutex<VideoStats>>,
+    joined_at: Instant,
+    view: Option<ViewSink>,
+) {
+    let (frame_tx, frame_rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(30);
+    let decoder_stats = Arc::clone(&stats);
+    let decoder_remote = remote.clone();
+    let decoder = std::thread::Builder::new().name(format!("decode-{remote}")).spawn(move || {
+        media::decode_loop(frame_rx, &decoder_remote, &label, &record, &decoder_stats, joined_at, view.as_ref())
+    });
+    if let Err(e) = decoder {
+        tracing::error!(remote, "could not start a decoder thread: {e}");
+        return;
+    }
+    let mut assembler = FrameAssembler::default();
+    while let Some(event) = track.poll().await {
+        let TrackRemoteEvent::OnRtpPacket(packet) = event else { continue };
+        match assembler.push(packet.header.sequence_number, packet.header.timestamp, packet.header.marker, &packet.payload) {
+            Assembled::Frame(frame) => {
+                stats.lock().unwrap().on_received();
+                if frame_tx.try_send(frame).is_err() {
+                    tracing::debug!(remote, "decoder is behind; dropping a frame");
+                }
+            }
+            Assembled::Lost | Assembled::Pending => {}
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! One WebRTC peer connection to one remote participant, and the report record kept for it.
+//! The `webrtc` crate's callbacks are turned into `LinkEvent`s for the participant's loop.
+
+use crate::report::{PathReport, PeerReport};
+use crate::webrtc_setup;
+use crate::CallError;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::mpsc;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState, RTCStatsReportEntry, StatsSelector,
+};
+
+/// What a peer connection tells its participant.
+pub enum LinkEvent {
+    LocalCandidate { remote: String, candidate: RTCIceCandidateInit },
+    State { remote: String, state: RTCPeerConnectionState },
+    Track { remote: String, track: Arc<dyn TrackRemote> },
+}
+
+struct Handler {
+    remote: String,
+    events: mpsc::UnboundedSender<LinkEvent>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        match event.candidate.to_json() {
+            Ok(candidate) => {
+                let _ = self.events.send(LinkEvent::LocalCandidate { remote: self.remote.clone(), candidate });
+            }
+            Err(e) => tracing::warn!(remote = %self.remote, "could not serialize a local candidate: {e}"),
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.events.send(LinkEvent::State { remote: self.remote.clone(), state });
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let _ = self.events.send(LinkEvent::Track { remote: self.remote.clone(), track });
+    }
+}
+
+/// A local track and what is needed to write samples into it.
+pub struct OutTrack {
+    pub track: Arc<TrackLocalStaticSample>,
+    pub ssrc: u32,
+    pub payload_type: u8,
+}
+
+/// The peer connection to one remote participant.
+pub struct PeerLink {
+    pub remote: String,
+    pub pc: Arc<dyn PeerConnection>,
+    pub video: OutTrack,
+    pub audio: OutTrack,
+    /// Remote candidates that arrived before the remote description.
+    pub pending_candidates: Vec<RTCIceCandidateInit>,
+    pub has_remote_description: bool,
+    pub record: Arc<Mutex<PeerReport>>,
+    /// Background tasks of this link (media writers, receivers), aborted on close.
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Everything needed to open peer connections the same way for every remote.
+#[derive(Clone)]
+pub struct LinkSettings {
+    pub ice: natter_ice::IceConfig,
+    pub relay_only: bool,
+    pub bind: SocketAddr,
+}
+
+fn webrtc_err(e: impl std::fmt::Display) -> CallError {
+    CallError::WebRtc(e.to_string())
+}
+
+impl PeerLink {
+    pub async fn open(
+        settings: &LinkSettings,
+        local_id: &str,
+        remote: &str,
+        remote_name: &str,
+        events: mpsc::UnboundedSender<LinkEvent>,
+    ) -> Result<PeerLink, CallError> {
+        let (media, registry) = webrtc_setup::media_engine_and_interceptors()?;
+        let handler = Arc::new(Handler { remote: remote.to_string(), events });
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(webrtc_setup::rtc_configuration(&settings.ice, settings.relay_only))
+            .with_media_engine(media)
+            .with_interceptor_registry(registry)
+            .with_setting_engine(webrtc_setup::setting_engine(settings.relay_only))
+            .with_handler(handler)
+            .with_udp_addrs(vec![settings.bind])
+            .build()
+            .await
+            .map_err(webrtc_err)?;
+        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
+        let video = add_track(&pc, local_id, RtpCodecKind::Video).await?;
+        let audio = add_track(&pc, local_id, RtpCodecKind::Audio).await?;
+        let record = Arc::new(Mutex::new(PeerReport::new(remote, remote_name)));
+        Ok(PeerLink {
+            remote: remote.to_string(),
+            pc,
+            video,
+            audio,
+            pending_candidates: Vec::new(),
+            has_remote_description: false,
+            record,
+            tasks: Vec::new(),
+        })
+    }
+
+    pub async fn close(&mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        if let Err(e) = self.pc.close().await {
+            tracing::debug!(remote = %self.remote, "closing peer connection: {e}");
+        }
+    }
+}
+
+async fn add_track(pc: &Arc<dyn PeerConnection>, local_id: &str, kind: RtpCodecKind) -> Result<OutTrack, CallError> {
+    let (codec, payload_type) = match kind {
+        RtpCodecKind::Audio => (webrtc_setup::audio_codec(), webrtc_setup::AUDIO_PAYLOAD_TYPE),
+        _ => (webrtc_setup::video_codec(), webrtc_setup::VIDEO_PAYLOAD_TYPE),
+    };
+    let ssrc = rand_ssrc();
+    let track = Arc::new(
+        TrackLocalStaticSample::new(
+            Instant::now(),
+            MediaStreamTrack::new(
+                format!("natter-{local_id}"),
+                format!("natter-{local_id}-{kind}"),
+                format!("{kind}"),
+                kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                    codec,
+                    ..Default::default()
+                }],
+            ),
+        )
+        .map_err(webrtc_err)?,
+    );
+    pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await.map_err(webrtc_err)?;
+    Ok(OutTrack { track, ssrc, payload_type })
+}
+
+fn rand_ssrc() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    (h.finish() as u32) | 1
+}
+
+/// The path the connection uses now (selected candidate pair) and its RTT, from the crate's stats.
+pub async fn current_path(pc: &Arc<dyn PeerConnection>) -> Option<(PathReport, Option<f64>)> {
+    let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
+    let pair = report.candidate_pairs().find(|p| p.nominated).or_else(|| report.candidate_pairs().next())?;
+    let ids_match = |a: &str, b: &str| !a.is_empty() && !b.is_empty() && (a.ends_with(b) || b.ends_with(a));
+    let mut local = None;
+    let mut remote = None;
+    for entry in report.iter() {
+        match entry {
+            RTCStatsReportEntry::LocalCandidate(c) if ids_match(&c.stats.id, &pair.local_candidate_id) => local = Some(c),
+            RTCStatsReportEntry::RemoteCandidate(c) if ids_match(&c.stats.id, &pair.remote_candidate_id) => remote = Some(c),
+            _ => {}
+        }
+    }
+    let local = local?;
+    let candidate_type = |t: &dyn std::fmt::Display| t.to_string();
+    let relay = local.candidate_type.to_string() == "relay";
+    // Serde names of RTCIceServerTransportProtocol are "udp" | "tcp" | "tls" (it has no Display).
+    let relay_protocol = serde_json::to_value(local.relay_protocol)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let path = PathReport {
+        local_candidate: candidate_type(&local.candidate_type),
+        remote_candidate: remote.map(|r| candidate_type(&r.candidate_type)).unwrap_or_else(|| "unknown".into()),
+        protocol: local.protocol.to_lowercase(),
+        relay_server: relay.then(|| local.url.clone()).filter(|u| !u.is_empty()),
+        relay_transport: relay.then(|| if relay_protocol.is_empty() || relay_protocol == "Unspecified" { "udp".to_string() } else { relay_protocol }),
+    };
+    let rtt = (pair.current_round_trip_time > 0.0).then_some(pair.current_round_trip_time * 1000.0);
+    Some((path, rtt))
+}

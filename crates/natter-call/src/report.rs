@@ -1,0 +1,88 @@
+//! The JSON report of `natter headless --report FILE`. Field names are a contract other tools
+//! rely on (see the README): add fields freely, never rename. No credentials ever appear here.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// Every expected pair connected and decoded media both ways.
+    pub ok: bool,
+    /// One line: why `ok` is false (absent when ok).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub room: String,
+    pub duration_s: f64,
+    pub relay_only: bool,
+    pub participants: Vec<ParticipantReport>,
+    pub servers: Vec<ServerReport>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ParticipantReport {
+    pub id: String,
+    pub name: String,
+    pub peers: Vec<PeerReport>,
+    /// Frames this participant encoded and sent.
+    pub frames_sent: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PeerReport {
+    pub remote: String,
+    pub remote_name: String,
+    /// W3C RTCPeerConnectionState: "new" | "connecting" | "connected" | "disconnected" | "failed" | "closed".
+    pub state: String,
+    /// join → ICE + DTLS connected.
+    pub connect_ms: Option<f64>,
+    /// join → first decoded remote frame.
+    pub first_frame_ms: Option<f64>,
+    pub path: Option<PathReport>,
+    pub video: VideoReport,
+    pub audio: AudioReport,
+    pub rtt_ms: Option<f64>,
+}
+
+impl PeerReport {
+    pub fn new(remote: &str, remote_name: &str) -> Self {
+        PeerReport { remote: remote.into(), remote_name: remote_name.into(), state: "new".into(), ..Default::default() }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct PathReport {
+    /// "host" | "srflx" | "prflx" | "relay"
+    pub local_candidate: String,
+    pub remote_candidate: String,
+    /// "udp" | "tcp" (between us and the next hop)
+    pub protocol: String,
+    /// The TURN URL of the relay in use, if any.
+    pub relay_server: Option<String>,
+    /// "udp" | "tcp" | "tls": how we reach that TURN server.
+    pub relay_transport: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VideoReport {
+    pub frames_received: u64,
+    pub frames_decoded: u64,
+    pub frames_lost: u64,
+    /// Decoded frames whose stamp could not be read (should be 0).
+    pub frames_unreadable: u64,
+    pub latency_ms_p50: Option<f64>,
+    pub latency_ms_p95: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AudioReport {
+    pub packets_received: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ServerReport {
+    pub url: String,
+    /// "used" (a selected path goes through it), "gathered" (candidates came from it, unused),
+    /// "no_candidates" (configured, nothing came from it).
+    pub status: String,
+    pub rtt_ms: Option<f64>,
+    pub error: Option<String>,
+}

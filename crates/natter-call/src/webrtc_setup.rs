@@ -1,0 +1,89 @@
+//! How Natter configures the `webrtc` crate: codecs, ICE servers, timers, sockets. Every deviation
+//! from the crate's defaults lives here, with the reason.
+
+use natter_ice::{IceConfig, TransportPolicy};
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS, MediaEngine};
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
+use std::time::Duration;
+use webrtc::peer_connection::{
+    RTCConfiguration, RTCConfigurationBuilder, RTCIceServer, RTCIceTransportPolicy, Registry, SettingEngine,
+    SettingEngineBuilder, register_default_interceptors,
+};
+
+use crate::CallError;
+
+pub const VIDEO_PAYLOAD_TYPE: u8 = 102;
+pub const AUDIO_PAYLOAD_TYPE: u8 = 111;
+
+pub fn video_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_H264.to_owned(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f".to_owned(),
+        rtcp_feedback: vec![],
+    }
+}
+
+pub fn audio_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_OPUS.to_owned(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+        rtcp_feedback: vec![],
+    }
+}
+
+/// Only the codecs Natter sends: H.264 constrained baseline and Opus.
+pub fn media_engine_and_interceptors() -> Result<(MediaEngine, Registry), CallError> {
+    let mut media = MediaEngine::default();
+    let wrap = |e: rtc::shared::error::Error| CallError::WebRtc(e.to_string());
+    media
+        .register_codec(
+            RTCRtpCodecParameters { rtp_codec: video_codec(), payload_type: VIDEO_PAYLOAD_TYPE, ..Default::default() },
+            RtpCodecKind::Video,
+        )
+        .map_err(wrap)?;
+    media
+        .register_codec(
+            RTCRtpCodecParameters { rtp_codec: audio_codec(), payload_type: AUDIO_PAYLOAD_TYPE, ..Default::default() },
+            RtpCodecKind::Audio,
+        )
+        .map_err(wrap)?;
+    let registry = register_default_interceptors(Registry::new(), &mut media).map_err(wrap)?;
+    Ok((media, registry))
+}
+
+/// The W3C configuration handed to the crate. Credentials leave the `Secret` only here.
+pub fn rtc_configuration(ice: &IceConfig, relay_only: bool) -> RTCConfiguration {
+    let servers = ice
+        .ice_servers
+        .iter()
+        .map(|s| RTCIceServer {
+            urls: s.urls.iter().map(|u| u.original.clone()).collect(),
+            username: s.username.clone().unwrap_or_default(),
+            credential: s.credential.as_ref().map(|c| c.expose().to_owned()).unwrap_or_default(),
+        })
+        .collect();
+    let policy = if relay_only || ice.transport_policy == TransportPolicy::Relay {
+        RTCIceTransportPolicy::Relay
+    } else {
+        RTCIceTransportPolicy::All
+    };
+    RTCConfigurationBuilder::new().with_ice_servers(servers).with_ice_transport_policy(policy).build()
+}
+
+/// Timers. The crate's defaults check a pair every 200 ms and wait 2 s before accepting a relay
+/// pair (see NOTES.md); a call app wants the first working path at once.
+pub fn setting_engine(relay_only: bool) -> SettingEngine {
+    let relay_wait = if relay_only { Duration::ZERO } else { Duration::from_millis(300) };
+    SettingEngineBuilder::new()
+        .with_ice_connection_attempts(Some(Duration::from_millis(50)), Some(25))
+        .with_host_acceptance_min_wait(Some(Duration::ZERO))
+        .with_srflx_acceptance_min_wait(Some(Duration::from_millis(100)))
+        .with_prflx_acceptance_min_wait(Some(Duration::from_millis(200)))
+        .with_relay_acceptance_min_wait(Some(relay_wait))
+        .with_ice_timeouts(Some(Duration::from_secs(4)), Some(Duration::from_secs(10)), Some(Duration::from_secs(1)))
+        .build()
+}

@@ -1,0 +1,130 @@
+//! The wire format: one JSON object per WebSocket text message, tagged by `"type"`.
+//! Field names are a contract shared with other implementations (see docs/signaling.md).
+
+use serde::{Deserialize, Serialize};
+
+/// Largest text message the server accepts (SDP with many candidates stays far below).
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// An ICE candidate in the W3C `RTCIceCandidateInit` shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceCandidate {
+    pub candidate: String,
+    #[serde(rename = "sdpMid", default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mid: Option<String>,
+    #[serde(rename = "sdpMLineIndex", default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mline_index: Option<u16>,
+    #[serde(rename = "usernameFragment", default, skip_serializing_if = "Option::is_none")]
+    pub username_fragment: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// What a client sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// Enter a room (created on first join unless `create` is false).
+    Join {
+        room: String,
+        name: String,
+        #[serde(default = "default_true")]
+        create: bool,
+    },
+    Leave {},
+    Offer { to: String, sdp: String },
+    Answer { to: String, sdp: String },
+    Candidate { to: String, candidate: IceCandidate },
+    Ping {},
+}
+
+/// Someone in the room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub id: String,
+    pub name: String,
+}
+
+/// The answer to `join`: your id and who is already there (you offer to each of them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub id: String,
+    pub room: String,
+    pub peers: Vec<PeerInfo>,
+}
+
+/// What the server sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Welcome(Welcome),
+    PeerJoined { id: String, name: String },
+    PeerLeft { id: String },
+    Offer { from: String, sdp: String },
+    Answer { from: String, sdp: String },
+    Candidate { from: String, candidate: IceCandidate },
+    Pong {},
+    Error { code: ErrorCode, message: String },
+}
+
+/// Why the server rejected a message. The connection stays open after every one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, unknown `type`, missing or mistyped fields, or a binary message.
+    BadMessage,
+    /// Larger than `MAX_MESSAGE_BYTES`.
+    TooLarge,
+    /// offer/answer/candidate/leave before `join`.
+    NotJoined,
+    /// `join` while already in a room.
+    AlreadyJoined,
+    /// `join` with `create: false` for a room that does not exist.
+    UnknownRoom,
+    /// `to` names nobody in your room.
+    UnknownPeer,
+    /// Too many messages too fast; this one was dropped.
+    RateLimited,
+}
+
+impl ClientMessage {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("client messages serialize")
+    }
+}
+
+impl ServerMessage {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server messages serialize")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_are_stable() {
+        let msg = ClientMessage::Candidate {
+            to: "p2".into(),
+            candidate: IceCandidate { candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(), sdp_mid: Some("0".into()), sdp_mline_index: Some(0), username_fragment: None },
+        };
+        let json = msg.to_json();
+        assert_eq!(
+            json,
+            r#"{"type":"candidate","to":"p2","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0}}"#
+        );
+        let welcome = ServerMessage::Welcome(Welcome { id: "p1".into(), room: "r".into(), peers: vec![] });
+        assert_eq!(welcome.to_json(), r#"{"type":"welcome","id":"p1","room":"r","peers":[]}"#);
+        let error = ServerMessage::Error { code: ErrorCode::UnknownPeer, message: "x".into() };
+        assert_eq!(error.to_json(), r#"{"type":"error","code":"unknown_peer","message":"x"}"#);
+    }
+
+    #[test]
+    fn join_creates_by_default() {
+        let msg: ClientMessage = serde_json::from_str(r#"{"type":"join","room":"r","name":"n"}"#).unwrap();
+        assert_eq!(msg, ClientMessage::Join { room: "r".into(), name: "n".into(), create: true });
+    }
+}
