@@ -7,6 +7,7 @@
 //! - `participant`: the per-user event loop (signaling ↔ peer connections ↔ media).
 //! - `peer`: one peer connection and the path/RTT read from its stats.
 //! - `media`: capture+encode thread, decode threads, the view sink.
+//! - `keyframe`: PLI from receivers to the sender's encoder (interceptor + pacing).
 //! - `receive`: RTP → H.264 access units, receive statistics (pure logic, unit-tested).
 //! - `webrtc_setup`: every setting we change in the `webrtc` crate, with reasons.
 //! - `report`: the JSON report (a contract).
@@ -15,6 +16,7 @@
 pub mod demo;
 pub mod error;
 pub mod headless;
+pub mod keyframe;
 pub mod media;
 pub mod participant;
 pub mod peer;

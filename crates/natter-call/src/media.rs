@@ -64,6 +64,11 @@ impl EncodedStreams {
     pub fn request_keyframe(&self) {
         self.keyframe_requested.store(true, Ordering::Relaxed);
     }
+
+    /// The flag a keyframe request sets (shared with tasks that watch RTCP).
+    pub fn keyframe_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.keyframe_requested)
+    }
 }
 
 /// Start the synthetic camera + microphone and their encoders on a thread.
@@ -156,6 +161,7 @@ pub fn decode_loop(
     stats: &Mutex<VideoStats>,
     joined_at: Instant,
     view: Option<&ViewSink>,
+    needs_keyframe: &AtomicBool,
 ) {
     let mut decoder = match VideoDecoder::new() {
         Ok(d) => d,
@@ -169,10 +175,12 @@ pub fn decode_loop(
             Ok(Some(p)) => p,
             Ok(None) => continue,
             Err(e) => {
-                tracing::debug!(remote, "decode error (waiting for the next keyframe): {e}");
+                tracing::debug!(remote, "decode error (asking for a keyframe): {e}");
+                needs_keyframe.store(true, Ordering::Relaxed);
                 continue;
             }
         };
+        needs_keyframe.store(false, Ordering::Relaxed);
         match natter_media::read_stamp(&picture) {
             Some(stamp) => {
                 stats.lock().unwrap().on_decoded(stamp.counter, stamp.capture_ms, natter_media::now_ms());

@@ -6,6 +6,7 @@
 
 use crate::media::{self, EncodedAudio, EncodedFrame, MediaSettings, ViewSink};
 use crate::peer::{self, LinkEvent, LinkSettings, PeerLink};
+use crate::keyframe::PliPacer;
 use crate::receive::{Assembled, FrameAssembler, VideoStats};
 use crate::report::{ParticipantReport, PeerReport, VideoReport};
 use crate::view::ViewEvent;
@@ -19,6 +20,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc};
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState, RTCSessionDescription};
 
@@ -360,8 +363,8 @@ impl Engine {
                     self.encoded.request_keyframe();
                     let video = spawn_video_writer(link, self.encoded.video.subscribe(), self.config.media.fps);
                     let audio = spawn_audio_writer(link, self.encoded.audio.subscribe());
-                    link.tasks.push(video);
-                    link.tasks.push(audio);
+                    let requests = spawn_keyframe_request_listener(link, self.encoded.keyframe_flag());
+                    link.tasks.extend([video, audio, requests]);
                 }
                 let detail = match peer::current_path(&link.pc).await {
                     Some((path, _)) if path.local_candidate == "relay" => {
@@ -437,6 +440,22 @@ fn spawn_video_writer(link: &PeerLink, mut frames: broadcast::Receiver<Arc<Encod
     })
 }
 
+/// Watch RTCP on our video track: a PLI/FIR from this remote makes the next frame a keyframe.
+fn spawn_keyframe_request_listener(link: &PeerLink, keyframe: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
+    let track = Arc::clone(&link.video.track);
+    let remote = link.remote.clone();
+    tokio::spawn(async move {
+        while let Some(event) = track.poll().await {
+            if let TrackLocalEvent::OnRtcpPacket(packets) = event
+                && packets.iter().any(|p| crate::keyframe::is_keyframe_request(p.as_ref()))
+            {
+                tracing::debug!(remote, "keyframe requested");
+                keyframe.store(true, Ordering::Relaxed);
+            }
+        }
+    })
+}
+
 fn spawn_audio_writer(link: &PeerLink, mut packets: broadcast::Receiver<Arc<EncodedAudio>>) -> tokio::task::JoinHandle<()> {
     let track = Arc::clone(&link.audio.track);
     let (ssrc, pt) = (link.audio.ssrc, link.audio.payload_type);
@@ -453,6 +472,9 @@ fn spawn_audio_writer(link: &PeerLink, mut packets: broadcast::Receiver<Arc<Enco
     })
 }
 
+/// How often a receiver that still cannot decode repeats its keyframe request.
+const PLI_INTERVAL: Duration = Duration::from_millis(250);
+
 /// RTP → access units (here) → decode + stamp check (on a decoder thread, off the async runtime).
 async fn receive_video(
     track: Arc<dyn TrackRemote>,
@@ -466,14 +488,17 @@ async fn receive_video(
     let (frame_tx, frame_rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(30);
     let decoder_stats = Arc::clone(&stats);
     let decoder_remote = remote.clone();
+    let needs_keyframe = Arc::new(AtomicBool::new(true));
+    let decoder_needs_keyframe = Arc::clone(&needs_keyframe);
     let decoder = std::thread::Builder::new().name(format!("decode-{remote}")).spawn(move || {
-        media::decode_loop(frame_rx, &decoder_remote, &label, &record, &decoder_stats, joined_at, view.as_ref())
+        media::decode_loop(frame_rx, &decoder_remote, &label, &record, &decoder_stats, joined_at, view.as_ref(), &decoder_needs_keyframe)
     });
     if let Err(e) = decoder {
         tracing::error!(remote, "could not start a decoder thread: {e}");
         return;
     }
     let mut assembler = FrameAssembler::default();
+    let mut pli = PliPacer::new(PLI_INTERVAL);
     while let Some(event) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(packet) = event else { continue };
         match assembler.push(packet.header.sequence_number, packet.header.timestamp, packet.header.marker, &packet.payload) {
@@ -481,9 +506,17 @@ async fn receive_video(
                 stats.lock().unwrap().on_received();
                 if frame_tx.try_send(frame).is_err() {
                     tracing::debug!(remote, "decoder is behind; dropping a frame");
+                    needs_keyframe.store(true, Ordering::Relaxed);
                 }
             }
-            Assembled::Lost | Assembled::Pending => {}
+            Assembled::Lost => needs_keyframe.store(true, Ordering::Relaxed),
+            Assembled::Pending => {}
+        }
+        if pli.poll(needs_keyframe.load(Ordering::Relaxed), Instant::now()) {
+            let request = PictureLossIndication { sender_ssrc: 0, media_ssrc: packet.header.ssrc };
+            if let Err(e) = track.write_rtcp(vec![Box::new(request)]).await {
+                tracing::debug!(remote, "could not send a keyframe request: {e}");
+            }
         }
     }
 }

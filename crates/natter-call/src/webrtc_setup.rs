@@ -52,6 +52,11 @@ pub fn media_engine_and_interceptors() -> Result<(MediaEngine, Registry), CallEr
         )
         .map_err(wrap)?;
     let registry = register_default_interceptors(Registry::new(), &mut media).map_err(wrap)?;
+    // Keyframe requests must reach our encoder (see `keyframe`).
+    let registry = registry.with(
+        rtc::interceptor::Slot::from(crate::keyframe::FORWARDER_SLOT),
+        crate::keyframe::KeyframeRequestForwarder::default(),
+    );
     Ok((media, registry))
 }
 
