@@ -183,7 +183,7 @@ mod tests {
     fn signal_server_listen_default() {
         let cli = Cli::try_parse_from(["natter", "signal-server"]).unwrap();
         let Some(Command::SignalServer { listen }) = cli.command else { panic!() };
-        assert_eq!(listen, "127.0.0.1:8787".parse().unwrap());
+        assert_eq!(listen, "127.0.0.1:8787".parse::<std::net::SocketAddr>().unwrap());
         assert!(Cli::try_parse_from(["natter"]).unwrap().command.is_none());
     }
 }
