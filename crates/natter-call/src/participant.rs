@@ -43,6 +43,8 @@ struct PeerShared {
     video: Arc<Mutex<VideoStats>>,
     audio_packets: Arc<AtomicU64>,
     pc: Arc<dyn PeerConnection>,
+    /// The remote left the room; its connection is closed and the record is final.
+    left: bool,
 }
 
 #[derive(Default)]
@@ -103,16 +105,23 @@ impl Participant {
 
     /// The report of this participant now (re-reads the selected path of each connection).
     pub async fn snapshot(&self) -> ParticipantReport {
-        let entries: Vec<(Arc<Mutex<PeerReport>>, Arc<Mutex<VideoStats>>, Arc<AtomicU64>, Arc<dyn PeerConnection>)> = {
+        type Entry = (Arc<Mutex<PeerReport>>, Arc<Mutex<VideoStats>>, Arc<AtomicU64>, Option<Arc<dyn PeerConnection>>);
+        let entries: Vec<Entry> = {
             let peers = self.shared.peers.lock().unwrap();
             peers
                 .values()
-                .map(|p| (Arc::clone(&p.record), Arc::clone(&p.video), Arc::clone(&p.audio_packets), Arc::clone(&p.pc)))
+                .map(|p| {
+                    let live_pc = (!p.left).then(|| Arc::clone(&p.pc));
+                    (Arc::clone(&p.record), Arc::clone(&p.video), Arc::clone(&p.audio_packets), live_pc)
+                })
                 .collect()
         };
         let mut reports = Vec::new();
         for (record, video, audio_packets, pc) in entries {
-            let path = peer::current_path(&pc).await;
+            let path = match pc {
+                Some(pc) => peer::current_path(&pc).await,
+                None => None,
+            };
             let mut report = record.lock().unwrap().clone();
             if let Some((path, rtt)) = path {
                 report.path = Some(path);
@@ -216,6 +225,7 @@ impl Engine {
                 video: Arc::new(Mutex::new(VideoStats::default())),
                 audio_packets: Arc::new(AtomicU64::new(0)),
                 pc: Arc::clone(&link.pc),
+                left: false,
             },
         );
         self.links.insert(remote.to_string(), link);
@@ -247,8 +257,18 @@ impl Engine {
             }
             ServerMessage::PeerLeft { id } => {
                 if let Some(mut link) = self.links.remove(&id) {
+                    // Keep what the call was like (state, path) and note when it ended.
+                    let path = peer::current_path(&link.pc).await;
+                    {
+                        let mut record = link.record.lock().unwrap();
+                        record.left_ms = Some(self.joined_at.elapsed().as_secs_f64() * 1000.0);
+                        if let Some((path, rtt)) = path {
+                            record.path = Some(path);
+                            record.rtt_ms = rtt.or(record.rtt_ms);
+                        }
+                    }
+                    self.shared.peers.lock().unwrap().get_mut(&id).map(|p| p.left = true);
                     link.close().await;
-                    link.record.lock().unwrap().state = "closed".into();
                 }
                 self.status(&id, "left", "left the call");
                 Ok(())
@@ -352,6 +372,12 @@ impl Engine {
         let Some(link) = self.links.get_mut(remote) else { return };
         {
             let mut record = link.record.lock().unwrap();
+            if state == RTCPeerConnectionState::Closed {
+                // We close only links we already removed, so this is the remote hanging up
+                // (DTLS close_notify overtook its `leave`): keep the call's last state.
+                record.left_ms.get_or_insert(elapsed_ms);
+                return;
+            }
             record.state = state.to_string();
             if state == RTCPeerConnectionState::Connected && record.connect_ms.is_none() {
                 record.connect_ms = Some(elapsed_ms);

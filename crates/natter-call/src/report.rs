@@ -40,6 +40,10 @@ pub struct PeerReport {
     pub video: VideoReport,
     pub audio: AudioReport,
     pub rtt_ms: Option<f64>,
+    /// join → the remote left the room (its connection is then closed; `state` is the last
+    /// state before it left). Absent while the remote is in the call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_ms: Option<f64>,
 }
 
 impl PeerReport {
