@@ -68,7 +68,7 @@ fn relay_only_through_coturn_uses_relay_paths() {
 fn two_processes_meet_through_a_signal_server() {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let server = Reaped(Command::new(NATTER).args(["signal-server", "--listen", &listen]).spawn().expect("start signal-server"));
+    let server = Reaped(Command::new(NATTER).args(["signal-server", "--listen", &listen]).stderr(std::process::Stdio::null()).spawn().expect("start signal-server"));
     wait_for_tcp(&listen, Duration::from_secs(10));
     let url = format!("ws://{listen}");
     let dir = TempDir::new("procs");
@@ -118,4 +118,85 @@ fn wait_for_tcp(addr: &str, limit: Duration) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("nothing listens on {addr} after {limit:?}");
+}
+
+/// A hostile client in the room sends garbage to the server and malformed SDP and candidates to a
+/// participant: it gets errors, the participants ignore the garbage, and the real call works.
+#[test]
+fn garbage_on_signaling_does_not_disturb_a_call() {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let _server = Reaped(Command::new(NATTER).args(["signal-server", "--listen", &listen]).stderr(std::process::Stdio::null()).spawn().expect("start signal-server"));
+    wait_for_tcp(&listen, Duration::from_secs(10));
+    let url = format!("ws://{listen}");
+    let dir = TempDir::new("garbage");
+    let report = dir.path("call.json");
+    let call = Command::new(NATTER)
+        .args(["headless", "--participants", "2", "--duration", "4", "--bind", "127.0.0.1"])
+        .args(["--signal", &url, "--room", "hostile", "--report"])
+        .arg(&report)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start natter headless");
+
+    let (mut socket, _) = tungstenite::connect(url.as_str()).expect("connect to signaling");
+    send_text(&mut socket, r#"{"type":"join","room":"hostile","name":"mallory"}"#.into());
+    let mut errors = 0;
+    let mut victims = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // Wait for the welcome listing the call's participants, sending garbage to the server meanwhile.
+    while victims.is_empty() && Instant::now() < deadline {
+        send_text(&mut socket, "not json at all".into());
+        let reply: serde_json::Value = read_json(&mut socket);
+        match reply["type"].as_str() {
+            Some("error") => {
+                assert_eq!(reply["code"], "bad_message", "{reply}");
+                errors += 1;
+            }
+            Some("welcome") => {
+                victims = reply["peers"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()).collect();
+                if victims.is_empty() {
+                    // Mallory came first; wait for the participants to join.
+                    std::thread::sleep(Duration::from_millis(100));
+                    send_text(&mut socket, r#"{"type":"leave"}"#.into());
+                    send_text(&mut socket, r#"{"type":"join","room":"hostile","name":"mallory"}"#.into());
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(!victims.is_empty(), "never saw the call's participants");
+    for victim in &victims {
+        send_text(&mut socket, format!(r#"{{"type":"offer","to":"{victim}","sdp":"this is not SDP"}}"#));
+        send_text(&mut socket, format!(r#"{{"type":"answer","to":"{victim}","sdp":"v=0\r\nnonsense"}}"#));
+        send_text(&mut socket, format!(r#"{{"type":"candidate","to":"{victim}","candidate":{{"candidate":"candidate:garbage"}}}}"#));
+    }
+    send_text(&mut socket, r#"{"type":"leave"}"#.into());
+    drop(socket);
+
+    let output = call.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(errors > 0, "the server never answered garbage with an error");
+    assert!(output.status.success(), "exit {:?}; stderr:\n{stderr}", output.status);
+    assert!(stderr.contains("is not valid SDP"), "the malformed offer was not noticed:\n{stderr}");
+    let report = read_report(&report, &stderr);
+    // mallory left without ever connecting: only the two real participants' streams count.
+    let real: Vec<_> = streams(&report).into_iter().filter(|(_, peer)| peer["connect_ms"].is_number()).collect();
+    assert_eq!(real.len(), 2, "{report:#}");
+    for (receiver, peer) in real {
+        assert!(peer["video"]["frames_decoded"].as_u64().unwrap() >= 40, "{receiver}: {peer:#}");
+    }
+}
+
+fn read_json(socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>) -> serde_json::Value {
+    loop {
+        match socket.read().expect("read from signaling") {
+            tungstenite::Message::Text(text) => return serde_json::from_str(text.as_str()).expect("server sends JSON"),
+            _ => continue,
+        }
+    }
+}
+
+fn send_text(socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>, text: String) {
+    socket.send(tungstenite::Message::text(text)).expect("send to signaling");
 }

@@ -115,7 +115,8 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
     loop {
         let mut min_peers = usize::MAX;
         for p in &participants {
-            min_peers = min_peers.min(p.snapshot().await.peers.len());
+            let present = p.snapshot().await.peers.iter().filter(|peer| peer.left_ms.is_none()).count();
+            min_peers = min_peers.min(present);
         }
         if min_peers + 1 >= expect_total || Instant::now() >= deadline {
             break;
@@ -155,15 +156,17 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
 /// `None` if every expected pair connected and received video and audio; else the first problem.
 pub fn judge(participants: &[ParticipantReport], expect_total: usize) -> Option<String> {
     for p in participants {
-        if p.peers.len() + 1 < expect_total {
+        // Someone who came and went without ever connecting was not part of the call.
+        let in_call: Vec<_> = p.peers.iter().filter(|peer| !(peer.left_ms.is_some() && peer.connect_ms.is_none())).collect();
+        if in_call.len() + 1 < expect_total {
             return Some(format!(
                 "{} saw {} of {} other participants",
                 p.id,
-                p.peers.len(),
+                in_call.len(),
                 expect_total - 1
             ));
         }
-        for peer in &p.peers {
+        for peer in in_call {
             if peer.state != "connected" {
                 return Some(format!("{} → {}: connection {} (never reached connected)", p.id, peer.remote, peer.state));
             }

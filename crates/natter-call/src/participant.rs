@@ -288,8 +288,12 @@ impl Engine {
     }
 
     async fn on_offer(&mut self, from: &str, sdp: String) -> Result<(), CallError> {
+        // Validate before opening anything: a malformed offer must not leave a half-made link.
+        let offer = RTCSessionDescription::offer(sdp).map_err(|e| CallError::Signaling(format!("offer from {from} is not valid SDP: {e}")))?;
+        if offer.unmarshal().is_err() {
+            return Err(CallError::Signaling(format!("offer from {from} is not valid SDP")));
+        }
         self.open_link(from).await?;
-        let offer = RTCSessionDescription::offer(sdp).map_err(wrap)?;
         let link = self.links.get_mut(from).expect("link just opened");
         link.pc.set_remote_description(offer).await.map_err(wrap)?;
         link.has_remote_description = true;
@@ -319,11 +323,11 @@ impl Engine {
             username_fragment: candidate.username_fragment,
             ..Default::default()
         };
-        if !self.links.contains_key(from) {
-            // A candidate may overtake its offer only if signaling reorders; open the link so it is kept.
-            self.open_link(from).await?;
-        }
-        let link = self.links.get_mut(from).expect("link exists");
+        // Signaling is one ordered WebSocket, so a candidate never overtakes its offer: a
+        // candidate from someone we have no connection with is noise, not a reason to open one.
+        let Some(link) = self.links.get_mut(from) else {
+            return Err(CallError::Signaling(format!("candidate from {from}, with whom no call is being set up")));
+        };
         if link.has_remote_description {
             link.pc.add_ice_candidate(init).await.map_err(wrap)?;
         } else {

@@ -1,0 +1,194 @@
+//! The signaling server over real WebSockets on loopback: relaying, membership, and bad input
+//! that gets a clear error while the server and everyone else keep working.
+
+use futures_util::{SinkExt, StreamExt};
+use natter_signal::client::SignalClient;
+use natter_signal::protocol::{ClientMessage, ErrorCode, IceCandidate, ServerMessage};
+use natter_signal::server::{ServerHandle, SignalServer};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+async fn start() -> ServerHandle {
+    SignalServer::bind("127.0.0.1:0".parse().unwrap()).await.unwrap().spawn()
+}
+
+async fn next(rx: &mut mpsc::Receiver<ServerMessage>) -> ServerMessage {
+    tokio::time::timeout(WAIT, rx.recv()).await.expect("a message within 5 s").expect("connection open")
+}
+
+/// A raw WebSocket client, to send what our own client never would.
+struct Raw(WebSocketStream<MaybeTlsStream<TcpStream>>);
+
+impl Raw {
+    async fn connect(url: &str) -> Raw {
+        Raw(tokio_tungstenite::connect_async(url).await.unwrap().0)
+    }
+    async fn send_text(&mut self, text: &str) {
+        self.0.send(Message::text(text.to_string())).await.unwrap();
+    }
+    async fn recv(&mut self) -> ServerMessage {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.0.next()).await.expect("reply within 5 s").expect("open").unwrap();
+            if let Message::Text(text) = frame {
+                return serde_json::from_str(text.as_str()).unwrap();
+            }
+        }
+    }
+    async fn expect_error(&mut self, code: ErrorCode) -> String {
+        match self.recv().await {
+            ServerMessage::Error { code: got, message } => {
+                assert_eq!(got, code, "{message}");
+                message
+            }
+            other => panic!("expected error {code:?}, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_clients_meet_and_relay_offer_answer_and_candidates() {
+    let server = start().await;
+    let (alice, welcome_a, mut rx_a) = SignalClient::join(&server.url(), "room", "alice").await.unwrap();
+    assert!(welcome_a.peers.is_empty());
+    let (bob, welcome_b, mut rx_b) = SignalClient::join(&server.url(), "room", "bob").await.unwrap();
+    assert_eq!(welcome_b.peers.len(), 1);
+    assert_eq!(welcome_b.peers[0].id, alice.id());
+    assert_eq!(welcome_b.peers[0].name, "alice");
+    assert_ne!(alice.id(), bob.id());
+    assert_eq!(next(&mut rx_a).await, ServerMessage::PeerJoined { id: bob.id().into(), name: "bob".into() });
+
+    bob.send(ClientMessage::Offer { to: alice.id().into(), sdp: "v=0 offer".into() }).await.unwrap();
+    assert_eq!(next(&mut rx_a).await, ServerMessage::Offer { from: bob.id().into(), sdp: "v=0 offer".into() });
+    alice.send(ClientMessage::Answer { to: bob.id().into(), sdp: "v=0 answer".into() }).await.unwrap();
+    assert_eq!(next(&mut rx_b).await, ServerMessage::Answer { from: alice.id().into(), sdp: "v=0 answer".into() });
+    let candidate = IceCandidate { candidate: "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host".into(), sdp_mid: Some("0".into()), sdp_mline_index: Some(0), username_fragment: None };
+    alice.send(ClientMessage::Candidate { to: bob.id().into(), candidate: candidate.clone() }).await.unwrap();
+    assert_eq!(next(&mut rx_b).await, ServerMessage::Candidate { from: alice.id().into(), candidate });
+
+    bob.leave().await.unwrap();
+    assert_eq!(next(&mut rx_a).await, ServerMessage::PeerLeft { id: bob.id().into() });
+}
+
+#[tokio::test]
+async fn a_dropped_connection_counts_as_leaving() {
+    let server = start().await;
+    let (_alice, _, mut rx_a) = SignalClient::join(&server.url(), "r", "alice").await.unwrap();
+    let mut raw = Raw::connect(&server.url()).await;
+    raw.send_text(r#"{"type":"join","room":"r","name":"raw"}"#).await;
+    let ServerMessage::Welcome(welcome) = raw.recv().await else { panic!("no welcome") };
+    assert!(matches!(next(&mut rx_a).await, ServerMessage::PeerJoined { .. }));
+    drop(raw);
+    assert_eq!(next(&mut rx_a).await, ServerMessage::PeerLeft { id: welcome.id });
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_and_everyone_keeps_working() {
+    let server = start().await;
+    let (alice, _, mut rx_a) = SignalClient::join(&server.url(), "room", "alice").await.unwrap();
+    let mut raw = Raw::connect(&server.url()).await;
+
+    // Before joining.
+    raw.send_text(r#"{"type":"offer","to":"p1","sdp":"x"}"#).await;
+    raw.expect_error(ErrorCode::NotJoined).await;
+    raw.send_text(r#"{"type":"join","room":"nowhere","name":"raw","create":false}"#).await;
+    let message = raw.expect_error(ErrorCode::UnknownRoom).await;
+    assert!(message.contains("nowhere"), "{message}");
+
+    // Join, then misbehave in every way; the same connection stays usable.
+    raw.send_text(r#"{"type":"join","room":"room","name":"raw"}"#).await;
+    let ServerMessage::Welcome(welcome) = raw.recv().await else { panic!("no welcome") };
+    assert!(matches!(next(&mut rx_a).await, ServerMessage::PeerJoined { .. }));
+    let cases: &[(&str, ErrorCode)] = &[
+        ("this is not json", ErrorCode::BadMessage),
+        (r#"{"type":"teleport"}"#, ErrorCode::BadMessage),
+        (r#"{"type":"offer","to":"p1"}"#, ErrorCode::BadMessage),
+        (r#"{"type":"offer","to":5,"sdp":"x"}"#, ErrorCode::BadMessage),
+        (r#"[1,2,3]"#, ErrorCode::BadMessage),
+        (r#"{"type":"offer","to":"p999","sdp":"x"}"#, ErrorCode::UnknownPeer),
+        (r#"{"type":"join","room":"room","name":"again"}"#, ErrorCode::AlreadyJoined),
+    ];
+    for (text, code) in cases {
+        raw.send_text(text).await;
+        let message = raw.expect_error(*code).await;
+        assert!(!message.is_empty());
+    }
+    raw.send_text(&format!(r#"{{"type":"offer","to":"p1","sdp":"{}"}}"#, "a".repeat(70_000))).await;
+    let message = raw.expect_error(ErrorCode::TooLarge).await;
+    assert!(message.contains("70"), "{message}");
+    raw.0.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
+    raw.expect_error(ErrorCode::BadMessage).await;
+
+    // The misbehaving connection still relays, and alice never saw any of the garbage.
+    raw.send_text(&format!(r#"{{"type":"offer","to":"{}","sdp":"still here"}}"#, alice.id())).await;
+    assert_eq!(next(&mut rx_a).await, ServerMessage::Offer { from: welcome.id.clone(), sdp: "still here".into() });
+    raw.send_text(r#"{"type":"ping"}"#).await;
+    assert_eq!(raw.recv().await, ServerMessage::Pong {});
+    alice.send(ClientMessage::Answer { to: welcome.id.clone(), sdp: "fine".into() }).await.unwrap();
+    assert_eq!(raw.recv().await, ServerMessage::Answer { from: alice.id().into(), sdp: "fine".into() });
+}
+
+#[tokio::test]
+async fn rooms_are_isolated() {
+    let server = start().await;
+    let (red, _, _rx_red) = SignalClient::join(&server.url(), "red", "r").await.unwrap();
+    let (blue, welcome, mut rx_blue) = SignalClient::join(&server.url(), "blue", "b").await.unwrap();
+    assert!(welcome.peers.is_empty(), "blue room must not list red's member");
+    // Red cannot address blue.
+    let mut raw = Raw::connect(&server.url()).await;
+    raw.send_text(r#"{"type":"join","room":"red","name":"x"}"#).await;
+    let _ = raw.recv().await;
+    raw.send_text(&format!(r#"{{"type":"offer","to":"{}","sdp":"x"}}"#, blue.id())).await;
+    raw.expect_error(ErrorCode::UnknownPeer).await;
+    drop(red);
+    assert!(tokio::time::timeout(Duration::from_millis(300), rx_blue.recv()).await.is_err(), "blue got a message from red's room");
+}
+
+#[tokio::test]
+async fn the_client_reports_rejections_and_unreachable_servers() {
+    let server = start().await;
+    // An unreachable server: a port nobody listens on.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let err = SignalClient::join(&format!("ws://127.0.0.1:{port}"), "r", "n").await.err().unwrap();
+    assert!(err.to_string().contains("cannot reach the signaling server"), "{err}");
+    // A rejected join (empty name) is an error, not a hang.
+    let err = SignalClient::join(&server.url(), "r", "").await.err().unwrap();
+    assert!(err.to_string().contains("refused"), "{err}");
+}
+
+#[tokio::test]
+async fn a_flood_is_rate_limited_without_hurting_others() {
+    let server = start().await;
+    let (alice, _, mut rx_a) = SignalClient::join(&server.url(), "room", "alice").await.unwrap();
+    let mut raw = Raw::connect(&server.url()).await;
+    raw.send_text(r#"{"type":"join","room":"room","name":"flood"}"#).await;
+    let _ = raw.recv().await;
+    let _ = next(&mut rx_a).await; // peer_joined
+    for _ in 0..1000 {
+        raw.send_text(r#"{"type":"ping"}"#).await;
+    }
+    let mut limited = false;
+    for _ in 0..1000 {
+        if let ServerMessage::Error { code: ErrorCode::RateLimited, .. } = raw.recv().await {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "1000 pings at once were never rate limited");
+    // Alice is unaffected.
+    let (bob, _, mut rx_b) = SignalClient::join(&server.url(), "room", "bob").await.unwrap();
+    alice.send(ClientMessage::Offer { to: bob.id().into(), sdp: "ok".into() }).await.unwrap();
+    loop {
+        if let ServerMessage::Offer { sdp, .. } = next(&mut rx_b).await {
+            assert_eq!(sdp, "ok");
+            break;
+        }
+    }
+}
