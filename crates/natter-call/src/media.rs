@@ -128,7 +128,7 @@ pub fn start_capture(
                         Err(e) => tracing::warn!("video encode failed: {e}"),
                     }
                     if let Some(view) = &view
-                        && counter % 2 == 0
+                        && counter.is_multiple_of(2)
                     {
                         let rgba = natter_media::i420_to_rgba_scaled(&frame, view.tile_width, view.tile_height);
                         let _ = view.events.try_send(ViewEvent::Frame(TileFrame {
@@ -152,17 +152,21 @@ pub fn start_capture(
     Ok(EncodedStreams { video: video_tx, audio: audio_tx, keyframe_requested })
 }
 
+/// Where one remote stream's decoded frames are accounted for and shown.
+pub struct DecodeTarget<'a> {
+    pub remote: &'a str,
+    pub label: &'a str,
+    pub record: &'a Mutex<PeerReport>,
+    pub stats: &'a Mutex<VideoStats>,
+    pub joined_at: Instant,
+    pub view: Option<&'a ViewSink>,
+    /// Set while the decoder cannot produce pictures (the receive task then sends PLI).
+    pub needs_keyframe: &'a AtomicBool,
+}
+
 /// Decode access units of one remote stream until the channel closes; read each frame's stamp.
-pub fn decode_loop(
-    frames: std::sync::mpsc::Receiver<Bytes>,
-    remote: &str,
-    label: &str,
-    record: &Mutex<PeerReport>,
-    stats: &Mutex<VideoStats>,
-    joined_at: Instant,
-    view: Option<&ViewSink>,
-    needs_keyframe: &AtomicBool,
-) {
+pub fn decode_loop(frames: std::sync::mpsc::Receiver<Bytes>, target: DecodeTarget<'_>) {
+    let DecodeTarget { remote, label, record, stats, joined_at, view, needs_keyframe } = target;
     let mut decoder = match VideoDecoder::new() {
         Ok(d) => d,
         Err(e) => {
@@ -190,7 +194,7 @@ pub fn decode_loop(
                 }
                 drop(record);
                 if let Some(view) = view
-                    && stamp.counter % 2 == 0
+                    && stamp.counter.is_multiple_of(2)
                 {
                     let rgba = natter_media::i420_to_rgba_scaled(&picture, view.tile_width, view.tile_height);
                     let _ = view.events.try_send(ViewEvent::Frame(TileFrame {

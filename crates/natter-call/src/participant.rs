@@ -267,7 +267,9 @@ impl Engine {
                             record.rtt_ms = rtt.or(record.rtt_ms);
                         }
                     }
-                    self.shared.peers.lock().unwrap().get_mut(&id).map(|p| p.left = true);
+                    if let Some(p) = self.shared.peers.lock().unwrap().get_mut(&id) {
+                        p.left = true;
+                    }
                     link.close().await;
                 }
                 self.status(&id, "left", "left the call");
@@ -521,7 +523,16 @@ async fn receive_video(
     let needs_keyframe = Arc::new(AtomicBool::new(true));
     let decoder_needs_keyframe = Arc::clone(&needs_keyframe);
     let decoder = std::thread::Builder::new().name(format!("decode-{remote}")).spawn(move || {
-        media::decode_loop(frame_rx, &decoder_remote, &label, &record, &decoder_stats, joined_at, view.as_ref(), &decoder_needs_keyframe)
+        let target = media::DecodeTarget {
+            remote: &decoder_remote,
+            label: &label,
+            record: &record,
+            stats: &decoder_stats,
+            joined_at,
+            view: view.as_ref(),
+            needs_keyframe: &decoder_needs_keyframe,
+        };
+        media::decode_loop(frame_rx, target)
     });
     if let Err(e) = decoder {
         tracing::error!(remote, "could not start a decoder thread: {e}");

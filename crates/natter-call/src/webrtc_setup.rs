@@ -41,13 +41,13 @@ pub fn media_engine_and_interceptors() -> Result<(MediaEngine, Registry), CallEr
     let wrap = |e: rtc::shared::error::Error| CallError::WebRtc(e.to_string());
     media
         .register_codec(
-            RTCRtpCodecParameters { rtp_codec: video_codec(), payload_type: VIDEO_PAYLOAD_TYPE, ..Default::default() },
+            RTCRtpCodecParameters { rtp_codec: video_codec(), payload_type: VIDEO_PAYLOAD_TYPE },
             RtpCodecKind::Video,
         )
         .map_err(wrap)?;
     media
         .register_codec(
-            RTCRtpCodecParameters { rtp_codec: audio_codec(), payload_type: AUDIO_PAYLOAD_TYPE, ..Default::default() },
+            RTCRtpCodecParameters { rtp_codec: audio_codec(), payload_type: AUDIO_PAYLOAD_TYPE },
             RtpCodecKind::Audio,
         )
         .map_err(wrap)?;

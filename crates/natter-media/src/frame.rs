@@ -26,7 +26,7 @@ pub(crate) fn check_size(width: u32, height: u32) -> Result<(), MediaError> {
     if width == 0 || height == 0 {
         return Err(MediaError::FrameSize { width, height, reason: "must not be zero" });
     }
-    if width % 2 != 0 || height % 2 != 0 {
+    if !width.is_multiple_of(2) || !height.is_multiple_of(2) {
         return Err(MediaError::FrameSize { width, height, reason: "must be even" });
     }
     if width > 4096 || height > 4096 {
