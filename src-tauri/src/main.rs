@@ -61,6 +61,9 @@ struct HeadlessArgs {
     /// Local IP address for ICE sockets (default 127.0.0.1, or all interfaces with --signal).
     #[arg(long, value_name = "IP")]
     bind: Option<IpAddr>,
+    /// Run the WebRTC stack with the `webrtc` crate's default timers (for comparisons).
+    #[arg(long)]
+    stack_defaults: bool,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -109,6 +112,7 @@ fn headless(args: HeadlessArgs) -> ExitCode {
         expect_total: args.expect,
         report_path: args.report.clone(),
         bind: args.bind,
+        stack_defaults: args.stack_defaults,
     };
     let rt = match runtime() {
         Ok(rt) => rt,

@@ -52,7 +52,7 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
         .map_err(|e| CallError::Signaling(e.to_string()))?;
     let url = server.url();
     let server = server.spawn();
-    let link = LinkSettings { ice: natter_ice::IceConfig::default(), relay_only: false, bind: "127.0.0.1:0".parse().expect("valid address") };
+    let link = LinkSettings { ice: natter_ice::IceConfig::default(), relay_only: false, bind: "127.0.0.1:0".parse().expect("valid address"), stack_defaults: false };
     let room = "demo".to_string();
     let view = ViewSink { events, tile_width: options.tile_width, tile_height: options.tile_height };
     let local = Participant::join(ParticipantConfig {

@@ -34,6 +34,9 @@ pub struct HeadlessOptions {
     /// Local address for ICE sockets (`--bind`). Default: 127.0.0.1 with the in-process signaling
     /// server (everything is on this machine), 0.0.0.0 (all interfaces) with `--signal`.
     pub bind: Option<std::net::IpAddr>,
+    /// Run the `webrtc` crate with its default settings (`--stack-defaults`), to measure what
+    /// our tuning changes. Media, signaling and the driver patch stay the same.
+    pub stack_defaults: bool,
 }
 
 impl Default for HeadlessOptions {
@@ -48,6 +51,7 @@ impl Default for HeadlessOptions {
             expect_total: None,
             report_path: None,
             bind: None,
+            stack_defaults: false,
         }
     }
 }
@@ -94,7 +98,7 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
         }
     };
     let bind = options.bind.map(|ip| SocketAddr::new(ip, 0)).unwrap_or(bind);
-    let link = LinkSettings { ice: ice.clone(), relay_only, bind };
+    let link = LinkSettings { ice: ice.clone(), relay_only, bind, stack_defaults: options.stack_defaults };
 
     let started = Instant::now();
     let mut participants = Vec::new();

@@ -77,6 +77,8 @@ pub struct LinkSettings {
     pub ice: natter_ice::IceConfig,
     pub relay_only: bool,
     pub bind: SocketAddr,
+    /// Use the `webrtc` crate's default timers instead of ours (for side-by-side measurements).
+    pub stack_defaults: bool,
 }
 
 fn webrtc_err(e: impl std::fmt::Display) -> CallError {
@@ -97,7 +99,11 @@ impl PeerLink {
             .with_configuration(webrtc_setup::rtc_configuration(&settings.ice, settings.relay_only))
             .with_media_engine(media)
             .with_interceptor_registry(registry)
-            .with_setting_engine(webrtc_setup::setting_engine(settings.relay_only))
+            .with_setting_engine(if settings.stack_defaults {
+                webrtc::peer_connection::SettingEngine::default()
+            } else {
+                webrtc_setup::setting_engine(settings.relay_only)
+            })
             .with_handler(handler)
             .with_udp_addrs(vec![settings.bind])
             .build()

@@ -38,8 +38,9 @@ impl SyntheticCamera {
         for row in 0..ch {
             for col in 0..cw {
                 let i = row * cw + col;
-                u[i] = hue.wrapping_add((row / 4) as u8);
-                v[i] = 255u8.wrapping_sub(hue).wrapping_add((col / 4) as u8);
+                // Smooth colour ramps (no wrap-around edges, which cost bits and look like artifacts).
+                u[i] = (u32::from(hue) / 2 + 64 + (row * 64 / ch.max(1)) as u32) as u8;
+                v[i] = (u32::from(255 - hue) / 2 + 64 - (col * 64 / cw.max(1)) as u32).min(255) as u8;
             }
         }
         let mut frame = I420Frame { width: self.width, height: self.height, y: y_plane, u, v };
