@@ -7,6 +7,7 @@
 mod config;
 mod secret;
 mod url;
+pub mod probe;
 
 pub use config::{IceConfig, IceServer, TransportPolicy};
 pub use secret::Secret;
