@@ -8,8 +8,9 @@ mod config;
 mod secret;
 mod url;
 pub mod probe;
+mod rest;
 
-pub use config::{IceConfig, IceServer, TransportPolicy};
+pub use config::{CredentialKind, IceConfig, IceServer, REST_CREDENTIAL_TTL_SECS, TransportPolicy};
 pub use secret::Secret;
 pub use url::{IceUrl, Scheme, Transport};
 

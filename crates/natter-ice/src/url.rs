@@ -142,4 +142,45 @@ mod tests {
             assert!(err.contains(needle), "{input}: {err}");
         }
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn url_text() -> impl Strategy<Value = String> {
+            let scheme = prop::sample::select(vec!["stun", "stuns", "turn", "turns", "TURN"]);
+            let host = prop_oneof![
+                "[a-z][a-z0-9-]{0,20}(\\.[a-z][a-z0-9-]{0,10}){0,3}",
+                any::<[u8; 4]>().prop_map(|o| std::net::Ipv4Addr::from(o).to_string()),
+                any::<[u16; 8]>().prop_map(|s| format!("[{}]", std::net::Ipv6Addr::from(s))),
+            ];
+            let port = prop::option::of(1u16..=65535);
+            let transport = prop::option::of(prop::sample::select(vec!["udp", "tcp"]));
+            (scheme, host, port, transport).prop_map(|(scheme, host, port, transport)| {
+                let mut text = format!("{scheme}:{host}");
+                if let Some(p) = port {
+                    text.push_str(&format!(":{p}"));
+                }
+                if let Some(t) = transport.filter(|_| scheme.to_ascii_lowercase().starts_with("turn")) {
+                    text.push_str(&format!("?transport={t}"));
+                }
+                text
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn parse_display_parse_is_identity(text in url_text()) {
+                let parsed = IceUrl::parse(&text).expect("generated URLs are valid");
+                let again = IceUrl::parse(&parsed.to_string()).expect("display output parses");
+                prop_assert_eq!(&again, &parsed);
+                prop_assert!(parsed.port >= 1);
+            }
+
+            #[test]
+            fn arbitrary_input_never_panics(text in ".{0,64}") {
+                let _ = IceUrl::parse(&text);
+            }
+        }
+    }
 }
