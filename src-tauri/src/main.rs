@@ -30,6 +30,18 @@ enum Command {
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
     },
+    /// Test every STUN/TURN server of an ICE configuration over each of its transports.
+    Probe {
+        /// ICE servers as W3C RTCConfiguration JSON.
+        #[arg(long, value_name = "FILE")]
+        ice_config: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Extra CA certificates (PEM) to trust for turns:/stuns: servers.
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,6 +93,7 @@ fn main() -> ExitCode {
         Some(Command::Demo) => desktop::run(desktop::Mode::Demo),
         Some(Command::Headless(args)) => headless(args),
         Some(Command::SignalServer { listen }) => signal_server(listen),
+        Some(Command::Probe { ice_config, json, ca_file }) => probe(&ice_config, json, ca_file),
     }
 }
 
@@ -135,6 +148,31 @@ fn headless(args: HeadlessArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `natter probe`: exit 0 if every configured transport kind has a working server, 1 if not,
+/// 2 if the configuration cannot be used.
+fn probe(ice_config: &std::path::Path, json: bool, ca_file: Option<PathBuf>) -> ExitCode {
+    use natter_call::health;
+    let config = match health::load_ice_config(ice_config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("natter: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let options = health::ProbeOptions { extra_ca_file: ca_file, ..Default::default() };
+    let results = rt.block_on(health::probe_all(&config, &options));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&results).expect("results serialize"));
+    } else {
+        print!("{}", health::format_table(&results));
+    }
+    if !results.is_empty() && health::every_transport_kind_works(&results) { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
 fn signal_server(listen: SocketAddr) -> ExitCode {

@@ -16,6 +16,7 @@
 pub mod demo;
 pub mod error;
 pub mod headless;
+pub mod health;
 pub mod keyframe;
 pub mod media;
 pub mod participant;

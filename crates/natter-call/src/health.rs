@@ -1,0 +1,303 @@
+//! ICE-server health: runs `natter_ice::probe::Probe` state machines over real sockets.
+//! One tokio task per server × transport, all in parallel, so a dead server never delays the
+//! verdict on a good one. UDP sockets are `connect`ed so an ICMP port-unreachable surfaces as
+//! "connection refused"; TCP and TLS carry STUN messages back to back (RFC 8489 §6.2.2).
+
+use natter_ice::IceConfig;
+use natter_ice::probe::{Probe, ProbeResult, ProbeSpec, ProbeStatus, ProbeTiming, ProbeTransport, TransportFailure};
+use rustls_pki_types::pem::PemObject;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+
+/// The health of one server over one transport. Serialized for reports, `natter probe --json`
+/// and the UI; never contains credentials.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ServerHealth {
+    pub url: String,
+    pub transport: ProbeTransport,
+    #[serde(flatten)]
+    pub result: ProbeResult,
+}
+
+/// How to probe.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeOptions {
+    pub timing: ProbeTiming,
+    /// Extra CA certificates (PEM) trusted for `turns:`/`stuns:` besides the public roots, e.g.
+    /// a company CA or a test CA. Verification is never switched off.
+    pub extra_ca_file: Option<PathBuf>,
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Probe every server × transport of `config` in parallel.
+pub async fn probe_all(config: &IceConfig, options: &ProbeOptions) -> Vec<ServerHealth> {
+    let tls = match tls_connector(options) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!("TLS probes disabled: {e}");
+            None
+        }
+    };
+    let tasks: Vec<_> = config
+        .probe_specs(now_unix())
+        .into_iter()
+        .map(|spec| {
+            let (timing, tls) = (options.timing, tls.clone());
+            tokio::spawn(async move {
+                let url = spec.url.original.clone();
+                let transport = spec.transport;
+                let result = probe_one(spec, timing, tls).await;
+                ServerHealth { url, transport, result }
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for task in tasks {
+        if let Ok(health) = task.await {
+            out.push(health);
+        }
+    }
+    out
+}
+
+/// Run one probe to its result.
+pub async fn probe_one(spec: ProbeSpec, timing: ProbeTiming, tls: Option<tokio_rustls::TlsConnector>) -> ProbeResult {
+    let started = Instant::now();
+    let mut probe = Probe::new(spec.clone(), timing, started);
+    let deadline = started + timing.give_up_after;
+    let addr = match tokio::time::timeout_at(deadline.into(), tokio::net::lookup_host((spec.url.host.as_str(), spec.url.port))).await {
+        Ok(Ok(mut addrs)) => match addrs.next() {
+            Some(a) => a,
+            None => {
+                probe.handle_transport_failure(TransportFailure::Unreachable(format!("{} has no address", spec.url.host)), Instant::now());
+                return probe.result().cloned().expect("finished");
+            }
+        },
+        Ok(Err(e)) => {
+            probe.handle_transport_failure(TransportFailure::Unreachable(format!("name lookup failed: {e}")), Instant::now());
+            return probe.result().cloned().expect("finished");
+        }
+        Err(_) => {
+            probe.handle_timeout(deadline);
+            return probe.result().cloned().expect("finished");
+        }
+    };
+    match spec.transport {
+        ProbeTransport::Udp => run_udp(&mut probe, addr).await,
+        ProbeTransport::Tcp => match connect_tcp(&mut probe, addr, deadline).await {
+            Some(stream) => run_stream(&mut probe, stream).await,
+            None => {}
+        },
+        ProbeTransport::Tls => match connect_tcp(&mut probe, addr, deadline).await {
+            Some(stream) => match tls {
+                None => probe.handle_transport_failure(TransportFailure::Tls("no TLS configuration".into()), Instant::now()),
+                Some(connector) => {
+                    let name = match rustls_pki_types::ServerName::try_from(spec.url.host.clone()) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            probe.handle_transport_failure(TransportFailure::Tls(format!("bad server name: {e}")), Instant::now());
+                            return probe.result().cloned().expect("finished");
+                        }
+                    };
+                    match tokio::time::timeout_at(deadline.into(), connector.connect(name, stream)).await {
+                        Ok(Ok(tls_stream)) => run_stream(&mut probe, tls_stream).await,
+                        Ok(Err(e)) => probe.handle_transport_failure(TransportFailure::Tls(e.to_string()), Instant::now()),
+                        Err(_) => probe.handle_timeout(deadline),
+                    }
+                }
+            },
+            None => {}
+        },
+    }
+    probe.result().cloned().unwrap_or_else(|| {
+        probe.handle_timeout(deadline);
+        probe.result().cloned().expect("finished at the deadline")
+    })
+}
+
+async fn run_udp(probe: &mut Probe, addr: SocketAddr) {
+    let bind: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
+    let socket = match UdpSocket::bind(bind).await {
+        Ok(s) => s,
+        Err(e) => return probe.handle_transport_failure(TransportFailure::Unreachable(format!("cannot open a UDP socket: {e}")), Instant::now()),
+    };
+    if let Err(e) = socket.connect(addr).await {
+        return probe.handle_transport_failure(TransportFailure::Unreachable(e.to_string()), Instant::now());
+    }
+    let mut buf = vec![0u8; 2048];
+    loop {
+        while let Some(datagram) = probe.poll_transmit() {
+            if let Err(e) = socket.send(&datagram).await {
+                if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                    probe.handle_transport_failure(TransportFailure::Refused, Instant::now());
+                } else {
+                    probe.handle_transport_failure(TransportFailure::Unreachable(e.to_string()), Instant::now());
+                }
+            }
+        }
+        let Some(wake) = probe.poll_timeout() else { return };
+        tokio::select! {
+            received = socket.recv(&mut buf) => match received {
+                Ok(n) => probe.handle_input(&buf[..n], Instant::now()),
+                // ICMP port unreachable on a connected UDP socket.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => probe.handle_transport_failure(TransportFailure::Refused, Instant::now()),
+                Err(e) => probe.handle_transport_failure(TransportFailure::Unreachable(e.to_string()), Instant::now()),
+            },
+            _ = tokio::time::sleep_until(wake.into()) => probe.handle_timeout(Instant::now()),
+        }
+        if probe.is_done() {
+            // Send what the probe still has (the Refresh that releases an allocation).
+            while let Some(datagram) = probe.poll_transmit() {
+                let _ = socket.send(&datagram).await;
+            }
+            return;
+        }
+    }
+}
+
+async fn connect_tcp(probe: &mut Probe, addr: SocketAddr, deadline: Instant) -> Option<TcpStream> {
+    match tokio::time::timeout_at(deadline.into(), TcpStream::connect(addr)).await {
+        Ok(Ok(stream)) => {
+            let _ = stream.set_nodelay(true);
+            Some(stream)
+        }
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            probe.handle_transport_failure(TransportFailure::Refused, Instant::now());
+            None
+        }
+        Ok(Err(e)) => {
+            probe.handle_transport_failure(TransportFailure::Unreachable(e.to_string()), Instant::now());
+            None
+        }
+        Err(_) => {
+            probe.handle_timeout(deadline);
+            None
+        }
+    }
+}
+
+/// STUN over a byte stream: 20-byte header, then the length it announces.
+async fn read_message<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<Vec<u8>> {
+    let mut message = vec![0u8; 20];
+    stream.read_exact(&mut message).await?;
+    let is_stun = message[0] & 0xC0 == 0 && message[4..8] == [0x21, 0x12, 0xA4, 0x42];
+    if !is_stun {
+        return Ok(message); // let the probe call it what it is
+    }
+    let length = usize::from(u16::from_be_bytes([message[2], message[3]]));
+    message.resize(20 + length, 0);
+    stream.read_exact(&mut message[20..]).await?;
+    Ok(message)
+}
+
+async fn run_stream<S: AsyncRead + AsyncWrite + Unpin>(probe: &mut Probe, mut stream: S) {
+    loop {
+        while let Some(message) = probe.poll_transmit() {
+            if stream.write_all(&message).await.is_err() {
+                probe.handle_transport_failure(TransportFailure::Closed, Instant::now());
+            }
+        }
+        if probe.is_done() {
+            let _ = stream.flush().await;
+            let _ = stream.shutdown().await;
+            return;
+        }
+        let Some(wake) = probe.poll_timeout() else { return };
+        tokio::select! {
+            message = read_message(&mut stream) => match message {
+                Ok(bytes) => probe.handle_input(&bytes, Instant::now()),
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => probe.handle_transport_failure(TransportFailure::Closed, Instant::now()),
+                Err(e) => probe.handle_transport_failure(TransportFailure::Unreachable(e.to_string()), Instant::now()),
+            },
+            _ = tokio::time::sleep_until(wake.into()) => probe.handle_timeout(Instant::now()),
+        }
+    }
+}
+
+/// TLS with the public web roots plus the optional extra CA file. Verification always on.
+pub fn tls_connector(options: &ProbeOptions) -> Result<tokio_rustls::TlsConnector, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = &options.extra_ca_file {
+        let certs: Vec<_> = rustls_pki_types::CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("CA file {} is not PEM: {e}", path.display()))?;
+        if certs.is_empty() {
+            return Err(format!("CA file {} holds no certificate", path.display()));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| format!("CA file {}: {e}", path.display()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+/// True when every kind of transport that is configured has at least one working server
+/// (the exit status of `natter probe`).
+pub fn every_transport_kind_works(results: &[ServerHealth]) -> bool {
+    let kinds: std::collections::BTreeSet<_> = results.iter().map(|r| r.transport).collect();
+    kinds.iter().all(|kind| results.iter().any(|r| r.transport == *kind && r.result.status == ProbeStatus::Ok))
+}
+
+/// How long `probe_all` can take at most with these options.
+pub fn worst_case(options: &ProbeOptions) -> Duration {
+    options.timing.give_up_after + Duration::from_millis(100)
+}
+
+/// Read a W3C `RTCConfiguration` JSON file, with errors that name the file and the problem.
+pub fn load_ice_config(path: &std::path::Path) -> Result<IceConfig, crate::CallError> {
+    let text = std::fs::read_to_string(path).map_err(|e| crate::CallError::IceConfig(format!("cannot read {}: {e}", path.display())))?;
+    IceConfig::from_json(&text).map_err(|e| crate::CallError::IceConfig(format!("{}: {e}", path.display())))
+}
+
+/// A table for people: server, transport, status, RTT, addresses, and what went wrong.
+pub fn format_table(results: &[ServerHealth]) -> String {
+    let rows: Vec<[String; 6]> = results
+        .iter()
+        .map(|r| {
+            let status = serde_json::to_value(r.result.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let rtt = r.result.rtt_ms.map(|ms| format!("{ms:.1} ms")).unwrap_or_else(|| "-".into());
+            let address = match (r.result.relayed_address, r.result.mapped_address) {
+                (Some(relay), _) => format!("relay {relay}"),
+                (None, Some(mapped)) => format!("mapped {mapped}"),
+                (None, None) => "-".into(),
+            };
+            [r.url.clone(), r.transport.to_string(), status, rtt, address, r.result.error.clone().unwrap_or_default()]
+        })
+        .collect();
+    let header = ["SERVER", "TRANSPORT", "STATUS", "RTT", "ADDRESS", "ERROR"].map(String::from);
+    let mut widths = [0usize; 5];
+    for row in std::iter::once(&header).chain(rows.iter()) {
+        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(rows.iter()) {
+        for (i, cell) in row.iter().enumerate() {
+            if i < 5 {
+                out.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            } else {
+                out.push_str(cell);
+            }
+        }
+        let trimmed = out.trim_end().len();
+        out.truncate(trimmed);
+        out.push('\n');
+    }
+    out
+}
