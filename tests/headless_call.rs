@@ -56,8 +56,11 @@ fn relay_only_through_coturn_uses_relay_paths() {
         assert_eq!(peer["path"]["relay_transport"], "udp", "{receiver}: {peer:#}");
     }
     let servers = run.report["servers"].as_array().unwrap();
-    assert_eq!(servers.len(), 1);
-    assert_eq!(servers[0]["status"], "used");
+    assert_eq!(servers.len(), 1, "one URL, one transport: {servers:#?}");
+    assert_eq!(servers[0]["status"], "ok", "{servers:#?}");
+    assert_eq!(servers[0]["transport"], "udp");
+    assert_eq!(servers[0]["candidates"], "used");
+    assert!(servers[0]["rtt_ms"].as_f64().is_some());
     // The password must not leak into the report or the logs.
     let report_text = std::fs::read_to_string(dir.path("relay.json")).unwrap();
     assert!(!report_text.contains(&turn.password), "password in report");

@@ -49,15 +49,32 @@ pub fn free_port() -> u16 {
 /// A coturn process on loopback with long-term credentials; killed on drop.
 pub struct Coturn {
     pub port: u16,
+    /// TLS listening port, when started with a certificate.
+    pub tls_port: Option<u16>,
     pub user: String,
     pub password: String,
     child: Child,
     _dir: TempDir,
 }
 
+/// How to start a coturn.
+#[derive(Default)]
+pub struct CoturnOptions {
+    /// (certificate chain PEM, private key PEM) to enable TLS on a second port.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// TURN REST API: accept credentials derived from this shared secret instead of user/password.
+    pub shared_secret: Option<String>,
+    /// `--user-quota`: allocations allowed at once per user.
+    pub user_quota: Option<u32>,
+}
+
 impl Coturn {
     /// Start `turnserver` (UDP and TCP listeners, no TLS) and wait until it answers a STUN binding.
     pub fn start() -> Coturn {
+        Self::start_with(CoturnOptions::default())
+    }
+
+    pub fn start_with(options: CoturnOptions) -> Coturn {
         let dir = TempDir::new("coturn");
         let port = free_port();
         let min_port = 40000 + (port % 200) * 100;
@@ -65,21 +82,39 @@ impl Coturn {
         let binary = which("turnserver").unwrap_or_else(|| {
             panic!("coturn's `turnserver` is not installed: run `sudo apt-get install -y coturn` (or bash scripts/setup.sh)")
         });
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args(["-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1"])
             .arg(format!("--listening-port={port}"))
             .arg(format!("--min-port={min_port}"))
             .arg(format!("--max-port={}", min_port + 99))
-            .arg(format!("--user={user}:{password}"))
-            .args(["--realm=natter.test", "--lt-cred-mech", "--fingerprint", "--no-tls", "--no-dtls"])
+            .args(["--realm=natter.test", "--fingerprint", "--no-dtls"])
             .args(["--no-tcp-relay", "--allow-loopback-peers", "--no-cli", "--log-file=stdout", "--simple-log"])
             .arg(format!("--pidfile={}", dir.path("turn.pid").display()))
             .arg(format!("--userdb={}", dir.path("turn.db").display()))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start turnserver");
-        let coturn = Coturn { port, user, password, child, _dir: dir };
+            .stderr(Stdio::null());
+        match &options.shared_secret {
+            Some(secret) => command.args(["--use-auth-secret", &format!("--static-auth-secret={secret}")]),
+            None => command.args(["--lt-cred-mech", &format!("--user={user}:{password}")]),
+        };
+        if let Some(quota) = options.user_quota {
+            command.arg(format!("--user-quota={quota}"));
+        }
+        let tls_port = match &options.tls {
+            Some((cert, key)) => {
+                let tls_port = free_port();
+                command.arg(format!("--tls-listening-port={tls_port}"));
+                command.arg(format!("--cert={}", cert.display())).arg(format!("--pkey={}", key.display()));
+                Some(tls_port)
+            }
+            None => {
+                command.arg("--no-tls");
+                None
+            }
+        };
+        let child = command.spawn().expect("start turnserver");
+        let coturn = Coturn { port, tls_port, user, password, child, _dir: dir };
         coturn.wait_ready(Duration::from_secs(10));
         coturn
     }

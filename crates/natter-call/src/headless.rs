@@ -101,6 +101,10 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
     let link = LinkSettings { ice: ice.clone(), relay_only, bind, stack_defaults: options.stack_defaults };
 
     let started = Instant::now();
+    // Probe every ICE server while the call sets up: the report says which server works, over
+    // which transport, and why one does not (the call itself does not wait for this).
+    let probe_config = ice.clone();
+    let probes = tokio::spawn(async move { crate::health::probe_all(&probe_config, &crate::health::ProbeOptions::default()).await });
     let mut participants = Vec::new();
     for i in 0..options.participants {
         let config = ParticipantConfig {
@@ -135,7 +139,8 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
         reports.push(p.snapshot().await);
         gathered.extend(p.gathered_from());
     }
-    let servers = server_reports(&ice, &reports, &gathered);
+    let health = probes.await.unwrap_or_default();
+    let servers = server_reports(&ice, &health, &reports, &gathered);
     let reason = judge(&reports, expect_total);
     let report = Report {
         ok: reason.is_none(),
@@ -185,23 +190,39 @@ pub fn judge(participants: &[ParticipantReport], expect_total: usize) -> Option<
     None
 }
 
-fn server_reports(ice: &IceConfig, participants: &[ParticipantReport], gathered: &std::collections::BTreeSet<String>) -> Vec<ServerReport> {
+fn server_reports(
+    ice: &IceConfig,
+    health: &[crate::health::ServerHealth],
+    participants: &[ParticipantReport],
+    gathered: &std::collections::BTreeSet<String>,
+) -> Vec<ServerReport> {
     let used: std::collections::BTreeSet<&str> = participants
         .iter()
         .flat_map(|p| p.peers.iter())
         .filter_map(|peer| peer.path.as_ref()?.relay_server.as_deref())
         .collect();
-    ice.urls()
-        .map(|(url, _)| {
-            let text = url.original.clone();
-            let (status, error) = if used.contains(text.as_str()) {
-                ("used", None)
-            } else if gathered.contains(&text) {
-                ("gathered", None)
-            } else {
-                ("no_candidates", Some("no candidate came from this server during the call (down, unreachable, blocked or wrong credentials)".to_string()))
-            };
-            ServerReport { url: text, status: status.into(), rtt_ms: None, error }
-        })
-        .collect()
+    let mut out = Vec::new();
+    for (url, _) in ice.urls() {
+        let text = url.original.as_str();
+        let candidates = if used.contains(text) {
+            "used"
+        } else if gathered.contains(text) {
+            "gathered"
+        } else {
+            "none"
+        };
+        for h in health.iter().filter(|h| h.url == text) {
+            out.push(ServerReport {
+                url: h.url.clone(),
+                transport: Some(h.transport),
+                status: serde_json::to_value(h.result.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                rtt_ms: h.result.rtt_ms,
+                error: h.result.error.clone(),
+                mapped_address: h.result.mapped_address,
+                relayed_address: h.result.relayed_address,
+                candidates: candidates.into(),
+            });
+        }
+    }
+    out
 }

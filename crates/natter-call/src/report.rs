@@ -84,9 +84,17 @@ pub struct AudioReport {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ServerReport {
     pub url: String,
-    /// "used" (a selected path goes through it), "gathered" (candidates came from it, unused),
-    /// "no_candidates" (configured, nothing came from it).
+    /// "udp" | "tcp" | "tls": the transport this entry probed.
+    pub transport: Option<natter_ice::probe::ProbeTransport>,
+    /// The prober's verdict: "ok", "auth_failed", "unreachable", "timeout", "protocol_error",
+    /// "tls_failed", "forbidden", "quota", "capacity", … (see `natter_ice::probe::ProbeStatus`).
     pub status: String,
     pub rtt_ms: Option<f64>,
+    /// What went wrong, in plain words (no credentials).
     pub error: Option<String>,
+    pub mapped_address: Option<std::net::SocketAddr>,
+    pub relayed_address: Option<std::net::SocketAddr>,
+    /// What the calls made of this server: "used" (a selected path relays through it),
+    /// "gathered" (candidates came from it, unused), "none".
+    pub candidates: String,
 }

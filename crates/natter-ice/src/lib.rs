@@ -8,7 +8,8 @@ mod config;
 mod secret;
 mod url;
 pub mod probe;
-mod rest;
+pub mod rest;
+pub use rest::credentials as rest_credentials;
 
 pub use config::{CredentialKind, IceConfig, IceServer, REST_CREDENTIAL_TTL_SECS, TransportPolicy};
 pub use secret::Secret;

@@ -1,0 +1,190 @@
+//! `natter probe` against real coturn processes on loopback: each server's exact status.
+
+mod support;
+
+use std::net::UdpSocket;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::*;
+
+struct ProbeRun {
+    code: Option<i32>,
+    results: Vec<serde_json::Value>,
+    elapsed: Duration,
+}
+
+fn probe(dir: &TempDir, config: &str, extra: &[&str]) -> ProbeRun {
+    let path = dir.path(&format!("ice-{}.json", extra.len()));
+    std::fs::write(&path, config).unwrap();
+    let started = Instant::now();
+    let output = Command::new(NATTER).args(["probe", "--json", "--ice-config"]).arg(&path).args(extra).output().unwrap();
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let results: Vec<serde_json::Value> = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\nstderr: {}", String::from_utf8_lossy(&output.stderr)));
+    ProbeRun { code: output.status.code(), results, elapsed }
+}
+
+fn entry<'a>(run: &'a ProbeRun, url: &str, transport: &str) -> &'a serde_json::Value {
+    run.results
+        .iter()
+        .find(|r| r["url"] == url && r["transport"] == transport)
+        .unwrap_or_else(|| panic!("no result for {url} over {transport}: {:#?}", run.results))
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it (openssl, made fresh per test).
+fn make_certificates(dir: &TempDir) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let (ca_key, ca, key, csr, cert, ext) =
+        (dir.path("ca.key"), dir.path("ca.pem"), dir.path("server.key"), dir.path("server.csr"), dir.path("server.pem"), dir.path("san.ext"));
+    std::fs::write(&ext, "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().expect("openssl is installed");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let p = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Natter Test CA", "-keyout", &p(&ca_key), "-out", &p(&ca)]);
+    run(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", &p(&key), "-out", &p(&csr)]);
+    run(&["x509", "-req", "-in", &p(&csr), "-CA", &p(&ca), "-CAkey", &p(&ca_key), "-CAcreateserial", "-days", "2", "-extfile", &p(&ext), "-out", &p(&cert)]);
+    (ca, cert, key)
+}
+
+#[test]
+fn good_stun_turn_udp_tcp_and_turns_are_ok() {
+    let dir = TempDir::new("probe-good");
+    let (ca, cert, key) = make_certificates(&dir);
+    let turn = Coturn::start_with(CoturnOptions { tls: Some((cert, key)), ..Default::default() });
+    let tls_port = turn.tls_port.unwrap();
+    let config = format!(
+        r#"{{"iceServers":[{{"urls":["stun:127.0.0.1:{p}"]}},
+            {{"urls":["turn:127.0.0.1:{p}","turns:127.0.0.1:{tls_port}"],"username":"{u}","credential":"{pw}"}}]}}"#,
+        p = turn.port,
+        u = turn.user,
+        pw = turn.password
+    );
+    let run = probe(&dir, &config, &["--ca-file", ca.to_str().unwrap()]);
+    assert_eq!(run.results.len(), 5, "{:#?}", run.results); // stun UDP+TCP, turn UDP+TCP, turns TLS
+    for r in &run.results {
+        assert_eq!(r["status"], "ok", "{r:#}");
+        assert!(r["rtt_ms"].as_f64().is_some(), "{r:#}");
+    }
+    let stun = entry(&run, &format!("stun:127.0.0.1:{}", turn.port), "udp");
+    assert!(stun["mapped_address"].as_str().unwrap().starts_with("127.0.0.1:"));
+    for transport in ["udp", "tcp"] {
+        let relay = entry(&run, &format!("turn:127.0.0.1:{}", turn.port), transport);
+        assert!(relay["relayed_address"].as_str().unwrap().starts_with("127.0.0.1:"), "{relay:#}");
+    }
+    assert!(entry(&run, &format!("turns:127.0.0.1:{tls_port}"), "tls")["relayed_address"].is_string());
+    assert_eq!(run.code, Some(0));
+
+    // The same TLS server without trusting the test CA: named as a certificate problem.
+    let untrusted = probe(&dir, &config, &[]);
+    let tls = entry(&untrusted, &format!("turns:127.0.0.1:{tls_port}"), "tls");
+    assert_eq!(tls["status"], "tls_failed", "{tls:#}");
+    assert!(tls["error"].as_str().unwrap().contains("certificate"), "{tls:#}");
+    assert_eq!(untrusted.code, Some(1), "TLS is configured and no TLS server works");
+    // Credentials never appear in the output.
+    assert!(!serde_json::to_string(&untrusted.results).unwrap().contains(&turn.password));
+}
+
+#[test]
+fn wrong_password_closed_port_silent_server_and_garbage_are_named() {
+    let dir = TempDir::new("probe-bad");
+    let turn = Coturn::start();
+    // A UDP port nobody listens on (ICMP port unreachable on loopback → refused at once).
+    let closed = free_port();
+    // A server that swallows everything (a dead host or a firewall that drops).
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    // A server that answers garbage.
+    let garbage = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let garbage_port = garbage.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((_, from)) = garbage.recv_from(&mut buf) {
+            let _ = garbage.send_to(b"HTTP/1.1 400 Bad Request\r\n\r\n", from);
+        }
+    });
+    let config = format!(
+        r#"{{"iceServers":[
+            {{"urls":["turn:127.0.0.1:{p}?transport=udp"],"username":"{u}","credential":"{pw}"}},
+            {{"urls":["turn:127.0.0.1:{p}?transport=udp"],"username":"{u}","credential":"not-the-password"}},
+            {{"urls":["stun:127.0.0.1:{closed}","stun:127.0.0.1:{silent_port}","stun:127.0.0.1:{garbage_port}"]}}]}}"#,
+        p = turn.port,
+        u = turn.user,
+        pw = turn.password
+    );
+    let run = probe(&dir, &config, &[]);
+    let turn_url = format!("turn:127.0.0.1:{}?transport=udp", turn.port);
+    let turn_results: Vec<_> = run.results.iter().filter(|r| r["url"] == turn_url).collect();
+    assert_eq!(turn_results[0]["status"], "ok", "{:#?}", turn_results);
+    assert_eq!(turn_results[1]["status"], "auth_failed", "{:#?}", turn_results);
+    assert!(turn_results[1]["error"].as_str().unwrap().contains("wrong username/password"));
+    assert!(!turn_results[1]["error"].as_str().unwrap().contains("not-the-password"));
+
+    let closed_udp = entry(&run, &format!("stun:127.0.0.1:{closed}"), "udp");
+    assert_eq!(closed_udp["status"], "unreachable", "refused via ICMP port unreachable: {closed_udp:#}");
+    assert_eq!(entry(&run, &format!("stun:127.0.0.1:{closed}"), "tcp")["status"], "unreachable");
+    let silent_udp = entry(&run, &format!("stun:127.0.0.1:{silent_port}"), "udp");
+    assert_eq!(silent_udp["status"], "timeout", "nothing ever answers: {silent_udp:#}");
+    assert_eq!(silent_udp["attempts"], 4, "retransmitted by the RTO schedule: {silent_udp:#}");
+    assert_eq!(entry(&run, &format!("stun:127.0.0.1:{garbage_port}"), "udp")["status"], "protocol_error");
+    // The silent server does not hold the good ones back: they finish long before it gives up.
+    let good_elapsed = turn_results[0]["elapsed_ms"].as_f64().unwrap();
+    let silent_elapsed = silent_udp["elapsed_ms"].as_f64().unwrap();
+    assert!(good_elapsed < silent_elapsed / 4.0, "good {good_elapsed} ms vs silent {silent_elapsed} ms");
+    eprintln!("natter probe over 9 server×transport pairs took {:?}", run.elapsed);
+    assert!(run.elapsed < Duration::from_secs(20), "probe must be bounded, took {:?}", run.elapsed);
+    drop(silent);
+}
+
+#[test]
+fn rest_credentials_fresh_are_ok_and_expired_are_auth_failed() {
+    let dir = TempDir::new("probe-rest");
+    let secret = "natter-shared-secret";
+    let turn = Coturn::start_with(CoturnOptions { shared_secret: Some(secret.into()), ..Default::default() });
+    let url = format!("turn:127.0.0.1:{}?transport=udp", turn.port);
+    let fresh = format!(r#"{{"iceServers":[{{"urls":["{url}"],"username":"alice","credential":"{secret}","credentialType":"shared-secret"}}]}}"#);
+    let run = probe(&dir, &fresh, &[]);
+    assert_eq!(run.results[0]["status"], "ok", "{:#?}", run.results);
+    assert_eq!(run.code, Some(0));
+
+    let (user, password) = natter_ice::rest_credentials(&natter_ice::Secret::new(secret), "alice", 1_000_000_000);
+    let expired = format!(r#"{{"iceServers":[{{"urls":["{url}"],"username":"{user}","credential":"{}"}}]}}"#, password.expose());
+    let run = probe(&dir, &expired, &[]);
+    assert_eq!(run.results[0]["status"], "auth_failed", "{:#?}", run.results);
+    assert_eq!(run.code, Some(1));
+}
+
+#[test]
+fn a_user_over_quota_is_named() {
+    let dir = TempDir::new("probe-quota");
+    let turn = Coturn::start_with(CoturnOptions { user_quota: Some(1), ..Default::default() });
+    let url = format!("turn:127.0.0.1:{}?transport=udp", turn.port);
+    // Hold one allocation open (a probe driven by hand that never sends its release).
+    let spec = natter_ice::probe::ProbeSpec {
+        url: natter_ice::IceUrl::parse(&url).unwrap(),
+        transport: natter_ice::probe::ProbeTransport::Udp,
+        credentials: Some(natter_ice::probe::TurnCredentials { username: turn.user.clone(), password: natter_ice::Secret::new(&turn.password) }),
+    };
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.connect(("127.0.0.1", turn.port)).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let mut holder = natter_ice::probe::Probe::new(spec, Default::default(), Instant::now());
+    let mut buf = [0u8; 1500];
+    while !holder.is_done() {
+        // Before the result, everything queued is a request; the release comes after and is never sent.
+        while let Some(request) = holder.poll_transmit() {
+            socket.send(&request).unwrap();
+        }
+        match socket.recv(&mut buf) {
+            Ok(n) => holder.handle_input(&buf[..n], Instant::now()),
+            Err(_) => holder.handle_timeout(Instant::now()),
+        }
+    }
+    assert_eq!(holder.result().unwrap().status, natter_ice::probe::ProbeStatus::Ok);
+
+    let config = format!(r#"{{"iceServers":[{{"urls":["{url}"],"username":"{}","credential":"{}"}}]}}"#, turn.user, turn.password);
+    let run = probe(&dir, &config, &[]);
+    assert_eq!(run.results[0]["status"], "quota", "{:#?}", run.results);
+    assert!(run.results[0]["error"].as_str().unwrap().contains("486"));
+}
