@@ -188,3 +188,45 @@ fn a_user_over_quota_is_named() {
     assert_eq!(run.results[0]["status"], "quota", "{:#?}", run.results);
     assert!(run.results[0]["error"].as_str().unwrap().contains("486"));
 }
+
+/// The monitor re-probes during a call: a TURN server that dies becomes a transition event,
+/// and the healthy one stays quiet.
+#[tokio::test]
+async fn the_monitor_reports_a_server_dying_mid_call() {
+    let mut dying = Coturn::start();
+    let healthy = Coturn::start();
+    let config = natter_ice::IceConfig::from_json(&format!(
+        r#"{{"iceServers":[{{"urls":["turn:127.0.0.1:{}?transport=udp"],"username":"{}","credential":"{}"}},
+                          {{"urls":["turn:127.0.0.1:{}?transport=udp"],"username":"{}","credential":"{}"}}]}}"#,
+        dying.port, dying.user, dying.password, healthy.port, healthy.user, healthy.password
+    ))
+    .unwrap();
+    let timing = natter_ice::monitor::MonitorTiming {
+        healthy_interval: Duration::from_millis(200),
+        first_backoff: Duration::from_millis(200),
+        max_backoff: Duration::from_millis(400),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let monitor = natter_call::health::HealthMonitor::start(&config, Default::default(), timing, move |t| {
+        let _ = tx.send(t.clone());
+    });
+    let mut first = vec![next_transition(&mut rx).await, next_transition(&mut rx).await];
+    first.sort_by_key(|t| t.url.clone());
+    assert!(first.iter().all(|t| t.from.is_none() && t.to == natter_ice::probe::ProbeStatus::Ok), "{first:#?}");
+
+    dying.kill();
+    let change = next_transition(&mut rx).await;
+    assert_eq!(change.url, format!("turn:127.0.0.1:{}?transport=udp", dying.port), "{change:#?}");
+    assert_eq!(change.from, Some(natter_ice::probe::ProbeStatus::Ok));
+    assert!(matches!(change.to, natter_ice::probe::ProbeStatus::Unreachable | natter_ice::probe::ProbeStatus::Timeout), "{change:#?}");
+    assert!(change.message.contains(" UDP became "), "{}", change.message);
+    // The healthy server produced no transition, and its latest result is still ok.
+    let snapshot = monitor.snapshot();
+    let healthy_now = snapshot.iter().find(|h| h.url.contains(&healthy.port.to_string())).unwrap();
+    assert_eq!(healthy_now.result.status, natter_ice::probe::ProbeStatus::Ok);
+    assert_eq!(monitor.transitions().len(), 3);
+}
+
+async fn next_transition(rx: &mut tokio::sync::mpsc::UnboundedReceiver<natter_ice::monitor::HealthTransition>) -> natter_ice::monitor::HealthTransition {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("a transition within 10 s").expect("monitor running")
+}

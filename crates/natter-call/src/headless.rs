@@ -103,8 +103,12 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
     let started = Instant::now();
     // Probe every ICE server while the call sets up: the report says which server works, over
     // which transport, and why one does not (the call itself does not wait for this).
-    let probe_config = ice.clone();
-    let probes = tokio::spawn(async move { crate::health::probe_all(&probe_config, &crate::health::ProbeOptions::default()).await });
+    let monitor = crate::health::HealthMonitor::start(
+        &ice,
+        crate::health::ProbeOptions::default(),
+        natter_ice::monitor::MonitorTiming::default(),
+        |transition| tracing::info!("{}", transition.message),
+    );
     let mut participants = Vec::new();
     for i in 0..options.participants {
         let config = ParticipantConfig {
@@ -139,7 +143,8 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
         reports.push(p.snapshot().await);
         gathered.extend(p.gathered_from());
     }
-    let health = probes.await.unwrap_or_default();
+    let health = monitor.first_round(crate::health::worst_case(&crate::health::ProbeOptions::default())).await;
+    let health_events = monitor.transitions();
     let servers = server_reports(&ice, &health, &reports, &gathered);
     let reason = judge(&reports, expect_total);
     let report = Report {
@@ -150,6 +155,7 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
         relay_only,
         participants: reports,
         servers,
+        health_events,
     };
     for p in participants {
         p.leave().await;

@@ -91,35 +91,36 @@ pub async fn probe_one(spec: ProbeSpec, timing: ProbeTiming, tls: Option<tokio_r
     };
     match spec.transport {
         ProbeTransport::Udp => run_udp(&mut probe, addr).await,
-        ProbeTransport::Tcp => match connect_tcp(&mut probe, addr, deadline).await {
-            Some(stream) => run_stream(&mut probe, stream).await,
-            None => {}
-        },
-        ProbeTransport::Tls => match connect_tcp(&mut probe, addr, deadline).await {
-            Some(stream) => match tls {
-                None => probe.handle_transport_failure(TransportFailure::Tls("no TLS configuration".into()), Instant::now()),
-                Some(connector) => {
-                    let name = match rustls_pki_types::ServerName::try_from(spec.url.host.clone()) {
-                        Ok(n) => n,
-                        Err(e) => {
-                            probe.handle_transport_failure(TransportFailure::Tls(format!("bad server name: {e}")), Instant::now());
-                            return probe.result().cloned().expect("finished");
-                        }
-                    };
-                    match tokio::time::timeout_at(deadline.into(), connector.connect(name, stream)).await {
-                        Ok(Ok(tls_stream)) => run_stream(&mut probe, tls_stream).await,
-                        Ok(Err(e)) => probe.handle_transport_failure(TransportFailure::Tls(e.to_string()), Instant::now()),
-                        Err(_) => probe.handle_timeout(deadline),
-                    }
-                }
-            },
-            None => {}
-        },
+        ProbeTransport::Tcp => {
+            if let Some(stream) = connect_tcp(&mut probe, addr, deadline).await {
+                run_stream(&mut probe, stream).await;
+            }
+        }
+        ProbeTransport::Tls => {
+            if let Some(stream) = connect_tcp(&mut probe, addr, deadline).await {
+                run_tls(&mut probe, stream, &spec.url.host, tls, deadline).await;
+            }
+        }
     }
     probe.result().cloned().unwrap_or_else(|| {
         probe.handle_timeout(deadline);
         probe.result().cloned().expect("finished at the deadline")
     })
+}
+
+async fn run_tls(probe: &mut Probe, stream: TcpStream, host: &str, tls: Option<tokio_rustls::TlsConnector>, deadline: Instant) {
+    let Some(connector) = tls else {
+        return probe.handle_transport_failure(TransportFailure::Tls("no TLS configuration".into()), Instant::now());
+    };
+    let name = match rustls_pki_types::ServerName::try_from(host.to_string()) {
+        Ok(n) => n,
+        Err(e) => return probe.handle_transport_failure(TransportFailure::Tls(format!("bad server name: {e}")), Instant::now()),
+    };
+    match tokio::time::timeout_at(deadline.into(), connector.connect(name, stream)).await {
+        Ok(Ok(tls_stream)) => run_stream(probe, tls_stream).await,
+        Ok(Err(e)) => probe.handle_transport_failure(TransportFailure::Tls(e.to_string()), Instant::now()),
+        Err(_) => probe.handle_timeout(deadline),
+    }
 }
 
 async fn run_udp(probe: &mut Probe, addr: SocketAddr) {
@@ -300,4 +301,88 @@ pub fn format_table(results: &[ServerHealth]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A running health monitor: re-probes every server × transport while a call runs.
+pub struct HealthMonitor {
+    latest: Arc<std::sync::Mutex<Vec<Option<ServerHealth>>>>,
+    transitions: Arc<std::sync::Mutex<Vec<natter_ice::monitor::HealthTransition>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HealthMonitor {
+    /// Start monitoring; `on_transition` is called for every status change (first results included).
+    pub fn start(
+        config: &IceConfig,
+        options: ProbeOptions,
+        timing: natter_ice::monitor::MonitorTiming,
+        on_transition: impl Fn(&natter_ice::monitor::HealthTransition) + Send + 'static,
+    ) -> HealthMonitor {
+        let specs = config.probe_specs(now_unix());
+        let latest = Arc::new(std::sync::Mutex::new(vec![None; specs.len()]));
+        let transitions = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (latest_w, transitions_w) = (Arc::clone(&latest), Arc::clone(&transitions));
+        let tls = tls_connector(&options).ok();
+        let task = tokio::spawn(async move {
+            let mut monitor = natter_ice::monitor::Monitor::new(specs, timing, Instant::now());
+            let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, ProbeResult)>();
+            loop {
+                for index in monitor.due(Instant::now()) {
+                    let spec = monitor.spec(index).clone();
+                    let (done_tx, tls, probe_timing) = (done_tx.clone(), tls.clone(), options.timing);
+                    tokio::spawn(async move {
+                        let result = probe_one(spec, probe_timing, tls).await;
+                        let _ = done_tx.send((index, result));
+                    });
+                }
+                let wake = monitor.poll_timeout();
+                let sleep = async {
+                    match wake {
+                        Some(at) => tokio::time::sleep_until(at.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    Some((index, result)) = done_rx.recv() => {
+                        let spec = monitor.spec(index).clone();
+                        if let Some(transition) = monitor.on_result(index, &result, Instant::now(), SystemTime::now()) {
+                            on_transition(&transition);
+                            transitions_w.lock().unwrap().push(transition);
+                        }
+                        latest_w.lock().unwrap()[index] = Some(ServerHealth { url: spec.url.original.clone(), transport: spec.transport, result });
+                    }
+                    _ = sleep => {}
+                }
+            }
+        });
+        HealthMonitor { latest, transitions, task }
+    }
+
+    /// The latest result of every server × transport probed so far.
+    pub fn snapshot(&self) -> Vec<ServerHealth> {
+        self.latest.lock().unwrap().iter().flatten().cloned().collect()
+    }
+
+    /// Every status change so far, oldest first.
+    pub fn transitions(&self) -> Vec<natter_ice::monitor::HealthTransition> {
+        self.transitions.lock().unwrap().clone()
+    }
+
+    /// Wait (bounded) until every server × transport has a first result.
+    pub async fn first_round(&self, limit: Duration) -> Vec<ServerHealth> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let complete = self.latest.lock().unwrap().iter().all(Option::is_some);
+            if complete || Instant::now() >= deadline {
+                return self.snapshot();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for HealthMonitor {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

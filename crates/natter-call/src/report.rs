@@ -15,6 +15,8 @@ pub struct Report {
     pub relay_only: bool,
     pub participants: Vec<ParticipantReport>,
     pub servers: Vec<ServerReport>,
+    /// Every change of a server's status seen during the call (first results included).
+    pub health_events: Vec<natter_ice::monitor::HealthTransition>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

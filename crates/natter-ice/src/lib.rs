@@ -7,6 +7,7 @@
 mod config;
 mod secret;
 mod url;
+pub mod monitor;
 pub mod probe;
 pub mod rest;
 pub use rest::credentials as rest_credentials;
