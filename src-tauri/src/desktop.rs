@@ -38,8 +38,8 @@ const DEMO_ROOM: &str = "demo";
 
 pub fn run(mode: Mode) -> ExitCode {
     let result = tauri::Builder::default()
-        .manage(Shell { mode, call: Mutex::new(None), flow: Arc::new(Flow::default()) })
-        .invoke_handler(tauri::generate_handler![start_call, leave_call, frames_drawn])
+        .manage(Shell { mode, call: Mutex::new(None), flow: Arc::new(Flow::default()), health: Mutex::new(None) })
+        .invoke_handler(tauri::generate_handler![start_call, leave_call, frames_drawn, probe_ice_servers, watch_ice_health])
         .run(tauri::generate_context!());
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -54,6 +54,8 @@ struct Shell {
     mode: Mode,
     call: Mutex<Option<RunningCall>>,
     flow: Arc<Flow>,
+    /// The ICE-server health monitor the page watches (replaced by each `watch_ice_health`).
+    health: Mutex<Option<natter_call::health::HealthMonitor>>,
 }
 
 struct RunningCall {
@@ -156,6 +158,34 @@ async fn leave_call(shell: State<'_, Shell>) -> Result<(), UiError> {
     if let Some(call) = shell.call.lock().await.take() {
         call.stop().await;
     }
+    Ok(())
+}
+
+/// Probe every server of an ICE configuration (W3C `RTCConfiguration` JSON) once: the settings
+/// page's "Test"/"Test all". Invalid configurations come back as `invalid_ice_config` with the
+/// parser's message (the same words the CLI prints).
+#[tauri::command]
+async fn probe_ice_servers(ice_config: String) -> Result<Vec<natter_call::health::ServerHealth>, UiError> {
+    let config = natter_ice::IceConfig::from_json(&ice_config).map_err(|e| UiError { code: "invalid_ice_config", message: e.to_string() })?;
+    Ok(natter_call::health::probe_all(&config, &natter_call::health::ProbeOptions::default()).await)
+}
+
+/// Start watching an ICE configuration: every status change of a server arrives on `on_event`
+/// as JSON (`natter_ice::monitor::HealthTransition`). Replaces the previous watch.
+#[tauri::command]
+async fn watch_ice_health(shell: State<'_, Shell>, ice_config: String, on_event: Channel<serde_json::Value>) -> Result<(), UiError> {
+    let config = natter_ice::IceConfig::from_json(&ice_config).map_err(|e| UiError { code: "invalid_ice_config", message: e.to_string() })?;
+    let monitor = natter_call::health::HealthMonitor::start(
+        &config,
+        natter_call::health::ProbeOptions::default(),
+        natter_ice::monitor::MonitorTiming::default(),
+        move |transition| {
+            if let Ok(json) = serde_json::to_value(transition) {
+                let _ = on_event.send(json);
+            }
+        },
+    );
+    *shell.health.lock().await = Some(monitor);
     Ok(())
 }
 
