@@ -56,21 +56,21 @@ fn good_stun_turn_udp_tcp_and_turns_are_ok() {
     let tls_port = turn.tls_port.unwrap();
     let config = format!(
         r#"{{"iceServers":[{{"urls":["stun:127.0.0.1:{p}"]}},
-            {{"urls":["turn:127.0.0.1:{p}","turns:127.0.0.1:{tls_port}"],"username":"{u}","credential":"{pw}"}}]}}"#,
+            {{"urls":["turn:127.0.0.1:{p}","turn:127.0.0.1:{p}?transport=tcp","turns:127.0.0.1:{tls_port}"],"username":"{u}","credential":"{pw}"}}]}}"#,
         p = turn.port,
         u = turn.user,
         pw = turn.password
     );
     let run = probe(&dir, &config, &["--ca-file", ca.to_str().unwrap()]);
-    assert_eq!(run.results.len(), 5, "{:#?}", run.results); // stun UDP+TCP, turn UDP+TCP, turns TLS
+    assert_eq!(run.results.len(), 4, "{:#?}", run.results); // stun UDP, turn UDP, turn TCP, turns TLS
     for r in &run.results {
         assert_eq!(r["status"], "ok", "{r:#}");
         assert!(r["rtt_ms"].as_f64().is_some(), "{r:#}");
     }
     let stun = entry(&run, &format!("stun:127.0.0.1:{}", turn.port), "udp");
     assert!(stun["mapped_address"].as_str().unwrap().starts_with("127.0.0.1:"));
-    for transport in ["udp", "tcp"] {
-        let relay = entry(&run, &format!("turn:127.0.0.1:{}", turn.port), transport);
+    for (url, transport) in [(format!("turn:127.0.0.1:{}", turn.port), "udp"), (format!("turn:127.0.0.1:{}?transport=tcp", turn.port), "tcp")] {
+        let relay = entry(&run, &url, transport);
         assert!(relay["relayed_address"].as_str().unwrap().starts_with("127.0.0.1:"), "{relay:#}");
     }
     assert!(entry(&run, &format!("turns:127.0.0.1:{tls_port}"), "tls")["relayed_address"].is_string());
@@ -108,7 +108,8 @@ fn wrong_password_closed_port_silent_server_and_garbage_are_named() {
         r#"{{"iceServers":[
             {{"urls":["turn:127.0.0.1:{p}?transport=udp"],"username":"{u}","credential":"{pw}"}},
             {{"urls":["turn:127.0.0.1:{p}?transport=udp"],"username":"{u}","credential":"not-the-password"}},
-            {{"urls":["stun:127.0.0.1:{closed}","stun:127.0.0.1:{silent_port}","stun:127.0.0.1:{garbage_port}"]}}]}}"#,
+            {{"urls":["stun:127.0.0.1:{closed}","stun:127.0.0.1:{silent_port}","stun:127.0.0.1:{garbage_port}"]}},
+            {{"urls":["turn:127.0.0.1:{closed}?transport=tcp"],"username":"u","credential":"p"}}]}}"#,
         p = turn.port,
         u = turn.user,
         pw = turn.password
@@ -123,7 +124,9 @@ fn wrong_password_closed_port_silent_server_and_garbage_are_named() {
 
     let closed_udp = entry(&run, &format!("stun:127.0.0.1:{closed}"), "udp");
     assert_eq!(closed_udp["status"], "unreachable", "refused via ICMP port unreachable: {closed_udp:#}");
-    assert_eq!(entry(&run, &format!("stun:127.0.0.1:{closed}"), "tcp")["status"], "unreachable");
+    let closed_tcp = entry(&run, &format!("turn:127.0.0.1:{closed}?transport=tcp"), "tcp");
+    assert_eq!(closed_tcp["status"], "unreachable", "{closed_tcp:#}");
+    assert!(closed_tcp["error"].as_str().unwrap().contains("connection refused"));
     let silent_udp = entry(&run, &format!("stun:127.0.0.1:{silent_port}"), "udp");
     assert_eq!(silent_udp["status"], "timeout", "nothing ever answers: {silent_udp:#}");
     assert_eq!(silent_udp["attempts"], 4, "retransmitted by the RTO schedule: {silent_udp:#}");
@@ -132,7 +135,7 @@ fn wrong_password_closed_port_silent_server_and_garbage_are_named() {
     let good_elapsed = turn_results[0]["elapsed_ms"].as_f64().unwrap();
     let silent_elapsed = silent_udp["elapsed_ms"].as_f64().unwrap();
     assert!(good_elapsed < silent_elapsed / 4.0, "good {good_elapsed} ms vs silent {silent_elapsed} ms");
-    eprintln!("natter probe over 9 server×transport pairs took {:?}", run.elapsed);
+    eprintln!("natter probe over 6 server×transport pairs took {:?}", run.elapsed);
     assert!(run.elapsed < Duration::from_secs(20), "probe must be bounded, took {:?}", run.elapsed);
     drop(silent);
 }
@@ -229,4 +232,41 @@ async fn the_monitor_reports_a_server_dying_mid_call() {
 
 async fn next_transition(rx: &mut tokio::sync::mpsc::UnboundedReceiver<natter_ice::monitor::HealthTransition>) -> natter_ice::monitor::HealthTransition {
     tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("a transition within 10 s").expect("monitor running")
+}
+
+/// The issue's scenario: [good TURN, wrong-password TURN, dead STUN] gives three lines, each with
+/// the right verdict, and the dead server costs only its own give-up time.
+#[test]
+fn probe_table_good_wrong_password_and_dead() {
+    let dir = TempDir::new("probe-table");
+    let turn = Coturn::start();
+    let dead = UdpSocket::bind("127.0.0.1:0").unwrap(); // bound, never answers
+    let dead_port = dead.local_addr().unwrap().port();
+    let path = dir.path("ice.json");
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"iceServers":[{{"urls":"turn:127.0.0.1:{p}","username":"{u}","credential":"{pw}"}},
+                              {{"urls":"turn:127.0.0.1:{p}","username":"{u}","credential":"wrong"}},
+                              {{"urls":"stun:127.0.0.1:{dead_port}"}}]}}"#,
+            p = turn.port,
+            u = turn.user,
+            pw = turn.password
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let output = Command::new(NATTER).args(["probe", "--ice-config"]).arg(&path).output().unwrap();
+    let elapsed = started.elapsed();
+    let table = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "header + 3 lines:\n{table}");
+    assert!(lines[1].contains(" ok ") && lines[1].contains("relay 127.0.0.1:"), "{table}");
+    assert!(lines[2].contains("auth_failed") && lines[2].contains("wrong username/password"), "{table}");
+    assert!(lines[3].contains("timeout") && lines[3].contains("no answer to 4 requests"), "{table}");
+    assert!(!table.contains(&turn.password) && !table.contains("wrong\""));
+    // Exit 0: the only transport kind configured (UDP) has a working server.
+    assert_eq!(output.status.code(), Some(0), "{table}");
+    eprintln!("natter probe [good TURN, wrong-password TURN, dead STUN]: {elapsed:?}\n{table}");
+    drop(dead);
 }

@@ -123,8 +123,8 @@ impl IceConfig {
         Ok(IceConfig { ice_servers, transport_policy })
     }
 
-    /// What to probe: every URL over every transport it can use, with credentials for `now_unix`.
-    /// `stun:`/`turn:` without `?transport` → UDP and TCP; `?transport=` → that one; `stuns:`/`turns:` → TLS.
+    /// What to probe: every URL over the transport an ICE agent would use for it (as browsers
+    /// do): `stun:` and `turn:` → UDP, `?transport=tcp` → TCP, `stuns:`/`turns:` → TLS.
     pub fn probe_specs(&self, now_unix: u64) -> Vec<crate::probe::ProbeSpec> {
         use crate::probe::{ProbeSpec, ProbeTransport, TurnCredentials};
         let mut specs = Vec::new();
@@ -138,7 +138,7 @@ impl IceConfig {
                 (crate::Scheme::Stuns | crate::Scheme::Turns, _) => &[ProbeTransport::Tls],
                 (_, Some(crate::Transport::Udp)) => &[ProbeTransport::Udp],
                 (_, Some(crate::Transport::Tcp)) => &[ProbeTransport::Tcp],
-                (_, None) => &[ProbeTransport::Udp, ProbeTransport::Tcp],
+                (_, None) => &[ProbeTransport::Udp],
             };
             for &transport in transports {
                 specs.push(ProbeSpec { url: url.clone(), transport, credentials: credentials.clone() });
@@ -196,9 +196,9 @@ mod tests {
         )
         .unwrap();
         let specs: Vec<String> = cfg.probe_specs(0).iter().map(|s| format!("{} {}", s.url, s.transport)).collect();
-        assert_eq!(specs, ["stun:a UDP", "stun:a TCP", "turn:b?transport=tcp TCP", "turns:c TLS"]);
+        assert_eq!(specs, ["stun:a UDP", "turn:b?transport=tcp TCP", "turns:c TLS"]);
         assert!(cfg.probe_specs(0)[0].credentials.is_none(), "STUN needs no credentials");
-        assert_eq!(cfg.probe_specs(0)[2].credentials.as_ref().unwrap().username, "u");
+        assert_eq!(cfg.probe_specs(0)[1].credentials.as_ref().unwrap().username, "u");
     }
 
     #[test]

@@ -82,6 +82,9 @@ impl IceUrl {
         if host.is_empty() {
             return Err(bad("host is missing"));
         }
+        if let Some(c) = host.chars().find(|c| c.is_whitespace() || "/@#?[]".contains(*c)) {
+            return Err(bad(&format!("host contains {c:?}; write only a host name or IP address")));
+        }
         let port = match port_text {
             None => match scheme {
                 Scheme::Stun | Scheme::Turn => 3478,
@@ -137,6 +140,8 @@ mod tests {
             ("stun:host?transport=udp", "no ?transport"),
             ("turn:::1", "brackets"),
             ("turn:", "host is missing"),
+            ("turn:my host:3478", "host contains ' '"),
+            ("stun:user@host", "host contains '@'"),
         ] {
             let err = IceUrl::parse(input).unwrap_err().to_string();
             assert!(err.contains(needle), "{input}: {err}");
