@@ -15,6 +15,7 @@
 
 pub mod demo;
 pub mod error;
+pub mod fallback;
 pub mod headless;
 pub mod health;
 pub mod keyframe;
