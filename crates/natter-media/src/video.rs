@@ -10,10 +10,13 @@ use openh264::decoder::{DecodeOptions, Decoder, DecoderConfig, Flush};
 use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode, UsageType};
 use openh264::formats::YUVSource;
 
-/// One encoded picture.
+/// One encoded picture: one access unit.
 #[derive(Debug, Clone)]
 pub struct EncodedVideo {
-    /// Annex-B NAL units (keyframes carry SPS and PPS first).
+    /// Annex-B NAL units, each after a 4-byte start code `00 00 00 01`. A keyframe is
+    /// `SPS (7), PPS (8), IDR slice (5)` — every keyframe repeats SPS and PPS, so a receiver can
+    /// start at any keyframe; any other picture is a single non-IDR slice (1). One slice per picture
+    /// (no size limit: an RTP packetizer must fragment with FU-A).
     pub data: Vec<u8>,
     pub keyframe: bool,
 }
@@ -39,15 +42,32 @@ impl YUVSource for FrameSource<'_> {
     }
 }
 
+fn encoder_err(e: openh264::Error) -> MediaError {
+    MediaError::Encoder(format!("encoding failed (code {})", e.native_code()))
+}
+
+/// H.264 encoder (openh264), constrained baseline, for real-time: every input frame gives one
+/// access unit (frame skipping off), one slice, one thread, keyframes when asked.
 pub struct VideoEncoder {
     inner: Encoder,
     width: u32,
     height: u32,
+    /// Size of the previous access unit, to size the next output buffer in one allocation.
+    last_size: usize,
 }
 
 impl VideoEncoder {
+    /// `fps` is the rate the caller feeds frames at (openh264's rate control budgets bits per
+    /// frame from it); `bitrate_bps` is a target, not a cap: with frame skipping off the encoder
+    /// raises QP instead of dropping pictures, so short overshoots (keyframes) happen.
     pub fn new(width: u32, height: u32, fps: f32, bitrate_bps: u32) -> Result<Self, MediaError> {
         check_size(width, height)?;
+        if !(fps.is_finite() && (1.0..=120.0).contains(&fps)) {
+            return Err(MediaError::Encoder(format!("frame rate {fps} is outside 1..=120")));
+        }
+        if !(10_000..=50_000_000).contains(&bitrate_bps) {
+            return Err(MediaError::Encoder(format!("bitrate {bitrate_bps} bps is outside 10 kbps..=50 Mbps")));
+        }
         let config = EncoderConfig::new()
             .usage_type(UsageType::CameraVideoRealTime)
             .rate_control_mode(RateControlMode::Bitrate)
@@ -58,10 +78,12 @@ impl VideoEncoder {
             .background_detection(false)
             .intra_frame_period(IntraFramePeriod::from_num_frames(0))
             .num_threads(1);
-        let inner = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| MediaError::Encoder(e.to_string()))?;
-        Ok(Self { inner, width, height })
+        let inner = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(encoder_err)?;
+        Ok(Self { inner, width, height, last_size: 0 })
     }
 
+    /// Encode one frame; the result is never empty. `force_keyframe` makes this picture an IDR
+    /// with SPS and PPS in front (the first picture always is one).
     pub fn encode(&mut self, frame: &I420Frame, force_keyframe: bool) -> Result<EncodedVideo, MediaError> {
         if frame.width != self.width || frame.height != self.height {
             return Err(MediaError::FrameSize { width: frame.width, height: frame.height, reason: "differs from the encoder's size" });
@@ -73,12 +95,43 @@ impl VideoEncoder {
         if force_keyframe {
             self.inner.force_intra_frame();
         }
-        let bitstream = self.inner.encode(&FrameSource(frame)).map_err(|e| MediaError::Encoder(e.to_string()))?;
-        let keyframe = matches!(bitstream.frame_type(), FrameType::IDR | FrameType::I);
-        Ok(EncodedVideo { data: bitstream.to_vec(), keyframe })
+        let bitstream = self.inner.encode(&FrameSource(frame)).map_err(encoder_err)?;
+        let frame_type = bitstream.frame_type();
+        if matches!(frame_type, FrameType::Skip | FrameType::Invalid) {
+            return Err(MediaError::Encoder(format!("encoder gave no picture ({frame_type:?})")));
+        }
+        let keyframe = matches!(frame_type, FrameType::IDR | FrameType::I);
+        let mut data = Vec::with_capacity(self.last_size + self.last_size / 2);
+        bitstream.write_vec(&mut data);
+        self.last_size = data.len();
+        Ok(EncodedVideo { data, keyframe })
     }
 }
 
+const DS_FRAME_PENDING: i64 = 0x01;
+
+/// openh264's `DECODING_STATE` bit flags, in words. Every one of them means the decoder wants a
+/// keyframe before it can show correct pictures again (error concealment is off).
+fn describe_decoding_state(code: i64) -> String {
+    const FLAGS: [(i64, &str); 11] = [
+        (0x02, "reference lost"),
+        (0x04, "bitstream error"),
+        (0x08, "dependency layer lost"),
+        (0x10, "no parameter sets"),
+        (0x20, "data error concealed"),
+        (0x40, "reference list broken"),
+        (0x1000, "invalid argument"),
+        (0x2000, "not initialised"),
+        (0x4000, "out of memory"),
+        (0x8000, "output buffer too small"),
+        (0x01, "frame pending"),
+    ];
+    let words: Vec<&str> = FLAGS.iter().filter(|(bit, _)| code & bit != 0).map(|(_, word)| *word).collect();
+    if words.is_empty() { format!("decoding failed (state {code:#x})") } else { format!("{} (needs a keyframe)", words.join(", ")) }
+}
+
+/// H.264 decoder (openh264, error concealment off). Feed one access unit per call, starting with
+/// a keyframe; after any `Err` the stream is broken until the next keyframe (ask the sender for one).
 pub struct VideoDecoder {
     inner: Decoder,
 }
@@ -86,7 +139,7 @@ pub struct VideoDecoder {
 impl VideoDecoder {
     pub fn new() -> Result<Self, MediaError> {
         let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
-        let inner = Decoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| MediaError::Decoder(e.to_string()))?;
+        let inner = Decoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| MediaError::Decoder(format!("could not create the decoder (code {})", e.native_code())))?;
         Ok(Self { inner })
     }
 
@@ -95,10 +148,12 @@ impl VideoDecoder {
         if annex_b.len() < 4 {
             return Err(MediaError::Decoder("access unit is too short".into()));
         }
-        let decoded = self
-            .inner
-            .decode_with_options(annex_b, DecodeOptions::default())
-            .map_err(|e| MediaError::Decoder(e.to_string()))?;
+        let decoded = match self.inner.decode_with_options(annex_b, DecodeOptions::default()) {
+            Ok(decoded) => decoded,
+            // "Frame pending": the picture comes with a later access unit.
+            Err(e) if e.native_code() == DS_FRAME_PENDING => return Ok(None),
+            Err(e) => return Err(MediaError::Decoder(describe_decoding_state(e.native_code()))),
+        };
         let Some(picture) = decoded else { return Ok(None) };
         let (w, h) = picture.dimensions();
         let (ys, us, vs) = picture.strides();

@@ -2,34 +2,118 @@
 
 use natter_media::*;
 
-fn stamps_survive(width: u32, height: u32, bitrate: u32) {
+/// Encode `frames` synthetic frames, decode each one at once and read its stamp back exactly.
+/// Keyframes come every `keyframe_every` frames, as the call engine asks for them.
+fn stamps_survive(width: u32, height: u32, bitrate: u32, frames: u32, keyframe_every: u32) {
     let mut camera = SyntheticCamera::new(width, height, 5);
     let mut encoder = VideoEncoder::new(width, height, 30.0, bitrate).unwrap();
     let mut decoder = VideoDecoder::new().unwrap();
     let mut total_bytes = 0;
-    for counter in 1..=120u32 {
+    for counter in 1..=frames {
         let capture_ms = 1_764_000_000_000 + u64::from(counter) * 33;
         let frame = camera.frame(counter, capture_ms);
-        let encoded = encoder.encode(&frame, counter == 1).unwrap();
+        let force = (counter - 1) % keyframe_every == 0;
+        let encoded = encoder.encode(&frame, force).unwrap();
         assert!(!encoded.data.is_empty(), "frame {counter} was skipped by the encoder");
-        assert_eq!(encoded.keyframe, counter == 1, "frame {counter}");
+        assert_eq!(encoded.keyframe, force, "frame {counter}");
         total_bytes += encoded.data.len();
         let decoded = decoder.decode(&encoded.data).unwrap().unwrap_or_else(|| panic!("frame {counter} gave no picture"));
         assert_eq!((decoded.width, decoded.height), (width, height));
         assert_eq!(read_stamp(&decoded), Some(FrameStamp { counter, capture_ms }), "{width}x{height} frame {counter}");
     }
-    let kbps = total_bytes as f64 * 8.0 / 4.0 / 1000.0;
+    let kbps = total_bytes as f64 * 8.0 * 30.0 / f64::from(frames) / 1000.0;
     eprintln!("{width}x{height}: {kbps:.0} kbps for a {} kbps target", bitrate / 1000);
+    // Rate control works (without skipping frames): within 1.5x of the target on average.
+    assert!(kbps < f64::from(bitrate) * 1.5 / 1000.0, "{kbps:.0} kbps for a {} kbps target", bitrate / 1000);
 }
 
 #[test]
 fn stamps_survive_h264_at_360p() {
-    stamps_survive(640, 360, 800_000);
+    stamps_survive(640, 360, 800_000, 120, 1000);
+}
+
+#[test]
+fn stamps_survive_h264_at_360p_500_kbps_with_periodic_keyframes() {
+    stamps_survive(640, 360, 500_000, 150, 60);
 }
 
 #[test]
 fn stamps_survive_h264_at_180p_low_bitrate() {
-    stamps_survive(320, 180, 150_000);
+    stamps_survive(320, 180, 150_000, 120, 1000);
+}
+
+/// Start offsets (after the start code), start-code lengths and types of the NAL units.
+fn nal_units(data: &[u8]) -> Vec<(usize, usize, u8)> {
+    let mut units = Vec::new();
+    let mut i = 0;
+    while i + 3 <= data.len() {
+        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
+            let code = if i > 0 && data[i - 1] == 0 { 4 } else { 3 };
+            if i + 3 < data.len() {
+                units.push((i + 3, code, data[i + 3] & 0x1F));
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    units
+}
+
+#[test]
+fn access_units_are_sps_pps_idr_or_one_slice() {
+    let mut camera = SyntheticCamera::new(640, 360, 2);
+    let mut encoder = VideoEncoder::new(640, 360, 30.0, 600_000).unwrap();
+    for counter in 1..=40u32 {
+        let encoded = encoder.encode(&camera.frame(counter, 0), counter == 1 || counter == 31).unwrap();
+        let units = nal_units(&encoded.data);
+        assert_eq!(&encoded.data[..4], &[0, 0, 0, 1], "frame {counter} starts with a 4-byte start code");
+        assert!(units.iter().all(|&(_, code, _)| code == 4), "frame {counter}: {units:?}");
+        let types: Vec<u8> = units.iter().map(|&(_, _, t)| t).collect();
+        if counter == 1 || counter == 31 {
+            assert!(encoded.keyframe);
+            assert_eq!(types, [7, 8, 5], "keyframe {counter}");
+            let sps = &encoded.data[units[0].0..];
+            // profile_idc 66 (baseline) with constraint_set1 (constrained baseline).
+            assert_eq!(sps[1], 66, "profile_idc");
+            assert_ne!(sps[2] & 0x40, 0, "constraint_set1_flag");
+            eprintln!("profile-level-id {:02x}{:02x}{:02x}", sps[1], sps[2], sps[3]);
+        } else {
+            assert!(!encoded.keyframe);
+            assert_eq!(types, [1], "frame {counter}");
+        }
+    }
+}
+
+#[test]
+fn the_decoder_wants_a_keyframe_first_and_after_a_loss() {
+    let mut camera = SyntheticCamera::new(320, 180, 4);
+    let mut encoder = VideoEncoder::new(320, 180, 30.0, 300_000).unwrap();
+    let frames: Vec<EncodedVideo> =
+        (1..=40u32).map(|counter| encoder.encode(&camera.frame(counter, u64::from(counter)), counter == 1 || counter == 30).unwrap()).collect();
+
+    // Joining mid-stream: delta frames give errors (never a wrong picture) until a keyframe comes.
+    let mut late = VideoDecoder::new().unwrap();
+    for frame in &frames[5..10] {
+        let err = late.decode(&frame.data).expect_err("a delta frame without a keyframe");
+        assert!(err.to_string().contains("keyframe"), "{err}");
+    }
+    let picture = late.decode(&frames[29].data).unwrap().expect("picture from the keyframe");
+    assert_eq!(read_stamp(&picture).map(|s| s.counter), Some(30));
+
+    // A lost delta frame: the following ones are errors until the next keyframe, then all is well.
+    let mut decoder = VideoDecoder::new().unwrap();
+    decoder.decode(&frames[0].data).unwrap().expect("first keyframe");
+    for (i, frame) in frames.iter().enumerate().take(29).skip(2) {
+        match decoder.decode(&frame.data) {
+            Err(_) | Ok(None) => {}
+            Ok(Some(picture)) => panic!("frame {} decoded after a loss: {:?}", i + 1, read_stamp(&picture)),
+        }
+    }
+    for (i, frame) in frames.iter().enumerate().skip(29) {
+        let picture = decoder.decode(&frame.data).unwrap().expect("picture");
+        assert_eq!(read_stamp(&picture).map(|s| s.counter), Some(i as u32 + 1));
+    }
 }
 
 #[test]
@@ -53,16 +137,36 @@ fn garbage_and_truncated_input_never_panics() {
     let mut camera = SyntheticCamera::new(320, 180, 1);
     let mut encoder = VideoEncoder::new(320, 180, 30.0, 300_000).unwrap();
     let key = encoder.encode(&camera.frame(1, 0), true).unwrap().data;
-    let inputs: Vec<Vec<u8>> = vec![
+    let mut inputs: Vec<Vec<u8>> = vec![
         vec![],
         vec![0, 0, 1],
         vec![0xFF; 500],
         vec![0, 0, 0, 1, 0x67, 0xFF, 0xFF, 0xFF],
         key[..key.len() / 2].to_vec(),
+        key[..20].to_vec(),
+        key[key.len() / 2..].to_vec(),
+        [&key[..key.len() / 2], &[0, 0, 0, 1, 0x65][..], &[0xAB; 64][..]].concat(),
         key.iter().map(|b| b ^ 0x5A).collect(),
     ];
-    for input in inputs {
-        let _ = decoder.decode(&input); // Err or Ok(None)/Some: anything but a panic
+    let mut seed = 0x1234_5678u32;
+    for _ in 0..200 {
+        // Random bytes behind a start code and a slice header byte.
+        let len = 8 + (seed % 3000) as usize;
+        let mut junk = vec![0, 0, 0, 1, [0x65u8, 0x41, 0x67, 0x68][(seed % 4) as usize]];
+        junk.extend((0..len).map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed as u8
+        }));
+        inputs.push(junk);
+    }
+    for input in &inputs {
+        if let Ok(Some(picture)) = decoder.decode(input) {
+            // Whatever comes out is a well-formed frame.
+            assert_eq!(picture.y.len(), (picture.width * picture.height) as usize);
+            assert_eq!(picture.u.len(), picture.y.len() / 4);
+        }
     }
     // And the decoder still works after the garbage.
     let mut fresh_key = encoder.encode(&camera.frame(2, 7), true).unwrap().data;
@@ -96,6 +200,18 @@ fn tone_share(samples: &[i16], freq: f64) -> f64 {
     power / total
 }
 
+/// DFT power at an arbitrary frequency (Goertzel with a non-integer bin).
+fn power_at(samples: &[i16], freq: f64) -> f64 {
+    let coeff = 2.0 * (std::f64::consts::TAU * freq / 48_000.0).cos();
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for &x in samples {
+        let s = f64::from(x) + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    s1 * s1 + s2 * s2 - coeff * s1 * s2
+}
+
 #[test]
 fn opus_keeps_a_440_hz_tone() {
     let mut mic = SyntheticMic::new(440.0);
@@ -113,6 +229,9 @@ fn opus_keeps_a_440_hz_tone() {
     let share_1000 = tone_share(tail, 1000.0);
     assert!(share_440 > 0.8, "440 Hz holds only {share_440:.2} of the power");
     assert!(share_1000 < 0.01, "1 kHz holds {share_1000:.3}");
+    // The dominant frequency between 50 Hz and 4 kHz, in 1 Hz steps.
+    let dominant = (50..4000).map(f64::from).max_by(|a, b| power_at(tail, *a).total_cmp(&power_at(tail, *b))).unwrap();
+    assert!((dominant - 440.0).abs() <= 10.0, "dominant frequency {dominant} Hz");
     let rms = (tail.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / tail.len() as f64).sqrt();
     let expected = 0.3 * 32767.0 / 2f64.sqrt();
     assert!((rms / expected - 1.0).abs() < 0.25, "level {rms:.0} vs {expected:.0}");

@@ -1,0 +1,75 @@
+//! Per-frame cost of the media pipeline: synthetic camera, H.264 encode and decode, RGBA scaling,
+//! Opus encode/decode. Not a test: it prints figures.
+//!
+//! `cargo run --release -p natter-media --example codec_bench [frames]`
+
+use natter_media::*;
+use std::time::{Duration, Instant};
+
+fn ms(d: Duration, n: u32) -> f64 {
+    d.as_secs_f64() * 1000.0 / f64::from(n)
+}
+
+fn video(width: u32, height: u32, bitrate: u32, frames: u32) {
+    let mut camera = SyntheticCamera::new(width, height, 3);
+    let mut encoder = VideoEncoder::new(width, height, 30.0, bitrate).expect("encoder");
+    let mut decoder = VideoDecoder::new().expect("decoder");
+    let (mut t_cam, mut t_enc, mut t_dec, mut t_rgba) = (Duration::ZERO, Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut bytes, mut stamped, mut worst_enc) = (0usize, 0u32, Duration::ZERO);
+    for counter in 1..=frames {
+        let t = Instant::now();
+        let frame = camera.frame(counter, now_ms());
+        t_cam += t.elapsed();
+
+        let t = Instant::now();
+        let encoded = encoder.encode(&frame, counter == 1).expect("encode");
+        let e = t.elapsed();
+        t_enc += e;
+        worst_enc = worst_enc.max(e);
+        bytes += encoded.data.len();
+
+        let t = Instant::now();
+        let picture = decoder.decode(&encoded.data).expect("decode").expect("picture");
+        t_dec += t.elapsed();
+        stamped += u32::from(read_stamp(&picture).is_some());
+
+        let t = Instant::now();
+        std::hint::black_box(i420_to_rgba_scaled(&picture, 320, 180));
+        t_rgba += t.elapsed();
+    }
+    println!(
+        "{width}x{height} @ {} kbps: camera {:.2} ms, encode {:.2} ms (worst {:.1}), decode {:.2} ms, rgba 320x180 {:.2} ms per frame; {:.0} kbps at 30 fps; stamps read {stamped}/{frames}",
+        bitrate / 1000,
+        ms(t_cam, frames),
+        ms(t_enc, frames),
+        worst_enc.as_secs_f64() * 1000.0,
+        ms(t_dec, frames),
+        ms(t_rgba, frames),
+        bytes as f64 * 8.0 * 30.0 / f64::from(frames) / 1000.0,
+    );
+}
+
+fn audio(frames: u32) {
+    let mut mic = SyntheticMic::new(440.0);
+    let mut encoder = AudioEncoder::new().expect("encoder");
+    let mut decoder = AudioDecoder::new().expect("decoder");
+    let (mut t_enc, mut t_dec) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..frames {
+        let pcm = mic.next_frame();
+        let t = Instant::now();
+        let packet = encoder.encode(&pcm).expect("encode");
+        t_enc += t.elapsed();
+        let t = Instant::now();
+        std::hint::black_box(decoder.decode(&packet).expect("decode"));
+        t_dec += t.elapsed();
+    }
+    println!("opus 20 ms mono: encode {:.3} ms, decode {:.3} ms per frame", ms(t_enc, frames), ms(t_dec, frames));
+}
+
+fn main() {
+    let frames: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(150);
+    video(320, 180, 150_000, frames);
+    video(640, 360, 600_000, frames);
+    video(1280, 720, 1_500_000, frames);
+    audio(frames);
+}
