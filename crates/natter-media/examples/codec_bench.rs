@@ -15,7 +15,7 @@ fn video(width: u32, height: u32, bitrate: u32, frames: u32) {
     let mut encoder = VideoEncoder::new(width, height, 30.0, bitrate).expect("encoder");
     let mut decoder = VideoDecoder::new().expect("decoder");
     let (mut t_cam, mut t_enc, mut t_dec, mut t_rgba) = (Duration::ZERO, Duration::ZERO, Duration::ZERO, Duration::ZERO);
-    let (mut bytes, mut stamped, mut worst_enc) = (0usize, 0u32, Duration::ZERO);
+    let (mut bytes, mut stamped, mut worst_enc, mut psnr_sum) = (0usize, 0u32, Duration::ZERO, 0.0);
     for counter in 1..=frames {
         let t = Instant::now();
         let frame = camera.frame(counter, now_ms());
@@ -32,13 +32,15 @@ fn video(width: u32, height: u32, bitrate: u32, frames: u32) {
         let picture = decoder.decode(&encoded.data).expect("decode").expect("picture");
         t_dec += t.elapsed();
         stamped += u32::from(read_stamp(&picture).is_some());
+        let mse = frame.y.iter().zip(&picture.y).map(|(&a, &b)| f64::from(a.abs_diff(b)).powi(2)).sum::<f64>() / frame.y.len() as f64;
+        psnr_sum += 10.0 * (255.0f64 * 255.0 / mse.max(1e-3)).log10();
 
         let t = Instant::now();
         std::hint::black_box(i420_to_rgba_scaled(&picture, 320, 180));
         t_rgba += t.elapsed();
     }
     println!(
-        "{width}x{height} @ {} kbps: camera {:.2} ms, encode {:.2} ms (worst {:.1}), decode {:.2} ms, rgba 320x180 {:.2} ms per frame; {:.0} kbps at 30 fps; stamps read {stamped}/{frames}",
+        "{width}x{height} @ {} kbps: camera {:.2} ms, encode {:.2} ms (worst {:.1}), decode {:.2} ms, rgba 320x180 {:.2} ms per frame; {:.0} kbps at 30 fps, luma PSNR {:.1} dB; stamps read {stamped}/{frames}",
         bitrate / 1000,
         ms(t_cam, frames),
         ms(t_enc, frames),
@@ -46,6 +48,7 @@ fn video(width: u32, height: u32, bitrate: u32, frames: u32) {
         ms(t_dec, frames),
         ms(t_rgba, frames),
         bytes as f64 * 8.0 * 30.0 / f64::from(frames) / 1000.0,
+        psnr_sum / f64::from(frames),
     );
 }
 
