@@ -6,6 +6,7 @@ fn opus_err(e: opus::Error) -> MediaError {
     MediaError::Opus(e.to_string())
 }
 
+/// Opus encoder: 48 kHz mono, VoIP mode, 32 kbps, 20 ms frames in, one packet out per frame.
 pub struct AudioEncoder {
     inner: opus::Encoder,
 }
@@ -26,6 +27,7 @@ impl AudioEncoder {
     }
 }
 
+/// Opus decoder: 48 kHz mono.
 pub struct AudioDecoder {
     inner: opus::Decoder,
 }
@@ -35,10 +37,22 @@ impl AudioDecoder {
         Ok(Self { inner: opus::Decoder::new(AUDIO_SAMPLE_RATE, opus::Channels::Mono).map_err(opus_err)? })
     }
 
-    /// Decode one packet into PCM (up to 120 ms).
+    /// Decode one packet into PCM (up to 120 ms). An empty packet means "lost": see
+    /// [`AudioDecoder::conceal`].
     pub fn decode(&mut self, packet: &[u8]) -> Result<Vec<i16>, MediaError> {
+        if packet.is_empty() {
+            return self.conceal();
+        }
         let mut out = vec![0i16; AUDIO_FRAME_SAMPLES * 6];
         let n = self.inner.decode(packet, &mut out, false).map_err(opus_err)?;
+        out.truncate(n);
+        Ok(out)
+    }
+
+    /// Packet-loss concealment: 20 ms (960 samples) that continue the signal where a packet is missing.
+    pub fn conceal(&mut self) -> Result<Vec<i16>, MediaError> {
+        let mut out = vec![0i16; AUDIO_FRAME_SAMPLES];
+        let n = self.inner.decode(&[], &mut out, false).map_err(opus_err)?;
         out.truncate(n);
         Ok(out)
     }

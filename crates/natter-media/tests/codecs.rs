@@ -238,6 +238,22 @@ fn opus_keeps_a_440_hz_tone() {
 }
 
 #[test]
+fn opus_conceals_a_lost_packet_with_one_frame_and_rejects_garbage() {
+    let mut mic = SyntheticMic::new(440.0);
+    let mut encoder = AudioEncoder::new().unwrap();
+    let mut decoder = AudioDecoder::new().unwrap();
+    for _ in 0..10 {
+        decoder.decode(&encoder.encode(&mic.next_frame()).unwrap()).unwrap();
+    }
+    let concealed = decoder.decode(&[]).unwrap();
+    assert_eq!(concealed.len(), AUDIO_FRAME_SAMPLES, "one 20 ms frame, not 120 ms");
+    assert!(concealed.iter().any(|&x| x.unsigned_abs() > 1000), "concealment continues the tone");
+    assert_eq!(decoder.conceal().unwrap().len(), AUDIO_FRAME_SAMPLES);
+    let _ = decoder.decode(&[0xFF; 3]); // Err or noise, never a panic
+    assert_eq!(decoder.decode(&encoder.encode(&mic.next_frame()).unwrap()).unwrap().len(), AUDIO_FRAME_SAMPLES);
+}
+
+#[test]
 fn opus_rejects_a_wrong_frame_length() {
     let mut encoder = AudioEncoder::new().unwrap();
     assert!(encoder.encode(&[0; 100]).is_err());
