@@ -14,7 +14,12 @@ fn video(width: u32, height: u32, bitrate: u32, frames: u32) {
     let mut camera = SyntheticCamera::new(width, height, 3);
     let mut encoder = VideoEncoder::new(width, height, 30.0, bitrate).expect("encoder");
     let mut decoder = VideoDecoder::new().expect("decoder");
-    let (mut t_cam, mut t_enc, mut t_dec, mut t_rgba) = (Duration::ZERO, Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut t_cam, mut t_enc, mut t_dec, mut t_rgba) = (
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+    );
     let (mut bytes, mut stamped, mut worst_enc, mut psnr_sum) = (0usize, 0u32, Duration::ZERO, 0.0);
     for counter in 1..=frames {
         let t = Instant::now();
@@ -27,12 +32,32 @@ fn video(width: u32, height: u32, bitrate: u32, frames: u32) {
         t_enc += e;
         worst_enc = worst_enc.max(e);
         bytes += encoded.data.len();
+        if counter == 1 {
+            // SPS after the first start code: NAL header, profile_idc, constraint flags, level_idc.
+            let d = &encoded.data;
+            println!(
+                "{width}x{height}: profile-level-id {:02x}{:02x}{:02x}, keyframe {} bytes",
+                d[5],
+                d[6],
+                d[7],
+                d.len()
+            );
+        }
 
         let t = Instant::now();
-        let picture = decoder.decode(&encoded.data).expect("decode").expect("picture");
+        let picture = decoder
+            .decode(&encoded.data)
+            .expect("decode")
+            .expect("picture");
         t_dec += t.elapsed();
         stamped += u32::from(read_stamp(&picture).is_some());
-        let mse = frame.y.iter().zip(&picture.y).map(|(&a, &b)| f64::from(a.abs_diff(b)).powi(2)).sum::<f64>() / frame.y.len() as f64;
+        let mse = frame
+            .y
+            .iter()
+            .zip(&picture.y)
+            .map(|(&a, &b)| f64::from(a.abs_diff(b)).powi(2))
+            .sum::<f64>()
+            / frame.y.len() as f64;
         psnr_sum += 10.0 * (255.0f64 * 255.0 / mse.max(1e-3)).log10();
 
         let t = Instant::now();
@@ -66,11 +91,18 @@ fn audio(frames: u32) {
         std::hint::black_box(decoder.decode(&packet).expect("decode"));
         t_dec += t.elapsed();
     }
-    println!("opus 20 ms mono: encode {:.3} ms, decode {:.3} ms per frame", ms(t_enc, frames), ms(t_dec, frames));
+    println!(
+        "opus 20 ms mono: encode {:.3} ms, decode {:.3} ms per frame",
+        ms(t_enc, frames),
+        ms(t_dec, frames)
+    );
 }
 
 fn main() {
-    let frames: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(150);
+    let frames: u32 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(150);
     video(320, 180, 150_000, frames);
     video(640, 360, 600_000, frames);
     video(1280, 720, 1_500_000, frames);

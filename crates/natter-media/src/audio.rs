@@ -13,15 +13,25 @@ pub struct AudioEncoder {
 
 impl AudioEncoder {
     pub fn new() -> Result<Self, MediaError> {
-        let mut inner = opus::Encoder::new(AUDIO_SAMPLE_RATE, opus::Channels::Mono, opus::Application::Voip).map_err(opus_err)?;
-        inner.set_bitrate(opus::Bitrate::Bits(32_000)).map_err(opus_err)?;
+        let mut inner = opus::Encoder::new(
+            AUDIO_SAMPLE_RATE,
+            opus::Channels::Mono,
+            opus::Application::Voip,
+        )
+        .map_err(opus_err)?;
+        inner
+            .set_bitrate(opus::Bitrate::Bits(32_000))
+            .map_err(opus_err)?;
         Ok(Self { inner })
     }
 
     /// Encode one 20 ms frame (960 samples).
     pub fn encode(&mut self, pcm: &[i16]) -> Result<Vec<u8>, MediaError> {
         if pcm.len() != AUDIO_FRAME_SAMPLES {
-            return Err(MediaError::Opus(format!("expected {AUDIO_FRAME_SAMPLES} samples, got {}", pcm.len())));
+            return Err(MediaError::Opus(format!(
+                "expected {AUDIO_FRAME_SAMPLES} samples, got {}",
+                pcm.len()
+            )));
         }
         self.inner.encode_vec(pcm, 1500).map_err(opus_err)
     }
@@ -34,7 +44,9 @@ pub struct AudioDecoder {
 
 impl AudioDecoder {
     pub fn new() -> Result<Self, MediaError> {
-        Ok(Self { inner: opus::Decoder::new(AUDIO_SAMPLE_RATE, opus::Channels::Mono).map_err(opus_err)? })
+        Ok(Self {
+            inner: opus::Decoder::new(AUDIO_SAMPLE_RATE, opus::Channels::Mono).map_err(opus_err)?,
+        })
     }
 
     /// Decode one packet into PCM (up to 120 ms). An empty packet means "lost": see
@@ -44,7 +56,10 @@ impl AudioDecoder {
             return self.conceal();
         }
         let mut out = vec![0i16; AUDIO_FRAME_SAMPLES * 6];
-        let n = self.inner.decode(packet, &mut out, false).map_err(opus_err)?;
+        let n = self
+            .inner
+            .decode(packet, &mut out, false)
+            .map_err(opus_err)?;
         out.truncate(n);
         Ok(out)
     }

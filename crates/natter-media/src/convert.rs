@@ -9,11 +9,21 @@ pub fn i420_to_rgba_scaled(frame: &I420Frame, out_width: u32, out_height: u32) -
     let (w, h) = (frame.width as usize, frame.height as usize);
     let mut out = vec![255u8; ow * oh * 4];
     let cw = w / 2;
-    if ow == 0 || oh == 0 || w < 2 || h < 2 || frame.y.len() < w * h || frame.u.len() < cw * (h / 2) || frame.v.len() < cw * (h / 2) {
+    if ow == 0
+        || oh == 0
+        || w < 2
+        || h < 2
+        || frame.y.len() < w * h
+        || frame.u.len() < cw * (h / 2)
+        || frame.v.len() < cw * (h / 2)
+    {
         return out;
     }
     // Source column of each output column (luma, chroma), computed once.
-    let xs: Vec<(usize, usize)> = (0..ow).map(|x| x * w / ow).map(|sx| (sx, (sx / 2).min(cw - 1))).collect();
+    let xs: Vec<(usize, usize)> = (0..ow)
+        .map(|x| x * w / ow)
+        .map(|sx| (sx, (sx / 2).min(cw - 1)))
+        .collect();
     for (oy, out_row) in out.chunks_exact_mut(ow * 4).enumerate() {
         let sy = oy * h / oh;
         let cy = (sy / 2).min(h / 2 - 1);
@@ -44,7 +54,11 @@ mod tests {
         assert_eq!(rgba.len(), 32 * 16 * 4);
         assert!(rgba[0..3].iter().all(|&c| c >= 250), "{:?}", &rgba[0..4]);
         let bottom = (15 * 32) * 4;
-        assert!(rgba[bottom..bottom + 3].iter().all(|&c| c <= 5), "{:?}", &rgba[bottom..bottom + 4]);
+        assert!(
+            rgba[bottom..bottom + 3].iter().all(|&c| c <= 5),
+            "{:?}",
+            &rgba[bottom..bottom + 4]
+        );
         assert_eq!(rgba[3], 255);
     }
 
@@ -64,14 +78,24 @@ mod tests {
         let (ow, oh) = (101, 37);
         let rgba = i420_to_rgba_scaled(&frame, ow, oh);
         assert_eq!(rgba.len(), (ow * oh * 4) as usize);
-        let at = |x: u32, y: u32| &rgba[((y * ow + x) * 4) as usize..((y * ow + x) * 4 + 4) as usize];
+        let at =
+            |x: u32, y: u32| &rgba[((y * ow + x) * 4) as usize..((y * ow + x) * 4 + 4) as usize];
         let red = at(10, 20);
         assert!(red[0] >= 245 && red[1] <= 10 && red[2] <= 10, "{red:?}");
         let grey = at(90, 5);
-        assert!(grey.iter().take(3).all(|&c| c.abs_diff(128) <= 3), "{grey:?}");
+        assert!(
+            grey.iter().take(3).all(|&c| c.abs_diff(128) <= 3),
+            "{grey:?}"
+        );
         // Degenerate inputs do not panic.
         assert_eq!(i420_to_rgba_scaled(&frame, 0, 0).len(), 0);
-        let broken = I420Frame { width: 64, height: 64, y: vec![], u: vec![], v: vec![] };
+        let broken = I420Frame {
+            width: 64,
+            height: 64,
+            y: vec![],
+            u: vec![],
+            v: vec![],
+        };
         assert_eq!(i420_to_rgba_scaled(&broken, 8, 8).len(), 8 * 8 * 4);
     }
 }

@@ -5,6 +5,10 @@
 //! The stamp (frame counter + capture wall-clock time + CRC) is drawn as 16×16 black/white luma
 //! blocks along the top of the picture: one macroblock per bit, so it survives lossy coding and the
 //! receiver can count lost frames and measure glass-to-glass latency from decoded pixels alone.
+//!
+//! Cost per frame (release, this 2-core machine, `cargo run --release -p natter-media --example
+//! codec_bench`): H.264 encode ≈ 2 ms at 640x360 and ≈ 6 ms at 1280x720, decode ≈ 0.7 / 2.1 ms,
+//! synthetic camera ≈ 0.1 ms, Opus encode ≈ 0.1 ms per 20 ms.
 
 mod audio;
 mod convert;
@@ -16,7 +20,7 @@ mod video;
 pub use audio::{AudioDecoder, AudioEncoder};
 pub use convert::i420_to_rgba_scaled;
 pub use frame::I420Frame;
-pub use stamp::{FrameStamp, read_stamp, stamp_frame, STAMP_BAND_HEIGHT};
+pub use stamp::{FrameStamp, STAMP_BAND_HEIGHT, read_stamp, stamp_frame};
 pub use synthetic::{SyntheticCamera, SyntheticMic};
 pub use video::{EncodedVideo, VideoDecoder, VideoEncoder};
 
@@ -36,7 +40,11 @@ pub fn now_ms() -> u64 {
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error("invalid frame size {width}x{height}: {reason}")]
-    FrameSize { width: u32, height: u32, reason: &'static str },
+    FrameSize {
+        width: u32,
+        height: u32,
+        reason: &'static str,
+    },
     #[error("video encoder: {0}")]
     Encoder(String),
     #[error("video decoder: {0}")]

@@ -22,7 +22,11 @@ fn crc16(data: &[u8]) -> u16 {
     for &byte in data {
         crc ^= u16::from(byte) << 8;
         for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
         }
     }
     crc
@@ -84,7 +88,10 @@ pub fn read_stamp(frame: &I420Frame) -> Option<FrameStamp> {
         let (bx, by) = ((i % per_row) * BLOCK, (i / per_row) * BLOCK);
         let mut sum = 0u32;
         for y in by + 4..by + 12 {
-            sum += frame.y[y * width + bx + 4..y * width + bx + 12].iter().map(|&p| u32::from(p)).sum::<u32>();
+            sum += frame.y[y * width + bx + 4..y * width + bx + 12]
+                .iter()
+                .map(|&p| u32::from(p))
+                .sum::<u32>();
         }
         if sum / 64 >= 126 {
             bytes[i / 8] |= 0x80 >> (i % 8);
@@ -97,7 +104,10 @@ pub fn read_stamp(frame: &I420Frame) -> Option<FrameStamp> {
     let counter = u32::from_be_bytes(bytes[0..4].try_into().ok()?);
     let mut time = [0u8; 8];
     time[2..8].copy_from_slice(&bytes[4..10]);
-    Some(FrameStamp { counter, capture_ms: u64::from_be_bytes(time) })
+    Some(FrameStamp {
+        counter,
+        capture_ms: u64::from_be_bytes(time),
+    })
 }
 
 #[cfg(test)]
@@ -108,7 +118,10 @@ mod tests {
     fn round_trip_on_raw_frames() {
         for (w, h) in [(640, 360), (320, 180), (1280, 720), (128, 192)] {
             let mut frame = I420Frame::black(w, h).unwrap();
-            let stamp = FrameStamp { counter: 0xDEAD_BEEF, capture_ms: 1_764_000_000_123 };
+            let stamp = FrameStamp {
+                counter: 0xDEAD_BEEF,
+                capture_ms: 1_764_000_000_123,
+            };
             stamp_frame(&mut frame, stamp);
             assert_eq!(read_stamp(&frame), Some(stamp), "{w}x{h}");
         }
@@ -117,7 +130,13 @@ mod tests {
     #[test]
     fn a_damaged_stamp_is_rejected() {
         let mut frame = I420Frame::black(320, 180).unwrap();
-        stamp_frame(&mut frame, FrameStamp { counter: 7, capture_ms: 99 });
+        stamp_frame(
+            &mut frame,
+            FrameStamp {
+                counter: 7,
+                capture_ms: 99,
+            },
+        );
         // Flip one block (bit 31 of the counter) and the CRC no longer matches.
         for y in 0..16 {
             for x in 31 % 20 * 16..31 % 20 * 16 + 16 {
@@ -126,6 +145,10 @@ mod tests {
             }
         }
         assert_eq!(read_stamp(&frame), None);
-        assert_eq!(read_stamp(&I420Frame::black(320, 180).unwrap()), None, "a black frame has no stamp");
+        assert_eq!(
+            read_stamp(&I420Frame::black(320, 180).unwrap()),
+            None,
+            "a black frame has no stamp"
+        );
     }
 }

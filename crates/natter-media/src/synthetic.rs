@@ -32,13 +32,23 @@ impl SyntheticCamera {
         let mut u = vec![0u8; cw * ch];
         let mut v = vec![0u8; cw * ch];
         // Smooth colour ramps (no wrap-around edges, which cost bits and look like artifacts).
-        for (row, (u_row, v_row)) in u.chunks_exact_mut(cw).zip(v.chunks_exact_mut(cw)).enumerate() {
+        for (row, (u_row, v_row)) in u
+            .chunks_exact_mut(cw)
+            .zip(v.chunks_exact_mut(cw))
+            .enumerate()
+        {
             u_row.fill((hue / 2 + 64 + (row * 64 / ch) as u32) as u8);
             for (col, px) in v_row.iter_mut().enumerate() {
                 *px = ((255 - hue) / 2 + 64 - (col * 64 / cw) as u32).min(255) as u8;
             }
         }
-        Self { width, height, gradient, u, v }
+        Self {
+            width,
+            height,
+            gradient,
+            u,
+            v,
+        }
     }
 
     /// Draw frame number `counter`, captured at `capture_ms` (wall clock).
@@ -53,8 +63,20 @@ impl SyntheticCamera {
             line.copy_from_slice(&self.gradient[offset..offset + w]);
             line[bar_start..bar_end].fill(220);
         }
-        let mut frame = I420Frame { width: self.width, height: self.height, y, u: self.u.clone(), v: self.v.clone() };
-        stamp_frame(&mut frame, FrameStamp { counter, capture_ms });
+        let mut frame = I420Frame {
+            width: self.width,
+            height: self.height,
+            y,
+            u: self.u.clone(),
+            v: self.v.clone(),
+        };
+        stamp_frame(
+            &mut frame,
+            FrameStamp {
+                counter,
+                capture_ms,
+            },
+        );
         frame
     }
 }
@@ -67,7 +89,10 @@ pub struct SyntheticMic {
 
 impl SyntheticMic {
     pub fn new(freq_hz: f32) -> Self {
-        Self { phase: 0.0, step: std::f64::consts::TAU * f64::from(freq_hz) / f64::from(AUDIO_SAMPLE_RATE) }
+        Self {
+            phase: 0.0,
+            step: std::f64::consts::TAU * f64::from(freq_hz) / f64::from(AUDIO_SAMPLE_RATE),
+        }
     }
 
     pub fn next_frame(&mut self) -> Vec<i16> {
@@ -91,7 +116,13 @@ mod tests {
         let a = cam.frame(1, 1000);
         let b = cam.frame(2, 1033);
         assert_ne!(a.y, b.y);
-        assert_eq!(crate::read_stamp(&b), Some(FrameStamp { counter: 2, capture_ms: 1033 }));
+        assert_eq!(
+            crate::read_stamp(&b),
+            Some(FrameStamp {
+                counter: 2,
+                capture_ms: 1033
+            })
+        );
     }
 
     #[test]
@@ -100,7 +131,10 @@ mod tests {
         let f = cam.frame(10, 0);
         let row = 150; // below the stamp band
         // Gradient: ((col + row + 4n) % 256) / 2 + 40.
-        assert_eq!(f.y[row * 320 + 200], (((200 + row + 40) % 256) / 2 + 40) as u8);
+        assert_eq!(
+            f.y[row * 320 + 200],
+            (((200 + row + 40) % 256) / 2 + 40) as u8
+        );
         // The bar is centred on x = 6n.
         assert_eq!(f.y[row * 320 + 60], 220);
         assert_ne!(f.y[row * 320 + 100], 220);

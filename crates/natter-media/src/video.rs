@@ -1,5 +1,6 @@
 //! H.264 via openh264 (Cisco's encoder/decoder, built from bundled source with its x86 assembly,
-//! nasm), constrained baseline (profile-level-id `42c01e` at ≤ 640x360), Annex-B byte streams.
+//! nasm), constrained baseline, Annex-B byte streams. openh264 picks the level from the size:
+//! profile-level-id `42c00d` at 320x180, `42c01e` at 640x360, `42c01f` at 1280x720.
 //!
 //! Encoder settings for real-time calls: camera real-time usage, bitrate rate control with **frame
 //! skipping off** (openh264 drops frames under its rate control by default; off, every input gives
@@ -17,7 +18,10 @@ use crate::frame::check_size;
 use crate::{I420Frame, MediaError};
 use openh264::OpenH264API;
 use openh264::decoder::{DecodeOptions, Decoder, DecoderConfig, Flush};
-use openh264::encoder::{BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode, UsageType};
+use openh264::encoder::{
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod,
+    RateControlMode, UsageType,
+};
 use openh264::formats::YUVSource;
 
 /// One encoded picture: one access unit.
@@ -74,10 +78,14 @@ impl VideoEncoder {
     pub fn new(width: u32, height: u32, fps: f32, bitrate_bps: u32) -> Result<Self, MediaError> {
         check_size(width, height)?;
         if !(fps.is_finite() && (1.0..=120.0).contains(&fps)) {
-            return Err(MediaError::Encoder(format!("frame rate {fps} is outside 1..=120")));
+            return Err(MediaError::Encoder(format!(
+                "frame rate {fps} is outside 1..=120"
+            )));
         }
         if !(10_000..=50_000_000).contains(&bitrate_bps) {
-            return Err(MediaError::Encoder(format!("bitrate {bitrate_bps} bps is outside 10 kbps..=50 Mbps")));
+            return Err(MediaError::Encoder(format!(
+                "bitrate {bitrate_bps} bps is outside 10 kbps..=50 Mbps"
+            )));
         }
         let config = EncoderConfig::new()
             .usage_type(UsageType::CameraVideoRealTime)
@@ -90,27 +98,50 @@ impl VideoEncoder {
             .intra_frame_period(IntraFramePeriod::from_num_frames(0))
             .num_threads(1)
             .complexity(Complexity::Low);
-        let inner = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(encoder_err)?;
-        Ok(Self { inner, width, height, last_size: 0 })
+        let inner =
+            Encoder::with_api_config(OpenH264API::from_source(), config).map_err(encoder_err)?;
+        Ok(Self {
+            inner,
+            width,
+            height,
+            last_size: 0,
+        })
     }
 
     /// Encode one frame; the result is never empty. `force_keyframe` makes this picture an IDR
     /// with SPS and PPS in front (the first picture always is one).
-    pub fn encode(&mut self, frame: &I420Frame, force_keyframe: bool) -> Result<EncodedVideo, MediaError> {
+    pub fn encode(
+        &mut self,
+        frame: &I420Frame,
+        force_keyframe: bool,
+    ) -> Result<EncodedVideo, MediaError> {
         if frame.width != self.width || frame.height != self.height {
-            return Err(MediaError::FrameSize { width: frame.width, height: frame.height, reason: "differs from the encoder's size" });
+            return Err(MediaError::FrameSize {
+                width: frame.width,
+                height: frame.height,
+                reason: "differs from the encoder's size",
+            });
         }
         let (w, h) = (frame.width as usize, frame.height as usize);
         if frame.y.len() < w * h || frame.u.len() < w * h / 4 || frame.v.len() < w * h / 4 {
-            return Err(MediaError::FrameSize { width: frame.width, height: frame.height, reason: "planes are too short" });
+            return Err(MediaError::FrameSize {
+                width: frame.width,
+                height: frame.height,
+                reason: "planes are too short",
+            });
         }
         if force_keyframe {
             self.inner.force_intra_frame();
         }
-        let bitstream = self.inner.encode(&FrameSource(frame)).map_err(encoder_err)?;
+        let bitstream = self
+            .inner
+            .encode(&FrameSource(frame))
+            .map_err(encoder_err)?;
         let frame_type = bitstream.frame_type();
         if matches!(frame_type, FrameType::Skip | FrameType::Invalid) {
-            return Err(MediaError::Encoder(format!("encoder gave no picture ({frame_type:?})")));
+            return Err(MediaError::Encoder(format!(
+                "encoder gave no picture ({frame_type:?})"
+            )));
         }
         let keyframe = matches!(frame_type, FrameType::IDR | FrameType::I);
         let mut data = Vec::with_capacity(self.last_size + self.last_size / 2);
@@ -138,8 +169,16 @@ fn describe_decoding_state(code: i64) -> String {
         (0x8000, "output buffer too small"),
         (0x01, "frame pending"),
     ];
-    let words: Vec<&str> = FLAGS.iter().filter(|(bit, _)| code & bit != 0).map(|(_, word)| *word).collect();
-    if words.is_empty() { format!("decoding failed (state {code:#x})") } else { format!("{} (needs a keyframe)", words.join(", ")) }
+    let words: Vec<&str> = FLAGS
+        .iter()
+        .filter(|(bit, _)| code & bit != 0)
+        .map(|(_, word)| *word)
+        .collect();
+    if words.is_empty() {
+        format!("decoding failed (state {code:#x})")
+    } else {
+        format!("{} (needs a keyframe)", words.join(", "))
+    }
 }
 
 /// H.264 decoder (openh264, error concealment off). Feed one access unit per call, starting with
@@ -151,7 +190,12 @@ pub struct VideoDecoder {
 impl VideoDecoder {
     pub fn new() -> Result<Self, MediaError> {
         let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
-        let inner = Decoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| MediaError::Decoder(format!("could not create the decoder (code {})", e.native_code())))?;
+        let inner = Decoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| {
+            MediaError::Decoder(format!(
+                "could not create the decoder (code {})",
+                e.native_code()
+            ))
+        })?;
         Ok(Self { inner })
     }
 
@@ -160,25 +204,48 @@ impl VideoDecoder {
         if annex_b.len() < 4 {
             return Err(MediaError::Decoder("access unit is too short".into()));
         }
-        let decoded = match self.inner.decode_with_options(annex_b, DecodeOptions::default()) {
+        let decoded = match self
+            .inner
+            .decode_with_options(annex_b, DecodeOptions::default())
+        {
             Ok(decoded) => decoded,
             // "Frame pending": the picture comes with a later access unit.
             Err(e) if e.native_code() == DS_FRAME_PENDING => return Ok(None),
-            Err(e) => return Err(MediaError::Decoder(describe_decoding_state(e.native_code()))),
+            Err(e) => {
+                return Err(MediaError::Decoder(describe_decoding_state(
+                    e.native_code(),
+                )));
+            }
         };
-        let Some(picture) = decoded else { return Ok(None) };
+        let Some(picture) = decoded else {
+            return Ok(None);
+        };
         let (w, h) = picture.dimensions();
         let (ys, us, vs) = picture.strides();
         if w == 0 || h == 0 || w % 2 != 0 || h % 2 != 0 {
-            return Err(MediaError::Decoder(format!("decoded an unusable picture size {w}x{h}")));
+            return Err(MediaError::Decoder(format!(
+                "decoded an unusable picture size {w}x{h}"
+            )));
         }
-        let mut frame = I420Frame { width: w as u32, height: h as u32, y: Vec::with_capacity(w * h), u: Vec::with_capacity(w * h / 4), v: Vec::with_capacity(w * h / 4) };
+        let mut frame = I420Frame {
+            width: w as u32,
+            height: h as u32,
+            y: Vec::with_capacity(w * h),
+            u: Vec::with_capacity(w * h / 4),
+            v: Vec::with_capacity(w * h / 4),
+        };
         for row in 0..h {
-            frame.y.extend_from_slice(&picture.y()[row * ys..row * ys + w]);
+            frame
+                .y
+                .extend_from_slice(&picture.y()[row * ys..row * ys + w]);
         }
         for row in 0..h / 2 {
-            frame.u.extend_from_slice(&picture.u()[row * us..row * us + w / 2]);
-            frame.v.extend_from_slice(&picture.v()[row * vs..row * vs + w / 2]);
+            frame
+                .u
+                .extend_from_slice(&picture.u()[row * us..row * us + w / 2]);
+            frame
+                .v
+                .extend_from_slice(&picture.v()[row * vs..row * vs + w / 2]);
         }
         Ok(Some(frame))
     }

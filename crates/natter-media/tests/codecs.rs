@@ -14,17 +14,37 @@ fn stamps_survive(width: u32, height: u32, bitrate: u32, frames: u32, keyframe_e
         let frame = camera.frame(counter, capture_ms);
         let force = (counter - 1) % keyframe_every == 0;
         let encoded = encoder.encode(&frame, force).unwrap();
-        assert!(!encoded.data.is_empty(), "frame {counter} was skipped by the encoder");
+        assert!(
+            !encoded.data.is_empty(),
+            "frame {counter} was skipped by the encoder"
+        );
         assert_eq!(encoded.keyframe, force, "frame {counter}");
         total_bytes += encoded.data.len();
-        let decoded = decoder.decode(&encoded.data).unwrap().unwrap_or_else(|| panic!("frame {counter} gave no picture"));
+        let decoded = decoder
+            .decode(&encoded.data)
+            .unwrap()
+            .unwrap_or_else(|| panic!("frame {counter} gave no picture"));
         assert_eq!((decoded.width, decoded.height), (width, height));
-        assert_eq!(read_stamp(&decoded), Some(FrameStamp { counter, capture_ms }), "{width}x{height} frame {counter}");
+        assert_eq!(
+            read_stamp(&decoded),
+            Some(FrameStamp {
+                counter,
+                capture_ms
+            }),
+            "{width}x{height} frame {counter}"
+        );
     }
     let kbps = total_bytes as f64 * 8.0 * 30.0 / f64::from(frames) / 1000.0;
-    eprintln!("{width}x{height}: {kbps:.0} kbps for a {} kbps target", bitrate / 1000);
+    eprintln!(
+        "{width}x{height}: {kbps:.0} kbps for a {} kbps target",
+        bitrate / 1000
+    );
     // Rate control works (without skipping frames): within 1.5x of the target on average.
-    assert!(kbps < f64::from(bitrate) * 1.5 / 1000.0, "{kbps:.0} kbps for a {} kbps target", bitrate / 1000);
+    assert!(
+        kbps < f64::from(bitrate) * 1.5 / 1000.0,
+        "{kbps:.0} kbps for a {} kbps target",
+        bitrate / 1000
+    );
 }
 
 #[test]
@@ -65,10 +85,19 @@ fn access_units_are_sps_pps_idr_or_one_slice() {
     let mut camera = SyntheticCamera::new(640, 360, 2);
     let mut encoder = VideoEncoder::new(640, 360, 30.0, 600_000).unwrap();
     for counter in 1..=40u32 {
-        let encoded = encoder.encode(&camera.frame(counter, 0), counter == 1 || counter == 31).unwrap();
+        let encoded = encoder
+            .encode(&camera.frame(counter, 0), counter == 1 || counter == 31)
+            .unwrap();
         let units = nal_units(&encoded.data);
-        assert_eq!(&encoded.data[..4], &[0, 0, 0, 1], "frame {counter} starts with a 4-byte start code");
-        assert!(units.iter().all(|&(_, code, _)| code == 4), "frame {counter}: {units:?}");
+        assert_eq!(
+            &encoded.data[..4],
+            &[0, 0, 0, 1],
+            "frame {counter} starts with a 4-byte start code"
+        );
+        assert!(
+            units.iter().all(|&(_, code, _)| code == 4),
+            "frame {counter}: {units:?}"
+        );
         let types: Vec<u8> = units.iter().map(|&(_, _, t)| t).collect();
         if counter == 1 || counter == 31 {
             assert!(encoded.keyframe);
@@ -77,7 +106,10 @@ fn access_units_are_sps_pps_idr_or_one_slice() {
             // profile_idc 66 (baseline) with constraint_set1 (constrained baseline).
             assert_eq!(sps[1], 66, "profile_idc");
             assert_ne!(sps[2] & 0x40, 0, "constraint_set1_flag");
-            eprintln!("profile-level-id {:02x}{:02x}{:02x}", sps[1], sps[2], sps[3]);
+            eprintln!(
+                "profile-level-id {:02x}{:02x}{:02x}",
+                sps[1], sps[2], sps[3]
+            );
         } else {
             assert!(!encoded.keyframe);
             assert_eq!(types, [1], "frame {counter}");
@@ -89,25 +121,45 @@ fn access_units_are_sps_pps_idr_or_one_slice() {
 fn the_decoder_wants_a_keyframe_first_and_after_a_loss() {
     let mut camera = SyntheticCamera::new(320, 180, 4);
     let mut encoder = VideoEncoder::new(320, 180, 30.0, 300_000).unwrap();
-    let frames: Vec<EncodedVideo> =
-        (1..=40u32).map(|counter| encoder.encode(&camera.frame(counter, u64::from(counter)), counter == 1 || counter == 30).unwrap()).collect();
+    let frames: Vec<EncodedVideo> = (1..=40u32)
+        .map(|counter| {
+            encoder
+                .encode(
+                    &camera.frame(counter, u64::from(counter)),
+                    counter == 1 || counter == 30,
+                )
+                .unwrap()
+        })
+        .collect();
 
     // Joining mid-stream: delta frames give errors (never a wrong picture) until a keyframe comes.
     let mut late = VideoDecoder::new().unwrap();
     for frame in &frames[5..10] {
-        let err = late.decode(&frame.data).expect_err("a delta frame without a keyframe");
+        let err = late
+            .decode(&frame.data)
+            .expect_err("a delta frame without a keyframe");
         assert!(err.to_string().contains("keyframe"), "{err}");
     }
-    let picture = late.decode(&frames[29].data).unwrap().expect("picture from the keyframe");
+    let picture = late
+        .decode(&frames[29].data)
+        .unwrap()
+        .expect("picture from the keyframe");
     assert_eq!(read_stamp(&picture).map(|s| s.counter), Some(30));
 
     // A lost delta frame: the following ones are errors until the next keyframe, then all is well.
     let mut decoder = VideoDecoder::new().unwrap();
-    decoder.decode(&frames[0].data).unwrap().expect("first keyframe");
+    decoder
+        .decode(&frames[0].data)
+        .unwrap()
+        .expect("first keyframe");
     for (i, frame) in frames.iter().enumerate().take(29).skip(2) {
         match decoder.decode(&frame.data) {
             Err(_) | Ok(None) => {}
-            Ok(Some(picture)) => panic!("frame {} decoded after a loss: {:?}", i + 1, read_stamp(&picture)),
+            Ok(Some(picture)) => panic!(
+                "frame {} decoded after a loss: {:?}",
+                i + 1,
+                read_stamp(&picture)
+            ),
         }
     }
     for (i, frame) in frames.iter().enumerate().skip(29) {
@@ -121,14 +173,22 @@ fn a_forced_keyframe_mid_stream_is_a_keyframe_and_decodes_alone() {
     let mut camera = SyntheticCamera::new(320, 180, 1);
     let mut encoder = VideoEncoder::new(320, 180, 30.0, 300_000).unwrap();
     for counter in 1..10 {
-        encoder.encode(&camera.frame(counter, 0), counter == 1).unwrap();
+        encoder
+            .encode(&camera.frame(counter, 0), counter == 1)
+            .unwrap();
     }
     let key = encoder.encode(&camera.frame(10, 42), true).unwrap();
     assert!(key.keyframe);
     // A fresh decoder (a receiver that joined late) decodes from this keyframe on.
     let mut late = VideoDecoder::new().unwrap();
     let picture = late.decode(&key.data).unwrap().expect("picture");
-    assert_eq!(read_stamp(&picture), Some(FrameStamp { counter: 10, capture_ms: 42 }));
+    assert_eq!(
+        read_stamp(&picture),
+        Some(FrameStamp {
+            counter: 10,
+            capture_ms: 42
+        })
+    );
 }
 
 #[test]
@@ -145,7 +205,12 @@ fn garbage_and_truncated_input_never_panics() {
         key[..key.len() / 2].to_vec(),
         key[..20].to_vec(),
         key[key.len() / 2..].to_vec(),
-        [&key[..key.len() / 2], &[0, 0, 0, 1, 0x65][..], &[0xAB; 64][..]].concat(),
+        [
+            &key[..key.len() / 2],
+            &[0, 0, 0, 1, 0x65][..],
+            &[0xAB; 64][..],
+        ]
+        .concat(),
         key.iter().map(|b| b ^ 0x5A).collect(),
     ];
     let mut seed = 0x1234_5678u32;
@@ -177,7 +242,13 @@ fn garbage_and_truncated_input_never_panics() {
 
 #[test]
 fn wrong_sizes_are_clear_errors() {
-    assert!(VideoEncoder::new(641, 360, 30.0, 500_000).err().unwrap().to_string().contains("even"));
+    assert!(
+        VideoEncoder::new(641, 360, 30.0, 500_000)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("even")
+    );
     let mut encoder = VideoEncoder::new(320, 180, 30.0, 300_000).unwrap();
     let frame = I420Frame::black(640, 360).unwrap();
     assert!(encoder.encode(&frame, false).is_err());
@@ -227,14 +298,26 @@ fn opus_keeps_a_440_hz_tone() {
     let tail = &decoded[4800..]; // skip the codec's start-up
     let share_440 = tone_share(tail, 440.0);
     let share_1000 = tone_share(tail, 1000.0);
-    assert!(share_440 > 0.8, "440 Hz holds only {share_440:.2} of the power");
+    assert!(
+        share_440 > 0.8,
+        "440 Hz holds only {share_440:.2} of the power"
+    );
     assert!(share_1000 < 0.01, "1 kHz holds {share_1000:.3}");
     // The dominant frequency between 50 Hz and 4 kHz, in 1 Hz steps.
-    let dominant = (50..4000).map(f64::from).max_by(|a, b| power_at(tail, *a).total_cmp(&power_at(tail, *b))).unwrap();
-    assert!((dominant - 440.0).abs() <= 10.0, "dominant frequency {dominant} Hz");
+    let dominant = (50..4000)
+        .map(f64::from)
+        .max_by(|a, b| power_at(tail, *a).total_cmp(&power_at(tail, *b)))
+        .unwrap();
+    assert!(
+        (dominant - 440.0).abs() <= 10.0,
+        "dominant frequency {dominant} Hz"
+    );
     let rms = (tail.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / tail.len() as f64).sqrt();
     let expected = 0.3 * 32767.0 / 2f64.sqrt();
-    assert!((rms / expected - 1.0).abs() < 0.25, "level {rms:.0} vs {expected:.0}");
+    assert!(
+        (rms / expected - 1.0).abs() < 0.25,
+        "level {rms:.0} vs {expected:.0}"
+    );
 }
 
 #[test]
@@ -243,14 +326,29 @@ fn opus_conceals_a_lost_packet_with_one_frame_and_rejects_garbage() {
     let mut encoder = AudioEncoder::new().unwrap();
     let mut decoder = AudioDecoder::new().unwrap();
     for _ in 0..10 {
-        decoder.decode(&encoder.encode(&mic.next_frame()).unwrap()).unwrap();
+        decoder
+            .decode(&encoder.encode(&mic.next_frame()).unwrap())
+            .unwrap();
     }
     let concealed = decoder.decode(&[]).unwrap();
-    assert_eq!(concealed.len(), AUDIO_FRAME_SAMPLES, "one 20 ms frame, not 120 ms");
-    assert!(concealed.iter().any(|&x| x.unsigned_abs() > 1000), "concealment continues the tone");
+    assert_eq!(
+        concealed.len(),
+        AUDIO_FRAME_SAMPLES,
+        "one 20 ms frame, not 120 ms"
+    );
+    assert!(
+        concealed.iter().any(|&x| x.unsigned_abs() > 1000),
+        "concealment continues the tone"
+    );
     assert_eq!(decoder.conceal().unwrap().len(), AUDIO_FRAME_SAMPLES);
     let _ = decoder.decode(&[0xFF; 3]); // Err or noise, never a panic
-    assert_eq!(decoder.decode(&encoder.encode(&mic.next_frame()).unwrap()).unwrap().len(), AUDIO_FRAME_SAMPLES);
+    assert_eq!(
+        decoder
+            .decode(&encoder.encode(&mic.next_frame()).unwrap())
+            .unwrap()
+            .len(),
+        AUDIO_FRAME_SAMPLES
+    );
 }
 
 #[test]
