@@ -1,32 +1,69 @@
 //! The signaling client used by the call engine: join a room, send messages, receive the rest.
+//!
+//! - Everything the server sends after `welcome` arrives, in order, on the receiver returned by
+//!   [`SignalClient::join`], including `error` answers to messages sent later (e.g. `unknown_peer`
+//!   when the peer has just left).
+//! - The receiver ends (`recv()` returns `None`) when the connection is gone: the server stopped,
+//!   the network dropped, we left, or the server disconnected us for not reading our messages.
+//!   Join again to come back (with a new id).
+//! - Dropping every clone of the [`SignalClient`] closes the connection, which the server treats
+//!   as leaving.
 
 use crate::SignalError;
-use crate::protocol::{ClientMessage, ServerMessage, Welcome};
+use crate::protocol::{ClientMessage, MAX_MESSAGE_BYTES, ServerMessage, Welcome};
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
 const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `leave` waits for the leave message to be written.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Messages buffered in each direction inside the client.
+const QUEUE: usize = 256;
+
+struct Outgoing {
+    text: String,
+    /// For `leave`: the last message; signalled once written and the connection closed.
+    done: Option<oneshot::Sender<()>>,
+}
 
 /// A joined client; cheap to clone (all clones share one connection).
 #[derive(Clone)]
 pub struct SignalClient {
     id: String,
-    outbound: mpsc::Sender<ClientMessage>,
+    outbound: mpsc::Sender<Outgoing>,
+}
+
+impl std::fmt::Debug for SignalClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignalClient").field("id", &self.id).finish_non_exhaustive()
+    }
 }
 
 impl SignalClient {
-    /// Connect, join `room` as `name`, and wait for the welcome. Everything the server sends
-    /// afterwards arrives on the returned receiver (which ends when the connection closes).
+    /// Connect, join `room` as `name` (creating the room if needed), and wait for the welcome.
+    /// Everything the server sends afterwards arrives on the returned receiver, which ends when
+    /// the connection closes. A server `error` instead of `welcome` is [`SignalError::Rejected`].
     pub async fn join(url: &str, room: &str, name: &str) -> Result<(SignalClient, Welcome, mpsc::Receiver<ServerMessage>), SignalError> {
+        Self::join_with(url, room, name, true).await
+    }
+
+    /// Like [`SignalClient::join`]; with `create: false` joining a room nobody is in fails with
+    /// [`SignalError::Rejected`] and code `unknown_room`.
+    pub async fn join_with(
+        url: &str,
+        room: &str,
+        name: &str,
+        create: bool,
+    ) -> Result<(SignalClient, Welcome, mpsc::Receiver<ServerMessage>), SignalError> {
         let connect = tokio_tungstenite::connect_async(url);
         let (ws, _) = tokio::time::timeout(JOIN_TIMEOUT, connect)
             .await
             .map_err(|_| SignalError::Timeout(JOIN_TIMEOUT.as_secs()))?
             .map_err(|e| SignalError::Connect { url: url.to_string(), reason: e.to_string() })?;
         let (mut sink, mut source) = ws.split();
-        let join = ClientMessage::Join { room: room.to_string(), name: name.to_string(), create: true };
+        let join = ClientMessage::Join { room: room.to_string(), name: name.to_string(), create };
         sink.send(Message::text(join.to_json())).await.map_err(|_| SignalError::Closed)?;
 
         let welcome = tokio::time::timeout(JOIN_TIMEOUT, async {
@@ -35,34 +72,41 @@ impl SignalClient {
                     Some(Ok(Message::Text(text))) => match serde_json::from_str::<ServerMessage>(text.as_str()) {
                         Ok(ServerMessage::Welcome(welcome)) => return Ok(welcome),
                         Ok(ServerMessage::Error { code, message }) => return Err(SignalError::Rejected { code, message }),
-                        Ok(_) => continue,
+                        // The server sends nothing else before the welcome; tolerate it anyway.
+                        Ok(other) => tracing::debug!("ignoring {other:?} before the welcome"),
                         Err(e) => return Err(SignalError::Protocol(e.to_string())),
                     },
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Err(SignalError::Closed),
                     Some(Ok(_)) => continue,
-                    Some(Err(_)) | None => return Err(SignalError::Closed),
                 }
             }
         })
         .await
         .map_err(|_| SignalError::Timeout(JOIN_TIMEOUT.as_secs()))??;
+        tracing::debug!(id = %welcome.id, room = %welcome.room, peers = welcome.peers.len(), "joined");
 
-        let (outbound, mut outbound_rx) = mpsc::channel::<ClientMessage>(256);
+        let (outbound, mut outbound_rx) = mpsc::channel::<Outgoing>(QUEUE);
         tokio::spawn(async move {
-            while let Some(msg) = outbound_rx.recv().await {
-                let leaving = matches!(msg, ClientMessage::Leave {});
-                if sink.send(Message::text(msg.to_json())).await.is_err() {
+            while let Some(Outgoing { text, done }) = outbound_rx.recv().await {
+                if sink.send(Message::text(text)).await.is_err() {
                     break;
                 }
-                if leaving {
-                    break;
+                if let Some(done) = done {
+                    let _ = sink.close().await;
+                    let _ = done.send(());
+                    return;
                 }
             }
             let _ = sink.close().await;
         });
-        let (inbound_tx, inbound) = mpsc::channel::<ServerMessage>(256);
+        let (inbound_tx, inbound) = mpsc::channel::<ServerMessage>(QUEUE);
         tokio::spawn(async move {
             while let Some(Ok(frame)) = source.next().await {
-                let Message::Text(text) = frame else { continue };
+                let text = match frame {
+                    Message::Text(text) => text,
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
                 match serde_json::from_str::<ServerMessage>(text.as_str()) {
                     Ok(msg) => {
                         if inbound_tx.send(msg).await.is_err() {
@@ -81,12 +125,27 @@ impl SignalClient {
         &self.id
     }
 
+    /// Queue `msg` for the server (waits only if 256 messages are already queued). Messages are
+    /// sent in the order of `send` calls. [`SignalError::TooLarge`] if the server would reject it
+    /// for size, [`SignalError::Closed`] if the connection is gone.
     pub async fn send(&self, msg: ClientMessage) -> Result<(), SignalError> {
-        self.outbound.send(msg).await.map_err(|_| SignalError::Closed)
+        let text = msg.to_json();
+        if text.len() > MAX_MESSAGE_BYTES {
+            return Err(SignalError::TooLarge { bytes: text.len(), limit: MAX_MESSAGE_BYTES });
+        }
+        self.outbound.send(Outgoing { text, done: None }).await.map_err(|_| SignalError::Closed)
     }
 
-    /// Leave the room and close the connection.
+    /// Leave the room and close the connection; returns once the leave is written (or the
+    /// connection turned out to be gone already, which counts as having left). Later `send`s
+    /// fail with [`SignalError::Closed`].
     pub async fn leave(&self) -> Result<(), SignalError> {
-        self.send(ClientMessage::Leave {}).await
+        let (done, written) = oneshot::channel();
+        let text = ClientMessage::Leave {}.to_json();
+        if self.outbound.send(Outgoing { text, done: Some(done) }).await.is_err() {
+            return Ok(());
+        }
+        let _ = tokio::time::timeout(LEAVE_TIMEOUT, written).await;
+        Ok(())
     }
 }

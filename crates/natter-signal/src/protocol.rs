@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 /// Largest text message the server accepts (SDP with many candidates stays far below).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
-/// An ICE candidate in the W3C `RTCIceCandidateInit` shape.
+/// An ICE candidate in the W3C `RTCIceCandidateInit` shape (`sdpMid`, `sdpMLineIndex`,
+/// `usernameFragment`; absent or `null` optional fields both read as `None`). As in the W3C API,
+/// an empty `candidate` string means end-of-candidates for that m-line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IceCandidate {
     pub candidate: String,
@@ -89,6 +91,27 @@ pub enum ErrorCode {
     RateLimited,
 }
 
+impl ErrorCode {
+    /// The wire name, e.g. `"unknown_peer"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadMessage => "bad_message",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::NotJoined => "not_joined",
+            ErrorCode::AlreadyJoined => "already_joined",
+            ErrorCode::UnknownRoom => "unknown_room",
+            ErrorCode::UnknownPeer => "unknown_peer",
+            ErrorCode::RateLimited => "rate_limited",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl ClientMessage {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("client messages serialize")
@@ -120,6 +143,22 @@ mod tests {
         assert_eq!(welcome.to_json(), r#"{"type":"welcome","id":"p1","room":"r","peers":[]}"#);
         let error = ServerMessage::Error { code: ErrorCode::UnknownPeer, message: "x".into() };
         assert_eq!(error.to_json(), r#"{"type":"error","code":"unknown_peer","message":"x"}"#);
+    }
+
+    #[test]
+    fn error_code_names_match_the_wire() {
+        use ErrorCode::*;
+        for code in [BadMessage, TooLarge, NotJoined, AlreadyJoined, UnknownRoom, UnknownPeer, RateLimited] {
+            assert_eq!(serde_json::to_string(&code).unwrap(), format!("\"{code}\""));
+        }
+    }
+
+    #[test]
+    fn candidate_accepts_browser_shape_with_nulls() {
+        let msg: ClientMessage =
+            serde_json::from_str(r#"{"type":"candidate","to":"p1","candidate":{"candidate":"","sdpMid":null,"sdpMLineIndex":null,"usernameFragment":"abcd"}}"#).unwrap();
+        let ClientMessage::Candidate { candidate, .. } = msg else { panic!("not a candidate") };
+        assert_eq!(candidate, IceCandidate { candidate: String::new(), sdp_mid: None, sdp_mline_index: None, username_fragment: Some("abcd".into()) });
     }
 
     #[test]

@@ -1,36 +1,67 @@
 //! The signaling server: accepts WebSocket connections, keeps rooms, relays offers, answers and
-//! candidates between the members of a room. Bad input gets an `error` message and the connection
-//! stays open; a slow or hostile client cannot block others (bounded queues, rate limit).
+//! candidates between the members of a room.
+//!
+//! Robustness rules:
+//! - bad input gets an `error` message and the connection stays open;
+//! - nothing a client sends can block another client: every connection has a bounded outbound
+//!   queue, and sending to it never waits. A client whose queue is full is **disconnected** (its
+//!   peers get `peer_left`) rather than silently losing a message, so a connected client has
+//!   received every message addressed to it, in order;
+//! - a token bucket limits how fast one connection may send;
+//! - SDP and candidates are relayed unread and never logged above `trace`.
 
 use crate::SignalError;
 use crate::protocol::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, PeerInfo, ServerMessage, Welcome};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc::Permit;
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tracing::Instrument;
 
-/// Messages queued for one client before it counts as not reading (then messages to it are dropped).
-const OUTBOUND_QUEUE: usize = 256;
-/// Hard cap of the WebSocket layer (the connection closes above it); the protocol limit is lower.
-const HARD_MESSAGE_LIMIT: usize = 1024 * 1024;
-/// Token bucket per connection: sustained messages per second and burst.
-const RATE_PER_SECOND: f64 = 200.0;
-const RATE_BURST: f64 = 400.0;
-/// Longest room or participant name accepted.
-const MAX_NAME_LEN: usize = 128;
+/// Hard cap of the WebSocket layer: a message above it is answered with `too_large` and the
+/// connection is closed (code 1009), because the rest of it cannot be skipped safely.
+/// Between [`MAX_MESSAGE_BYTES`] and this, the message is rejected and the connection stays open.
+pub const HARD_MESSAGE_BYTES: usize = 1024 * 1024;
+/// Longest room or participant name accepted, in bytes.
+pub const MAX_NAME_BYTES: usize = 128;
+/// How long a closing connection may take to flush what is queued for it.
+const FLUSH_ON_CLOSE: Duration = Duration::from_secs(2);
+
+/// Tunables of a server. `ServerConfig::default()` is what `bind` and `serve` use.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Messages queued for one client; a client that lets its queue fill up is disconnected.
+    pub outbound_queue: usize,
+    /// Token bucket per connection: sustained messages per second...
+    pub rate_per_second: f64,
+    /// ...and burst size. A message over the limit is dropped and answered with `rate_limited`.
+    pub rate_burst: f64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { outbound_queue: 256, rate_per_second: 200.0, rate_burst: 400.0 }
+    }
+}
 
 /// A bound, not yet running, signaling server.
 pub struct SignalServer {
     listener: TcpListener,
     addr: SocketAddr,
+    config: ServerConfig,
 }
 
-/// A running server; dropping it (or `shutdown`) stops it and closes every connection.
+/// A running server; dropping it (or calling `shutdown`) stops it and closes every connection.
 pub struct ServerHandle {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
@@ -40,9 +71,13 @@ impl ServerHandle {
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
+
+    /// The URL clients connect to, e.g. `ws://127.0.0.1:40123`.
     pub fn url(&self) -> String {
-        format!("ws://{}", self.addr)
+        ws_url(self.addr)
     }
+
+    /// Stop accepting and close every connection (idempotent).
     pub fn shutdown(&self) {
         let _ = self.stop.send(true);
     }
@@ -54,24 +89,41 @@ impl Drop for ServerHandle {
     }
 }
 
+/// `ws://addr`, with a wildcard address (0.0.0.0, ::) replaced by loopback so the URL can be dialled.
+fn ws_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("ws://{}", SocketAddr::new(ip, addr.port()))
+}
+
 impl SignalServer {
+    /// Listen on `addr` (port 0 picks a free port) with the default [`ServerConfig`].
     pub async fn bind(addr: SocketAddr) -> Result<SignalServer, SignalError> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| SignalError::Listen { addr: addr.to_string(), reason: e.to_string() })?;
-        let addr = listener.local_addr().map_err(|e| SignalError::Listen { addr: addr.to_string(), reason: e.to_string() })?;
-        Ok(SignalServer { listener, addr })
+        Self::bind_with(addr, ServerConfig::default()).await
+    }
+
+    /// Listen on `addr` with explicit limits.
+    pub async fn bind_with(addr: SocketAddr, config: ServerConfig) -> Result<SignalServer, SignalError> {
+        let listen_error = |e: std::io::Error| SignalError::Listen { addr: addr.to_string(), reason: e.to_string() };
+        let listener = TcpListener::bind(addr).await.map_err(listen_error)?;
+        let addr = listener.local_addr().map_err(listen_error)?;
+        let config = ServerConfig { outbound_queue: config.outbound_queue.max(1), ..config };
+        Ok(SignalServer { listener, addr, config })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
+    /// The URL clients connect to, e.g. `ws://127.0.0.1:40123`.
     pub fn url(&self) -> String {
-        format!("ws://{}", self.addr)
+        ws_url(self.addr)
     }
 
-    /// Run on the current tokio runtime until the handle is dropped.
+    /// Run on the current tokio runtime until the returned handle is dropped or shut down.
     pub fn spawn(self) -> ServerHandle {
         let (stop, stop_rx) = watch::channel(false);
         let addr = self.addr;
@@ -79,7 +131,8 @@ impl SignalServer {
         ServerHandle { addr, stop }
     }
 
-    /// Run until the process ends.
+    /// Run until the task is dropped. Failing accepts (e.g. out of file descriptors) are logged
+    /// and retried, so this only returns on shutdown.
     pub async fn run(self) -> Result<(), SignalError> {
         let (_stop, stop_rx) = watch::channel(false);
         self.serve_until(stop_rx).await;
@@ -87,22 +140,24 @@ impl SignalServer {
     }
 
     async fn serve_until(self, mut stop: watch::Receiver<bool>) {
-        let rooms = Arc::new(Mutex::new(Rooms::default()));
+        let shared = Arc::new(Shared { rooms: Mutex::new(Rooms::default()), config: self.config });
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
-                        let rooms = Arc::clone(&rooms);
+                        let shared = Arc::clone(&shared);
                         let stop = stop.clone();
+                        let span = tracing::info_span!("signal", %peer);
                         tokio::spawn(async move {
-                            if let Err(e) = handle_connection(stream, rooms, stop).await {
-                                tracing::debug!(%peer, "signaling connection ended: {e}");
+                            match handle_connection(stream, shared, stop).await {
+                                Ok(()) => tracing::debug!("connection closed"),
+                                Err(e) => tracing::debug!("connection ended: {e}"),
                             }
-                        });
+                        }.instrument(span));
                     }
                     Err(e) => {
                         tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },
                 _ = stop.changed() => return,
@@ -114,32 +169,66 @@ impl SignalServer {
 /// Serve signaling on `listen` until the process ends.
 pub async fn serve(listen: SocketAddr) -> Result<(), SignalError> {
     let server = SignalServer::bind(listen).await?;
-    tracing::info!("signaling server listening on {}", server.url());
+    tracing::info!("signaling server listening on ws://{}", server.local_addr());
     server.run().await
+}
+
+struct Shared {
+    rooms: Mutex<Rooms>,
+    config: ServerConfig,
+}
+
+impl Shared {
+    /// The room table. Nothing panics while holding it, but a poisoned lock is still usable:
+    /// every operation leaves the table consistent before it can fail.
+    fn rooms(&self) -> MutexGuard<'_, Rooms> {
+        self.rooms.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// One connection's way out: its queue, and how to tell it to hang up.
+#[derive(Clone)]
+struct Outbox {
+    tx: mpsc::Sender<Message>,
+    kick: Arc<Notify>,
+}
+
+impl Outbox {
+    /// Queue `msg` without waiting. A full queue means the client is not reading: it is told to
+    /// disconnect, and `false` is returned. A closed queue (the connection is ending) is fine.
+    fn push(&self, msg: Message) -> bool {
+        match self.tx.try_send(msg) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.kick.notify_one();
+                false
+            }
+        }
+    }
 }
 
 struct Member {
     name: String,
-    tx: mpsc::Sender<Message>,
+    out: Outbox,
 }
 
-/// Room membership: pure bookkeeping, no I/O (sending is a non-blocking queue push).
+/// Room membership: bookkeeping only, no I/O (sending is a non-blocking queue push).
 #[derive(Default)]
 struct Rooms {
     rooms: HashMap<String, BTreeMap<String, Member>>,
     next_id: u64,
 }
 
-impl Rooms {
-    fn send(member: &Member, msg: &ServerMessage) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = member.tx.try_send(Message::text(msg.to_json())) {
-            tracing::warn!(name = %member.name, "a client is not reading its messages; dropping one");
-        }
-    }
+type Rejection = (ErrorCode, String);
 
-    fn join(&mut self, room: &str, name: &str, create: bool, tx: mpsc::Sender<Message>) -> Result<Welcome, (ErrorCode, String)> {
-        if room.is_empty() || room.len() > MAX_NAME_LEN || name.is_empty() || name.len() > MAX_NAME_LEN {
-            return Err((ErrorCode::BadMessage, format!("room and name must be 1 to {MAX_NAME_LEN} bytes")));
+impl Rooms {
+    /// Add a member; everyone already there gets `peer_joined`. The caller queues the returned
+    /// welcome before releasing the lock, so it precedes anything else sent to the newcomer.
+    fn join(&mut self, room: &str, name: &str, create: bool, out: Outbox) -> Result<Welcome, Rejection> {
+        for (what, value) in [("room", room), ("name", name)] {
+            if value.is_empty() || value.len() > MAX_NAME_BYTES {
+                return Err((ErrorCode::BadMessage, format!("{what} must be 1 to {MAX_NAME_BYTES} bytes, got {}", value.len())));
+            }
         }
         if !create && !self.rooms.contains_key(room) {
             return Err((ErrorCode::UnknownRoom, format!("room {room:?} does not exist (join with \"create\": true to open it)")));
@@ -147,36 +236,60 @@ impl Rooms {
         self.next_id += 1;
         let id = format!("p{}", self.next_id);
         let members = self.rooms.entry(room.to_string()).or_default();
-        let peers = members.iter().map(|(id, m)| PeerInfo { id: id.clone(), name: m.name.clone() }).collect();
-        let joined = ServerMessage::PeerJoined { id: id.clone(), name: name.to_string() };
-        for member in members.values() {
-            Self::send(member, &joined);
-        }
-        members.insert(id.clone(), Member { name: name.to_string(), tx });
+        let peers: Vec<PeerInfo> = members.iter().map(|(id, m)| PeerInfo { id: id.clone(), name: m.name.clone() }).collect();
+        let joined = frame(&ServerMessage::PeerJoined { id: id.clone(), name: name.to_string() });
+        let overflowed: Vec<String> = members.iter().filter(|(_, m)| !m.out.push(joined.clone())).map(|(id, _)| id.clone()).collect();
+        members.insert(id.clone(), Member { name: name.to_string(), out });
+        self.evict(room, overflowed);
         Ok(Welcome { id, room: room.to_string(), peers })
     }
 
+    /// Remove a member (if still there) and tell the others. Idempotent.
     fn leave(&mut self, room: &str, id: &str) {
         let Some(members) = self.rooms.get_mut(room) else { return };
-        members.remove(id);
-        let left = ServerMessage::PeerLeft { id: id.to_string() };
-        for member in members.values() {
-            Self::send(member, &left);
+        if members.remove(id).is_none() {
+            return;
         }
+        let left = frame(&ServerMessage::PeerLeft { id: id.to_string() });
+        let overflowed: Vec<String> = members.iter().filter(|(_, m)| !m.out.push(left.clone())).map(|(id, _)| id.clone()).collect();
         if members.is_empty() {
             self.rooms.remove(room);
         }
+        self.evict(room, overflowed);
     }
 
-    fn relay(&self, room: &str, to: &str, msg: ServerMessage) -> Result<(), (ErrorCode, String)> {
-        match self.rooms.get(room).and_then(|m| m.get(to)) {
-            Some(member) => {
-                Self::send(member, &msg);
-                Ok(())
+    /// Drop members whose queue overflowed (their connections were told to hang up), telling the
+    /// rest, which may overflow further queues in turn.
+    fn evict(&mut self, room: &str, mut overflowed: Vec<String>) {
+        while let Some(id) = overflowed.pop() {
+            let Some(members) = self.rooms.get_mut(room) else { return };
+            let Some(member) = members.remove(&id) else { continue };
+            tracing::warn!(room, id, name = %member.name, "participant is not reading its messages; disconnecting it");
+            let left = frame(&ServerMessage::PeerLeft { id });
+            overflowed.extend(members.iter().filter(|(_, m)| !m.out.push(left.clone())).map(|(id, _)| id.clone()));
+            if members.is_empty() {
+                self.rooms.remove(room);
             }
-            None => Err((ErrorCode::UnknownPeer, format!("nobody with id {to:?} is in room {room:?}"))),
         }
     }
+
+    fn relay(&mut self, room: &str, to: &str, msg: &ServerMessage) -> Result<(), Rejection> {
+        let Some(member) = self.rooms.get(room).and_then(|m| m.get(to)) else {
+            return Err((ErrorCode::UnknownPeer, format!("nobody with id {to:?} is in room {room:?}")));
+        };
+        if !member.out.push(frame(msg)) {
+            self.evict(room, vec![to.to_string()]);
+        }
+        Ok(())
+    }
+}
+
+fn frame(msg: &ServerMessage) -> Message {
+    Message::text(msg.to_json())
+}
+
+fn error(code: ErrorCode, message: impl Into<String>) -> ServerMessage {
+    ServerMessage::Error { code, message: message.into() }
 }
 
 /// Per-connection state.
@@ -187,9 +300,9 @@ struct Session {
 }
 
 impl Session {
-    fn allow(&mut self) -> bool {
+    fn allow(&mut self, config: &ServerConfig) -> bool {
         let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last_refill).as_secs_f64() * RATE_PER_SECOND).min(RATE_BURST);
+        self.tokens = (self.tokens + now.duration_since(self.last_refill).as_secs_f64() * config.rate_per_second).min(config.rate_burst);
         self.last_refill = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -200,107 +313,149 @@ impl Session {
     }
 }
 
-async fn handle_connection(stream: TcpStream, rooms: Arc<Mutex<Rooms>>, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+/// Why a connection's read loop ended.
+enum End {
+    /// The client closed, or the server is shutting down: flush what is queued, then close.
+    Graceful,
+    /// The client let its queue fill up: close at once without flushing.
+    Kicked,
+    /// A transport error.
+    Failed(String),
+}
+
+async fn handle_connection(stream: TcpStream, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> Result<(), String> {
     let _ = stream.set_nodelay(true);
-    let config = WebSocketConfig::default().max_message_size(Some(HARD_MESSAGE_LIMIT)).max_frame_size(Some(HARD_MESSAGE_LIMIT));
-    let ws = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await.map_err(|e| e.to_string())?;
+    let config = WebSocketConfig::default().max_message_size(Some(HARD_MESSAGE_BYTES)).max_frame_size(Some(HARD_MESSAGE_BYTES));
+    let ws = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await.map_err(|e| format!("websocket handshake failed: {e}"))?;
     let (mut sink, mut source) = ws.split();
-    let (tx, mut rx) = mpsc::channel::<Message>(OUTBOUND_QUEUE);
-    let writer = tokio::spawn(async move {
+    let (tx, mut rx) = mpsc::channel::<Message>(shared.config.outbound_queue);
+    let out = Outbox { tx, kick: Arc::new(Notify::new()) };
+    let mut writer = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
             if sink.send(msg).await.is_err() {
-                break;
+                return;
             }
         }
         let _ = sink.close().await;
     });
-    let mut session = Session { joined: None, tokens: RATE_BURST, last_refill: Instant::now() };
-    let reply = |tx: &mpsc::Sender<Message>, msg: ServerMessage| {
-        let _ = tx.try_send(Message::text(msg.to_json()));
-    };
-    let result = loop {
+    let mut session = Session { joined: None, tokens: shared.config.rate_burst, last_refill: Instant::now() };
+    let end = loop {
         let incoming = tokio::select! {
             incoming = source.next() => incoming,
-            _ = stop.changed() => break Ok(()),
+            _ = out.kick.notified() => break End::Kicked,
+            _ = stop.changed() => break End::Graceful,
         };
         let text = match incoming {
-            None | Some(Ok(Message::Close(_))) => break Ok(()),
-            Some(Err(e)) => break Err(e.to_string()),
-            Some(Ok(Message::Text(text))) => text,
-            Some(Ok(Message::Binary(_))) => {
-                reply(&tx, error(ErrorCode::BadMessage, "binary messages are not supported; send JSON text"));
-                continue;
+            None | Some(Ok(Message::Close(_))) => break End::Graceful,
+            Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
+                let too_large = format!("message of {size} bytes exceeds the {max_size}-byte hard limit; closing the connection");
+                out.push(frame(&error(ErrorCode::TooLarge, too_large)));
+                out.push(Message::Close(Some(CloseFrame { code: CloseCode::Size, reason: "message too large".into() })));
+                break End::Graceful;
             }
+            Some(Err(e)) => break End::Failed(e.to_string()),
+            Some(Ok(Message::Text(text))) => Some(text),
+            Some(Ok(Message::Binary(_))) => None,
             Some(Ok(_)) => continue, // ping/pong frames are answered by the WebSocket layer
         };
-        if !session.allow() {
-            reply(&tx, error(ErrorCode::RateLimited, "too many messages; this one was dropped"));
+        // Every message gets at most one answer (welcome, pong or error), queued through this
+        // slot. Waiting for it only slows down this client's own reading (backpressure on a
+        // client that sends faster than it reads its answers); messages relayed from others
+        // never wait, they disconnect a client whose queue is full.
+        let slot = tokio::select! {
+            slot = out.tx.reserve() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break End::Failed("the connection's writer stopped".into()),
+            },
+            _ = out.kick.notified() => break End::Kicked,
+            _ = stop.changed() => break End::Graceful,
+        };
+        let Some(text) = text else {
+            slot.send(frame(&error(ErrorCode::BadMessage, "binary messages are not supported; send JSON text")));
+            continue;
+        };
+        if !session.allow(&shared.config) {
+            slot.send(frame(&error(ErrorCode::RateLimited, "too many messages; this one was dropped")));
             continue;
         }
         if text.len() > MAX_MESSAGE_BYTES {
-            reply(&tx, error(ErrorCode::TooLarge, &format!("message of {} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit", text.len())));
+            slot.send(frame(&error(ErrorCode::TooLarge, format!("message of {} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit", text.len()))));
             continue;
         }
-        let msg: ClientMessage = match serde_json::from_str(text.as_str()) {
-            Ok(msg) => msg,
+        match serde_json::from_str::<ClientMessage>(text.as_str()) {
+            Ok(msg) => apply(&shared, &mut session, &out, slot, msg),
             Err(e) => {
-                reply(&tx, error(ErrorCode::BadMessage, &format!("not a valid signaling message: {e}")));
-                continue;
+                tracing::debug!("bad message: {e}");
+                slot.send(frame(&error(ErrorCode::BadMessage, format!("not a valid signaling message: {e}"))));
             }
-        };
-        if let Some(answer) = apply(&rooms, &mut session, &tx, msg) {
-            reply(&tx, answer);
         }
     };
     if let Some((room, id)) = session.joined.take() {
-        rooms.lock().expect("rooms lock").leave(&room, &id);
+        shared.rooms().leave(&room, &id);
+        tracing::info!(room, id, "participant disconnected");
     }
-    drop(tx);
-    let _ = writer.await;
-    result
-}
-
-fn error(code: ErrorCode, message: &str) -> ServerMessage {
-    ServerMessage::Error { code, message: message.to_string() }
-}
-
-/// Apply one well-formed client message; returns what to answer to the sender, if anything.
-fn apply(rooms: &Mutex<Rooms>, session: &mut Session, tx: &mpsc::Sender<Message>, msg: ClientMessage) -> Option<ServerMessage> {
-    let mut rooms = rooms.lock().expect("rooms lock");
-    let not_joined = || error(ErrorCode::NotJoined, "join a room first");
-    match msg {
-        ClientMessage::Join { room, name, create } => {
-            if session.joined.is_some() {
-                return Some(error(ErrorCode::AlreadyJoined, "already in a room; send leave first"));
+    // The rooms no longer hold a sender to this connection; dropping ours lets the writer finish.
+    drop(out);
+    match end {
+        End::Kicked => writer.abort(),
+        End::Graceful | End::Failed(_) => {
+            if tokio::time::timeout(FLUSH_ON_CLOSE, &mut writer).await.is_err() {
+                writer.abort();
             }
-            match rooms.join(&room, &name, create, tx.clone()) {
-                Ok(welcome) => {
-                    tracing::info!(room = %room, id = %welcome.id, "participant joined");
-                    session.joined = Some((room, welcome.id.clone()));
-                    Some(ServerMessage::Welcome(welcome))
+        }
+    }
+    match end {
+        End::Graceful => Ok(()),
+        End::Kicked => Err("disconnected: the client did not read its messages".into()),
+        End::Failed(e) => Err(e),
+    }
+}
+
+/// Apply one well-formed client message, answering the sender (if at all) through `slot`.
+fn apply(shared: &Shared, session: &mut Session, out: &Outbox, slot: Permit<'_, Message>, msg: ClientMessage) {
+    let answer = match msg {
+        ClientMessage::Join { room, name, create } => {
+            if let Some((room, _)) = &session.joined {
+                Some(error(ErrorCode::AlreadyJoined, format!("already in room {room:?}; send leave first")))
+            } else {
+                let mut rooms = shared.rooms();
+                match rooms.join(&room, &name, create, out.clone()) {
+                    Ok(welcome) => {
+                        // Queued before the lock is released: nothing can reach the newcomer
+                        // before its welcome.
+                        slot.send(frame(&ServerMessage::Welcome(welcome.clone())));
+                        drop(rooms);
+                        tracing::info!(room, id = welcome.id, name, "participant joined");
+                        session.joined = Some((room, welcome.id));
+                        return;
+                    }
+                    Err((code, message)) => Some(error(code, message)),
                 }
-                Err((code, message)) => Some(error(code, &message)),
             }
         }
         ClientMessage::Leave {} => match session.joined.take() {
             Some((room, id)) => {
-                rooms.leave(&room, &id);
+                shared.rooms().leave(&room, &id);
+                tracing::info!(room, id, "participant left");
                 None
             }
-            None => Some(not_joined()),
+            None => Some(error(ErrorCode::NotJoined, "join a room first")),
         },
         ClientMessage::Ping {} => Some(ServerMessage::Pong {}),
-        ClientMessage::Offer { to, sdp } => {
-            let Some((room, from)) = &session.joined else { return Some(not_joined()) };
-            rooms.relay(room, &to, ServerMessage::Offer { from: from.clone(), sdp }).err().map(|(c, m)| error(c, &m))
-        }
-        ClientMessage::Answer { to, sdp } => {
-            let Some((room, from)) = &session.joined else { return Some(not_joined()) };
-            rooms.relay(room, &to, ServerMessage::Answer { from: from.clone(), sdp }).err().map(|(c, m)| error(c, &m))
-        }
-        ClientMessage::Candidate { to, candidate } => {
-            let Some((room, from)) = &session.joined else { return Some(not_joined()) };
-            rooms.relay(room, &to, ServerMessage::Candidate { from: from.clone(), candidate }).err().map(|(c, m)| error(c, &m))
-        }
+        ClientMessage::Offer { to, sdp } => relay(shared, session, "offer", &to, |from| ServerMessage::Offer { from, sdp }),
+        ClientMessage::Answer { to, sdp } => relay(shared, session, "answer", &to, |from| ServerMessage::Answer { from, sdp }),
+        ClientMessage::Candidate { to, candidate } => relay(shared, session, "candidate", &to, |from| ServerMessage::Candidate { from, candidate }),
+    };
+    if let Some(answer) = answer {
+        slot.send(frame(&answer));
     }
+}
+
+/// Relay to `to` in the sender's room what `make` builds from the sender's id.
+fn relay(shared: &Shared, session: &Session, kind: &str, to: &str, make: impl FnOnce(String) -> ServerMessage) -> Option<ServerMessage> {
+    let Some((room, from)) = &session.joined else { return Some(error(ErrorCode::NotJoined, "join a room first")) };
+    let msg = make(from.clone());
+    tracing::debug!(room, from, to, kind, "relaying");
+    tracing::trace!(?msg, "relayed body");
+    shared.rooms().relay(room, to, &msg).err().map(|(code, message)| error(code, message))
 }
