@@ -62,6 +62,7 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
         link: link.clone(),
         media: MediaSettings { seed: 7, ..MediaSettings::default() },
         view: Some(view),
+        board: None,
     })
     .await?;
     let mut remotes = Vec::new();
@@ -74,6 +75,7 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
                 link: link.clone(),
                 media: MediaSettings { seed: i as u32 + 1, ..MediaSettings::default() },
                 view: None,
+                board: None,
             })
             .await?,
         );

@@ -100,6 +100,7 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
     let bind = options.bind.map(|ip| SocketAddr::new(ip, 0)).unwrap_or(bind);
     let link = LinkSettings { ice: ice.clone(), relay_only, bind, stack_defaults: options.stack_defaults };
 
+
     let started = Instant::now();
     // Probe every ICE server while the call sets up: the report says which server works, over
     // which transport, and why one does not (the call itself does not wait for this).
@@ -109,6 +110,7 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
         natter_ice::monitor::MonitorTiming::default(),
         |transition| tracing::info!("{}", transition.message),
     );
+    let board = crate::health::ServerBoard::new(ice.clone(), crate::health::ProbeOptions::default(), Some(monitor.sink()));
     let mut participants = Vec::new();
     for i in 0..options.participants {
         let config = ParticipantConfig {
@@ -118,6 +120,7 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
             link: link.clone(),
             media: MediaSettings { seed: i as u32 + 1, ..MediaSettings::default() },
             view: None,
+            board: Some(board.clone()),
         };
         participants.push(Participant::join(config).await?);
     }
@@ -135,7 +138,30 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(options.duration).await;
+    // Hold the call for `duration`; say once (on stderr) when every pair is connected and which
+    // relays carry it, so tools driving a test (e.g. killing a TURN server mid-call) know when.
+    let call_end = Instant::now() + options.duration;
+    let mut announced = false;
+    while Instant::now() < call_end {
+        if !announced {
+            let mut all_connected = true;
+            let mut relays = std::collections::BTreeSet::new();
+            for p in &participants {
+                for peer in p.snapshot().await.peers {
+                    all_connected &= peer.state == "connected" && peer.first_frame_ms.is_some();
+                    if let Some(relay) = peer.path.and_then(|path| path.relay_server) {
+                        relays.insert(relay);
+                    }
+                }
+            }
+            if all_connected {
+                announced = true;
+                let relays: Vec<_> = relays.into_iter().collect();
+                tracing::info!("call established; relays in use: [{}]", relays.join(" "));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100).min(call_end.saturating_duration_since(Instant::now()))).await;
+    }
 
     let mut reports = Vec::new();
     let mut gathered = std::collections::BTreeSet::new();

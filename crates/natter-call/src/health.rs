@@ -305,6 +305,8 @@ pub fn format_table(results: &[ServerHealth]) -> String {
 
 /// A running health monitor: re-probes every server × transport while a call runs.
 pub struct HealthMonitor {
+    /// Results probed elsewhere (e.g. by `ServerBoard` when a call restarts) enter here.
+    external: tokio::sync::mpsc::UnboundedSender<ServerHealth>,
     latest: Arc<std::sync::Mutex<Vec<Option<ServerHealth>>>>,
     transitions: Arc<std::sync::Mutex<Vec<natter_ice::monitor::HealthTransition>>>,
     task: tokio::task::JoinHandle<()>,
@@ -323,6 +325,7 @@ impl HealthMonitor {
         let transitions = Arc::new(std::sync::Mutex::new(Vec::new()));
         let (latest_w, transitions_w) = (Arc::clone(&latest), Arc::clone(&transitions));
         let tls = tls_connector(&options).ok();
+        let (external, mut external_rx) = tokio::sync::mpsc::unbounded_channel::<ServerHealth>();
         let task = tokio::spawn(async move {
             let mut monitor = natter_ice::monitor::Monitor::new(specs, timing, Instant::now());
             let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, ProbeResult)>();
@@ -343,6 +346,16 @@ impl HealthMonitor {
                     }
                 };
                 tokio::select! {
+                    Some(health) = external_rx.recv() => {
+                        let index = (0..monitor.len()).find(|&i| monitor.spec(i).url.original == health.url && monitor.spec(i).transport == health.transport);
+                        if let Some(index) = index {
+                            if let Some(transition) = monitor.on_result(index, &health.result, Instant::now(), SystemTime::now()) {
+                                on_transition(&transition);
+                                transitions_w.lock().unwrap().push(transition);
+                            }
+                            latest_w.lock().unwrap()[index] = Some(health);
+                        }
+                    }
                     Some((index, result)) = done_rx.recv() => {
                         let spec = monitor.spec(index).clone();
                         if let Some(transition) = monitor.on_result(index, &result, Instant::now(), SystemTime::now()) {
@@ -355,7 +368,12 @@ impl HealthMonitor {
                 }
             }
         });
-        HealthMonitor { latest, transitions, task }
+        HealthMonitor { external, latest, transitions, task }
+    }
+
+    /// Where to send results probed outside the monitor, so they count as its own.
+    pub fn sink(&self) -> tokio::sync::mpsc::UnboundedSender<ServerHealth> {
+        self.external.clone()
     }
 
     /// The latest result of every server × transport probed so far.
@@ -384,5 +402,77 @@ impl HealthMonitor {
 impl Drop for HealthMonitor {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// What this process knows about its ICE servers, shared by every connection: when one
+/// connection breaks and restarts, the servers are probed once (single flight, cached briefly)
+/// and every restarting connection gets only the servers that work now. A call with six
+/// participants thus pays a dead server's timeout once, not five times.
+pub struct ServerBoard {
+    base: IceConfig,
+    options: ProbeOptions,
+    /// Fresh results also go to the health monitor (shared knowledge, one timeline of events).
+    monitor: Option<tokio::sync::mpsc::UnboundedSender<ServerHealth>>,
+    cache: tokio::sync::Mutex<Option<(Instant, Vec<ServerHealth>)>>,
+}
+
+/// Probe results younger than this are reused by other restarting connections.
+const BOARD_MAX_AGE: Duration = Duration::from_secs(3);
+
+impl ServerBoard {
+    pub fn new(base: IceConfig, options: ProbeOptions, monitor: Option<tokio::sync::mpsc::UnboundedSender<ServerHealth>>) -> Arc<ServerBoard> {
+        Arc::new(ServerBoard { base, options, monitor, cache: tokio::sync::Mutex::new(None) })
+    }
+
+    pub fn base(&self) -> &IceConfig {
+        &self.base
+    }
+
+    /// The configuration for a (re)starting connection, and the URLs left out with the reason.
+    /// When no server is known to work, everything is kept (nothing better to try).
+    pub async fn working_config(&self) -> (IceConfig, Vec<String>) {
+        if self.base.ice_servers.is_empty() {
+            return (self.base.clone(), Vec::new());
+        }
+        let health = {
+            let mut cache = self.cache.lock().await;
+            match cache.as_ref() {
+                Some((at, health)) if at.elapsed() < BOARD_MAX_AGE => health.clone(),
+                _ => {
+                    let health = probe_all(&self.base, &self.options).await;
+                    if let Some(monitor) = &self.monitor {
+                        for h in &health {
+                            let _ = monitor.send(h.clone());
+                        }
+                    }
+                    *cache = Some((Instant::now(), health.clone()));
+                    health
+                }
+            }
+        };
+        let works = |url: &str| health.iter().filter(|h| h.url == url).any(|h| h.result.status == ProbeStatus::Ok);
+        let probed = |url: &str| health.iter().any(|h| h.url == url);
+        let mut config = self.base.clone();
+        let mut dropped = Vec::new();
+        for server in &mut config.ice_servers {
+            server.urls.retain(|u| {
+                let keep = works(&u.original) || !probed(&u.original);
+                if !keep {
+                    let why = health
+                        .iter()
+                        .find(|h| h.url == u.original)
+                        .and_then(|h| h.result.error.clone())
+                        .unwrap_or_else(|| "not working".into());
+                    dropped.push(format!("{} ({why})", u.original));
+                }
+                keep
+            });
+        }
+        config.ice_servers.retain(|s| !s.urls.is_empty());
+        if config.ice_servers.is_empty() {
+            return (self.base.clone(), Vec::new());
+        }
+        (config, dropped)
     }
 }

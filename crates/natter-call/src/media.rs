@@ -189,9 +189,9 @@ pub fn decode_loop(frames: std::sync::mpsc::Receiver<Bytes>, target: DecodeTarge
             Some(stamp) => {
                 stats.lock().unwrap().on_decoded(stamp.counter, stamp.capture_ms, natter_media::now_ms());
                 let mut record = record.lock().unwrap();
-                if record.first_frame_ms.is_none() {
-                    record.first_frame_ms = Some(joined_at.elapsed().as_secs_f64() * 1000.0);
-                }
+                let at_ms = joined_at.elapsed().as_secs_f64() * 1000.0;
+                record.first_frame_ms.get_or_insert(at_ms);
+                record.last_frame_ms = Some(at_ms);
                 drop(record);
                 if let Some(view) = view
                     && stamp.counter.is_multiple_of(2)

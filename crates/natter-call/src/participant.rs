@@ -6,7 +6,11 @@
 
 use crate::media::{self, EncodedAudio, EncodedFrame, MediaSettings, ViewSink};
 use crate::peer::{self, LinkEvent, LinkSettings, PeerLink};
+use crate::fallback::{Action, LinkState};
 use crate::keyframe::PliPacer;
+use crate::report::PeerEvent;
+use crate::webrtc_setup;
+use rtc::peer_connection::configuration::RTCOfferOptions;
 use crate::receive::{Assembled, FrameAssembler, VideoStats};
 use crate::report::{ParticipantReport, PeerReport, VideoReport};
 use crate::view::ViewEvent;
@@ -35,6 +39,8 @@ pub struct ParticipantConfig {
     pub media: MediaSettings,
     /// Where decoded frames and state changes go for display (the desktop app); `None` headless.
     pub view: Option<ViewSink>,
+    /// Shared knowledge about the ICE servers (see `health::ServerBoard`); restarts use it.
+    pub board: Option<Arc<crate::health::ServerBoard>>,
 }
 
 /// What the report needs about one remote, shared between the loop and `snapshot`.
@@ -183,7 +189,15 @@ struct Engine {
 impl Engine {
     async fn run(mut self, mut server_rx: mpsc::Receiver<ServerMessage>, mut link_rx: mpsc::UnboundedReceiver<LinkEvent>) {
         loop {
+            let next_deadline = self.links.values().filter_map(|l| l.policy.poll_timeout()).min();
+            let policy_timer = async {
+                match next_deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
+                _ = policy_timer => self.on_policy_timer().await,
                 msg = server_rx.recv() => match msg {
                     Some(msg) => self.on_server(msg).await,
                     None => {
@@ -235,7 +249,9 @@ impl Engine {
 
     async fn offer_to(&mut self, remote: &str) -> Result<(), CallError> {
         self.open_link(remote).await?;
-        let link = &self.links[remote];
+        let link = self.links.get_mut(remote).expect("link just opened");
+        // The side that offered first also drives ICE restarts for this pair (no glare).
+        link.offerer = true;
         let offer = link.pc.create_offer(None).await.map_err(wrap)?;
         link.pc.set_local_description(offer.clone()).await.map_err(wrap)?;
         self.send(ClientMessage::Offer { to: remote.to_string(), sdp: offer.sdp }).await;
@@ -295,7 +311,16 @@ impl Engine {
         if offer.unmarshal().is_err() {
             return Err(CallError::Signaling(format!("offer from {from} is not valid SDP")));
         }
+        let is_restart = self.links.get(from).is_some_and(|l| l.has_remote_description);
         self.open_link(from).await?;
+        if is_restart {
+            // The remote restarts ICE: gather our side with the servers that work now.
+            let (config, dropped) = self.working_config().await;
+            let link = self.links.get_mut(from).expect("link exists");
+            link.pc.set_configuration(webrtc_setup::rtc_configuration(&config, self.config.link.relay_only)).await.map_err(wrap)?;
+            let detail = restart_detail(&config, &dropped, "the remote restarted ICE");
+            self.event(from, "ice_restart", &detail);
+        }
         let link = self.links.get_mut(from).expect("link just opened");
         link.pc.set_remote_description(offer).await.map_err(wrap)?;
         link.has_remote_description = true;
@@ -376,6 +401,17 @@ impl Engine {
         let elapsed_ms = self.joined_at.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(participant = %self.id, remote, %state, elapsed_ms, "connection state");
         let Some(link) = self.links.get_mut(remote) else { return };
+        let policy_state = match state {
+            RTCPeerConnectionState::Connected => Some(LinkState::Connected),
+            RTCPeerConnectionState::Disconnected => Some(LinkState::Disconnected),
+            RTCPeerConnectionState::Failed => Some(LinkState::Failed),
+            RTCPeerConnectionState::Connecting => Some(LinkState::Connecting),
+            _ => None,
+        };
+        let was_restarting = link.policy.attempts() > 0;
+        if let Some(policy_state) = policy_state {
+            link.policy.on_state(policy_state, Instant::now());
+        }
         {
             let mut record = link.record.lock().unwrap();
             if state == RTCPeerConnectionState::Closed {
@@ -384,10 +420,27 @@ impl Engine {
                 record.left_ms.get_or_insert(elapsed_ms);
                 return;
             }
+            if link.policy.gave_up() {
+                return; // final: keep "failed" and the reason
+            }
             record.state = state.to_string();
             if state == RTCPeerConnectionState::Connected && record.connect_ms.is_none() {
                 record.connect_ms = Some(elapsed_ms);
             }
+            let kind = match state {
+                RTCPeerConnectionState::Connected if was_restarting => Some("recovered"),
+                RTCPeerConnectionState::Connected => Some("connected"),
+                RTCPeerConnectionState::Disconnected => Some("disconnected"),
+                RTCPeerConnectionState::Failed => Some("failed"),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                record.events.push(PeerEvent { at_ms: elapsed_ms, kind: kind.into(), detail: String::new() });
+            }
+        }
+        if state == RTCPeerConnectionState::Connected && was_restarting {
+            // A new path: ask for a keyframe now rather than waiting for a PLI round trip.
+            self.encoded.request_keyframe();
         }
         match state {
             RTCPeerConnectionState::Connected => {
@@ -398,6 +451,7 @@ impl Engine {
                     let requests = spawn_keyframe_request_listener(link, self.encoded.keyframe_flag());
                     link.tasks.extend([video, audio, requests]);
                 }
+                let link = self.links.get_mut(remote).expect("link exists");
                 let detail = match peer::current_path(&link.pc).await {
                     Some((path, _)) if path.local_candidate == "relay" => {
                         format!("relayed via {}", path.relay_server.clone().unwrap_or_else(|| "TURN".into()))
@@ -407,10 +461,70 @@ impl Engine {
                 };
                 self.status(remote, "connected", &detail);
             }
-            RTCPeerConnectionState::Failed => self.status(remote, "failed", "no network path to this participant works"),
+            RTCPeerConnectionState::Failed => self.status(remote, "connecting", "no path works right now; trying other servers…"),
             RTCPeerConnectionState::Disconnected => self.status(remote, "connecting", "connection interrupted, checking paths…"),
             _ => {}
         }
+    }
+
+    fn event(&self, remote: &str, kind: &str, detail: &str) {
+        let at_ms = self.joined_at.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(participant = %self.id, remote, kind, "{detail}");
+        if let Some(link) = self.links.get(remote) {
+            link.record.lock().unwrap().events.push(PeerEvent { at_ms, kind: kind.into(), detail: detail.into() });
+        }
+    }
+
+    async fn working_config(&self) -> (natter_ice::IceConfig, Vec<String>) {
+        match &self.config.board {
+            Some(board) => board.working_config().await,
+            None => (self.config.link.ice.clone(), Vec::new()),
+        }
+    }
+
+    /// A restart policy came due: restart ICE (if we drive this pair) or give up.
+    async fn on_policy_timer(&mut self) {
+        let now = Instant::now();
+        let mut actions = Vec::new();
+        for (remote, link) in self.links.iter_mut() {
+            if let Some(action) = link.policy.handle_timeout(now) {
+                actions.push((remote.clone(), action, link.offerer));
+            }
+        }
+        for (remote, action, offerer) in actions {
+            match action {
+                Action::Restart { attempt } if offerer => {
+                    if let Err(e) = self.restart_ice(&remote, attempt).await {
+                        tracing::warn!(participant = %self.id, remote, "ICE restart failed to start: {e}");
+                    }
+                }
+                Action::Restart { attempt } => {
+                    tracing::info!(participant = %self.id, remote, attempt, "connection broken; the remote drives the ICE restart");
+                }
+                Action::GiveUp { reason } => {
+                    self.event(&remote, "gave_up", &reason);
+                    if let Some(link) = self.links.get(&remote) {
+                        link.record.lock().unwrap().state = "failed".into();
+                    }
+                    self.status(&remote, "failed", &format!("cannot reach this participant: {reason}"));
+                }
+            }
+        }
+    }
+
+    /// Restart ICE with the servers that work now and send the new offer.
+    async fn restart_ice(&mut self, remote: &str, attempt: u32) -> Result<(), CallError> {
+        let (config, dropped) = self.working_config().await;
+        let relay_only = self.config.link.relay_only;
+        let link = self.links.get_mut(remote).ok_or_else(|| CallError::WebRtc(format!("no connection to {remote}")))?;
+        link.pc.set_configuration(webrtc_setup::rtc_configuration(&config, relay_only)).await.map_err(wrap)?;
+        let offer = link.pc.create_offer(Some(RTCOfferOptions { ice_restart: true })).await.map_err(wrap)?;
+        link.pc.set_local_description(offer.clone()).await.map_err(wrap)?;
+        let detail = restart_detail(&config, &dropped, &format!("attempt {attempt}"));
+        self.event(remote, "ice_restart", &detail);
+        self.status(remote, "connecting", "reconnecting through another path…");
+        self.send(ClientMessage::Offer { to: remote.to_string(), sdp: offer.sdp }).await;
+        Ok(())
     }
 
     async fn on_track(&mut self, remote: &str, track: Arc<dyn TrackRemote>) {
@@ -437,6 +551,16 @@ impl Engine {
             link.tasks.push(task);
         }
     }
+}
+
+/// "attempt 2: using turn:b:3478; left out turn:a:3478 (timeout …)".
+fn restart_detail(config: &natter_ice::IceConfig, dropped: &[String], why: &str) -> String {
+    let using: Vec<String> = config.urls().map(|(u, _)| u.original.clone()).collect();
+    let mut detail = format!("{why}: using {}", if using.is_empty() { "host candidates only".to_string() } else { using.join(", ") });
+    if !dropped.is_empty() {
+        detail.push_str(&format!("; left out {}", dropped.join(", ")));
+    }
+    detail
 }
 
 fn wrap(e: impl std::fmt::Display) -> CallError {

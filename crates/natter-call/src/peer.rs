@@ -67,6 +67,10 @@ pub struct PeerLink {
     pub pending_candidates: Vec<RTCIceCandidateInit>,
     pub has_remote_description: bool,
     pub record: Arc<Mutex<PeerReport>>,
+    /// We sent the first offer, so we also drive ICE restarts for this pair.
+    pub offerer: bool,
+    /// When to restart ICE, and when to give up.
+    pub policy: crate::fallback::RestartPolicy,
     /// Background tasks of this link (media writers, receivers), aborted on close.
     pub tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -121,6 +125,8 @@ impl PeerLink {
             pending_candidates: Vec::new(),
             has_remote_description: false,
             record,
+            offerer: false,
+            policy: crate::fallback::RestartPolicy::new(crate::fallback::RestartTiming::default()),
             tasks: Vec::new(),
         })
     }
@@ -172,8 +178,14 @@ fn rand_ssrc() -> u32 {
 /// The path the connection uses now (selected candidate pair) and its RTT, from the crate's stats.
 pub async fn current_path(pc: &Arc<dyn PeerConnection>) -> Option<(PathReport, Option<f64>)> {
     let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
-    let pair = report.candidate_pairs().find(|p| p.nominated).or_else(|| report.candidate_pairs().next())?;
     let ids_match = |a: &str, b: &str| !a.is_empty() && !b.is_empty() && (a.ends_with(b) || b.ends_with(a));
+    // After an ICE restart old pairs may still be listed: the transport names the selected one.
+    let selected = report.transport().map(|t| t.selected_candidate_pair_id.clone()).unwrap_or_default();
+    let pair = report
+        .candidate_pairs()
+        .find(|p| ids_match(&p.stats.id, &selected))
+        .or_else(|| report.candidate_pairs().filter(|p| p.nominated).last())
+        .or_else(|| report.candidate_pairs().next())?;
     let mut local = None;
     let mut remote = None;
     for entry in report.iter() {

@@ -46,6 +46,21 @@ pub struct PeerReport {
     /// state before it left). Absent while the remote is in the call.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub left_ms: Option<f64>,
+    /// join → the most recent decoded frame from this remote.
+    pub last_frame_ms: Option<f64>,
+    /// What happened to this connection, in order (connected, disconnected, ice_restart, …).
+    pub events: Vec<PeerEvent>,
+}
+
+/// One thing that happened to a connection.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PeerEvent {
+    /// join → the event.
+    pub at_ms: f64,
+    /// "connected" | "disconnected" | "failed" | "ice_restart" | "recovered" | "gave_up"
+    pub kind: String,
+    /// Plain words for the user.
+    pub detail: String,
 }
 
 impl PeerReport {

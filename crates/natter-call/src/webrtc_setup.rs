@@ -89,6 +89,11 @@ pub fn setting_engine(relay_only: bool) -> SettingEngine {
         .with_srflx_acceptance_min_wait(Some(Duration::from_millis(100)))
         .with_prflx_acceptance_min_wait(Some(Duration::from_millis(200)))
         .with_relay_acceptance_min_wait(Some(relay_wait))
-        .with_ice_timeouts(Some(Duration::from_secs(4)), Some(Duration::from_secs(10)), Some(Duration::from_secs(1)))
+        // Consent checks every 500 ms; `disconnected` after 2.5 s of silence (≈ 5 missed checks),
+        // `failed` after 6 s. The fallback policy restarts ICE 1 s into `disconnected`.
+        // An ICE restart after a relay died must not keep pairing the dead relay's candidates:
+        // re-bind and re-gather from scratch with the (filtered) servers.
+        .with_discard_local_candidates_during_ice_restart(true)
+        .with_ice_timeouts(Some(Duration::from_millis(2500)), Some(Duration::from_secs(6)), Some(Duration::from_millis(500)))
         .build()
 }

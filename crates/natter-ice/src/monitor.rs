@@ -66,6 +66,14 @@ impl Monitor {
         due
     }
 
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     pub fn spec(&self, index: usize) -> &ProbeSpec {
         &self.entries[index].spec
     }

@@ -1,0 +1,80 @@
+//! Automatic fallback, end to end: real coturn servers die mid-call and calls move on by themselves.
+
+mod support;
+
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use support::*;
+
+/// Two TURN servers, relay-only, three participants. The TURN server carrying the calls is killed
+/// mid-call: every pair that used it restarts ICE onto the other one and decodes frames again,
+/// in the same process, without anyone restarting anything.
+#[test]
+fn turn_server_killed_mid_call_every_pair_moves_to_the_other() {
+    let mut servers = [Coturn::start(), Coturn::start()];
+    let dir = TempDir::new("failover");
+    let config = dir.path("ice.json");
+    let entries: Vec<String> = servers
+        .iter()
+        .map(|s| format!(r#"{{"urls":["{}"],"username":"{}","credential":"{}"}}"#, s.turn_url(), s.user, s.password))
+        .collect();
+    std::fs::write(&config, format!(r#"{{"iceServers":[{}]}}"#, entries.join(","))).unwrap();
+    let report_path = dir.path("report.json");
+    let mut child = Command::new(NATTER)
+        .args(["headless", "--participants", "3", "--duration", "14", "--relay-only", "--ice-config"])
+        .arg(&config)
+        .arg("--report")
+        .arg(&report_path)
+        .env("RUST_LOG", "warn,natter_call=info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start natter headless");
+
+    // Learn from the log when the call is up and which relays carry it.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let in_use = loop {
+        let line = rx.recv_timeout(Duration::from_secs(30)).expect("the call was established within 30 s");
+        if let Some(rest) = line.split("relays in use: [").nth(1) {
+            break rest.trim_end_matches(']').split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+        }
+    };
+    assert!(!in_use.is_empty(), "relay-only call without a relay?");
+    // Kill the server the calls use (the first one listed if both are used).
+    let victim = servers.iter().position(|s| s.turn_url() == in_use[0]).expect("a relay we started");
+    let dead_url = servers[victim].turn_url();
+    servers[victim].kill();
+    let survivor_url = servers[1 - victim].turn_url();
+
+    let status = child.wait().unwrap();
+    let log = reader.join().unwrap();
+    assert!(status.success(), "exit {status:?}; log:\n{log}");
+    let report = read_report(&report_path, &log);
+    assert_all_streams_decoding(&report, 6, 100);
+    let mut moved = 0;
+    for (receiver, peer) in streams(&report) {
+        assert_eq!(peer["path"]["relay_server"], survivor_url.as_str(), "{receiver}: every pair ends on the survivor: {peer:#}");
+        let events = peer["events"].as_array().unwrap();
+        if let Some(recovered) = events.iter().find(|e| e["kind"] == "recovered") {
+            moved += 1;
+            assert!(events.iter().any(|e| e["kind"] == "ice_restart" && e["detail"].as_str().unwrap().contains(&dead_url)), "{peer:#}");
+            let recovered_at = recovered["at_ms"].as_f64().unwrap();
+            let last_frame = peer["last_frame_ms"].as_f64().unwrap();
+            assert!(last_frame > recovered_at + 2000.0, "{receiver}: frames must keep decoding after recovery: {peer:#}");
+        }
+    }
+    assert!(moved >= 2, "the pairs on the killed server (at least one pair, both directions) moved: {report:#}");
+    // The health monitor saw the server die.
+    let events = report["health_events"].as_array().unwrap();
+    assert!(events.iter().any(|e| e["url"] == dead_url.as_str() && e["to"] != "ok"), "{events:#?}");
+}
