@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::Permit;
 use tokio::sync::{Notify, mpsc, watch};
@@ -319,6 +320,9 @@ enum End {
     Graceful,
     /// The client let its queue fill up: close at once without flushing.
     Kicked,
+    /// A message above the hard limit: flush the error and a close frame, then drain what the
+    /// client still sends, so that closing does not reset the connection before it reads them.
+    TooLarge,
     /// A transport error.
     Failed(String),
 }
@@ -333,10 +337,11 @@ async fn handle_connection(stream: TcpStream, shared: Arc<Shared>, mut stop: wat
     let mut writer = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
             if sink.send(msg).await.is_err() {
-                return;
+                return None;
             }
         }
         let _ = sink.close().await;
+        Some(sink)
     });
     let mut session = Session { joined: None, tokens: shared.config.rate_burst, last_refill: Instant::now() };
     let end = loop {
@@ -351,7 +356,7 @@ async fn handle_connection(stream: TcpStream, shared: Arc<Shared>, mut stop: wat
                 let too_large = format!("message of {size} bytes exceeds the {max_size}-byte hard limit; closing the connection");
                 out.push(frame(&error(ErrorCode::TooLarge, too_large)));
                 out.push(Message::Close(Some(CloseFrame { code: CloseCode::Size, reason: "message too large".into() })));
-                break End::Graceful;
+                break End::TooLarge;
             }
             Some(Err(e)) => break End::Failed(e.to_string()),
             Some(Ok(Message::Text(text))) => Some(text),
@@ -398,6 +403,14 @@ async fn handle_connection(stream: TcpStream, shared: Arc<Shared>, mut stop: wat
     drop(out);
     match end {
         End::Kicked => writer.abort(),
+        End::TooLarge => {
+            if let Ok(Ok(Some(sink))) = tokio::time::timeout(FLUSH_ON_CLOSE, &mut writer).await
+                && let Ok(mut ws) = sink.reunite(source)
+            {
+                let _ = tokio::time::timeout(FLUSH_ON_CLOSE, drain(ws.get_mut())).await;
+            }
+            writer.abort();
+        }
         End::Graceful | End::Failed(_) => {
             if tokio::time::timeout(FLUSH_ON_CLOSE, &mut writer).await.is_err() {
                 writer.abort();
@@ -406,8 +419,19 @@ async fn handle_connection(stream: TcpStream, shared: Arc<Shared>, mut stop: wat
     }
     match end {
         End::Graceful => Ok(()),
+        End::TooLarge => Err("closed: message above the hard size limit".into()),
         End::Kicked => Err("disconnected: the client did not read its messages".into()),
         End::Failed(e) => Err(e),
+    }
+}
+
+/// Read and discard until the peer closes.
+async fn drain(stream: &mut TcpStream) {
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n) = stream.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 use futures_util::{SinkExt, StreamExt};
 use natter_signal::client::SignalClient;
 use natter_signal::protocol::{ClientMessage, ErrorCode, IceCandidate, ServerMessage};
-use natter_signal::server::{ServerHandle, SignalServer};
+use natter_signal::SignalError;
+use natter_signal::server::{ServerConfig, ServerHandle, SignalServer};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -135,17 +136,23 @@ async fn bad_input_gets_a_clear_error_and_everyone_keeps_working() {
 #[tokio::test]
 async fn rooms_are_isolated() {
     let server = start().await;
-    let (red, _, _rx_red) = SignalClient::join(&server.url(), "red", "r").await.unwrap();
+    let (red, _, mut rx_red) = SignalClient::join(&server.url(), "red", "r").await.unwrap();
     let (blue, welcome, mut rx_blue) = SignalClient::join(&server.url(), "blue", "b").await.unwrap();
     assert!(welcome.peers.is_empty(), "blue room must not list red's member");
-    // Red cannot address blue.
+    // Red's second member neither sees blue nor is seen by it, and cannot address it.
     let mut raw = Raw::connect(&server.url()).await;
     raw.send_text(r#"{"type":"join","room":"red","name":"x"}"#).await;
-    let _ = raw.recv().await;
+    let ServerMessage::Welcome(raw_welcome) = raw.recv().await else { panic!("no welcome") };
+    assert_eq!(raw_welcome.peers.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), vec![red.id()]);
+    assert!(matches!(next(&mut rx_red).await, ServerMessage::PeerJoined { .. }));
     raw.send_text(&format!(r#"{{"type":"offer","to":"{}","sdp":"x"}}"#, blue.id())).await;
     raw.expect_error(ErrorCode::UnknownPeer).await;
-    drop(red);
-    assert!(tokio::time::timeout(Duration::from_millis(300), rx_blue.recv()).await.is_err(), "blue got a message from red's room");
+    red.leave().await.unwrap();
+    assert_eq!(raw.recv().await, ServerMessage::PeerLeft { id: red.id().into() });
+    // Everything above has been processed; if any of it had reached blue, it would be queued
+    // before this newcomer's peer_joined.
+    let (green, _, _rx_green) = SignalClient::join(&server.url(), "blue", "g").await.unwrap();
+    assert_eq!(next(&mut rx_blue).await, ServerMessage::PeerJoined { id: green.id().into(), name: "g".into() });
 }
 
 #[tokio::test]
@@ -191,4 +198,131 @@ async fn a_flood_is_rate_limited_without_hurting_others() {
             break;
         }
     }
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_is_disconnected_and_the_room_keeps_working() {
+    let mut config = ServerConfig::default();
+    config.outbound_queue = 4;
+    config.rate_per_second = 1e6;
+    config.rate_burst = 1e6;
+    let server = SignalServer::bind_with("127.0.0.1:0".parse().unwrap(), config).await.unwrap().spawn();
+    let (alice, _, mut rx_a) = SignalClient::join(&server.url(), "room", "alice").await.unwrap();
+    let (bob, _, mut rx_b) = SignalClient::join(&server.url(), "room", "bob").await.unwrap();
+    assert!(matches!(next(&mut rx_a).await, ServerMessage::PeerJoined { .. }));
+    let mut slow = Raw::connect(&server.url()).await;
+    slow.send_text(r#"{"type":"join","room":"room","name":"slow"}"#).await;
+    let ServerMessage::Welcome(welcome) = slow.recv().await else { panic!("no welcome") };
+    let slow_id = welcome.id;
+    assert!(matches!(next(&mut rx_a).await, ServerMessage::PeerJoined { .. }));
+    assert!(matches!(next(&mut rx_b).await, ServerMessage::PeerJoined { .. }));
+
+    // Alice floods the slow client (which never reads) until the server gives up on it. Socket
+    // buffers absorb some megabytes first; 3000 offers of 60 KB are far more than that.
+    let sdp = "a".repeat(60_000);
+    let mut sent = 0;
+    let left = tokio::time::timeout(Duration::from_secs(30), async {
+        for _ in 0..3000 {
+            alice.send(ClientMessage::Offer { to: slow_id.clone(), sdp: sdp.clone() }).await.unwrap();
+            sent += 1;
+            if let Ok(msg) = rx_a.try_recv() {
+                return msg;
+            }
+            tokio::task::yield_now().await;
+        }
+        next(&mut rx_a).await
+    })
+    .await
+    .expect("the slow client was never disconnected");
+    assert_eq!(left, ServerMessage::PeerLeft { id: slow_id.clone() }, "after {sent} offers");
+
+    // Bob saw it leave, and the room still relays.
+    assert_eq!(next(&mut rx_b).await, ServerMessage::PeerLeft { id: slow_id.clone() });
+    bob.send(ClientMessage::Offer { to: alice.id().into(), sdp: "still works".into() }).await.unwrap();
+    loop {
+        // Offers alice queued after the eviction come back as unknown_peer.
+        match next(&mut rx_a).await {
+            ServerMessage::Error { code: ErrorCode::UnknownPeer, .. } => continue,
+            other => {
+                assert_eq!(other, ServerMessage::Offer { from: bob.id().into(), sdp: "still works".into() });
+                break;
+            }
+        }
+    }
+    // The slow client's connection was closed: reading it to the end terminates.
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut frames = 0usize;
+        while let Some(Ok(_)) = slow.0.next().await {
+            frames += 1;
+        }
+        frames
+    })
+    .await
+    .expect("the slow client's connection was not closed");
+    assert!(ended < sent, "it got {ended} of {sent} messages");
+}
+
+#[tokio::test]
+async fn a_message_above_the_hard_limit_is_explained_before_the_connection_closes() {
+    let server = start().await;
+    let (alice, _, mut rx_a) = SignalClient::join(&server.url(), "room", "alice").await.unwrap();
+    let mut raw = Raw::connect(&server.url()).await;
+    raw.send_text(r#"{"type":"join","room":"room","name":"huge"}"#).await;
+    let ServerMessage::Welcome(welcome) = raw.recv().await else { panic!("no welcome") };
+    assert!(matches!(next(&mut rx_a).await, ServerMessage::PeerJoined { .. }));
+
+    raw.send_text(&format!(r#"{{"type":"offer","to":"{}","sdp":"{}"}}"#, alice.id(), "a".repeat(16_000_000))).await;
+    let message = raw.expect_error(ErrorCode::TooLarge).await;
+    assert!(message.contains("closing"), "{message}");
+    let close = loop {
+        match tokio::time::timeout(WAIT, raw.0.next()).await.expect("close within 5 s") {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(other)) => panic!("unexpected {other:?}"),
+            Some(Err(e)) => panic!("connection reset instead of closed: {e}"),
+            None => panic!("connection ended without a close frame"),
+        }
+    };
+    assert_eq!(close.map(|f| u16::from(f.code)), Some(1009));
+    assert_eq!(next(&mut rx_a).await, ServerMessage::PeerLeft { id: welcome.id });
+    alice.send(ClientMessage::Ping {}).await.unwrap();
+    assert_eq!(next(&mut rx_a).await, ServerMessage::Pong {});
+}
+
+#[tokio::test]
+async fn the_client_joins_existing_rooms_only_when_asked_and_checks_sizes() {
+    let server = start().await;
+    let err = SignalClient::join_with(&server.url(), "later", "n", false).await.err().unwrap();
+    assert!(matches!(err, SignalError::Rejected { code: ErrorCode::UnknownRoom, .. }), "{err}");
+    assert!(err.to_string().contains("unknown_room"), "{err}");
+    let (alice, _, _rx_a) = SignalClient::join(&server.url(), "later", "alice").await.unwrap();
+    let (bob, welcome, _rx_b) = SignalClient::join_with(&server.url(), "later", "bob", false).await.unwrap();
+    assert_eq!(welcome.peers[0].id, alice.id());
+    let err = bob.send(ClientMessage::Offer { to: alice.id().into(), sdp: "a".repeat(70_000) }).await.err().unwrap();
+    assert!(matches!(err, SignalError::TooLarge { limit: 65536, .. }), "{err}");
+    bob.leave().await.unwrap();
+    assert!(matches!(bob.send(ClientMessage::Ping {}).await, Err(SignalError::Closed)));
+}
+
+#[tokio::test]
+async fn leave_is_written_before_it_returns_and_ends_the_receiver() {
+    let server = start().await;
+    let (_alice, _, mut rx_a) = SignalClient::join(&server.url(), "r", "alice").await.unwrap();
+    let (bob, _, mut rx_b) = SignalClient::join(&server.url(), "r", "bob").await.unwrap();
+    assert!(matches!(next(&mut rx_a).await, ServerMessage::PeerJoined { .. }));
+    bob.leave().await.unwrap();
+    drop(bob); // even with the client gone at once, the leave was sent
+    assert!(matches!(next(&mut rx_a).await, ServerMessage::PeerLeft { .. }));
+    let end = tokio::time::timeout(WAIT, rx_b.recv()).await.expect("bob's receiver ends");
+    assert_eq!(end, None);
+}
+
+#[tokio::test]
+async fn shutting_the_server_down_closes_every_connection() {
+    let server = start().await;
+    let (alice, _, mut rx_a) = SignalClient::join(&server.url(), "r", "alice").await.unwrap();
+    server.shutdown();
+    let end = tokio::time::timeout(WAIT, rx_a.recv()).await.expect("the receiver ends after shutdown");
+    assert_eq!(end, None);
+    assert!(SignalClient::join(&server.url(), "r", "late").await.is_err(), "a stopped server accepted a join");
+    drop(alice);
 }
