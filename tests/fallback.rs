@@ -78,3 +78,46 @@ fn turn_server_killed_mid_call_every_pair_moves_to_the_other() {
     let events = report["health_events"].as_array().unwrap();
     assert!(events.iter().any(|e| e["url"] == dead_url.as_str() && e["to"] != "ok"), "{events:#?}");
 }
+
+/// `[dead STUN, TURN with a wrong password, good TURN]`, relay-only: every pair connects through
+/// the good TURN at once, and the report names what is wrong with the other two.
+#[test]
+fn bad_servers_first_do_not_stop_the_call_and_are_named() {
+    let good = Coturn::start();
+    let wrong = Coturn::start();
+    let dead = std::net::UdpSocket::bind("127.0.0.1:0").unwrap(); // bound, never answers
+    let dead_url = format!("stun:127.0.0.1:{}", dead.local_addr().unwrap().port());
+    let dir = TempDir::new("badfirst");
+    let config = dir.path("ice.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"iceServers":[{{"urls":["{dead_url}"]}},
+                {{"urls":["{}"],"username":"{}","credential":"not-the-password"}},
+                {{"urls":["{}"],"username":"{}","credential":"{}"}}]}}"#,
+            wrong.turn_url(),
+            wrong.user,
+            good.turn_url(),
+            good.user,
+            good.password
+        ),
+    )
+    .unwrap();
+    let run = run_headless(&dir, "badfirst", &["--participants", "3", "--duration", "4", "--relay-only", "--ice-config", config.to_str().unwrap()]);
+    assert!(run.status.success(), "exit {:?}; stderr:\n{}", run.status, run.stderr);
+    assert_all_streams_decoding(&run.report, 6, 40);
+    for (receiver, peer) in streams(&run.report) {
+        assert_eq!(peer["path"]["relay_server"], good.turn_url().as_str(), "{receiver}: {peer:#}");
+    }
+    let servers = run.report["servers"].as_array().unwrap();
+    let status_of = |url: &str| servers.iter().find(|s| s["url"] == url).map(|s| (s["status"].clone(), s["error"].clone())).unwrap();
+    let (status, error) = status_of(&dead_url);
+    assert_eq!(status, "timeout", "{servers:#?}");
+    assert!(error.as_str().unwrap().contains("no answer"), "{error}");
+    let (status, error) = status_of(&wrong.turn_url());
+    assert_eq!(status, "auth_failed", "{servers:#?}");
+    assert!(error.as_str().unwrap().contains("wrong username/password"), "{error}");
+    assert_eq!(status_of(&good.turn_url()).0, "ok");
+    assert!(!run.stderr.contains("not-the-password") && !run.stderr.contains(&good.password), "credentials in the log");
+    drop(dead);
+}
