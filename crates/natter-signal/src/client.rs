@@ -37,7 +37,9 @@ pub struct SignalClient {
 
 impl std::fmt::Debug for SignalClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignalClient").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("SignalClient")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -45,7 +47,11 @@ impl SignalClient {
     /// Connect, join `room` as `name` (creating the room if needed), and wait for the welcome.
     /// Everything the server sends afterwards arrives on the returned receiver, which ends when
     /// the connection closes. A server `error` instead of `welcome` is [`SignalError::Rejected`].
-    pub async fn join(url: &str, room: &str, name: &str) -> Result<(SignalClient, Welcome, mpsc::Receiver<ServerMessage>), SignalError> {
+    pub async fn join(
+        url: &str,
+        room: &str,
+        name: &str,
+    ) -> Result<(SignalClient, Welcome, mpsc::Receiver<ServerMessage>), SignalError> {
         Self::join_with(url, room, name, true).await
     }
 
@@ -61,22 +67,37 @@ impl SignalClient {
         let (ws, _) = tokio::time::timeout(JOIN_TIMEOUT, connect)
             .await
             .map_err(|_| SignalError::Timeout(JOIN_TIMEOUT.as_secs()))?
-            .map_err(|e| SignalError::Connect { url: url.to_string(), reason: e.to_string() })?;
+            .map_err(|e| SignalError::Connect {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?;
         let (mut sink, mut source) = ws.split();
-        let join = ClientMessage::Join { room: room.to_string(), name: name.to_string(), create };
-        sink.send(Message::text(join.to_json())).await.map_err(|_| SignalError::Closed)?;
+        let join = ClientMessage::Join {
+            room: room.to_string(),
+            name: name.to_string(),
+            create,
+        };
+        sink.send(Message::text(join.to_json()))
+            .await
+            .map_err(|_| SignalError::Closed)?;
 
         let welcome = tokio::time::timeout(JOIN_TIMEOUT, async {
             loop {
                 match source.next().await {
-                    Some(Ok(Message::Text(text))) => match serde_json::from_str::<ServerMessage>(text.as_str()) {
-                        Ok(ServerMessage::Welcome(welcome)) => return Ok(welcome),
-                        Ok(ServerMessage::Error { code, message }) => return Err(SignalError::Rejected { code, message }),
-                        // The server sends nothing else before the welcome; tolerate it anyway.
-                        Ok(other) => tracing::debug!("ignoring {other:?} before the welcome"),
-                        Err(e) => return Err(SignalError::Protocol(e.to_string())),
-                    },
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Err(SignalError::Closed),
+                    Some(Ok(Message::Text(text))) => {
+                        match serde_json::from_str::<ServerMessage>(text.as_str()) {
+                            Ok(ServerMessage::Welcome(welcome)) => return Ok(welcome),
+                            Ok(ServerMessage::Error { code, message }) => {
+                                return Err(SignalError::Rejected { code, message });
+                            }
+                            // The server sends nothing else before the welcome; tolerate it anyway.
+                            Ok(other) => tracing::debug!("ignoring {other:?} before the welcome"),
+                            Err(e) => return Err(SignalError::Protocol(e.to_string())),
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                        return Err(SignalError::Closed);
+                    }
                     Some(Ok(_)) => continue,
                 }
             }
@@ -117,7 +138,14 @@ impl SignalClient {
                 }
             }
         });
-        Ok((SignalClient { id: welcome.id.clone(), outbound }, welcome, inbound))
+        Ok((
+            SignalClient {
+                id: welcome.id.clone(),
+                outbound,
+            },
+            welcome,
+            inbound,
+        ))
     }
 
     /// The id the server gave us.
@@ -131,9 +159,15 @@ impl SignalClient {
     pub async fn send(&self, msg: ClientMessage) -> Result<(), SignalError> {
         let text = msg.to_json();
         if text.len() > MAX_MESSAGE_BYTES {
-            return Err(SignalError::TooLarge { bytes: text.len(), limit: MAX_MESSAGE_BYTES });
+            return Err(SignalError::TooLarge {
+                bytes: text.len(),
+                limit: MAX_MESSAGE_BYTES,
+            });
         }
-        self.outbound.send(Outgoing { text, done: None }).await.map_err(|_| SignalError::Closed)
+        self.outbound
+            .send(Outgoing { text, done: None })
+            .await
+            .map_err(|_| SignalError::Closed)
     }
 
     /// Leave the room and close the connection; returns once the leave is written (or the
@@ -142,7 +176,15 @@ impl SignalClient {
     pub async fn leave(&self) -> Result<(), SignalError> {
         let (done, written) = oneshot::channel();
         let text = ClientMessage::Leave {}.to_json();
-        if self.outbound.send(Outgoing { text, done: Some(done) }).await.is_err() {
+        if self
+            .outbound
+            .send(Outgoing {
+                text,
+                done: Some(done),
+            })
+            .await
+            .is_err()
+        {
             return Ok(());
         }
         let _ = tokio::time::timeout(LEAVE_TIMEOUT, written).await;

@@ -14,9 +14,17 @@ pub struct IceCandidate {
     pub candidate: String,
     #[serde(rename = "sdpMid", default, skip_serializing_if = "Option::is_none")]
     pub sdp_mid: Option<String>,
-    #[serde(rename = "sdpMLineIndex", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sdpMLineIndex",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sdp_mline_index: Option<u16>,
-    #[serde(rename = "usernameFragment", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "usernameFragment",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub username_fragment: Option<String>,
 }
 
@@ -36,9 +44,18 @@ pub enum ClientMessage {
         create: bool,
     },
     Leave {},
-    Offer { to: String, sdp: String },
-    Answer { to: String, sdp: String },
-    Candidate { to: String, candidate: IceCandidate },
+    Offer {
+        to: String,
+        sdp: String,
+    },
+    Answer {
+        to: String,
+        sdp: String,
+    },
+    Candidate {
+        to: String,
+        candidate: IceCandidate,
+    },
     Ping {},
 }
 
@@ -62,13 +79,30 @@ pub struct Welcome {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     Welcome(Welcome),
-    PeerJoined { id: String, name: String },
-    PeerLeft { id: String },
-    Offer { from: String, sdp: String },
-    Answer { from: String, sdp: String },
-    Candidate { from: String, candidate: IceCandidate },
+    PeerJoined {
+        id: String,
+        name: String,
+    },
+    PeerLeft {
+        id: String,
+    },
+    Offer {
+        from: String,
+        sdp: String,
+    },
+    Answer {
+        from: String,
+        sdp: String,
+    },
+    Candidate {
+        from: String,
+        candidate: IceCandidate,
+    },
     Pong {},
-    Error { code: ErrorCode, message: String },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 /// Why the server rejected a message. The connection stays open after every one of them.
@@ -132,23 +166,49 @@ mod tests {
     fn wire_names_are_stable() {
         let msg = ClientMessage::Candidate {
             to: "p2".into(),
-            candidate: IceCandidate { candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(), sdp_mid: Some("0".into()), sdp_mline_index: Some(0), username_fragment: None },
+            candidate: IceCandidate {
+                candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),
+                sdp_mid: Some("0".into()),
+                sdp_mline_index: Some(0),
+                username_fragment: None,
+            },
         };
         let json = msg.to_json();
         assert_eq!(
             json,
             r#"{"type":"candidate","to":"p2","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0}}"#
         );
-        let welcome = ServerMessage::Welcome(Welcome { id: "p1".into(), room: "r".into(), peers: vec![] });
-        assert_eq!(welcome.to_json(), r#"{"type":"welcome","id":"p1","room":"r","peers":[]}"#);
-        let error = ServerMessage::Error { code: ErrorCode::UnknownPeer, message: "x".into() };
-        assert_eq!(error.to_json(), r#"{"type":"error","code":"unknown_peer","message":"x"}"#);
+        let welcome = ServerMessage::Welcome(Welcome {
+            id: "p1".into(),
+            room: "r".into(),
+            peers: vec![],
+        });
+        assert_eq!(
+            welcome.to_json(),
+            r#"{"type":"welcome","id":"p1","room":"r","peers":[]}"#
+        );
+        let error = ServerMessage::Error {
+            code: ErrorCode::UnknownPeer,
+            message: "x".into(),
+        };
+        assert_eq!(
+            error.to_json(),
+            r#"{"type":"error","code":"unknown_peer","message":"x"}"#
+        );
     }
 
     #[test]
     fn error_code_names_match_the_wire() {
         use ErrorCode::*;
-        for code in [BadMessage, TooLarge, NotJoined, AlreadyJoined, UnknownRoom, UnknownPeer, RateLimited] {
+        for code in [
+            BadMessage,
+            TooLarge,
+            NotJoined,
+            AlreadyJoined,
+            UnknownRoom,
+            UnknownPeer,
+            RateLimited,
+        ] {
             assert_eq!(serde_json::to_string(&code).unwrap(), format!("\"{code}\""));
         }
     }
@@ -157,13 +217,31 @@ mod tests {
     fn candidate_accepts_browser_shape_with_nulls() {
         let msg: ClientMessage =
             serde_json::from_str(r#"{"type":"candidate","to":"p1","candidate":{"candidate":"","sdpMid":null,"sdpMLineIndex":null,"usernameFragment":"abcd"}}"#).unwrap();
-        let ClientMessage::Candidate { candidate, .. } = msg else { panic!("not a candidate") };
-        assert_eq!(candidate, IceCandidate { candidate: String::new(), sdp_mid: None, sdp_mline_index: None, username_fragment: Some("abcd".into()) });
+        let ClientMessage::Candidate { candidate, .. } = msg else {
+            panic!("not a candidate")
+        };
+        assert_eq!(
+            candidate,
+            IceCandidate {
+                candidate: String::new(),
+                sdp_mid: None,
+                sdp_mline_index: None,
+                username_fragment: Some("abcd".into())
+            }
+        );
     }
 
     #[test]
     fn join_creates_by_default() {
-        let msg: ClientMessage = serde_json::from_str(r#"{"type":"join","room":"r","name":"n"}"#).unwrap();
-        assert_eq!(msg, ClientMessage::Join { room: "r".into(), name: "n".into(), create: true });
+        let msg: ClientMessage =
+            serde_json::from_str(r#"{"type":"join","room":"r","name":"n"}"#).unwrap();
+        assert_eq!(
+            msg,
+            ClientMessage::Join {
+                room: "r".into(),
+                name: "n".into(),
+                create: true
+            }
+        );
     }
 }

@@ -11,7 +11,9 @@
 //! - SDP and candidates are relayed unread and never logged above `trace`.
 
 use crate::SignalError;
-use crate::protocol::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, PeerInfo, ServerMessage, Welcome};
+use crate::protocol::{
+    ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, PeerInfo, ServerMessage, Welcome,
+};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -51,7 +53,11 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { outbound_queue: 256, rate_per_second: 200.0, rate_burst: 400.0 }
+        ServerConfig {
+            outbound_queue: 256,
+            rate_per_second: 200.0,
+            rate_burst: 400.0,
+        }
     }
 }
 
@@ -107,12 +113,25 @@ impl SignalServer {
     }
 
     /// Listen on `addr` with explicit limits.
-    pub async fn bind_with(addr: SocketAddr, config: ServerConfig) -> Result<SignalServer, SignalError> {
-        let listen_error = |e: std::io::Error| SignalError::Listen { addr: addr.to_string(), reason: e.to_string() };
+    pub async fn bind_with(
+        addr: SocketAddr,
+        config: ServerConfig,
+    ) -> Result<SignalServer, SignalError> {
+        let listen_error = |e: std::io::Error| SignalError::Listen {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        };
         let listener = TcpListener::bind(addr).await.map_err(listen_error)?;
         let addr = listener.local_addr().map_err(listen_error)?;
-        let config = ServerConfig { outbound_queue: config.outbound_queue.max(1), ..config };
-        Ok(SignalServer { listener, addr, config })
+        let config = ServerConfig {
+            outbound_queue: config.outbound_queue.max(1),
+            ..config
+        };
+        Ok(SignalServer {
+            listener,
+            addr,
+            config,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -141,7 +160,10 @@ impl SignalServer {
     }
 
     async fn serve_until(self, mut stop: watch::Receiver<bool>) {
-        let shared = Arc::new(Shared { rooms: Mutex::new(Rooms::default()), config: self.config });
+        let shared = Arc::new(Shared {
+            rooms: Mutex::new(Rooms::default()),
+            config: self.config,
+        });
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
@@ -183,7 +205,9 @@ impl Shared {
     /// The room table. Nothing panics while holding it, but a poisoned lock is still usable:
     /// every operation leaves the table consistent before it can fail.
     fn rooms(&self) -> MutexGuard<'_, Rooms> {
-        self.rooms.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.rooms
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -225,34 +249,78 @@ type Rejection = (ErrorCode, String);
 impl Rooms {
     /// Add a member; everyone already there gets `peer_joined`. The caller queues the returned
     /// welcome before releasing the lock, so it precedes anything else sent to the newcomer.
-    fn join(&mut self, room: &str, name: &str, create: bool, out: Outbox) -> Result<Welcome, Rejection> {
+    fn join(
+        &mut self,
+        room: &str,
+        name: &str,
+        create: bool,
+        out: Outbox,
+    ) -> Result<Welcome, Rejection> {
         for (what, value) in [("room", room), ("name", name)] {
             if value.is_empty() || value.len() > MAX_NAME_BYTES {
-                return Err((ErrorCode::BadMessage, format!("{what} must be 1 to {MAX_NAME_BYTES} bytes, got {}", value.len())));
+                return Err((
+                    ErrorCode::BadMessage,
+                    format!(
+                        "{what} must be 1 to {MAX_NAME_BYTES} bytes, got {}",
+                        value.len()
+                    ),
+                ));
             }
         }
         if !create && !self.rooms.contains_key(room) {
-            return Err((ErrorCode::UnknownRoom, format!("room {room:?} does not exist (join with \"create\": true to open it)")));
+            return Err((
+                ErrorCode::UnknownRoom,
+                format!("room {room:?} does not exist (join with \"create\": true to open it)"),
+            ));
         }
         self.next_id += 1;
         let id = format!("p{}", self.next_id);
         let members = self.rooms.entry(room.to_string()).or_default();
-        let peers: Vec<PeerInfo> = members.iter().map(|(id, m)| PeerInfo { id: id.clone(), name: m.name.clone() }).collect();
-        let joined = frame(&ServerMessage::PeerJoined { id: id.clone(), name: name.to_string() });
-        let overflowed: Vec<String> = members.iter().filter(|(_, m)| !m.out.push(joined.clone())).map(|(id, _)| id.clone()).collect();
-        members.insert(id.clone(), Member { name: name.to_string(), out });
+        let peers: Vec<PeerInfo> = members
+            .iter()
+            .map(|(id, m)| PeerInfo {
+                id: id.clone(),
+                name: m.name.clone(),
+            })
+            .collect();
+        let joined = frame(&ServerMessage::PeerJoined {
+            id: id.clone(),
+            name: name.to_string(),
+        });
+        let overflowed: Vec<String> = members
+            .iter()
+            .filter(|(_, m)| !m.out.push(joined.clone()))
+            .map(|(id, _)| id.clone())
+            .collect();
+        members.insert(
+            id.clone(),
+            Member {
+                name: name.to_string(),
+                out,
+            },
+        );
         self.evict(room, overflowed);
-        Ok(Welcome { id, room: room.to_string(), peers })
+        Ok(Welcome {
+            id,
+            room: room.to_string(),
+            peers,
+        })
     }
 
     /// Remove a member (if still there) and tell the others. Idempotent.
     fn leave(&mut self, room: &str, id: &str) {
-        let Some(members) = self.rooms.get_mut(room) else { return };
+        let Some(members) = self.rooms.get_mut(room) else {
+            return;
+        };
         if members.remove(id).is_none() {
             return;
         }
         let left = frame(&ServerMessage::PeerLeft { id: id.to_string() });
-        let overflowed: Vec<String> = members.iter().filter(|(_, m)| !m.out.push(left.clone())).map(|(id, _)| id.clone()).collect();
+        let overflowed: Vec<String> = members
+            .iter()
+            .filter(|(_, m)| !m.out.push(left.clone()))
+            .map(|(id, _)| id.clone())
+            .collect();
         if members.is_empty() {
             self.rooms.remove(room);
         }
@@ -263,11 +331,20 @@ impl Rooms {
     /// rest, which may overflow further queues in turn.
     fn evict(&mut self, room: &str, mut overflowed: Vec<String>) {
         while let Some(id) = overflowed.pop() {
-            let Some(members) = self.rooms.get_mut(room) else { return };
-            let Some(member) = members.remove(&id) else { continue };
+            let Some(members) = self.rooms.get_mut(room) else {
+                return;
+            };
+            let Some(member) = members.remove(&id) else {
+                continue;
+            };
             tracing::warn!(room, id, name = %member.name, "participant is not reading its messages; disconnecting it");
             let left = frame(&ServerMessage::PeerLeft { id });
-            overflowed.extend(members.iter().filter(|(_, m)| !m.out.push(left.clone())).map(|(id, _)| id.clone()));
+            overflowed.extend(
+                members
+                    .iter()
+                    .filter(|(_, m)| !m.out.push(left.clone()))
+                    .map(|(id, _)| id.clone()),
+            );
             if members.is_empty() {
                 self.rooms.remove(room);
             }
@@ -276,7 +353,10 @@ impl Rooms {
 
     fn relay(&mut self, room: &str, to: &str, msg: &ServerMessage) -> Result<(), Rejection> {
         let Some(member) = self.rooms.get(room).and_then(|m| m.get(to)) else {
-            return Err((ErrorCode::UnknownPeer, format!("nobody with id {to:?} is in room {room:?}")));
+            return Err((
+                ErrorCode::UnknownPeer,
+                format!("nobody with id {to:?} is in room {room:?}"),
+            ));
         };
         if !member.out.push(frame(msg)) {
             self.evict(room, vec![to.to_string()]);
@@ -290,7 +370,10 @@ fn frame(msg: &ServerMessage) -> Message {
 }
 
 fn error(code: ErrorCode, message: impl Into<String>) -> ServerMessage {
-    ServerMessage::Error { code, message: message.into() }
+    ServerMessage::Error {
+        code,
+        message: message.into(),
+    }
 }
 
 /// Per-connection state.
@@ -303,7 +386,9 @@ struct Session {
 impl Session {
     fn allow(&mut self, config: &ServerConfig) -> bool {
         let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last_refill).as_secs_f64() * config.rate_per_second).min(config.rate_burst);
+        self.tokens = (self.tokens
+            + now.duration_since(self.last_refill).as_secs_f64() * config.rate_per_second)
+            .min(config.rate_burst);
         self.last_refill = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -327,13 +412,24 @@ enum End {
     Failed(String),
 }
 
-async fn handle_connection(stream: TcpStream, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+async fn handle_connection(
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String> {
     let _ = stream.set_nodelay(true);
-    let config = WebSocketConfig::default().max_message_size(Some(HARD_MESSAGE_BYTES)).max_frame_size(Some(HARD_MESSAGE_BYTES));
-    let ws = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await.map_err(|e| format!("websocket handshake failed: {e}"))?;
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(HARD_MESSAGE_BYTES))
+        .max_frame_size(Some(HARD_MESSAGE_BYTES));
+    let ws = tokio_tungstenite::accept_async_with_config(stream, Some(config))
+        .await
+        .map_err(|e| format!("websocket handshake failed: {e}"))?;
     let (mut sink, mut source) = ws.split();
     let (tx, mut rx) = mpsc::channel::<Message>(shared.config.outbound_queue);
-    let out = Outbox { tx, kick: Arc::new(Notify::new()) };
+    let out = Outbox {
+        tx,
+        kick: Arc::new(Notify::new()),
+    };
     let mut writer = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
             if sink.send(msg).await.is_err() {
@@ -343,7 +439,11 @@ async fn handle_connection(stream: TcpStream, shared: Arc<Shared>, mut stop: wat
         let _ = sink.close().await;
         Some(sink)
     });
-    let mut session = Session { joined: None, tokens: shared.config.rate_burst, last_refill: Instant::now() };
+    let mut session = Session {
+        joined: None,
+        tokens: shared.config.rate_burst,
+        last_refill: Instant::now(),
+    };
     let end = loop {
         let incoming = tokio::select! {
             incoming = source.next() => incoming,
@@ -353,9 +453,14 @@ async fn handle_connection(stream: TcpStream, shared: Arc<Shared>, mut stop: wat
         let text = match incoming {
             None | Some(Ok(Message::Close(_))) => break End::Graceful,
             Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
-                let too_large = format!("message of {size} bytes exceeds the {max_size}-byte hard limit; closing the connection");
+                let too_large = format!(
+                    "message of {size} bytes exceeds the {max_size}-byte hard limit; closing the connection"
+                );
                 out.push(frame(&error(ErrorCode::TooLarge, too_large)));
-                out.push(Message::Close(Some(CloseFrame { code: CloseCode::Size, reason: "message too large".into() })));
+                out.push(Message::Close(Some(CloseFrame {
+                    code: CloseCode::Size,
+                    reason: "message too large".into(),
+                })));
                 break End::TooLarge;
             }
             Some(Err(e)) => break End::Failed(e.to_string()),
@@ -376,22 +481,37 @@ async fn handle_connection(stream: TcpStream, shared: Arc<Shared>, mut stop: wat
             _ = stop.changed() => break End::Graceful,
         };
         let Some(text) = text else {
-            slot.send(frame(&error(ErrorCode::BadMessage, "binary messages are not supported; send JSON text")));
+            slot.send(frame(&error(
+                ErrorCode::BadMessage,
+                "binary messages are not supported; send JSON text",
+            )));
             continue;
         };
         if !session.allow(&shared.config) {
-            slot.send(frame(&error(ErrorCode::RateLimited, "too many messages; this one was dropped")));
+            slot.send(frame(&error(
+                ErrorCode::RateLimited,
+                "too many messages; this one was dropped",
+            )));
             continue;
         }
         if text.len() > MAX_MESSAGE_BYTES {
-            slot.send(frame(&error(ErrorCode::TooLarge, format!("message of {} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit", text.len()))));
+            slot.send(frame(&error(
+                ErrorCode::TooLarge,
+                format!(
+                    "message of {} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit",
+                    text.len()
+                ),
+            )));
             continue;
         }
         match serde_json::from_str::<ClientMessage>(text.as_str()) {
             Ok(msg) => apply(&shared, &mut session, &out, slot, msg),
             Err(e) => {
                 tracing::debug!("bad message: {e}");
-                slot.send(frame(&error(ErrorCode::BadMessage, format!("not a valid signaling message: {e}"))));
+                slot.send(frame(&error(
+                    ErrorCode::BadMessage,
+                    format!("not a valid signaling message: {e}"),
+                )));
             }
         }
     };
@@ -412,7 +532,10 @@ async fn handle_connection(stream: TcpStream, shared: Arc<Shared>, mut stop: wat
             writer.abort();
         }
         End::Graceful | End::Failed(_) => {
-            if tokio::time::timeout(FLUSH_ON_CLOSE, &mut writer).await.is_err() {
+            if tokio::time::timeout(FLUSH_ON_CLOSE, &mut writer)
+                .await
+                .is_err()
+            {
                 writer.abort();
             }
         }
@@ -436,11 +559,20 @@ async fn drain(stream: &mut TcpStream) {
 }
 
 /// Apply one well-formed client message, answering the sender (if at all) through `slot`.
-fn apply(shared: &Shared, session: &mut Session, out: &Outbox, slot: Permit<'_, Message>, msg: ClientMessage) {
+fn apply(
+    shared: &Shared,
+    session: &mut Session,
+    out: &Outbox,
+    slot: Permit<'_, Message>,
+    msg: ClientMessage,
+) {
     let answer = match msg {
         ClientMessage::Join { room, name, create } => {
             if let Some((room, _)) = &session.joined {
-                Some(error(ErrorCode::AlreadyJoined, format!("already in room {room:?}; send leave first")))
+                Some(error(
+                    ErrorCode::AlreadyJoined,
+                    format!("already in room {room:?}; send leave first"),
+                ))
             } else {
                 let mut rooms = shared.rooms();
                 match rooms.join(&room, &name, create, out.clone()) {
@@ -466,9 +598,17 @@ fn apply(shared: &Shared, session: &mut Session, out: &Outbox, slot: Permit<'_, 
             None => Some(error(ErrorCode::NotJoined, "join a room first")),
         },
         ClientMessage::Ping {} => Some(ServerMessage::Pong {}),
-        ClientMessage::Offer { to, sdp } => relay(shared, session, "offer", &to, |from| ServerMessage::Offer { from, sdp }),
-        ClientMessage::Answer { to, sdp } => relay(shared, session, "answer", &to, |from| ServerMessage::Answer { from, sdp }),
-        ClientMessage::Candidate { to, candidate } => relay(shared, session, "candidate", &to, |from| ServerMessage::Candidate { from, candidate }),
+        ClientMessage::Offer { to, sdp } => relay(shared, session, "offer", &to, |from| {
+            ServerMessage::Offer { from, sdp }
+        }),
+        ClientMessage::Answer { to, sdp } => relay(shared, session, "answer", &to, |from| {
+            ServerMessage::Answer { from, sdp }
+        }),
+        ClientMessage::Candidate { to, candidate } => {
+            relay(shared, session, "candidate", &to, |from| {
+                ServerMessage::Candidate { from, candidate }
+            })
+        }
     };
     if let Some(answer) = answer {
         slot.send(frame(&answer));
@@ -476,10 +616,22 @@ fn apply(shared: &Shared, session: &mut Session, out: &Outbox, slot: Permit<'_, 
 }
 
 /// Relay to `to` in the sender's room what `make` builds from the sender's id.
-fn relay(shared: &Shared, session: &Session, kind: &str, to: &str, make: impl FnOnce(String) -> ServerMessage) -> Option<ServerMessage> {
-    let Some((room, from)) = &session.joined else { return Some(error(ErrorCode::NotJoined, "join a room first")) };
+fn relay(
+    shared: &Shared,
+    session: &Session,
+    kind: &str,
+    to: &str,
+    make: impl FnOnce(String) -> ServerMessage,
+) -> Option<ServerMessage> {
+    let Some((room, from)) = &session.joined else {
+        return Some(error(ErrorCode::NotJoined, "join a room first"));
+    };
     let msg = make(from.clone());
     tracing::debug!(room, from, to, kind, "relaying");
     tracing::trace!(?msg, "relayed body");
-    shared.rooms().relay(room, to, &msg).err().map(|(code, message)| error(code, message))
+    shared
+        .rooms()
+        .relay(room, to, &msg)
+        .err()
+        .map(|(code, message)| error(code, message))
 }

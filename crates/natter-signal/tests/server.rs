@@ -2,9 +2,9 @@
 //! that gets a clear error while the server and everyone else keep working.
 
 use futures_util::{SinkExt, StreamExt};
+use natter_signal::SignalError;
 use natter_signal::client::SignalClient;
 use natter_signal::protocol::{ClientMessage, ErrorCode, IceCandidate, ServerMessage};
-use natter_signal::SignalError;
 use natter_signal::server::{ServerConfig, ServerHandle, SignalServer};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -15,11 +15,17 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 const WAIT: Duration = Duration::from_secs(5);
 
 async fn start() -> ServerHandle {
-    SignalServer::bind("127.0.0.1:0".parse().unwrap()).await.unwrap().spawn()
+    SignalServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .spawn()
 }
 
 async fn next(rx: &mut mpsc::Receiver<ServerMessage>) -> ServerMessage {
-    tokio::time::timeout(WAIT, rx.recv()).await.expect("a message within 5 s").expect("connection open")
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("a message within 5 s")
+        .expect("connection open")
 }
 
 /// A raw WebSocket client, to send what our own client never would.
@@ -34,7 +40,11 @@ impl Raw {
     }
     async fn recv(&mut self) -> ServerMessage {
         loop {
-            let frame = tokio::time::timeout(WAIT, self.0.next()).await.expect("reply within 5 s").expect("open").unwrap();
+            let frame = tokio::time::timeout(WAIT, self.0.next())
+                .await
+                .expect("reply within 5 s")
+                .expect("open")
+                .unwrap();
             if let Message::Text(text) = frame {
                 return serde_json::from_str(text.as_str()).unwrap();
             }
@@ -54,105 +64,251 @@ impl Raw {
 #[tokio::test]
 async fn two_clients_meet_and_relay_offer_answer_and_candidates() {
     let server = start().await;
-    let (alice, welcome_a, mut rx_a) = SignalClient::join(&server.url(), "room", "alice").await.unwrap();
+    let (alice, welcome_a, mut rx_a) = SignalClient::join(&server.url(), "room", "alice")
+        .await
+        .unwrap();
     assert!(welcome_a.peers.is_empty());
-    let (bob, welcome_b, mut rx_b) = SignalClient::join(&server.url(), "room", "bob").await.unwrap();
+    let (bob, welcome_b, mut rx_b) = SignalClient::join(&server.url(), "room", "bob")
+        .await
+        .unwrap();
     assert_eq!(welcome_b.peers.len(), 1);
     assert_eq!(welcome_b.peers[0].id, alice.id());
     assert_eq!(welcome_b.peers[0].name, "alice");
     assert_ne!(alice.id(), bob.id());
-    assert_eq!(next(&mut rx_a).await, ServerMessage::PeerJoined { id: bob.id().into(), name: "bob".into() });
+    assert_eq!(
+        next(&mut rx_a).await,
+        ServerMessage::PeerJoined {
+            id: bob.id().into(),
+            name: "bob".into()
+        }
+    );
 
-    bob.send(ClientMessage::Offer { to: alice.id().into(), sdp: "v=0 offer".into() }).await.unwrap();
-    assert_eq!(next(&mut rx_a).await, ServerMessage::Offer { from: bob.id().into(), sdp: "v=0 offer".into() });
-    alice.send(ClientMessage::Answer { to: bob.id().into(), sdp: "v=0 answer".into() }).await.unwrap();
-    assert_eq!(next(&mut rx_b).await, ServerMessage::Answer { from: alice.id().into(), sdp: "v=0 answer".into() });
-    let candidate = IceCandidate { candidate: "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host".into(), sdp_mid: Some("0".into()), sdp_mline_index: Some(0), username_fragment: None };
-    alice.send(ClientMessage::Candidate { to: bob.id().into(), candidate: candidate.clone() }).await.unwrap();
-    assert_eq!(next(&mut rx_b).await, ServerMessage::Candidate { from: alice.id().into(), candidate });
+    bob.send(ClientMessage::Offer {
+        to: alice.id().into(),
+        sdp: "v=0 offer".into(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        next(&mut rx_a).await,
+        ServerMessage::Offer {
+            from: bob.id().into(),
+            sdp: "v=0 offer".into()
+        }
+    );
+    alice
+        .send(ClientMessage::Answer {
+            to: bob.id().into(),
+            sdp: "v=0 answer".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut rx_b).await,
+        ServerMessage::Answer {
+            from: alice.id().into(),
+            sdp: "v=0 answer".into()
+        }
+    );
+    let candidate = IceCandidate {
+        candidate: "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host".into(),
+        sdp_mid: Some("0".into()),
+        sdp_mline_index: Some(0),
+        username_fragment: None,
+    };
+    alice
+        .send(ClientMessage::Candidate {
+            to: bob.id().into(),
+            candidate: candidate.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut rx_b).await,
+        ServerMessage::Candidate {
+            from: alice.id().into(),
+            candidate
+        }
+    );
 
     bob.leave().await.unwrap();
-    assert_eq!(next(&mut rx_a).await, ServerMessage::PeerLeft { id: bob.id().into() });
+    assert_eq!(
+        next(&mut rx_a).await,
+        ServerMessage::PeerLeft {
+            id: bob.id().into()
+        }
+    );
 }
 
 #[tokio::test]
 async fn a_dropped_connection_counts_as_leaving() {
     let server = start().await;
-    let (_alice, _, mut rx_a) = SignalClient::join(&server.url(), "r", "alice").await.unwrap();
+    let (_alice, _, mut rx_a) = SignalClient::join(&server.url(), "r", "alice")
+        .await
+        .unwrap();
     let mut raw = Raw::connect(&server.url()).await;
-    raw.send_text(r#"{"type":"join","room":"r","name":"raw"}"#).await;
-    let ServerMessage::Welcome(welcome) = raw.recv().await else { panic!("no welcome") };
-    assert!(matches!(next(&mut rx_a).await, ServerMessage::PeerJoined { .. }));
+    raw.send_text(r#"{"type":"join","room":"r","name":"raw"}"#)
+        .await;
+    let ServerMessage::Welcome(welcome) = raw.recv().await else {
+        panic!("no welcome")
+    };
+    assert!(matches!(
+        next(&mut rx_a).await,
+        ServerMessage::PeerJoined { .. }
+    ));
     drop(raw);
-    assert_eq!(next(&mut rx_a).await, ServerMessage::PeerLeft { id: welcome.id });
+    assert_eq!(
+        next(&mut rx_a).await,
+        ServerMessage::PeerLeft { id: welcome.id }
+    );
 }
 
 #[tokio::test]
 async fn bad_input_gets_a_clear_error_and_everyone_keeps_working() {
     let server = start().await;
-    let (alice, _, mut rx_a) = SignalClient::join(&server.url(), "room", "alice").await.unwrap();
+    let (alice, _, mut rx_a) = SignalClient::join(&server.url(), "room", "alice")
+        .await
+        .unwrap();
     let mut raw = Raw::connect(&server.url()).await;
 
     // Before joining.
-    raw.send_text(r#"{"type":"offer","to":"p1","sdp":"x"}"#).await;
+    raw.send_text(r#"{"type":"offer","to":"p1","sdp":"x"}"#)
+        .await;
     raw.expect_error(ErrorCode::NotJoined).await;
-    raw.send_text(r#"{"type":"join","room":"nowhere","name":"raw","create":false}"#).await;
+    raw.send_text(r#"{"type":"join","room":"nowhere","name":"raw","create":false}"#)
+        .await;
     let message = raw.expect_error(ErrorCode::UnknownRoom).await;
     assert!(message.contains("nowhere"), "{message}");
 
     // Join, then misbehave in every way; the same connection stays usable.
-    raw.send_text(r#"{"type":"join","room":"room","name":"raw"}"#).await;
-    let ServerMessage::Welcome(welcome) = raw.recv().await else { panic!("no welcome") };
-    assert!(matches!(next(&mut rx_a).await, ServerMessage::PeerJoined { .. }));
+    raw.send_text(r#"{"type":"join","room":"room","name":"raw"}"#)
+        .await;
+    let ServerMessage::Welcome(welcome) = raw.recv().await else {
+        panic!("no welcome")
+    };
+    assert!(matches!(
+        next(&mut rx_a).await,
+        ServerMessage::PeerJoined { .. }
+    ));
     let cases: &[(&str, ErrorCode)] = &[
         ("this is not json", ErrorCode::BadMessage),
         (r#"{"type":"teleport"}"#, ErrorCode::BadMessage),
         (r#"{"type":"offer","to":"p1"}"#, ErrorCode::BadMessage),
-        (r#"{"type":"offer","to":5,"sdp":"x"}"#, ErrorCode::BadMessage),
+        (
+            r#"{"type":"offer","to":5,"sdp":"x"}"#,
+            ErrorCode::BadMessage,
+        ),
         (r#"[1,2,3]"#, ErrorCode::BadMessage),
-        (r#"{"type":"offer","to":"p999","sdp":"x"}"#, ErrorCode::UnknownPeer),
-        (r#"{"type":"join","room":"room","name":"again"}"#, ErrorCode::AlreadyJoined),
+        (
+            r#"{"type":"offer","to":"p999","sdp":"x"}"#,
+            ErrorCode::UnknownPeer,
+        ),
+        (
+            r#"{"type":"join","room":"room","name":"again"}"#,
+            ErrorCode::AlreadyJoined,
+        ),
     ];
     for (text, code) in cases {
         raw.send_text(text).await;
         let message = raw.expect_error(*code).await;
         assert!(!message.is_empty());
     }
-    raw.send_text(&format!(r#"{{"type":"offer","to":"p1","sdp":"{}"}}"#, "a".repeat(70_000))).await;
+    raw.send_text(&format!(
+        r#"{{"type":"offer","to":"p1","sdp":"{}"}}"#,
+        "a".repeat(70_000)
+    ))
+    .await;
     let message = raw.expect_error(ErrorCode::TooLarge).await;
     assert!(message.contains("70"), "{message}");
     raw.0.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
     raw.expect_error(ErrorCode::BadMessage).await;
 
     // The misbehaving connection still relays, and alice never saw any of the garbage.
-    raw.send_text(&format!(r#"{{"type":"offer","to":"{}","sdp":"still here"}}"#, alice.id())).await;
-    assert_eq!(next(&mut rx_a).await, ServerMessage::Offer { from: welcome.id.clone(), sdp: "still here".into() });
+    raw.send_text(&format!(
+        r#"{{"type":"offer","to":"{}","sdp":"still here"}}"#,
+        alice.id()
+    ))
+    .await;
+    assert_eq!(
+        next(&mut rx_a).await,
+        ServerMessage::Offer {
+            from: welcome.id.clone(),
+            sdp: "still here".into()
+        }
+    );
     raw.send_text(r#"{"type":"ping"}"#).await;
     assert_eq!(raw.recv().await, ServerMessage::Pong {});
-    alice.send(ClientMessage::Answer { to: welcome.id.clone(), sdp: "fine".into() }).await.unwrap();
-    assert_eq!(raw.recv().await, ServerMessage::Answer { from: alice.id().into(), sdp: "fine".into() });
+    alice
+        .send(ClientMessage::Answer {
+            to: welcome.id.clone(),
+            sdp: "fine".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.recv().await,
+        ServerMessage::Answer {
+            from: alice.id().into(),
+            sdp: "fine".into()
+        }
+    );
 }
 
 #[tokio::test]
 async fn rooms_are_isolated() {
     let server = start().await;
     let (red, _, mut rx_red) = SignalClient::join(&server.url(), "red", "r").await.unwrap();
-    let (blue, welcome, mut rx_blue) = SignalClient::join(&server.url(), "blue", "b").await.unwrap();
-    assert!(welcome.peers.is_empty(), "blue room must not list red's member");
+    let (blue, welcome, mut rx_blue) = SignalClient::join(&server.url(), "blue", "b")
+        .await
+        .unwrap();
+    assert!(
+        welcome.peers.is_empty(),
+        "blue room must not list red's member"
+    );
     // Red's second member neither sees blue nor is seen by it, and cannot address it.
     let mut raw = Raw::connect(&server.url()).await;
-    raw.send_text(r#"{"type":"join","room":"red","name":"x"}"#).await;
-    let ServerMessage::Welcome(raw_welcome) = raw.recv().await else { panic!("no welcome") };
-    assert_eq!(raw_welcome.peers.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), vec![red.id()]);
-    assert!(matches!(next(&mut rx_red).await, ServerMessage::PeerJoined { .. }));
-    raw.send_text(&format!(r#"{{"type":"offer","to":"{}","sdp":"x"}}"#, blue.id())).await;
+    raw.send_text(r#"{"type":"join","room":"red","name":"x"}"#)
+        .await;
+    let ServerMessage::Welcome(raw_welcome) = raw.recv().await else {
+        panic!("no welcome")
+    };
+    assert_eq!(
+        raw_welcome
+            .peers
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect::<Vec<_>>(),
+        vec![red.id()]
+    );
+    assert!(matches!(
+        next(&mut rx_red).await,
+        ServerMessage::PeerJoined { .. }
+    ));
+    raw.send_text(&format!(
+        r#"{{"type":"offer","to":"{}","sdp":"x"}}"#,
+        blue.id()
+    ))
+    .await;
     raw.expect_error(ErrorCode::UnknownPeer).await;
     red.leave().await.unwrap();
-    assert_eq!(raw.recv().await, ServerMessage::PeerLeft { id: red.id().into() });
+    assert_eq!(
+        raw.recv().await,
+        ServerMessage::PeerLeft {
+            id: red.id().into()
+        }
+    );
     // Everything above has been processed; if any of it had reached blue, it would be queued
     // before this newcomer's peer_joined.
-    let (green, _, _rx_green) = SignalClient::join(&server.url(), "blue", "g").await.unwrap();
-    assert_eq!(next(&mut rx_blue).await, ServerMessage::PeerJoined { id: green.id().into(), name: "g".into() });
+    let (green, _, _rx_green) = SignalClient::join(&server.url(), "blue", "g")
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut rx_blue).await,
+        ServerMessage::PeerJoined {
+            id: green.id().into(),
+            name: "g".into()
+        }
+    );
 }
 
 #[tokio::test]
@@ -163,19 +319,32 @@ async fn the_client_reports_rejections_and_unreachable_servers() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let err = SignalClient::join(&format!("ws://127.0.0.1:{port}"), "r", "n").await.err().unwrap();
-    assert!(err.to_string().contains("cannot reach the signaling server"), "{err}");
+    let err = SignalClient::join(&format!("ws://127.0.0.1:{port}"), "r", "n")
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .contains("cannot reach the signaling server"),
+        "{err}"
+    );
     // A rejected join (empty name) is an error, not a hang.
-    let err = SignalClient::join(&server.url(), "r", "").await.err().unwrap();
+    let err = SignalClient::join(&server.url(), "r", "")
+        .await
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("refused"), "{err}");
 }
 
 #[tokio::test]
 async fn a_flood_is_rate_limited_without_hurting_others() {
     let server = start().await;
-    let (alice, _, mut rx_a) = SignalClient::join(&server.url(), "room", "alice").await.unwrap();
+    let (alice, _, mut rx_a) = SignalClient::join(&server.url(), "room", "alice")
+        .await
+        .unwrap();
     let mut raw = Raw::connect(&server.url()).await;
-    raw.send_text(r#"{"type":"join","room":"room","name":"flood"}"#).await;
+    raw.send_text(r#"{"type":"join","room":"room","name":"flood"}"#)
+        .await;
     let _ = raw.recv().await;
     let _ = next(&mut rx_a).await; // peer_joined
     for _ in 0..1000 {
@@ -183,15 +352,27 @@ async fn a_flood_is_rate_limited_without_hurting_others() {
     }
     let mut limited = false;
     for _ in 0..1000 {
-        if let ServerMessage::Error { code: ErrorCode::RateLimited, .. } = raw.recv().await {
+        if let ServerMessage::Error {
+            code: ErrorCode::RateLimited,
+            ..
+        } = raw.recv().await
+        {
             limited = true;
             break;
         }
     }
     assert!(limited, "1000 pings at once were never rate limited");
     // Alice is unaffected.
-    let (bob, _, mut rx_b) = SignalClient::join(&server.url(), "room", "bob").await.unwrap();
-    alice.send(ClientMessage::Offer { to: bob.id().into(), sdp: "ok".into() }).await.unwrap();
+    let (bob, _, mut rx_b) = SignalClient::join(&server.url(), "room", "bob")
+        .await
+        .unwrap();
+    alice
+        .send(ClientMessage::Offer {
+            to: bob.id().into(),
+            sdp: "ok".into(),
+        })
+        .await
+        .unwrap();
     loop {
         if let ServerMessage::Offer { sdp, .. } = next(&mut rx_b).await {
             assert_eq!(sdp, "ok");
@@ -206,16 +387,35 @@ async fn a_client_that_does_not_read_is_disconnected_and_the_room_keeps_working(
     config.outbound_queue = 4;
     config.rate_per_second = 1e6;
     config.rate_burst = 1e6;
-    let server = SignalServer::bind_with("127.0.0.1:0".parse().unwrap(), config).await.unwrap().spawn();
-    let (alice, _, mut rx_a) = SignalClient::join(&server.url(), "room", "alice").await.unwrap();
-    let (bob, _, mut rx_b) = SignalClient::join(&server.url(), "room", "bob").await.unwrap();
-    assert!(matches!(next(&mut rx_a).await, ServerMessage::PeerJoined { .. }));
+    let server = SignalServer::bind_with("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap()
+        .spawn();
+    let (alice, _, mut rx_a) = SignalClient::join(&server.url(), "room", "alice")
+        .await
+        .unwrap();
+    let (bob, _, mut rx_b) = SignalClient::join(&server.url(), "room", "bob")
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut rx_a).await,
+        ServerMessage::PeerJoined { .. }
+    ));
     let mut slow = Raw::connect(&server.url()).await;
-    slow.send_text(r#"{"type":"join","room":"room","name":"slow"}"#).await;
-    let ServerMessage::Welcome(welcome) = slow.recv().await else { panic!("no welcome") };
+    slow.send_text(r#"{"type":"join","room":"room","name":"slow"}"#)
+        .await;
+    let ServerMessage::Welcome(welcome) = slow.recv().await else {
+        panic!("no welcome")
+    };
     let slow_id = welcome.id;
-    assert!(matches!(next(&mut rx_a).await, ServerMessage::PeerJoined { .. }));
-    assert!(matches!(next(&mut rx_b).await, ServerMessage::PeerJoined { .. }));
+    assert!(matches!(
+        next(&mut rx_a).await,
+        ServerMessage::PeerJoined { .. }
+    ));
+    assert!(matches!(
+        next(&mut rx_b).await,
+        ServerMessage::PeerJoined { .. }
+    ));
 
     // Alice floods the slow client (which never reads) until the server gives up on it. Socket
     // buffers absorb some megabytes first; 3000 offers of 60 KB are far more than that.
@@ -223,7 +423,13 @@ async fn a_client_that_does_not_read_is_disconnected_and_the_room_keeps_working(
     let mut sent = 0;
     let left = tokio::time::timeout(Duration::from_secs(30), async {
         for _ in 0..3000 {
-            alice.send(ClientMessage::Offer { to: slow_id.clone(), sdp: sdp.clone() }).await.unwrap();
+            alice
+                .send(ClientMessage::Offer {
+                    to: slow_id.clone(),
+                    sdp: sdp.clone(),
+                })
+                .await
+                .unwrap();
             sent += 1;
             if let Ok(msg) = rx_a.try_recv() {
                 return msg;
@@ -234,17 +440,42 @@ async fn a_client_that_does_not_read_is_disconnected_and_the_room_keeps_working(
     })
     .await
     .expect("the slow client was never disconnected");
-    assert_eq!(left, ServerMessage::PeerLeft { id: slow_id.clone() }, "after {sent} offers");
+    assert_eq!(
+        left,
+        ServerMessage::PeerLeft {
+            id: slow_id.clone()
+        },
+        "after {sent} offers"
+    );
 
     // Bob saw it leave, and the room still relays.
-    assert_eq!(next(&mut rx_b).await, ServerMessage::PeerLeft { id: slow_id.clone() });
-    bob.send(ClientMessage::Offer { to: alice.id().into(), sdp: "still works".into() }).await.unwrap();
+    assert_eq!(
+        next(&mut rx_b).await,
+        ServerMessage::PeerLeft {
+            id: slow_id.clone()
+        }
+    );
+    bob.send(ClientMessage::Offer {
+        to: alice.id().into(),
+        sdp: "still works".into(),
+    })
+    .await
+    .unwrap();
     loop {
         // Offers alice queued after the eviction come back as unknown_peer.
         match next(&mut rx_a).await {
-            ServerMessage::Error { code: ErrorCode::UnknownPeer, .. } => continue,
+            ServerMessage::Error {
+                code: ErrorCode::UnknownPeer,
+                ..
+            } => continue,
             other => {
-                assert_eq!(other, ServerMessage::Offer { from: bob.id().into(), sdp: "still works".into() });
+                assert_eq!(
+                    other,
+                    ServerMessage::Offer {
+                        from: bob.id().into(),
+                        sdp: "still works".into()
+                    }
+                );
                 break;
             }
         }
@@ -265,25 +496,42 @@ async fn a_client_that_does_not_read_is_disconnected_and_the_room_keeps_working(
 #[tokio::test]
 async fn a_message_above_the_hard_limit_is_explained_before_the_connection_closes() {
     let server = start().await;
-    let (alice, _, mut rx_a) = SignalClient::join(&server.url(), "room", "alice").await.unwrap();
+    let (alice, _, mut rx_a) = SignalClient::join(&server.url(), "room", "alice")
+        .await
+        .unwrap();
     let mut raw = Raw::connect(&server.url()).await;
-    raw.send_text(r#"{"type":"join","room":"room","name":"huge"}"#).await;
-    let ServerMessage::Welcome(welcome) = raw.recv().await else { panic!("no welcome") };
-    assert!(matches!(next(&mut rx_a).await, ServerMessage::PeerJoined { .. }));
+    raw.send_text(r#"{"type":"join","room":"room","name":"huge"}"#)
+        .await;
+    let ServerMessage::Welcome(welcome) = raw.recv().await else {
+        panic!("no welcome")
+    };
+    assert!(matches!(
+        next(&mut rx_a).await,
+        ServerMessage::PeerJoined { .. }
+    ));
 
-    raw.send_text(&format!(r#"{{"type":"offer","to":"{}","sdp":"{}"}}"#, alice.id(), "a".repeat(16_000_000))).await;
+    raw.send_text(&format!(
+        r#"{{"type":"offer","to":"{}","sdp":"{}"}}"#,
+        alice.id(),
+        "a".repeat(16_000_000)
+    ))
+    .await;
     let message = raw.expect_error(ErrorCode::TooLarge).await;
     assert!(message.contains("closing"), "{message}");
-    let close = loop {
-        match tokio::time::timeout(WAIT, raw.0.next()).await.expect("close within 5 s") {
-            Some(Ok(Message::Close(frame))) => break frame,
-            Some(Ok(other)) => panic!("unexpected {other:?}"),
-            Some(Err(e)) => panic!("connection reset instead of closed: {e}"),
-            None => panic!("connection ended without a close frame"),
-        }
+    let close = match tokio::time::timeout(WAIT, raw.0.next())
+        .await
+        .expect("close within 5 s")
+    {
+        Some(Ok(Message::Close(frame))) => frame,
+        Some(Ok(other)) => panic!("unexpected {other:?}"),
+        Some(Err(e)) => panic!("connection reset instead of closed: {e}"),
+        None => panic!("connection ended without a close frame"),
     };
     assert_eq!(close.map(|f| u16::from(f.code)), Some(1009));
-    assert_eq!(next(&mut rx_a).await, ServerMessage::PeerLeft { id: welcome.id });
+    assert_eq!(
+        next(&mut rx_a).await,
+        ServerMessage::PeerLeft { id: welcome.id }
+    );
     alice.send(ClientMessage::Ping {}).await.unwrap();
     assert_eq!(next(&mut rx_a).await, ServerMessage::Pong {});
 }
@@ -291,38 +539,86 @@ async fn a_message_above_the_hard_limit_is_explained_before_the_connection_close
 #[tokio::test]
 async fn the_client_joins_existing_rooms_only_when_asked_and_checks_sizes() {
     let server = start().await;
-    let err = SignalClient::join_with(&server.url(), "later", "n", false).await.err().unwrap();
-    assert!(matches!(err, SignalError::Rejected { code: ErrorCode::UnknownRoom, .. }), "{err}");
+    let err = SignalClient::join_with(&server.url(), "later", "n", false)
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            err,
+            SignalError::Rejected {
+                code: ErrorCode::UnknownRoom,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("unknown_room"), "{err}");
-    let (alice, _, _rx_a) = SignalClient::join(&server.url(), "later", "alice").await.unwrap();
-    let (bob, welcome, _rx_b) = SignalClient::join_with(&server.url(), "later", "bob", false).await.unwrap();
+    let (alice, _, _rx_a) = SignalClient::join(&server.url(), "later", "alice")
+        .await
+        .unwrap();
+    let (bob, welcome, _rx_b) = SignalClient::join_with(&server.url(), "later", "bob", false)
+        .await
+        .unwrap();
     assert_eq!(welcome.peers[0].id, alice.id());
-    let err = bob.send(ClientMessage::Offer { to: alice.id().into(), sdp: "a".repeat(70_000) }).await.err().unwrap();
-    assert!(matches!(err, SignalError::TooLarge { limit: 65536, .. }), "{err}");
+    let err = bob
+        .send(ClientMessage::Offer {
+            to: alice.id().into(),
+            sdp: "a".repeat(70_000),
+        })
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, SignalError::TooLarge { limit: 65536, .. }),
+        "{err}"
+    );
     bob.leave().await.unwrap();
-    assert!(matches!(bob.send(ClientMessage::Ping {}).await, Err(SignalError::Closed)));
+    assert!(matches!(
+        bob.send(ClientMessage::Ping {}).await,
+        Err(SignalError::Closed)
+    ));
 }
 
 #[tokio::test]
 async fn leave_is_written_before_it_returns_and_ends_the_receiver() {
     let server = start().await;
-    let (_alice, _, mut rx_a) = SignalClient::join(&server.url(), "r", "alice").await.unwrap();
+    let (_alice, _, mut rx_a) = SignalClient::join(&server.url(), "r", "alice")
+        .await
+        .unwrap();
     let (bob, _, mut rx_b) = SignalClient::join(&server.url(), "r", "bob").await.unwrap();
-    assert!(matches!(next(&mut rx_a).await, ServerMessage::PeerJoined { .. }));
+    assert!(matches!(
+        next(&mut rx_a).await,
+        ServerMessage::PeerJoined { .. }
+    ));
     bob.leave().await.unwrap();
     drop(bob); // even with the client gone at once, the leave was sent
-    assert!(matches!(next(&mut rx_a).await, ServerMessage::PeerLeft { .. }));
-    let end = tokio::time::timeout(WAIT, rx_b.recv()).await.expect("bob's receiver ends");
+    assert!(matches!(
+        next(&mut rx_a).await,
+        ServerMessage::PeerLeft { .. }
+    ));
+    let end = tokio::time::timeout(WAIT, rx_b.recv())
+        .await
+        .expect("bob's receiver ends");
     assert_eq!(end, None);
 }
 
 #[tokio::test]
 async fn shutting_the_server_down_closes_every_connection() {
     let server = start().await;
-    let (alice, _, mut rx_a) = SignalClient::join(&server.url(), "r", "alice").await.unwrap();
+    let (alice, _, mut rx_a) = SignalClient::join(&server.url(), "r", "alice")
+        .await
+        .unwrap();
     server.shutdown();
-    let end = tokio::time::timeout(WAIT, rx_a.recv()).await.expect("the receiver ends after shutdown");
+    let end = tokio::time::timeout(WAIT, rx_a.recv())
+        .await
+        .expect("the receiver ends after shutdown");
     assert_eq!(end, None);
-    assert!(SignalClient::join(&server.url(), "r", "late").await.is_err(), "a stopped server accepted a join");
+    assert!(
+        SignalClient::join(&server.url(), "r", "late")
+            .await
+            .is_err(),
+        "a stopped server accepted a join"
+    );
     drop(alice);
 }
