@@ -121,3 +121,75 @@ fn bad_servers_first_do_not_stop_the_call_and_are_named() {
     assert!(!run.stderr.contains("not-the-password") && !run.stderr.contains(&good.password), "credentials in the log");
     drop(dead);
 }
+
+/// The user edits the ICE servers mid-call through the engine API the UI uses: the connections
+/// restart ICE onto the new server and media keeps flowing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editing_ice_servers_mid_call_moves_the_call() {
+    use natter_call::participant::{Participant, ParticipantConfig};
+    let first = Coturn::start();
+    let second = Coturn::start();
+    let config_for = |turn: &Coturn| {
+        natter_ice::IceConfig::from_json(&format!(
+            r#"{{"iceServers":[{{"urls":["{}"],"username":"{}","credential":"{}"}}]}}"#,
+            turn.turn_url(),
+            turn.user,
+            turn.password
+        ))
+        .unwrap()
+    };
+    let server = natter_signal::server::SignalServer::bind("127.0.0.1:0".parse().unwrap()).await.unwrap().spawn();
+    let participant = |name: &str, ice: natter_ice::IceConfig| ParticipantConfig {
+        name: name.into(),
+        room: "edit".into(),
+        signal_url: server.url(),
+        link: natter_call::peer::LinkSettings { ice, relay_only: true, bind: "127.0.0.1:0".parse().unwrap(), stack_defaults: false },
+        media: natter_call::media::MediaSettings { width: 320, height: 180, ..Default::default() },
+        view: None,
+        board: None,
+    };
+    let alice = Participant::join(participant("alice", config_for(&first))).await.unwrap();
+    let bob = Participant::join(participant("bob", config_for(&first))).await.unwrap();
+
+    let relay_of = |report: &natter_call::report::ParticipantReport| {
+        report.peers.first().and_then(|p| p.path.as_ref()).and_then(|p| p.relay_server.clone())
+    };
+    let wait_until = |what: &'static str, check: Box<dyn Fn(&natter_call::report::ParticipantReport) -> bool + Send + Sync>| {
+        let alice = &alice;
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(15);
+            loop {
+                let report = alice.snapshot().await;
+                if check(&report) {
+                    return report;
+                }
+                assert!(std::time::Instant::now() < deadline, "{what} did not happen within 15 s: {report:#?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let first_url = first.turn_url();
+    let before = wait_until(
+        "the call over the first server",
+        Box::new(move |r| r.peers.first().is_some_and(|p| p.state == "connected" && p.video.frames_decoded > 10) && relay_of(r) == Some(first_url.clone())),
+    )
+    .await;
+    let decoded_before = before.peers[0].video.frames_decoded;
+
+    // Alice's user switches to the second server.
+    alice.set_ice_config(config_for(&second));
+    let second_url = second.turn_url();
+    let after = wait_until(
+        "the move to the second server",
+        Box::new(move |r| r.peers.first().is_some_and(|p| p.state == "connected") && relay_of(r) == Some(second_url.clone())),
+    )
+    .await;
+    let restart = after.peers[0].events.iter().find(|e| e.kind == "ice_restart").expect("an ice_restart event");
+    assert!(restart.detail.contains("the ICE servers were changed") && restart.detail.contains(&second.turn_url()), "{restart:?}");
+    // Media continues: frames keep decoding after the move.
+    let target = after.peers[0].video.frames_decoded + 30;
+    let later = wait_until("frames after the move", Box::new(move |r| r.peers[0].video.frames_decoded >= target)).await;
+    assert!(later.peers[0].video.frames_decoded > decoded_before);
+    alice.leave().await;
+    bob.leave().await;
+}

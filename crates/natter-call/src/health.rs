@@ -410,7 +410,7 @@ impl Drop for HealthMonitor {
 /// and every restarting connection gets only the servers that work now. A call with six
 /// participants thus pays a dead server's timeout once, not five times.
 pub struct ServerBoard {
-    base: IceConfig,
+    base: std::sync::Mutex<IceConfig>,
     options: ProbeOptions,
     /// Fresh results also go to the health monitor (shared knowledge, one timeline of events).
     monitor: Option<tokio::sync::mpsc::UnboundedSender<ServerHealth>>,
@@ -422,25 +422,32 @@ const BOARD_MAX_AGE: Duration = Duration::from_secs(3);
 
 impl ServerBoard {
     pub fn new(base: IceConfig, options: ProbeOptions, monitor: Option<tokio::sync::mpsc::UnboundedSender<ServerHealth>>) -> Arc<ServerBoard> {
-        Arc::new(ServerBoard { base, options, monitor, cache: tokio::sync::Mutex::new(None) })
+        Arc::new(ServerBoard { base: std::sync::Mutex::new(base), options, monitor, cache: tokio::sync::Mutex::new(None) })
     }
 
-    pub fn base(&self) -> &IceConfig {
-        &self.base
+    pub fn base(&self) -> IceConfig {
+        self.base.lock().unwrap().clone()
+    }
+
+    /// The user edited the ICE servers: forget what we knew about the old set.
+    pub async fn set_base(&self, config: IceConfig) {
+        *self.base.lock().unwrap() = config;
+        *self.cache.lock().await = None;
     }
 
     /// The configuration for a (re)starting connection, and the URLs left out with the reason.
     /// When no server is known to work, everything is kept (nothing better to try).
     pub async fn working_config(&self) -> (IceConfig, Vec<String>) {
-        if self.base.ice_servers.is_empty() {
-            return (self.base.clone(), Vec::new());
+        let base = self.base();
+        if base.ice_servers.is_empty() {
+            return (base, Vec::new());
         }
         let health = {
             let mut cache = self.cache.lock().await;
             match cache.as_ref() {
                 Some((at, health)) if at.elapsed() < BOARD_MAX_AGE => health.clone(),
                 _ => {
-                    let health = probe_all(&self.base, &self.options).await;
+                    let health = probe_all(&base, &self.options).await;
                     if let Some(monitor) = &self.monitor {
                         for h in &health {
                             let _ = monitor.send(h.clone());
@@ -453,7 +460,7 @@ impl ServerBoard {
         };
         let works = |url: &str| health.iter().filter(|h| h.url == url).any(|h| h.result.status == ProbeStatus::Ok);
         let probed = |url: &str| health.iter().any(|h| h.url == url);
-        let mut config = self.base.clone();
+        let mut config = base.clone();
         let mut dropped = Vec::new();
         for server in &mut config.ice_servers {
             server.urls.retain(|u| {
@@ -471,7 +478,7 @@ impl ServerBoard {
         }
         config.ice_servers.retain(|s| !s.urls.is_empty());
         if config.ice_servers.is_empty() {
-            return (self.base.clone(), Vec::new());
+            return (base, Vec::new());
         }
         (config, dropped)
     }

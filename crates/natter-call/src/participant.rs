@@ -60,6 +60,11 @@ struct Shared {
     gathered_from: Mutex<std::collections::BTreeSet<String>>,
 }
 
+/// Requests from the application to a running participant.
+enum Command {
+    SetIceConfig(natter_ice::IceConfig),
+}
+
 /// A joined participant. Dropping it without `leave` aborts its tasks.
 pub struct Participant {
     pub id: String,
@@ -70,6 +75,7 @@ pub struct Participant {
     stop_media: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
     client: SignalClient,
+    commands: mpsc::UnboundedSender<Command>,
 }
 
 impl Participant {
@@ -105,8 +111,9 @@ impl Participant {
                 tracing::warn!(participant = %id, remote = %peer.id, "could not start a call: {e}");
             }
         }
-        let task = tokio::spawn(engine.run(server_rx, link_rx));
-        Ok(Participant { id, name: config.name, joined_at, shared, frames_sent, stop_media, task, client })
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(engine.run(server_rx, link_rx, command_rx));
+        Ok(Participant { id, name: config.name, joined_at, shared, frames_sent, stop_media, task, client, commands })
     }
 
     /// The report of this participant now (re-reads the selected path of each connection).
@@ -149,6 +156,12 @@ impl Participant {
         ParticipantReport { id: self.id.clone(), name: self.name.clone(), peers: reports, frames_sent: self.frames_sent.load(Ordering::Relaxed) }
     }
 
+    /// Replace the ICE servers during the call (the settings page's "apply"): every connection
+    /// restarts ICE onto the new servers; media continues on the old path until the new one works.
+    pub fn set_ice_config(&self, ice: natter_ice::IceConfig) {
+        let _ = self.commands.send(Command::SetIceConfig(ice));
+    }
+
     /// STUN/TURN URLs from which this participant gathered candidates so far.
     pub fn gathered_from(&self) -> Vec<String> {
         self.shared.gathered_from.lock().unwrap().iter().cloned().collect()
@@ -187,7 +200,12 @@ struct Engine {
 }
 
 impl Engine {
-    async fn run(mut self, mut server_rx: mpsc::Receiver<ServerMessage>, mut link_rx: mpsc::UnboundedReceiver<LinkEvent>) {
+    async fn run(
+        mut self,
+        mut server_rx: mpsc::Receiver<ServerMessage>,
+        mut link_rx: mpsc::UnboundedReceiver<LinkEvent>,
+        mut command_rx: mpsc::UnboundedReceiver<Command>,
+    ) {
         loop {
             let next_deadline = self.links.values().filter_map(|l| l.policy.poll_timeout()).min();
             let policy_timer = async {
@@ -198,6 +216,7 @@ impl Engine {
             };
             tokio::select! {
                 _ = policy_timer => self.on_policy_timer().await,
+                Some(command) = command_rx.recv() => self.on_command(command).await,
                 msg = server_rx.recv() => match msg {
                     Some(msg) => self.on_server(msg).await,
                     None => {
@@ -482,6 +501,24 @@ impl Engine {
         }
     }
 
+    async fn on_command(&mut self, command: Command) {
+        match command {
+            Command::SetIceConfig(ice) => {
+                tracing::info!(participant = %self.id, servers = ice.urls().count(), "ICE servers changed; restarting every connection");
+                self.config.link.ice = ice.clone();
+                if let Some(board) = &self.config.board {
+                    board.set_base(ice).await;
+                }
+                let remotes: Vec<String> = self.links.keys().cloned().collect();
+                for remote in remotes {
+                    if let Err(e) = self.restart_ice(&remote, "the ICE servers were changed").await {
+                        tracing::warn!(participant = %self.id, remote, "ICE restart failed to start: {e}");
+                    }
+                }
+            }
+        }
+    }
+
     /// A restart policy came due: restart ICE (if we drive this pair) or give up.
     async fn on_policy_timer(&mut self) {
         let now = Instant::now();
@@ -494,7 +531,7 @@ impl Engine {
         for (remote, action, offerer) in actions {
             match action {
                 Action::Restart { attempt } if offerer => {
-                    if let Err(e) = self.restart_ice(&remote, attempt).await {
+                    if let Err(e) = self.restart_ice(&remote, &format!("attempt {attempt}")).await {
                         tracing::warn!(participant = %self.id, remote, "ICE restart failed to start: {e}");
                     }
                 }
@@ -513,14 +550,14 @@ impl Engine {
     }
 
     /// Restart ICE with the servers that work now and send the new offer.
-    async fn restart_ice(&mut self, remote: &str, attempt: u32) -> Result<(), CallError> {
+    async fn restart_ice(&mut self, remote: &str, why: &str) -> Result<(), CallError> {
         let (config, dropped) = self.working_config().await;
         let relay_only = self.config.link.relay_only;
         let link = self.links.get_mut(remote).ok_or_else(|| CallError::WebRtc(format!("no connection to {remote}")))?;
         link.pc.set_configuration(webrtc_setup::rtc_configuration(&config, relay_only)).await.map_err(wrap)?;
         let offer = link.pc.create_offer(Some(RTCOfferOptions { ice_restart: true })).await.map_err(wrap)?;
         link.pc.set_local_description(offer.clone()).await.map_err(wrap)?;
-        let detail = restart_detail(&config, &dropped, &format!("attempt {attempt}"));
+        let detail = restart_detail(&config, &dropped, why);
         self.event(remote, "ice_restart", &detail);
         self.status(remote, "connecting", "reconnecting through another path…");
         self.send(ClientMessage::Offer { to: remote.to_string(), sdp: offer.sdp }).await;
