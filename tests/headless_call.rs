@@ -69,11 +69,7 @@ fn relay_only_through_coturn_uses_relay_paths() {
 
 #[test]
 fn two_processes_meet_through_a_signal_server() {
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let server = Reaped(Command::new(NATTER).args(["signal-server", "--listen", &listen]).stderr(std::process::Stdio::null()).spawn().expect("start signal-server"));
-    wait_for_tcp(&listen, Duration::from_secs(10));
-    let url = format!("ws://{listen}");
+    let (server, url) = start_signal_server();
     let dir = TempDir::new("procs");
     let spawn = |name: &str| {
         let report = dir.path(&format!("{name}.json"));
@@ -112,26 +108,29 @@ fn a_bad_ice_config_is_a_clear_error() {
     assert!(stderr.contains("port 70000 is out of range"), "stderr:\n{stderr}");
 }
 
-fn wait_for_tcp(addr: &str, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            return;
-        }
+/// A `natter signal-server` process on a free loopback port, and its URL.
+fn start_signal_server() -> (Reaped, String) {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let server = Reaped(
+        Command::new(NATTER)
+            .args(["signal-server", "--listen", &listen])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start signal-server"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(Instant::now() < deadline, "natter signal-server did not listen on {listen} within 10 s");
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("nothing listens on {addr} after {limit:?}");
+    (server, format!("ws://{listen}"))
 }
 
 /// A hostile client in the room sends garbage to the server and malformed SDP and candidates to a
 /// participant: it gets errors, the participants ignore the garbage, and the real call works.
 #[test]
 fn garbage_on_signaling_does_not_disturb_a_call() {
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let _server = Reaped(Command::new(NATTER).args(["signal-server", "--listen", &listen]).stderr(std::process::Stdio::null()).spawn().expect("start signal-server"));
-    wait_for_tcp(&listen, Duration::from_secs(10));
-    let url = format!("ws://{listen}");
+    let (_server, url) = start_signal_server();
     let dir = TempDir::new("garbage");
     let report = dir.path("call.json");
     let call = Command::new(NATTER)
