@@ -193,3 +193,49 @@ async fn editing_ice_servers_mid_call_moves_the_call() {
     alice.leave().await;
     bob.leave().await;
 }
+
+/// UDP to the TURN server is not an option (blocked networks): a `turn:…?transport=tcp` server
+/// alone carries the call, through Natter's local TCP bridge, and the path says so.
+#[test]
+fn turn_over_tcp_alone_carries_the_call() {
+    let turn = Coturn::start();
+    let dir = TempDir::new("turntcp");
+    let url = format!("turn:127.0.0.1:{}?transport=tcp", turn.port);
+    let config = dir.path("ice.json");
+    std::fs::write(&config, format!(r#"{{"iceServers":[{{"urls":["{url}"],"username":"{}","credential":"{}"}}]}}"#, turn.user, turn.password)).unwrap();
+    let run = run_headless(&dir, "tcp", &["--participants", "2", "--duration", "3", "--relay-only", "--ice-config", config.to_str().unwrap()]);
+    assert!(run.status.success(), "exit {:?}; stderr:\n{}", run.status, run.stderr);
+    assert_all_streams_decoding(&run.report, 2, 30);
+    for (receiver, peer) in streams(&run.report) {
+        assert_eq!(peer["path"]["local_candidate"], "relay", "{receiver}: {peer:#}");
+        assert_eq!(peer["path"]["relay_server"], url.as_str(), "{receiver}: {peer:#}");
+        assert_eq!(peer["path"]["relay_transport"], "tcp", "{receiver}: {peer:#}");
+    }
+    assert_eq!(run.report["servers"][0]["candidates"], "used");
+}
+
+/// The same over TLS (`turns:`), the certificate verified against a test CA given explicitly.
+#[test]
+fn turns_alone_carries_the_call() {
+    let dir = TempDir::new("turns");
+    let (ca, cert, key) = make_certificates(&dir);
+    let turn = Coturn::start_with(CoturnOptions { tls: Some((cert, key)), ..Default::default() });
+    let url = format!("turns:127.0.0.1:{}", turn.tls_port.unwrap());
+    let config = dir.path("ice.json");
+    std::fs::write(&config, format!(r#"{{"iceServers":[{{"urls":["{url}"],"username":"{}","credential":"{}"}}]}}"#, turn.user, turn.password)).unwrap();
+    let run = run_headless_env(
+        &dir,
+        "tls",
+        &["--participants", "2", "--duration", "3", "--relay-only", "--ice-config", config.to_str().unwrap()],
+        &[("NATTER_EXTRA_CA_FILE", ca.to_str().unwrap())],
+    );
+    assert!(run.status.success(), "exit {:?}; stderr:\n{}", run.status, run.stderr);
+    assert_all_streams_decoding(&run.report, 2, 30);
+    for (receiver, peer) in streams(&run.report) {
+        assert_eq!(peer["path"]["relay_server"], url.as_str(), "{receiver}: {peer:#}");
+        assert_eq!(peer["path"]["relay_transport"], "tls", "{receiver}: {peer:#}");
+    }
+    // The prober trusts the same CA: the server is reported working over TLS.
+    assert_eq!(run.report["servers"][0]["transport"], "tls");
+    assert_eq!(run.report["servers"][0]["status"], "ok", "{:#}", run.report["servers"]);
+}

@@ -32,22 +32,6 @@ fn entry<'a>(run: &'a ProbeRun, url: &str, transport: &str) -> &'a serde_json::V
         .unwrap_or_else(|| panic!("no result for {url} over {transport}: {:#?}", run.results))
 }
 
-/// A CA and a server certificate for 127.0.0.1 signed by it (openssl, made fresh per test).
-fn make_certificates(dir: &TempDir) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-    let (ca_key, ca, key, csr, cert, ext) =
-        (dir.path("ca.key"), dir.path("ca.pem"), dir.path("server.key"), dir.path("server.csr"), dir.path("server.pem"), dir.path("san.ext"));
-    std::fs::write(&ext, "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).output().expect("openssl is installed");
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    let p = |p: &std::path::Path| p.to_str().unwrap().to_string();
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Natter Test CA", "-keyout", &p(&ca_key), "-out", &p(&ca)]);
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", &p(&key), "-out", &p(&csr)]);
-    run(&["x509", "-req", "-in", &p(&csr), "-CA", &p(&ca), "-CAkey", &p(&ca_key), "-CAcreateserial", "-days", "2", "-extfile", &p(&ext), "-out", &p(&cert)]);
-    (ca, cert, key)
-}
-
 #[test]
 fn good_stun_turn_udp_tcp_and_turns_are_ok() {
     let dir = TempDir::new("probe-good");

@@ -165,7 +165,10 @@ fn probe(ice_config: &std::path::Path, json: bool, ca_file: Option<PathBuf>) -> 
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let options = health::ProbeOptions { extra_ca_file: ca_file, ..Default::default() };
+    let mut options = health::ProbeOptions::from_env();
+    if ca_file.is_some() {
+        options.extra_ca_file = ca_file;
+    }
     let results = rt.block_on(health::probe_all(&config, &options));
     if json {
         println!("{}", serde_json::to_string_pretty(&results).expect("results serialize"));

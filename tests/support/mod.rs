@@ -184,6 +184,22 @@ impl Drop for Reaped {
     }
 }
 
+/// A CA and a server certificate for 127.0.0.1 signed by it (openssl, made fresh per test).
+pub fn make_certificates(dir: &TempDir) -> (PathBuf, PathBuf, PathBuf) {
+    let (ca_key, ca, key, csr, cert, ext) =
+        (dir.path("ca.key"), dir.path("ca.pem"), dir.path("server.key"), dir.path("server.csr"), dir.path("server.pem"), dir.path("san.ext"));
+    std::fs::write(&ext, "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().expect("openssl is installed");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let p = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Natter Test CA", "-keyout", &p(&ca_key), "-out", &p(&ca)]);
+    run(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", &p(&key), "-out", &p(&csr)]);
+    run(&["x509", "-req", "-in", &p(&csr), "-CA", &p(&ca), "-CAkey", &p(&ca_key), "-CAcreateserial", "-days", "2", "-extfile", &p(&ext), "-out", &p(&cert)]);
+    (ca, cert, key)
+}
+
 /// Result of one `natter headless` run.
 pub struct HeadlessRun {
     pub status: std::process::ExitStatus,
@@ -193,6 +209,11 @@ pub struct HeadlessRun {
 
 /// Run `natter headless ARGS --report FILE` and parse the report (panics with stderr if it is missing).
 pub fn run_headless(dir: &TempDir, name: &str, args: &[&str]) -> HeadlessRun {
+    run_headless_env(dir, name, args, &[])
+}
+
+/// `run_headless` with extra environment variables.
+pub fn run_headless_env(dir: &TempDir, name: &str, args: &[&str], env: &[(&str, &str)]) -> HeadlessRun {
     let report_path = dir.path(&format!("{name}.json"));
     let output = Command::new(NATTER)
         .arg("headless")
@@ -200,6 +221,7 @@ pub fn run_headless(dir: &TempDir, name: &str, args: &[&str]) -> HeadlessRun {
         .arg("--report")
         .arg(&report_path)
         .env("RUST_LOG", "natter=info,natter_call=info,warn")
+        .envs(env.iter().copied())
         .output()
         .expect("run natter headless");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();

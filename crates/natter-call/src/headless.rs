@@ -106,11 +106,11 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
     // which transport, and why one does not (the call itself does not wait for this).
     let monitor = crate::health::HealthMonitor::start(
         &ice,
-        crate::health::ProbeOptions::default(),
+        crate::health::ProbeOptions::from_env(),
         natter_ice::monitor::MonitorTiming::default(),
         |transition| tracing::info!("{}", transition.message),
     );
-    let board = crate::health::ServerBoard::new(ice.clone(), crate::health::ProbeOptions::default(), Some(monitor.sink()));
+    let board = crate::health::ServerBoard::new(ice.clone(), crate::health::ProbeOptions::from_env(), Some(monitor.sink()));
     let mut participants = Vec::new();
     for i in 0..options.participants {
         let config = ParticipantConfig {
@@ -169,7 +169,7 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
         reports.push(p.snapshot().await);
         gathered.extend(p.gathered_from());
     }
-    let health = monitor.first_round(crate::health::worst_case(&crate::health::ProbeOptions::default())).await;
+    let health = monitor.first_round(crate::health::worst_case(&crate::health::ProbeOptions::from_env())).await;
     let health_events = monitor.transitions();
     let servers = server_reports(&ice, &health, &reports, &gathered);
     let reason = judge(&reports, expect_total);

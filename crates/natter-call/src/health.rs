@@ -32,6 +32,14 @@ pub struct ProbeOptions {
     pub extra_ca_file: Option<PathBuf>,
 }
 
+impl ProbeOptions {
+    /// Defaults, plus the extra CA file named by `NATTER_EXTRA_CA_FILE` (PEM) if set: how the
+    /// app and headless mode learn about a private CA for `turns:` servers.
+    pub fn from_env() -> ProbeOptions {
+        ProbeOptions { extra_ca_file: std::env::var_os("NATTER_EXTRA_CA_FILE").map(Into::into), ..Default::default() }
+    }
+}
+
 fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }

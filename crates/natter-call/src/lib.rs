@@ -13,6 +13,7 @@
 //! - `report`: the JSON report (a contract).
 //! - `view`: what the UI is told (frames, status).
 
+pub mod bridge;
 pub mod demo;
 pub mod error;
 pub mod fallback;

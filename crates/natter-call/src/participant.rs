@@ -398,7 +398,8 @@ impl Engine {
                     return;
                 }
                 if let Some(url) = candidate.url.as_ref().filter(|u| !u.is_empty()) {
-                    self.shared.gathered_from.lock().unwrap().insert(url.clone());
+                    let url = crate::bridge::original_of(url).map(|(original, _)| original).unwrap_or_else(|| url.clone());
+                    self.shared.gathered_from.lock().unwrap().insert(url);
                 }
                 let msg = ClientMessage::Candidate {
                     to: remote,

@@ -203,12 +203,19 @@ pub async fn current_path(pc: &Arc<dyn PeerConnection>) -> Option<(PathReport, O
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
+    let mut relay_server = relay.then(|| local.url.clone()).filter(|u| !u.is_empty());
+    let mut relay_transport = relay.then(|| if relay_protocol.is_empty() || relay_protocol == "Unspecified" { "udp".to_string() } else { relay_protocol });
+    // A relay reached through our TCP/TLS bridge: report the server the user configured.
+    if let Some((original, transport)) = relay_server.as_deref().and_then(crate::bridge::original_of) {
+        relay_server = Some(original);
+        relay_transport = Some(transport.to_string());
+    }
     let path = PathReport {
         local_candidate: candidate_type(&local.candidate_type),
         remote_candidate: remote.map(|r| candidate_type(&r.candidate_type)).unwrap_or_else(|| "unknown".into()),
         protocol: local.protocol.to_lowercase(),
-        relay_server: relay.then(|| local.url.clone()).filter(|u| !u.is_empty()),
-        relay_transport: relay.then(|| if relay_protocol.is_empty() || relay_protocol == "Unspecified" { "udp".to_string() } else { relay_protocol }),
+        relay_server,
+        relay_transport,
     };
     let rtt = (pair.current_round_trip_time > 0.0).then_some(pair.current_round_trip_time * 1000.0);
     Some((path, rtt))

@@ -66,7 +66,8 @@ pub fn rtc_configuration(ice: &IceConfig, relay_only: bool) -> RTCConfiguration 
         .ice_servers
         .iter()
         .map(|s| RTCIceServer {
-            urls: s.urls.iter().map(|u| u.original.clone()).collect(),
+            // TURN over TCP/TLS goes through a local bridge (see `bridge`).
+            urls: s.urls.iter().map(crate::bridge::agent_url).collect(),
             username: s.username.clone().unwrap_or_default(),
             credential: s.credential.as_ref().map(|c| c.expose().to_owned()).unwrap_or_default(),
         })

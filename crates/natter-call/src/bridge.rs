@@ -1,0 +1,173 @@
+//! TURN over TCP and TLS for calls. The `webrtc` crate gathers relay candidates over UDP only, so
+//! for every `turn:…?transport=tcp` and `turns:` server Natter runs a small local bridge: a UDP
+//! socket on 127.0.0.1 that the crate's TURN client talks to as if it were the server, and one
+//! TCP/TLS connection to the real server per client socket (an allocation belongs to its 5-tuple).
+//!
+//! What crosses the bridge is plain RFC 8656: STUN messages and ChannelData. Over a stream,
+//! ChannelData is padded to 4 bytes (§12.5): the bridge adds the padding towards the server and
+//! strips it towards the client. The allocation itself is a UDP relay on the server, made over
+//! the TCP/TLS control connection — exactly what a UDP-blocked client needs.
+
+use crate::health::{ProbeOptions, tls_connector};
+use natter_ice::{IceUrl, Scheme};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// One running bridge.
+struct Bridge {
+    local: SocketAddr,
+    transport: &'static str,
+    original: String,
+}
+
+fn registry() -> &'static Mutex<HashMap<String, Bridge>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<String, Bridge>>> = OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
+}
+
+/// Does this URL need a bridge (TURN over TCP or TLS)?
+pub fn needs_bridge(url: &IceUrl) -> bool {
+    match url.scheme {
+        Scheme::Turns => true,
+        Scheme::Turn => url.transport == Some(natter_ice::Transport::Tcp),
+        _ => false,
+    }
+}
+
+/// The URL to give the `webrtc` crate for `url`: a local UDP bridge for TURN over TCP/TLS
+/// (started on first use, shared afterwards), the URL itself otherwise. Must run inside tokio.
+pub fn agent_url(url: &IceUrl) -> String {
+    if !needs_bridge(url) {
+        return url.original.clone();
+    }
+    let mut bridges = registry().lock().unwrap();
+    if let Some(bridge) = bridges.values().find(|b| b.original == url.original) {
+        return format!("turn:{}?transport=udp", bridge.local);
+    }
+    match start(url) {
+        Ok(bridge) => {
+            let local = format!("turn:{}?transport=udp", bridge.local);
+            tracing::info!("TURN over {} to {} goes through the local bridge {local}", bridge.transport.to_uppercase(), url.original);
+            bridges.insert(local.clone(), bridge);
+            local
+        }
+        Err(e) => {
+            tracing::warn!("cannot bridge {}: {e}; the agent will skip it", url.original);
+            url.original.clone()
+        }
+    }
+}
+
+/// For a relay URL seen in the stack's stats: the URL the user configured and how it is reached.
+pub fn original_of(agent_url: &str) -> Option<(String, &'static str)> {
+    registry().lock().unwrap().get(agent_url).map(|b| (b.original.clone(), b.transport))
+}
+
+fn start(url: &IceUrl) -> std::io::Result<Bridge> {
+    let std_socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    std_socket.set_nonblocking(true)?;
+    let socket = Arc::new(UdpSocket::from_std(std_socket)?);
+    let local = socket.local_addr()?;
+    let tls = url.scheme == Scheme::Turns;
+    let transport = if tls { "tls" } else { "tcp" };
+    let target = (url.host.clone(), url.port);
+    let connector = if tls {
+        Some(tls_connector(&ProbeOptions::from_env()).map_err(std::io::Error::other)?)
+    } else {
+        None
+    };
+    tokio::spawn(serve(socket, target, connector));
+    Ok(Bridge { local, transport, original: url.original.clone() })
+}
+
+async fn serve(socket: Arc<UdpSocket>, target: (String, u16), tls: Option<tokio_rustls::TlsConnector>) {
+    let mut connections: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let Ok((n, from)) = socket.recv_from(&mut buf).await else { continue };
+        let datagram = buf[..n].to_vec();
+        if let Some(tx) = connections.get(&from)
+            && tx.try_send(datagram.clone()).is_ok()
+        {
+            continue;
+        }
+        // New client socket, or its connection ended: (re)connect.
+        let (tx, rx) = mpsc::channel(256);
+        let _ = tx.try_send(datagram);
+        connections.insert(from, tx);
+        tokio::spawn(connection(Arc::clone(&socket), from, target.clone(), tls.clone(), rx));
+    }
+}
+
+async fn connection(socket: Arc<UdpSocket>, client: SocketAddr, target: (String, u16), tls: Option<tokio_rustls::TlsConnector>, mut rx: mpsc::Receiver<Vec<u8>>) {
+    let tcp = match TcpStream::connect((target.0.as_str(), target.1)).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!("bridge to {}:{}: {e}", target.0, target.1);
+            return;
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn Stream> = match tls {
+        None => Box::new(tcp),
+        Some(connector) => {
+            let Ok(name) = rustls_pki_types::ServerName::try_from(target.0.clone()) else { return };
+            match connector.connect(name, tcp).await {
+                Ok(s) => Box::new(s),
+                Err(e) => {
+                    tracing::warn!("TLS to {}:{} failed: {e}", target.0, target.1);
+                    return;
+                }
+            }
+        }
+    };
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let to_server = async move {
+        while let Some(datagram) = rx.recv().await {
+            if writer.write_all(&datagram).await.is_err() {
+                return;
+            }
+            // ChannelData (first two bits 01) is padded to a multiple of 4 on streams.
+            if datagram.first().is_some_and(|b| b & 0xC0 == 0x40) && datagram.len() % 4 != 0 {
+                let pad = [0u8; 3];
+                if writer.write_all(&pad[..4 - datagram.len() % 4]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    let to_client = async move {
+        loop {
+            let mut header = [0u8; 4];
+            if reader.read_exact(&mut header).await.is_err() {
+                return;
+            }
+            let length = usize::from(u16::from_be_bytes([header[2], header[3]]));
+            let (body, padding) = match header[0] & 0xC0 {
+                0x00 => (16 + length, 0),                   // STUN: rest of the 20-byte header + attributes
+                0x40 => (length, (4 - length % 4) % 4),     // ChannelData
+                _ => return,                                // not TURN: drop the connection
+            };
+            let mut frame = vec![0u8; 4 + body + padding];
+            frame[..4].copy_from_slice(&header);
+            if reader.read_exact(&mut frame[4..]).await.is_err() {
+                return;
+            }
+            frame.truncate(4 + body);
+            if socket.send_to(&frame, client).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = to_server => {}
+        _ = to_client => {}
+    }
+}
