@@ -174,7 +174,17 @@ impl Xvfb {
             let mut process = Guard::spawn("Xvfb", &mut command);
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
-                if socket.exists() {
+                // The socket appears before the server answers: wait until a client can talk to it
+                // (GTK aborts the app if the display is not ready yet).
+                if socket.exists()
+                    && Command::new("xdotool")
+                        .arg("getdisplaygeometry")
+                        .env("DISPLAY", format!(":{display}"))
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .status()
+                        .is_ok_and(|s| s.success())
+                {
                     return Xvfb { display, _process: process };
                 }
                 if let Ok(Some(_)) = process.child.try_wait() {

@@ -37,6 +37,11 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(1);
 const DEMO_ROOM: &str = "demo";
 
 pub fn run(mode: Mode) -> ExitCode {
+    // GTK aborts the process when there is no display; say what is wrong instead.
+    if cfg!(target_os = "linux") && std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        eprintln!("natter: no display (DISPLAY and WAYLAND_DISPLAY are unset): run it in a desktop session, under Xvfb, or use `natter headless`");
+        return ExitCode::from(2);
+    }
     let result = tauri::Builder::default()
         .manage(Shell { mode, call: Mutex::new(None), flow: Arc::new(Flow::default()), health: Mutex::new(None) })
         .invoke_handler(tauri::generate_handler![start_call, leave_call, frames_drawn, probe_ice_servers, watch_ice_health])

@@ -132,7 +132,7 @@ impl Participant {
         let mut reports = Vec::new();
         for (record, video, audio_packets, pc) in entries {
             let path = match pc {
-                Some(pc) => peer::current_path(&pc).await,
+                Some(pc) => tokio::time::timeout(STACK_CALL_LIMIT, peer::current_path(&pc)).await.ok().flatten(),
                 None => None,
             };
             let mut report = record.lock().unwrap().clone();
@@ -174,7 +174,7 @@ impl Participant {
         self.task.abort();
         let pcs: Vec<Arc<dyn PeerConnection>> = self.shared.peers.lock().unwrap().values().map(|p| Arc::clone(&p.pc)).collect();
         for pc in pcs {
-            let _ = pc.close().await;
+            let _ = tokio::time::timeout(CLOSE_LIMIT, pc.close()).await;
         }
     }
 }
@@ -293,7 +293,7 @@ impl Engine {
             ServerMessage::PeerLeft { id } => {
                 if let Some(mut link) = self.links.remove(&id) {
                     // Keep what the call was like (state, path) and note when it ended.
-                    let path = peer::current_path(&link.pc).await;
+                    let path = tokio::time::timeout(STACK_CALL_LIMIT, peer::current_path(&link.pc)).await.ok().flatten();
                     {
                         let mut record = link.record.lock().unwrap();
                         record.left_ms = Some(self.joined_at.elapsed().as_secs_f64() * 1000.0);
@@ -305,7 +305,13 @@ impl Engine {
                     if let Some(p) = self.shared.peers.lock().unwrap().get_mut(&id) {
                         p.left = true;
                     }
-                    link.close().await;
+                    // Closing a connection that never completed can take the stack a while;
+                    // the event loop must not wait for it (other calls need it).
+                    tokio::spawn(async move {
+                        if tokio::time::timeout(CLOSE_LIMIT, link.close()).await.is_err() {
+                            tracing::warn!(remote = %link.remote, "closing the connection took longer than {CLOSE_LIMIT:?}; left to finish in the background");
+                        }
+                    });
                 }
                 self.status(&id, "left", "left the call");
                 Ok(())
@@ -472,7 +478,7 @@ impl Engine {
                     link.tasks.extend([video, audio, requests]);
                 }
                 let link = self.links.get_mut(remote).expect("link exists");
-                let detail = match peer::current_path(&link.pc).await {
+                let detail = match tokio::time::timeout(STACK_CALL_LIMIT, peer::current_path(&link.pc)).await.ok().flatten() {
                     Some((path, _)) if path.local_candidate == "relay" => {
                         format!("relayed via {}", path.relay_server.clone().unwrap_or_else(|| "TURN".into()))
                     }
@@ -665,6 +671,11 @@ fn spawn_audio_writer(link: &PeerLink, mut packets: broadcast::Receiver<Arc<Enco
         }
     })
 }
+
+/// Longest the event loop waits for a stats query of the `webrtc` crate.
+const STACK_CALL_LIMIT: Duration = Duration::from_millis(500);
+/// Longest anyone waits for a peer connection to close.
+const CLOSE_LIMIT: Duration = Duration::from_secs(2);
 
 /// How often a receiver that still cannot decode repeats its keyframe request.
 const PLI_INTERVAL: Duration = Duration::from_millis(250);
