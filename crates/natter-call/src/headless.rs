@@ -73,11 +73,7 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
         )));
     }
     let ice = match &options.ice_config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| CallError::IceConfig(format!("cannot read {}: {e}", path.display())))?;
-            IceConfig::from_json(&text).map_err(|e| CallError::IceConfig(format!("{}: {e}", path.display())))?
-        }
+        Some(path) => crate::health::load_ice_config(path)?,
         None => IceConfig::default(),
     };
     let relay_only = options.relay_only || ice.transport_policy == natter_ice::TransportPolicy::Relay;
@@ -100,17 +96,17 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
     let bind = options.bind.map(|ip| SocketAddr::new(ip, 0)).unwrap_or(bind);
     let link = LinkSettings { ice: ice.clone(), relay_only, bind, stack_defaults: options.stack_defaults };
 
-
     let started = Instant::now();
     // Probe every ICE server while the call sets up: the report says which server works, over
     // which transport, and why one does not (the call itself does not wait for this).
+    let probe_options = crate::health::ProbeOptions::from_env();
     let monitor = crate::health::HealthMonitor::start(
         &ice,
-        crate::health::ProbeOptions::from_env(),
+        probe_options.clone(),
         natter_ice::monitor::MonitorTiming::default(),
         |transition| tracing::info!("{}", transition.message),
     );
-    let board = crate::health::ServerBoard::new(ice.clone(), crate::health::ProbeOptions::from_env(), Some(monitor.sink()));
+    let board = crate::health::ServerBoard::new(ice.clone(), probe_options.clone(), Some(monitor.sink()));
     let mut participants = Vec::new();
     for i in 0..options.participants {
         let config = ParticipantConfig {
@@ -169,7 +165,7 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
         reports.push(p.snapshot().await);
         gathered.extend(p.gathered_from());
     }
-    let health = monitor.first_round(crate::health::worst_case(&crate::health::ProbeOptions::from_env())).await;
+    let health = monitor.first_round(crate::health::worst_case(&probe_options)).await;
     let health_events = monitor.transitions();
     let servers = server_reports(&ice, &health, &reports, &gathered);
     let reason = judge(&reports, expect_total);
@@ -247,7 +243,7 @@ fn server_reports(
             out.push(ServerReport {
                 url: h.url.clone(),
                 transport: Some(h.transport),
-                status: serde_json::to_value(h.result.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                status: h.result.status.as_str().to_owned(),
                 rtt_ms: h.result.rtt_ms,
                 error: h.result.error.clone(),
                 mapped_address: h.result.mapped_address,

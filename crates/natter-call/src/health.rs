@@ -278,7 +278,7 @@ pub fn format_table(results: &[ServerHealth]) -> String {
     let rows: Vec<[String; 6]> = results
         .iter()
         .map(|r| {
-            let status = serde_json::to_value(r.result.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let status = r.result.status.as_str().to_owned();
             let rtt = r.result.rtt_ms.map(|ms| format!("{ms:.1} ms")).unwrap_or_else(|| "-".into());
             let address = match (r.result.relayed_address, r.result.mapped_address) {
                 (Some(relay), _) => format!("relay {relay}"),

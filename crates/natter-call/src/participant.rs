@@ -132,7 +132,7 @@ impl Participant {
         let mut reports = Vec::new();
         for (record, video, audio_packets, pc) in entries {
             let path = match pc {
-                Some(pc) => tokio::time::timeout(STACK_CALL_LIMIT, peer::current_path(&pc)).await.ok().flatten(),
+                Some(pc) => peer::current_path(&pc).await,
                 None => None,
             };
             let mut report = record.lock().unwrap().clone();
@@ -172,9 +172,10 @@ impl Participant {
         self.stop_media.store(true, Ordering::Relaxed);
         let _ = self.client.leave().await;
         self.task.abort();
-        let pcs: Vec<Arc<dyn PeerConnection>> = self.shared.peers.lock().unwrap().values().map(|p| Arc::clone(&p.pc)).collect();
-        for pc in pcs {
-            let _ = tokio::time::timeout(CLOSE_LIMIT, pc.close()).await;
+        let pcs: Vec<(String, Arc<dyn PeerConnection>)> =
+            self.shared.peers.lock().unwrap().iter().map(|(remote, p)| (remote.clone(), Arc::clone(&p.pc))).collect();
+        for (remote, pc) in pcs {
+            peer::close(&pc, &remote).await;
         }
     }
 }
@@ -293,7 +294,7 @@ impl Engine {
             ServerMessage::PeerLeft { id } => {
                 if let Some(mut link) = self.links.remove(&id) {
                     // Keep what the call was like (state, path) and note when it ended.
-                    let path = tokio::time::timeout(STACK_CALL_LIMIT, peer::current_path(&link.pc)).await.ok().flatten();
+                    let path = peer::current_path(&link.pc).await;
                     {
                         let mut record = link.record.lock().unwrap();
                         record.left_ms = Some(self.joined_at.elapsed().as_secs_f64() * 1000.0);
@@ -307,11 +308,7 @@ impl Engine {
                     }
                     // Closing a connection that never completed can take the stack a while;
                     // the event loop must not wait for it (other calls need it).
-                    tokio::spawn(async move {
-                        if tokio::time::timeout(CLOSE_LIMIT, link.close()).await.is_err() {
-                            tracing::warn!(remote = %link.remote, "closing the connection took longer than {CLOSE_LIMIT:?}; left to finish in the background");
-                        }
-                    });
+                    tokio::spawn(async move { link.close().await });
                 }
                 self.status(&id, "left", "left the call");
                 Ok(())
@@ -478,7 +475,7 @@ impl Engine {
                     link.tasks.extend([video, audio, requests]);
                 }
                 let link = self.links.get_mut(remote).expect("link exists");
-                let detail = match tokio::time::timeout(STACK_CALL_LIMIT, peer::current_path(&link.pc)).await.ok().flatten() {
+                let detail = match peer::current_path(&link.pc).await {
                     Some((path, _)) if path.local_candidate == "relay" => {
                         format!("relayed via {}", path.relay_server.clone().unwrap_or_else(|| "TURN".into()))
                     }
@@ -671,11 +668,6 @@ fn spawn_audio_writer(link: &PeerLink, mut packets: broadcast::Receiver<Arc<Enco
         }
     })
 }
-
-/// Longest the event loop waits for a stats query of the `webrtc` crate.
-const STACK_CALL_LIMIT: Duration = Duration::from_millis(500);
-/// Longest anyone waits for a peer connection to close.
-const CLOSE_LIMIT: Duration = Duration::from_secs(2);
 
 /// How often a receiver that still cannot decode repeats its keyframe request.
 const PLI_INTERVAL: Duration = Duration::from_millis(250);

@@ -135,9 +135,7 @@ impl PeerLink {
         for task in self.tasks.drain(..) {
             task.abort();
         }
-        if let Err(e) = self.pc.close().await {
-            tracing::debug!(remote = %self.remote, "closing peer connection: {e}");
-        }
+        close(&self.pc, &self.remote).await;
     }
 }
 
@@ -168,16 +166,32 @@ async fn add_track(pc: &Arc<dyn PeerConnection>, local_id: &str, kind: RtpCodecK
     Ok(OutTrack { track, ssrc, payload_type })
 }
 
+/// Longest anyone waits for a stats query of the `webrtc` crate.
+const STATS_LIMIT: std::time::Duration = std::time::Duration::from_millis(500);
+/// Longest anyone waits for a peer connection to close.
+const CLOSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Close a peer connection, waiting at most `CLOSE_LIMIT` (the stack may keep a half-made
+/// connection busy); the rest of the close then finishes in the background.
+pub async fn close(pc: &Arc<dyn PeerConnection>, remote: &str) {
+    match tokio::time::timeout(CLOSE_LIMIT, pc.close()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(remote, "closing peer connection: {e}"),
+        Err(_) => tracing::warn!(remote, "closing the connection took longer than {CLOSE_LIMIT:?}; left to finish in the background"),
+    }
+}
+
 fn rand_ssrc() -> u32 {
     use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos());
-    (h.finish() as u32) | 1
+    // RandomState is randomly keyed per instance: its empty hash is a random number.
+    (std::collections::hash_map::RandomState::new().build_hasher().finish() as u32) | 1
 }
 
 /// The path the connection uses now (selected candidate pair) and its RTT, from the crate's stats.
+/// `None` also when the stack does not answer within `STATS_LIMIT` (seen with a connection whose
+/// remote left before answering): callers run on event loops that must not stall.
 pub async fn current_path(pc: &Arc<dyn PeerConnection>) -> Option<(PathReport, Option<f64>)> {
-    let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
+    let report = tokio::time::timeout(STATS_LIMIT, pc.get_stats(Instant::now(), StatsSelector::None)).await.ok()?;
     let ids_match = |a: &str, b: &str| !a.is_empty() && !b.is_empty() && (a.ends_with(b) || b.ends_with(a));
     // After an ICE restart old pairs may still be listed: the transport names the selected one.
     let selected = report.transport().map(|t| t.selected_candidate_pair_id.clone()).unwrap_or_default();
@@ -196,8 +210,8 @@ pub async fn current_path(pc: &Arc<dyn PeerConnection>) -> Option<(PathReport, O
         }
     }
     let local = local?;
-    let candidate_type = |t: &dyn std::fmt::Display| t.to_string();
-    let relay = local.candidate_type.to_string() == "relay";
+    let local_type = local.candidate_type.to_string();
+    let relay = local_type == "relay";
     // Serde names of RTCIceServerTransportProtocol are "udp" | "tcp" | "tls" (it has no Display).
     let relay_protocol = serde_json::to_value(local.relay_protocol)
         .ok()
@@ -211,8 +225,8 @@ pub async fn current_path(pc: &Arc<dyn PeerConnection>) -> Option<(PathReport, O
         relay_transport = Some(transport.to_string());
     }
     let path = PathReport {
-        local_candidate: candidate_type(&local.candidate_type),
-        remote_candidate: remote.map(|r| candidate_type(&r.candidate_type)).unwrap_or_else(|| "unknown".into()),
+        local_candidate: local_type,
+        remote_candidate: remote.map(|r| r.candidate_type.to_string()).unwrap_or_else(|| "unknown".into()),
         protocol: local.protocol.to_lowercase(),
         relay_server,
         relay_transport,

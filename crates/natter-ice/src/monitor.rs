@@ -100,7 +100,7 @@ impl Monitor {
             return None;
         }
         let at_unix = wall.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let status_words = serde_json::to_value(result.status).ok().and_then(|v| v.as_str().map(|s| s.replace('_', " "))).unwrap_or_default();
+        let status_words = result.status.as_str().replace('_', " ");
         let verb = if from.is_none() { "is" } else { "became" };
         let mut message = format!("{} {} {verb} {status_words} at {} UTC", entry.spec.url, entry.spec.transport, clock(at_unix));
         if let Some(error) = &result.error {

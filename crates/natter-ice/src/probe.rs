@@ -103,6 +103,25 @@ impl ProbeStatus {
     pub fn is_ok(self) -> bool {
         self == ProbeStatus::Ok
     }
+
+    /// The wire name (same as the serialized form): "ok", "auth_failed", …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeStatus::Ok => "ok",
+            ProbeStatus::AuthFailed => "auth_failed",
+            ProbeStatus::Forbidden => "forbidden",
+            ProbeStatus::AllocationMismatch => "allocation_mismatch",
+            ProbeStatus::WrongCredentials => "wrong_credentials",
+            ProbeStatus::UnsupportedTransport => "unsupported_transport",
+            ProbeStatus::Quota => "quota",
+            ProbeStatus::Capacity => "capacity",
+            ProbeStatus::Unreachable => "unreachable",
+            ProbeStatus::Timeout => "timeout",
+            ProbeStatus::TlsFailed => "tls_failed",
+            ProbeStatus::ProtocolError => "protocol_error",
+            ProbeStatus::ServerError => "server_error",
+        }
+    }
 }
 
 /// The outcome of one probe.
@@ -686,6 +705,27 @@ mod tests {
             let auth = through_challenge(&mut probe, t0);
             probe.handle_input(&error_reply(&auth, code, vec![]), t0 + MS);
             assert_eq!(probe.result().unwrap().status, status, "code {code}");
+        }
+    }
+
+    #[test]
+    fn status_names_match_their_serialized_form() {
+        for status in [
+            ProbeStatus::Ok,
+            ProbeStatus::AuthFailed,
+            ProbeStatus::Forbidden,
+            ProbeStatus::AllocationMismatch,
+            ProbeStatus::WrongCredentials,
+            ProbeStatus::UnsupportedTransport,
+            ProbeStatus::Quota,
+            ProbeStatus::Capacity,
+            ProbeStatus::Unreachable,
+            ProbeStatus::Timeout,
+            ProbeStatus::TlsFailed,
+            ProbeStatus::ProtocolError,
+            ProbeStatus::ServerError,
+        ] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
         }
     }
 
