@@ -9,7 +9,7 @@ PACKAGES=(
   # codecs and devices
   libopus-dev libvpx-dev libasound2-dev libv4l-dev clang libclang-dev cmake nasm
   # test rig: TURN server, virtual display, screenshots
-  coturn xvfb xauth x11-apps x11-utils xdotool imagemagick iproute2
+  coturn xvfb xauth x11-apps x11-utils xdotool imagemagick iproute2 iptables
 )
 
 missing=()

@@ -7,11 +7,20 @@
 //! ChannelData is padded to 4 bytes (§12.5): the bridge adds the padding towards the server and
 //! strips it towards the client. The allocation itself is a UDP relay on the server, made over
 //! the TCP/TLS control connection — exactly what a UDP-blocked client needs.
+//!
+//! An allocation lives and dies with its connection. When an established connection ends (the
+//! server closed it, the network dropped it), the bridge does not quietly open a new one for the
+//! same client: the server would see a stranger asking about an allocation it never made (438,
+//! 400…). It drops that client's datagrams instead, so its relay candidate fails like a dead
+//! UDP server's would, and the fallback policy moves the call (an ICE restart gathers from fresh
+//! sockets, which get fresh connections). Only a connection that never came up is retried on the
+//! client's next datagram (the server may have been restarting).
 
 use crate::health::{ProbeOptions, tls_connector};
 use natter_ice::{IceUrl, Scheme};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
@@ -87,26 +96,46 @@ fn start(url: &IceUrl) -> std::io::Result<Bridge> {
     Ok(Bridge { local, transport, original: url.original.clone() })
 }
 
+/// The bridge's side of one client socket.
+struct Client {
+    to_server: mpsc::Sender<Vec<u8>>,
+    /// Set once the TCP (and TLS) connection is up: from then on its end is final.
+    established: Arc<AtomicBool>,
+}
+
 async fn serve(socket: Arc<UdpSocket>, target: (String, u16), tls: Option<tokio_rustls::TlsConnector>) {
-    let mut connections: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    let mut clients: HashMap<SocketAddr, Client> = HashMap::new();
     let mut buf = vec![0u8; 65_536];
     loop {
         let Ok((n, from)) = socket.recv_from(&mut buf).await else { continue };
         let datagram = buf[..n].to_vec();
-        if let Some(tx) = connections.get(&from)
-            && tx.try_send(datagram.clone()).is_ok()
-        {
-            continue;
+        if let Some(client) = clients.get(&from) {
+            match client.to_server.try_send(datagram.clone()) {
+                Ok(()) => continue,
+                // A burst larger than the queue: drop, as a congested UDP path would.
+                Err(mpsc::error::TrySendError::Full(_)) => continue,
+                // The connection ended after it was up: its allocation is gone with it.
+                Err(mpsc::error::TrySendError::Closed(_)) if client.established.load(Ordering::Relaxed) => continue,
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
         }
-        // New client socket, or its connection ended: (re)connect.
-        let (tx, rx) = mpsc::channel(256);
-        let _ = tx.try_send(datagram);
-        connections.insert(from, tx);
-        tokio::spawn(connection(Arc::clone(&socket), from, target.clone(), tls.clone(), rx));
+        tracing::debug!(client = %from, retry = clients.contains_key(&from), "bridge: connecting to {}:{}", target.0, target.1);
+        let (to_server, rx) = mpsc::channel(256);
+        let _ = to_server.try_send(datagram);
+        let established = Arc::new(AtomicBool::new(false));
+        clients.insert(from, Client { to_server, established: Arc::clone(&established) });
+        tokio::spawn(connection(Arc::clone(&socket), from, target.clone(), tls.clone(), rx, established));
     }
 }
 
-async fn connection(socket: Arc<UdpSocket>, client: SocketAddr, target: (String, u16), tls: Option<tokio_rustls::TlsConnector>, mut rx: mpsc::Receiver<Vec<u8>>) {
+async fn connection(
+    socket: Arc<UdpSocket>,
+    client: SocketAddr,
+    target: (String, u16),
+    tls: Option<tokio_rustls::TlsConnector>,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    established: Arc<AtomicBool>,
+) {
     let tcp = match TcpStream::connect((target.0.as_str(), target.1)).await {
         Ok(s) => s,
         Err(e) => {
@@ -128,6 +157,7 @@ async fn connection(socket: Arc<UdpSocket>, client: SocketAddr, target: (String,
             }
         }
     };
+    established.store(true, Ordering::Relaxed);
     let (mut reader, mut writer) = tokio::io::split(stream);
     let to_server = async move {
         while let Some(datagram) = rx.recv().await {
@@ -168,6 +198,10 @@ async fn connection(socket: Arc<UdpSocket>, client: SocketAddr, target: (String,
     };
     tokio::select! {
         _ = to_server => {}
-        _ = to_client => {}
+        _ = to_client => tracing::info!(
+            %client,
+            "TURN server {}:{} closed the connection; the relay candidate made over it is gone",
+            target.0, target.1
+        ),
     }
 }

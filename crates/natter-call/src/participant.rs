@@ -365,6 +365,7 @@ impl Engine {
     }
 
     async fn on_remote_candidate(&mut self, from: &str, candidate: IceCandidate) -> Result<(), CallError> {
+        tracing::debug!(participant = %self.id, remote = from, candidate = %candidate.candidate, "remote candidate");
         let init = RTCIceCandidateInit {
             candidate: candidate.candidate,
             sdp_mid: candidate.sdp_mid,
@@ -397,6 +398,7 @@ impl Engine {
     async fn on_link(&mut self, event: LinkEvent) {
         match event {
             LinkEvent::LocalCandidate { remote, candidate } => {
+                tracing::debug!(participant = %self.id, remote, candidate = %candidate.candidate, "local candidate");
                 if candidate.candidate.is_empty() {
                     return;
                 }
