@@ -133,7 +133,7 @@ fn call(rig: &NetRig, servers: &PublicServers, hosts: &[usize], ice_config: &Pat
             .arg(ice_config)
             .arg("--report")
             .arg(&report)
-            .env("RUST_LOG", "warn,natter=info,natter_call=info")
+            .env("RUST_LOG", std::env::var("NATTER_TEST_LOG").unwrap_or_else(|_| "warn,natter=info,natter_call=info".into()))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
         if let Some(ca) = &servers.ca {
@@ -233,8 +233,9 @@ fn symmetric_nats_without_turn_fail_with_a_clear_reason() {
         let peer = only_stream(run);
         assert_ne!(peer["state"], "connected", "host {}: {peer:#}", run.host);
         let failed = peer["events"].as_array().unwrap().iter().find(|e| e["kind"] == "failed");
-        let failed = failed.unwrap_or_else(|| panic!("host {}: no `failed` event: {peer:#}", run.host));
+        let failed = failed.unwrap_or_else(|| panic!("host {}: no `failed` event: {peer:#}\n{}", run.host, run.log));
         let detail = failed["detail"].as_str().unwrap();
+        eprintln!("host {}: named the failure at {:.0} ms after joining: {detail}", run.host, failed["at_ms"].as_f64().unwrap_or(-1.0));
         assert!(detail.contains("TURN"), "host {}: the reason should point at the missing relay: {detail}", run.host);
         let reason = run.report["reason"].as_str().unwrap_or_default();
         assert!(reason.contains("TURN"), "host {}: report reason: {reason}", run.host);

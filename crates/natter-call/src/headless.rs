@@ -193,7 +193,13 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
 /// `None` if every expected pair connected and received video and audio; else the first problem.
 pub fn judge(participants: &[ParticipantReport], expect_total: usize) -> Option<String> {
     for p in participants {
-        // Someone who came and went without ever connecting was not part of the call.
+        // Someone who came and went without ever connecting was not part of the call, unless we
+        // know why the connection could not be made: then that is the call's problem.
+        if let Some((peer, why)) =
+            p.peers.iter().filter(|peer| peer.connect_ms.is_none()).find_map(|peer| Some((peer, failure_explanation(peer)?)))
+        {
+            return Some(format!("{} → {}: cannot connect: {why}", p.id, peer.remote));
+        }
         let in_call: Vec<_> = p.peers.iter().filter(|peer| !(peer.left_ms.is_some() && peer.connect_ms.is_none())).collect();
         if in_call.len() + 1 < expect_total {
             return Some(format!(
@@ -205,7 +211,10 @@ pub fn judge(participants: &[ParticipantReport], expect_total: usize) -> Option<
         }
         for peer in in_call {
             if peer.state != "connected" {
-                return Some(format!("{} → {}: connection {} (never reached connected)", p.id, peer.remote, peer.state));
+                return Some(match failure_explanation(peer) {
+                    Some(why) => format!("{} → {}: cannot connect: {why}", p.id, peer.remote),
+                    None => format!("{} → {}: connection {} (never reached connected)", p.id, peer.remote, peer.state),
+                });
             }
             if peer.video.frames_decoded == 0 {
                 return Some(format!("{} ← {}: connected but no video frame decoded", p.id, peer.remote));
@@ -216,6 +225,16 @@ pub fn judge(participants: &[ParticipantReport], expect_total: usize) -> Option<
         }
     }
     None
+}
+
+/// The latest explanation the engine gave for a connection not working (`failed` or
+/// `gave_up` event with a detail).
+fn failure_explanation(peer: &crate::report::PeerReport) -> Option<&str> {
+    peer.events
+        .iter()
+        .rev()
+        .find(|e| !e.detail.is_empty() && (e.kind == "failed" || e.kind == "gave_up"))
+        .map(|e| e.detail.as_str())
 }
 
 fn server_reports(

@@ -9,12 +9,15 @@
 //! - `media`: capture+encode thread, decode threads, the view sink.
 //! - `keyframe`: PLI from receivers to the sender's encoder (interceptor + pacing).
 //! - `receive`: RTP → H.264 access units, receive statistics (pure logic, unit-tested).
+//! - `fallback`: when to restart ICE and when to give up (sans-IO).
+//! - `diagnosis`: why a connection cannot be made, known early (sans-IO).
 //! - `webrtc_setup`: every setting we change in the `webrtc` crate, with reasons.
 //! - `report`: the JSON report (a contract).
 //! - `view`: what the UI is told (frames, status).
 
 pub mod bridge;
 pub mod demo;
+pub mod diagnosis;
 pub mod error;
 pub mod fallback;
 pub mod headless;

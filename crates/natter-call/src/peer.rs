@@ -22,6 +22,8 @@ use webrtc::peer_connection::{
 pub enum LinkEvent {
     LocalCandidate { remote: String, candidate: RTCIceCandidateInit },
     State { remote: String, state: RTCPeerConnectionState },
+    /// We have offered every candidate we will find (this round).
+    GatheringComplete { remote: String },
     Track { remote: String, track: Arc<dyn TrackRemote> },
 }
 
@@ -38,6 +40,12 @@ impl PeerConnectionEventHandler for Handler {
                 let _ = self.events.send(LinkEvent::LocalCandidate { remote: self.remote.clone(), candidate });
             }
             Err(e) => tracing::warn!(remote = %self.remote, "could not serialize a local candidate: {e}"),
+        }
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: webrtc::peer_connection::RTCIceGatheringState) {
+        if state == webrtc::peer_connection::RTCIceGatheringState::Complete {
+            let _ = self.events.send(LinkEvent::GatheringComplete { remote: self.remote.clone() });
         }
     }
 
@@ -73,6 +81,10 @@ pub struct PeerLink {
     pub policy: crate::fallback::RestartPolicy,
     /// Background tasks of this link (media writers, receivers), aborted on close.
     pub tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// What is known about the first connection attempt, to say early why it cannot work.
+    pub setup: crate::diagnosis::SetupWatch,
+    /// The first attempt was judged hopeless (or connected): stop watching it.
+    pub setup_judged: bool,
 }
 
 /// Everything needed to open peer connections the same way for every remote.
@@ -128,6 +140,8 @@ impl PeerLink {
             offerer: false,
             policy: crate::fallback::RestartPolicy::new(crate::fallback::RestartTiming::default()),
             tasks: Vec::new(),
+            setup: crate::diagnosis::SetupWatch::new(Instant::now()),
+            setup_judged: false,
         })
     }
 
@@ -185,6 +199,21 @@ fn rand_ssrc() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     // RandomState is randomly keyed per instance: its empty hash is a random number.
     (std::collections::hash_map::RandomState::new().build_hasher().finish() as u32) | 1
+}
+
+/// How many candidate pairs the stack has, and how many of them failed their checks (`None` if
+/// the stack does not answer within `STATS_LIMIT`).
+pub async fn pair_counts(pc: &Arc<dyn PeerConnection>) -> Option<crate::diagnosis::PairCounts> {
+    use rtc::statistics::stats::ice_candidate_pair::RTCStatsIceCandidatePairState;
+    let report = tokio::time::timeout(STATS_LIMIT, pc.get_stats(Instant::now(), StatsSelector::None)).await.ok()?;
+    let mut counts = crate::diagnosis::PairCounts::default();
+    for pair in report.candidate_pairs() {
+        counts.total += 1;
+        if pair.state == RTCStatsIceCandidatePairState::Failed {
+            counts.failed += 1;
+        }
+    }
+    Some(counts)
 }
 
 /// The path the connection uses now (selected candidate pair) and its RTT, from the crate's stats.
