@@ -413,16 +413,18 @@ impl Drop for HealthMonitor {
     }
 }
 
-/// What this process knows about its ICE servers, shared by every connection: when one
-/// connection breaks and restarts, the servers are probed once (single flight, cached briefly)
-/// and every restarting connection gets only the servers that work now. A call with six
-/// participants thus pays a dead server's timeout once, not five times.
+/// What this process knows about its ICE servers, shared by every connection. One circuit
+/// breaker per URL (`natter_ice::breaker`) is fed by fresh probes and by connections that lost a
+/// relay; when a connection (re)starts, the servers are probed once (single flight, cached
+/// briefly) and it gets only the URLs whose breaker is not open. A call with six participants
+/// thus pays a dead server's timeout once, not five times.
 pub struct ServerBoard {
     base: std::sync::Mutex<IceConfig>,
     options: ProbeOptions,
     /// Fresh results also go to the health monitor (shared knowledge, one timeline of events).
     monitor: Option<tokio::sync::mpsc::UnboundedSender<ServerHealth>>,
     cache: tokio::sync::Mutex<Option<(Instant, Vec<ServerHealth>)>>,
+    breakers: std::sync::Mutex<natter_ice::breaker::ServerBreakers>,
 }
 
 /// Probe results younger than this are reused by other restarting connections.
@@ -430,7 +432,13 @@ const BOARD_MAX_AGE: Duration = Duration::from_secs(3);
 
 impl ServerBoard {
     pub fn new(base: IceConfig, options: ProbeOptions, monitor: Option<tokio::sync::mpsc::UnboundedSender<ServerHealth>>) -> Arc<ServerBoard> {
-        Arc::new(ServerBoard { base: std::sync::Mutex::new(base), options, monitor, cache: tokio::sync::Mutex::new(None) })
+        Arc::new(ServerBoard {
+            base: std::sync::Mutex::new(base),
+            options,
+            monitor,
+            cache: tokio::sync::Mutex::new(None),
+            breakers: std::sync::Mutex::new(natter_ice::breaker::ServerBreakers::new(Default::default())),
+        })
     }
 
     pub fn base(&self) -> IceConfig {
@@ -441,6 +449,17 @@ impl ServerBoard {
     pub async fn set_base(&self, config: IceConfig) {
         *self.base.lock().unwrap() = config;
         *self.cache.lock().await = None;
+        *self.breakers.lock().unwrap() = natter_ice::breaker::ServerBreakers::new(Default::default());
+    }
+
+    /// A connection that relied on `url` lost its path. Demotes the server for every connection
+    /// (once: later reports of the same failure are not news). A fresh probe that finds the
+    /// server fine restores it, so a connection that broke for another reason costs little.
+    pub fn report_failure(&self, url: &str, cause: &str) {
+        let event = self.breakers.lock().unwrap().on_failure(url, cause, Instant::now());
+        if let Some(natter_ice::breaker::BreakerEvent::Demoted { url, cause }) = event {
+            tracing::info!("{url} left out of new and restarting connections: {cause}");
+        }
     }
 
     /// The configuration for a (re)starting connection, and the URLs left out with the reason.
@@ -450,44 +469,41 @@ impl ServerBoard {
         if base.ice_servers.is_empty() {
             return (base, Vec::new());
         }
-        let health = {
+        {
             let mut cache = self.cache.lock().await;
-            match cache.as_ref() {
-                Some((at, health)) if at.elapsed() < BOARD_MAX_AGE => health.clone(),
-                _ => {
-                    let health = probe_all(&base, &self.options).await;
-                    if let Some(monitor) = &self.monitor {
-                        for h in &health {
-                            let _ = monitor.send(h.clone());
-                        }
+            let fresh = !matches!(cache.as_ref(), Some((at, _)) if at.elapsed() < BOARD_MAX_AGE);
+            if fresh {
+                let health = probe_all(&base, &self.options).await;
+                if let Some(monitor) = &self.monitor {
+                    for h in &health {
+                        let _ = monitor.send(h.clone());
                     }
-                    *cache = Some((Instant::now(), health.clone()));
-                    health
+                }
+                self.feed(&health);
+                *cache = Some((Instant::now(), health));
+            }
+        }
+        self.breakers.lock().unwrap().filter(&base, Instant::now())
+    }
+
+    /// Fresh probe results into the breakers (any transport of a URL working counts as working).
+    fn feed(&self, health: &[ServerHealth]) {
+        let now = Instant::now();
+        let mut breakers = self.breakers.lock().unwrap();
+        let mut urls: Vec<&str> = health.iter().map(|h| h.url.as_str()).collect();
+        urls.dedup();
+        for url in urls {
+            let results: Vec<&ServerHealth> = health.iter().filter(|h| h.url == url).collect();
+            if results.iter().any(|h| h.result.status == ProbeStatus::Ok) {
+                if let Some(natter_ice::breaker::BreakerEvent::Restored { url }) = breakers.on_success(url) {
+                    tracing::info!("{url} works again; offered to connections again");
+                }
+            } else {
+                let cause = results.iter().find_map(|h| h.result.error.clone()).unwrap_or_else(|| "not working".into());
+                if let Some(natter_ice::breaker::BreakerEvent::Demoted { url, cause }) = breakers.on_failure(url, &cause, now) {
+                    tracing::info!("{url} left out of new and restarting connections: {cause}");
                 }
             }
-        };
-        let works = |url: &str| health.iter().filter(|h| h.url == url).any(|h| h.result.status == ProbeStatus::Ok);
-        let probed = |url: &str| health.iter().any(|h| h.url == url);
-        let mut config = base.clone();
-        let mut dropped = Vec::new();
-        for server in &mut config.ice_servers {
-            server.urls.retain(|u| {
-                let keep = works(&u.original) || !probed(&u.original);
-                if !keep {
-                    let why = health
-                        .iter()
-                        .find(|h| h.url == u.original)
-                        .and_then(|h| h.result.error.clone())
-                        .unwrap_or_else(|| "not working".into());
-                    dropped.push(format!("{} ({why})", u.original));
-                }
-                keep
-            });
         }
-        config.ice_servers.retain(|s| !s.urls.is_empty());
-        if config.ice_servers.is_empty() {
-            return (base, Vec::new());
-        }
-        (config, dropped)
     }
 }

@@ -470,9 +470,8 @@ impl Engine {
             if state == RTCPeerConnectionState::Connected && record.connect_ms.is_none() {
                 record.connect_ms = Some(elapsed_ms);
             }
+            // `connected` / `recovered` are recorded below, once the new path is known.
             let kind = match state {
-                RTCPeerConnectionState::Connected if was_restarting => Some("recovered"),
-                RTCPeerConnectionState::Connected => Some("connected"),
                 RTCPeerConnectionState::Disconnected => Some("disconnected"),
                 RTCPeerConnectionState::Failed => Some("failed"),
                 _ => None,
@@ -503,18 +502,34 @@ impl Engine {
                     let requests = spawn_keyframe_request_listener(link, self.encoded.keyframe_flag());
                     link.tasks.extend([video, audio, requests]);
                 }
+                let name = self.name_of(remote);
                 let link = self.links.get_mut(remote).expect("link exists");
-                let detail = match peer::current_path(&link.pc).await {
-                    Some((path, _)) if path.local_candidate == "relay" => {
-                        format!("relayed via {}", path.relay_server.clone().unwrap_or_else(|| "TURN".into()))
-                    }
-                    Some((path, _)) => format!("direct ({})", path.local_candidate),
-                    None => "connected".into(),
-                };
+                let path = peer::current_path(&link.pc).await;
+                let previous_relay = std::mem::replace(&mut link.relay_in_use, path.as_ref().and_then(|(p, _)| p.relay_server.clone()));
+                let detail = path.as_ref().map(|(p, _)| describe_path(p)).unwrap_or_else(|| "connected".into());
+                {
+                    let mut record = link.record.lock().unwrap();
+                    let (kind, event_detail) = if was_restarting {
+                        // "Moved the call with Bob to relay turn:b:3478 over TCP in 2.8 s (was relay turn:a:3478)."
+                        let broke_at = record.events.iter().rev().find(|e| e.kind == "disconnected" || e.kind == "failed").map(|e| e.at_ms);
+                        let took = broke_at.map(|at| format!(" in {:.1} s", (elapsed_ms - at) / 1000.0)).unwrap_or_default();
+                        let was = previous_relay.map(|url| format!(" (was relay {url})")).unwrap_or_default();
+                        ("recovered", format!("moved the call with {name} to {detail}{took}{was}"))
+                    } else {
+                        ("connected", detail.clone())
+                    };
+                    record.events.push(PeerEvent { at_ms: elapsed_ms, kind: kind.into(), detail: event_detail });
+                }
                 self.status(remote, "connected", &detail);
             }
             RTCPeerConnectionState::Failed => self.status(remote, "connecting", "no path works right now; trying other servers…"),
-            RTCPeerConnectionState::Disconnected => self.status(remote, "connecting", "connection interrupted, checking paths…"),
+            RTCPeerConnectionState::Disconnected => {
+                // Tell every other connection: if the relay died, none should restart onto it.
+                if let (Some(url), Some(board)) = (&link.relay_in_use, &self.config.board) {
+                    board.report_failure(url, &format!("stopped carrying the call with {}", self.names.get(remote).map(String::as_str).unwrap_or(remote)));
+                }
+                self.status(remote, "connecting", "connection interrupted, checking paths…")
+            }
             _ => {}
         }
     }
@@ -643,6 +658,17 @@ impl Engine {
         if let Some(link) = self.links.get_mut(&remote) {
             link.tasks.push(task);
         }
+    }
+}
+
+/// "relay turn:b:3478?transport=tcp over TCP" or "direct path (host → srflx)".
+fn describe_path(path: &crate::report::PathReport) -> String {
+    match (&path.relay_server, &path.relay_transport) {
+        (Some(server), transport) if path.local_candidate == "relay" => {
+            format!("relay {server} over {}", transport.as_deref().unwrap_or("udp").to_uppercase())
+        }
+        _ if path.local_candidate == "relay" => "a TURN relay".to_string(),
+        _ => format!("direct path ({} → {})", path.local_candidate, path.remote_candidate),
     }
 }
 

@@ -85,6 +85,8 @@ pub struct PeerLink {
     pub setup: crate::diagnosis::SetupWatch,
     /// The first attempt was judged hopeless (or connected): stop watching it.
     pub setup_judged: bool,
+    /// The TURN server (URL as configured) carrying this connection, if relayed.
+    pub relay_in_use: Option<String>,
 }
 
 /// Everything needed to open peer connections the same way for every remote.
@@ -142,6 +144,7 @@ impl PeerLink {
             tasks: Vec::new(),
             setup: crate::diagnosis::SetupWatch::new(Instant::now()),
             setup_judged: false,
+            relay_in_use: None,
         })
     }
 
@@ -255,7 +258,9 @@ pub async fn current_path(pc: &Arc<dyn PeerConnection>) -> Option<(PathReport, O
     }
     let path = PathReport {
         local_candidate: local_type,
-        remote_candidate: remote.map(|r| r.candidate_type.to_string()).unwrap_or_else(|| "unknown".into()),
+        // A remote candidate the remote never signaled was learned from its checks: peer-reflexive
+        // (the stack does not list those among the remote candidates in its stats).
+        remote_candidate: remote.map(|r| r.candidate_type.to_string()).unwrap_or_else(|| "prflx".into()),
         protocol: local.protocol.to_lowercase(),
         relay_server,
         relay_transport,

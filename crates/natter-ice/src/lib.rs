@@ -7,6 +7,7 @@
 mod config;
 mod secret;
 mod url;
+pub mod breaker;
 pub mod monitor;
 pub mod probe;
 pub mod rest;
