@@ -1,0 +1,382 @@
+//! natter-settings: what the user configures (ICE servers, name, devices), stored in the platform
+//! config directory, with TURN passwords and shared secrets kept *out* of the settings file.
+//!
+//! - `Settings` is the JSON file (`settings.json`): servers as the user listed them (ordered),
+//!   each with a stable `id`, its URLs and username, and whether a credential is stored.
+//! - `SecretStore` keeps credentials by server id. The OS keyring is not wired in yet; the
+//!   fallback, stated to the user by `SecretStore::describe`, is `credentials.json` next to the
+//!   settings, created readable by the owner only (0600 on Unix).
+//! - `ice_config` joins the two into the `natter_ice::IceConfig` calls use; `import_w3c` /
+//!   `export_w3c` speak the W3C `iceServers` JSON shape.
+//!
+//! The directory is `$NATTER_CONFIG_DIR` if set (tests, portable installs), else the platform's
+//! config dir + `natter` (`~/.config/natter`, `%APPDATA%\natter`, `~/Library/Application Support/natter`).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use ts_rs::TS;
+
+/// Why settings could not be read or written, phrased for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("no config directory on this system; set NATTER_CONFIG_DIR")]
+    NoConfigDir,
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("cannot write {path}: {reason}")]
+    Write { path: String, reason: String },
+    #[error("{path} is damaged ({reason}); fix or delete it")]
+    Corrupt { path: String, reason: String },
+    #[error(transparent)]
+    Ice(#[from] natter_ice::IceError),
+}
+
+/// How a server's credential is used (W3C `credentialType`, plus Natter's shared secret).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum CredentialType {
+    /// A TURN password, used as is.
+    #[default]
+    Password,
+    /// A TURN REST shared secret: short-lived credentials are derived from it (coturn `--use-auth-secret`).
+    SharedSecret,
+}
+
+/// One ICE server as the user entered it. Never holds the credential itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerEntry {
+    /// Stable identifier: the key of its credential in the `SecretStore`.
+    pub id: String,
+    /// `stun:`, `turn:` or `turns:` URLs, as typed.
+    pub urls: Vec<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub credential_type: CredentialType,
+    /// A credential for this entry is in the secret store.
+    #[serde(default)]
+    pub has_credential: bool,
+}
+
+/// The settings file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    /// The name others see.
+    #[serde(default = "default_name")]
+    pub display_name: String,
+    /// ICE servers in the order they are offered to connections.
+    #[serde(default)]
+    pub servers: Vec<ServerEntry>,
+    /// Chosen devices by id (`None`: the system default / the synthetic source).
+    #[serde(default)]
+    pub camera: Option<String>,
+    #[serde(default)]
+    pub microphone: Option<String>,
+    #[serde(default)]
+    pub speaker: Option<String>,
+}
+
+fn default_name() -> String {
+    "Me".into()
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { display_name: default_name(), servers: Vec::new(), camera: None, microphone: None, speaker: None }
+    }
+}
+
+/// A credential change sent with a save: `credential: Some` sets it, `None` keeps the stored one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialUpdate {
+    pub id: String,
+    pub credential: Option<String>,
+}
+
+/// Where settings live.
+#[derive(Debug, Clone)]
+pub struct ConfigDir(pub PathBuf);
+
+impl ConfigDir {
+    /// `$NATTER_CONFIG_DIR`, else the platform config dir + `natter`.
+    pub fn locate() -> Result<ConfigDir, SettingsError> {
+        if let Some(dir) = std::env::var_os("NATTER_CONFIG_DIR") {
+            return Ok(ConfigDir(dir.into()));
+        }
+        dirs::config_dir().map(|d| ConfigDir(d.join("natter"))).ok_or(SettingsError::NoConfigDir)
+    }
+
+    pub fn settings_file(&self) -> PathBuf {
+        self.0.join("settings.json")
+    }
+
+    pub fn credentials_file(&self) -> PathBuf {
+        self.0.join("credentials.json")
+    }
+
+    /// The settings, or defaults when there is no file yet.
+    pub fn load(&self) -> Result<Settings, SettingsError> {
+        let path = self.settings_file();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| SettingsError::Corrupt { path: path.display().to_string(), reason: e.to_string() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+            Err(e) => Err(SettingsError::Read { path: path.display().to_string(), reason: e.to_string() }),
+        }
+    }
+
+    /// Save settings and credential changes. Credentials of servers no longer listed are
+    /// deleted; `has_credential` is set from the store, whatever the caller said.
+    pub fn save(&self, settings: &Settings, updates: &[CredentialUpdate]) -> Result<Settings, SettingsError> {
+        let store = self.secrets();
+        let mut secrets = store.load()?;
+        for update in updates {
+            if let Some(credential) = &update.credential {
+                if credential.is_empty() {
+                    secrets.remove(&update.id);
+                } else {
+                    secrets.insert(update.id.clone(), credential.clone());
+                }
+            }
+        }
+        secrets.retain(|id, _| settings.servers.iter().any(|s| &s.id == id));
+        store.save(&secrets)?;
+        let mut saved = settings.clone();
+        for server in &mut saved.servers {
+            server.has_credential = secrets.contains_key(&server.id);
+        }
+        let json = serde_json::to_string_pretty(&saved).expect("settings serialize");
+        write_atomically(&self.settings_file(), json.as_bytes(), false)?;
+        Ok(saved)
+    }
+
+    pub fn secrets(&self) -> SecretStore {
+        SecretStore { path: self.credentials_file() }
+    }
+
+    /// The ICE configuration calls use: every listed server with its stored credential.
+    pub fn ice_config(&self, settings: &Settings) -> Result<natter_ice::IceConfig, SettingsError> {
+        let secrets = self.secrets().load()?;
+        Ok(ice_config(settings, &secrets)?)
+    }
+}
+
+/// Join entries and credentials into an `IceConfig` (validated by the `natter_ice` parser).
+pub fn ice_config(settings: &Settings, secrets: &BTreeMap<String, String>) -> Result<natter_ice::IceConfig, natter_ice::IceError> {
+    natter_ice::IceConfig::from_json(&w3c_json(&settings.servers, secrets, true))
+}
+
+/// The W3C `{"iceServers":[…]}` text for `servers`, with credentials or without.
+pub fn w3c_json(servers: &[ServerEntry], secrets: &BTreeMap<String, String>, with_credentials: bool) -> String {
+    let list: Vec<serde_json::Value> = servers
+        .iter()
+        .map(|s| {
+            let mut entry = serde_json::json!({ "urls": s.urls });
+            if let Some(user) = &s.username {
+                entry["username"] = user.clone().into();
+            }
+            if with_credentials && let Some(secret) = secrets.get(&s.id) {
+                entry["credential"] = secret.clone().into();
+            }
+            if s.credential_type == CredentialType::SharedSecret {
+                entry["credentialType"] = "shared-secret".into();
+            }
+            entry
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({ "iceServers": list })).expect("JSON")
+}
+
+/// Entries (with fresh ids) and their credentials from a W3C `iceServers` JSON, validated with
+/// the same parser and messages as everywhere else.
+pub fn import_w3c(text: &str, mut new_id: impl FnMut() -> String) -> Result<(Vec<ServerEntry>, Vec<CredentialUpdate>), natter_ice::IceError> {
+    let config = natter_ice::IceConfig::from_json(text)?;
+    let mut entries = Vec::new();
+    let mut credentials = Vec::new();
+    for server in config.ice_servers {
+        let id = new_id();
+        let credential = server.credential.as_ref().map(|c| c.expose().to_string());
+        credentials.push(CredentialUpdate { id: id.clone(), credential: credential.clone() });
+        entries.push(ServerEntry {
+            id,
+            urls: server.urls.iter().map(|u| u.original.clone()).collect(),
+            username: server.username,
+            credential_type: match server.credential_kind {
+                natter_ice::CredentialKind::Password => CredentialType::Password,
+                natter_ice::CredentialKind::SharedSecret => CredentialType::SharedSecret,
+            },
+            has_credential: credential.is_some(),
+        });
+    }
+    Ok((entries, credentials))
+}
+
+/// `None` if `url` is a valid ICE server URL, else the parser's message (what the CLI prints).
+pub fn url_problem(url: &str) -> Option<String> {
+    natter_ice::IceUrl::parse(url.trim()).err().map(|e| e.to_string())
+}
+
+/// Credentials by server id, kept apart from the settings.
+#[derive(Debug, Clone)]
+pub struct SecretStore {
+    path: PathBuf,
+}
+
+impl SecretStore {
+    /// Where credentials are kept, in a sentence for the settings page.
+    pub fn describe(&self) -> String {
+        format!(
+            "Passwords are saved in {} (readable only by you): no system keyring is used by this version.",
+            self.path.display()
+        )
+    }
+
+    pub fn load(&self) -> Result<BTreeMap<String, String>, SettingsError> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| SettingsError::Corrupt { path: self.path.display().to_string(), reason: e.to_string() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(e) => Err(SettingsError::Read { path: self.path.display().to_string(), reason: e.to_string() }),
+        }
+    }
+
+    fn save(&self, secrets: &BTreeMap<String, String>) -> Result<(), SettingsError> {
+        let json = serde_json::to_string_pretty(secrets).expect("JSON");
+        write_atomically(&self.path, json.as_bytes(), true)
+    }
+}
+
+/// Write to a temporary file in the same directory, then rename: a crash never leaves half a file.
+fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> Result<(), SettingsError> {
+    let err = |e: std::io::Error| SettingsError::Write { path: path.display().to_string(), reason: e.to_string() };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let _ = private;
+        let mut file = options.open(&tmp).map_err(err)?;
+        std::io::Write::write_all(&mut file, bytes).map_err(err)?;
+        file.sync_all().map_err(err)?;
+    }
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// TypeScript declarations of the types the UI exchanges with this crate (see `src-tauri`'s
+/// bindings test).
+pub fn typescript_declarations() -> Vec<String> {
+    let cfg = ts_rs::Config::default();
+    vec![
+        CredentialType::decl(&cfg),
+        ServerEntry::decl(&cfg),
+        Settings::decl(&cfg),
+        CredentialUpdate::decl(&cfg),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> ConfigDir {
+        let dir = std::env::temp_dir().join(format!("natter-settings-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        ConfigDir(dir)
+    }
+
+    fn turn(id: &str) -> ServerEntry {
+        ServerEntry {
+            id: id.into(),
+            urls: vec!["turn:turn.example.org:3478?transport=udp".into()],
+            username: Some("alice".into()),
+            credential_type: CredentialType::Password,
+            has_credential: false,
+        }
+    }
+
+    #[test]
+    fn passwords_never_reach_the_settings_file() {
+        let dir = temp_dir("secret");
+        let settings = Settings { servers: vec![turn("a")], ..Default::default() };
+        let saved = dir.save(&settings, &[CredentialUpdate { id: "a".into(), credential: Some("hunter2-secret".into()) }]).unwrap();
+        assert!(saved.servers[0].has_credential);
+        let file = std::fs::read_to_string(dir.settings_file()).unwrap();
+        assert!(!file.contains("hunter2-secret"), "{file}");
+        let config = dir.ice_config(&dir.load().unwrap()).unwrap();
+        assert_eq!(config.ice_servers[0].credential.as_ref().unwrap().expose(), "hunter2-secret");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.credentials_file()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "credentials readable by others: {mode:o}");
+        }
+        let _ = std::fs::remove_dir_all(&dir.0);
+    }
+
+    #[test]
+    fn removing_a_server_forgets_its_credential_and_none_keeps_it() {
+        let dir = temp_dir("forget");
+        let two = Settings { servers: vec![turn("a"), turn("b")], ..Default::default() };
+        dir.save(&two, &[
+            CredentialUpdate { id: "a".into(), credential: Some("pa".into()) },
+            CredentialUpdate { id: "b".into(), credential: Some("pb".into()) },
+        ])
+        .unwrap();
+        let one = Settings { servers: vec![turn("b")], ..Default::default() };
+        let saved = dir.save(&one, &[CredentialUpdate { id: "b".into(), credential: None }]).unwrap();
+        assert!(saved.servers[0].has_credential, "None keeps the stored credential");
+        let secrets = dir.secrets().load().unwrap();
+        assert_eq!(secrets.keys().collect::<Vec<_>>(), vec!["b"]);
+        let _ = std::fs::remove_dir_all(&dir.0);
+    }
+
+    #[test]
+    fn a_missing_file_is_the_defaults_and_a_damaged_one_is_named() {
+        let dir = temp_dir("corrupt");
+        assert_eq!(dir.load().unwrap(), Settings::default());
+        std::fs::create_dir_all(&dir.0).unwrap();
+        std::fs::write(dir.settings_file(), "{ not json").unwrap();
+        let err = dir.load().unwrap_err().to_string();
+        assert!(err.contains("settings.json is damaged"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir.0);
+    }
+
+    #[test]
+    fn import_and_export_round_trip_the_w3c_shape() {
+        let text = r#"{"iceServers":[{"urls":["stun:stun.example.org:3478"]},
+            {"urls":["turn:t.example.org:3478?transport=udp","turns:t.example.org:5349"],"username":"u","credential":"p"},
+            {"urls":["turn:r.example.org:3478"],"username":"svc","credential":"s3cret","credentialType":"shared-secret"}]}"#;
+        let mut n = 0;
+        let (entries, credentials) = import_w3c(text, || {
+            n += 1;
+            format!("id{n}")
+        })
+        .unwrap();
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[1].urls, vec!["turn:t.example.org:3478?transport=udp", "turns:t.example.org:5349"]);
+        assert_eq!(entries[2].credential_type, CredentialType::SharedSecret);
+        let secrets: BTreeMap<String, String> = credentials.into_iter().filter_map(|c| Some((c.id, c.credential?))).collect();
+        let with = w3c_json(&entries, &secrets, true);
+        let again = natter_ice::IceConfig::from_json(&with).unwrap();
+        assert_eq!(again.ice_servers.len(), 3);
+        let without = w3c_json(&entries, &secrets, false);
+        assert!(!without.contains("s3cret") && !without.contains("\"p\""), "{without}");
+    }
+
+    #[test]
+    fn url_problems_use_the_parser_words() {
+        assert_eq!(url_problem("turn:turn.example.org:3478"), None);
+        let problem = url_problem("turn:127.0.0.1:70000").unwrap();
+        assert!(problem.contains("port 70000 is out of range"), "{problem}");
+        assert!(url_problem("http://example.org").is_some());
+    }
+}
