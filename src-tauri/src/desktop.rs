@@ -42,9 +42,32 @@ pub fn run(mode: Mode) -> ExitCode {
         eprintln!("natter: no display (DISPLAY and WAYLAND_DISPLAY are unset): run it in a desktop session, under Xvfb, or use `natter headless`");
         return ExitCode::from(2);
     }
+    let config = natter_settings::ConfigDir::locate().map_err(|e| e.to_string());
     let result = tauri::Builder::default()
-        .manage(Shell { mode, call: Mutex::new(None), flow: Arc::new(Flow::default()), health: Mutex::new(None) })
-        .invoke_handler(tauri::generate_handler![start_call, leave_call, frames_drawn, probe_ice_servers, watch_ice_health])
+        .manage(Shell {
+            mode,
+            call: Mutex::new(None),
+            flow: Arc::new(Flow::default()),
+            health: Mutex::new(None),
+            config,
+            history: Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new())),
+        })
+        .invoke_handler(tauri::generate_handler![
+            start_call,
+            leave_call,
+            frames_drawn,
+            probe_ice_servers,
+            crate::settings_ui::watch_ice_health,
+            crate::settings_ui::ice_health_snapshot,
+            crate::settings_ui::get_settings,
+            crate::settings_ui::save_settings,
+            crate::settings_ui::check_ice_url,
+            crate::settings_ui::test_ice_server,
+            crate::settings_ui::import_ice_servers,
+            crate::settings_ui::export_ice_servers,
+            crate::settings_ui::list_devices,
+            crate::settings_ui::export_diagnostics,
+        ])
         .run(tauri::generate_context!());
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -55,23 +78,59 @@ pub fn run(mode: Mode) -> ExitCode {
     }
 }
 
-struct Shell {
+pub(crate) struct Shell {
     mode: Mode,
     call: Mutex<Option<RunningCall>>,
     flow: Arc<Flow>,
     /// The ICE-server health monitor the page watches (replaced by each `watch_ice_health`).
-    health: Mutex<Option<natter_call::health::HealthMonitor>>,
+    pub(crate) health: Mutex<Option<natter_call::health::HealthMonitor>>,
+    /// Where settings live (`Err`: no config directory on this system, with the reason).
+    pub(crate) config: Result<natter_settings::ConfigDir, String>,
+    /// The last `STATS_HISTORY` call snapshots (one per second), for the diagnostics export.
+    pub(crate) history: Arc<std::sync::Mutex<std::collections::VecDeque<StatsSample>>>,
 }
 
+/// One call snapshot as the page and the diagnostics export see it.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StatsSample {
+    /// Milliseconds since the call started.
+    pub at_ms: f64,
+    pub report: natter_call::report::ParticipantReport,
+}
+
+const STATS_HISTORY: usize = 120;
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
+
 struct RunningCall {
-    demo: DemoHandle,
+    demo: Arc<DemoHandle>,
     forward: tauri::async_runtime::JoinHandle<()>,
+    stats: tauri::async_runtime::JoinHandle<()>,
 }
 
 impl RunningCall {
     async fn stop(self) {
-        self.demo.stop().await;
+        self.stats.abort();
+        let _ = self.stats.await;
+        match Arc::try_unwrap(self.demo) {
+            Ok(demo) => demo.stop().await,
+            Err(_) => tracing::warn!("call still referenced while stopping; it ends when dropped"),
+        }
         self.forward.abort();
+    }
+}
+
+impl Shell {
+    /// Apply new ICE servers to the running call (settings saved mid-call).
+    pub(crate) async fn apply_ice_config(&self, ice: natter_ice::IceConfig) {
+        if let Some(call) = self.call.lock().await.as_ref() {
+            call.demo.set_ice_config(ice);
+        }
+    }
+
+    /// The latest call snapshots, oldest first.
+    pub(crate) fn stats_history(&self) -> Vec<StatsSample> {
+        self.history.lock().unwrap().iter().cloned().collect()
     }
 }
 
@@ -113,18 +172,26 @@ fn now_ms() -> u64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
-/// An error as the page sees it.
-#[derive(Debug, Serialize)]
-struct UiError {
-    code: &'static str,
-    message: String,
+/// An error as the page sees it: a stable `code` to branch on and a sentence for the user.
+#[derive(Debug, Serialize, ts_rs::TS)]
+pub(crate) struct UiError {
+    pub code: String,
+    pub message: String,
 }
 
-#[derive(Debug, Serialize)]
+impl UiError {
+    pub(crate) fn new(code: &str, message: impl std::fmt::Display) -> UiError {
+        UiError { code: code.to_string(), message: message.to_string() }
+    }
+}
+
+#[derive(Debug, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
-struct CallInfo {
-    room: String,
-    mode: &'static str,
+pub(crate) struct CallInfo {
+    pub room: String,
+    pub mode: String,
+    /// Set when the saved ICE servers could not be used (the call runs without them).
+    pub ice_warning: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -143,16 +210,24 @@ async fn start_call(shell: State<'_, Shell>, on_event: Channel<InvokeResponseBod
         previous.stop().await;
     }
     shell.flow.reset();
+    // The user's ICE servers; a broken settings file must not keep anyone out of a call.
+    let (ice, ice_warning) = match crate::settings_ui::saved_ice_config(&shell) {
+        Ok(ice) => (ice, None),
+        Err(e) => (natter_ice::IceConfig::default(), Some(format!("your ICE servers are not used: {}", e.message))),
+    };
+    shell.history.lock().unwrap().clear();
     match shell.mode {
         Mode::Demo => {
             let (tx, rx) = mpsc::channel(64);
-            let demo = start_demo(DemoOptions::default(), tx).await.map_err(|e| {
+            let demo = start_demo(DemoOptions { ice, ..DemoOptions::default() }, tx).await.map_err(|e| {
                 tracing::error!("demo call failed to start: {e}");
-                UiError { code: "call_start_failed", message: e.to_string() }
+                UiError::new("call_start_failed", e)
             })?;
+            let demo = Arc::new(demo);
+            let stats = tauri::async_runtime::spawn(stats_ticker(Arc::clone(&demo), on_event.clone(), Arc::clone(&shell.history)));
             let forward = tauri::async_runtime::spawn(forward(rx, on_event, shell.flow.clone()));
-            *call = Some(RunningCall { demo, forward });
-            Ok(CallInfo { room: DEMO_ROOM.into(), mode: "demo" })
+            *call = Some(RunningCall { demo, forward, stats });
+            Ok(CallInfo { room: DEMO_ROOM.into(), mode: "demo".into(), ice_warning })
         }
     }
 }
@@ -166,38 +241,42 @@ async fn leave_call(shell: State<'_, Shell>) -> Result<(), UiError> {
     Ok(())
 }
 
-/// Probe every server of an ICE configuration (W3C `RTCConfiguration` JSON) once: the settings
-/// page's "Test"/"Test all". Invalid configurations come back as `invalid_ice_config` with the
-/// parser's message (the same words the CLI prints).
+/// Probe every server of an ICE configuration (W3C `RTCConfiguration` JSON) once. Invalid
+/// configurations come back as `invalid_ice_config` with the parser's message (the same words
+/// the CLI prints).
 #[tauri::command]
 async fn probe_ice_servers(ice_config: String) -> Result<Vec<natter_call::health::ServerHealth>, UiError> {
-    let config = natter_ice::IceConfig::from_json(&ice_config).map_err(|e| UiError { code: "invalid_ice_config", message: e.to_string() })?;
-    Ok(natter_call::health::probe_all(&config, &natter_call::health::ProbeOptions::default()).await)
-}
-
-/// Start watching an ICE configuration: every status change of a server arrives on `on_event`
-/// as JSON (`natter_ice::monitor::HealthTransition`). Replaces the previous watch.
-#[tauri::command]
-async fn watch_ice_health(shell: State<'_, Shell>, ice_config: String, on_event: Channel<serde_json::Value>) -> Result<(), UiError> {
-    let config = natter_ice::IceConfig::from_json(&ice_config).map_err(|e| UiError { code: "invalid_ice_config", message: e.to_string() })?;
-    let monitor = natter_call::health::HealthMonitor::start(
-        &config,
-        natter_call::health::ProbeOptions::default(),
-        natter_ice::monitor::MonitorTiming::default(),
-        move |transition| {
-            if let Ok(json) = serde_json::to_value(transition) {
-                let _ = on_event.send(json);
-            }
-        },
-    );
-    *shell.health.lock().await = Some(monitor);
-    Ok(())
+    let config = natter_ice::IceConfig::from_json(&ice_config).map_err(|e| UiError::new("invalid_ice_config", e))?;
+    Ok(natter_call::health::probe_all(&config, &natter_call::health::ProbeOptions::from_env()).await)
 }
 
 /// The page drew (or discarded) `count` frames.
 #[tauri::command]
 fn frames_drawn(shell: State<'_, Shell>, count: usize) {
     shell.flow.drawn(count);
+}
+
+/// Every `STATS_INTERVAL`: the call snapshot to the page (`{"type":"stats", atMs, report}`) and
+/// into the history the diagnostics export writes. Stops when the page's channel closes.
+async fn stats_ticker(demo: Arc<DemoHandle>, channel: Channel<InvokeResponseBody>, history: Arc<std::sync::Mutex<std::collections::VecDeque<StatsSample>>>) {
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(STATS_INTERVAL);
+    loop {
+        tick.tick().await;
+        let Some(report) = demo.snapshot().await else { return };
+        let sample = StatsSample { at_ms: started.elapsed().as_secs_f64() * 1000.0, report };
+        {
+            let mut history = history.lock().unwrap();
+            if history.len() == STATS_HISTORY {
+                history.pop_front();
+            }
+            history.push_back(sample.clone());
+        }
+        let message = serde_json::json!({ "type": "stats", "atMs": sample.at_ms, "report": sample.report });
+        if channel.send(InvokeResponseBody::Json(message.to_string())).is_err() {
+            return;
+        }
+    }
 }
 
 async fn forward(mut events: mpsc::Receiver<ViewEvent>, channel: Channel<InvokeResponseBody>, flow: Arc<Flow>) {

@@ -1,8 +1,11 @@
 //! `natter`: the one binary. A thin command line over the library crates; every branch forwards to
 //! `natter-call`, `natter-signal` or the desktop shell (`desktop.rs`). No call logic lives here.
 
+#[cfg(test)]
+mod bindings;
 mod desktop;
 mod frame_wire;
+mod settings_ui;
 
 use clap::{Parser, Subcommand};
 use std::net::{IpAddr, SocketAddr};

@@ -18,11 +18,14 @@ pub struct DemoOptions {
     /// Size of the frames handed to the UI.
     pub tile_width: u32,
     pub tile_height: u32,
+    /// ICE servers the participants use (the user's settings); host candidates on loopback
+    /// always work, so the demo connects whatever this holds.
+    pub ice: natter_ice::IceConfig,
 }
 
 impl Default for DemoOptions {
     fn default() -> Self {
-        Self { remote_participants: 2, tile_width: 320, tile_height: 180 }
+        Self { remote_participants: 2, tile_width: 320, tile_height: 180, ice: natter_ice::IceConfig::default() }
     }
 }
 
@@ -34,6 +37,18 @@ pub struct DemoHandle {
 }
 
 impl DemoHandle {
+    /// The local user's view of the call: one entry per remote, with path, RTT, totals, events.
+    pub async fn snapshot(&self) -> Option<crate::report::ParticipantReport> {
+        Some(self.local.as_ref()?.snapshot().await)
+    }
+
+    /// The user changed the ICE servers: every participant restarts ICE onto them.
+    pub fn set_ice_config(&self, ice: natter_ice::IceConfig) {
+        for participant in self.local.iter().chain(&self.remotes) {
+            participant.set_ice_config(ice.clone());
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Some(local) = self.local.take() {
             local.leave().await;
@@ -52,7 +67,7 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
         .map_err(|e| CallError::Signaling(e.to_string()))?;
     let url = server.url();
     let server = server.spawn();
-    let link = LinkSettings { ice: natter_ice::IceConfig::default(), relay_only: false, bind: "127.0.0.1:0".parse().expect("valid address"), stack_defaults: false };
+    let link = LinkSettings { ice: options.ice.clone(), relay_only: false, bind: "127.0.0.1:0".parse().expect("valid address"), stack_defaults: false };
     let room = "demo".to_string();
     let view = ViewSink { events, tile_width: options.tile_width, tile_height: options.tile_height };
     let local = Participant::join(ParticipantConfig {

@@ -15,11 +15,12 @@ use tokio::net::{TcpStream, UdpSocket};
 
 /// The health of one server over one transport. Serialized for reports, `natter probe --json`
 /// and the UI; never contains credentials.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
 pub struct ServerHealth {
     pub url: String,
     pub transport: ProbeTransport,
     #[serde(flatten)]
+    #[ts(flatten)]
     pub result: ProbeResult,
 }
 

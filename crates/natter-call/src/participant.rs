@@ -131,14 +131,19 @@ impl Participant {
         };
         let mut reports = Vec::new();
         for (record, video, audio_packets, pc) in entries {
-            let path = match pc {
-                Some(pc) => peer::current_path(&pc).await,
+            let stats = match pc {
+                Some(pc) => peer::current_stats(&pc).await,
                 None => None,
             };
             let mut report = record.lock().unwrap().clone();
-            if let Some((path, rtt)) = path {
-                report.path = Some(path);
-                report.rtt_ms = rtt.or(report.rtt_ms);
+            if let Some((path, inbound)) = stats {
+                if let Some((path, rtt)) = path {
+                    report.path = Some(path);
+                    report.rtt_ms = rtt.or(report.rtt_ms);
+                }
+                report.bytes_received = inbound.bytes_received;
+                report.packets_lost = inbound.packets_lost;
+                report.jitter_ms = inbound.jitter_ms;
             }
             let stats = video.lock().unwrap().clone();
             report.video = VideoReport {

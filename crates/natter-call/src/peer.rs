@@ -223,7 +223,35 @@ pub async fn pair_counts(pc: &Arc<dyn PeerConnection>) -> Option<crate::diagnosi
 /// `None` also when the stack does not answer within `STATS_LIMIT` (seen with a connection whose
 /// remote left before answering): callers run on event loops that must not stall.
 pub async fn current_path(pc: &Arc<dyn PeerConnection>) -> Option<(PathReport, Option<f64>)> {
+    current_stats(pc).await.and_then(|(path, _)| path)
+}
+
+/// What arrived from the remote so far, summed over its audio and video streams.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct InboundTotals {
+    pub bytes_received: u64,
+    pub packets_received: u64,
+    pub packets_lost: i64,
+    /// Largest interarrival jitter of the streams, in milliseconds.
+    pub jitter_ms: Option<f64>,
+}
+
+/// The path and RTT (if a pair is selected) and the inbound totals, from one stats query.
+pub async fn current_stats(pc: &Arc<dyn PeerConnection>) -> Option<(Option<(PathReport, Option<f64>)>, InboundTotals)> {
     let report = tokio::time::timeout(STATS_LIMIT, pc.get_stats(Instant::now(), StatsSelector::None)).await.ok()?;
+    let mut inbound = InboundTotals::default();
+    for stream in report.inbound_rtp_streams() {
+        let received = &stream.received_rtp_stream_stats;
+        inbound.bytes_received += stream.bytes_received;
+        inbound.packets_received += received.packets_received;
+        inbound.packets_lost += received.packets_lost;
+        let jitter_ms = received.jitter * 1000.0;
+        inbound.jitter_ms = Some(inbound.jitter_ms.map_or(jitter_ms, |j: f64| j.max(jitter_ms)));
+    }
+    Some((path_of(&report), inbound))
+}
+
+fn path_of(report: &webrtc::peer_connection::RTCStatsReport) -> Option<(PathReport, Option<f64>)> {
     let ids_match = |a: &str, b: &str| !a.is_empty() && !b.is_empty() && (a.ends_with(b) || b.ends_with(a));
     // After an ICE restart old pairs may still be listed: the transport names the selected one.
     let selected = report.transport().map(|t| t.selected_candidate_pair_id.clone()).unwrap_or_default();

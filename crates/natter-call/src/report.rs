@@ -2,6 +2,7 @@
 //! rely on (see the README): add fields freely, never rename. No credentials ever appear here.
 
 use serde::Serialize;
+use ts_rs::TS;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
@@ -19,7 +20,7 @@ pub struct Report {
     pub health_events: Vec<natter_ice::monitor::HealthTransition>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, TS)]
 pub struct ParticipantReport {
     pub id: String,
     pub name: String,
@@ -28,7 +29,7 @@ pub struct ParticipantReport {
     pub frames_sent: u64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, TS)]
 pub struct PeerReport {
     pub remote: String,
     pub remote_name: String,
@@ -50,10 +51,18 @@ pub struct PeerReport {
     pub last_frame_ms: Option<f64>,
     /// What happened to this connection, in order (connected, disconnected, ice_restart, …).
     pub events: Vec<PeerEvent>,
+    /// RTP bytes received from this remote (audio + video), from the stack's stats.
+    #[serde(default)]
+    pub bytes_received: u64,
+    /// RTP packets the stack counts as lost (RFC 3550 cumulative loss; may go negative with duplicates).
+    #[serde(default)]
+    pub packets_lost: i64,
+    /// Interarrival jitter (largest of the remote's streams), milliseconds.
+    pub jitter_ms: Option<f64>,
 }
 
 /// One thing that happened to a connection.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, TS)]
 pub struct PeerEvent {
     /// join → the event.
     pub at_ms: f64,
@@ -69,7 +78,7 @@ impl PeerReport {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, TS, PartialEq)]
 pub struct PathReport {
     /// "host" | "srflx" | "prflx" | "relay"
     pub local_candidate: String,
@@ -82,7 +91,7 @@ pub struct PathReport {
     pub relay_transport: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, TS)]
 pub struct VideoReport {
     pub frames_received: u64,
     pub frames_decoded: u64,
@@ -93,7 +102,7 @@ pub struct VideoReport {
     pub latency_ms_p95: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, TS)]
 pub struct AudioReport {
     pub packets_received: u64,
 }
@@ -114,4 +123,21 @@ pub struct ServerReport {
     /// What the calls made of this server: "used" (a selected path relays through it),
     /// "gathered" (candidates came from it, unused), "none".
     pub candidates: String,
+}
+
+/// TypeScript declarations of the report types the desktop UI receives (live stats).
+pub fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
+    vec![
+        ParticipantReport::decl(cfg),
+        PeerReport::decl(cfg),
+        PeerEvent::decl(cfg),
+        PathReport::decl(cfg),
+        VideoReport::decl(cfg),
+        AudioReport::decl(cfg),
+        crate::health::ServerHealth::decl(cfg),
+        natter_ice::probe::ProbeResult::decl(cfg),
+        natter_ice::probe::ProbeStatus::decl(cfg),
+        natter_ice::probe::ProbeTransport::decl(cfg),
+        natter_ice::monitor::HealthTransition::decl(cfg),
+    ]
 }

@@ -21,7 +21,7 @@ impl Default for MonitorTiming {
 }
 
 /// A change of a server's status, with a sentence for the user.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, ts_rs::TS)]
 pub struct HealthTransition {
     pub url: String,
     pub transport: ProbeTransport,

@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// How the prober reaches a server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum ProbeTransport {
     Udp,
@@ -68,7 +68,7 @@ pub struct ProbeSpec {
 }
 
 /// What a probe found. Serialized names are a contract (report, `natter probe --json`, UI).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeStatus {
     /// The server answered correctly (STUN binding, or TURN allocation granted).
@@ -125,14 +125,16 @@ impl ProbeStatus {
 }
 
 /// The outcome of one probe.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, ts_rs::TS)]
 pub struct ProbeResult {
     pub status: ProbeStatus,
     /// Round trip of the request that got the final answer.
     pub rtt_ms: Option<f64>,
     /// Our address as the server saw it (XOR-MAPPED-ADDRESS).
+    #[ts(type = "string | null")]
     pub mapped_address: Option<SocketAddr>,
     /// The relay address a TURN server allocated.
+    #[ts(type = "string | null")]
     pub relayed_address: Option<SocketAddr>,
     /// Plain words: what failed and what to do. `None` when ok.
     pub error: Option<String>,

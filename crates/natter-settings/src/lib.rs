@@ -273,14 +273,8 @@ fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> Result<(), Sett
 
 /// TypeScript declarations of the types the UI exchanges with this crate (see `src-tauri`'s
 /// bindings test).
-pub fn typescript_declarations() -> Vec<String> {
-    let cfg = ts_rs::Config::default();
-    vec![
-        CredentialType::decl(&cfg),
-        ServerEntry::decl(&cfg),
-        Settings::decl(&cfg),
-        CredentialUpdate::decl(&cfg),
-    ]
+pub fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
+    vec![CredentialType::decl(cfg), ServerEntry::decl(cfg), Settings::decl(cfg), CredentialUpdate::decl(cfg)]
 }
 
 #[cfg(test)]

@@ -1,0 +1,223 @@
+// Generated from the Rust types by src-tauri/src/bindings.rs (ts-rs). Do not edit:
+// run `NATTER_UPDATE_BINDINGS=1 cargo test bindings` after changing a Rust type.
+
+export type CredentialType = "password" | "shared-secret";
+
+export type ServerEntry = { 
+/**
+ * Stable identifier: the key of its credential in the `SecretStore`.
+ */
+id: string, 
+/**
+ * `stun:`, `turn:` or `turns:` URLs, as typed.
+ */
+urls: Array<string>, username: string | null, credentialType: CredentialType, 
+/**
+ * A credential for this entry is in the secret store.
+ */
+hasCredential: boolean, };
+
+export type Settings = { 
+/**
+ * The name others see.
+ */
+displayName: string, 
+/**
+ * ICE servers in the order they are offered to connections.
+ */
+servers: Array<ServerEntry>, 
+/**
+ * Chosen devices by id (`None`: the system default / the synthetic source).
+ */
+camera: string | null, microphone: string | null, speaker: string | null, };
+
+export type CredentialUpdate = { id: string, credential: string | null, };
+
+export type ParticipantReport = { id: string, name: string, peers: Array<PeerReport>, 
+/**
+ * Frames this participant encoded and sent.
+ */
+frames_sent: number, };
+
+export type PeerReport = { remote: string, remote_name: string, 
+/**
+ * W3C RTCPeerConnectionState: "new" | "connecting" | "connected" | "disconnected" | "failed" | "closed".
+ */
+state: string, 
+/**
+ * join → ICE + DTLS connected.
+ */
+connect_ms: number | null, 
+/**
+ * join → first decoded remote frame.
+ */
+first_frame_ms: number | null, path: PathReport | null, video: VideoReport, audio: AudioReport, rtt_ms: number | null, 
+/**
+ * join → the remote left the room (its connection is then closed; `state` is the last
+ * state before it left). Absent while the remote is in the call.
+ */
+left_ms: number | null, 
+/**
+ * join → the most recent decoded frame from this remote.
+ */
+last_frame_ms: number | null, 
+/**
+ * What happened to this connection, in order (connected, disconnected, ice_restart, …).
+ */
+events: Array<PeerEvent>, 
+/**
+ * RTP bytes received from this remote (audio + video), from the stack's stats.
+ */
+bytes_received: number, 
+/**
+ * RTP packets the stack counts as lost (RFC 3550 cumulative loss; may go negative with duplicates).
+ */
+packets_lost: number, 
+/**
+ * Interarrival jitter (largest of the remote's streams), milliseconds.
+ */
+jitter_ms: number | null, };
+
+export type PeerEvent = { 
+/**
+ * join → the event.
+ */
+at_ms: number, 
+/**
+ * "connected" | "disconnected" | "failed" | "ice_restart" | "recovered" | "gave_up"
+ */
+kind: string, 
+/**
+ * Plain words for the user.
+ */
+detail: string, };
+
+export type PathReport = { 
+/**
+ * "host" | "srflx" | "prflx" | "relay"
+ */
+local_candidate: string, remote_candidate: string, 
+/**
+ * "udp" | "tcp" (between us and the next hop)
+ */
+protocol: string, 
+/**
+ * The TURN URL of the relay in use, if any.
+ */
+relay_server: string | null, 
+/**
+ * "udp" | "tcp" | "tls": how we reach that TURN server.
+ */
+relay_transport: string | null, };
+
+export type VideoReport = { frames_received: number, frames_decoded: number, frames_lost: number, 
+/**
+ * Decoded frames whose stamp could not be read (should be 0).
+ */
+frames_unreadable: number, latency_ms_p50: number | null, latency_ms_p95: number | null, };
+
+export type AudioReport = { packets_received: number, };
+
+export type ServerHealth = { url: string, transport: ProbeTransport, status: ProbeStatus, 
+/**
+ * Round trip of the request that got the final answer.
+ */
+rtt_ms: number | null, 
+/**
+ * Our address as the server saw it (XOR-MAPPED-ADDRESS).
+ */
+mapped_address: string | null, 
+/**
+ * The relay address a TURN server allocated.
+ */
+relayed_address: string | null, 
+/**
+ * Plain words: what failed and what to do. `None` when ok.
+ */
+error: string | null, 
+/**
+ * Requests sent (including retransmits).
+ */
+attempts: number, 
+/**
+ * From the first request to the result.
+ */
+elapsed_ms: number, };
+
+export type ProbeResult = { status: ProbeStatus, 
+/**
+ * Round trip of the request that got the final answer.
+ */
+rtt_ms: number | null, 
+/**
+ * Our address as the server saw it (XOR-MAPPED-ADDRESS).
+ */
+mapped_address: string | null, 
+/**
+ * The relay address a TURN server allocated.
+ */
+relayed_address: string | null, 
+/**
+ * Plain words: what failed and what to do. `None` when ok.
+ */
+error: string | null, 
+/**
+ * Requests sent (including retransmits).
+ */
+attempts: number, 
+/**
+ * From the first request to the result.
+ */
+elapsed_ms: number, };
+
+export type ProbeStatus = "ok" | "auth_failed" | "forbidden" | "allocation_mismatch" | "wrong_credentials" | "unsupported_transport" | "quota" | "capacity" | "unreachable" | "timeout" | "tls_failed" | "protocol_error" | "server_error";
+
+export type ProbeTransport = "udp" | "tcp" | "tls";
+
+export type HealthTransition = { url: string, transport: ProbeTransport, 
+/**
+ * `None` for the first result.
+ */
+from: ProbeStatus | null, to: ProbeStatus, 
+/**
+ * Seconds since the UNIX epoch when the new status was observed.
+ */
+at_unix: number, 
+/**
+ * E.g. "turn:a.example:3478 UDP became unreachable at 12:03:41 UTC: timeout after 4 tries".
+ */
+message: string, };
+
+export type SettingsView = { settings: Settings, 
+/**
+ * Where passwords go, in a sentence (keyring or the stated fallback).
+ */
+credentialStorage: string, configDir: string, };
+
+export type ImportedServers = { servers: Array<ServerEntry>, credentials: Array<CredentialUpdate>, };
+
+export type Device = { id: string, label: string, 
+/**
+ * A generated source (test pattern, tone), not hardware.
+ */
+synthetic: boolean, };
+
+export type Devices = { cameras: Array<Device>, microphones: Array<Device>, speakers: Array<Device>, 
+/**
+ * Why the lists are what they are, for the page to show.
+ */
+note: string, };
+
+export type UiError = { code: string, message: string, };
+
+export type CallInfo = { room: string, mode: string, 
+/**
+ * Set when the saved ICE servers could not be used (the call runs without them).
+ */
+iceWarning: string | null, };
+
+export type StatsSample = { 
+/**
+ * Milliseconds since the call started.
+ */
+atMs: number, report: ParticipantReport, };
