@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what building, running and testing Natter needs on Debian/Ubuntu (idempotent, quiet).
-# Run as root or with sudo available. Skips everything if all packages are already installed.
+# Installs what building, running and testing Natter needs on Debian/Ubuntu (idempotent, quiet),
+# then builds the web UI (ui/dist) that the window embeds. Run as root or with sudo available.
 set -euo pipefail
 
 PACKAGES=(
@@ -16,14 +16,26 @@ missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
-
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "natter setup: installing ${missing[*]}" >&2
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# coturn's package may start a system service; our tests start their own servers on fresh ports.
-$SUDO systemctl disable --now coturn >/dev/null 2>&1 || true
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "natter setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # coturn's package may start a system service; our tests start their own servers on fresh ports.
+  $SUDO systemctl disable --now coturn >/dev/null 2>&1 || true
+fi
+
+# WebDriver for the end-to-end UI tests (WebKitWebDriver + tauri-driver).
+bash "$(dirname "$0")/install-e2e.sh"
+
+# The web UI the window embeds (ui/dist). Node.js and npm come with the machine; install them if not.
+if ! command -v npm >/dev/null 2>&1; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+cd "$(dirname "$0")/../ui"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+fi
+npm run --silent build >/dev/null

@@ -1,6 +1,11 @@
 //! Tauri's build step for the `natter` binary. Capabilities and the app's own command permissions
 //! live under `src-tauri/` (the package manifest is the workspace root, see NOTES/ARCHITECTURE).
 fn main() {
+    // The window embeds the built web UI (tauri.conf.json `frontendDist`); say how to make it.
+    if !std::path::Path::new("ui/dist/index.html").exists() {
+        panic!("ui/dist is missing: build the web UI first (`bash scripts/setup.sh`, or `cd ui && npm ci && npm run build`)");
+    }
+    println!("cargo:rerun-if-changed=ui/dist");
     println!("cargo:rerun-if-changed=src-tauri/capabilities");
     println!("cargo:rerun-if-changed=src-tauri/permissions");
     let attributes = tauri_build::Attributes::new()

@@ -17,7 +17,7 @@ use support::webdriver::{AppUnderTest, screenshot_dir};
 /// The canvases of the remote participants' tiles. `.tile[data-remote] canvas` is the stable
 /// selector of the UI being rewritten; `.tile:not(.local) canvas` matches the current UI (whose
 /// self view is `.tile.local`) — drop that second half once the rewrite has landed.
-const REMOTE_TILE_CANVAS: &str = ".tile[data-remote] canvas, .tile:not(.local) canvas";
+const REMOTE_TILE_CANVAS: &str = ".tile[data-remote] canvas";
 
 /// For every canvas matching the selector (argument 0): [width, height, FNV-1a hash of its
 /// pixels, number of distinct sampled colours]. The colour count tells a drawn frame from a

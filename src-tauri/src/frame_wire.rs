@@ -1,4 +1,4 @@
-//! The binary message that carries one tile frame to the page (`ui/static/app.js` reads it).
+//! The binary message that carries one tile frame to the page (`ui/src/frames.ts` reads it).
 //!
 //! Layout, all integers little-endian:
 //! ```text

@@ -1,0 +1,209 @@
+// The call view: one tile per participant (self view first), drawn from the frames the backend
+// decodes; status badges; leave/rejoin. Frames arrive as binary channel messages (frames.ts),
+// everything else as JSON: status, stats (also for the health panel), ended.
+import type { CallInfo, ParticipantReport } from "./bindings";
+import { decodeFrame } from "./frames";
+import { pathBadge } from "./format";
+import { api, channel, describeError, inApp } from "./tauri";
+import { byId, clearError, cloneTemplate, showError } from "./dom";
+
+const STATE_TEXT: Record<string, string> = { connecting: "connecting…", connected: "connected", failed: "can't connect", left: "left" };
+
+interface Tile { root: HTMLElement; canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D | null; name: HTMLElement; badge: HTMLButtonElement; waiting: HTMLElement; state: string | null; detail: string; path: string }
+
+export interface CallHooks {
+  onStats(atMs: number, report: ParticipantReport): void;
+  onOpenDetails(remote: string): void;
+  onCallStarted(info: CallInfo): void;
+}
+
+export class CallView {
+  private tiles = new Map<string, Tile>();
+  private drawn = 0;
+  private session = 0;
+  private inCall = false;
+
+  constructor(private hooks: CallHooks) {
+    byId("leave").addEventListener("click", () => void this.leave());
+    byId("rejoin").addEventListener("click", () => void this.start());
+    // Acknowledge drawn frames in batches so the backend keeps sending (its flow control).
+    setInterval(() => {
+      if (this.drawn === 0 || !inApp()) return;
+      const count = this.drawn;
+      this.drawn = 0;
+      api.framesDrawn(count).catch(() => {});
+    }, 50);
+  }
+
+  private tile(tileId: string, label?: string): Tile {
+    let t = this.tiles.get(tileId);
+    if (!t) {
+      const root = cloneTemplate("tile-template");
+      const canvas = root.querySelector("canvas")!;
+      t = {
+        root,
+        canvas,
+        ctx: canvas.getContext("2d"),
+        name: root.querySelector(".name")!,
+        badge: root.querySelector(".badge")!,
+        waiting: root.querySelector(".waiting")!,
+        state: null,
+        detail: "",
+        path: "",
+      };
+      const isLocal = tileId === "local";
+      root.classList.toggle("local", isLocal);
+      if (!isLocal) {
+        root.dataset.remote = tileId;
+        const remote = tileId;
+        t.badge.addEventListener("click", () => this.hooks.onOpenDetails(remote));
+      }
+      const grid = byId("grid");
+      if (isLocal) grid.prepend(root);
+      else grid.append(root);
+      this.tiles.set(tileId, t);
+    }
+    if (label !== undefined) t.name.textContent = tileId === "local" ? "You" : label;
+    return t;
+  }
+
+  private setStatus(t: Tile, state: string, detail: string): void {
+    t.state = state;
+    t.detail = detail;
+    if (t.root.classList.contains("local")) return;
+    this.renderBadge(t);
+    // While there is no picture, the tile says what is happening ("checking paths…").
+    t.waiting.textContent = state === "connected" ? "Waiting for video…" : `${STATE_TEXT[state] ?? state} ${detail}`.trim();
+    this.updateSummary();
+  }
+
+  private renderBadge(t: Tile): void {
+    const state = t.state ?? "connecting";
+    t.badge.hidden = false;
+    t.badge.className = `badge ${state}`;
+    t.badge.textContent = state === "connected" && t.path ? t.path : STATE_TEXT[state] ?? state;
+    const label = `${t.name.textContent}: ${STATE_TEXT[state] ?? state}${t.detail ? ` — ${t.detail}` : ""}. Show connection details`;
+    t.badge.title = label;
+    t.badge.setAttribute("aria-label", label);
+  }
+
+  private updateSummary(): void {
+    const remotes = [...this.tiles.entries()].filter(([id]) => id !== "local").map(([, t]) => t);
+    const connected = remotes.filter((t) => t.state === "connected").length;
+    const failed = remotes.filter((t) => t.state === "failed").length;
+    let text = `${connected} of ${remotes.length} connected`;
+    if (failed) text += ` · ${failed} can't connect`;
+    byId("call-summary").textContent = remotes.length ? text : "waiting for others…";
+  }
+
+  private draw(buffer: ArrayBuffer): void {
+    const frame = decodeFrame(buffer);
+    if (!frame) return;
+    const t = this.tile(frame.tileId, frame.label);
+    if (t.canvas.width !== frame.width || t.canvas.height !== frame.height) {
+      t.canvas.width = frame.width;
+      t.canvas.height = frame.height;
+    }
+    t.ctx?.putImageData(new ImageData(frame.rgba, frame.width, frame.height), 0, 0);
+    t.root.classList.add("has-video");
+  }
+
+  private onMessage(mySession: number, message: unknown): void {
+    if (mySession !== this.session) return;
+    if (message instanceof ArrayBuffer) {
+      try {
+        this.draw(message);
+      } finally {
+        this.drawn += 1;
+      }
+      return;
+    }
+    if (message instanceof Uint8Array || Array.isArray(message)) {
+      this.drawn += 1;
+      this.draw(new Uint8Array(message as ArrayLike<number>).buffer as ArrayBuffer);
+      return;
+    }
+    const m = message as { type?: string; [k: string]: unknown };
+    switch (m?.type) {
+      case "status": {
+        const tileId = String(m.tileId);
+        const t = this.tile(tileId, String(m.label));
+        if (m.state === "left" && tileId !== "local") {
+          t.root.remove();
+          this.tiles.delete(tileId);
+          this.updateSummary();
+        } else {
+          this.setStatus(t, String(m.state), String(m.detail ?? ""));
+        }
+        break;
+      }
+      case "stats": {
+        const report = m.report as ParticipantReport;
+        for (const peer of report.peers) {
+          const t = this.tiles.get(peer.remote);
+          if (!t) continue;
+          t.path = pathBadge(peer.path);
+          if (t.state) this.renderBadge(t);
+        }
+        this.hooks.onStats(Number(m.atMs), report);
+        break;
+      }
+      case "ended":
+        if (this.inCall) this.endView("The call ended", "The call engine stopped.");
+        break;
+      default:
+        console.warn("natter: unknown message", message);
+    }
+  }
+
+  private endView(title: string, detail: string): void {
+    this.inCall = false;
+    this.session += 1;
+    (byId("leave") as HTMLButtonElement).disabled = true;
+    for (const t of this.tiles.values()) t.root.remove();
+    this.tiles.clear();
+    byId("call-summary").textContent = "";
+    byId("left-title").textContent = title;
+    byId("left-detail").textContent = detail;
+    byId("left").hidden = false;
+  }
+
+  async start(): Promise<void> {
+    if (!inApp()) {
+      showError("This page must run inside the Natter app (the Tauri API is not available).");
+      return;
+    }
+    clearError();
+    byId("left").hidden = true;
+    const rejoin = byId<HTMLButtonElement>("rejoin");
+    rejoin.disabled = true;
+    const mySession = ++this.session;
+    byId("call-summary").textContent = "joining…";
+    try {
+      const info = await api.startCall(channel((message) => this.onMessage(mySession, message)));
+      if (mySession !== this.session) return;
+      byId("room-name").textContent = info.room;
+      this.inCall = true;
+      byId<HTMLButtonElement>("leave").disabled = false;
+      this.updateSummary();
+      this.tile("local", "You");
+      if (info.iceWarning) showError(info.iceWarning);
+      this.hooks.onCallStarted(info);
+    } catch (e) {
+      showError(`Could not start the call: ${describeError(e)}`);
+      this.endView("Not in a call", "The call could not start (see above).");
+    } finally {
+      rejoin.disabled = false;
+    }
+  }
+
+  async leave(): Promise<void> {
+    byId<HTMLButtonElement>("leave").disabled = true;
+    this.endView("You left the call", "");
+    try {
+      await api.leaveCall();
+    } catch (e) {
+      showError(`Leaving failed: ${describeError(e)}`);
+    }
+  }
+}

@@ -1,0 +1,63 @@
+// Words and numbers for the panels. Pure functions, tested in format.test.ts.
+import type { PathReport, ProbeStatus, ProbeTransport } from "./bindings";
+
+const STATUS_WORDS: Record<ProbeStatus, string> = {
+  ok: "ok",
+  auth_failed: "wrong username or password",
+  forbidden: "forbidden by the server",
+  allocation_mismatch: "allocation conflict",
+  wrong_credentials: "credentials do not match",
+  unsupported_transport: "server misconfigured (transport)",
+  quota: "quota reached",
+  capacity: "server full",
+  unreachable: "unreachable",
+  timeout: "no answer",
+  tls_failed: "TLS failed",
+  protocol_error: "not a STUN/TURN server",
+  server_error: "server error",
+};
+
+export function statusWords(status: ProbeStatus): string {
+  return STATUS_WORDS[status] ?? status.replace(/_/g, " ");
+}
+
+export function transportWords(t: ProbeTransport): string {
+  return t.toUpperCase();
+}
+
+export function ms(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "—";
+  if (value < 10) return `${value.toFixed(1)} ms`;
+  return `${Math.round(value)} ms`;
+}
+
+export function bitrate(bitsPerSecond: number | null | undefined): string {
+  if (bitsPerSecond === null || bitsPerSecond === undefined || !Number.isFinite(bitsPerSecond)) return "—";
+  if (bitsPerSecond >= 1e6) return `${(bitsPerSecond / 1e6).toFixed(2)} Mbit/s`;
+  if (bitsPerSecond >= 1e3) return `${Math.round(bitsPerSecond / 1e3)} kbit/s`;
+  return `${Math.round(bitsPerSecond)} bit/s`;
+}
+
+export function percent(fraction: number | null | undefined): string {
+  if (fraction === null || fraction === undefined || !Number.isFinite(fraction)) return "—";
+  return `${(fraction * 100).toFixed(fraction < 0.1 ? 1 : 0)} %`;
+}
+
+/** "Relay via turn:a:3478 over TCP", "Direct (host → srflx)", "—". */
+export function pathWords(path: PathReport | null | undefined): string {
+  if (!path) return "—";
+  if (path.local_candidate === "relay") {
+    const transport = (path.relay_transport ?? "udp").toUpperCase();
+    return `Relay via ${path.relay_server ?? "TURN"} over ${transport}`;
+  }
+  const kind: Record<string, string> = { host: "local network", srflx: "through NAT (STUN)", prflx: "through NAT" };
+  const label = kind[path.local_candidate] ?? kind[path.remote_candidate] ?? path.local_candidate;
+  return `Direct, ${label} (${path.local_candidate} → ${path.remote_candidate}, ${path.protocol.toUpperCase()})`;
+}
+
+/** A short label for a tile badge: "direct", "relay TCP", … */
+export function pathBadge(path: PathReport | null | undefined): string {
+  if (!path) return "";
+  if (path.local_candidate === "relay") return `relay ${(path.relay_transport ?? "udp").toUpperCase()}`;
+  return "direct";
+}

@@ -1,0 +1,180 @@
+// The connection-health panel: every ICE server × transport with its live status, and per
+// participant the path in use with RTT, loss, jitter, bitrate and fps over the last minute, plus
+// a timeline of what happened (server status changes, disconnects, restarts, recoveries).
+// Data arrives pushed: server transitions on their own channel, call stats once a second.
+import type { HealthTransition, ParticipantReport, PeerEvent, ServerHealth } from "./bindings";
+import { bitrate, ms, pathWords, percent, statusWords, transportWords } from "./format";
+import { PeerHistory, Series, sparklinePath } from "./history";
+import { api, channel, describeError, inApp } from "./tauri";
+import { byId, el } from "./dom";
+
+interface TimelineEntry { key: string; whenMs: number; text: string; kind: string }
+
+export class HealthPanel {
+  private servers = new Map<string, ServerHealth>();
+  private histories = new Map<string, PeerHistory>();
+  private timeline = new Map<string, TimelineEntry>();
+  private lastReport: ParticipantReport | null = null;
+  private callStartedWallMs = Date.now();
+  focused: string | null = null;
+
+  constructor() {
+    byId("recheck-servers").addEventListener("click", () => void this.watch());
+    byId("export-diagnostics").addEventListener("click", () => void this.exportDiagnostics());
+  }
+
+  /** (Re)start watching the saved servers; called at start and after settings are saved. */
+  async watch(): Promise<void> {
+    if (!inApp()) return;
+    this.servers.clear();
+    this.renderServers();
+    try {
+      await api.watchIceHealth(channel<HealthTransition>((t) => this.onTransition(t)));
+    } catch (e) {
+      byId("server-health-empty").hidden = false;
+      byId("server-health-empty").textContent = `Cannot watch the ICE servers: ${describeError(e)}`;
+    }
+  }
+
+  private async onTransition(t: HealthTransition): Promise<void> {
+    this.addTimeline(`srv:${t.url}:${t.transport}:${t.at_unix}:${t.to}`, t.at_unix * 1000, t.message, t.to === "ok" ? "ok" : "bad");
+    // The transition says what changed; the snapshot has RTT and the error text.
+    try {
+      for (const h of await api.iceHealthSnapshot()) this.servers.set(`${h.url}|${h.transport}`, h);
+    } catch {
+      /* the next transition will try again */
+    }
+    this.renderServers();
+  }
+
+  private renderServers(): void {
+    const body = byId("server-health").querySelector("tbody")!;
+    body.replaceChildren();
+    for (const h of this.servers.values()) {
+      const row = el("tr", `server-row ${h.status === "ok" ? "ok" : "bad"}`);
+      row.dataset.url = h.url;
+      row.dataset.transport = h.transport;
+      row.append(
+        el("td", "url", h.url),
+        el("td", "", transportWords(h.transport)),
+        el("td", `status ${h.status}`, statusWords(h.status)),
+        el("td", "rtt", h.status === "ok" ? ms(h.rtt_ms) : "—"),
+        el("td", "detail", h.error ?? (h.relayed_address ? `relay address ${h.relayed_address}` : h.mapped_address ? `your public address ${h.mapped_address}` : "")),
+      );
+      body.append(row);
+    }
+    byId("server-health-empty").hidden = this.servers.size > 0;
+    if (!this.servers.size) byId("server-health-empty").textContent = "No ICE servers configured: calls use direct paths only. Add STUN/TURN servers under “ICE servers”.";
+  }
+
+  callStarted(): void {
+    this.histories.clear();
+    this.callStartedWallMs = Date.now();
+    for (const key of [...this.timeline.keys()]) if (key.startsWith("peer:")) this.timeline.delete(key);
+    this.renderTimeline();
+  }
+
+  onStats(atMs: number, report: ParticipantReport): void {
+    this.lastReport = report;
+    for (const peer of report.peers) {
+      let history = this.histories.get(peer.remote);
+      if (!history) {
+        history = new PeerHistory();
+        this.histories.set(peer.remote, history);
+      }
+      history.add(atMs, peer);
+      for (const event of peer.events) this.addPeerEvent(peer.remote_name, peer.remote, event);
+    }
+    this.renderPeers();
+  }
+
+  private addPeerEvent(name: string, remote: string, event: PeerEvent): void {
+    const key = `peer:${remote}:${event.at_ms}:${event.kind}`;
+    if (this.timeline.has(key)) return;
+    const words: Record<string, string> = {
+      connected: "connected", disconnected: "connection interrupted", failed: "cannot connect",
+      ice_restart: "looking for another path", recovered: "back", gave_up: "gave up",
+    };
+    const text = `${name}: ${words[event.kind] ?? event.kind}${event.detail ? ` — ${event.detail}` : ""}`;
+    const kind = event.kind === "connected" || event.kind === "recovered" ? "ok" : event.kind === "ice_restart" ? "info" : "bad";
+    this.addTimeline(key, this.callStartedWallMs + event.at_ms, text, kind);
+  }
+
+  private addTimeline(key: string, whenMs: number, text: string, kind: string): void {
+    if (this.timeline.has(key)) return;
+    this.timeline.set(key, { key, whenMs, text, kind });
+    this.renderTimeline();
+  }
+
+  private renderTimeline(): void {
+    const list = byId("timeline");
+    const entries = [...this.timeline.values()].sort((a, b) => b.whenMs - a.whenMs).slice(0, 100);
+    list.replaceChildren(
+      ...entries.map((e) => {
+        const item = el("li", `event ${e.kind}`);
+        item.append(el("time", "", new Date(e.whenMs).toLocaleTimeString()), el("span", "", e.text));
+        return item;
+      }),
+    );
+  }
+
+  focus(remote: string): void {
+    this.focused = remote;
+    this.renderPeers();
+    document.querySelector<HTMLElement>(`.peer-card[data-remote="${CSS.escape(remote)}"]`)?.focus();
+  }
+
+  private renderPeers(): void {
+    const box = byId("peer-health");
+    const report = this.lastReport;
+    const peers = report?.peers.filter((p) => p.left_ms === undefined || p.left_ms === null) ?? [];
+    byId("peer-health-empty").hidden = peers.length > 0;
+    box.replaceChildren(
+      ...peers.map((peer) => {
+        const series = this.histories.get(peer.remote)?.series;
+        const card = el("article", `peer-card ${peer.state}`);
+        card.dataset.remote = peer.remote;
+        card.tabIndex = -1;
+        if (this.focused === peer.remote) card.classList.add("focused");
+        const head = el("header");
+        head.append(el("h3", "", peer.remote_name), el("span", `state ${peer.state}`, peer.state));
+        const path = el("p", "path", pathWords(peer.path));
+        const metrics = el("div", "metrics");
+        if (series) {
+          metrics.append(
+            metric("RTT", ms(series.rttMs.last()), series.rttMs),
+            metric("Loss", percent(series.loss.last()), series.loss),
+            metric("Jitter", ms(series.jitterMs.last()), series.jitterMs),
+            metric("Bitrate", bitrate(series.bitrate.last()), series.bitrate),
+            metric("Video", series.fps.last() === null ? "—" : `${series.fps.last()!.toFixed(0)} fps`, series.fps),
+          );
+        }
+        card.append(head, path, metrics);
+        return card;
+      }),
+    );
+  }
+
+  private async exportDiagnostics(): Promise<void> {
+    const result = byId("diagnostics-result");
+    result.textContent = "writing…";
+    try {
+      result.textContent = `Saved to ${await api.exportDiagnostics()} (passwords removed)`;
+    } catch (e) {
+      result.textContent = `Could not export: ${describeError(e)}`;
+    }
+  }
+}
+
+function metric(label: string, value: string, series: Series): HTMLElement {
+  const box = el("div", "metric");
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 120 28");
+  svg.setAttribute("class", "spark");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("d", sparklinePath(series.values, 120, 28));
+  svg.append(path);
+  box.append(el("span", "label", label), el("span", "value", value), svg);
+  return box;
+}

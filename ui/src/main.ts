@@ -1,0 +1,50 @@
+// Natter's window: tabs (call, connection health, ICE servers, devices), wired to the views.
+import "./style.css";
+import { CallView } from "./call";
+import { HealthPanel } from "./health";
+import { SettingsPage } from "./settings";
+import { loadDevices } from "./devices";
+import { byId } from "./dom";
+
+const PAGES = ["call", "health", "settings", "devices"] as const;
+type Page = (typeof PAGES)[number];
+
+function show(page: Page): void {
+  for (const p of PAGES) {
+    const tab = byId(`nav-${p}`);
+    const selected = p === page;
+    tab.setAttribute("aria-selected", String(selected));
+    tab.tabIndex = selected ? 0 : -1;
+    byId(`page-${p}`).hidden = !selected;
+  }
+}
+
+// Tabs: click, or arrow keys between them (WAI-ARIA tabs pattern).
+PAGES.forEach((page, i) => {
+  const tab = byId(`nav-${page}`);
+  tab.addEventListener("click", () => show(page));
+  tab.addEventListener("keydown", (e) => {
+    const step = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
+    if (!step) return;
+    const next = PAGES[(i + step + PAGES.length) % PAGES.length];
+    show(next);
+    byId(`nav-${next}`).focus();
+  });
+});
+
+const health = new HealthPanel();
+const settings = new SettingsPage(() => void health.watch());
+const call = new CallView({
+  onStats: (atMs, report) => health.onStats(atMs, report),
+  onOpenDetails: (remote) => {
+    show("health");
+    health.focus(remote);
+  },
+  onCallStarted: () => health.callStarted(),
+});
+
+show("call");
+void call.start();
+void health.watch();
+void settings.load();
+void loadDevices();
