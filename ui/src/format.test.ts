@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { bitrate, ms, pathBadge, pathWords, percent, statusWords } from "./format";
+import type { PathReport } from "./bindings";
+
+const relay: PathReport = { local_candidate: "relay", remote_candidate: "srflx", protocol: "udp", relay_server: "turn:b.example:3478?transport=tcp", relay_transport: "tcp" };
+const direct: PathReport = { local_candidate: "host", remote_candidate: "srflx", protocol: "udp", relay_server: null, relay_transport: null };
+
+describe("format", () => {
+  it("names relayed and direct paths in words", () => {
+    expect(pathWords(relay)).toBe("Relay via turn:b.example:3478?transport=tcp over TCP");
+    expect(pathWords(direct)).toContain("host → srflx");
+    expect(pathWords(null)).toBe("—");
+    expect(pathBadge(relay)).toBe("relay TCP");
+    expect(pathBadge(direct)).toBe("direct");
+  });
+
+  it("formats numbers for people", () => {
+    expect(ms(0.42)).toBe("0.4 ms");
+    expect(ms(123.6)).toBe("124 ms");
+    expect(ms(null)).toBe("—");
+    expect(bitrate(1_500_000)).toBe("1.50 Mbit/s");
+    expect(bitrate(64_000)).toBe("64 kbit/s");
+    expect(percent(0.025)).toBe("2.5 %");
+    expect(percent(0.5)).toBe("50 %");
+  });
+
+  it("says what a probe status means", () => {
+    expect(statusWords("auth_failed")).toBe("wrong username or password");
+    expect(statusWords("timeout")).toBe("no answer");
+  });
+});

@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { PeerHistory, Series, sparklinePath } from "./history";
+import type { PeerReport } from "./bindings";
+
+function peer(bytes: number, decoded: number, received: number, lost: number, rtt: number | null): PeerReport {
+  return {
+    remote: "p2", remote_name: "Bob", state: "connected", connect_ms: 100, first_frame_ms: 150, path: null,
+    video: { frames_received: received, frames_decoded: decoded, frames_lost: lost, frames_unreadable: 0, latency_ms_p50: null, latency_ms_p95: null },
+    audio: { packets_received: 10 }, rtt_ms: rtt, last_frame_ms: null, left_ms: null, events: [], bytes_received: bytes, packets_lost: 0, jitter_ms: 1.5,
+  } as PeerReport;
+}
+
+describe("PeerHistory", () => {
+  it("turns cumulative counters into per-second rates", () => {
+    const h = new PeerHistory();
+    h.add(1000, peer(0, 0, 0, 0, 2));
+    h.add(2000, peer(125_000, 30, 30, 0, 3));
+    h.add(4000, peer(375_000, 90, 57, 3, 4));
+    expect(h.series.bitrate.values).toEqual([null, 1_000_000, 1_000_000]);
+    expect(h.series.fps.values).toEqual([null, 30, 30]);
+    expect(h.series.loss.values[2]).toBeCloseTo(3 / 30);
+    expect(h.series.rttMs.last()).toBe(4);
+  });
+
+  it("keeps only the last minute", () => {
+    const s = new Series(60);
+    for (let i = 0; i < 75; i++) s.push(i);
+    expect(s.values.length).toBe(60);
+    expect(s.values[0]).toBe(15);
+  });
+});
+
+describe("sparklinePath", () => {
+  it("draws right-aligned and leaves gaps for missing samples", () => {
+    const d = sparklinePath([1, null, 2, 2], 120, 28, 4);
+    expect(d.startsWith("M0.0")).toBe(true);
+    expect(d.match(/M/g)!.length).toBe(2);
+    expect(sparklinePath([], 120, 28)).toBe("");
+  });
+});
