@@ -5,18 +5,14 @@
 //! Run: `cargo test --test ui_e2e -- --nocapture` (screenshots go to `$NATTER_SCREENSHOT_DIR`,
 //! else `<$CARGO_TARGET_DIR or target>/screenshots`).
 
-// Only the WebDriver harness of tests/support (not the coturn/netns helpers of its mod.rs).
-mod support {
-    pub mod webdriver;
-}
+mod support;
 
 use serde_json::{Value, json};
 use std::time::Duration;
 use support::webdriver::{AppUnderTest, screenshot_dir};
+use support::{Coturn, TempDir};
 
-/// The canvases of the remote participants' tiles. `.tile[data-remote] canvas` is the stable
-/// selector of the UI being rewritten; `.tile:not(.local) canvas` matches the current UI (whose
-/// self view is `.tile.local`) — drop that second half once the rewrite has landed.
+/// The canvases of the remote participants' tiles (the self view is `.tile.local`).
 const REMOTE_TILE_CANVAS: &str = ".tile[data-remote] canvas";
 
 /// For every canvas matching the selector (argument 0): [width, height, FNV-1a hash of its
@@ -37,6 +33,13 @@ for (const c of document.querySelectorAll(arguments[0])) {
 }
 return out;
 "#;
+
+/// Text of every element matching `css`, read in one script (no stale references while the page
+/// re-renders between a find and a read).
+fn texts(app: &AppUnderTest, css: &str) -> Vec<String> {
+    let found = app.execute("return [...document.querySelectorAll(arguments[0])].map(e => e.textContent)", json!([css]));
+    found.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
+}
 
 fn fingerprints(app: &AppUnderTest) -> Vec<Value> {
     app.execute(CANVAS_FINGERPRINTS, json!([REMOTE_TILE_CANVAS])).as_array().cloned().unwrap_or_default()
@@ -72,4 +75,102 @@ fn demo_window_shows_remote_tiles_that_move() {
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
     assert!(size > 1000, "screenshot {} is only {size} bytes", shot.display());
     eprintln!("screenshot: {} ({size} bytes); total {:.1?}", shot.display(), started.elapsed());
+}
+
+/// The settings page end to end, against a real coturn: the parser's message for a bad URL, a
+/// TURN server added and tested ("ok" with an RTT), saved, visible in the health panel with the
+/// call's paths, a redacted diagnostics export; after a restart the server is still listed and
+/// its password is in the credentials file, not in the settings file.
+#[test]
+fn settings_validate_test_save_and_survive_a_restart() {
+    let coturn = Coturn::start();
+    let config = TempDir::new("e2e-config");
+    let config_dir = config.0.to_str().unwrap().to_string();
+    let env = [("NATTER_CONFIG_DIR", config_dir.as_str())];
+    let turn_url = coturn.turn_url();
+    let seconds = Duration::from_secs;
+
+    let app = AppUnderTest::start(&["demo"], &env);
+    app.set_window_size(1280, 800);
+    app.wait_for("#nav-settings", seconds(30)).click();
+    app.find("#add-server").click();
+    let last = "#server-list .server:last-child";
+    let url = app.wait_for(&format!("{last} .server-url"), seconds(10));
+
+    // 1. A bad URL: the Rust parser's own words, and Save stays disabled.
+    url.send_keys("turn:127.0.0.1:70000");
+    let message = app.wait_until("the parser's message under the URL", seconds(10), || {
+        let error = app.find(&format!("{last} .url-error"));
+        let text = error.text();
+        (error.is_displayed() && text.contains("port 70000 is out of range")).then_some(text)
+    });
+    eprintln!("shown: {message}");
+    assert!(!app.find("#save-settings").is_enabled(), "Save must be disabled while a URL is invalid");
+
+    // 2. The real server: Test says ok with a round-trip time.
+    url.clear();
+    url.send_keys(&turn_url);
+    app.find(&format!("{last} .server-username")).send_keys(&coturn.user);
+    app.find(&format!("{last} .server-credential")).send_keys(&coturn.password);
+    app.wait_until("the URL to be accepted", seconds(10), || (!app.find(&format!("{last} .url-error")).is_displayed()).then_some(()));
+    app.find(&format!("{last} .test-server")).click();
+    let result = app.wait_until("Test to report ok with an RTT", seconds(20), || {
+        let texts = texts(&app, &format!("{last} .test-result li"));
+        assert!(!texts.iter().any(|t| t.contains("wrong username")), "test failed: {texts:?}");
+        texts.into_iter().find(|t| t.starts_with("UDP: ok") && t.ends_with("ms"))
+    });
+    eprintln!("test result: {result}");
+
+    // 3. Save.
+    app.find("#save-settings").click();
+    app.wait_until("the save to be confirmed", seconds(10), || texts(&app, "#save-result").concat().starts_with("Saved").then_some(()));
+    app.screenshot_png(&screenshot_dir().join("settings.png"));
+
+    // 4. The health panel shows the server (ok, with RTT) and the path of every participant.
+    app.find("#nav-health").click();
+    let row = app.wait_until("the saved server in the health panel", seconds(20), || {
+        texts(&app, &format!(".server-row[data-url=\"{turn_url}\"]")).into_iter().next()
+    });
+    assert!(row.contains("ok") && row.contains("ms"), "server row: {row}");
+    let paths = app.wait_until("a path for each remote participant", seconds(20), || {
+        let paths = texts(&app, ".peer-card .path");
+        (paths.len() == 2 && paths.iter().all(|p| p.starts_with("Direct") || p.starts_with("Relay"))).then_some(paths)
+    });
+    eprintln!("paths: {paths:?}");
+    // Every metric of both participants has a value and a line once two samples arrived.
+    let metrics = app.wait_until("every live metric to have a value and a graph", seconds(20), || {
+        let values = texts(&app, ".peer-card .metric .value");
+        let lines = app.execute("return [...document.querySelectorAll('.spark path')].filter(p => p.getAttribute('d')).length", json!([]));
+        (values.len() == 10 && values.iter().all(|v| v != "—") && lines.as_u64() == Some(10)).then_some(values)
+    });
+    eprintln!("metrics: {metrics:?}");
+    app.screenshot_png(&screenshot_dir().join("health.png"));
+
+    // 5. Diagnostics: written, useful, and without the password.
+    app.find("#export-diagnostics").click();
+    let saved = app.wait_until("the diagnostics file", seconds(10), || {
+        texts(&app, "#diagnostics-result").concat().strip_prefix("Saved to ").map(|rest| rest.trim_end_matches(" (passwords removed)").to_string())
+    });
+    let diagnostics = std::fs::read_to_string(&saved).expect("diagnostics file");
+    assert!(diagnostics.contains(&turn_url) && diagnostics.contains("stats_history"), "{diagnostics}");
+    assert!(!diagnostics.contains(&coturn.password), "password in the diagnostics export");
+    drop(app);
+
+    // 6. On disk: the password is kept apart from the settings.
+    let settings = std::fs::read_to_string(config.path("settings.json")).expect("settings.json");
+    assert!(settings.contains(&turn_url) && settings.contains(&coturn.user), "{settings}");
+    assert!(!settings.contains(&coturn.password), "password in settings.json:\n{settings}");
+    let credentials = std::fs::read_to_string(config.path("credentials.json")).expect("credentials.json");
+    assert!(credentials.contains(&coturn.password));
+
+    // 7. After a restart the server is still there, its password saved (not shown).
+    let app = AppUnderTest::start(&["demo"], &env);
+    app.wait_for("#nav-settings", seconds(30)).click();
+    let value = app.wait_until("the saved server after a restart", seconds(20), || {
+        app.find_all("#server-list .server .server-url").into_iter().map(|u| u.property("value")).find(|v| v == &json!(turn_url))
+    });
+    assert_eq!(value, json!(turn_url));
+    let password = app.find("#server-list .server .server-credential");
+    assert_eq!(password.property("value"), json!(""), "the password is never sent back to the page");
+    assert_eq!(password.attribute("placeholder").as_deref(), Some("saved (type to replace)"));
 }

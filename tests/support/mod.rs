@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod netns;
+pub mod webdriver;
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};

@@ -300,6 +300,17 @@ impl AppUnderTest {
 
     /// Writes a PNG screenshot of the window's viewport to `path` (parent dirs created).
     pub fn screenshot_png(&self, path: &Path) {
+        // WebKit answers a screenshot after the next presentation update; a page where nothing
+        // changes (a static settings form under Xvfb, without compositing) never gets one and
+        // the request hangs. A 1-pixel, nearly transparent element that changes every 50 ms
+        // guarantees updates; it is invisible in the picture.
+        self.execute(
+            "if (!window.__natterRepaint) { const d = document.createElement('div'); \
+             d.style.cssText = 'position:fixed;right:0;bottom:0;width:1px;height:1px;opacity:0.02;pointer-events:none'; \
+             document.body.append(d); let n = 0; \
+             window.__natterRepaint = setInterval(() => { d.style.background = (n++ % 2) ? '#000' : '#fff'; }, 50); }",
+            json!([]),
+        );
         let v = self.command("GET", "/screenshot", None);
         let png = base64_decode(v.as_str().unwrap_or_default()).unwrap_or_else(|e| self.fail(&format!("screenshot: {e}")));
         if let Some(dir) = path.parent() {

@@ -70,6 +70,10 @@ events: Array<PeerEvent>,
  */
 bytes_received: number, 
 /**
+ * RTP packets received from this remote (audio + video).
+ */
+packets_received: number, 
+/**
  * RTP packets the stack counts as lost (RFC 3550 cumulative loss; may go negative with duplicates).
  */
 packets_lost: number, 

@@ -28,14 +28,15 @@ export interface PeerSeries {
 
 interface Previous { atMs: number; bytes: number; frames: number; received: number; lost: number }
 
+
+
 /** Turns successive `PeerReport`s of one remote into series. */
 export class PeerHistory {
   readonly series: PeerSeries = { rttMs: new Series(), bitrate: new Series(), fps: new Series(), loss: new Series(), jitterMs: new Series() };
   private previous: Previous | null = null;
 
   add(atMs: number, peer: PeerReport): void {
-    const received = peer.video.frames_received;
-    const now: Previous = { atMs, bytes: peer.bytes_received, frames: peer.video.frames_decoded, received, lost: peer.video.frames_lost };
+    const now: Previous = { atMs, bytes: peer.bytes_received, frames: peer.video.frames_decoded, received: peer.packets_received, lost: peer.packets_lost };
     const before = this.previous;
     this.previous = now;
     this.series.rttMs.push(peer.rtt_ms);
@@ -49,6 +50,7 @@ export class PeerHistory {
     const seconds = (atMs - before.atMs) / 1000;
     this.series.bitrate.push(Math.max(0, (now.bytes - before.bytes) * 8 / seconds));
     this.series.fps.push(Math.max(0, (now.frames - before.frames) / seconds));
+    // RTP packet loss over the interval: lost / (received + lost).
     const expected = (now.received - before.received) + (now.lost - before.lost);
     this.series.loss.push(expected > 0 ? Math.max(0, now.lost - before.lost) / expected : 0);
   }

@@ -142,6 +142,7 @@ impl Participant {
                     report.rtt_ms = rtt.or(report.rtt_ms);
                 }
                 report.bytes_received = inbound.bytes_received;
+                report.packets_received = inbound.packets_received;
                 report.packets_lost = inbound.packets_lost;
                 report.jitter_ms = inbound.jitter_ms;
             }
@@ -288,6 +289,7 @@ impl Engine {
         link.offerer = true;
         let offer = link.pc.create_offer(None).await.map_err(wrap)?;
         link.pc.set_local_description(offer.clone()).await.map_err(wrap)?;
+        link.local_offer_pending = true;
         self.send(ClientMessage::Offer { to: remote.to_string(), sdp: offer.sdp }).await;
         Ok(())
     }
@@ -348,6 +350,20 @@ impl Engine {
             return Err(CallError::Signaling(format!("offer from {from} is not valid SDP")));
         }
         let is_restart = self.links.get(from).is_some_and(|l| l.has_remote_description);
+        // Glare: both sides restarted ICE at once (both changed servers, say). The side that made
+        // the first offer keeps its offer and ignores this one; the other side rolls its own
+        // back and answers (the "perfect negotiation" roles of the W3C spec).
+        if let Some(link) = self.links.get_mut(from)
+            && link.local_offer_pending
+        {
+            if link.offerer {
+                tracing::debug!(participant = %self.id, remote = from, "offer collision: keeping ours, the remote rolls back");
+                return Ok(());
+            }
+            tracing::debug!(participant = %self.id, remote = from, "offer collision: rolling back ours and answering theirs");
+            link.pc.set_local_description(RTCSessionDescription::rollback(None).map_err(wrap)?).await.map_err(wrap)?;
+            link.local_offer_pending = false;
+        }
         self.open_link(from).await?;
         if is_restart {
             // The remote restarts ICE: gather our side with the servers that work now.
@@ -374,6 +390,7 @@ impl Engine {
         };
         link.pc.set_remote_description(answer).await.map_err(wrap)?;
         link.has_remote_description = true;
+        link.local_offer_pending = false;
         self.flush_candidates(from).await;
         Ok(())
     }
@@ -518,7 +535,10 @@ impl Engine {
                         // "Moved the call with Bob to relay turn:b:3478 over TCP in 2.8 s (was relay turn:a:3478)."
                         let broke_at = record.events.iter().rev().find(|e| e.kind == "disconnected" || e.kind == "failed").map(|e| e.at_ms);
                         let took = broke_at.map(|at| format!(" in {:.1} s", (elapsed_ms - at) / 1000.0)).unwrap_or_default();
-                        let was = previous_relay.map(|url| format!(" (was relay {url})")).unwrap_or_default();
+                        let was = previous_relay
+                            .filter(|url| Some(url) != link.relay_in_use.as_ref())
+                            .map(|url| format!(" (was relay {url})"))
+                            .unwrap_or_default();
                         ("recovered", format!("moved the call with {name} to {detail}{took}{was}"))
                     } else {
                         ("connected", detail.clone())
@@ -633,6 +653,7 @@ impl Engine {
         link.pc.set_configuration(webrtc_setup::rtc_configuration(&config, relay_only)).await.map_err(wrap)?;
         let offer = link.pc.create_offer(Some(RTCOfferOptions { ice_restart: true })).await.map_err(wrap)?;
         link.pc.set_local_description(offer.clone()).await.map_err(wrap)?;
+        link.local_offer_pending = true;
         let detail = restart_detail(&config, &dropped, why);
         self.event(remote, "ice_restart", &detail);
         self.status(remote, "connecting", "reconnecting through another path…");

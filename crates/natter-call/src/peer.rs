@@ -87,6 +87,8 @@ pub struct PeerLink {
     pub setup_judged: bool,
     /// The TURN server (URL as configured) carrying this connection, if relayed.
     pub relay_in_use: Option<String>,
+    /// We sent an offer and wait for its answer (signaling state have-local-offer).
+    pub local_offer_pending: bool,
 }
 
 /// Everything needed to open peer connections the same way for every remote.
@@ -145,6 +147,7 @@ impl PeerLink {
             setup: crate::diagnosis::SetupWatch::new(Instant::now()),
             setup_judged: false,
             relay_in_use: None,
+            local_offer_pending: false,
         })
     }
 
@@ -245,7 +248,12 @@ pub async fn current_stats(pc: &Arc<dyn PeerConnection>) -> Option<(Option<(Path
         inbound.bytes_received += stream.bytes_received;
         inbound.packets_received += received.packets_received;
         inbound.packets_lost += received.packets_lost;
-        let jitter_ms = received.jitter * 1000.0;
+        // RFC 3550 jitter is in RTP timestamp units: 90 kHz for our video, 48 kHz for Opus.
+        let clock_rate = match received.rtp_stream_stats.kind {
+            rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Video => 90_000.0,
+            _ => 48_000.0,
+        };
+        let jitter_ms = received.jitter / clock_rate * 1000.0;
         inbound.jitter_ms = Some(inbound.jitter_ms.map_or(jitter_ms, |j: f64| j.max(jitter_ms)));
     }
     Some((path_of(&report), inbound))

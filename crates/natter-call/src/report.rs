@@ -54,6 +54,9 @@ pub struct PeerReport {
     /// RTP bytes received from this remote (audio + video), from the stack's stats.
     #[serde(default)]
     pub bytes_received: u64,
+    /// RTP packets received from this remote (audio + video).
+    #[serde(default)]
+    pub packets_received: u64,
     /// RTP packets the stack counts as lost (RFC 3550 cumulative loss; may go negative with duplicates).
     #[serde(default)]
     pub packets_lost: i64,
