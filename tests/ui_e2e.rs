@@ -10,7 +10,7 @@ mod support;
 use serde_json::{Value, json};
 use std::time::Duration;
 use support::webdriver::{AppUnderTest, screenshot_dir};
-use support::{Coturn, TempDir};
+use support::{Coturn, NATTER, Reaped, TempDir, read_report, streams};
 
 /// The canvases of the remote participants' tiles (the self view is `.tile.local`).
 const REMOTE_TILE_CANVAS: &str = ".tile[data-remote] canvas";
@@ -173,4 +173,106 @@ fn settings_validate_test_save_and_survive_a_restart() {
     let password = app.find("#server-list .server .server-credential");
     assert_eq!(password.property("value"), json!(""), "the password is never sent back to the page");
     assert_eq!(password.attribute("placeholder").as_deref(), Some("saved (type to replace)"));
+}
+
+/// "Join a room…" from the window: two other participants (headless processes, as other people's
+/// machines would be) meet the window's user through a real `natter signal-server`.
+#[test]
+fn joining_a_room_from_the_window_reaches_everyone_in_it() {
+    let seconds = Duration::from_secs;
+    let port = support::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let _server = Reaped(
+        std::process::Command::new(NATTER)
+            .args(["signal-server", "--listen", &listen])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start natter signal-server"),
+    );
+    let listening = std::time::Instant::now() + seconds(10);
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(std::time::Instant::now() < listening, "natter signal-server did not listen on {listen} within 10 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = format!("ws://{listen}");
+    let dir = TempDir::new("e2e-join");
+    let others: Vec<(Reaped, std::path::PathBuf)> = ["ann", "bob"]
+        .iter()
+        .map(|name| {
+            let report = dir.path(&format!("{name}.json"));
+            let child = std::process::Command::new(NATTER)
+                .args(["headless", "--participants", "1", "--expect", "3", "--duration", "8", "--bind", "127.0.0.1"])
+                .args(["--signal", &url, "--room", "e2e-room", "--report"])
+                .arg(&report)
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start natter headless");
+            (Reaped(child), report)
+        })
+        .collect();
+
+    let app = AppUnderTest::start(&["demo"], &[("NATTER_BIND", "127.0.0.1")]);
+    app.set_window_size(1280, 800);
+    app.wait_for("#open-join", seconds(30)).click();
+    app.find("#join-server").send_keys(&url);
+    app.find("#join-room").send_keys("e2e-room");
+    app.find("#join-name").send_keys("Window user");
+    app.find("#join-submit").click();
+    app.wait_until("the room name in the header", seconds(20), || (texts(&app, "#room-name").concat() == "e2e-room").then_some(()));
+    app.wait_until("two remote tiles with moving video", seconds(60), || {
+        let a = fingerprints(&app);
+        std::thread::sleep(Duration::from_secs(1));
+        let b = fingerprints(&app);
+        let drawn = |v: &Value| v[3].as_u64().unwrap_or(0) >= 4;
+        (a.len() == 2 && b.len() == 2 && a.iter().zip(&b).all(|(x, y)| drawn(x) && drawn(y) && x[2] != y[2])).then_some(())
+    });
+    for (mut child, report) in others {
+        let deadline = std::time::Instant::now() + seconds(60);
+        while child.0.try_wait().unwrap().is_none() {
+            assert!(std::time::Instant::now() < deadline, "headless participant still running");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let report = read_report(&report, "");
+        let peers = streams(&report);
+        assert_eq!(peers.len(), 2, "{report:#}");
+        let window = peers.iter().find(|(_, p)| p["remote_name"] == "Window user").map(|(_, p)| p.clone());
+        let window = window.unwrap_or_else(|| panic!("the window's user is not among the peers: {report:#}"));
+        assert_eq!(window["state"], "connected", "{window:#}");
+        assert!(window["video"]["frames_decoded"].as_u64().unwrap_or(0) > 20, "{window:#}");
+    }
+}
+
+/// The render path at its target load: 4 remote 640×360 tiles at 30 fps into the webview. Prints
+/// frames drawn per second per tile and writes them to `<screenshot dir>/../bench/ui-render.json`
+/// (a figure, not a pass/fail threshold: timing goals live in benchmarks); asserts only that every
+/// tile keeps drawing.
+#[test]
+fn four_360p_tiles_render_figures() {
+    let app = AppUnderTest::start(&["demo", "--participants", "4", "--tile", "640x360"], &[]);
+    app.set_window_size(1280, 800);
+    app.wait_until("four remote tiles drawing", Duration::from_secs(60), || {
+        let counts = app.execute("return Object.entries(window.natterDebug.framesDrawn).filter(([id, n]) => id !== 'local' && n > 30).length", json!([]));
+        (counts.as_u64() == Some(4)).then_some(())
+    });
+    let read = || app.execute("return window.natterDebug.framesDrawn", json!([]));
+    let window_s = 5.0;
+    let before = read();
+    let started = std::time::Instant::now();
+    std::thread::sleep(Duration::from_secs_f64(window_s));
+    let after = read();
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut fps = serde_json::Map::new();
+    for (tile, count) in after.as_object().unwrap() {
+        let drawn = count.as_f64().unwrap_or(0.0) - before[tile].as_f64().unwrap_or(0.0);
+        fps.insert(tile.clone(), json!((drawn / elapsed * 10.0).round() / 10.0));
+    }
+    let remote: Vec<f64> = fps.iter().filter(|(t, _)| t.as_str() != "local").map(|(_, v)| v.as_f64().unwrap()).collect();
+    eprintln!("frames drawn per second per tile (640x360, 4 remote + self view): {}", json!(fps));
+    assert_eq!(remote.len(), 4, "{fps:?}");
+    assert!(remote.iter().all(|f| *f > 0.0), "a tile stopped drawing: {fps:?}");
+    let bench = screenshot_dir().join("../bench");
+    std::fs::create_dir_all(&bench).unwrap();
+    let figures = json!({ "tile": "640x360", "remote_tiles": 4, "window_s": elapsed, "fps_per_tile": fps,
+        "min_remote_fps": remote.iter().cloned().fold(f64::INFINITY, f64::min) });
+    std::fs::write(bench.join("ui-render.json"), serde_json::to_string_pretty(&figures).unwrap()).unwrap();
 }

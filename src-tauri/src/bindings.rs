@@ -17,6 +17,7 @@ pub fn typescript() -> String {
     declarations.extend(crate::settings_ui::typescript_declarations(&cfg));
     declarations.push(crate::desktop::UiError::decl(&cfg));
     declarations.push(crate::desktop::CallInfo::decl(&cfg));
+    declarations.push(crate::desktop::JoinRequest::decl(&cfg));
     declarations.push(crate::desktop::StatsSample::decl(&cfg));
     let mut out = String::from(HEADER);
     for declaration in declarations {

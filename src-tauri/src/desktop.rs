@@ -23,11 +23,22 @@ use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::State;
 use tokio::sync::{mpsc, Mutex};
 
-/// What the window runs.
+/// What the window runs when it opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// The embedded demo call (`natter demo`, and for now also plain `natter`).
-    Demo,
+    /// The embedded demo call (`natter demo`, and plain `natter`): synthetic remote participants,
+    /// frames of `tile` size sent to the page.
+    Demo { remote_participants: usize, tile: (u32, u32) },
+}
+
+/// The page asks to join a room on a signaling server instead of the demo.
+#[derive(Debug, Clone, serde::Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct JoinRequest {
+    /// `ws://host:port` (or `wss://`) of a `natter signal-server`.
+    pub signal_url: String,
+    pub room: String,
+    pub name: String,
 }
 
 const MAX_FRAMES_IN_FLIGHT: usize = 8;
@@ -202,9 +213,19 @@ enum UiMessage<'a> {
     Ended,
 }
 
-/// Start the call this window shows and stream it to `on_event`. Replaces a running call (page reload).
+/// Start the call this window shows (the demo, or the room in `join`) and stream it to
+/// `on_event`. Replaces a running call.
 #[tauri::command]
-async fn start_call(shell: State<'_, Shell>, on_event: Channel<InvokeResponseBody>) -> Result<CallInfo, UiError> {
+async fn start_call(shell: State<'_, Shell>, on_event: Channel<InvokeResponseBody>, join: Option<JoinRequest>) -> Result<CallInfo, UiError> {
+    if let Some(join) = &join {
+        let url = join.signal_url.trim();
+        if !(url.starts_with("ws://") || url.starts_with("wss://")) || url.len() < 8 {
+            return Err(UiError::new("invalid_join", format!("the server address `{url}` must look like ws://host:port")));
+        }
+        if join.room.trim().is_empty() {
+            return Err(UiError::new("invalid_join", "enter a room name"));
+        }
+    }
     let mut call = shell.call.lock().await;
     if let Some(previous) = call.take() {
         previous.stop().await;
@@ -216,20 +237,31 @@ async fn start_call(shell: State<'_, Shell>, on_event: Channel<InvokeResponseBod
         Err(e) => (natter_ice::IceConfig::default(), Some(format!("your ICE servers are not used: {}", e.message))),
     };
     shell.history.lock().unwrap().clear();
-    match shell.mode {
-        Mode::Demo => {
-            let (tx, rx) = mpsc::channel(64);
-            let demo = start_demo(DemoOptions { ice, ..DemoOptions::default() }, tx).await.map_err(|e| {
-                tracing::error!("demo call failed to start: {e}");
-                UiError::new("call_start_failed", e)
-            })?;
-            let demo = Arc::new(demo);
-            let stats = tauri::async_runtime::spawn(stats_ticker(Arc::clone(&demo), on_event.clone(), Arc::clone(&shell.history)));
-            let forward = tauri::async_runtime::spawn(forward(rx, on_event, shell.flow.clone()));
-            *call = Some(RunningCall { demo, forward, stats });
-            Ok(CallInfo { room: DEMO_ROOM.into(), mode: "demo".into(), ice_warning })
+    let Mode::Demo { remote_participants, tile: (tile_width, tile_height) } = shell.mode;
+    let (tx, rx) = mpsc::channel(64);
+    let (started, room, mode) = match join {
+        None => {
+            let options = DemoOptions { remote_participants, tile_width, tile_height, ice };
+            (start_demo(options, tx).await, DEMO_ROOM.to_string(), "demo")
         }
-    }
+        Some(join) => {
+            let room = join.room.trim().to_string();
+            let name = if join.name.trim().is_empty() { "Natter user".to_string() } else { join.name.trim().to_string() };
+            // NATTER_BIND pins ICE sockets to one local address (tests use 127.0.0.1).
+            let bind = std::env::var("NATTER_BIND").ok().and_then(|b| b.parse().ok()).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+            let options = natter_call::demo::RoomOptions { signal_url: join.signal_url.trim().to_string(), room: room.clone(), name, ice, tile_width, tile_height, bind };
+            (natter_call::demo::join_room(options, tx).await, room, "room")
+        }
+    };
+    let demo = started.map_err(|e| {
+        tracing::error!("call failed to start: {e}");
+        UiError::new("call_start_failed", e)
+    })?;
+    let demo = Arc::new(demo);
+    let stats = tauri::async_runtime::spawn(stats_ticker(Arc::clone(&demo), on_event.clone(), Arc::clone(&shell.history)));
+    let forward = tauri::async_runtime::spawn(forward(rx, on_event, shell.flow.clone()));
+    *call = Some(RunningCall { demo, forward, stats });
+    Ok(CallInfo { room, mode: mode.into(), ice_warning })
 }
 
 /// Leave (stop) the call. Idempotent.

@@ -23,8 +23,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Open the window with an embedded call: in-process signaling and two synthetic participants.
-    Demo,
+    /// Open the window with an embedded call: in-process signaling and synthetic participants.
+    Demo(DemoArgs),
     /// No window: N participants call each other with synthetic media and report what happened (JSON).
     Headless(HeadlessArgs),
     /// Run a standalone signaling server (WebSocket + JSON) for app instances to meet in rooms.
@@ -45,6 +45,27 @@ enum Command {
         #[arg(long, value_name = "PEM")]
         ca_file: Option<PathBuf>,
     },
+}
+
+/// `natter demo` options.
+#[derive(Debug, clap::Args)]
+struct DemoArgs {
+    /// Synthetic remote participants in the embedded call.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=8))]
+    participants: u16,
+    /// Size of the video frames sent to the window per tile (WIDTHxHEIGHT).
+    #[arg(long, value_name = "WxH", default_value = "320x180", value_parser = parse_size)]
+    tile: (u32, u32),
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text.split_once('x').ok_or_else(|| format!("`{text}` is not WIDTHxHEIGHT (e.g. 640x360)"))?;
+    let w: u32 = w.parse().map_err(|_| format!("`{w}` is not a width"))?;
+    let h: u32 = h.parse().map_err(|_| format!("`{h}` is not a height"))?;
+    if !(16..=1920).contains(&w) || !(16..=1080).contains(&h) || w % 2 == 1 || h % 2 == 1 {
+        return Err(format!("{w}x{h}: width and height must be even, 16–1920 × 16–1080"));
+    }
+    Ok((w, h))
 }
 
 #[derive(Debug, clap::Args)]
@@ -92,8 +113,8 @@ fn main() -> ExitCode {
     match cli.command {
         // For now the bare app runs the same embedded demo call as `natter demo`; joining a real
         // room from the window comes with the full UI.
-        None => desktop::run(desktop::Mode::Demo),
-        Some(Command::Demo) => desktop::run(desktop::Mode::Demo),
+        None => desktop::run(desktop::Mode::Demo { remote_participants: 2, tile: (320, 180) }),
+        Some(Command::Demo(args)) => desktop::run(desktop::Mode::Demo { remote_participants: args.participants.into(), tile: args.tile }),
         Some(Command::Headless(args)) => headless(args),
         Some(Command::SignalServer { listen }) => signal_server(listen),
         Some(Command::Probe { ice_config, json, ca_file }) => probe(&ice_config, json, ca_file),

@@ -220,6 +220,12 @@ export type CallInfo = { room: string, mode: string,
  */
 iceWarning: string | null, };
 
+export type JoinRequest = { 
+/**
+ * `ws://host:port` (or `wss://`) of a `natter signal-server`.
+ */
+signalUrl: string, room: string, name: string, };
+
 export type StatsSample = { 
 /**
  * Milliseconds since the call started.

@@ -1,7 +1,7 @@
 // The call view: one tile per participant (self view first), drawn from the frames the backend
 // decodes; status badges; leave/rejoin. Frames arrive as binary channel messages (frames.ts),
 // everything else as JSON: status, stats (also for the health panel), ended.
-import type { CallInfo, ParticipantReport } from "./bindings";
+import type { CallInfo, JoinRequest, ParticipantReport } from "./bindings";
 import { decodeFrame } from "./frames";
 import { pathBadge } from "./format";
 import { api, channel, describeError, inApp } from "./tauri";
@@ -22,10 +22,34 @@ export class CallView {
   private drawn = 0;
   private session = 0;
   private inCall = false;
+  /** The room last joined (`null`: the demo call). */
+  private join: JoinRequest | null = null;
+  /** Frames drawn per tile since the page loaded (read by the tests and the render benchmark). */
+  readonly framesDrawn: Record<string, number> = {};
 
   constructor(private hooks: CallHooks) {
+    (window as unknown as { natterDebug: unknown }).natterDebug = { framesDrawn: this.framesDrawn };
     byId("leave").addEventListener("click", () => void this.leave());
-    byId("rejoin").addEventListener("click", () => void this.start());
+    byId("rejoin").addEventListener("click", () => void this.start(this.join));
+    const panel = byId<HTMLFormElement>("join-panel");
+    byId("open-join").addEventListener("click", () => {
+      panel.hidden = false;
+      byId<HTMLInputElement>("join-server").focus();
+    });
+    byId("join-cancel").addEventListener("click", () => (panel.hidden = true));
+    byId("join-demo").addEventListener("click", () => {
+      panel.hidden = true;
+      void this.start(null);
+    });
+    panel.addEventListener("submit", (e) => {
+      e.preventDefault();
+      panel.hidden = true;
+      void this.start({
+        signalUrl: byId<HTMLInputElement>("join-server").value.trim(),
+        room: byId<HTMLInputElement>("join-room").value.trim(),
+        name: byId<HTMLInputElement>("join-name").value.trim(),
+      });
+    });
     // Acknowledge drawn frames in batches so the backend keeps sending (its flow control).
     setInterval(() => {
       if (this.drawn === 0 || !inApp()) return;
@@ -106,6 +130,7 @@ export class CallView {
     }
     t.ctx?.putImageData(new ImageData(frame.rgba, frame.width, frame.height), 0, 0);
     t.root.classList.add("has-video");
+    this.framesDrawn[frame.tileId] = (this.framesDrawn[frame.tileId] ?? 0) + 1;
   }
 
   private onMessage(mySession: number, message: unknown): void {
@@ -168,7 +193,7 @@ export class CallView {
     byId("left").hidden = false;
   }
 
-  async start(): Promise<void> {
+  async start(join: JoinRequest | null = null): Promise<void> {
     if (!inApp()) {
       showError("This page must run inside the Natter app (the Tauri API is not available).");
       return;
@@ -177,10 +202,14 @@ export class CallView {
     byId("left").hidden = true;
     const rejoin = byId<HTMLButtonElement>("rejoin");
     rejoin.disabled = true;
+    // A new call replaces the current one: clear its tiles first.
+    for (const t of this.tiles.values()) t.root.remove();
+    this.tiles.clear();
+    this.join = join;
     const mySession = ++this.session;
     byId("call-summary").textContent = "joining…";
     try {
-      const info = await api.startCall(channel((message) => this.onMessage(mySession, message)));
+      const info = await api.startCall(channel((message) => this.onMessage(mySession, message)), join);
       if (mySession !== this.session) return;
       byId("room-name").textContent = info.room;
       this.inCall = true;

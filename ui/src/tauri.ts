@@ -1,7 +1,7 @@
 // The only door to the Rust backend: typed `invoke` wrappers over `window.__TAURI__` (the app sets
 // `withGlobalTauri`). Errors from commands arrive as `{ code, message }` (bindings.ts `UiError`).
 import type {
-  CallInfo, CredentialUpdate, Devices, ImportedServers, ServerEntry, ServerHealth, Settings,
+  CallInfo, JoinRequest, CredentialUpdate, Devices, ImportedServers, ServerEntry, ServerHealth, Settings,
   SettingsView, UiError, HealthTransition,
 } from "./bindings";
 
@@ -42,7 +42,7 @@ export function channel<T>(onMessage: (message: T) => void): TauriChannel<T> {
 const invoke = <T>(command: string, args?: Record<string, unknown>) => tauri().core.invoke<T>(command, args);
 
 export const api = {
-  startCall: (onEvent: TauriChannel<unknown>) => invoke<CallInfo>("start_call", { onEvent }),
+  startCall: (onEvent: TauriChannel<unknown>, join: JoinRequest | null) => invoke<CallInfo>("start_call", { onEvent, join }),
   leaveCall: () => invoke<void>("leave_call"),
   framesDrawn: (count: number) => invoke<void>("frames_drawn", { count }),
   getSettings: () => invoke<SettingsView>("get_settings"),

@@ -29,11 +29,47 @@ impl Default for DemoOptions {
     }
 }
 
-/// A running demo; `stop` (or dropping it) ends the call.
+/// A running call shown in the window (the demo, or a room joined through a signaling server);
+/// `stop` (or dropping it) ends it.
 pub struct DemoHandle {
     local: Option<Participant>,
     remotes: Vec<Participant>,
-    _server: ServerHandle,
+    _server: Option<ServerHandle>,
+}
+
+/// Joining a real room: one local participant, an external signaling server.
+#[derive(Debug, Clone)]
+pub struct RoomOptions {
+    /// `ws://host:port` or `wss://…` of a `natter signal-server`.
+    pub signal_url: String,
+    pub room: String,
+    /// The name others see.
+    pub name: String,
+    pub ice: natter_ice::IceConfig,
+    pub tile_width: u32,
+    pub tile_height: u32,
+    /// Local address for ICE sockets: every interface (`0.0.0.0`) unless told otherwise.
+    pub bind: std::net::IpAddr,
+}
+
+/// Join `options.room` through its signaling server; events flow into `events` until stopped.
+pub async fn join_room(options: RoomOptions, events: mpsc::Sender<ViewEvent>) -> Result<DemoHandle, CallError> {
+    let bind = std::net::SocketAddr::new(options.bind, 0);
+    let link = LinkSettings { ice: options.ice.clone(), relay_only: false, bind, stack_defaults: false };
+    let view = ViewSink { events, tile_width: options.tile_width, tile_height: options.tile_height };
+    // Restarts after a failure use only the servers that work (shared probes, breakers).
+    let board = crate::health::ServerBoard::new(options.ice.clone(), crate::health::ProbeOptions::from_env(), None);
+    let local = Participant::join(ParticipantConfig {
+        name: options.name,
+        room: options.room,
+        signal_url: options.signal_url,
+        link,
+        media: MediaSettings { seed: 7, ..MediaSettings::default() },
+        view: Some(view),
+        board: Some(board),
+    })
+    .await?;
+    Ok(DemoHandle { local: Some(local), remotes: Vec::new(), _server: None })
 }
 
 impl DemoHandle {
@@ -95,5 +131,5 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
             .await?,
         );
     }
-    Ok(DemoHandle { local: Some(local), remotes, _server: server })
+    Ok(DemoHandle { local: Some(local), remotes, _server: Some(server) })
 }
