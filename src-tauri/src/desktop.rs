@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, Mutex};
 pub enum Mode {
     /// The embedded demo call (`natter demo`, and plain `natter`): synthetic remote participants,
     /// frames of `tile` size sent to the page.
-    Demo { remote_participants: usize, tile: (u32, u32) },
+    Demo { remote_participants: usize, tile: (u32, u32), render_test: bool },
 }
 
 /// The page asks to join a room on a signaling server instead of the demo.
@@ -237,9 +237,13 @@ async fn start_call(shell: State<'_, Shell>, on_event: Channel<InvokeResponseBod
         Err(e) => (natter_ice::IceConfig::default(), Some(format!("your ICE servers are not used: {}", e.message))),
     };
     shell.history.lock().unwrap().clear();
-    let Mode::Demo { remote_participants, tile: (tile_width, tile_height) } = shell.mode;
+    let Mode::Demo { remote_participants, tile: (tile_width, tile_height), render_test } = shell.mode;
     let (tx, rx) = mpsc::channel(64);
     let (started, room, mode) = match join {
+        None if render_test => {
+            let handle = natter_call::demo::start_render_test(remote_participants, tile_width, tile_height, 30, tx);
+            (Ok(handle), "render test".to_string(), "render-test")
+        }
         None => {
             let options = DemoOptions { remote_participants, tile_width, tile_height, ice };
             (start_demo(options, tx).await, DEMO_ROOM.to_string(), "demo")

@@ -56,6 +56,10 @@ struct DemoArgs {
     /// Size of the video frames sent to the window per tile (WIDTHxHEIGHT).
     #[arg(long, value_name = "WxH", default_value = "320x180", value_parser = parse_size)]
     tile: (u32, u32),
+    /// Measure the window's render path alone: tiles of synthetic frames at 30 fps, no codec, no
+    /// network (the page counts frames drawn per tile in `window.natterDebug`).
+    #[arg(long)]
+    render_test: bool,
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {
@@ -113,8 +117,10 @@ fn main() -> ExitCode {
     match cli.command {
         // For now the bare app runs the same embedded demo call as `natter demo`; joining a real
         // room from the window comes with the full UI.
-        None => desktop::run(desktop::Mode::Demo { remote_participants: 2, tile: (320, 180) }),
-        Some(Command::Demo(args)) => desktop::run(desktop::Mode::Demo { remote_participants: args.participants.into(), tile: args.tile }),
+        None => desktop::run(desktop::Mode::Demo { remote_participants: 2, tile: (320, 180), render_test: false }),
+        Some(Command::Demo(args)) => {
+            desktop::run(desktop::Mode::Demo { remote_participants: args.participants.into(), tile: args.tile, render_test: args.render_test })
+        }
         Some(Command::Headless(args)) => headless(args),
         Some(Command::SignalServer { listen }) => signal_server(listen),
         Some(Command::Probe { ice_config, json, ca_file }) => probe(&ice_config, json, ca_file),

@@ -35,6 +35,8 @@ pub struct DemoHandle {
     local: Option<Participant>,
     remotes: Vec<Participant>,
     _server: Option<ServerHandle>,
+    /// The frame generator of a render test.
+    generator: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Joining a real room: one local participant, an external signaling server.
@@ -56,7 +58,7 @@ pub struct RoomOptions {
 pub async fn join_room(options: RoomOptions, events: mpsc::Sender<ViewEvent>) -> Result<DemoHandle, CallError> {
     let bind = std::net::SocketAddr::new(options.bind, 0);
     let link = LinkSettings { ice: options.ice.clone(), relay_only: false, bind, stack_defaults: false };
-    let view = ViewSink { events, tile_width: options.tile_width, tile_height: options.tile_height };
+    let view = ViewSink { events, tile_width: options.tile_width, tile_height: options.tile_height, every_nth: 1 };
     // Restarts after a failure use only the servers that work (shared probes, breakers).
     let board = crate::health::ServerBoard::new(options.ice.clone(), crate::health::ProbeOptions::from_env(), None);
     let local = Participant::join(ParticipantConfig {
@@ -69,7 +71,7 @@ pub async fn join_room(options: RoomOptions, events: mpsc::Sender<ViewEvent>) ->
         board: Some(board),
     })
     .await?;
-    Ok(DemoHandle { local: Some(local), remotes: Vec::new(), _server: None })
+    Ok(DemoHandle { local: Some(local), remotes: Vec::new(), _server: None, generator: None })
 }
 
 impl DemoHandle {
@@ -86,6 +88,9 @@ impl DemoHandle {
     }
 
     pub async fn stop(mut self) {
+        if let Some(generator) = self.generator.take() {
+            generator.abort();
+        }
         if let Some(local) = self.local.take() {
             local.leave().await;
         }
@@ -105,7 +110,7 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
     let server = server.spawn();
     let link = LinkSettings { ice: options.ice.clone(), relay_only: false, bind: "127.0.0.1:0".parse().expect("valid address"), stack_defaults: false };
     let room = "demo".to_string();
-    let view = ViewSink { events, tile_width: options.tile_width, tile_height: options.tile_height };
+    let view = ViewSink { events, tile_width: options.tile_width, tile_height: options.tile_height, every_nth: 1 };
     let local = Participant::join(ParticipantConfig {
         name: "You".into(),
         room: room.clone(),
@@ -131,5 +136,54 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
             .await?,
         );
     }
-    Ok(DemoHandle { local: Some(local), remotes, _server: Some(server) })
+    Ok(DemoHandle { local: Some(local), remotes, _server: Some(server), generator: None })
+}
+
+/// The window's render path alone, for measuring it: `tiles` remote tiles of moving RGBA frames
+/// at `fps`, made without any codec or network (`natter demo --render-test`). Frames that cannot
+/// be queued are dropped, as the call view drops them when the window is behind.
+pub fn start_render_test(tiles: usize, width: u32, height: u32, fps: u32, events: mpsc::Sender<ViewEvent>) -> DemoHandle {
+    let generator = tokio::spawn(async move {
+        for tile in 0..tiles {
+            let _ = events
+                .send(ViewEvent::Status {
+                    tile_id: format!("r{}", tile + 1),
+                    label: format!("Render test {}", tile + 1),
+                    state: "connected".into(),
+                    detail: "synthetic frames, no network".into(),
+                })
+                .await;
+        }
+        // Pictures are made once and cycled, so that what is measured is the way to the screen,
+        // not the drawing of test patterns.
+        const CYCLE: u32 = 30;
+        let pictures: Vec<Vec<Vec<u8>>> = (0..tiles)
+            .map(|tile| {
+                (0..CYCLE)
+                    .map(|step| {
+                        let shade = (step * 8 + tile as u32 * 40) as u8;
+                        let mut rgba = vec![0u8; (width * height * 4) as usize];
+                        for (i, px) in rgba.chunks_exact_mut(4).enumerate() {
+                            let x = (i as u32 % width) as u8;
+                            px.copy_from_slice(&[x.wrapping_add(shade), shade, 255 - shade, 255]);
+                        }
+                        rgba
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs_f64(1.0 / f64::from(fps.max(1))));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut counter: u32 = 0;
+        loop {
+            tick.tick().await;
+            counter = counter.wrapping_add(1);
+            for (tile, cycle) in pictures.iter().enumerate() {
+                let rgba = cycle[(counter % CYCLE) as usize].clone();
+                let frame = crate::view::TileFrame { tile_id: format!("r{}", tile + 1), label: format!("Render test {}", tile + 1), width, height, rgba, frame_counter: counter };
+                let _ = events.try_send(ViewEvent::Frame(frame));
+            }
+        }
+    });
+    DemoHandle { local: None, remotes: Vec::new(), _server: None, generator: Some(generator) }
 }

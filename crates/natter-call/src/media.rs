@@ -42,6 +42,8 @@ pub struct ViewSink {
     pub events: mpsc::Sender<ViewEvent>,
     pub tile_width: u32,
     pub tile_height: u32,
+    /// Show every n-th frame (1: all of them; 2: half the frame rate, half the conversion work).
+    pub every_nth: u32,
 }
 
 pub struct EncodedFrame {
@@ -128,7 +130,7 @@ pub fn start_capture(
                         Err(e) => tracing::warn!("video encode failed: {e}"),
                     }
                     if let Some(view) = &view
-                        && counter.is_multiple_of(2)
+                        && counter.is_multiple_of(view.every_nth.max(1))
                     {
                         let rgba = natter_media::i420_to_rgba_scaled(&frame, view.tile_width, view.tile_height);
                         let _ = view.events.try_send(ViewEvent::Frame(TileFrame {
@@ -194,7 +196,7 @@ pub fn decode_loop(frames: std::sync::mpsc::Receiver<Bytes>, target: DecodeTarge
                 record.last_frame_ms = Some(at_ms);
                 drop(record);
                 if let Some(view) = view
-                    && stamp.counter.is_multiple_of(2)
+                    && stamp.counter.is_multiple_of(view.every_nth.max(1))
                 {
                     let rgba = natter_media::i420_to_rgba_scaled(&picture, view.tile_width, view.tile_height);
                     let _ = view.events.try_send(ViewEvent::Frame(TileFrame {
