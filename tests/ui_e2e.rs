@@ -226,6 +226,17 @@ fn joining_a_room_from_the_window_reaches_everyone_in_it() {
         let drawn = |v: &Value| v[3].as_u64().unwrap_or(0) >= 4;
         (a.len() == 2 && b.len() == 2 && a.iter().zip(&b).all(|(x, y)| drawn(x) && drawn(y) && x[2] != y[2])).then_some(())
     });
+    // Microphone and camera off: the buttons say so, the self view shows it, the others are told.
+    app.find("#mute").click();
+    app.find("#camera").click();
+    app.wait_until("the controls and the self view to show mic and camera off", seconds(10), || {
+        let state = app.execute(
+            "return [document.querySelector('#mute').getAttribute('aria-pressed'), document.querySelector('#camera').getAttribute('aria-pressed'), !document.querySelector('.tile.local .camera-off').hidden]",
+            json!([]),
+        );
+        (state == json!(["true", "true", true])).then_some(())
+    });
+    app.screenshot_png(&screenshot_dir().join("call-muted.png"));
     for (mut child, report) in others {
         let deadline = std::time::Instant::now() + seconds(60);
         while child.0.try_wait().unwrap().is_none() {
@@ -239,6 +250,8 @@ fn joining_a_room_from_the_window_reaches_everyone_in_it() {
         let window = window.unwrap_or_else(|| panic!("the window's user is not among the peers: {report:#}"));
         assert_eq!(window["state"], "connected", "{window:#}");
         assert!(window["video"]["frames_decoded"].as_u64().unwrap_or(0) > 20, "{window:#}");
+        assert_eq!(window["remote_audio_muted"], true, "the window's mute reached the others: {window:#}");
+        assert_eq!(window["remote_video_muted"], true, "{window:#}");
     }
 }
 

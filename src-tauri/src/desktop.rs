@@ -66,6 +66,7 @@ pub fn run(mode: Mode) -> ExitCode {
         .invoke_handler(tauri::generate_handler![
             start_call,
             leave_call,
+            set_muted,
             frames_drawn,
             probe_ice_servers,
             crate::settings_ui::watch_ice_health,
@@ -210,6 +211,8 @@ pub(crate) struct CallInfo {
 enum UiMessage<'a> {
     #[serde(rename_all = "camelCase")]
     Status { tile_id: &'a str, label: &'a str, state: &'a str, detail: &'a str },
+    #[serde(rename_all = "camelCase")]
+    Media { tile_id: &'a str, audio_muted: bool, video_muted: bool },
     Ended,
 }
 
@@ -266,6 +269,19 @@ async fn start_call(shell: State<'_, Shell>, on_event: Channel<InvokeResponseBod
     let forward = tauri::async_runtime::spawn(forward(rx, on_event, shell.flow.clone()));
     *call = Some(RunningCall { demo, forward, stats });
     Ok(CallInfo { room, mode: mode.into(), ice_warning })
+}
+
+/// Turn the local microphone (`kind: "audio"`) or camera (`"video"`) off or on in the running call.
+#[tauri::command]
+async fn set_muted(shell: State<'_, Shell>, kind: String, muted: bool) -> Result<(), UiError> {
+    let call = shell.call.lock().await;
+    let call = call.as_ref().ok_or_else(|| UiError::new("not_in_call", "there is no call to mute"))?;
+    match kind.as_str() {
+        "audio" => call.demo.set_audio_muted(muted),
+        "video" => call.demo.set_video_muted(muted),
+        other => return Err(UiError::new("bad_request", format!("unknown media kind `{other}` (audio or video)"))),
+    }
+    Ok(())
 }
 
 /// Leave (stop) the call. Idempotent.
@@ -335,6 +351,9 @@ async fn forward(mut events: mpsc::Receiver<ViewEvent>, channel: Channel<InvokeR
             }
             ViewEvent::Status { tile_id, label, state, detail } => {
                 send_json(&channel, &UiMessage::Status { tile_id, label, state, detail })
+            }
+            ViewEvent::Media { tile_id, audio_muted, video_muted } => {
+                send_json(&channel, &UiMessage::Media { tile_id, audio_muted: *audio_muted, video_muted: *video_muted })
             }
         };
         if let Err(e) = sent {

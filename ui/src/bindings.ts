@@ -80,7 +80,11 @@ packets_lost: number,
 /**
  * Interarrival jitter (largest of the remote's streams), milliseconds.
  */
-jitter_ms: number | null, };
+jitter_ms: number | null, 
+/**
+ * The remote turned its microphone / camera off (as it told us through signaling).
+ */
+remote_audio_muted: boolean, remote_video_muted: boolean, };
 
 export type PeerEvent = { 
 /**

@@ -9,7 +9,7 @@ import { byId, clearError, cloneTemplate, showError } from "./dom";
 
 const STATE_TEXT: Record<string, string> = { connecting: "connecting…", connected: "connected", failed: "can't connect", left: "left" };
 
-interface Tile { root: HTMLElement; canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D | null; name: HTMLElement; badge: HTMLButtonElement; waiting: HTMLElement; state: string | null; detail: string; path: string }
+interface Tile { root: HTMLElement; canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D | null; name: HTMLElement; badge: HTMLButtonElement; waiting: HTMLElement; cameraOff: HTMLElement; micOff: HTMLElement; state: string | null; detail: string; path: string }
 
 export interface CallHooks {
   onStats(atMs: number, report: ParticipantReport): void;
@@ -30,6 +30,8 @@ export class CallView {
   constructor(private hooks: CallHooks) {
     (window as unknown as { natterDebug: unknown }).natterDebug = { framesDrawn: this.framesDrawn };
     byId("leave").addEventListener("click", () => void this.leave());
+    byId("mute").addEventListener("click", () => void this.toggle("audio"));
+    byId("camera").addEventListener("click", () => void this.toggle("video"));
     byId("rejoin").addEventListener("click", () => void this.start(this.join));
     const panel = byId<HTMLFormElement>("join-panel");
     byId("open-join").addEventListener("click", () => {
@@ -71,6 +73,8 @@ export class CallView {
         name: root.querySelector(".name")!,
         badge: root.querySelector(".badge")!,
         waiting: root.querySelector(".waiting")!,
+        cameraOff: root.querySelector(".camera-off")!,
+        micOff: root.querySelector(".mic-off")!,
         state: null,
         detail: "",
         path: "",
@@ -173,12 +177,49 @@ export class CallView {
         this.hooks.onStats(Number(m.atMs), report);
         break;
       }
+      case "media": {
+        const t = this.tiles.get(String(m.tileId));
+        if (t) this.showMedia(t, Boolean(m.audioMuted), Boolean(m.videoMuted));
+        break;
+      }
       case "ended":
         if (this.inCall) this.endView("The call ended", "The call engine stopped.");
         break;
       default:
         console.warn("natter: unknown message", message);
     }
+  }
+
+  private showMedia(t: Tile, audioMuted: boolean, videoMuted: boolean): void {
+    t.micOff.hidden = !audioMuted;
+    t.cameraOff.hidden = !videoMuted;
+    t.root.classList.toggle("video-muted", videoMuted);
+  }
+
+  private muted = { audio: false, video: false };
+
+  /** Microphone or camera off/on for everyone in the call. */
+  async toggle(kind: "audio" | "video"): Promise<void> {
+    const muted = !this.muted[kind];
+    try {
+      await api.setMuted(kind, muted);
+      this.muted[kind] = muted;
+      this.renderMuteButtons();
+      const local = this.tiles.get("local");
+      if (local) this.showMedia(local, this.muted.audio, this.muted.video);
+    } catch (e) {
+      showError(`Could not turn the ${kind === "audio" ? "microphone" : "camera"} ${muted ? "off" : "on"}: ${describeError(e)}`);
+    }
+  }
+
+  private renderMuteButtons(): void {
+    const mute = byId<HTMLButtonElement>("mute");
+    mute.setAttribute("aria-pressed", String(this.muted.audio));
+    mute.textContent = this.muted.audio ? "Unmute" : "Mute";
+    const camera = byId<HTMLButtonElement>("camera");
+    camera.setAttribute("aria-pressed", String(this.muted.video));
+    camera.textContent = this.muted.video ? "Start camera" : "Stop camera";
+    mute.disabled = camera.disabled = !this.inCall;
   }
 
   private endView(title: string, detail: string): void {
@@ -191,6 +232,7 @@ export class CallView {
     byId("left-title").textContent = title;
     byId("left-detail").textContent = detail;
     byId("left").hidden = false;
+    this.renderMuteButtons();
   }
 
   async start(join: JoinRequest | null = null): Promise<void> {
@@ -216,6 +258,8 @@ export class CallView {
       byId<HTMLButtonElement>("leave").disabled = false;
       this.updateSummary();
       this.tile("local", "You");
+      this.muted = { audio: false, video: false };
+      this.renderMuteButtons();
       if (info.iceWarning) showError(info.iceWarning);
       this.hooks.onCallStarted(info);
     } catch (e) {

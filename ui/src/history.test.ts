@@ -8,7 +8,8 @@ function peer(bytes: number, decoded: number, received: number, lost: number, rt
     video: { frames_received: decoded, frames_decoded: decoded, frames_lost: 0, frames_unreadable: 0, latency_ms_p50: null, latency_ms_p95: null },
     audio: { packets_received: 10 }, rtt_ms: rtt, last_frame_ms: null, left_ms: null, events: [],
     bytes_received: bytes, packets_received: received, packets_lost: lost, jitter_ms: 1.5,
-  } as PeerReport;
+    remote_audio_muted: false, remote_video_muted: false,
+  } satisfies PeerReport;
 }
 
 describe("PeerHistory", () => {

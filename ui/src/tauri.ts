@@ -44,6 +44,7 @@ const invoke = <T>(command: string, args?: Record<string, unknown>) => tauri().c
 export const api = {
   startCall: (onEvent: TauriChannel<unknown>, join: JoinRequest | null) => invoke<CallInfo>("start_call", { onEvent, join }),
   leaveCall: () => invoke<void>("leave_call"),
+  setMuted: (kind: "audio" | "video", muted: boolean) => invoke<void>("set_muted", { kind, muted }),
   framesDrawn: (count: number) => invoke<void>("frames_drawn", { count }),
   getSettings: () => invoke<SettingsView>("get_settings"),
   saveSettings: (settings: Settings, credentials: CredentialUpdate[]) => invoke<Settings>("save_settings", { settings, credentials }),

@@ -87,6 +87,20 @@ impl DemoHandle {
         }
     }
 
+    /// The local user's microphone off (`true`) or on.
+    pub fn set_audio_muted(&self, muted: bool) {
+        if let Some(local) = &self.local {
+            local.set_audio_muted(muted);
+        }
+    }
+
+    /// The local user's camera off (`true`) or on.
+    pub fn set_video_muted(&self, muted: bool) {
+        if let Some(local) = &self.local {
+            local.set_video_muted(muted);
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Some(generator) = self.generator.take() {
             generator.abort();

@@ -60,9 +60,32 @@ pub struct EncodedStreams {
     pub video: broadcast::Sender<Arc<EncodedFrame>>,
     pub audio: broadcast::Sender<Arc<EncodedAudio>>,
     keyframe_requested: Arc<AtomicBool>,
+    audio_muted: Arc<AtomicBool>,
+    video_muted: Arc<AtomicBool>,
 }
 
 impl EncodedStreams {
+    /// Microphone off: nothing is captured or sent until it is back on.
+    pub fn set_audio_muted(&self, muted: bool) {
+        self.audio_muted.store(muted, Ordering::Relaxed);
+    }
+
+    /// Camera off: no video is encoded or sent; turning it back on starts with a keyframe.
+    pub fn set_video_muted(&self, muted: bool) {
+        if !muted {
+            self.request_keyframe();
+        }
+        self.video_muted.store(muted, Ordering::Relaxed);
+    }
+
+    pub fn audio_muted(&self) -> bool {
+        self.audio_muted.load(Ordering::Relaxed)
+    }
+
+    pub fn video_muted(&self) -> bool {
+        self.video_muted.load(Ordering::Relaxed)
+    }
+
     pub fn request_keyframe(&self) {
         self.keyframe_requested.store(true, Ordering::Relaxed);
     }
@@ -90,6 +113,8 @@ pub fn start_capture(
     let mut mic = SyntheticMic::new(300.0 + 40.0 * (settings.seed % 10) as f32);
     let frame_interval = Duration::from_secs_f64(1.0 / f64::from(settings.fps.max(1)));
     let (video, audio, keyframe) = (video_tx.clone(), audio_tx.clone(), Arc::clone(&keyframe_requested));
+    let (audio_muted, video_muted) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let (audio_off, video_off) = (Arc::clone(&audio_muted), Arc::clone(&video_muted));
     std::thread::Builder::new()
         .name("capture".into())
         .spawn(move || {
@@ -102,14 +127,20 @@ pub fn start_capture(
                 let now = Instant::now();
                 if now >= next_audio {
                     next_audio += AUDIO_FRAME;
-                    match audio_encoder.encode(&mic.next_frame()) {
-                        Ok(packet) => {
-                            let _ = audio.send(Arc::new(EncodedAudio { data: Bytes::from(packet) }));
+                    let pcm = mic.next_frame();
+                    // Muted: the tone keeps its phase; nothing is encoded or sent.
+                    if !audio_off.load(Ordering::Relaxed) {
+                        match audio_encoder.encode(&pcm) {
+                            Ok(packet) => {
+                                let _ = audio.send(Arc::new(EncodedAudio { data: Bytes::from(packet) }));
+                            }
+                            Err(e) => tracing::warn!("audio encode failed: {e}"),
                         }
-                        Err(e) => tracing::warn!("audio encode failed: {e}"),
                     }
                 }
-                if now >= next_video {
+                if now >= next_video && video_off.load(Ordering::Relaxed) {
+                    next_video = now + frame_interval; // camera off: nothing to capture or send
+                } else if now >= next_video {
                     next_video += frame_interval;
                     if next_video < now {
                         next_video = now + frame_interval; // we fell behind: skip, do not burst
@@ -151,7 +182,7 @@ pub fn start_capture(
             }
         })
         .map_err(|e| CallError::Media(format!("could not start the capture thread: {e}")))?;
-    Ok(EncodedStreams { video: video_tx, audio: audio_tx, keyframe_requested })
+    Ok(EncodedStreams { video: video_tx, audio: audio_tx, keyframe_requested, audio_muted, video_muted })
 }
 
 /// Where one remote stream's decoded frames are accounted for and shown.

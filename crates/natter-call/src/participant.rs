@@ -63,6 +63,8 @@ struct Shared {
 /// Requests from the application to a running participant.
 enum Command {
     SetIceConfig(natter_ice::IceConfig),
+    /// Microphone / camera off (`true`) or on.
+    SetMuted { audio: Option<bool>, video: Option<bool> },
 }
 
 /// A joined participant. Dropping it without `leave` aborts its tasks.
@@ -166,6 +168,16 @@ impl Participant {
     /// restarts ICE onto the new servers; media continues on the old path until the new one works.
     pub fn set_ice_config(&self, ice: natter_ice::IceConfig) {
         let _ = self.commands.send(Command::SetIceConfig(ice));
+    }
+
+    /// Turn the microphone off (`true`) or on; the others see it on this participant's tile.
+    pub fn set_audio_muted(&self, muted: bool) {
+        let _ = self.commands.send(Command::SetMuted { audio: Some(muted), video: None });
+    }
+
+    /// Turn the camera off (`true`) or on.
+    pub fn set_video_muted(&self, muted: bool) {
+        let _ = self.commands.send(Command::SetMuted { audio: None, video: Some(muted) });
     }
 
     /// STUN/TURN URLs from which this participant gathered candidates so far.
@@ -332,6 +344,17 @@ impl Engine {
             ServerMessage::Offer { from, sdp } => self.on_offer(&from, sdp).await,
             ServerMessage::Answer { from, sdp } => self.on_answer(&from, sdp).await,
             ServerMessage::Candidate { from, candidate } => self.on_remote_candidate(&from, candidate).await,
+            ServerMessage::MediaState { from, audio_muted, video_muted } => {
+                if let Some(link) = self.links.get(&from) {
+                    let mut record = link.record.lock().unwrap();
+                    record.remote_audio_muted = audio_muted;
+                    record.remote_video_muted = video_muted;
+                }
+                if let Some(view) = &self.config.view {
+                    let _ = view.events.try_send(ViewEvent::Media { tile_id: from.clone(), audio_muted, video_muted });
+                }
+                Ok(())
+            }
             ServerMessage::Error { code, message } => {
                 tracing::warn!(participant = %self.id, ?code, "signaling server reported an error: {message}");
                 Ok(())
@@ -518,6 +541,11 @@ impl Engine {
         match state {
             RTCPeerConnectionState::Connected => {
                 if link.tasks.is_empty() {
+                    // The other side learns our microphone/camera state as the call starts.
+                    let (audio_muted, video_muted) = (self.encoded.audio_muted(), self.encoded.video_muted());
+                    if audio_muted || video_muted {
+                        let _ = self.client.send(ClientMessage::MediaState { to: remote.to_string(), audio_muted, video_muted }).await;
+                    }
                     self.encoded.request_keyframe();
                     let video = spawn_video_writer(link, self.encoded.video.subscribe(), self.config.media.fps);
                     let audio = spawn_audio_writer(link, self.encoded.audio.subscribe());
@@ -574,8 +602,27 @@ impl Engine {
         }
     }
 
+    /// Tell `remote` whether our microphone and camera are off.
+    async fn send_media_state(&self, remote: &str) {
+        let (audio_muted, video_muted) = (self.encoded.audio_muted(), self.encoded.video_muted());
+        self.send(ClientMessage::MediaState { to: remote.to_string(), audio_muted, video_muted }).await;
+    }
+
     async fn on_command(&mut self, command: Command) {
         match command {
+            Command::SetMuted { audio, video } => {
+                if let Some(muted) = audio {
+                    self.encoded.set_audio_muted(muted);
+                }
+                if let Some(muted) = video {
+                    self.encoded.set_video_muted(muted);
+                }
+                tracing::info!(participant = %self.id, audio_muted = self.encoded.audio_muted(), video_muted = self.encoded.video_muted(), "media state");
+                let remotes: Vec<String> = self.links.keys().cloned().collect();
+                for remote in remotes {
+                    self.send_media_state(&remote).await;
+                }
+            }
             Command::SetIceConfig(ice) => {
                 tracing::info!(participant = %self.id, servers = ice.urls().count(), "ICE servers changed; restarting every connection");
                 self.config.link.ice = ice.clone();

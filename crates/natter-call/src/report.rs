@@ -62,6 +62,11 @@ pub struct PeerReport {
     pub packets_lost: i64,
     /// Interarrival jitter (largest of the remote's streams), milliseconds.
     pub jitter_ms: Option<f64>,
+    /// The remote turned its microphone / camera off (as it told us through signaling).
+    #[serde(default)]
+    pub remote_audio_muted: bool,
+    #[serde(default)]
+    pub remote_video_muted: bool,
 }
 
 /// One thing that happened to a connection.

@@ -20,6 +20,8 @@ pub struct TileFrame {
 #[derive(Debug, Clone)]
 pub enum ViewEvent {
     Frame(TileFrame),
+    /// A remote participant turned its microphone or camera off or on.
+    Media { tile_id: String, audio_muted: bool, video_muted: bool },
     /// A tile's connection state changed.
     Status {
         tile_id: String,

@@ -56,6 +56,12 @@ pub enum ClientMessage {
         to: String,
         candidate: IceCandidate,
     },
+    /// Tell participant `to` whether our microphone and camera are off (shown on our tile).
+    MediaState {
+        to: String,
+        audio_muted: bool,
+        video_muted: bool,
+    },
     Ping {},
 }
 
@@ -97,6 +103,11 @@ pub enum ServerMessage {
     Candidate {
         from: String,
         candidate: IceCandidate,
+    },
+    MediaState {
+        from: String,
+        audio_muted: bool,
+        video_muted: bool,
     },
     Pong {},
     Error {

@@ -609,6 +609,13 @@ fn apply(
                 ServerMessage::Candidate { from, candidate }
             })
         }
+        ClientMessage::MediaState { to, audio_muted, video_muted } => {
+            relay(shared, session, "media_state", &to, |from| ServerMessage::MediaState {
+                from,
+                audio_muted,
+                video_muted,
+            })
+        }
     };
     if let Some(answer) = answer {
         slot.send(frame(&answer));
