@@ -10,6 +10,8 @@ PACKAGES=(
   libopus-dev libvpx-dev libasound2-dev libv4l-dev clang libclang-dev cmake nasm
   # test rig: TURN server, virtual display, screenshots
   coturn xvfb xauth x11-apps x11-utils xdotool imagemagick iproute2 iptables
+  # a real Secret Service for the keyring test (private D-Bus session)
+  dbus gnome-keyring
 )
 
 missing=()

@@ -86,7 +86,9 @@ fn settings_validate_test_save_and_survive_a_restart() {
     let coturn = Coturn::start();
     let config = TempDir::new("e2e-config");
     let config_dir = config.0.to_str().unwrap().to_string();
-    let env = [("NATTER_CONFIG_DIR", config_dir.as_str())];
+    // The file fallback for credentials, whatever keyring this machine has (the keyring path is
+    // tested in crates/natter-settings/tests/keyring.rs against a real Secret Service).
+    let env = [("NATTER_CONFIG_DIR", config_dir.as_str()), ("NATTER_CREDENTIALS", "file")];
     let turn_url = coturn.turn_url();
     let seconds = Duration::from_secs;
 

@@ -56,6 +56,7 @@ fn settings_error(e: natter_settings::SettingsError) -> UiError {
     let code = match &e {
         natter_settings::SettingsError::Ice(_) => "invalid_ice_config",
         natter_settings::SettingsError::Corrupt { .. } => "settings_damaged",
+        natter_settings::SettingsError::Keyring(_) => "keyring",
         _ => "settings_io",
     };
     UiError::new(code, e)
@@ -74,7 +75,7 @@ pub(crate) fn get_settings(shell: State<'_, Shell>) -> Result<SettingsView, UiEr
     Ok(SettingsView {
         settings: dir.load().map_err(settings_error)?,
         credential_storage: dir.secrets().describe(),
-        config_dir: dir.0.display().to_string(),
+        config_dir: dir.path.display().to_string(),
     })
 }
 
@@ -91,7 +92,7 @@ pub(crate) async fn save_settings(shell: State<'_, Shell>, settings: Settings, c
         }
     }
     // Validate the whole configuration with the new credentials before writing anything.
-    let mut secrets = dir.secrets().load().map_err(settings_error)?;
+    let mut secrets = dir.secrets().load_for(settings.servers.iter().map(|s| s.id.as_str())).map_err(settings_error)?;
     for update in &credentials {
         if let Some(credential) = &update.credential {
             secrets.insert(update.id.clone(), credential.clone());
@@ -114,7 +115,7 @@ pub(crate) fn check_ice_url(url: String) -> Option<String> {
 #[tauri::command]
 pub(crate) async fn test_ice_server(shell: State<'_, Shell>, server: ServerEntry, credential: Option<String>) -> Result<Vec<ServerHealth>, UiError> {
     let dir = config_dir(&shell)?;
-    let mut secrets = dir.secrets().load().map_err(settings_error)?;
+    let mut secrets = dir.secrets().load_for([server.id.as_str()]).map_err(settings_error)?;
     if let Some(credential) = credential.filter(|c| !c.is_empty()) {
         secrets.insert(server.id.clone(), credential);
     }
@@ -134,7 +135,7 @@ pub(crate) fn import_ice_servers(json: String) -> Result<ImportedServers, UiErro
 pub(crate) fn export_ice_servers(shell: State<'_, Shell>, with_credentials: bool) -> Result<String, UiError> {
     let dir = config_dir(&shell)?;
     let settings = dir.load().map_err(settings_error)?;
-    let secrets = dir.secrets().load().map_err(settings_error)?;
+    let secrets = dir.secrets().load_for(settings.servers.iter().map(|s| s.id.as_str())).map_err(settings_error)?;
     Ok(natter_settings::w3c_json(&settings.servers, &secrets, with_credentials))
 }
 
@@ -176,7 +177,7 @@ pub(crate) async fn export_diagnostics(shell: State<'_, Shell>) -> Result<String
     let settings = dir.load().map_err(settings_error)?;
     let health = shell.health.lock().await.as_ref().map(|m| (m.snapshot(), m.transitions())).unwrap_or_default();
     let stats = shell.stats_history();
-    let secrets = dir.secrets().load().unwrap_or_default();
+    let secrets = dir.secrets().load_for(settings.servers.iter().map(|s| s.id.as_str())).unwrap_or_default();
     let document = serde_json::json!({
         "natter_version": env!("CARGO_PKG_VERSION"),
         "os": std::env::consts::OS,
@@ -193,8 +194,8 @@ pub(crate) async fn export_diagnostics(shell: State<'_, Shell>) -> Result<String
         text = text.replace(secret.as_str(), "***");
     }
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let path = dir.0.join(format!("natter-diagnostics-{stamp}.json"));
-    std::fs::create_dir_all(&dir.0).map_err(|e| UiError::new("settings_io", format!("cannot create {}: {e}", dir.0.display())))?;
+    let path = dir.path.join(format!("natter-diagnostics-{stamp}.json"));
+    std::fs::create_dir_all(&dir.path).map_err(|e| UiError::new("settings_io", format!("cannot create {}: {e}", dir.path.display())))?;
     std::fs::write(&path, text).map_err(|e| UiError::new("settings_io", format!("cannot write {}: {e}", path.display())))?;
     Ok(path.display().to_string())
 }

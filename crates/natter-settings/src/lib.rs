@@ -3,9 +3,10 @@
 //!
 //! - `Settings` is the JSON file (`settings.json`): servers as the user listed them (ordered),
 //!   each with a stable `id`, its URLs and username, and whether a credential is stored.
-//! - `SecretStore` keeps credentials by server id. The OS keyring is not wired in yet; the
-//!   fallback, stated to the user by `SecretStore::describe`, is `credentials.json` next to the
-//!   settings, created readable by the owner only (0600 on Unix).
+//! - `SecretStore` keeps credentials by server id: in the OS keyring (Secret Service on Linux,
+//!   Keychain on macOS, Credential Manager on Windows) when one answers, else — said to the user
+//!   by `SecretStore::describe` — in `credentials.json` next to the settings, created readable by
+//!   the owner only (0600 on Unix). `NATTER_CREDENTIALS=file` forces the file.
 //! - `ice_config` joins the two into the `natter_ice::IceConfig` calls use; `import_w3c` /
 //!   `export_w3c` speak the W3C `iceServers` JSON shape.
 //!
@@ -28,6 +29,8 @@ pub enum SettingsError {
     Write { path: String, reason: String },
     #[error("{path} is damaged ({reason}); fix or delete it")]
     Corrupt { path: String, reason: String },
+    #[error("the system keyring refused: {0}")]
+    Keyring(String),
     #[error(transparent)]
     Ice(#[from] natter_ice::IceError),
 }
@@ -99,23 +102,37 @@ pub struct CredentialUpdate {
 
 /// Where settings live.
 #[derive(Debug, Clone)]
-pub struct ConfigDir(pub PathBuf);
+pub struct ConfigDir {
+    pub path: PathBuf,
+    /// Keep credentials in `credentials.json` even where a keyring answers (tests).
+    file_credentials: bool,
+}
 
 impl ConfigDir {
+    pub fn at(path: impl Into<PathBuf>) -> ConfigDir {
+        ConfigDir { path: path.into(), file_credentials: false }
+    }
+
+    /// Never use the OS keyring for this directory's credentials.
+    pub fn with_file_credentials(mut self) -> ConfigDir {
+        self.file_credentials = true;
+        self
+    }
+
     /// `$NATTER_CONFIG_DIR`, else the platform config dir + `natter`.
     pub fn locate() -> Result<ConfigDir, SettingsError> {
         if let Some(dir) = std::env::var_os("NATTER_CONFIG_DIR") {
-            return Ok(ConfigDir(dir.into()));
+            return Ok(ConfigDir::at(dir));
         }
-        dirs::config_dir().map(|d| ConfigDir(d.join("natter"))).ok_or(SettingsError::NoConfigDir)
+        dirs::config_dir().map(|d| ConfigDir::at(d.join("natter"))).ok_or(SettingsError::NoConfigDir)
     }
 
     pub fn settings_file(&self) -> PathBuf {
-        self.0.join("settings.json")
+        self.path.join("settings.json")
     }
 
     pub fn credentials_file(&self) -> PathBuf {
-        self.0.join("credentials.json")
+        self.path.join("credentials.json")
     }
 
     /// The settings, or defaults when there is no file yet.
@@ -132,34 +149,45 @@ impl ConfigDir {
     /// deleted; `has_credential` is set from the store, whatever the caller said.
     pub fn save(&self, settings: &Settings, updates: &[CredentialUpdate]) -> Result<Settings, SettingsError> {
         let store = self.secrets();
-        let mut secrets = store.load()?;
         for update in updates {
-            if let Some(credential) = &update.credential {
-                if credential.is_empty() {
-                    secrets.remove(&update.id);
-                } else {
-                    secrets.insert(update.id.clone(), credential.clone());
-                }
+            match update.credential.as_deref() {
+                Some("") => store.delete(&update.id)?,
+                Some(credential) => store.set(&update.id, credential)?,
+                None => {}
             }
         }
-        secrets.retain(|id, _| settings.servers.iter().any(|s| &s.id == id));
-        store.save(&secrets)?;
+        // Servers that were listed before and are gone: forget their credentials.
+        let before = self.load().map(|s| s.servers).unwrap_or_default();
+        for gone in before.iter().filter(|b| !settings.servers.iter().any(|s| s.id == b.id)) {
+            store.delete(&gone.id)?;
+        }
         let mut saved = settings.clone();
         for server in &mut saved.servers {
-            server.has_credential = secrets.contains_key(&server.id);
+            server.has_credential = store.get(&server.id)?.is_some();
         }
         let json = serde_json::to_string_pretty(&saved).expect("settings serialize");
         write_atomically(&self.settings_file(), json.as_bytes(), false)?;
         Ok(saved)
     }
 
+    /// Where credentials go: the OS keyring if it answers, else `credentials.json`.
     pub fn secrets(&self) -> SecretStore {
-        SecretStore { path: self.credentials_file() }
+        let file = |why: String| SecretStore { backend: Backend::File { path: self.credentials_file(), why } };
+        if self.file_credentials {
+            return file("this settings directory keeps its own credentials".into());
+        }
+        if std::env::var("NATTER_CREDENTIALS").as_deref() == Ok("file") {
+            return file("NATTER_CREDENTIALS=file".into());
+        }
+        match keyring_answers() {
+            Ok(()) => SecretStore { backend: Backend::Keyring },
+            Err(why) => file(why),
+        }
     }
 
     /// The ICE configuration calls use: every listed server with its stored credential.
     pub fn ice_config(&self, settings: &Settings) -> Result<natter_ice::IceConfig, SettingsError> {
-        let secrets = self.secrets().load()?;
+        let secrets = self.secrets().load_for(settings.servers.iter().map(|s| s.id.as_str()))?;
         Ok(ice_config(settings, &secrets)?)
     }
 }
@@ -219,33 +247,124 @@ pub fn url_problem(url: &str) -> Option<String> {
     natter_ice::IceUrl::parse(url.trim()).err().map(|e| e.to_string())
 }
 
+/// The keyring's service name for Natter's credentials (one entry per server id).
+const KEYRING_SERVICE: &str = "natter";
+
+/// Does the OS keyring work here? Asked once per process (a set/delete of a probe entry, bounded
+/// to 3 s: a session bus with a broken keyring must not hang the app); `Err` says why not.
+fn keyring_answers() -> Result<(), String> {
+    static ANSWER: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    ANSWER
+        .get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let probe = || -> Result<(), keyring::Error> {
+                    let entry = keyring::Entry::new(KEYRING_SERVICE, "natter-keyring-probe")?;
+                    entry.set_password("probe")?;
+                    entry.delete_credential()
+                };
+                let _ = tx.send(probe().map_err(|e| e.to_string()));
+            });
+            rx.recv_timeout(std::time::Duration::from_secs(3))
+                .unwrap_or_else(|_| Err("the system keyring did not answer within 3 s".into()))
+        })
+        .clone()
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Keyring,
+    /// `why`: the reason the keyring is not used.
+    File { path: PathBuf, why: String },
+}
+
 /// Credentials by server id, kept apart from the settings.
 #[derive(Debug, Clone)]
 pub struct SecretStore {
-    path: PathBuf,
+    backend: Backend,
 }
 
 impl SecretStore {
     /// Where credentials are kept, in a sentence for the settings page.
     pub fn describe(&self) -> String {
-        format!(
-            "Passwords are saved in {} (readable only by you): no system keyring is used by this version.",
-            self.path.display()
-        )
-    }
-
-    pub fn load(&self) -> Result<BTreeMap<String, String>, SettingsError> {
-        match std::fs::read_to_string(&self.path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| SettingsError::Corrupt { path: self.path.display().to_string(), reason: e.to_string() }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(e) => Err(SettingsError::Read { path: self.path.display().to_string(), reason: e.to_string() }),
+        match &self.backend {
+            Backend::Keyring => "Passwords are saved in the system keyring, never in the settings file.".into(),
+            Backend::File { path, why } => format!(
+                "Passwords are saved in {} (readable only by you), not in the system keyring: {why}.",
+                path.display()
+            ),
         }
     }
 
-    fn save(&self, secrets: &BTreeMap<String, String>) -> Result<(), SettingsError> {
-        let json = serde_json::to_string_pretty(secrets).expect("JSON");
-        write_atomically(&self.path, json.as_bytes(), true)
+    pub fn uses_keyring(&self) -> bool {
+        matches!(self.backend, Backend::Keyring)
     }
+
+    pub fn get(&self, id: &str) -> Result<Option<String>, SettingsError> {
+        match &self.backend {
+            Backend::Keyring => match keyring_entry(id)?.get_password() {
+                Ok(secret) => Ok(Some(secret)),
+                Err(keyring::Error::NoEntry) => Ok(None),
+                Err(e) => Err(SettingsError::Keyring(e.to_string())),
+            },
+            Backend::File { path, .. } => Ok(read_file_map(path)?.remove(id)),
+        }
+    }
+
+    pub fn set(&self, id: &str, secret: &str) -> Result<(), SettingsError> {
+        match &self.backend {
+            Backend::Keyring => keyring_entry(id)?.set_password(secret).map_err(|e| SettingsError::Keyring(e.to_string())),
+            Backend::File { path, .. } => {
+                let mut map = read_file_map(path)?;
+                map.insert(id.to_string(), secret.to_string());
+                write_file_map(path, &map)
+            }
+        }
+    }
+
+    pub fn delete(&self, id: &str) -> Result<(), SettingsError> {
+        match &self.backend {
+            Backend::Keyring => match keyring_entry(id)?.delete_credential() {
+                Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+                Err(e) => Err(SettingsError::Keyring(e.to_string())),
+            },
+            Backend::File { path, .. } => {
+                let mut map = read_file_map(path)?;
+                if map.remove(id).is_some() {
+                    write_file_map(path, &map)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The credentials of these server ids (those that have one).
+    pub fn load_for<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Result<BTreeMap<String, String>, SettingsError> {
+        let mut out = BTreeMap::new();
+        for id in ids {
+            if let Some(secret) = self.get(id)? {
+                out.insert(id.to_string(), secret);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn keyring_entry(id: &str) -> Result<keyring::Entry, SettingsError> {
+    keyring::Entry::new(KEYRING_SERVICE, id).map_err(|e| SettingsError::Keyring(e.to_string()))
+}
+
+fn read_file_map(path: &Path) -> Result<BTreeMap<String, String>, SettingsError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| SettingsError::Corrupt { path: path.display().to_string(), reason: e.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(SettingsError::Read { path: path.display().to_string(), reason: e.to_string() }),
+    }
+}
+
+fn write_file_map(path: &Path, map: &BTreeMap<String, String>) -> Result<(), SettingsError> {
+    let json = serde_json::to_string_pretty(map).expect("JSON");
+    write_atomically(path, json.as_bytes(), true)
 }
 
 /// Write to a temporary file in the same directory, then rename: a crash never leaves half a file.
@@ -284,7 +403,8 @@ mod tests {
     fn temp_dir(tag: &str) -> ConfigDir {
         let dir = std::env::temp_dir().join(format!("natter-settings-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        ConfigDir(dir)
+        // Unit tests never touch the developer's keyring (tests/keyring.rs covers that path).
+        ConfigDir::at(dir).with_file_credentials()
     }
 
     fn turn(id: &str) -> ServerEntry {
@@ -313,7 +433,7 @@ mod tests {
             let mode = std::fs::metadata(dir.credentials_file()).unwrap().permissions().mode();
             assert_eq!(mode & 0o077, 0, "credentials readable by others: {mode:o}");
         }
-        let _ = std::fs::remove_dir_all(&dir.0);
+        let _ = std::fs::remove_dir_all(&dir.path);
     }
 
     #[test]
@@ -328,20 +448,20 @@ mod tests {
         let one = Settings { servers: vec![turn("b")], ..Default::default() };
         let saved = dir.save(&one, &[CredentialUpdate { id: "b".into(), credential: None }]).unwrap();
         assert!(saved.servers[0].has_credential, "None keeps the stored credential");
-        let secrets = dir.secrets().load().unwrap();
+        let secrets = dir.secrets().load_for(["a", "b"]).unwrap();
         assert_eq!(secrets.keys().collect::<Vec<_>>(), vec!["b"]);
-        let _ = std::fs::remove_dir_all(&dir.0);
+        let _ = std::fs::remove_dir_all(&dir.path);
     }
 
     #[test]
     fn a_missing_file_is_the_defaults_and_a_damaged_one_is_named() {
         let dir = temp_dir("corrupt");
         assert_eq!(dir.load().unwrap(), Settings::default());
-        std::fs::create_dir_all(&dir.0).unwrap();
+        std::fs::create_dir_all(&dir.path).unwrap();
         std::fs::write(dir.settings_file(), "{ not json").unwrap();
         let err = dir.load().unwrap_err().to_string();
         assert!(err.contains("settings.json is damaged"), "{err}");
-        let _ = std::fs::remove_dir_all(&dir.0);
+        let _ = std::fs::remove_dir_all(&dir.path);
     }
 
     #[test]
