@@ -178,7 +178,8 @@ fn settings_validate_test_save_and_survive_a_restart() {
 }
 
 /// "Join a room…" from the window: two other participants (headless processes, as other people's
-/// machines would be) meet the window's user through a real `natter signal-server`.
+/// machines would be) meet the window's user through a real `natter signal-server`. They stay
+/// 15 s once all three are in: room for a slow (shared CI) machine to show moving tiles first.
 #[test]
 fn joining_a_room_from_the_window_reaches_everyone_in_it() {
     let seconds = Duration::from_secs;
@@ -203,7 +204,7 @@ fn joining_a_room_from_the_window_reaches_everyone_in_it() {
         .map(|name| {
             let report = dir.path(&format!("{name}.json"));
             let child = std::process::Command::new(NATTER)
-                .args(["headless", "--participants", "1", "--expect", "3", "--duration", "8", "--bind", "127.0.0.1"])
+                .args(["headless", "--participants", "1", "--expect", "3", "--duration", "15", "--bind", "127.0.0.1"])
                 .args(["--signal", &url, "--room", "e2e-room", "--report"])
                 .arg(&report)
                 .stderr(std::process::Stdio::null())
