@@ -39,6 +39,12 @@ export class CallView {
       byId<HTMLInputElement>("join-server").focus();
     });
     byId("join-cancel").addEventListener("click", () => (panel.hidden = true));
+    panel.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") {
+        panel.hidden = true;
+        byId("open-join").focus();
+      }
+    });
     byId("join-demo").addEventListener("click", () => {
       panel.hidden = true;
       void this.start(null);
