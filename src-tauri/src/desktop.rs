@@ -2,14 +2,16 @@
 //! itself is `natter_call`; this module only starts/stops it and forwards what it shows.
 //!
 //! The page calls `start_call` with a `Channel`; the shell then sends on that channel:
-//! - one binary message per `ViewEvent::Frame` (layout in `frame_wire.rs`), and
+//! - binary messages holding the frames waiting at that moment, the newest per tile (layout in
+//!   `frame_wire.rs`), and
 //! - JSON messages for everything else: `{"type":"status",tileId,label,state,detail}`,
 //!   `{"type":"ended"}` when the engine stops sending.
 //!
-//! Flow control: frames are big (a 320×180 tile is 230 kB) and a slow webview must not make memory
-//! grow, so at most `MAX_FRAMES_IN_FLIGHT` frames are outstanding; the page reports drawn frames
-//! with `frames_drawn`, and frames arriving while the window is behind are dropped (the next one
-//! replaces them anyway).
+//! Flow control: frames are big (a 640×360 tile is 920 kB) and a slow webview must not make memory
+//! grow nor spend its time receiving pictures it will never paint, so at most
+//! `MAX_FRAMES_IN_FLIGHT` frame messages are outstanding; the page acknowledges them with
+//! `frames_drawn` once painted (or replaced before painting), and frames arriving while the
+//! window is behind are dropped here (the next one replaces them anyway).
 
 use crate::frame_wire;
 use natter_call::demo::{start_demo, DemoHandle, DemoOptions};
@@ -41,7 +43,7 @@ pub(crate) struct JoinRequest {
     pub name: String,
 }
 
-const MAX_FRAMES_IN_FLIGHT: usize = 8;
+const MAX_FRAMES_IN_FLIGHT: usize = 2;
 /// If the page stops acknowledging (reloaded, hidden), forget the outstanding frames after this.
 const ACK_TIMEOUT: Duration = Duration::from_secs(1);
 /// Room name of the embedded demo call (as set by `natter_call::demo`).
@@ -333,33 +335,59 @@ async fn stats_ticker(demo: Arc<DemoHandle>, channel: Channel<InvokeResponseBody
 
 async fn forward(mut events: mpsc::Receiver<ViewEvent>, channel: Channel<InvokeResponseBody>, flow: Arc<Flow>) {
     let mut dropped: u64 = 0;
-    while let Some(event) = events.recv().await {
-        let sent = match &event {
-            ViewEvent::Frame(frame) => {
-                if !flow.admit() {
-                    dropped += 1;
-                    continue;
-                }
-                match frame_wire::encode(frame) {
-                    Some(bytes) => channel.send(InvokeResponseBody::Raw(bytes)),
-                    None => {
-                        tracing::warn!(tile = %frame.tile_id, "inconsistent frame from the engine, not shown");
-                        flow.drawn(1);
-                        continue;
+    let mut next = events.recv().await;
+    while let Some(event) = next.take() {
+        let sent = match event {
+            ViewEvent::Frame(first) => {
+                // Frames waiting right now travel in one message, the newest per tile; a status
+                // change that arrives in between goes right after them, in order.
+                let mut batch = vec![first];
+                while let Ok(event) = events.try_recv() {
+                    match event {
+                        ViewEvent::Frame(frame) => match batch.iter_mut().find(|f| f.tile_id == frame.tile_id) {
+                            Some(older) => {
+                                *older = frame;
+                                dropped += 1;
+                            }
+                            None => batch.push(frame),
+                        },
+                        other => {
+                            next = Some(other);
+                            break;
+                        }
                     }
+                }
+                if !flow.admit() {
+                    dropped += batch.len() as u64;
+                    Ok(())
+                } else {
+                    let encoded: Vec<Vec<u8>> = batch
+                        .iter()
+                        .filter_map(|frame| {
+                            let bytes = frame_wire::encode(frame);
+                            if bytes.is_none() {
+                                tracing::warn!(tile = %frame.tile_id, "inconsistent frame from the engine, not shown");
+                            }
+                            bytes
+                        })
+                        .collect();
+                    channel.send(InvokeResponseBody::Raw(frame_wire::encode_batch(&encoded)))
                 }
             }
             ViewEvent::Status { tile_id, label, state, detail } => {
-                send_json(&channel, &UiMessage::Status { tile_id, label, state, detail })
+                send_json(&channel, &UiMessage::Status { tile_id: &tile_id, label: &label, state: &state, detail: &detail })
             }
             ViewEvent::Media { tile_id, audio_muted, video_muted } => {
-                send_json(&channel, &UiMessage::Media { tile_id, audio_muted: *audio_muted, video_muted: *video_muted })
+                send_json(&channel, &UiMessage::Media { tile_id: &tile_id, audio_muted, video_muted })
             }
         };
         if let Err(e) = sent {
             // The webview is gone (window closed or reloaded): nobody is watching any more.
             tracing::debug!("call view channel closed: {e}");
             return;
+        }
+        if next.is_none() {
+            next = events.recv().await;
         }
     }
     tracing::debug!(dropped, "engine stopped sending view events");

@@ -2,7 +2,7 @@
 // decodes; status badges; leave/rejoin. Frames arrive as binary channel messages (frames.ts),
 // everything else as JSON: status, stats (also for the health panel), ended.
 import type { CallInfo, JoinRequest, ParticipantReport } from "./bindings";
-import { decodeFrame, type DecodedFrame } from "./frames";
+import { decodeMessage, type DecodedFrame } from "./frames";
 import { pathBadge } from "./format";
 import { api, channel, describeError, inApp } from "./tauri";
 import { byId, clearError, cloneTemplate, showError } from "./dom";
@@ -58,13 +58,8 @@ export class CallView {
         name: byId<HTMLInputElement>("join-name").value.trim(),
       });
     });
-    // Acknowledge drawn frames in batches so the backend keeps sending (its flow control).
-    setInterval(() => {
-      if (this.drawn === 0 || !inApp()) return;
-      const count = this.drawn;
-      this.drawn = 0;
-      api.framesDrawn(count).catch(() => {});
-    }, 50);
+    // Acknowledgements also go out on a timer, in case a paint never comes (hidden window).
+    setInterval(() => this.acknowledge(), 250);
   }
 
   private tile(tileId: string, label?: string): Tile {
@@ -132,27 +127,48 @@ export class CallView {
 
   /** The newest undrawn frame per tile; drawn together at the next animation frame. */
   private pending = new Map<string, DecodedFrame>();
+  /** Frame messages received since the last paint (acknowledged when it happens). */
+  private unpaintedMessages = 0;
   private drawScheduled = false;
 
   private draw(buffer: ArrayBuffer): void {
-    const frame = decodeFrame(buffer);
-    if (!frame) return;
-    if ((window as unknown as { natterDebug: { skipDraw?: boolean } }).natterDebug.skipDraw) {
-      // Render benchmark: count the arrival, paint nothing (measures the channel alone).
-      this.framesDrawn[frame.tileId] = (this.framesDrawn[frame.tileId] ?? 0) + 1;
+    this.unpaintedMessages += 1;
+    const skipDraw = (window as unknown as { natterDebug: { skipDraw?: boolean } }).natterDebug.skipDraw;
+    for (const frame of decodeMessage(buffer)) {
+      if (skipDraw) {
+        // Render benchmark: count the arrival, paint nothing (measures the channel alone).
+        this.framesDrawn[frame.tileId] = (this.framesDrawn[frame.tileId] ?? 0) + 1;
+        continue;
+      }
+      // A frame that arrives before the previous one of its tile was painted replaces it: the
+      // screen only shows the latest, and painting both would cost twice for nothing.
+      this.pending.set(frame.tileId, frame);
+    }
+    if (skipDraw || !this.pending.size) {
+      this.drawn += this.unpaintedMessages;
+      this.unpaintedMessages = 0;
+      this.acknowledge();
       return;
     }
-    // A frame that arrives before the previous one of its tile was painted replaces it: the
-    // screen only shows the latest, and painting both would cost twice for nothing.
-    this.pending.set(frame.tileId, frame);
     if (!this.drawScheduled) {
       this.drawScheduled = true;
       requestAnimationFrame(() => this.paint());
     }
   }
 
+  /** Tell the backend how many frame messages are done with (its flow control sends more). */
+  private acknowledge(): void {
+    if (this.drawn === 0 || !inApp()) return;
+    const count = this.drawn;
+    this.drawn = 0;
+    api.framesDrawn(count).catch(() => {});
+  }
+
   private paint(): void {
     this.drawScheduled = false;
+    this.drawn += this.unpaintedMessages;
+    this.unpaintedMessages = 0;
+    this.acknowledge();
     const frames = [...this.pending.values()];
     this.pending.clear();
     for (const frame of frames) this.paintFrame(frame);
@@ -171,16 +187,13 @@ export class CallView {
 
   private onMessage(mySession: number, message: unknown): void {
     if (mySession !== this.session) return;
+    // Frame messages are acknowledged once painted (or replaced unpainted), so the backend never
+    // sends faster than this window can show: see `paint`.
     if (message instanceof ArrayBuffer) {
-      try {
-        this.draw(message);
-      } finally {
-        this.drawn += 1;
-      }
+      this.draw(message);
       return;
     }
     if (message instanceof Uint8Array || Array.isArray(message)) {
-      this.drawn += 1;
       this.draw(new Uint8Array(message as ArrayLike<number>).buffer as ArrayBuffer);
       return;
     }
