@@ -70,6 +70,17 @@ fn demo_window_shows_remote_tiles_that_move() {
     });
     eprintln!("{tiles} remote tile(s) moving after {:.1?}: {last}", started.elapsed());
 
+    // Keyboard: arrow keys move between the tabs (and the focus follows), Enter activates.
+    app.execute("document.getElementById('nav-call').focus()", json!([]));
+    app.find("#nav-call").send_keys("\u{E014}"); // ArrowRight
+    let state = app.execute(
+        "return [document.activeElement.id, document.getElementById('page-health').hidden, document.getElementById('nav-health').getAttribute('aria-selected')]",
+        json!([]),
+    );
+    assert_eq!(state, json!(["nav-health", false, "true"]), "ArrowRight on the Call tab should select Connection health");
+    app.find("#nav-health").send_keys("\u{E012}"); // ArrowLeft
+    assert_eq!(app.execute("return document.activeElement.id", json!([])), json!("nav-call"));
+
     let shot = screenshot_dir().join("call-view.png");
     app.screenshot_png(&shot);
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
