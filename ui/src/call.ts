@@ -3,13 +3,14 @@
 // everything else as JSON: status, stats (also for the health panel), ended.
 import type { CallInfo, JoinRequest, ParticipantReport } from "./bindings";
 import { decodeMessage, type DecodedFrame } from "./frames";
-import { pathBadge } from "./format";
+import { pathBadge, quality, type Quality } from "./format";
+import { PeerHistory } from "./history";
 import { api, channel, describeError, inApp } from "./tauri";
 import { byId, clearError, cloneTemplate, showError } from "./dom";
 
 const STATE_TEXT: Record<string, string> = { connecting: "connecting…", connected: "connected", failed: "can't connect", left: "left" };
 
-interface Tile { root: HTMLElement; canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D | null; name: HTMLElement; badge: HTMLButtonElement; waiting: HTMLElement; cameraOff: HTMLElement; micOff: HTMLElement; state: string | null; detail: string; path: string }
+interface Tile { root: HTMLElement; canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D | null; name: HTMLElement; badge: HTMLButtonElement; waiting: HTMLElement; cameraOff: HTMLElement; micOff: HTMLElement; state: string | null; detail: string; path: string; quality: Quality | null; history: PeerHistory }
 
 export interface CallHooks {
   onStats(atMs: number, report: ParticipantReport): void;
@@ -79,6 +80,8 @@ export class CallView {
         state: null,
         detail: "",
         path: "",
+        quality: null,
+        history: new PeerHistory(),
       };
       const isLocal = tileId === "local";
       root.classList.toggle("local", isLocal);
@@ -109,9 +112,10 @@ export class CallView {
   private renderBadge(t: Tile): void {
     const state = t.state ?? "connecting";
     t.badge.hidden = false;
-    t.badge.className = `badge ${state}`;
-    t.badge.textContent = state === "connected" && t.path ? t.path : STATE_TEXT[state] ?? state;
-    const label = `${t.name.textContent}: ${STATE_TEXT[state] ?? state}${t.detail ? ` — ${t.detail}` : ""}. Show connection details`;
+    const connected = state === "connected";
+    t.badge.className = `badge ${state}${connected && t.quality ? ` quality-${t.quality}` : ""}`;
+    t.badge.textContent = connected && t.path ? `${t.path}${t.quality ? ` · ${t.quality}` : ""}` : STATE_TEXT[state] ?? state;
+    const label = `${t.name.textContent}: ${STATE_TEXT[state] ?? state}${connected && t.quality ? `, ${t.quality} quality` : ""}${t.detail ? ` — ${t.detail}` : ""}. Show connection details`;
     t.badge.title = label;
     t.badge.setAttribute("aria-label", label);
   }
@@ -217,6 +221,8 @@ export class CallView {
           const t = this.tiles.get(peer.remote);
           if (!t) continue;
           t.path = pathBadge(peer.path);
+          t.history.add(Number(m.atMs), peer);
+          t.quality = quality(t.history.series.loss.last(), t.history.series.rttMs.last());
           if (t.state) this.renderBadge(t);
         }
         this.hooks.onStats(Number(m.atMs), report);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bitrate, ms, pathBadge, pathWords, percent, statusWords } from "./format";
+import { bitrate, ms, pathBadge, pathWords, percent, quality, statusWords } from "./format";
 import type { PathReport } from "./bindings";
 
 const relay: PathReport = { local_candidate: "relay", remote_candidate: "srflx", protocol: "udp", relay_server: "turn:b.example:3478?transport=tcp", relay_transport: "tcp" };
@@ -27,5 +27,16 @@ describe("format", () => {
   it("says what a probe status means", () => {
     expect(statusWords("auth_failed")).toBe("wrong username or password");
     expect(statusWords("timeout")).toBe("no answer");
+  });
+});
+
+describe("quality", () => {
+  it("grades loss and round-trip time", () => {
+    expect(quality(0, 20)).toBe("good");
+    expect(quality(null, null)).toBe("good");
+    expect(quality(0.02, 20)).toBe("fair");
+    expect(quality(0, 200)).toBe("fair");
+    expect(quality(0.08, 20)).toBe("poor");
+    expect(quality(0, 600)).toBe("poor");
   });
 });

@@ -61,3 +61,14 @@ export function pathBadge(path: PathReport | null | undefined): string {
   if (path.local_candidate === "relay") return `relay ${(path.relay_transport ?? "udp").toUpperCase()}`;
   return "direct";
 }
+
+export type Quality = "good" | "fair" | "poor";
+
+/** A call-quality verdict from the last second's loss and the round-trip time: what the tile
+ *  badge shows. Thresholds: loss above 5 % or RTT above 400 ms make video and speech visibly
+ *  suffer (poor); above 1 % or 150 ms it is noticeable (fair). Unknown values do not count. */
+export function quality(loss: number | null, rttMs: number | null): Quality {
+  if ((loss ?? 0) > 0.05 || (rttMs ?? 0) > 400) return "poor";
+  if ((loss ?? 0) > 0.01 || (rttMs ?? 0) > 150) return "fair";
+  return "good";
+}
