@@ -201,9 +201,9 @@ fn assert_punched_through(run: &HostRun) {
     );
 }
 
-#[test]
-fn port_restricted_nats_connect_directly_through_stun() {
-    let Some(rig) = rig(&[Nat::PortRestricted, Nat::PortRestricted]) else { return };
+/// Two hosts behind `nat`, STUN only: the call must punch through, media both ways.
+fn direct_call_through_stun(nat: Nat) {
+    let Some(rig) = rig(&[nat.clone(), nat]) else { return };
     let servers = PublicServers::start(&rig, false);
     let runs = call(&rig, &servers, &[1, 2], &servers.ice_config(&[]), 3);
     for run in &runs {
@@ -213,14 +213,13 @@ fn port_restricted_nats_connect_directly_through_stun() {
 }
 
 #[test]
+fn port_restricted_nats_connect_directly_through_stun() {
+    direct_call_through_stun(Nat::PortRestricted);
+}
+
+#[test]
 fn full_cone_nats_connect_directly_through_stun() {
-    let Some(rig) = rig(&[Nat::FullCone, Nat::FullCone]) else { return };
-    let servers = PublicServers::start(&rig, false);
-    let runs = call(&rig, &servers, &[1, 2], &servers.ice_config(&[]), 3);
-    for run in &runs {
-        assert_decoding(run);
-        assert_punched_through(run);
-    }
+    direct_call_through_stun(Nat::FullCone);
 }
 
 #[test]
