@@ -66,7 +66,7 @@ fn demo_window_shows_remote_tiles_that_move() {
         let ok = !a.is_empty()
             && a.len() == b.len()
             && a.iter().zip(&b).all(|(x, y)| drawn(x) && drawn(y) && x[2] != y[2]);
-        ok.then(|| b.len())
+        ok.then_some(b.len())
     });
     eprintln!("{tiles} remote tile(s) moving after {:.1?}: {last}", started.elapsed());
 

@@ -151,11 +151,11 @@ impl AppUnderTest {
                 if driver.exited() {
                     break;
                 }
-                if let Ok(v) = request(&agent, "GET", &format!("{base}/status"), None) {
-                    if v.get("ready").and_then(Value::as_bool) == Some(true) {
-                        ready = true;
-                        break;
-                    }
+                if let Ok(v) = request(&agent, "GET", &format!("{base}/status"), None)
+                    && v.get("ready").and_then(Value::as_bool) == Some(true)
+                {
+                    ready = true;
+                    break;
                 }
                 std::thread::sleep(POLL);
             }
