@@ -13,6 +13,7 @@
 mod audio;
 mod convert;
 mod frame;
+pub mod jitter;
 mod stamp;
 mod synthetic;
 mod video;
