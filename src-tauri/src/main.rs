@@ -33,6 +33,12 @@ enum Command {
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
     },
+    /// List the cameras, microphones and speakers this machine has (and why a list is empty).
+    Devices {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Test every STUN/TURN server of an ICE configuration over each of its transports.
     Probe {
         /// ICE servers as W3C RTCConfiguration JSON.
@@ -124,6 +130,15 @@ fn main() -> ExitCode {
         Some(Command::Headless(args)) => headless(args),
         Some(Command::SignalServer { listen }) => signal_server(listen),
         Some(Command::Probe { ice_config, json, ca_file }) => probe(&ice_config, json, ca_file),
+        Some(Command::Devices { json }) => {
+            let devices = natter_devices::enumerate();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&devices).expect("devices serialize"));
+            } else {
+                print!("{}", devices.to_text());
+            }
+            ExitCode::SUCCESS
+        }
     }
 }
 

@@ -157,16 +157,26 @@ pub(crate) async fn ice_health_snapshot(shell: State<'_, Shell>) -> Result<Vec<S
     Ok(shell.health.lock().await.as_ref().map(HealthMonitor::snapshot).unwrap_or_default())
 }
 
-/// Until real capture lands (the devices work), Natter sends synthetic media; say so.
+/// The machine's devices (nokhwa, cpal) plus the synthetic sources calls use until capture from
+/// real devices lands; the note says which is which and why a list is empty.
 #[tauri::command]
-pub(crate) fn list_devices() -> Devices {
+pub(crate) async fn list_devices() -> Devices {
+    let found = tauri::async_runtime::spawn_blocking(natter_devices::enumerate).await.unwrap_or_default();
     let synthetic = |id: &str, label: &str| Device { id: id.into(), label: label.into(), synthetic: true };
-    Devices {
-        cameras: vec![synthetic("synthetic-camera", "Test pattern (synthetic camera)")],
-        microphones: vec![synthetic("synthetic-mic", "Tone (synthetic microphone)")],
-        speakers: vec![synthetic("none", "No playback yet (received audio is decoded, not played)")],
-        note: "This version sends a synthetic test pattern and tone; camera and microphone capture come next.".into(),
+    let real = |id: &str, label: String| Device { id: id.into(), label, synthetic: false };
+    let mut cameras = vec![synthetic("synthetic-camera", "Test pattern (synthetic camera)")];
+    cameras.extend(found.cameras.iter().map(|c| real(&c.id, c.name.clone())));
+    let mut microphones = vec![synthetic("synthetic-mic", "Tone (synthetic microphone)")];
+    microphones.extend(found.microphones.iter().map(|m| real(&m.id, format!("{}{}", m.name, if m.default { " (default)" } else { "" }))));
+    let speakers = found.speakers.iter().map(|s| real(&s.id, format!("{}{}", s.name, if s.default { " (default)" } else { "" }))).collect();
+    let mut note = String::from("Calls send the synthetic test pattern and tone for now; capture from the devices listed here comes next.");
+    if found.cameras.is_empty() {
+        note.push_str(" No camera found on this machine.");
     }
+    for problem in &found.problems {
+        note.push_str(&format!(" {problem}."));
+    }
+    Devices { cameras, microphones, speakers, note }
 }
 
 /// Write a diagnostics file (settings without secrets, server health, events, stats history,
