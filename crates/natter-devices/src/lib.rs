@@ -1,11 +1,14 @@
 //! natter-devices: the machine's cameras (nokhwa), microphones and speakers (cpal), as the user
-//! picks them. This first part enumerates; capture and playback build on it.
+//! picks them: enumeration (here) and playback (`speaker`); capture comes next.
 //!
 //! Enumeration never fails as a whole: a backend that cannot be asked (no V4L2, no sound server,
 //! no permission) leaves its list empty and adds a sentence to `problems`, so `natter devices`
 //! and the device pickers can say *why* a list is empty — "no camera" must never stop a call.
 
 use serde::Serialize;
+
+pub mod speaker;
+pub use speaker::Speaker;
 
 /// A camera as nokhwa reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -72,11 +75,12 @@ fn enumerate_audio(devices: &mut Devices) {
         Some(AudioDevice { default: default.as_deref() == Some(id.as_str()), id, name, default_format })
     };
     match host.input_devices() {
-        Ok(list) => devices.microphones = list.filter_map(|d| describe(&d, &default_in, true)).collect(),
+        // ALSA lists every plugin; one without a usable default format cannot be opened anyway.
+        Ok(list) => devices.microphones = list.filter_map(|d| describe(&d, &default_in, true)).filter(|d| d.default_format.is_some()).collect(),
         Err(e) => devices.problems.push(format!("microphones could not be listed: {e}")),
     }
     match host.output_devices() {
-        Ok(list) => devices.speakers = list.filter_map(|d| describe(&d, &default_out, false)).collect(),
+        Ok(list) => devices.speakers = list.filter_map(|d| describe(&d, &default_out, false)).filter(|d| d.default_format.is_some()).collect(),
         Err(e) => devices.problems.push(format!("speakers could not be listed: {e}")),
     }
 }

@@ -1,0 +1,187 @@
+//! Playback through a real output device (cpal). The call's mixer pushes 48 kHz mono PCM; the
+//! device's callback pulls it at the device's own rate and channel count (linear resampling,
+//! the mono signal copied to every channel). What the device wants that we have not produced yet
+//! is silence; what we produce faster than the device plays is trimmed to `MAX_BUFFERED`.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The mixer's rate.
+pub const MIX_RATE: u32 = 48_000;
+/// Most audio held for the device (200 ms); older samples are dropped beyond it.
+const MAX_BUFFERED: usize = MIX_RATE as usize / 5;
+
+/// An open output device; playback stops when dropped.
+pub struct Speaker {
+    ring: Arc<Mutex<VecDeque<i16>>>,
+    stop: Arc<AtomicBool>,
+    /// The device's name, as the pickers show it.
+    pub name: String,
+    /// The device's rate and channels.
+    pub device_rate: u32,
+    pub channels: u16,
+}
+
+impl Speaker {
+    /// Open the output device whose id or name contains `wanted` (case-insensitive), or the
+    /// system default when `wanted` is `None` or "default".
+    pub fn open(wanted: Option<&str>) -> Result<Speaker, String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let ring = Arc::new(Mutex::new(VecDeque::with_capacity(MAX_BUFFERED)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let wanted = wanted.filter(|w| !w.eq_ignore_ascii_case("default")).map(str::to_lowercase);
+        let (ring_for_device, stop_for_device) = (Arc::clone(&ring), Arc::clone(&stop));
+        // cpal streams are not `Send` everywhere: the stream lives on its own thread.
+        std::thread::Builder::new()
+            .name("speaker".into())
+            .spawn(move || {
+                let stream = match build_stream(wanted.as_deref(), ring_for_device) {
+                    Ok((stream, name, rate, channels)) => {
+                        let _ = tx.send(Ok((name, rate, channels)));
+                        stream
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                while !stop_for_device.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                drop(stream);
+            })
+            .map_err(|e| format!("cannot start the playback thread: {e}"))?;
+        let (name, device_rate, channels) = rx.recv_timeout(Duration::from_secs(5)).map_err(|_| "the output device did not open within 5 s".to_string())??;
+        Ok(Speaker { ring, stop, name, device_rate, channels })
+    }
+
+    /// Queue 48 kHz mono samples for playback.
+    pub fn push(&self, samples: &[i16]) {
+        let mut ring = self.ring.lock().unwrap();
+        ring.extend(samples.iter().copied());
+        let excess = ring.len().saturating_sub(MAX_BUFFERED);
+        ring.drain(..excess);
+    }
+
+    /// Audio waiting for the device.
+    pub fn buffered(&self) -> Duration {
+        Duration::from_secs_f64(self.ring.lock().unwrap().len() as f64 / f64::from(MIX_RATE))
+    }
+}
+
+impl Drop for Speaker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+type Opened = (cpal::Stream, String, u32, u16);
+
+fn build_stream(wanted: Option<&str>, ring: Arc<Mutex<VecDeque<i16>>>) -> Result<Opened, String> {
+    use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+    let host = cpal::default_host();
+    let device = match wanted {
+        None => host.default_output_device().ok_or("this machine has no default output device")?,
+        Some(wanted) => host
+            .output_devices()
+            .map_err(|e| format!("cannot list output devices: {e}"))?
+            .find(|d| {
+                let id = d.id().map(|i| i.to_string().to_lowercase()).unwrap_or_default();
+                let name = d.description().map(|x| x.name().to_lowercase()).unwrap_or_default();
+                id.contains(wanted) || name.contains(wanted)
+            })
+            .ok_or_else(|| format!("no output device matches `{wanted}` (see `natter devices`)"))?,
+    };
+    let name = device.description().map(|d| d.name().to_string()).unwrap_or_else(|_| device.to_string());
+    let supported = device.default_output_config().map_err(|e| format!("{name}: no usable output format: {e}"))?;
+    let config = supported.config();
+    let (rate, channels) = (config.sample_rate, config.channels);
+    let mut resampler = Resampler::new(MIX_RATE, rate);
+    let on_error = |e: cpal::Error| tracing::warn!("playback: {e}");
+    let stream = match supported.sample_format() {
+        cpal::SampleFormat::F32 => device.build_output_stream::<f32, _, _>(
+            config,
+            move |out: &mut [f32], _| {
+                let mut ring = ring.lock().unwrap();
+                for frame in out.chunks_mut(usize::from(channels)) {
+                    let s = f32::from(resampler.next(&mut ring)) / 32768.0;
+                    frame.fill(s);
+                }
+            },
+            on_error,
+            None,
+        ),
+        cpal::SampleFormat::I16 => device.build_output_stream::<i16, _, _>(
+            config,
+            move |out: &mut [i16], _| {
+                let mut ring = ring.lock().unwrap();
+                for frame in out.chunks_mut(usize::from(channels)) {
+                    frame.fill(resampler.next(&mut ring));
+                }
+            },
+            on_error,
+            None,
+        ),
+        other => return Err(format!("{name}: sample format {other:?} is not supported yet")),
+    }
+    .map_err(|e| format!("{name}: cannot open for playback: {e}"))?;
+    stream.play().map_err(|e| format!("{name}: cannot start playback: {e}"))?;
+    Ok((stream, name, rate, channels))
+}
+
+/// Linear resampling from the mixer's rate to the device's, one output sample at a time.
+struct Resampler {
+    /// Input samples per output sample.
+    step: f64,
+    position: f64,
+    previous: i16,
+    current: i16,
+}
+
+impl Resampler {
+    fn new(from: u32, to: u32) -> Self {
+        Self { step: f64::from(from) / f64::from(to.max(1)), position: 0.0, previous: 0, current: 0 }
+    }
+
+    /// The next output sample, reading input from `ring` as needed (silence when it is empty).
+    fn next(&mut self, ring: &mut VecDeque<i16>) -> i16 {
+        self.position += self.step;
+        while self.position >= 1.0 {
+            self.position -= 1.0;
+            self.previous = self.current;
+            self.current = ring.pop_front().unwrap_or(0);
+        }
+        let t = self.position;
+        (f64::from(self.previous) * (1.0 - t) + f64::from(self.current) * t) as i16
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_rate_passes_samples_through_in_order() {
+        // One sample of latency (the interpolation window), then the input as it was.
+        let mut r = Resampler::new(48_000, 48_000);
+        let mut ring: VecDeque<i16> = (1..=5).collect();
+        let out: Vec<i16> = (0..6).map(|_| r.next(&mut ring)).collect();
+        assert_eq!(out, vec![0, 1, 2, 3, 4, 5]);
+        assert_eq!(r.next(&mut ring), 0, "silence when nothing is queued");
+    }
+
+    #[test]
+    fn resampling_keeps_the_duration() {
+        // 48 kHz → 44.1 kHz: 4800 input samples (100 ms) make 4410 output samples.
+        let mut r = Resampler::new(48_000, 44_100);
+        let mut ring: VecDeque<i16> = std::iter::repeat_n(1000, 4800).collect();
+        let mut produced = 0;
+        while !ring.is_empty() {
+            r.next(&mut ring);
+            produced += 1;
+        }
+        assert!((4405..=4415).contains(&produced), "{produced}");
+    }
+}
