@@ -12,6 +12,8 @@ PACKAGES=(
   coturn xvfb xauth x11-apps x11-utils xdotool imagemagick iproute2 iptables
   # a real Secret Service for the keyring test (private D-Bus session)
   dbus gnome-keyring
+  # a real sound server for the audio tests (user-space PulseAudio, ALSA's pulse plugin)
+  pulseaudio pulseaudio-utils libasound2-plugins
 )
 
 missing=()

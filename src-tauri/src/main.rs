@@ -110,6 +110,10 @@ struct HeadlessArgs {
     /// Run the WebRTC stack with the `webrtc` crate's default timers (for comparisons).
     #[arg(long)]
     stack_defaults: bool,
+    /// Play what the first participant hears on this output device (a name from `natter
+    /// devices`, or "default"). Without it, audio is received and counted, not played.
+    #[arg(long, value_name = "DEVICE")]
+    speaker: Option<String>,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -171,6 +175,7 @@ fn headless(args: HeadlessArgs) -> ExitCode {
         report_path: args.report.clone(),
         bind: args.bind,
         stack_defaults: args.stack_defaults,
+        speaker: args.speaker,
     };
     let rt = match runtime() {
         Ok(rt) => rt,

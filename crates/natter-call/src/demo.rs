@@ -69,6 +69,7 @@ pub async fn join_room(options: RoomOptions, events: mpsc::Sender<ViewEvent>) ->
         media: MediaSettings { seed: 7, ..MediaSettings::default() },
         view: Some(view),
         board: Some(board),
+        playout: None,
     })
     .await?;
     Ok(DemoHandle { local: Some(local), remotes: Vec::new(), _server: None, generator: None })
@@ -133,6 +134,7 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
         media: MediaSettings { seed: 7, ..MediaSettings::default() },
         view: Some(view),
         board: None,
+        playout: None,
     })
     .await?;
     let mut remotes = Vec::new();
@@ -146,6 +148,7 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
                 media: MediaSettings { seed: i as u32 + 1, ..MediaSettings::default() },
                 view: None,
                 board: None,
+                playout: None,
             })
             .await?,
         );

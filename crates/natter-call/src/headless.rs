@@ -37,6 +37,9 @@ pub struct HeadlessOptions {
     /// Run the `webrtc` crate with its default settings (`--stack-defaults`), to measure what
     /// our tuning changes. Media, signaling and the driver patch stay the same.
     pub stack_defaults: bool,
+    /// Play what the first participant hears on this output device (`--speaker NAME`, or
+    /// "default"); `None`: audio is received and counted, not played.
+    pub speaker: Option<String>,
 }
 
 impl Default for HeadlessOptions {
@@ -52,6 +55,7 @@ impl Default for HeadlessOptions {
             report_path: None,
             bind: None,
             stack_defaults: false,
+            speaker: None,
         }
     }
 }
@@ -107,6 +111,14 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
         |transition| tracing::info!("{}", transition.message),
     );
     let board = crate::health::ServerBoard::new(ice.clone(), probe_options.clone(), Some(monitor.sink()));
+    let playout = match &options.speaker {
+        Some(name) => {
+            let speaker = natter_devices::Speaker::open(Some(name)).map_err(|e| CallError::Media(format!("cannot play audio: {e}")))?;
+            tracing::info!(device = %speaker.name, rate = speaker.device_rate, channels = speaker.channels, "playing the first participant's audio");
+            Some(crate::playout::AudioPlayout::start(speaker))
+        }
+        None => None,
+    };
     let mut participants = Vec::new();
     for i in 0..options.participants {
         let config = ParticipantConfig {
@@ -117,6 +129,7 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
             media: MediaSettings { seed: i as u32 + 1, ..MediaSettings::default() },
             view: None,
             board: Some(board.clone()),
+            playout: if i == 0 { playout.clone() } else { None },
         };
         participants.push(Participant::join(config).await?);
     }

@@ -7,6 +7,7 @@
 //! - `participant`: the per-user event loop (signaling ↔ peer connections ↔ media).
 //! - `peer`: one peer connection and the path/RTT read from its stats.
 //! - `media`: capture+encode thread, decode threads, the view sink.
+//! - `playout`: the others' audio: jitter buffers, Opus decoding, mixing to the speaker.
 //! - `keyframe`: PLI from receivers to the sender's encoder (interceptor + pacing).
 //! - `receive`: RTP → H.264 access units, receive statistics (pure logic, unit-tested).
 //! - `fallback`: when to restart ICE and when to give up (sans-IO).
@@ -26,6 +27,7 @@ pub mod keyframe;
 pub mod media;
 pub mod participant;
 pub mod peer;
+pub mod playout;
 pub mod receive;
 pub mod report;
 pub mod view;

@@ -41,6 +41,8 @@ pub struct ParticipantConfig {
     pub view: Option<ViewSink>,
     /// Shared knowledge about the ICE servers (see `health::ServerBoard`); restarts use it.
     pub board: Option<Arc<crate::health::ServerBoard>>,
+    /// Where the others' audio is played (`None`: decoded nowhere, only counted).
+    pub playout: Option<Arc<crate::playout::AudioPlayout>>,
 }
 
 /// What the report needs about one remote, shared between the loop and `snapshot`.
@@ -720,13 +722,20 @@ impl Engine {
         let remote = remote.to_string();
         let task = match kind {
             RtpCodecKind::Video => tokio::spawn(receive_video(track, remote.clone(), label, record, video, joined_at, view)),
-            _ => tokio::spawn(async move {
-                while let Some(event) = track.poll().await {
-                    if let TrackRemoteEvent::OnRtpPacket(_) = event {
-                        audio_packets.fetch_add(1, Ordering::Relaxed);
+            _ => {
+                let playout = self.config.playout.clone();
+                let remote = remote.clone();
+                tokio::spawn(async move {
+                    while let Some(event) = track.poll().await {
+                        if let TrackRemoteEvent::OnRtpPacket(packet) = event {
+                            audio_packets.fetch_add(1, Ordering::Relaxed);
+                            if let Some(playout) = &playout {
+                                playout.push(&remote, packet.header.sequence_number, packet.header.timestamp, packet.payload.to_vec());
+                            }
+                        }
                     }
-                }
-            }),
+                })
+            }
         };
         if let Some(link) = self.links.get_mut(&remote) {
             link.tasks.push(task);

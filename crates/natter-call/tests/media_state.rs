@@ -40,6 +40,7 @@ async fn muting_stops_media_tells_the_other_side_and_unmuting_resumes_it() {
         media: MediaSettings { seed, ..MediaSettings::default() },
         view: None,
         board: None,
+        playout: None,
     };
     let ann = Participant::join(config("Ann", 1)).await.unwrap();
     let bob = Participant::join(config("Bob", 2)).await.unwrap();
