@@ -3,8 +3,10 @@
 //! Linux desktop plays sound. `natter headless --speaker pulse` plays what participant 1 hears
 //! (participant 2's 380 Hz tone, sent as Opus over a real WebRTC call) through Natter's jitter
 //! buffer, decoder, mixer and speaker; `parec` records the sink's monitor; the recording must
-//! hold that tone, loud and clear. Needs `pulseaudio`, `pulseaudio-utils` (parec) and
-//! `libasound2-plugins` (`bash scripts/setup.sh` installs them).
+//! hold that tone, loud and clear. And the other way: a known 1 kHz signal played into a
+//! PulseAudio source is captured by `--microphone`, sent, and comes out of the other participant's
+//! speaker. Needs `pulseaudio`, `pulseaudio-utils` (parec, pacat) and `libasound2-plugins`
+//! (`bash scripts/setup.sh` installs them).
 
 mod support;
 
@@ -28,79 +30,157 @@ fn power(samples: &[i16], frequency: f64) -> f64 {
     s1 * s1 + s2 * s2 - k * s1 * s2
 }
 
-#[test]
-fn a_participants_tone_comes_out_of_the_speaker() {
-    for tool in ["pulseaudio", "parec"] {
-        assert!(which(tool).is_some(), "`{tool}` is not installed: run `bash scripts/setup.sh` (pulseaudio, pulseaudio-utils, libasound2-plugins)");
+
+/// A private PulseAudio server with null sinks; killed (with its files) on drop.
+struct Pulse {
+    dir: TempDir,
+    server: String,
+    _child: Reaped,
+}
+
+impl Pulse {
+    fn start(sinks: &[&str]) -> Pulse {
+        for tool in ["pulseaudio", "parec", "pacat"] {
+            assert!(which(tool).is_some(), "`{tool}` is not installed: run `bash scripts/setup.sh` (pulseaudio, pulseaudio-utils, libasound2-plugins)");
+        }
+        let dir = TempDir::new("pulse");
+        let socket = dir.path("pulse.sock");
+        let mut command = Command::new("pulseaudio");
+        command.args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit", "--disable-shm=true"]);
+        for sink in sinks {
+            command.arg("-L").arg(format!("module-null-sink sink_name={sink} rate=48000"));
+        }
+        command.arg("-L").arg(format!("module-native-protocol-unix auth-anonymous=1 socket={}", socket.display()));
+        let child = Reaped(command.env("XDG_RUNTIME_DIR", &dir.0).env("HOME", &dir.0).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start pulseaudio"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "pulseaudio did not open {} within 10 s", socket.display());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        Pulse { server: format!("unix:{}", socket.display()), dir, _child: child }
     }
-    let dir = TempDir::new("pulse");
-    let socket = dir.path("pulse.sock");
-    let server = format!("unix:{}", socket.display());
-    let _pulse = Reaped(
-        Command::new("pulseaudio")
-            .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit", "--disable-shm=true"])
-            .arg("-L")
-            .arg("module-null-sink sink_name=natter_null rate=48000")
-            .arg("-L")
-            .arg(format!("module-native-protocol-unix auth-anonymous=1 socket={}", socket.display()))
-            .env("XDG_RUNTIME_DIR", &dir.0)
-            .env("HOME", &dir.0)
-            .stdout(Stdio::null())
+
+    /// Record `sink`'s monitor (48 kHz mono s16le) until the returned recorder is stopped.
+    fn record(&self, sink: &str) -> (Reaped, std::path::PathBuf) {
+        let file = self.dir.path(&format!("{sink}.raw"));
+        let child = Command::new("parec")
+            .args(["-d", &format!("{sink}.monitor"), "--raw", "--format=s16le", "--rate=48000", "--channels=1"])
+            .env("PULSE_SERVER", &self.server)
+            .stdout(std::fs::File::create(&file).unwrap())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start pulseaudio"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !socket.exists() {
-        assert!(Instant::now() < deadline, "pulseaudio did not open {} within 10 s", socket.display());
-        std::thread::sleep(Duration::from_millis(50));
+            .expect("start parec");
+        std::thread::sleep(Duration::from_millis(300));
+        (Reaped(child), file)
     }
-    std::thread::sleep(Duration::from_millis(200));
+}
 
-    let recording = dir.path("monitor.raw");
-    let mut recorder = Reaped(
-        Command::new("parec")
-            .args(["-d", "natter_null.monitor", "--raw", "--format=s16le", "--rate=48000", "--channels=1"])
-            .env("PULSE_SERVER", &server)
-            .stdout(std::fs::File::create(&recording).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start parec"),
-    );
-    std::thread::sleep(Duration::from_millis(300));
-
-    let output = Command::new(NATTER)
-        .args(["headless", "--participants", "2", "--duration", "4", "--speaker", "pulse"])
-        .arg("--report")
-        .arg(dir.path("report.json"))
-        .env("PULSE_SERVER", &server)
-        .env("RUST_LOG", "warn,natter_call=info")
-        .output()
-        .expect("run natter headless");
-    let log = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "natter headless failed:\n{log}");
-    assert!(log.contains("playing the first participant's audio"), "{log}");
+/// Stop a recording and return its samples.
+fn stop_recording((mut recorder, file): (Reaped, std::path::PathBuf)) -> Vec<i16> {
     std::thread::sleep(Duration::from_millis(300));
     let _ = recorder.0.kill();
     let _ = recorder.0.wait();
+    let bytes = std::fs::read(file).unwrap();
+    bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()
+}
 
-    let bytes = std::fs::read(&recording).unwrap();
-    let samples: Vec<i16> = bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
-    assert!(samples.len() > 48_000 * 2, "only {} samples recorded (the sink records while something plays)", samples.len());
-    // The loudest second of the recording (the call lasts 4 s of a longer recording).
+/// Assert that the loudest second of `samples` is loud and dominated by `frequency`; returns its RMS.
+fn assert_tone(samples: &[i16], frequency: f64, min_rms: f64) -> f64 {
     let second = 48_000;
+    assert!(samples.len() > second * 2, "only {} samples recorded (a sink records while something plays)", samples.len());
     let loudest = (0..samples.len() - second)
         .step_by(second / 4)
         .max_by_key(|&at| samples[at..at + second].iter().map(|&s| i64::from(s).abs()).sum::<i64>())
         .unwrap();
     let window = &samples[loudest..loudest + second];
     let rms = (window.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / window.len() as f64).sqrt();
-    // Sent at 0.3 of full scale (RMS ≈ 6950); Opus and the mix keep it in that region.
-    assert!(rms > 3000.0, "too quiet: RMS {rms:.0}");
-    let tone = power(window, TONE_HZ);
-    for other in [300.0, 340.0, 420.0, 460.0, 1000.0] {
+    assert!(rms > min_rms, "too quiet: RMS {rms:.0}");
+    let tone = power(window, frequency);
+    for other in [frequency * 0.79, frequency * 0.9, frequency * 1.1, frequency * 1.21, frequency * 2.63] {
         let p = power(window, other);
-        assert!(tone > 1000.0 * p, "{TONE_HZ} Hz should dominate: {tone:.3e} vs {other} Hz {p:.3e}");
+        assert!(tone > 1000.0 * p, "{frequency} Hz should dominate: {tone:.3e} vs {other:.0} Hz {p:.3e}");
     }
-    eprintln!("recorded {} samples; loudest second RMS {rms:.0}; {TONE_HZ} Hz power {tone:.3e}", samples.len());
+    rms
+}
+
+#[test]
+fn a_participants_tone_comes_out_of_the_speaker() {
+    let pulse = Pulse::start(&["natter_null"]);
+    let recording = pulse.record("natter_null");
+    let dir = TempDir::new("playback");
+    let output = Command::new(NATTER)
+        .args(["headless", "--participants", "2", "--duration", "4", "--speaker", "pulse"])
+        .arg("--report")
+        .arg(dir.path("report.json"))
+        .env("PULSE_SERVER", &pulse.server)
+        .env("RUST_LOG", "warn,natter_call=info")
+        .output()
+        .expect("run natter headless");
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "natter headless failed:\n{log}");
+    assert!(log.contains("playing the first participant's audio"), "{log}");
+    // Sent at 0.3 of full scale (RMS ≈ 6950); Opus and the mix keep it in that region.
+    let rms = assert_tone(&stop_recording(recording), TONE_HZ, 3000.0);
+    eprintln!("speaker: {TONE_HZ} Hz at RMS {rms:.0}");
+}
+
+#[test]
+fn a_known_signal_at_the_microphone_reaches_the_other_side() {
+    const SIGNAL_HZ: f64 = 1000.0;
+    let pulse = Pulse::start(&["natter_null", "mic_feed"]);
+    // 15 s of a 1 kHz tone at half scale into `mic_feed`; its monitor is the microphone.
+    let feed_file = pulse.dir.path("feed.raw");
+    let feed: Vec<u8> = (0..48_000 * 15)
+        .flat_map(|i| (((std::f64::consts::TAU * SIGNAL_HZ * f64::from(i) / RATE).sin() * 16_000.0) as i16).to_le_bytes())
+        .collect();
+    std::fs::write(&feed_file, feed).unwrap();
+    let _feeder = Reaped(
+        Command::new("pacat")
+            .args(["--playback", "-d", "mic_feed", "--raw", "--format=s16le", "--rate=48000", "--channels=1"])
+            .arg(&feed_file)
+            .env("PULSE_SERVER", &pulse.server)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pacat"),
+    );
+    let recording = pulse.record("natter_null");
+    // Two processes, as two machines: the sender captures, the receiver plays.
+    let port = support::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let _signal = Reaped(Command::new(NATTER).args(["signal-server", "--listen", &listen]).stderr(Stdio::null()).spawn().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(Instant::now() < deadline, "signal-server did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = format!("ws://{listen}");
+    let dir = TempDir::new("capture");
+    let spawn = |name: &str, device_args: [&str; 2], env: (&str, &str)| {
+        Command::new(NATTER)
+            .args(["headless", "--participants", "1", "--expect", "2", "--duration", "4", "--bind", "127.0.0.1", "--room", "mic"])
+            .args(["--signal", &url])
+            .args(device_args)
+            .arg("--report")
+            .arg(dir.path(&format!("{name}.json")))
+            .env("PULSE_SERVER", &pulse.server)
+            .env(env.0, env.1)
+            .env("RUST_LOG", "warn,natter_call=info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run natter headless")
+    };
+    let sender = spawn("sender", ["--microphone", "pulse"], ("PULSE_SOURCE", "mic_feed.monitor"));
+    let receiver = spawn("receiver", ["--speaker", "pulse"], ("PULSE_SINK", "natter_null"));
+    for (name, child) in [("sender", sender), ("receiver", receiver)] {
+        let output = child.wait_with_output().unwrap();
+        let log = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{name} failed:\n{log}");
+        if name == "sender" {
+            assert!(log.contains("capturing audio"), "the sender did not open the microphone:\n{log}");
+        }
+    }
+    let rms = assert_tone(&stop_recording(recording), SIGNAL_HZ, 2000.0);
+    eprintln!("microphone → call → speaker: {SIGNAL_HZ} Hz at RMS {rms:.0}");
 }

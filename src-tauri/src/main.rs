@@ -114,6 +114,10 @@ struct HeadlessArgs {
     /// devices`, or "default"). Without it, audio is received and counted, not played.
     #[arg(long, value_name = "DEVICE")]
     speaker: Option<String>,
+    /// The first participant captures audio from this input device instead of the synthetic
+    /// tone. If it cannot be opened, that participant sends no audio and says why.
+    #[arg(long, value_name = "DEVICE")]
+    microphone: Option<String>,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -176,6 +180,7 @@ fn headless(args: HeadlessArgs) -> ExitCode {
         bind: args.bind,
         stack_defaults: args.stack_defaults,
         speaker: args.speaker,
+        microphone: args.microphone,
     };
     let rt = match runtime() {
         Ok(rt) => rt,

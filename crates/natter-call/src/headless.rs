@@ -40,6 +40,8 @@ pub struct HeadlessOptions {
     /// Play what the first participant hears on this output device (`--speaker NAME`, or
     /// "default"); `None`: audio is received and counted, not played.
     pub speaker: Option<String>,
+    /// The first participant captures audio from this input device (`--microphone NAME`).
+    pub microphone: Option<String>,
 }
 
 impl Default for HeadlessOptions {
@@ -56,6 +58,7 @@ impl Default for HeadlessOptions {
             bind: None,
             stack_defaults: false,
             speaker: None,
+            microphone: None,
         }
     }
 }
@@ -126,7 +129,7 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
             room: room.clone(),
             signal_url: signal_url.clone(),
             link: link.clone(),
-            media: MediaSettings { seed: i as u32 + 1, ..MediaSettings::default() },
+            media: MediaSettings { seed: i as u32 + 1, microphone: if i == 0 { options.microphone.clone() } else { None }, ..MediaSettings::default() },
             view: None,
             board: Some(board.clone()),
             playout: if i == 0 { playout.clone() } else { None },

@@ -28,11 +28,50 @@ pub struct MediaSettings {
     pub bitrate_bps: u32,
     /// Varies the test pattern (and tone) per participant.
     pub seed: u32,
+    /// Capture audio from this input device (a name from `natter devices`, or "default") instead
+    /// of the synthetic tone. If it cannot be opened, this participant sends no audio
+    /// (receive-only) and says why in the log.
+    pub microphone: Option<String>,
 }
 
 impl Default for MediaSettings {
     fn default() -> Self {
-        Self { width: 640, height: 360, fps: 30, bitrate_bps: 800_000, seed: 1 }
+        Self { width: 640, height: 360, fps: 30, bitrate_bps: 800_000, seed: 1, microphone: None }
+    }
+}
+
+/// Where this participant's audio comes from.
+enum AudioSource {
+    Synthetic(SyntheticMic),
+    Device(natter_devices::Microphone),
+    /// No usable microphone: receive-only audio.
+    Nothing,
+}
+
+impl AudioSource {
+    fn open(settings: &MediaSettings) -> AudioSource {
+        match &settings.microphone {
+            None => AudioSource::Synthetic(SyntheticMic::new(300.0 + 40.0 * (settings.seed % 10) as f32)),
+            Some(name) => match natter_devices::Microphone::open(Some(name)) {
+                Ok(mic) => {
+                    tracing::info!(device = %mic.name, rate = mic.device_rate, channels = mic.channels, "capturing audio");
+                    AudioSource::Device(mic)
+                }
+                Err(e) => {
+                    tracing::warn!("no microphone ({e}): this participant sends no audio (receive-only)");
+                    AudioSource::Nothing
+                }
+            },
+        }
+    }
+
+    /// The 20 ms frames available now (a device may deliver in bursts).
+    fn frames(&mut self) -> Vec<Vec<i16>> {
+        match self {
+            AudioSource::Synthetic(mic) => vec![mic.next_frame()],
+            AudioSource::Device(mic) => std::iter::from_fn(|| mic.read_frame()).take(3).collect(),
+            AudioSource::Nothing => Vec::new(),
+        }
     }
 }
 
@@ -110,7 +149,7 @@ pub fn start_capture(
         .map_err(|e| CallError::Media(e.to_string()))?;
     let mut audio_encoder = AudioEncoder::new().map_err(|e| CallError::Media(e.to_string()))?;
     let mut camera = SyntheticCamera::new(settings.width, settings.height, settings.seed);
-    let mut mic = SyntheticMic::new(300.0 + 40.0 * (settings.seed % 10) as f32);
+    let mut mic = AudioSource::open(settings);
     let frame_interval = Duration::from_secs_f64(1.0 / f64::from(settings.fps.max(1)));
     let (video, audio, keyframe) = (video_tx.clone(), audio_tx.clone(), Arc::clone(&keyframe_requested));
     let (audio_muted, video_muted) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
@@ -127,9 +166,12 @@ pub fn start_capture(
                 let now = Instant::now();
                 if now >= next_audio {
                     next_audio += AUDIO_FRAME;
-                    let pcm = mic.next_frame();
-                    // Muted: the tone keeps its phase; nothing is encoded or sent.
-                    if !audio_off.load(Ordering::Relaxed) {
+                    // Muted: the source keeps running (the tone its phase, the device its
+                    // buffer fresh); nothing is encoded or sent.
+                    for pcm in mic.frames() {
+                        if audio_off.load(Ordering::Relaxed) {
+                            continue;
+                        }
                         match audio_encoder.encode(&pcm) {
                             Ok(packet) => {
                                 let _ = audio.send(Arc::new(EncodedAudio { data: Bytes::from(packet) }));

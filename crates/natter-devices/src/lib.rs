@@ -1,5 +1,5 @@
 //! natter-devices: the machine's cameras (nokhwa), microphones and speakers (cpal), as the user
-//! picks them: enumeration (here) and playback (`speaker`); capture comes next.
+//! picks them: enumeration (here), capture (`microphone`) and playback (`speaker`).
 //!
 //! Enumeration never fails as a whole: a backend that cannot be asked (no V4L2, no sound server,
 //! no permission) leaves its list empty and adds a sentence to `problems`, so `natter devices`
@@ -7,7 +7,9 @@
 
 use serde::Serialize;
 
+pub mod microphone;
 pub mod speaker;
+pub use microphone::Microphone;
 pub use speaker::Speaker;
 
 /// A camera as nokhwa reports it.
