@@ -152,6 +152,7 @@ async fn editing_ice_servers_mid_call_moves_the_call() {
         media: natter_call::media::MediaSettings { width: 320, height: 180, ..Default::default() },
         view: None,
         board: None,
+        playout: None,
     };
     let alice = Participant::join(participant("alice", config_for(&first))).await.unwrap();
     let bob = Participant::join(participant("bob", config_for(&first))).await.unwrap();
