@@ -34,3 +34,22 @@ fn devices_json_has_the_documented_fields() {
     assert!(json["audio_host"].is_string(), "{json:#}");
     assert_eq!(json["cameras"].as_array().unwrap().is_empty(), !has_video_device(), "{json:#}");
 }
+
+/// "No camera is not an error that stops a call": a participant whose camera does not exist joins
+/// receive-only for video, tells the others, and the call is whole (everyone else's video and
+/// everyone's audio flow; nobody waits for its video).
+#[test]
+fn a_participant_without_a_camera_joins_receive_only() {
+    let dir = support::TempDir::new("nocam");
+    let run = support::run_headless(&dir, "nocam", &["--participants", "2", "--duration", "3", "--camera", "no-such-camera-on-any-machine"]);
+    assert!(run.status.success(), "the call must go on without the camera:\n{}", run.stderr);
+    assert!(run.stderr.contains("sends no video (receive-only)"), "{}", run.stderr);
+    let streams = support::streams(&run.report);
+    let (_, from_camera_less) = streams.iter().find(|(receiver, _)| receiver == "p2").expect("p2's view of p1");
+    assert_eq!(from_camera_less["state"], "connected", "{from_camera_less:#}");
+    assert_eq!(from_camera_less["remote_video_muted"], true, "{from_camera_less:#}");
+    assert_eq!(from_camera_less["video"]["frames_decoded"], 0, "{from_camera_less:#}");
+    assert!(from_camera_less["audio"]["packets_received"].as_u64().unwrap_or(0) > 0, "{from_camera_less:#}");
+    let (_, to_camera_less) = streams.iter().find(|(receiver, _)| receiver == "p1").expect("p1's view of p2");
+    assert!(to_camera_less["video"]["frames_decoded"].as_u64().unwrap_or(0) > 20, "the camera-less participant still receives video: {to_camera_less:#}");
+}

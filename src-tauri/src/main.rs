@@ -118,6 +118,10 @@ struct HeadlessArgs {
     /// tone. If it cannot be opened, that participant sends no audio and says why.
     #[arg(long, value_name = "DEVICE")]
     microphone: Option<String>,
+    /// The first participant sends video from this camera ("default": the first one). Without
+    /// a camera it joins receive-only for video and tells the others.
+    #[arg(long, value_name = "DEVICE")]
+    camera: Option<String>,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -181,6 +185,7 @@ fn headless(args: HeadlessArgs) -> ExitCode {
         stack_defaults: args.stack_defaults,
         speaker: args.speaker,
         microphone: args.microphone,
+        camera: args.camera,
     };
     let rt = match runtime() {
         Ok(rt) => rt,

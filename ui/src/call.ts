@@ -279,6 +279,7 @@ export class CallView {
     (byId("leave") as HTMLButtonElement).disabled = true;
     for (const t of this.tiles.values()) t.root.remove();
     this.tiles.clear();
+    this.pending.clear();
     byId("call-summary").textContent = "";
     byId("left-title").textContent = title;
     byId("left-detail").textContent = detail;
@@ -295,9 +296,11 @@ export class CallView {
     byId("left").hidden = true;
     const rejoin = byId<HTMLButtonElement>("rejoin");
     rejoin.disabled = true;
-    // A new call replaces the current one: clear its tiles first.
+    // A new call replaces the current one: clear its tiles first, and its frames not yet
+    // painted (they would bring back a tile of someone from the previous call).
     for (const t of this.tiles.values()) t.root.remove();
     this.tiles.clear();
+    this.pending.clear();
     this.join = join;
     const mySession = ++this.session;
     byId("call-summary").textContent = "joining…";

@@ -42,6 +42,8 @@ pub struct HeadlessOptions {
     pub speaker: Option<String>,
     /// The first participant captures audio from this input device (`--microphone NAME`).
     pub microphone: Option<String>,
+    /// The first participant sends video from this camera (`--camera NAME`).
+    pub camera: Option<String>,
 }
 
 impl Default for HeadlessOptions {
@@ -59,6 +61,7 @@ impl Default for HeadlessOptions {
             stack_defaults: false,
             speaker: None,
             microphone: None,
+            camera: None,
         }
     }
 }
@@ -129,7 +132,12 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
             room: room.clone(),
             signal_url: signal_url.clone(),
             link: link.clone(),
-            media: MediaSettings { seed: i as u32 + 1, microphone: if i == 0 { options.microphone.clone() } else { None }, ..MediaSettings::default() },
+            media: MediaSettings {
+                seed: i as u32 + 1,
+                microphone: if i == 0 { options.microphone.clone() } else { None },
+                camera: if i == 0 { options.camera.clone() } else { None },
+                ..MediaSettings::default()
+            },
             view: None,
             board: Some(board.clone()),
             playout: if i == 0 { playout.clone() } else { None },
@@ -232,10 +240,12 @@ pub fn judge(participants: &[ParticipantReport], expect_total: usize) -> Option<
                     None => format!("{} → {}: connection {} (never reached connected)", p.id, peer.remote, peer.state),
                 });
             }
-            if peer.video.frames_decoded == 0 {
+            // A participant without camera or microphone is receive-only for that medium (it
+            // told us so): no video or audio from it is expected.
+            if peer.video.frames_decoded == 0 && !peer.remote_video_muted {
                 return Some(format!("{} ← {}: connected but no video frame decoded", p.id, peer.remote));
             }
-            if peer.audio.packets_received == 0 {
+            if peer.audio.packets_received == 0 && !peer.remote_audio_muted {
                 return Some(format!("{} ← {}: connected but no audio packet received", p.id, peer.remote));
             }
         }

@@ -32,11 +32,15 @@ pub struct MediaSettings {
     /// of the synthetic tone. If it cannot be opened, this participant sends no audio
     /// (receive-only) and says why in the log.
     pub microphone: Option<String>,
+    /// Send video from this camera (a name from `natter devices`, or "default") instead of the
+    /// synthetic pattern. If there is no such camera, this participant sends no video
+    /// (receive-only) and tells the others, as if its camera were off.
+    pub camera: Option<String>,
 }
 
 impl Default for MediaSettings {
     fn default() -> Self {
-        Self { width: 640, height: 360, fps: 30, bitrate_bps: 800_000, seed: 1, microphone: None }
+        Self { width: 640, height: 360, fps: 30, bitrate_bps: 800_000, seed: 1, microphone: None, camera: None }
     }
 }
 
@@ -101,12 +105,15 @@ pub struct EncodedStreams {
     keyframe_requested: Arc<AtomicBool>,
     audio_muted: Arc<AtomicBool>,
     video_muted: Arc<AtomicBool>,
+    /// No device for this medium: it stays off (receive-only) whatever the user asks.
+    no_microphone: bool,
+    no_camera: bool,
 }
 
 impl EncodedStreams {
     /// Microphone off: nothing is captured or sent until it is back on.
     pub fn set_audio_muted(&self, muted: bool) {
-        self.audio_muted.store(muted, Ordering::Relaxed);
+        self.audio_muted.store(muted || self.no_microphone, Ordering::Relaxed);
     }
 
     /// Camera off: no video is encoded or sent; turning it back on starts with a keyframe.
@@ -114,7 +121,7 @@ impl EncodedStreams {
         if !muted {
             self.request_keyframe();
         }
-        self.video_muted.store(muted, Ordering::Relaxed);
+        self.video_muted.store(muted || self.no_camera, Ordering::Relaxed);
     }
 
     pub fn audio_muted(&self) -> bool {
@@ -150,9 +157,25 @@ pub fn start_capture(
     let mut audio_encoder = AudioEncoder::new().map_err(|e| CallError::Media(e.to_string()))?;
     let mut camera = SyntheticCamera::new(settings.width, settings.height, settings.seed);
     let mut mic = AudioSource::open(settings);
+    // A requested camera that does not exist: receive-only video, announced like a camera off.
+    let no_camera = match &settings.camera {
+        None => None,
+        Some(name) => match natter_devices::find_camera(name) {
+            Err(why) => {
+                tracing::warn!("{why}: this participant sends no video (receive-only)");
+                Some(why)
+            }
+            Ok(found) => {
+                // Capture from cameras lands next; until then the pattern stands in for it.
+                tracing::warn!(camera = %found.name, "camera capture is not built yet; sending the synthetic pattern");
+                None
+            }
+        },
+    };
+    let no_microphone = matches!(mic, AudioSource::Nothing);
     let frame_interval = Duration::from_secs_f64(1.0 / f64::from(settings.fps.max(1)));
     let (video, audio, keyframe) = (video_tx.clone(), audio_tx.clone(), Arc::clone(&keyframe_requested));
-    let (audio_muted, video_muted) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let (audio_muted, video_muted) = (Arc::new(AtomicBool::new(no_microphone)), Arc::new(AtomicBool::new(no_camera.is_some())));
     let (audio_off, video_off) = (Arc::clone(&audio_muted), Arc::clone(&video_muted));
     std::thread::Builder::new()
         .name("capture".into())
@@ -224,7 +247,7 @@ pub fn start_capture(
             }
         })
         .map_err(|e| CallError::Media(format!("could not start the capture thread: {e}")))?;
-    Ok(EncodedStreams { video: video_tx, audio: audio_tx, keyframe_requested, audio_muted, video_muted })
+    Ok(EncodedStreams { video: video_tx, audio: audio_tx, keyframe_requested, audio_muted, video_muted, no_microphone, no_camera: no_camera.is_some() })
 }
 
 /// Where one remote stream's decoded frames are accounted for and shown.

@@ -62,6 +62,17 @@ pub fn enumerate() -> Devices {
     devices
 }
 
+/// The camera whose id or name contains `wanted` (case-insensitive; "default": the first one).
+pub fn find_camera(wanted: &str) -> Result<Camera, String> {
+    let cameras = nokhwa::query(nokhwa::utils::ApiBackend::Auto).map_err(|e| format!("cameras could not be listed: {e}"))?;
+    let wanted = wanted.to_lowercase();
+    cameras
+        .into_iter()
+        .map(|c| Camera { id: c.index().to_string(), name: c.human_name(), description: c.description().to_string() })
+        .find(|c| wanted == "default" || c.id.to_lowercase() == wanted || c.name.to_lowercase().contains(&wanted))
+        .ok_or_else(|| if wanted == "default" { "no camera found on this machine".to_string() } else { format!("no camera matches `{wanted}` (see `natter devices`)") })
+}
+
 fn enumerate_audio(devices: &mut Devices) {
     use cpal::traits::{DeviceTrait, HostTrait};
     let host = cpal::default_host();
