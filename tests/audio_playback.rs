@@ -120,6 +120,12 @@ fn a_participants_tone_comes_out_of_the_speaker() {
     let log = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "natter headless failed:\n{log}");
     assert!(log.contains("playing the first participant's audio"), "{log}");
+    // The report shows the jitter buffer of what was played.
+    let report = support::read_report(&dir.path("report.json"), &log);
+    let heard = support::streams(&report).into_iter().find(|(receiver, _)| receiver == "p1").expect("p1's view of p2").1;
+    let playout = &heard["audio"]["playout"];
+    assert!(playout["played"].as_u64().unwrap_or(0) > 100, "{playout:#}");
+    assert!(playout["target_ms"].as_f64().unwrap_or(0.0) >= 40.0, "{playout:#}");
     // Sent at 0.3 of full scale (RMS ≈ 6950); Opus and the mix keep it in that region.
     let rms = assert_tone(&stop_recording(recording), TONE_HZ, 3000.0);
     eprintln!("speaker: {TONE_HZ} Hz at RMS {rms:.0}");

@@ -56,7 +56,7 @@ first_frame_ms: number | null, path: PathReport | null, video: VideoReport, audi
  * join → the remote left the room (its connection is then closed; `state` is the last
  * state before it left). Absent while the remote is in the call.
  */
-left_ms: number | null, 
+left_ms?: number, 
 /**
  * join → the most recent decoded frame from this remote.
  */
@@ -124,7 +124,33 @@ export type VideoReport = { frames_received: number, frames_decoded: number, fra
  */
 frames_unreadable: number, latency_ms_p50: number | null, latency_ms_p95: number | null, };
 
-export type AudioReport = { packets_received: number, };
+export type AudioReport = { packets_received: number, 
+/**
+ * When this participant plays the remote's audio (`--speaker`): its jitter buffer.
+ */
+playout?: PlayoutReport, };
+
+export type PlayoutReport = { 
+/**
+ * Frames played as received.
+ */
+played: number, 
+/**
+ * Frames filled by packet-loss concealment (missing or not yet arrived).
+ */
+concealed: number, 
+/**
+ * Packets that arrived after their turn (dropped).
+ */
+late: number, duplicates: number, 
+/**
+ * Frames dropped to keep the delay down (sender clock faster than ours).
+ */
+dropped_for_drift: number, 
+/**
+ * Audio buffered when the report was taken, and the delay the buffer aims for.
+ */
+depth_ms: number, target_ms: number, };
 
 export type ServerHealth = { url: string, transport: ProbeTransport, status: ProbeStatus, 
 /**

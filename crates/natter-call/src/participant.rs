@@ -80,6 +80,8 @@ pub struct Participant {
     task: tokio::task::JoinHandle<()>,
     client: SignalClient,
     commands: mpsc::UnboundedSender<Command>,
+    /// Where the others' audio is played, if anywhere (its jitter stats go into the report).
+    playout: Option<Arc<crate::playout::AudioPlayout>>,
 }
 
 impl Participant {
@@ -117,7 +119,7 @@ impl Participant {
         }
         let (commands, command_rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(engine.run(server_rx, link_rx, command_rx));
-        Ok(Participant { id, name: config.name, joined_at, shared, frames_sent, stop_media, task, client, commands })
+        Ok(Participant { id, name: config.name, joined_at, shared, frames_sent, stop_media, task, client, commands, playout: config.playout.clone() })
     }
 
     /// The report of this participant now (re-reads the selected path of each connection).
@@ -160,6 +162,7 @@ impl Participant {
                 latency_ms_p95: stats.latency_percentile(95.0),
             };
             report.audio.packets_received = audio_packets.load(Ordering::Relaxed);
+            report.audio.playout = self.playout.as_ref().and_then(|p| p.report(&report.remote));
             reports.push(report);
         }
         reports.sort_by(|a, b| a.remote.cmp(&b.remote));

@@ -66,9 +66,23 @@ impl AudioPlayout {
         self.remotes.lock().unwrap().remove(remote);
     }
 
-    /// Jitter-buffer counters of `remote` (played, concealed, late…), and its depth.
-    pub fn stats(&self, remote: &str) -> Option<(JitterStats, Duration)> {
-        self.remotes.lock().unwrap().get(remote).map(|a| (a.buffer.stats(), a.buffer.depth()))
+    /// Jitter-buffer counters of `remote` (played, concealed, late…), its depth and target.
+    pub fn stats(&self, remote: &str) -> Option<(JitterStats, Duration, Duration)> {
+        self.remotes.lock().unwrap().get(remote).map(|a| (a.buffer.stats(), a.buffer.depth(), a.buffer.target()))
+    }
+
+    /// The report's view of `remote`'s jitter buffer.
+    pub fn report(&self, remote: &str) -> Option<crate::report::PlayoutReport> {
+        let (stats, depth, target) = self.stats(remote)?;
+        Some(crate::report::PlayoutReport {
+            played: stats.played,
+            concealed: stats.concealed,
+            late: stats.late,
+            duplicates: stats.duplicates,
+            dropped_for_drift: stats.dropped_for_drift,
+            depth_ms: depth.as_secs_f64() * 1000.0,
+            target_ms: target.as_secs_f64() * 1000.0,
+        })
     }
 }
 

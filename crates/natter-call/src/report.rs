@@ -46,6 +46,7 @@ pub struct PeerReport {
     /// join → the remote left the room (its connection is then closed; `state` is the last
     /// state before it left). Absent while the remote is in the call.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub left_ms: Option<f64>,
     /// join → the most recent decoded frame from this remote.
     pub last_frame_ms: Option<f64>,
@@ -113,6 +114,27 @@ pub struct VideoReport {
 #[derive(Debug, Clone, Default, Serialize, TS)]
 pub struct AudioReport {
     pub packets_received: u64,
+    /// When this participant plays the remote's audio (`--speaker`): its jitter buffer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub playout: Option<PlayoutReport>,
+}
+
+/// The jitter buffer of one remote's audio, as played.
+#[derive(Debug, Clone, Default, Serialize, TS, PartialEq)]
+pub struct PlayoutReport {
+    /// Frames played as received.
+    pub played: u64,
+    /// Frames filled by packet-loss concealment (missing or not yet arrived).
+    pub concealed: u64,
+    /// Packets that arrived after their turn (dropped).
+    pub late: u64,
+    pub duplicates: u64,
+    /// Frames dropped to keep the delay down (sender clock faster than ours).
+    pub dropped_for_drift: u64,
+    /// Audio buffered when the report was taken, and the delay the buffer aims for.
+    pub depth_ms: f64,
+    pub target_ms: f64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -142,6 +164,7 @@ pub fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
         PathReport::decl(cfg),
         VideoReport::decl(cfg),
         AudioReport::decl(cfg),
+        PlayoutReport::decl(cfg),
         crate::health::ServerHealth::decl(cfg),
         natter_ice::probe::ProbeResult::decl(cfg),
         natter_ice::probe::ProbeStatus::decl(cfg),
