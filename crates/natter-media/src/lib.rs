@@ -11,6 +11,7 @@
 //! synthetic camera ≈ 0.1 ms, Opus encode ≈ 0.1 ms per 20 ms.
 
 mod audio;
+pub mod camera_formats;
 mod convert;
 mod frame;
 pub mod jitter;
