@@ -1,6 +1,7 @@
 //! What cameras deliver → what the encoder wants (I420). USB webcams speak YUYV (packed 4:2:2)
 //! at low resolutions and MJPEG at high ones; this module holds the pure conversions, tested on
-//! frames made in the tests (no camera needed). One pass per plane, no intermediate RGB.
+//! frames made in the tests (no camera needed). YUYV: one pass per plane, no intermediate RGB;
+//! MJPEG: zune-jpeg to RGB, then to I420 (a YCbCr output path would save a conversion).
 
 use crate::{I420Frame, MediaError};
 
@@ -33,6 +34,18 @@ pub fn yuyv_to_i420(data: &[u8], width: u32, height: u32, stride: usize) -> Resu
         }
     }
     Ok(I420Frame { width, height, y, u, v })
+}
+
+/// One MJPEG frame (a complete JPEG image, as UVC cameras send at high resolutions) → I420.
+pub fn mjpeg_to_i420(jpeg: &[u8]) -> Result<I420Frame, MediaError> {
+    use zune_jpeg::zune_core::bytestream::ZCursor;
+    use zune_jpeg::zune_core::colorspace::ColorSpace;
+    use zune_jpeg::zune_core::options::DecoderOptions;
+    let options = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
+    let rgb = decoder.decode().map_err(|e| MediaError::Decoder(format!("MJPEG frame: {e}")))?;
+    let (width, height) = decoder.dimensions().ok_or_else(|| MediaError::Decoder("MJPEG frame without a size".into()))?;
+    rgb_to_i420(&rgb, width as u32, height as u32)
 }
 
 /// Packed RGB (3 bytes per pixel, what a JPEG decoder gives) → I420, BT.601 limited range.
@@ -114,6 +127,25 @@ mod tests {
         assert!(yuyv_to_i420(&data, 7, 4, stride).is_err());
         assert!(yuyv_to_i420(&data, 8, 4, 8).is_err(), "stride shorter than a row");
         assert!(rgb_to_i420(&[0; 10], 4, 4).is_err());
+    }
+
+    #[test]
+    fn an_mjpeg_frame_decodes_to_the_picture_it_holds() {
+        // A 64×32 JPEG made here: left half red, right half blue (as a camera's MJPEG would be).
+        let (w, h) = (64u16, 32u16);
+        let rgb: Vec<u8> = (0..usize::from(w) * usize::from(h))
+            .flat_map(|i| if i % usize::from(w) < usize::from(w) / 2 { [255, 0, 0] } else { [0, 0, 255] })
+            .collect();
+        let mut jpeg = Vec::new();
+        jpeg_encoder::Encoder::new(&mut jpeg, 90).encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb).unwrap();
+        let frame = mjpeg_to_i420(&jpeg).unwrap();
+        assert_eq!((frame.width, frame.height), (64, 32));
+        let (left, right) = (frame.y[16 * 64 + 8], frame.y[16 * 64 + 56]);
+        assert!((75..=90).contains(&left), "red's luma ≈ 82: {left}");
+        assert!((35..=48).contains(&right), "blue's luma ≈ 41: {right}");
+        let (left_v, right_u) = (frame.v[8 * 32 + 4], frame.u[8 * 32 + 28]);
+        assert!(left_v > 220 && right_u > 220, "red has high V ({left_v}), blue high U ({right_u})");
+        assert!(mjpeg_to_i420(&jpeg[..jpeg.len() / 3]).is_err(), "a truncated frame is an error");
     }
 
     #[test]
