@@ -29,8 +29,8 @@ pub fn yuyv_to_i420(data: &[u8], width: u32, height: u32, stride: usize) -> Resu
         let (top, bottom) = (&data[2 * crow * stride..], &data[(2 * crow + 1) * stride..]);
         for cx in 0..w / 2 {
             let at = cx * 4;
-            u[crow * (w / 2) + cx] = ((u16::from(top[at + 1]) + u16::from(bottom[at + 1]) + 1) / 2) as u8;
-            v[crow * (w / 2) + cx] = ((u16::from(top[at + 3]) + u16::from(bottom[at + 3]) + 1) / 2) as u8;
+            u[crow * (w / 2) + cx] = (u16::from(top[at + 1]) + u16::from(bottom[at + 1])).div_ceil(2) as u8;
+            v[crow * (w / 2) + cx] = (u16::from(top[at + 3]) + u16::from(bottom[at + 3])).div_ceil(2) as u8;
         }
     }
     Ok(I420Frame { width, height, y, u, v })
