@@ -114,6 +114,7 @@ fn a_participants_tone_comes_out_of_the_speaker() {
         .arg("--report")
         .arg(dir.path("report.json"))
         .env("PULSE_SERVER", &pulse.server)
+        .env("JACK_NO_START_SERVER", "1")
         .env("RUST_LOG", "warn,natter_call=info")
         .output()
         .expect("run natter headless");
@@ -170,6 +171,7 @@ fn a_known_signal_at_the_microphone_reaches_the_other_side() {
             .arg("--report")
             .arg(dir.path(&format!("{name}.json")))
             .env("PULSE_SERVER", &pulse.server)
+            .env("JACK_NO_START_SERVER", "1")
             .env(env.0, env.1)
             .env("RUST_LOG", "warn,natter_call=info")
             .stdout(Stdio::null())
@@ -179,14 +181,13 @@ fn a_known_signal_at_the_microphone_reaches_the_other_side() {
     };
     let sender = spawn("sender", ["--microphone", "pulse"], ("PULSE_SOURCE", "mic_feed.monitor"));
     let receiver = spawn("receiver", ["--speaker", "pulse"], ("PULSE_SINK", "natter_null"));
-    for (name, child) in [("sender", sender), ("receiver", receiver)] {
-        let output = child.wait_with_output().unwrap();
-        let log = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert!(output.status.success(), "{name} failed:\n{log}");
-        if name == "sender" {
-            assert!(log.contains("capturing audio"), "the sender did not open the microphone:\n{log}");
-        }
+    // Both finish before anything is judged: a failure of one shows with the other's log.
+    let outputs: Vec<(&str, std::process::Output)> = [("sender", sender), ("receiver", receiver)].into_iter().map(|(n, c)| (n, c.wait_with_output().unwrap())).collect();
+    let logs: String = outputs.iter().map(|(n, o)| format!("--- {n} ({:?})\n{}", o.status, String::from_utf8_lossy(&o.stderr))).collect();
+    for (name, output) in &outputs {
+        assert!(output.status.success(), "{name} failed:\n{logs}");
     }
+    assert!(logs.contains("capturing audio"), "the sender did not open the microphone:\n{logs}");
     let rms = assert_tone(&stop_recording(recording), SIGNAL_HZ, 2000.0);
     eprintln!("microphone → call → speaker: {SIGNAL_HZ} Hz at RMS {rms:.0}");
 }

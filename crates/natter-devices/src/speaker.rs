@@ -53,7 +53,7 @@ impl Speaker {
                 drop(stream);
             })
             .map_err(|e| format!("cannot start the playback thread: {e}"))?;
-        let (name, device_rate, channels) = rx.recv_timeout(Duration::from_secs(5)).map_err(|_| "the output device did not open within 5 s".to_string())??;
+        let (name, device_rate, channels) = rx.recv_timeout(Duration::from_secs(15)).map_err(|_| "the output device did not open within 15 s".to_string())??;
         Ok(Speaker { ring, stop, name, device_rate, channels })
     }
 
@@ -82,16 +82,21 @@ type Opened = (cpal::Stream, String, u32, u16);
 fn build_stream(wanted: Option<&str>, ring: Arc<Mutex<VecDeque<i16>>>) -> Result<Opened, String> {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
     let host = cpal::default_host();
+    let matches = |d: &cpal::Device, wanted: &str| {
+        let id = d.id().map(|i| i.to_string().to_lowercase()).unwrap_or_default();
+        let name = d.description().map(|x| x.name().to_lowercase()).unwrap_or_default();
+        id.contains(wanted) || name.contains(wanted)
+    };
+    // The default device first: listing every device makes ALSA probe each of its plugins
+    // (JACK, OSS…), which can take seconds.
+    let default = host.default_output_device();
     let device = match wanted {
-        None => host.default_output_device().ok_or("this machine has no default output device")?,
+        None => default.ok_or("this machine has no default output device")?,
+        Some(wanted) if default.as_ref().is_some_and(|d| matches(d, wanted)) => default.expect("checked"),
         Some(wanted) => host
             .output_devices()
             .map_err(|e| format!("cannot list output devices: {e}"))?
-            .find(|d| {
-                let id = d.id().map(|i| i.to_string().to_lowercase()).unwrap_or_default();
-                let name = d.description().map(|x| x.name().to_lowercase()).unwrap_or_default();
-                id.contains(wanted) || name.contains(wanted)
-            })
+            .find(|d| matches(d, wanted))
             .ok_or_else(|| format!("no output device matches `{wanted}` (see `natter devices`)"))?,
     };
     let name = device.description().map(|d| d.name().to_string()).unwrap_or_else(|_| device.to_string());
