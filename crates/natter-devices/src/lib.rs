@@ -9,6 +9,7 @@ use serde::Serialize;
 
 pub mod microphone;
 pub mod speaker;
+mod stream;
 pub use microphone::Microphone;
 pub use speaker::Speaker;
 

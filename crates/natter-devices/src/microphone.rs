@@ -3,9 +3,9 @@
 //! callback fills a bounded buffer; the capture thread takes one frame per 20 ms tick.
 
 use std::collections::VecDeque;
+use crate::stream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use crate::speaker::MIX_RATE;
 
@@ -27,31 +27,12 @@ impl Microphone {
     /// Open the input device whose id or name contains `wanted` (case-insensitive), or the
     /// system default when `wanted` is `None` or "default".
     pub fn open(wanted: Option<&str>) -> Result<Microphone, String> {
-        let (tx, rx) = std::sync::mpsc::channel();
         let ring = Arc::new(Mutex::new(VecDeque::with_capacity(MAX_BUFFERED)));
         let stop = Arc::new(AtomicBool::new(false));
-        let wanted = wanted.filter(|w| !w.eq_ignore_ascii_case("default")).map(str::to_lowercase);
-        let (ring_for_device, stop_for_device) = (Arc::clone(&ring), Arc::clone(&stop));
-        std::thread::Builder::new()
-            .name("microphone".into())
-            .spawn(move || {
-                let stream = match build_stream(wanted.as_deref(), ring_for_device) {
-                    Ok((stream, name, rate, channels)) => {
-                        let _ = tx.send(Ok((name, rate, channels)));
-                        stream
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        return;
-                    }
-                };
-                while !stop_for_device.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                drop(stream);
-            })
-            .map_err(|e| format!("cannot start the capture thread: {e}"))?;
-        let (name, device_rate, channels) = rx.recv_timeout(Duration::from_secs(15)).map_err(|_| "the input device did not open within 15 s".to_string())??;
+        let wanted = stream::wanted_name(wanted);
+        let ring_for_device = Arc::clone(&ring);
+        let (name, device_rate, channels) =
+            stream::open_on_own_thread("microphone", "input", Arc::clone(&stop), move || build_stream(wanted.as_deref(), ring_for_device))?;
         Ok(Microphone { ring, stop, name, device_rate, channels })
     }
 
@@ -68,29 +49,11 @@ impl Drop for Microphone {
     }
 }
 
-type Opened = (cpal::Stream, String, u32, u16);
-
-fn build_stream(wanted: Option<&str>, ring: Arc<Mutex<VecDeque<i16>>>) -> Result<Opened, String> {
+fn build_stream(wanted: Option<&str>, ring: Arc<Mutex<VecDeque<i16>>>) -> Result<stream::Opened, String> {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
     let host = cpal::default_host();
-    let matches = |d: &cpal::Device, wanted: &str| {
-        let id = d.id().map(|i| i.to_string().to_lowercase()).unwrap_or_default();
-        let name = d.description().map(|x| x.name().to_lowercase()).unwrap_or_default();
-        id.contains(wanted) || name.contains(wanted)
-    };
-    // The default device first: listing every device makes ALSA probe each of its plugins
-    // (JACK, OSS…), which can take seconds.
-    let default = host.default_input_device();
-    let device = match wanted {
-        None => default.ok_or("this machine has no default input device")?,
-        Some(wanted) if default.as_ref().is_some_and(|d| matches(d, wanted)) => default.expect("checked"),
-        Some(wanted) => host
-            .input_devices()
-            .map_err(|e| format!("cannot list input devices: {e}"))?
-            .find(|d| matches(d, wanted))
-            .ok_or_else(|| format!("no input device matches `{wanted}` (see `natter devices`)"))?,
-    };
-    let name = device.description().map(|d| d.name().to_string()).unwrap_or_else(|_| device.to_string());
+    let device = stream::pick_device(wanted, host.default_input_device(), || host.input_devices().map(Iterator::collect), "input")?;
+    let name = stream::device_name(&device);
     let supported = device.default_input_config().map_err(|e| format!("{name}: no usable input format: {e}"))?;
     let config = supported.config();
     let (rate, channels) = (config.sample_rate, config.channels);

@@ -4,6 +4,7 @@
 //! is silence; what we produce faster than the device plays is trimmed to `MAX_BUFFERED`.
 
 use std::collections::VecDeque;
+use crate::stream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,32 +29,12 @@ impl Speaker {
     /// Open the output device whose id or name contains `wanted` (case-insensitive), or the
     /// system default when `wanted` is `None` or "default".
     pub fn open(wanted: Option<&str>) -> Result<Speaker, String> {
-        let (tx, rx) = std::sync::mpsc::channel();
         let ring = Arc::new(Mutex::new(VecDeque::with_capacity(MAX_BUFFERED)));
         let stop = Arc::new(AtomicBool::new(false));
-        let wanted = wanted.filter(|w| !w.eq_ignore_ascii_case("default")).map(str::to_lowercase);
-        let (ring_for_device, stop_for_device) = (Arc::clone(&ring), Arc::clone(&stop));
-        // cpal streams are not `Send` everywhere: the stream lives on its own thread.
-        std::thread::Builder::new()
-            .name("speaker".into())
-            .spawn(move || {
-                let stream = match build_stream(wanted.as_deref(), ring_for_device) {
-                    Ok((stream, name, rate, channels)) => {
-                        let _ = tx.send(Ok((name, rate, channels)));
-                        stream
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        return;
-                    }
-                };
-                while !stop_for_device.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                drop(stream);
-            })
-            .map_err(|e| format!("cannot start the playback thread: {e}"))?;
-        let (name, device_rate, channels) = rx.recv_timeout(Duration::from_secs(15)).map_err(|_| "the output device did not open within 15 s".to_string())??;
+        let wanted = stream::wanted_name(wanted);
+        let ring_for_device = Arc::clone(&ring);
+        let (name, device_rate, channels) =
+            stream::open_on_own_thread("speaker", "output", Arc::clone(&stop), move || build_stream(wanted.as_deref(), ring_for_device))?;
         Ok(Speaker { ring, stop, name, device_rate, channels })
     }
 
@@ -77,29 +58,11 @@ impl Drop for Speaker {
     }
 }
 
-type Opened = (cpal::Stream, String, u32, u16);
-
-fn build_stream(wanted: Option<&str>, ring: Arc<Mutex<VecDeque<i16>>>) -> Result<Opened, String> {
+fn build_stream(wanted: Option<&str>, ring: Arc<Mutex<VecDeque<i16>>>) -> Result<stream::Opened, String> {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
     let host = cpal::default_host();
-    let matches = |d: &cpal::Device, wanted: &str| {
-        let id = d.id().map(|i| i.to_string().to_lowercase()).unwrap_or_default();
-        let name = d.description().map(|x| x.name().to_lowercase()).unwrap_or_default();
-        id.contains(wanted) || name.contains(wanted)
-    };
-    // The default device first: listing every device makes ALSA probe each of its plugins
-    // (JACK, OSS…), which can take seconds.
-    let default = host.default_output_device();
-    let device = match wanted {
-        None => default.ok_or("this machine has no default output device")?,
-        Some(wanted) if default.as_ref().is_some_and(|d| matches(d, wanted)) => default.expect("checked"),
-        Some(wanted) => host
-            .output_devices()
-            .map_err(|e| format!("cannot list output devices: {e}"))?
-            .find(|d| matches(d, wanted))
-            .ok_or_else(|| format!("no output device matches `{wanted}` (see `natter devices`)"))?,
-    };
-    let name = device.description().map(|d| d.name().to_string()).unwrap_or_else(|_| device.to_string());
+    let device = stream::pick_device(wanted, host.default_output_device(), || host.output_devices().map(Iterator::collect), "output")?;
+    let name = stream::device_name(&device);
     let supported = device.default_output_config().map_err(|e| format!("{name}: no usable output format: {e}"))?;
     let config = supported.config();
     let (rate, channels) = (config.sample_rate, config.channels);
