@@ -3,17 +3,19 @@
 // everything else as JSON: status, stats (also for the health panel), ended.
 import type { CallInfo, JoinRequest, ParticipantReport } from "./bindings";
 import { decodeMessage, type DecodedFrame } from "./frames";
-import { pathBadge, quality, type Quality } from "./format";
-import { PeerHistory } from "./history";
+import { pathBadge, type Quality } from "./format";
 import { api, channel, describeError, inApp } from "./tauri";
 import { byId, clearError, cloneTemplate, showError } from "./dom";
 
 const STATE_TEXT: Record<string, string> = { connecting: "connecting…", connected: "connected", failed: "can't connect", left: "left" };
 
-interface Tile { root: HTMLElement; canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D | null; name: HTMLElement; badge: HTMLButtonElement; waiting: HTMLElement; cameraOff: HTMLElement; micOff: HTMLElement; state: string | null; detail: string; path: string; quality: Quality | null; history: PeerHistory }
+interface Tile { root: HTMLElement; canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D | null; name: HTMLElement; badge: HTMLButtonElement; waiting: HTMLElement; cameraOff: HTMLElement; micOff: HTMLElement; state: string | null; detail: string; path: string; quality: Quality | null }
 
 export interface CallHooks {
+  /** Called first with each stats message (the health panel keeps the history and rates). */
   onStats(atMs: number, report: ParticipantReport): void;
+  /** The grade of `remote`'s connection from that history (`null`: not enough data yet). */
+  qualityOf(remote: string): Quality | null;
   onOpenDetails(remote: string): void;
   onCallStarted(info: CallInfo): void;
 }
@@ -81,7 +83,6 @@ export class CallView {
         detail: "",
         path: "",
         quality: null,
-        history: new PeerHistory(),
       };
       const isLocal = tileId === "local";
       root.classList.toggle("local", isLocal);
@@ -217,15 +218,14 @@ export class CallView {
       }
       case "stats": {
         const report = m.report as ParticipantReport;
+        this.hooks.onStats(Number(m.atMs), report);
         for (const peer of report.peers) {
           const t = this.tiles.get(peer.remote);
           if (!t) continue;
           t.path = pathBadge(peer.path);
-          t.history.add(Number(m.atMs), peer);
-          t.quality = quality(t.history.series.loss.last(), t.history.series.rttMs.last());
+          t.quality = this.hooks.qualityOf(peer.remote);
           if (t.state) this.renderBadge(t);
         }
-        this.hooks.onStats(Number(m.atMs), report);
         break;
       }
       case "media": {

@@ -3,7 +3,7 @@
 // a timeline of what happened (server status changes, disconnects, restarts, recoveries).
 // Data arrives pushed: server transitions on their own channel, call stats once a second.
 import type { HealthTransition, ParticipantReport, PeerEvent, ServerHealth } from "./bindings";
-import { bitrate, ms, pathWords, percent, statusWords, transportWords } from "./format";
+import { bitrate, ms, pathWords, percent, quality, statusWords, transportWords, type Quality } from "./format";
 import { PeerHistory, Series, sparklinePath } from "./history";
 import { api, channel, describeError, inApp } from "./tauri";
 import { byId, el } from "./dom";
@@ -116,6 +116,12 @@ export class HealthPanel {
         return item;
       }),
     );
+  }
+
+  /** The grade of `remote`'s connection from its last second (`null` before any stats). */
+  quality(remote: string): Quality | null {
+    const series = this.histories.get(remote)?.series;
+    return series ? quality(series.loss.last(), series.rttMs.last()) : null;
   }
 
   focus(remote: string): void {

@@ -36,6 +36,7 @@ const health = new HealthPanel();
 const settings = new SettingsPage(() => void health.watch());
 const call = new CallView({
   onStats: (atMs, report) => health.onStats(atMs, report),
+  qualityOf: (remote) => health.quality(remote),
   onOpenDetails: (remote) => {
     show("health");
     health.focus(remote);

@@ -457,10 +457,7 @@ impl ServerBoard {
     /// (once: later reports of the same failure are not news). A fresh probe that finds the
     /// server fine restores it, so a connection that broke for another reason costs little.
     pub fn report_failure(&self, url: &str, cause: &str) {
-        let event = self.breakers.lock().unwrap().on_failure(url, cause, Instant::now());
-        if let Some(natter_ice::breaker::BreakerEvent::Demoted { url, cause }) = event {
-            tracing::info!("{url} left out of new and restarting connections: {cause}");
-        }
+        log_breaker_event(self.breakers.lock().unwrap().on_failure(url, cause, Instant::now()));
     }
 
     /// The configuration for a (re)starting connection, and the URLs left out with the reason.
@@ -496,15 +493,20 @@ impl ServerBoard {
         for url in urls {
             let results: Vec<&ServerHealth> = health.iter().filter(|h| h.url == url).collect();
             if results.iter().any(|h| h.result.status == ProbeStatus::Ok) {
-                if let Some(natter_ice::breaker::BreakerEvent::Restored { url }) = breakers.on_success(url) {
-                    tracing::info!("{url} works again; offered to connections again");
-                }
+                log_breaker_event(breakers.on_success(url));
             } else {
                 let cause = results.iter().find_map(|h| h.result.error.clone()).unwrap_or_else(|| "not working".into());
-                if let Some(natter_ice::breaker::BreakerEvent::Demoted { url, cause }) = breakers.on_failure(url, &cause, now) {
-                    tracing::info!("{url} left out of new and restarting connections: {cause}");
-                }
+                log_breaker_event(breakers.on_failure(url, &cause, now));
             }
         }
+    }
+}
+
+/// A server demoted or restored for every connection, in the log.
+fn log_breaker_event(event: Option<natter_ice::breaker::BreakerEvent>) {
+    match event {
+        Some(natter_ice::breaker::BreakerEvent::Demoted { url, cause }) => tracing::info!("{url} left out of new and restarting connections: {cause}"),
+        Some(natter_ice::breaker::BreakerEvent::Restored { url }) => tracing::info!("{url} works again; offered to connections again"),
+        None => {}
     }
 }

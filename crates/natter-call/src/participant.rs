@@ -545,17 +545,17 @@ impl Engine {
         }
         match state {
             RTCPeerConnectionState::Connected => {
-                if link.tasks.is_empty() {
-                    // The other side learns our microphone/camera state as the call starts.
-                    let (audio_muted, video_muted) = (self.encoded.audio_muted(), self.encoded.video_muted());
-                    if audio_muted || video_muted {
-                        let _ = self.client.send(ClientMessage::MediaState { to: remote.to_string(), audio_muted, video_muted }).await;
-                    }
+                let first_connect = link.tasks.is_empty();
+                if first_connect {
                     self.encoded.request_keyframe();
                     let video = spawn_video_writer(link, self.encoded.video.subscribe(), self.config.media.fps);
                     let audio = spawn_audio_writer(link, self.encoded.audio.subscribe());
                     let requests = spawn_keyframe_request_listener(link, self.encoded.keyframe_flag());
                     link.tasks.extend([video, audio, requests]);
+                }
+                // The other side learns our microphone/camera state as the call starts.
+                if first_connect && (self.encoded.audio_muted() || self.encoded.video_muted()) {
+                    self.send_media_state(remote).await;
                 }
                 let name = self.name_of(remote);
                 let link = self.links.get_mut(remote).expect("link exists");
