@@ -43,7 +43,14 @@ fn a_participant_without_a_camera_joins_receive_only() {
     let dir = support::TempDir::new("nocam");
     let run = support::run_headless(&dir, "nocam", &["--participants", "2", "--duration", "3", "--camera", "no-such-camera-on-any-machine"]);
     assert!(run.status.success(), "the call must go on without the camera:\n{}", run.stderr);
-    assert!(run.stderr.contains("sends no video (receive-only)"), "{}", run.stderr);
+    assert!(run.stderr.contains("no camera matches `no-such-camera-on-any-machine`"), "{}", run.stderr);
+    // The participant itself says why it sends no video, in the report the UI's self view reads.
+    let camera_less = run.report["participants"].as_array().unwrap().iter().find(|p| p["id"] == "p1").expect("p1 in the report");
+    let camera = &camera_less["local_media"]["camera"];
+    assert_eq!(camera["problem"], "no device", "{camera:#}");
+    assert_eq!(camera["sending"], false, "{camera:#}");
+    assert!(camera["message"].as_str().unwrap_or("").contains("you are not sending video"), "{camera:#}");
+    assert_eq!(camera_less["local_media"]["microphone"]["sending"], true, "the synthetic microphone still sends: {camera_less:#}");
     let streams = support::streams(&run.report);
     let (_, from_camera_less) = streams.iter().find(|(receiver, _)| receiver == "p2").expect("p2's view of p1");
     assert_eq!(from_camera_less["state"], "connected", "{from_camera_less:#}");

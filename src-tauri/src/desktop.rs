@@ -78,6 +78,8 @@ pub fn run(mode: Mode) -> ExitCode {
             crate::settings_ui::check_ice_url,
             crate::settings_ui::test_ice_server,
             crate::settings_ui::import_ice_servers,
+            crate::settings_ui::choose_device,
+            crate::settings_ui::watch_devices,
             crate::settings_ui::export_ice_servers,
             crate::settings_ui::list_devices,
             crate::settings_ui::export_diagnostics,
@@ -120,6 +122,13 @@ struct RunningCall {
     demo: Arc<DemoHandle>,
     forward: tauri::async_runtime::JoinHandle<()>,
     stats: tauri::async_runtime::JoinHandle<()>,
+}
+
+impl Shell {
+    /// The call in progress, if any.
+    pub(crate) async fn running_call(&self) -> Option<Arc<DemoHandle>> {
+        self.call.lock().await.as_ref().map(|c| Arc::clone(&c.demo))
+    }
 }
 
 impl RunningCall {
@@ -215,6 +224,8 @@ enum UiMessage<'a> {
     Status { tile_id: &'a str, label: &'a str, state: &'a str, detail: &'a str },
     #[serde(rename_all = "camelCase")]
     Media { tile_id: &'a str, audio_muted: bool, video_muted: bool },
+    /// Something about a local device: "camera" | "microphone" | "speaker", and a sentence.
+    Notice { medium: &'a str, message: &'a str },
     Ended,
 }
 
@@ -250,7 +261,8 @@ async fn start_call(shell: State<'_, Shell>, on_event: Channel<InvokeResponseBod
             (Ok(handle), "render test".to_string(), "render-test")
         }
         None => {
-            let options = DemoOptions { remote_participants, tile_width, tile_height, ice };
+            let devices = crate::settings_ui::saved_devices(&shell);
+            let options = DemoOptions { remote_participants, tile_width, tile_height, ice, devices };
             (start_demo(options, tx).await, DEMO_ROOM.to_string(), "demo")
         }
         Some(join) => {
@@ -258,7 +270,9 @@ async fn start_call(shell: State<'_, Shell>, on_event: Channel<InvokeResponseBod
             let name = if join.name.trim().is_empty() { "Natter user".to_string() } else { join.name.trim().to_string() };
             // NATTER_BIND pins ICE sockets to one local address (tests use 127.0.0.1).
             let bind = std::env::var("NATTER_BIND").ok().and_then(|b| b.parse().ok()).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
-            let options = natter_call::demo::RoomOptions { signal_url: join.signal_url.trim().to_string(), room: room.clone(), name, ice, tile_width, tile_height, bind };
+            let devices = crate::settings_ui::saved_devices(&shell);
+            let options =
+                natter_call::demo::RoomOptions { signal_url: join.signal_url.trim().to_string(), room: room.clone(), name, ice, tile_width, tile_height, bind, devices };
             (natter_call::demo::join_room(options, tx).await, room, "room")
         }
     };
@@ -380,6 +394,7 @@ async fn forward(mut events: mpsc::Receiver<ViewEvent>, channel: Channel<InvokeR
             ViewEvent::Media { tile_id, audio_muted, video_muted } => {
                 send_json(&channel, &UiMessage::Media { tile_id: &tile_id, audio_muted, video_muted })
             }
+            ViewEvent::Notice { medium, message } => send_json(&channel, &UiMessage::Notice { medium: &medium, message: &message }),
         };
         if let Err(e) = sent {
             // The webview is gone (window closed or reloaded): nobody is watching any more.

@@ -46,6 +46,10 @@ pub(crate) struct Devices {
     pub speakers: Vec<Device>,
     /// Why the lists are what they are, for the page to show.
     pub note: String,
+    /// The saved choice per list (an `id` above; "default" for the system's).
+    pub camera: String,
+    pub microphone: String,
+    pub speaker: String,
 }
 
 fn config_dir(shell: &Shell) -> Result<&natter_settings::ConfigDir, UiError> {
@@ -157,26 +161,133 @@ pub(crate) async fn ice_health_snapshot(shell: State<'_, Shell>) -> Result<Vec<S
     Ok(shell.health.lock().await.as_ref().map(HealthMonitor::snapshot).unwrap_or_default())
 }
 
-/// The machine's devices (nokhwa, cpal) plus the synthetic sources calls use until capture from
-/// real devices lands; the note says which is which and why a list is empty.
+/// Picker id of the synthetic sources, and of "whatever the system's default is".
+pub(crate) const SYNTHETIC_CAMERA: &str = "synthetic-camera";
+pub(crate) const SYNTHETIC_MICROPHONE: &str = "synthetic-mic";
+pub(crate) const SYSTEM_DEFAULT: &str = "default";
+
+/// The machine's devices (nokhwa, cpal), the system default and the synthetic sources, with the
+/// saved choice of each; the note says why a list is empty and what that means for a call.
 #[tauri::command]
-pub(crate) async fn list_devices() -> Devices {
+pub(crate) async fn list_devices(shell: State<'_, Shell>) -> Result<Devices, UiError> {
     let found = tauri::async_runtime::spawn_blocking(natter_devices::enumerate).await.unwrap_or_default();
+    let settings = config_dir(&shell).ok().and_then(|dir| dir.load().ok()).unwrap_or_default();
+    Ok(device_lists(&found, &settings))
+}
+
+fn device_lists(found: &natter_devices::Devices, settings: &Settings) -> Devices {
     let synthetic = |id: &str, label: &str| Device { id: id.into(), label: label.into(), synthetic: true };
     let real = |id: &str, label: String| Device { id: id.into(), label, synthetic: false };
-    let mut cameras = vec![synthetic("synthetic-camera", "Test pattern (synthetic camera)")];
+    let system_default = |what: &str| real(SYSTEM_DEFAULT, format!("System default {what}"));
+    let marked = |d: &natter_devices::AudioDevice| real(&d.id, format!("{}{}", d.name, if d.default { " (default)" } else { "" }));
+    let mut cameras = vec![system_default("camera")];
     cameras.extend(found.cameras.iter().map(|c| real(&c.id, c.name.clone())));
-    let mut microphones = vec![synthetic("synthetic-mic", "Tone (synthetic microphone)")];
-    microphones.extend(found.microphones.iter().map(|m| real(&m.id, format!("{}{}", m.name, if m.default { " (default)" } else { "" }))));
-    let speakers = found.speakers.iter().map(|s| real(&s.id, format!("{}{}", s.name, if s.default { " (default)" } else { "" }))).collect();
-    let mut note = String::from("Calls send the synthetic test pattern and tone for now; capture from the devices listed here comes next.");
+    cameras.push(synthetic(SYNTHETIC_CAMERA, "Test pattern (synthetic camera)"));
+    let mut microphones = vec![system_default("microphone")];
+    microphones.extend(found.microphones.iter().map(marked));
+    microphones.push(synthetic(SYNTHETIC_MICROPHONE, "Tone (synthetic microphone)"));
+    let mut speakers = vec![system_default("speaker")];
+    speakers.extend(found.speakers.iter().map(marked));
+    let mut note = String::new();
     if found.cameras.is_empty() {
-        note.push_str(" No camera found on this machine.");
+        note.push_str("No camera found: you join calls without video (the others still see your name). ");
+    }
+    if found.microphones.is_empty() {
+        note.push_str("No microphone found: you join calls without sound. ");
+    }
+    if found.speakers.is_empty() {
+        note.push_str("No speaker found: you cannot hear the others. ");
     }
     for problem in &found.problems {
-        note.push_str(&format!(" {problem}."));
+        note.push_str(&format!("{problem}. "));
     }
-    Devices { cameras, microphones, speakers, note }
+    let chosen = |setting: &Option<String>| setting.clone().unwrap_or_else(|| SYSTEM_DEFAULT.into());
+    Devices {
+        cameras,
+        microphones,
+        speakers,
+        note: note.trim_end().to_string(),
+        camera: chosen(&settings.camera),
+        microphone: chosen(&settings.microphone),
+        speaker: chosen(&settings.speaker),
+    }
+}
+
+/// How often the machine's devices are listed again while the page watches them.
+const DEVICE_POLL: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// Hot-plug: send the device lists on `on_change` now and whenever a device appears or
+/// disappears (listed every `DEVICE_POLL`; no platform notification API is used). Stops when the
+/// page goes away.
+#[tauri::command]
+pub(crate) async fn watch_devices(shell: State<'_, Shell>, on_change: Channel<Devices>) -> Result<(), UiError> {
+    let dir = config_dir(&shell).ok().cloned();
+    tauri::async_runtime::spawn(async move {
+        let mut last: Option<natter_devices::Devices> = None;
+        loop {
+            let found = tauri::async_runtime::spawn_blocking(natter_devices::enumerate).await.unwrap_or_default();
+            if last.as_ref() != Some(&found) {
+                if last.is_some() {
+                    tracing::info!(cameras = found.cameras.len(), microphones = found.microphones.len(), speakers = found.speakers.len(), "devices changed");
+                }
+                let settings = dir.as_ref().and_then(|d| d.load().ok()).unwrap_or_default();
+                if on_change.send(device_lists(&found, &settings)).is_err() {
+                    return;
+                }
+                last = Some(found);
+            }
+            tokio::time::sleep(DEVICE_POLL).await;
+        }
+    });
+    Ok(())
+}
+
+/// The local devices the saved settings pick, for a call starting now.
+pub(crate) fn saved_devices(shell: &Shell) -> natter_call::demo::LocalDevices {
+    let settings = config_dir(shell).ok().and_then(|dir| dir.load().ok()).unwrap_or_default();
+    natter_call::demo::LocalDevices {
+        camera: source_choice(settings.camera.as_deref(), SYNTHETIC_CAMERA),
+        microphone: source_choice(settings.microphone.as_deref(), SYNTHETIC_MICROPHONE),
+        play_audio: true,
+        speaker: settings.speaker.filter(|s| s != SYSTEM_DEFAULT),
+    }
+}
+
+/// A picker id → what the capture pipeline opens: a device, "default", or `None` (synthetic).
+fn source_choice(setting: Option<&str>, synthetic_id: &str) -> Option<String> {
+    match setting {
+        Some(id) if id == synthetic_id => None,
+        Some(id) => Some(id.to_string()),
+        None => Some(SYSTEM_DEFAULT.to_string()),
+    }
+}
+
+/// The user picked a camera, microphone or speaker (`kind`: "camera" | "microphone" |
+/// "speaker"; `id` from `list_devices`): saved, and used at once by the running call. If it
+/// cannot be opened the call goes on without it and says so.
+#[tauri::command]
+pub(crate) async fn choose_device(shell: State<'_, Shell>, kind: String, id: String) -> Result<(), UiError> {
+    let dir = config_dir(&shell)?;
+    let mut settings = dir.load().map_err(settings_error)?;
+    let value = (id != SYSTEM_DEFAULT).then(|| id.clone());
+    match kind.as_str() {
+        "camera" => settings.camera = value,
+        "microphone" => settings.microphone = value,
+        "speaker" => settings.speaker = value,
+        other => return Err(UiError::new("bad_request", format!("unknown device kind `{other}` (camera, microphone or speaker)"))),
+    }
+    dir.save(&settings, &[]).map_err(settings_error)?;
+    if let Some(call) = shell.running_call().await {
+        match kind.as_str() {
+            "camera" => call.use_camera(source_choice(Some(&id), SYNTHETIC_CAMERA)),
+            "microphone" => call.use_microphone(source_choice(Some(&id), SYNTHETIC_MICROPHONE)),
+            _ => {
+                let speaker = (id != SYSTEM_DEFAULT).then_some(id);
+                tauri::async_runtime::spawn_blocking(move || call.use_speaker(speaker.as_deref())).await.ok();
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Write a diagnostics file (settings without secrets, server health, events, stats history,

@@ -37,7 +37,11 @@ export type ParticipantReport = { id: string, name: string, peers: Array<PeerRep
 /**
  * Frames this participant encoded and sent.
  */
-frames_sent: number, };
+frames_sent: number, 
+/**
+ * What this participant sends from: its camera and microphone, and why one is missing.
+ */
+local_media: LocalMediaReport, };
 
 export type PeerReport = { remote: string, remote_name: string, 
 /**
@@ -120,7 +124,8 @@ relay_transport: string | null, };
 
 export type VideoReport = { frames_received: number, frames_decoded: number, frames_lost: number, 
 /**
- * Decoded frames whose stamp could not be read (should be 0).
+ * Decoded frames without a readable stamp: 0 from a synthetic sender (else damage), every
+ * frame from a real camera (which is not stamped).
  */
 frames_unreadable: number, latency_ms_p50: number | null, latency_ms_p95: number | null, };
 
@@ -240,7 +245,11 @@ export type Devices = { cameras: Array<Device>, microphones: Array<Device>, spea
 /**
  * Why the lists are what they are, for the page to show.
  */
-note: string, };
+note: string, 
+/**
+ * The saved choice per list (an `id` above; "default" for the system's).
+ */
+camera: string, microphone: string, speaker: string, };
 
 export type UiError = { code: string, message: string, };
 

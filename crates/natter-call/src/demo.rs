@@ -5,10 +5,35 @@
 use crate::media::{MediaSettings, ViewSink};
 use crate::participant::{Participant, ParticipantConfig};
 use crate::peer::LinkSettings;
+use crate::playout::AudioPlayout;
+use std::sync::Arc;
 use crate::view::ViewEvent;
 use crate::CallError;
 use natter_signal::server::{ServerHandle, SignalServer};
 use tokio::sync::mpsc;
+
+/// The local user's devices, as picked in the settings.
+#[derive(Debug, Clone, Default)]
+pub struct LocalDevices {
+    /// A camera name or id, "default", or `None` for the synthetic test pattern.
+    pub camera: Option<String>,
+    /// A microphone name or id, "default", or `None` for the synthetic tone.
+    pub microphone: Option<String>,
+    /// Play the others' audio (through `speaker`, or the system default when `None`).
+    pub play_audio: bool,
+    pub speaker: Option<String>,
+}
+
+impl LocalDevices {
+    fn media(&self) -> MediaSettings {
+        MediaSettings { seed: 7, camera: self.camera.clone(), microphone: self.microphone.clone(), ..MediaSettings::default() }
+    }
+
+    /// The mixer for the local user, if it plays audio (the speaker opens in the background).
+    fn playout(&self, events: &mpsc::Sender<ViewEvent>) -> Option<Arc<AudioPlayout>> {
+        self.play_audio.then(|| AudioPlayout::open(self.speaker.clone(), Some(events.clone())))
+    }
+}
 
 /// Options of the demo call.
 #[derive(Debug, Clone)]
@@ -21,11 +46,13 @@ pub struct DemoOptions {
     /// ICE servers the participants use (the user's settings); host candidates on loopback
     /// always work, so the demo connects whatever this holds.
     pub ice: natter_ice::IceConfig,
+    /// The local user's camera, microphone and speaker (the others are synthetic).
+    pub devices: LocalDevices,
 }
 
 impl Default for DemoOptions {
     fn default() -> Self {
-        Self { remote_participants: 2, tile_width: 320, tile_height: 180, ice: natter_ice::IceConfig::default() }
+        Self { remote_participants: 2, tile_width: 320, tile_height: 180, ice: natter_ice::IceConfig::default(), devices: LocalDevices::default() }
     }
 }
 
@@ -33,6 +60,8 @@ impl Default for DemoOptions {
 /// `stop` (or dropping it) ends it.
 pub struct DemoHandle {
     local: Option<Participant>,
+    /// Where the local user hears the others.
+    playout: Option<Arc<AudioPlayout>>,
     remotes: Vec<Participant>,
     _server: Option<ServerHandle>,
     /// The frame generator of a render test.
@@ -52,6 +81,7 @@ pub struct RoomOptions {
     pub tile_height: u32,
     /// Local address for ICE sockets: every interface (`0.0.0.0`) unless told otherwise.
     pub bind: std::net::IpAddr,
+    pub devices: LocalDevices,
 }
 
 /// Join `options.room` through its signaling server; events flow into `events` until stopped.
@@ -61,18 +91,19 @@ pub async fn join_room(options: RoomOptions, events: mpsc::Sender<ViewEvent>) ->
     let view = ViewSink { events, tile_width: options.tile_width, tile_height: options.tile_height, every_nth: 1 };
     // Restarts after a failure use only the servers that work (shared probes, breakers).
     let board = crate::health::ServerBoard::new(options.ice.clone(), crate::health::ProbeOptions::from_env(), None);
+    let playout = options.devices.playout(&view.events);
     let local = Participant::join(ParticipantConfig {
         name: options.name,
         room: options.room,
         signal_url: options.signal_url,
         link,
-        media: MediaSettings { seed: 7, ..MediaSettings::default() },
+        media: options.devices.media(),
         view: Some(view),
         board: Some(board),
-        playout: None,
+        playout: playout.clone(),
     })
     .await?;
-    Ok(DemoHandle { local: Some(local), remotes: Vec::new(), _server: None, generator: None })
+    Ok(DemoHandle { local: Some(local), playout, remotes: Vec::new(), _server: None, generator: None })
 }
 
 impl DemoHandle {
@@ -102,6 +133,27 @@ impl DemoHandle {
         }
     }
 
+    /// Send from another camera (`None`: the synthetic pattern).
+    pub fn use_camera(&self, camera: Option<String>) {
+        if let Some(local) = &self.local {
+            local.use_camera(crate::capture::SourceChoice::from_setting(camera.as_deref()));
+        }
+    }
+
+    /// Send from another microphone (`None`: the synthetic tone).
+    pub fn use_microphone(&self, microphone: Option<String>) {
+        if let Some(local) = &self.local {
+            local.use_microphone(crate::capture::SourceChoice::from_setting(microphone.as_deref()));
+        }
+    }
+
+    /// Play through another speaker (`None`: the system default). Blocks while it opens.
+    pub fn use_speaker(&self, speaker: Option<&str>) {
+        if let Some(playout) = &self.playout {
+            playout.use_speaker(speaker);
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Some(generator) = self.generator.take() {
             generator.abort();
@@ -126,15 +178,16 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
     let link = LinkSettings { ice: options.ice.clone(), relay_only: false, bind: "127.0.0.1:0".parse().expect("valid address"), stack_defaults: false };
     let room = "demo".to_string();
     let view = ViewSink { events, tile_width: options.tile_width, tile_height: options.tile_height, every_nth: 1 };
+    let playout = options.devices.playout(&view.events);
     let local = Participant::join(ParticipantConfig {
         name: "You".into(),
         room: room.clone(),
         signal_url: url.clone(),
         link: link.clone(),
-        media: MediaSettings { seed: 7, ..MediaSettings::default() },
+        media: options.devices.media(),
         view: Some(view),
         board: None,
-        playout: None,
+        playout: playout.clone(),
     })
     .await?;
     let mut remotes = Vec::new();
@@ -153,7 +206,7 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
             .await?,
         );
     }
-    Ok(DemoHandle { local: Some(local), remotes, _server: Some(server), generator: None })
+    Ok(DemoHandle { local: Some(local), playout, remotes, _server: Some(server), generator: None })
 }
 
 /// The window's render path alone, for measuring it: `tiles` remote tiles of moving RGBA frames
@@ -202,5 +255,5 @@ pub fn start_render_test(tiles: usize, width: u32, height: u32, fps: u32, events
             }
         }
     });
-    DemoHandle { local: None, remotes: Vec::new(), _server: None, generator: Some(generator) }
+    DemoHandle { local: None, playout: None, remotes: Vec::new(), _server: None, generator: Some(generator) }
 }

@@ -121,7 +121,7 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
         Some(name) => {
             let speaker = natter_devices::Speaker::open(Some(name)).map_err(|e| CallError::Media(format!("cannot play audio: {e}")))?;
             tracing::info!(device = %speaker.name, rate = speaker.device_rate, channels = speaker.channels, "playing the first participant's audio");
-            Some(crate::playout::AudioPlayout::start(speaker))
+            Some(crate::playout::AudioPlayout::start(Box::new(speaker)))
         }
         None => None,
     };

@@ -17,6 +17,7 @@
 //! - `view`: what the UI is told (frames, status).
 
 pub mod bridge;
+pub mod capture;
 pub mod demo;
 pub mod diagnosis;
 pub mod error;

@@ -82,6 +82,8 @@ pub struct Participant {
     commands: mpsc::UnboundedSender<Command>,
     /// Where the others' audio is played, if anywhere (its jitter stats go into the report).
     playout: Option<Arc<crate::playout::AudioPlayout>>,
+    /// This participant's camera and microphone (switching, their state for the report).
+    encoded: media::EncodedStreams,
 }
 
 impl Participant {
@@ -96,7 +98,8 @@ impl Participant {
 
         let stop_media = Arc::new(AtomicBool::new(false));
         let frames_sent = Arc::new(AtomicU64::new(0));
-        let encoded = media::start_capture(&config.media, config.view.clone(), Arc::clone(&stop_media), Arc::clone(&frames_sent))?;
+        let (notice_tx, notice_rx) = mpsc::unbounded_channel();
+        let encoded = media::start_capture(&config.media, config.view.clone(), Arc::clone(&stop_media), Arc::clone(&frames_sent), notice_tx)?;
 
         let shared = Arc::new(Shared::default());
         let (link_tx, link_rx) = mpsc::unbounded_channel();
@@ -108,7 +111,7 @@ impl Participant {
             names: HashMap::new(),
             link_tx,
             shared: Arc::clone(&shared),
-            encoded,
+            encoded: encoded.clone(),
             joined_at,
         };
         for peer in welcome.peers {
@@ -118,8 +121,8 @@ impl Participant {
             }
         }
         let (commands, command_rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(engine.run(server_rx, link_rx, command_rx));
-        Ok(Participant { id, name: config.name, joined_at, shared, frames_sent, stop_media, task, client, commands, playout: config.playout.clone() })
+        let task = tokio::spawn(engine.run(server_rx, link_rx, command_rx, notice_rx));
+        Ok(Participant { id, name: config.name, joined_at, shared, frames_sent, stop_media, task, client, commands, playout: config.playout.clone(), encoded })
     }
 
     /// The report of this participant now (re-reads the selected path of each connection).
@@ -166,7 +169,13 @@ impl Participant {
             reports.push(report);
         }
         reports.sort_by(|a, b| a.remote.cmp(&b.remote));
-        ParticipantReport { id: self.id.clone(), name: self.name.clone(), peers: reports, frames_sent: self.frames_sent.load(Ordering::Relaxed) }
+        ParticipantReport {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            peers: reports,
+            frames_sent: self.frames_sent.load(Ordering::Relaxed),
+            local_media: self.encoded.local_media(),
+        }
     }
 
     /// Replace the ICE servers during the call (the settings page's "apply"): every connection
@@ -183,6 +192,17 @@ impl Participant {
     /// Turn the camera off (`true`) or on.
     pub fn set_video_muted(&self, muted: bool) {
         let _ = self.commands.send(Command::SetMuted { audio: None, video: Some(muted) });
+    }
+
+    /// Send from another camera: a device name or id, "default", or the synthetic pattern. The
+    /// others and the user are told if it cannot be opened (the call goes on receive-only).
+    pub fn use_camera(&self, choice: crate::capture::SourceChoice) {
+        self.encoded.use_camera(choice);
+    }
+
+    /// Send from another microphone (as `use_camera`).
+    pub fn use_microphone(&self, choice: crate::capture::SourceChoice) {
+        self.encoded.use_microphone(choice);
     }
 
     /// STUN/TURN URLs from which this participant gathered candidates so far.
@@ -229,6 +249,7 @@ impl Engine {
         mut server_rx: mpsc::Receiver<ServerMessage>,
         mut link_rx: mpsc::UnboundedReceiver<LinkEvent>,
         mut command_rx: mpsc::UnboundedReceiver<Command>,
+        mut notice_rx: mpsc::UnboundedReceiver<crate::capture::MediaNotice>,
     ) {
         loop {
             let next_deadline = self.links.values().filter_map(|l| l.policy.poll_timeout()).min();
@@ -250,6 +271,7 @@ impl Engine {
                 _ = policy_timer => self.on_policy_timer().await,
                 _ = setup_tick => self.on_setup_tick().await,
                 Some(command) = command_rx.recv() => self.on_command(command).await,
+                Some(notice) = notice_rx.recv() => self.on_media_notice(notice).await,
                 msg = server_rx.recv() => match msg {
                     Some(msg) => self.on_server(msg).await,
                     None => {
@@ -611,6 +633,18 @@ impl Engine {
     async fn send_media_state(&self, remote: &str) {
         let (audio_muted, video_muted) = (self.encoded.audio_muted(), self.encoded.video_muted());
         self.send(ClientMessage::MediaState { to: remote.to_string(), audio_muted, video_muted }).await;
+    }
+
+    /// A local device changed (none found, lost, back): the others learn whether we still send,
+    /// the user learns what happened.
+    async fn on_media_notice(&mut self, notice: crate::capture::MediaNotice) {
+        if let Some(view) = &self.config.view {
+            let _ = view.events.try_send(ViewEvent::Notice { medium: notice.medium.as_str().into(), message: notice.message });
+        }
+        let remotes: Vec<String> = self.links.keys().cloned().collect();
+        for remote in remotes {
+            self.send_media_state(&remote).await;
+        }
     }
 
     async fn on_command(&mut self, command: Command) {

@@ -78,11 +78,12 @@ impl FrameAssembler {
 pub struct VideoStats {
     /// Complete access units handed to the decoder.
     pub frames_received: u64,
-    /// Frames decoded whose stamp was read back.
+    /// Frames decoded (stamped or not).
     pub frames_decoded: u64,
     /// Frames the sender stamped that never decoded here (gaps in the counters), after the first.
     pub frames_lost: u64,
-    /// Frames that decoded but whose stamp could not be read (should stay 0).
+    /// Frames that decoded without a readable stamp: every frame of a real camera; between
+    /// synthetic senders it stays 0 (anything else is damage).
     pub unreadable: u64,
     last_counter: Option<u32>,
     latencies_ms: Vec<f64>,
@@ -108,7 +109,9 @@ impl VideoStats {
         }
     }
 
-    pub fn on_unreadable(&mut self) {
+    /// A decoded frame without a stamp (a real camera's): counted, no loss or latency known.
+    pub fn on_unstamped(&mut self) {
+        self.frames_decoded += 1;
         self.unreadable += 1;
     }
 

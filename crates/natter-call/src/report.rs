@@ -27,6 +27,32 @@ pub struct ParticipantReport {
     pub peers: Vec<PeerReport>,
     /// Frames this participant encoded and sent.
     pub frames_sent: u64,
+    /// What this participant sends from: its camera and microphone, and why one is missing.
+    #[serde(default)]
+    pub local_media: LocalMediaReport,
+}
+
+/// This participant's own camera and microphone.
+#[derive(Debug, Clone, Default, Serialize, TS)]
+pub struct LocalMediaReport {
+    pub camera: LocalSourceReport,
+    pub microphone: LocalSourceReport,
+}
+
+/// One local source (camera or microphone) as the user should understand it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, TS)]
+pub struct LocalSourceReport {
+    /// What is captured from ("Integrated Camera", "test pattern (synthetic camera)"); absent
+    /// when no device is open.
+    pub device: Option<String>,
+    /// Is this medium going out right now (a device is open and the user has not turned it off)?
+    pub sending: bool,
+    /// The user turned it off.
+    pub off: bool,
+    /// Why there is no device: "no device" | "busy" | "permission denied" | "failed" | "lost".
+    pub problem: Option<String>,
+    /// The last thing the user was told about it, in a sentence.
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, TS)]
@@ -105,7 +131,8 @@ pub struct VideoReport {
     pub frames_received: u64,
     pub frames_decoded: u64,
     pub frames_lost: u64,
-    /// Decoded frames whose stamp could not be read (should be 0).
+    /// Decoded frames without a readable stamp: 0 from a synthetic sender (else damage), every
+    /// frame from a real camera (which is not stamped).
     pub frames_unreadable: u64,
     pub latency_ms_p50: Option<f64>,
     pub latency_ms_p95: Option<f64>,

@@ -1,5 +1,7 @@
 //! natter-devices: the machine's cameras (nokhwa), microphones and speakers (cpal), as the user
-//! picks them: enumeration (here), capture (`microphone`) and playback (`speaker`).
+//! picks them: enumeration (here), capture (`camera`, `microphone`) and playback (`speaker`), each
+//! behind `natter_media`'s `VideoSource` / `AudioSource` / `AudioSink` so the call pipeline
+//! treats them like the synthetic ones.
 //!
 //! Enumeration never fails as a whole: a backend that cannot be asked (no V4L2, no sound server,
 //! no permission) leaves its list empty and adds a sentence to `problems`, so `natter devices`
@@ -7,9 +9,13 @@
 
 use serde::Serialize;
 
+pub mod camera;
+mod error;
 pub mod microphone;
 pub mod speaker;
 mod stream;
+pub use camera::CameraCapture;
+pub use error::{DeviceError, DeviceKind};
 pub use microphone::Microphone;
 pub use speaker::Speaker;
 
@@ -64,14 +70,16 @@ pub fn enumerate() -> Devices {
 }
 
 /// The camera whose id or name contains `wanted` (case-insensitive; "default": the first one).
-pub fn find_camera(wanted: &str) -> Result<Camera, String> {
-    let cameras = nokhwa::query(nokhwa::utils::ApiBackend::Auto).map_err(|e| format!("cameras could not be listed: {e}"))?;
+pub fn find_camera(wanted: &str) -> Result<Camera, DeviceError> {
+    let kind = DeviceKind::Camera;
+    let cameras = nokhwa::query(nokhwa::utils::ApiBackend::Auto)
+        .map_err(|e| DeviceError::classify(kind, "the camera list", &e.to_string()))?;
     let wanted = wanted.to_lowercase();
     cameras
         .into_iter()
         .map(|c| Camera { id: c.index().to_string(), name: c.human_name(), description: c.description().to_string() })
         .find(|c| wanted == "default" || c.id.to_lowercase() == wanted || c.name.to_lowercase().contains(&wanted))
-        .ok_or_else(|| if wanted == "default" { "no camera found on this machine".to_string() } else { format!("no camera matches `{wanted}` (see `natter devices`)") })
+        .ok_or_else(|| if wanted == "default" { DeviceError::NoneFound { kind } } else { DeviceError::NoMatch { kind, wanted } })
 }
 
 fn enumerate_audio(devices: &mut Devices) {

@@ -3,7 +3,8 @@
 //! callback fills a bounded buffer; the capture thread takes one frame per 20 ms tick.
 
 use std::collections::VecDeque;
-use crate::stream;
+use crate::stream::{self, LostFlag};
+use crate::{DeviceError, DeviceKind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -18,6 +19,7 @@ const MAX_BUFFERED: usize = MIX_RATE as usize / 5;
 pub struct Microphone {
     ring: Arc<Mutex<VecDeque<i16>>>,
     stop: Arc<AtomicBool>,
+    lost: LostFlag,
     pub name: String,
     pub device_rate: u32,
     pub channels: u16,
@@ -26,14 +28,16 @@ pub struct Microphone {
 impl Microphone {
     /// Open the input device whose id or name contains `wanted` (case-insensitive), or the
     /// system default when `wanted` is `None` or "default".
-    pub fn open(wanted: Option<&str>) -> Result<Microphone, String> {
+    pub fn open(wanted: Option<&str>) -> Result<Microphone, DeviceError> {
         let ring = Arc::new(Mutex::new(VecDeque::with_capacity(MAX_BUFFERED)));
         let stop = Arc::new(AtomicBool::new(false));
         let wanted = stream::wanted_name(wanted);
         let ring_for_device = Arc::clone(&ring);
+        let lost = LostFlag::default();
+        let lost_for_device = lost.clone();
         let (name, device_rate, channels) =
-            stream::open_on_own_thread("microphone", "input", Arc::clone(&stop), move || build_stream(wanted.as_deref(), ring_for_device))?;
-        Ok(Microphone { ring, stop, name, device_rate, channels })
+            stream::open_on_own_thread("microphone", DeviceKind::Microphone, Arc::clone(&stop), move || build_stream(wanted.as_deref(), ring_for_device, lost_for_device))?;
+        Ok(Microphone { ring, stop, lost, name, device_rate, channels })
     }
 
     /// The next 20 ms (960 samples at 48 kHz), or `None` if the device has not delivered them yet.
@@ -43,22 +47,41 @@ impl Microphone {
     }
 }
 
+impl natter_media::AudioSource for Microphone {
+    fn label(&self) -> String {
+        self.name.clone()
+    }
+
+    fn is_device(&self) -> bool {
+        true
+    }
+
+    fn read_frames(&mut self) -> Result<Vec<Vec<i16>>, natter_media::DeviceLost> {
+        if let Some(why) = self.lost.get() {
+            return Err(natter_media::DeviceLost(why));
+        }
+        Ok(std::iter::from_fn(|| self.read_frame()).take(5).collect())
+    }
+}
+
 impl Drop for Microphone {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
 
-fn build_stream(wanted: Option<&str>, ring: Arc<Mutex<VecDeque<i16>>>) -> Result<stream::Opened, String> {
+fn build_stream(wanted: Option<&str>, ring: Arc<Mutex<VecDeque<i16>>>, lost: LostFlag) -> Result<stream::Opened, DeviceError> {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
     let host = cpal::default_host();
-    let device = stream::pick_device(wanted, host.default_input_device(), || host.input_devices().map(Iterator::collect), "input")?;
+    let device = stream::pick_device(wanted, host.default_input_device(), || host.input_devices().map(Iterator::collect), DeviceKind::Microphone)?;
     let name = stream::device_name(&device);
-    let supported = device.default_input_config().map_err(|e| format!("{name}: no usable input format: {e}"))?;
+    let fail = |detail: String| DeviceError::classify(DeviceKind::Microphone, &name, &detail);
+    let supported = device.default_input_config().map_err(|e| fail(format!("no usable input format: {e}")))?;
     let config = supported.config();
     let (rate, channels) = (config.sample_rate, config.channels);
     let mut resampler = Downmix::new(rate, MIX_RATE);
-    let on_error = |e: cpal::Error| tracing::warn!("capture: {e}");
+    let device_name = name.clone();
+    let on_error = move |e: cpal::Error| lost.on_stream_error(&device_name, &e);
     let per_frame = usize::from(channels.max(1));
     let stream = match supported.sample_format() {
         cpal::SampleFormat::F32 => device.build_input_stream::<f32, _, _>(
@@ -89,10 +112,10 @@ fn build_stream(wanted: Option<&str>, ring: Arc<Mutex<VecDeque<i16>>>) -> Result
             on_error,
             None,
         ),
-        other => return Err(format!("{name}: sample format {other:?} is not supported yet")),
+        other => return Err(fail(format!("sample format {other:?} is not supported yet"))),
     }
-    .map_err(|e| format!("{name}: cannot open for capture: {e}"))?;
-    stream.play().map_err(|e| format!("{name}: cannot start capture: {e}"))?;
+    .map_err(|e| fail(format!("cannot open for capture: {e}")))?;
+    stream.play().map_err(|e| fail(format!("cannot start capture: {e}")))?;
     Ok((stream, name, rate, channels))
 }
 

@@ -4,7 +4,8 @@
 //! is silence; what we produce faster than the device plays is trimmed to `MAX_BUFFERED`.
 
 use std::collections::VecDeque;
-use crate::stream;
+use crate::stream::{self, LostFlag};
+use crate::{DeviceError, DeviceKind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,6 +19,7 @@ const MAX_BUFFERED: usize = MIX_RATE as usize / 5;
 pub struct Speaker {
     ring: Arc<Mutex<VecDeque<i16>>>,
     stop: Arc<AtomicBool>,
+    lost: LostFlag,
     /// The device's name, as the pickers show it.
     pub name: String,
     /// The device's rate and channels.
@@ -28,14 +30,16 @@ pub struct Speaker {
 impl Speaker {
     /// Open the output device whose id or name contains `wanted` (case-insensitive), or the
     /// system default when `wanted` is `None` or "default".
-    pub fn open(wanted: Option<&str>) -> Result<Speaker, String> {
+    pub fn open(wanted: Option<&str>) -> Result<Speaker, DeviceError> {
         let ring = Arc::new(Mutex::new(VecDeque::with_capacity(MAX_BUFFERED)));
         let stop = Arc::new(AtomicBool::new(false));
         let wanted = stream::wanted_name(wanted);
         let ring_for_device = Arc::clone(&ring);
+        let lost = LostFlag::default();
+        let lost_for_device = lost.clone();
         let (name, device_rate, channels) =
-            stream::open_on_own_thread("speaker", "output", Arc::clone(&stop), move || build_stream(wanted.as_deref(), ring_for_device))?;
-        Ok(Speaker { ring, stop, name, device_rate, channels })
+            stream::open_on_own_thread("speaker", DeviceKind::Speaker, Arc::clone(&stop), move || build_stream(wanted.as_deref(), ring_for_device, lost_for_device))?;
+        Ok(Speaker { ring, stop, lost, name, device_rate, channels })
     }
 
     /// Queue 48 kHz mono samples for playback.
@@ -52,22 +56,38 @@ impl Speaker {
     }
 }
 
+impl natter_media::AudioSink for Speaker {
+    fn label(&self) -> String {
+        self.name.clone()
+    }
+
+    fn play(&mut self, pcm: &[i16]) -> Result<(), natter_media::DeviceLost> {
+        if let Some(why) = self.lost.get() {
+            return Err(natter_media::DeviceLost(why));
+        }
+        self.push(pcm);
+        Ok(())
+    }
+}
+
 impl Drop for Speaker {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
 
-fn build_stream(wanted: Option<&str>, ring: Arc<Mutex<VecDeque<i16>>>) -> Result<stream::Opened, String> {
+fn build_stream(wanted: Option<&str>, ring: Arc<Mutex<VecDeque<i16>>>, lost: LostFlag) -> Result<stream::Opened, DeviceError> {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
     let host = cpal::default_host();
-    let device = stream::pick_device(wanted, host.default_output_device(), || host.output_devices().map(Iterator::collect), "output")?;
+    let device = stream::pick_device(wanted, host.default_output_device(), || host.output_devices().map(Iterator::collect), DeviceKind::Speaker)?;
     let name = stream::device_name(&device);
-    let supported = device.default_output_config().map_err(|e| format!("{name}: no usable output format: {e}"))?;
+    let fail = |detail: String| DeviceError::classify(DeviceKind::Speaker, &name, &detail);
+    let supported = device.default_output_config().map_err(|e| fail(format!("no usable output format: {e}")))?;
     let config = supported.config();
     let (rate, channels) = (config.sample_rate, config.channels);
     let mut resampler = Resampler::new(MIX_RATE, rate);
-    let on_error = |e: cpal::Error| tracing::warn!("playback: {e}");
+    let device_name = name.clone();
+    let on_error = move |e: cpal::Error| lost.on_stream_error(&device_name, &e);
     let stream = match supported.sample_format() {
         cpal::SampleFormat::F32 => device.build_output_stream::<f32, _, _>(
             config,
@@ -92,10 +112,10 @@ fn build_stream(wanted: Option<&str>, ring: Arc<Mutex<VecDeque<i16>>>) -> Result
             on_error,
             None,
         ),
-        other => return Err(format!("{name}: sample format {other:?} is not supported yet")),
+        other => return Err(fail(format!("sample format {other:?} is not supported yet"))),
     }
-    .map_err(|e| format!("{name}: cannot open for playback: {e}"))?;
-    stream.play().map_err(|e| format!("{name}: cannot start playback: {e}"))?;
+    .map_err(|e| fail(format!("cannot open for playback: {e}")))?;
+    stream.play().map_err(|e| fail(format!("cannot start playback: {e}")))?;
     Ok((stream, name, rate, channels))
 }
 

@@ -48,6 +48,21 @@ pub fn mjpeg_to_i420(jpeg: &[u8]) -> Result<I420Frame, MediaError> {
     rgb_to_i420(&rgb, width as u32, height as u32)
 }
 
+/// NV12 (a luma plane, then one plane of interleaved `U V` at quarter resolution; what many
+/// laptop cameras on macOS and Windows deliver) → I420: the luma is copied, the chroma split.
+pub fn nv12_to_i420(data: &[u8], width: u32, height: u32) -> Result<I420Frame, MediaError> {
+    let (w, h) = (width as usize, height as usize);
+    if w == 0 || h == 0 || w % 2 == 1 || h % 2 == 1 {
+        return Err(MediaError::FrameSize { width, height, reason: "NV12 frames need an even, non-zero width and height" });
+    }
+    if data.len() < w * h + w * h / 2 {
+        return Err(MediaError::FrameSize { width, height, reason: "the NV12 buffer is shorter than its size says" });
+    }
+    let (luma, chroma) = data.split_at(w * h);
+    let (u, v) = chroma[..w * h / 2].chunks_exact(2).map(|uv| (uv[0], uv[1])).unzip();
+    Ok(I420Frame { width, height, y: luma.to_vec(), u, v })
+}
+
 /// Packed RGB (3 bytes per pixel, what a JPEG decoder gives) → I420, BT.601 limited range.
 pub fn rgb_to_i420(rgb: &[u8], width: u32, height: u32) -> Result<I420Frame, MediaError> {
     let (w, h) = (width as usize, height as usize);
@@ -118,6 +133,18 @@ mod tests {
         let (padded, stride) = yuyv_sample(8, 4, 16);
         let (tight, tight_stride) = yuyv_sample(8, 4, 0);
         assert_eq!(yuyv_to_i420(&padded, 8, 4, stride).unwrap(), yuyv_to_i420(&tight, 8, 4, tight_stride).unwrap());
+    }
+
+    #[test]
+    fn nv12_chroma_is_split_into_its_planes() {
+        // 4x2: 8 luma bytes, then U V pairs for the two 2x2 blocks.
+        let mut nv12: Vec<u8> = (10..18).collect();
+        nv12.extend([100, 200, 101, 201]);
+        let frame = nv12_to_i420(&nv12, 4, 2).unwrap();
+        assert_eq!(frame.y, (10..18).collect::<Vec<u8>>());
+        assert_eq!(frame.u, vec![100, 101]);
+        assert_eq!(frame.v, vec![200, 201]);
+        assert!(nv12_to_i420(&nv12[..10], 4, 2).is_err());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod camera_formats;
 mod convert;
 mod frame;
 pub mod jitter;
+pub mod source;
 mod stamp;
 mod synthetic;
 mod video;
@@ -23,6 +24,7 @@ pub use audio::{AudioDecoder, AudioEncoder};
 pub use convert::i420_to_rgba_scaled;
 pub use frame::I420Frame;
 pub use stamp::{FrameStamp, STAMP_BAND_HEIGHT, read_stamp, stamp_frame};
+pub use source::{AudioSink, AudioSource, DeviceLost, DiscardSink, SyntheticVideo, VideoSource};
 pub use synthetic::{SyntheticCamera, SyntheticMic};
 pub use video::{EncodedVideo, VideoDecoder, VideoEncoder};
 

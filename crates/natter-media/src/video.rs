@@ -108,6 +108,15 @@ impl VideoEncoder {
         })
     }
 
+    /// The picture size this encoder takes.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
     /// Encode one frame; the result is never empty. `force_keyframe` makes this picture an IDR
     /// with SPS and PPS in front (the first picture always is one).
     pub fn encode(

@@ -1,0 +1,467 @@
+//! The sending side of the media pipeline: one video thread and one audio thread per participant
+//! read its sources (synthetic or real devices, behind `natter_media::source`), encode, and fan
+//! the packets out to every connection (`EncodedStreams`).
+//!
+//! The threads also own each device's life: a camera turned off is closed (its light goes out)
+//! and reopened when turned on; a switch opens the new device; a device that vanishes is replaced
+//! by the system default, or by nothing, and retried every few seconds so a camera plugged back
+//! in is picked up. No device is never an error that stops a call: the medium goes receive-only.
+//! Every such change is announced as a [`MediaNotice`] so the participant tells the others and
+//! the user. Plain threads, so encoding never stalls the async runtime that drives the network.
+
+use crate::media::{EncodedAudio, EncodedFrame, MediaSettings, ViewSink};
+use crate::report::{LocalMediaReport, LocalSourceReport};
+use crate::view::{TileFrame, ViewEvent};
+use bytes::Bytes;
+use natter_devices::DeviceError;
+use natter_media::{AudioEncoder, AudioSource, I420Frame, SyntheticMic, SyntheticVideo, VideoEncoder, VideoSource};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, mpsc};
+
+/// Opus frames are 20 ms.
+pub const AUDIO_FRAME: Duration = Duration::from_millis(20);
+/// A keyframe at least this often, so a receiver that lost one recovers without asking.
+const KEYFRAME_INTERVAL: Duration = Duration::from_secs(2);
+/// How often a missing device is looked for again.
+const REOPEN_EVERY: Duration = Duration::from_secs(3);
+/// The most a real camera's encoder is given, whatever its size.
+const MAX_CAMERA_BITRATE: u32 = 2_500_000;
+
+/// Which camera or microphone a participant sends from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceChoice {
+    /// The moving test pattern / the tone (headless mode, tests, the demo's participants).
+    Synthetic,
+    /// A device by id or name (as `natter devices` lists it); "default": the system's.
+    Device(String),
+}
+
+impl SourceChoice {
+    /// `None` (nothing configured) means the synthetic source, as in headless mode.
+    pub fn from_setting(setting: Option<&str>) -> SourceChoice {
+        match setting {
+            None => SourceChoice::Synthetic,
+            Some(name) => SourceChoice::Device(name.to_string()),
+        }
+    }
+}
+
+/// Which local medium a notice is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Medium {
+    Camera,
+    Microphone,
+    Speaker,
+}
+
+impl Medium {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Medium::Camera => "camera",
+            Medium::Microphone => "microphone",
+            Medium::Speaker => "speaker",
+        }
+    }
+}
+
+/// A local device changed in a way the user should hear about.
+#[derive(Debug, Clone)]
+pub struct MediaNotice {
+    pub medium: Medium,
+    /// One sentence: what happened and what it means for the call.
+    pub message: String,
+}
+
+/// One medium's state, shared between its capture thread and the participant.
+#[derive(Default)]
+struct LocalSource {
+    /// The user's camera/microphone button.
+    user_off: AtomicBool,
+    report: Mutex<LocalSourceReport>,
+    /// A switch the user asked for, taken by the capture thread (the latest wins).
+    switch_to: Mutex<Option<SourceChoice>>,
+}
+
+impl LocalSource {
+    /// Off for the others: turned off, or no device to send from.
+    fn muted(&self) -> bool {
+        self.user_off.load(Ordering::Relaxed) || self.report.lock().unwrap().problem.is_some()
+    }
+}
+
+/// The encoded output of one participant, fanned out to every connection, and the controls of
+/// its camera and microphone. Clones share all of it.
+#[derive(Clone)]
+pub struct EncodedStreams {
+    pub video: broadcast::Sender<Arc<EncodedFrame>>,
+    pub audio: broadcast::Sender<Arc<EncodedAudio>>,
+    keyframe_requested: Arc<AtomicBool>,
+    camera: Arc<LocalSource>,
+    microphone: Arc<LocalSource>,
+}
+
+impl EncodedStreams {
+    /// Microphone off: nothing is captured or sent until it is back on.
+    pub fn set_audio_muted(&self, muted: bool) {
+        self.microphone.user_off.store(muted, Ordering::Relaxed);
+    }
+
+    /// Camera off: the camera is closed and nothing is sent; back on starts with a keyframe.
+    pub fn set_video_muted(&self, muted: bool) {
+        if !muted {
+            self.request_keyframe();
+        }
+        self.camera.user_off.store(muted, Ordering::Relaxed);
+    }
+
+    /// Off for the others: turned off by the user, or no microphone to send from.
+    pub fn audio_muted(&self) -> bool {
+        self.microphone.muted()
+    }
+
+    pub fn video_muted(&self) -> bool {
+        self.camera.muted()
+    }
+
+    /// Send from another camera (the old one is closed once the new one is asked for).
+    pub fn use_camera(&self, choice: SourceChoice) {
+        *self.camera.switch_to.lock().unwrap() = Some(choice);
+    }
+
+    pub fn use_microphone(&self, choice: SourceChoice) {
+        *self.microphone.switch_to.lock().unwrap() = Some(choice);
+    }
+
+    /// What is being sent from, for reports and the self-view tile.
+    pub fn local_media(&self) -> LocalMediaReport {
+        let read = |source: &LocalSource| {
+            let mut report = source.report.lock().unwrap().clone();
+            report.off = source.user_off.load(Ordering::Relaxed);
+            report.sending = report.device.is_some() && !report.off && report.problem.is_none();
+            report
+        };
+        LocalMediaReport { camera: read(&self.camera), microphone: read(&self.microphone) }
+    }
+
+    pub fn request_keyframe(&self) {
+        self.keyframe_requested.store(true, Ordering::Relaxed);
+    }
+
+    /// The flag a keyframe request sets (shared with tasks that watch RTCP).
+    pub fn keyframe_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.keyframe_requested)
+    }
+}
+
+/// What both capture threads need.
+struct ThreadContext {
+    settings: MediaSettings,
+    stop: Arc<AtomicBool>,
+    notices: mpsc::UnboundedSender<MediaNotice>,
+}
+
+/// Start the camera and microphone threads of one participant.
+pub fn start_capture(
+    settings: &MediaSettings,
+    view: Option<ViewSink>,
+    stop: Arc<AtomicBool>,
+    frames_sent: Arc<AtomicU64>,
+    notices: mpsc::UnboundedSender<MediaNotice>,
+) -> Result<EncodedStreams, crate::CallError> {
+    let (video_tx, _) = broadcast::channel(16);
+    let (audio_tx, _) = broadcast::channel(32);
+    let keyframe_requested = Arc::new(AtomicBool::new(true));
+    let (camera, microphone) = (Arc::new(LocalSource::default()), Arc::new(LocalSource::default()));
+    // Fail now, not in a thread, if the codecs cannot start at all.
+    let audio_encoder = AudioEncoder::new().map_err(|e| crate::CallError::Media(e.to_string()))?;
+    let video = VideoThread {
+        ctx: ThreadContext { settings: settings.clone(), stop: Arc::clone(&stop), notices: notices.clone() },
+        choice: SourceChoice::from_setting(settings.camera.as_deref()),
+        state: Arc::clone(&camera),
+        out: video_tx.clone(),
+        keyframe: Arc::clone(&keyframe_requested),
+        frames_sent,
+        view,
+    };
+    let audio = AudioThread {
+        ctx: ThreadContext { settings: settings.clone(), stop, notices },
+        choice: SourceChoice::from_setting(settings.microphone.as_deref()),
+        state: Arc::clone(&microphone),
+        out: audio_tx.clone(),
+        encoder: audio_encoder,
+    };
+    let spawn_error = |e: std::io::Error| crate::CallError::Media(format!("could not start a capture thread: {e}"));
+    std::thread::Builder::new().name("video-capture".into()).spawn(move || video.run()).map_err(spawn_error)?;
+    std::thread::Builder::new().name("audio-capture".into()).spawn(move || audio.run()).map_err(spawn_error)?;
+    Ok(EncodedStreams { video: video_tx, audio: audio_tx, keyframe_requested, camera, microphone })
+}
+
+/// Opening sources and reporting what happened, the same for both media.
+struct SourceKeeper<'a, S: ?Sized> {
+    medium: Medium,
+    state: &'a LocalSource,
+    notices: &'a mpsc::UnboundedSender<MediaNotice>,
+    source: Option<Box<S>>,
+    /// When to try opening again (`None`: nothing to open).
+    open_at: Option<Instant>,
+}
+
+impl<S: ?Sized> SourceKeeper<'_, S> {
+    fn tell(&self, message: String) {
+        tracing::info!(medium = self.medium.as_str(), "{message}");
+        self.state.report.lock().unwrap().message = Some(message.clone());
+        let _ = self.notices.send(MediaNotice { medium: self.medium, message });
+    }
+
+    fn what(&self) -> &'static str {
+        if self.medium == Medium::Camera { "video" } else { "audio" }
+    }
+
+    /// Try `open` if it is time; record and announce the outcome.
+    fn open_if_due(&mut self, open: impl FnOnce() -> Result<(Box<S>, String), DeviceError>) -> bool {
+        if self.source.is_some() || self.open_at.is_none_or(|at| Instant::now() < at) {
+            return false;
+        }
+        match open() {
+            Ok((source, label)) => {
+                let had_problem = {
+                    let mut report = self.state.report.lock().unwrap();
+                    report.device = Some(label.clone());
+                    report.problem.take().is_some()
+                };
+                if had_problem {
+                    self.tell(format!("{label} works again: sending {}", self.what()));
+                }
+                self.source = Some(source);
+                self.open_at = None;
+                true
+            }
+            Err(e) => {
+                let first = {
+                    let mut report = self.state.report.lock().unwrap();
+                    report.device = None;
+                    report.problem.replace(e.reason().to_string()).as_deref() != Some(e.reason())
+                };
+                if first {
+                    self.tell(format!("{e}: you are not sending {} (you still see and hear the others)", self.what()));
+                }
+                self.open_at = Some(Instant::now() + REOPEN_EVERY);
+                false
+            }
+        }
+    }
+
+    /// The open device stopped working: say so and look for another (the default) at once.
+    fn lost(&mut self, why: &natter_media::DeviceLost) {
+        self.source = None;
+        {
+            let mut report = self.state.report.lock().unwrap();
+            report.device = None;
+            report.problem = Some("lost".into());
+        }
+        self.tell(format!("{why}: looking for another {}", self.medium.as_str()));
+        self.open_at = Some(Instant::now());
+    }
+
+    /// The user picked another device, or turned the medium off: close the current one.
+    fn close(&mut self) {
+        self.source = None;
+    }
+}
+
+struct VideoThread {
+    ctx: ThreadContext,
+    choice: SourceChoice,
+    state: Arc<LocalSource>,
+    out: broadcast::Sender<Arc<EncodedFrame>>,
+    keyframe: Arc<AtomicBool>,
+    frames_sent: Arc<AtomicU64>,
+    view: Option<ViewSink>,
+}
+
+impl VideoThread {
+    fn open(choice: &SourceChoice, settings: &MediaSettings) -> Result<(Box<dyn VideoSource>, String), DeviceError> {
+        let source: Box<dyn VideoSource> = match choice {
+            SourceChoice::Synthetic => Box::new(SyntheticVideo::new(settings.width, settings.height, settings.fps, settings.seed)),
+            SourceChoice::Device(name) => Box::new(natter_devices::CameraCapture::open(name)?),
+        };
+        let label = source.label();
+        Ok((source, label))
+    }
+
+    fn run(mut self) {
+        let state = Arc::clone(&self.state);
+        let notices = self.ctx.notices.clone();
+        let mut keeper: SourceKeeper<'_, dyn VideoSource> =
+            SourceKeeper { medium: Medium::Camera, state: &state, notices: &notices, source: None, open_at: Some(Instant::now()) };
+        let mut encoder: Option<VideoEncoder> = None;
+        let mut last_keyframe = Instant::now() - KEYFRAME_INTERVAL;
+        let mut shown: u32 = 0;
+        while !self.ctx.stop.load(Ordering::Relaxed) {
+            if let Some(choice) = state.switch_to.lock().unwrap().take() {
+                self.choice = choice;
+                keeper.close();
+                keeper.open_at = Some(Instant::now());
+            }
+            if state.user_off.load(Ordering::Relaxed) {
+                // Camera off: a real camera is closed so its light goes out; reopened when on.
+                if keeper.source.as_ref().is_some_and(|s| s.is_device()) {
+                    keeper.close();
+                    keeper.open_at = Some(Instant::now());
+                }
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            let choice = self.choice.clone();
+            if keeper.open_if_due(|| Self::open(&choice, &self.ctx.settings)) {
+                self.keyframe.store(true, Ordering::Relaxed);
+            }
+            let Some(source) = keeper.source.as_mut() else {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            };
+            let poll = source.poll_interval().clamp(Duration::from_millis(2), Duration::from_millis(50));
+            match source.next_frame() {
+                Ok(Some(frame)) => {
+                    self.send(&frame, &mut encoder, &mut last_keyframe);
+                    shown = shown.wrapping_add(1);
+                    self.show(&frame, shown);
+                }
+                Ok(None) => {}
+                Err(lost) => {
+                    keeper.lost(&lost);
+                    // The default camera stands in for a vanished one, if there is another.
+                    if matches!(self.choice, SourceChoice::Device(_)) {
+                        self.choice = SourceChoice::Device("default".into());
+                    }
+                    continue;
+                }
+            }
+            std::thread::sleep(poll);
+        }
+    }
+
+    /// Encode `frame` (a new encoder when the picture size changes: another camera, another mode).
+    fn send(&self, frame: &I420Frame, encoder: &mut Option<VideoEncoder>, last_keyframe: &mut Instant) {
+        let settings = &self.ctx.settings;
+        if encoder.as_ref().is_none_or(|e| (e.width(), e.height()) != (frame.width, frame.height)) {
+            // Bitrate in proportion to the picture's area (a 720p camera gets more than 360p).
+            let area = f64::from(frame.width * frame.height) / f64::from((settings.width * settings.height).max(1));
+            let bitrate = ((f64::from(settings.bitrate_bps) * area) as u32).clamp(settings.bitrate_bps / 2, MAX_CAMERA_BITRATE.max(settings.bitrate_bps));
+            match VideoEncoder::new(frame.width, frame.height, settings.fps as f32, bitrate) {
+                Ok(e) => *encoder = Some(e),
+                Err(e) => {
+                    tracing::warn!("cannot encode {}x{} video: {e}", frame.width, frame.height);
+                    *encoder = None;
+                    return;
+                }
+            }
+            self.keyframe.store(true, Ordering::Relaxed);
+        }
+        let Some(encoder) = encoder.as_mut() else { return };
+        let now = Instant::now();
+        let force = self.keyframe.swap(false, Ordering::Relaxed) || now.duration_since(*last_keyframe) >= KEYFRAME_INTERVAL;
+        match encoder.encode(frame, force) {
+            Ok(encoded) => {
+                if encoded.keyframe {
+                    *last_keyframe = now;
+                }
+                if !encoded.data.is_empty() {
+                    self.frames_sent.fetch_add(1, Ordering::Relaxed);
+                    let _ = self.out.send(Arc::new(EncodedFrame { data: Bytes::from(encoded.data), keyframe: encoded.keyframe }));
+                }
+            }
+            Err(e) => tracing::warn!("video encode failed: {e}"),
+        }
+    }
+
+    /// The self view.
+    fn show(&self, frame: &I420Frame, counter: u32) {
+        let Some(view) = &self.view else { return };
+        if !counter.is_multiple_of(view.every_nth.max(1)) {
+            return;
+        }
+        let rgba = natter_media::i420_to_rgba_scaled(frame, view.tile_width, view.tile_height);
+        let _ = view.events.try_send(ViewEvent::Frame(TileFrame {
+            tile_id: "local".into(),
+            label: "You".into(),
+            width: view.tile_width,
+            height: view.tile_height,
+            rgba,
+            frame_counter: counter,
+        }));
+    }
+}
+
+struct AudioThread {
+    ctx: ThreadContext,
+    choice: SourceChoice,
+    state: Arc<LocalSource>,
+    out: broadcast::Sender<Arc<EncodedAudio>>,
+    encoder: AudioEncoder,
+}
+
+impl AudioThread {
+    fn open(choice: &SourceChoice, settings: &MediaSettings) -> Result<(Box<dyn AudioSource>, String), DeviceError> {
+        let source: Box<dyn AudioSource> = match choice {
+            SourceChoice::Synthetic => Box::new(SyntheticMic::new(300.0 + 40.0 * (settings.seed % 10) as f32)),
+            SourceChoice::Device(name) => {
+                let mic = natter_devices::Microphone::open(Some(name))?;
+                tracing::info!(device = %mic.name, rate = mic.device_rate, channels = mic.channels, "capturing audio");
+                Box::new(mic)
+            }
+        };
+        let label = source.label();
+        Ok((source, label))
+    }
+
+    fn run(mut self) {
+        let state = Arc::clone(&self.state);
+        let notices = self.ctx.notices.clone();
+        let mut keeper: SourceKeeper<'_, dyn AudioSource> =
+            SourceKeeper { medium: Medium::Microphone, state: &state, notices: &notices, source: None, open_at: Some(Instant::now()) };
+        let mut next = Instant::now();
+        while !self.ctx.stop.load(Ordering::Relaxed) {
+            next += AUDIO_FRAME;
+            if let Some(choice) = state.switch_to.lock().unwrap().take() {
+                self.choice = choice;
+                keeper.close();
+                keeper.open_at = Some(Instant::now());
+            }
+            let choice = self.choice.clone();
+            keeper.open_if_due(|| Self::open(&choice, &self.ctx.settings));
+            if let Some(source) = keeper.source.as_mut() {
+                // Muted: the source keeps running (the tone its phase, the device its buffer
+                // fresh); nothing is encoded or sent.
+                match source.read_frames() {
+                    Ok(frames) if !state.user_off.load(Ordering::Relaxed) => {
+                        for pcm in frames {
+                            match self.encoder.encode(&pcm) {
+                                Ok(packet) => {
+                                    let _ = self.out.send(Arc::new(EncodedAudio { data: Bytes::from(packet) }));
+                                }
+                                Err(e) => tracing::warn!("audio encode failed: {e}"),
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(lost) => {
+                        keeper.lost(&lost);
+                        if matches!(self.choice, SourceChoice::Device(_)) {
+                            self.choice = SourceChoice::Device("default".into());
+                        }
+                    }
+                }
+            }
+            let now = Instant::now();
+            if next > now {
+                std::thread::sleep(next - now);
+            } else if now - next > AUDIO_FRAME * 5 {
+                next = now; // stalled (a slow device open): do not burst to catch up
+            }
+        }
+    }
+}
+
