@@ -191,3 +191,67 @@ fn a_known_signal_at_the_microphone_reaches_the_other_side() {
     let rms = assert_tone(&stop_recording(recording), SIGNAL_HZ, 2000.0);
     eprintln!("microphone → call → speaker: {SIGNAL_HZ} Hz at RMS {rms:.0}");
 }
+
+/// Hot-unplug, for real: the sound server behind the microphone dies mid-call. The participant
+/// notices within seconds (no sound delivered, whatever the driver says), tells the others it
+/// sends no audio and says why in its report; its video and the call itself go on.
+#[test]
+fn a_microphone_that_vanishes_mid_call_is_reported_and_the_call_goes_on() {
+    use std::io::BufRead;
+    let pulse = Pulse::start(&["mic_feed"]);
+    let feed_file = pulse.dir.path("feed.raw");
+    std::fs::write(&feed_file, vec![0x10u8; 48_000 * 2 * 20]).unwrap();
+    let _feeder = Reaped(
+        Command::new("pacat")
+            .args(["--playback", "-d", "mic_feed", "--raw", "--format=s16le", "--rate=48000", "--channels=1"])
+            .arg(&feed_file)
+            .env("PULSE_SERVER", &pulse.server)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pacat"),
+    );
+    let dir = TempDir::new("unplug");
+    let mut child = Command::new(NATTER)
+        .args(["headless", "--participants", "2", "--duration", "8", "--microphone", "pulse", "--report"])
+        .arg(dir.path("report.json"))
+        .env("PULSE_SERVER", &pulse.server)
+        .env("PULSE_SOURCE", "mic_feed.monitor")
+        .env("JACK_NO_START_SERVER", "1")
+        .env("RUST_LOG", "warn,natter_call=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run natter headless");
+    // The log, line by line as it comes, so the server is killed once capture has started.
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut log = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !log.contains("capturing audio") {
+        let line = lines.recv_timeout(deadline.saturating_duration_since(Instant::now())).unwrap_or_else(|_| panic!("the microphone never opened:\n{log}"));
+        log.push_str(&line);
+        log.push('\n');
+    }
+    drop(pulse); // the server and the microphone with it
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    log.extend(lines.try_iter().map(|l| l + "\n"));
+    assert!(status.success(), "the call must go on without the microphone:\n{log}");
+    assert!(log.contains("stopped delivering sound") || log.contains("stopped working"), "the loss was not noticed:\n{log}");
+    let report = support::read_report(&dir.path("report.json"), &log);
+    let sender = report["participants"].as_array().unwrap().iter().find(|p| p["id"] == "p1").expect("p1 in the report").clone();
+    let microphone = &sender["local_media"]["microphone"];
+    assert_eq!(microphone["sending"], false, "{microphone:#}");
+    assert!(microphone["problem"].is_string(), "the report says why: {microphone:#}");
+    let (_, heard) = support::streams(&report).into_iter().find(|(receiver, _)| receiver == "p2").expect("p2's view of p1");
+    assert_eq!(heard["remote_audio_muted"], true, "the others were told: {heard:#}");
+    assert_eq!(heard["state"], "connected", "{heard:#}");
+    let duration_ms = report["duration_s"].as_f64().unwrap() * 1000.0;
+    let last_frame = heard["last_frame_ms"].as_f64().unwrap_or(0.0);
+    assert!(last_frame > duration_ms - 2000.0, "video kept flowing to the end ({last_frame} ms of {duration_ms} ms): {heard:#}");
+}

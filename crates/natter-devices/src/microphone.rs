@@ -6,7 +6,9 @@ use std::collections::VecDeque;
 use crate::stream::{self, LostFlag};
 use crate::{DeviceError, DeviceKind};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::speaker::MIX_RATE;
 
@@ -14,12 +16,18 @@ use crate::speaker::MIX_RATE;
 pub const FRAME_SAMPLES: usize = 960;
 /// Most audio kept waiting (200 ms): a stalled consumer loses the oldest, not the newest.
 const MAX_BUFFERED: usize = MIX_RATE as usize / 5;
+/// A device that delivers nothing for this long is gone, whether or not its driver said so
+/// (an unplugged USB microphone or a dead sound server does not always raise a stream error).
+const SILENT_DEVICE_IS_LOST_AFTER: Duration = Duration::from_secs(2);
 
 /// An open input device; capture stops when dropped.
 pub struct Microphone {
     ring: Arc<Mutex<VecDeque<i16>>>,
     stop: Arc<AtomicBool>,
     lost: LostFlag,
+    /// Device callbacks so far, and when that count last moved.
+    callbacks: Arc<AtomicU64>,
+    last_callback: (u64, Instant),
     pub name: String,
     pub device_rate: u32,
     pub channels: u16,
@@ -35,9 +43,12 @@ impl Microphone {
         let ring_for_device = Arc::clone(&ring);
         let lost = LostFlag::default();
         let lost_for_device = lost.clone();
-        let (name, device_rate, channels) =
-            stream::open_on_own_thread("microphone", DeviceKind::Microphone, Arc::clone(&stop), move || build_stream(wanted.as_deref(), ring_for_device, lost_for_device))?;
-        Ok(Microphone { ring, stop, lost, name, device_rate, channels })
+        let callbacks = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&callbacks);
+        let (name, device_rate, channels) = stream::open_on_own_thread("microphone", DeviceKind::Microphone, Arc::clone(&stop), move || {
+            build_stream(wanted.as_deref(), ring_for_device, lost_for_device, counter)
+        })?;
+        Ok(Microphone { ring, stop, lost, callbacks, last_callback: (0, Instant::now()), name, device_rate, channels })
     }
 
     /// The next 20 ms (960 samples at 48 kHz), or `None` if the device has not delivered them yet.
@@ -60,6 +71,12 @@ impl natter_media::AudioSource for Microphone {
         if let Some(why) = self.lost.get() {
             return Err(natter_media::DeviceLost(why));
         }
+        let callbacks = self.callbacks.load(Ordering::Relaxed);
+        if callbacks != self.last_callback.0 {
+            self.last_callback = (callbacks, Instant::now());
+        } else if self.last_callback.1.elapsed() > SILENT_DEVICE_IS_LOST_AFTER {
+            return Err(natter_media::DeviceLost(format!("{} stopped delivering sound", self.name)));
+        }
         Ok(std::iter::from_fn(|| self.read_frame()).take(5).collect())
     }
 }
@@ -70,7 +87,7 @@ impl Drop for Microphone {
     }
 }
 
-fn build_stream(wanted: Option<&str>, ring: Arc<Mutex<VecDeque<i16>>>, lost: LostFlag) -> Result<stream::Opened, DeviceError> {
+fn build_stream(wanted: Option<&str>, ring: Arc<Mutex<VecDeque<i16>>>, lost: LostFlag, callbacks: Arc<AtomicU64>) -> Result<stream::Opened, DeviceError> {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
     let host = cpal::default_host();
     let device = stream::pick_device(wanted, host.default_input_device(), || host.input_devices().map(Iterator::collect), DeviceKind::Microphone)?;
@@ -87,6 +104,7 @@ fn build_stream(wanted: Option<&str>, ring: Arc<Mutex<VecDeque<i16>>>, lost: Los
         cpal::SampleFormat::F32 => device.build_input_stream::<f32, _, _>(
             config,
             move |data: &[f32], _| {
+                callbacks.fetch_add(1, Ordering::Relaxed);
                 let mut ring = ring.lock().unwrap();
                 for frame in data.chunks(per_frame) {
                     let mono = frame.iter().sum::<f32>() / frame.len() as f32;
@@ -101,6 +119,7 @@ fn build_stream(wanted: Option<&str>, ring: Arc<Mutex<VecDeque<i16>>>, lost: Los
         cpal::SampleFormat::I16 => device.build_input_stream::<i16, _, _>(
             config,
             move |data: &[i16], _| {
+                callbacks.fetch_add(1, Ordering::Relaxed);
                 let mut ring = ring.lock().unwrap();
                 for frame in data.chunks(per_frame) {
                     let mono = frame.iter().map(|&s| i32::from(s)).sum::<i32>() / frame.len() as i32;
