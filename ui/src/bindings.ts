@@ -43,6 +43,31 @@ frames_sent: number,
  */
 local_media: LocalMediaReport, };
 
+export type LocalMediaReport = { camera: LocalSourceReport, microphone: LocalSourceReport, };
+
+export type LocalSourceReport = { 
+/**
+ * What is captured from ("Integrated Camera", "test pattern (synthetic camera)"); absent
+ * when no device is open.
+ */
+device: string | null, 
+/**
+ * Is this medium going out right now (a device is open and the user has not turned it off)?
+ */
+sending: boolean, 
+/**
+ * The user turned it off.
+ */
+off: boolean, 
+/**
+ * Why there is no device: "no device" | "busy" | "permission denied" | "failed" | "lost".
+ */
+problem: string | null, 
+/**
+ * The last thing the user was told about it, in a sentence.
+ */
+message: string | null, };
+
 export type PeerReport = { remote: string, remote_name: string, 
 /**
  * W3C RTCPeerConnectionState: "new" | "connecting" | "connected" | "disconnected" | "failed" | "closed".

@@ -1,7 +1,7 @@
 // The call view: one tile per participant (self view first), drawn from the frames the backend
 // decodes; status badges; leave/rejoin. Frames arrive as binary channel messages (frames.ts),
 // everything else as JSON: status, stats (also for the health panel), ended.
-import type { CallInfo, JoinRequest, ParticipantReport } from "./bindings";
+import type { CallInfo, JoinRequest, LocalMediaReport, ParticipantReport } from "./bindings";
 import { decodeMessage, type DecodedFrame } from "./frames";
 import { pathBadge, type Quality } from "./format";
 import { api, channel, describeError, inApp } from "./tauri";
@@ -219,6 +219,7 @@ export class CallView {
       case "stats": {
         const report = m.report as ParticipantReport;
         this.hooks.onStats(Number(m.atMs), report);
+        this.showLocalMedia(report.local_media);
         for (const peer of report.peers) {
           const t = this.tiles.get(peer.remote);
           if (!t) continue;
@@ -233,12 +234,41 @@ export class CallView {
         if (t) this.showMedia(t, Boolean(m.audioMuted), Boolean(m.videoMuted));
         break;
       }
+      case "notice": {
+        // A local device changed (none found, unplugged, back): said above the tiles, the
+        // latest per device kind.
+        const box = byId("device-notice");
+        const medium = String(m.medium);
+        let line = [...box.children].find((c) => (c as HTMLElement).dataset.medium === medium) as HTMLElement | undefined;
+        if (!line) {
+          line = document.createElement("p");
+          line.dataset.medium = medium;
+          box.append(line);
+        }
+        line.textContent = String(m.message);
+        box.hidden = false;
+        break;
+      }
       case "ended":
         if (this.inCall) this.endView("The call ended", "The call engine stopped.");
         break;
       default:
         console.warn("natter: unknown message", message);
     }
+  }
+
+  /** The self view says why it shows no picture or sends no sound ("No camera found…"). */
+  private showLocalMedia(media: LocalMediaReport | undefined): void {
+    const t = this.tiles.get("local");
+    if (!t || !media) return;
+    const camera = media.camera;
+    const microphone = media.microphone;
+    const noCamera = !camera.off && camera.problem !== null;
+    t.cameraOff.textContent = noCamera ? `No video: ${camera.message ?? camera.problem}` : "Camera off";
+    t.cameraOff.classList.toggle("problem", noCamera);
+    t.micOff.textContent = !microphone.off && microphone.problem !== null ? "no microphone" : "mic off";
+    t.micOff.title = microphone.message ?? "Microphone off";
+    this.showMedia(t, microphone.off || microphone.problem !== null, camera.off || noCamera);
   }
 
   private showMedia(t: Tile, audioMuted: boolean, videoMuted: boolean): void {
@@ -301,6 +331,8 @@ export class CallView {
     for (const t of this.tiles.values()) t.root.remove();
     this.tiles.clear();
     this.pending.clear();
+    byId("device-notice").replaceChildren();
+    byId("device-notice").hidden = true;
     this.join = join;
     const mySession = ++this.session;
     byId("call-summary").textContent = "joining…";

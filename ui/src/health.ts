@@ -156,6 +156,13 @@ export class HealthPanel {
           );
         }
         card.append(head, path, metrics);
+        const playout = peer.audio.playout;
+        if (playout) {
+          // The jitter buffer in front of the speaker: how much it holds, and what it had to patch.
+          card.append(el("p", "playout",
+            `Audio buffer ${playout.depth_ms.toFixed(0)} ms (aiming at ${playout.target_ms.toFixed(0)} ms) · ` +
+            `${playout.concealed} concealed, ${playout.late} late, ${playout.duplicates} duplicate packets`));
+        }
         return card;
       }),
     );

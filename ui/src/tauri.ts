@@ -5,6 +5,8 @@ import type {
   SettingsView, UiError, HealthTransition,
 } from "./bindings";
 
+export type DeviceKind = "camera" | "microphone" | "speaker";
+
 interface TauriChannel<T> { onmessage: (message: T) => void }
 interface TauriGlobal {
   core: {
@@ -55,5 +57,7 @@ export const api = {
   watchIceHealth: (onEvent: TauriChannel<HealthTransition>) => invoke<void>("watch_ice_health", { onEvent }),
   iceHealthSnapshot: () => invoke<ServerHealth[]>("ice_health_snapshot"),
   listDevices: () => invoke<Devices>("list_devices"),
+  watchDevices: (onChange: TauriChannel<Devices>) => invoke<void>("watch_devices", { onChange }),
+  chooseDevice: (kind: DeviceKind, id: string) => invoke<void>("choose_device", { kind, id }),
   exportDiagnostics: () => invoke<string>("export_diagnostics"),
 };

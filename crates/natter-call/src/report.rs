@@ -186,6 +186,8 @@ pub struct ServerReport {
 pub fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
     vec![
         ParticipantReport::decl(cfg),
+        LocalMediaReport::decl(cfg),
+        LocalSourceReport::decl(cfg),
         PeerReport::decl(cfg),
         PeerEvent::decl(cfg),
         PathReport::decl(cfg),
