@@ -122,6 +122,10 @@ struct HeadlessArgs {
     /// a camera it joins receive-only for video and tells the others.
     #[arg(long, value_name = "DEVICE")]
     camera: Option<String>,
+    /// End the call as soon as every pair is connected and decodes video, waiting at most
+    /// --duration (to measure how fast calls come up).
+    #[arg(long)]
+    until_connected: bool,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -186,6 +190,7 @@ fn headless(args: HeadlessArgs) -> ExitCode {
         speaker: args.speaker,
         microphone: args.microphone,
         camera: args.camera,
+        until_connected: args.until_connected,
     };
     let rt = match runtime() {
         Ok(rt) => rt,

@@ -44,6 +44,9 @@ pub struct HeadlessOptions {
     pub microphone: Option<String>,
     /// The first participant sends video from this camera (`--camera NAME`).
     pub camera: Option<String>,
+    /// End the call as soon as every pair is connected and decodes video (`--until-connected`),
+    /// `duration` being then the longest it waits: for measuring how fast calls come up.
+    pub until_connected: bool,
 }
 
 impl Default for HeadlessOptions {
@@ -59,6 +62,7 @@ impl Default for HeadlessOptions {
             report_path: None,
             bind: None,
             stack_defaults: false,
+            until_connected: false,
             speaker: None,
             microphone: None,
             camera: None,
@@ -178,6 +182,9 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
                 announced = true;
                 let relays: Vec<_> = relays.into_iter().collect();
                 tracing::info!("call established; relays in use: [{}]", relays.join(" "));
+                if options.until_connected {
+                    break;
+                }
             }
         }
         tokio::time::sleep(Duration::from_millis(100).min(call_end.saturating_duration_since(Instant::now()))).await;

@@ -15,6 +15,7 @@
 //! - `webrtc_setup`: every setting we change in the `webrtc` crate, with reasons.
 //! - `report`: the JSON report (a contract).
 //! - `view`: what the UI is told (frames, status).
+//! - `memory`: returning freed memory to the system after a call.
 
 pub mod bridge;
 pub mod capture;
@@ -26,6 +27,7 @@ pub mod headless;
 pub mod health;
 pub mod keyframe;
 pub mod media;
+pub mod memory;
 pub mod participant;
 pub mod peer;
 pub mod playout;

@@ -95,13 +95,17 @@ pub fn decode_loop(frames: std::sync::mpsc::Receiver<Bytes>, target: DecodeTarge
         pictures = pictures.wrapping_add(1);
         // Synthetic senders stamp their frames (loss and latency are measured from the stamps);
         // a real camera's pictures carry none and are counted and shown all the same.
-        match natter_media::read_stamp(&picture) {
-            Some(stamp) => stats.lock().unwrap().on_decoded(stamp.counter, stamp.capture_ms, natter_media::now_ms()),
-            None => stats.lock().unwrap().on_unstamped(),
+        let at_ms = joined_at.elapsed().as_secs_f64() * 1000.0;
+        {
+            let mut stats = stats.lock().unwrap();
+            match natter_media::read_stamp(&picture) {
+                Some(stamp) => stats.on_decoded(stamp.counter, stamp.capture_ms, natter_media::now_ms()),
+                None => stats.on_unstamped(),
+            }
+            stats.on_shown(at_ms);
         }
         {
             let mut record = record.lock().unwrap();
-            let at_ms = joined_at.elapsed().as_secs_f64() * 1000.0;
             record.first_frame_ms.get_or_insert(at_ms);
             record.last_frame_ms = Some(at_ms);
         }

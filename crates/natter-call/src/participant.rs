@@ -163,6 +163,9 @@ impl Participant {
                 frames_unreadable: stats.unreadable,
                 latency_ms_p50: stats.latency_percentile(50.0),
                 latency_ms_p95: stats.latency_percentile(95.0),
+                freeze_count: stats.freeze_count,
+                longest_freeze_ms: stats.longest_freeze_ms,
+                freezes: stats.freezes.clone(),
             };
             report.audio.packets_received = audio_packets.load(Ordering::Relaxed);
             report.audio.playout = self.playout.as_ref().and_then(|p| p.report(&report.remote));
@@ -220,6 +223,7 @@ impl Participant {
         for (remote, pc) in pcs {
             peer::close(&pc, &remote).await;
         }
+        crate::memory::release_freed_memory_soon();
     }
 }
 
@@ -363,7 +367,10 @@ impl Engine {
                     }
                     // Closing a connection that never completed can take the stack a while;
                     // the event loop must not wait for it (other calls need it).
-                    tokio::spawn(async move { link.close().await });
+                    tokio::spawn(async move {
+                        link.close().await;
+                        crate::memory::release_freed_memory_soon();
+                    });
                 }
                 self.status(&id, "left", "left the call");
                 Ok(())

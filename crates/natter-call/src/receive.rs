@@ -1,6 +1,7 @@
 //! Receive-side media logic without I/O: reassembling H.264 access units from RTP packets and
 //! keeping per-stream statistics from the stamps read back out of decoded frames.
 
+pub use crate::report::Freeze;
 use bytes::{Bytes, BytesMut};
 use rtc::rtp::codec::h264::H264Packet;
 use rtc::rtp::packetizer::Depacketizer;
@@ -87,7 +88,19 @@ pub struct VideoStats {
     pub unreadable: u64,
     last_counter: Option<u32>,
     latencies_ms: Vec<f64>,
+    /// When the last new picture was shown (ms since joining), for freezes.
+    last_shown_ms: Option<f64>,
+    /// Stalls longer than [`FREEZE_MS`], the most recent [`FREEZES_KEPT`].
+    pub freezes: Vec<Freeze>,
+    pub freeze_count: u64,
+    pub longest_freeze_ms: Option<f64>,
 }
+
+/// A gap between two new pictures longer than this is a freeze: the W3C stats definition
+/// (`max(3 × frame interval, frame interval + 150 ms)`) at 30 fps, rounded up.
+pub const FREEZE_MS: f64 = 200.0;
+/// How many freezes a report lists (the count and the longest cover the rest).
+pub const FREEZES_KEPT: usize = 32;
 
 impl VideoStats {
     pub fn on_received(&mut self) {
@@ -113,6 +126,22 @@ impl VideoStats {
     pub fn on_unstamped(&mut self) {
         self.frames_decoded += 1;
         self.unreadable += 1;
+    }
+
+    /// A new picture was shown `at_ms` after joining: a gap since the last one longer than
+    /// [`FREEZE_MS`] is recorded as a freeze (what the user saw as stalled video).
+    pub fn on_shown(&mut self, at_ms: f64) {
+        if let Some(last) = self.last_shown_ms.replace(at_ms)
+            && at_ms - last > FREEZE_MS
+        {
+            let freeze = Freeze { from_ms: last, to_ms: at_ms };
+            self.freeze_count += 1;
+            self.longest_freeze_ms = Some(self.longest_freeze_ms.unwrap_or(0.0).max(freeze.duration_ms()));
+            if self.freezes.len() == FREEZES_KEPT {
+                self.freezes.remove(0);
+            }
+            self.freezes.push(freeze);
+        }
     }
 
     /// Latency percentile (0..=100) over every decoded frame, `None` before the first.
@@ -181,6 +210,28 @@ mod tests {
         assert_eq!((s.frames_decoded, s.frames_lost), (3, 2));
         assert_eq!(s.latency_percentile(50.0), Some(10.0));
         assert_eq!(s.latency_percentile(100.0), Some(17.0));
+    }
+
+    #[test]
+    fn gaps_longer_than_200_ms_are_freezes() {
+        let mut s = VideoStats::default();
+        for at in [0.0, 33.0, 66.0, 100.0, 2100.0, 2133.0, 2333.5, 2366.0] {
+            s.on_shown(at);
+        }
+        assert_eq!(s.freeze_count, 2);
+        assert_eq!(s.freezes, vec![Freeze { from_ms: 100.0, to_ms: 2100.0 }, Freeze { from_ms: 2133.0, to_ms: 2333.5 }]);
+        assert_eq!(s.longest_freeze_ms, Some(2000.0));
+    }
+
+    #[test]
+    fn only_the_latest_freezes_are_listed() {
+        let mut s = VideoStats::default();
+        for i in 0..(FREEZES_KEPT as u32 + 5) {
+            s.on_shown(f64::from(i) * 1000.0);
+        }
+        assert_eq!(s.freeze_count, FREEZES_KEPT as u64 + 4);
+        assert_eq!(s.freezes.len(), FREEZES_KEPT);
+        assert_eq!(s.freezes.last().unwrap().to_ms, f64::from(FREEZES_KEPT as u32 + 4) * 1000.0);
     }
 
     #[test]

@@ -136,6 +136,27 @@ pub struct VideoReport {
     pub frames_unreadable: u64,
     pub latency_ms_p50: Option<f64>,
     pub latency_ms_p95: Option<f64>,
+    /// Gaps of more than 200 ms between new pictures (stalled video, or a sender that turned its
+    /// camera off), counted since joining.
+    pub freeze_count: u64,
+    #[ts(optional)]
+    pub longest_freeze_ms: Option<f64>,
+    /// The most recent freezes (at most 32), oldest first.
+    pub freezes: Vec<Freeze>,
+}
+
+/// Video stood still from `from_ms` to `to_ms` (ms since joining): the last picture before the
+/// gap and the first one after it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, TS)]
+pub struct Freeze {
+    pub from_ms: f64,
+    pub to_ms: f64,
+}
+
+impl Freeze {
+    pub fn duration_ms(&self) -> f64 {
+        self.to_ms - self.from_ms
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, TS)]
@@ -190,6 +211,7 @@ pub fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
         LocalSourceReport::decl(cfg),
         PeerReport::decl(cfg),
         PeerEvent::decl(cfg),
+        Freeze::decl(cfg),
         PathReport::decl(cfg),
         VideoReport::decl(cfg),
         AudioReport::decl(cfg),

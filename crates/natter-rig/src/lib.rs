@@ -1,0 +1,74 @@
+//! The rig Natter's tests and benchmarks run on: real coturn servers on loopback or inside
+//! network namespaces, scratch directories, free ports, and (`netns`) hosts behind real NATs and
+//! firewalls with a "public" segment for the servers (`public`). Nothing here is a mock: the
+//! servers are the real programs, the networks are real kernel namespaces.
+//!
+//! Everything stays on 127.0.0.0/8 or inside namespaces the rig creates itself, and is torn down
+//! on drop. Setup failures panic with what to install or fix: this crate serves tests and the
+//! bench, never the app.
+
+pub mod coturn;
+pub mod netns;
+pub mod public;
+
+pub use coturn::{Coturn, CoturnOptions, make_certificates, make_certificates_for};
+
+use std::net::UdpSocket;
+use std::path::PathBuf;
+use std::process::Child;
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("natter-test-{tag}-{}-{}", std::process::id(), unique()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub(crate) fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A UDP+TCP port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+pub fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin"), PathBuf::from("/sbin")])
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+/// A child process killed on drop.
+pub struct Reaped(pub Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
