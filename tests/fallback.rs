@@ -68,6 +68,11 @@ fn turn_server_killed_mid_call_every_pair_moves_to_the_other() {
         if let Some(recovered) = events.iter().find(|e| e["kind"] == "recovered") {
             moved += 1;
             assert!(events.iter().any(|e| e["kind"] == "ice_restart" && e["detail"].as_str().unwrap().contains(&dead_url)), "{peer:#}");
+            // Noticed from the media stopping (a second), not from ICE consent (2.5 s + grace).
+            assert!(
+                events.iter().any(|e| e["kind"] == "disconnected" && e["detail"].as_str().unwrap().contains("stopped carrying media")),
+                "{receiver}: the media watch should have noticed first: {peer:#}"
+            );
             // In words: "moved the call with … to relay <survivor> over UDP in 3.5 s" (plus "(was
             // relay <dead>)" on the side whose own relay died; the other side kept its relay).
             let said = recovered["detail"].as_str().unwrap();

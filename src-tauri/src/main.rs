@@ -107,7 +107,8 @@ struct HeadlessArgs {
     /// Local IP address for ICE sockets (default 127.0.0.1, or all interfaces with --signal).
     #[arg(long, value_name = "IP")]
     bind: Option<IpAddr>,
-    /// Run the WebRTC stack with the `webrtc` crate's default timers (for comparisons).
+    /// Run the WebRTC stack as the `webrtc` crate comes: its default timers, no ICE restarts
+    /// or media watch of ours (for comparisons).
     #[arg(long)]
     stack_defaults: bool,
     /// Play what the first participant hears on this output device (a name from `natter

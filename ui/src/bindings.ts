@@ -129,6 +129,8 @@ kind: string,
  */
 detail: string, };
 
+export type Freeze = { from_ms: number, to_ms: number, };
+
 export type PathReport = { 
 /**
  * "host" | "srflx" | "prflx" | "relay"
@@ -152,7 +154,16 @@ export type VideoReport = { frames_received: number, frames_decoded: number, fra
  * Decoded frames without a readable stamp: 0 from a synthetic sender (else damage), every
  * frame from a real camera (which is not stamped).
  */
-frames_unreadable: number, latency_ms_p50: number | null, latency_ms_p95: number | null, };
+frames_unreadable: number, latency_ms_p50: number | null, latency_ms_p95: number | null, 
+/**
+ * Gaps of more than 200 ms between new pictures (stalled video, or a sender that turned its
+ * camera off), counted since joining.
+ */
+freeze_count: number, longest_freeze_ms?: number, 
+/**
+ * The most recent freezes (at most 32), oldest first.
+ */
+freezes: Array<Freeze>, };
 
 export type AudioReport = { packets_received: number, 
 /**

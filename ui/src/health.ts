@@ -156,6 +156,13 @@ export class HealthPanel {
           );
         }
         card.append(head, path, metrics);
+        if (peer.video.freeze_count > 0) {
+          // Stalled video (gaps over 200 ms between pictures), e.g. while a call moved paths.
+          const longest = peer.video.longest_freeze_ms ?? 0;
+          card.append(el("p", "freezes",
+            `Video froze ${peer.video.freeze_count} time${peer.video.freeze_count === 1 ? "" : "s"}` +
+            ` (longest ${(longest / 1000).toFixed(1)} s)`));
+        }
         const playout = peer.audio.playout;
         if (playout) {
           // The jitter buffer in front of the speaker: how much it holds, and what it had to patch.

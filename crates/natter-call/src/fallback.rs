@@ -3,7 +3,8 @@
 //! `RestartPolicy` (one per peer connection) turns connection-state changes and time into
 //! decisions: restart ICE after a short grace period on `disconnected`, at once on `failed`,
 //! again with backoff if a restart does not bring the connection back, and give up with a clear
-//! final state after a bounded number of attempts.
+//! final state after a bounded number of attempts. `MediaWatch` notices a link that stopped
+//! carrying media (a relay died) a second after the last packet, without waiting for ICE.
 //!
 //! Why these numbers: consent checks run every 500 ms and the stack declares `disconnected` after
 //! 2.5 s without an answer (`webrtc_setup`), so `disconnected` already means ~5 lost checks; the
@@ -131,9 +132,100 @@ impl RestartPolicy {
     }
 }
 
+/// How long a connected link may carry no media at all before it counts as broken.
+///
+/// Why 1 s: a remote that sends anything sends Opus every 20 ms (50 packets a second, silence
+/// included) and video at up to 30 fps, so one second without a single packet is 50 missing
+/// audio packets — not jitter, not loss (the bench's `turn_failover` measures the effect:
+/// without this watch the stack's consent checks notice a dead relay only after 2.5 s, and the
+/// restart waits 1 s more).
+pub const MEDIA_SILENCE_LIMIT: Duration = Duration::from_millis(1000);
+
+/// Notices that a connected link stopped carrying media, long before ICE consent freshness
+/// does (sans-IO: fed with packet counters and time).
+#[derive(Debug, Default)]
+pub struct MediaWatch {
+    last_total: u64,
+    /// When media last arrived while expected; `None` = not armed (nothing expected yet).
+    last_media: Option<Instant>,
+    fired: bool,
+}
+
+impl MediaWatch {
+    /// `total`: media packets/frames received on this link so far; `expecting`: the link is
+    /// connected and the remote sends at least one medium (not everything muted). Returns the
+    /// moment media stopped, once, when nothing arrived for [`MEDIA_SILENCE_LIMIT`].
+    pub fn observe(&mut self, now: Instant, total: u64, expecting: bool) -> Option<Instant> {
+        let arrived = total != self.last_total;
+        self.last_total = total;
+        if !expecting {
+            self.last_media = None;
+            self.fired = false;
+            return None;
+        }
+        if arrived {
+            self.last_media = Some(now);
+            self.fired = false;
+            return None;
+        }
+        let since = self.last_media?;
+        if !self.fired && now.duration_since(since) >= MEDIA_SILENCE_LIMIT {
+            self.fired = true;
+            return Some(since);
+        }
+        None
+    }
+}
+
+impl RestartPolicy {
+    /// The link stopped carrying media (see [`MediaWatch`]): restart at once, as on `failed`.
+    pub fn on_media_stopped(&mut self, now: Instant) {
+        if !self.restarting {
+            self.on_state(LinkState::Failed, now);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn media_watch_fires_once_after_a_second_of_silence() {
+        let t0 = Instant::now();
+        let mut w = MediaWatch::default();
+        assert_eq!(w.observe(t0, 0, true), None, "nothing received yet: not armed");
+        assert_eq!(w.observe(t0 + 5000 * MS, 0, true), None, "still nothing: a remote that never sent is setup's business");
+        assert_eq!(w.observe(t0 + 5250 * MS, 10, true), None);
+        assert_eq!(w.observe(t0 + 5500 * MS, 20, true), None);
+        assert_eq!(w.observe(t0 + 6250 * MS, 20, true), None, "750 ms of silence is not enough");
+        assert_eq!(w.observe(t0 + 6500 * MS, 20, true), Some(t0 + 5500 * MS), "1 s: stopped since the last packet");
+        assert_eq!(w.observe(t0 + 6750 * MS, 20, true), None, "once");
+        assert_eq!(w.observe(t0 + 7000 * MS, 25, true), None, "media back");
+        assert_eq!(w.observe(t0 + 8000 * MS, 25, true), Some(t0 + 7000 * MS), "and it can fire again");
+    }
+
+    #[test]
+    fn media_watch_ignores_silence_that_is_expected() {
+        let t0 = Instant::now();
+        let mut w = MediaWatch::default();
+        assert_eq!(w.observe(t0, 10, true), None);
+        // The remote muted everything (or the link is reconnecting): silence is normal.
+        assert_eq!(w.observe(t0 + 3000 * MS, 10, false), None);
+        assert_eq!(w.observe(t0 + 3250 * MS, 10, true), None, "disarmed until media flows again");
+        assert_eq!(w.observe(t0 + 9000 * MS, 10, true), None);
+    }
+
+    #[test]
+    fn media_stopped_restarts_at_once_but_not_during_a_restart() {
+        let t0 = Instant::now();
+        let mut p = RestartPolicy::new(RestartTiming::default());
+        p.on_state(LinkState::Connected, t0);
+        p.on_media_stopped(t0);
+        assert_eq!(p.handle_timeout(t0), Some(Action::Restart { attempt: 1 }));
+        p.on_media_stopped(t0 + 100 * MS);
+        assert_eq!(p.poll_timeout(), Some(t0 + 6000 * MS), "the running attempt keeps its own deadline");
+    }
 
     const MS: Duration = Duration::from_millis(1);
 

@@ -34,8 +34,9 @@ pub struct HeadlessOptions {
     /// Local address for ICE sockets (`--bind`). Default: 127.0.0.1 with the in-process signaling
     /// server (everything is on this machine), 0.0.0.0 (all interfaces) with `--signal`.
     pub bind: Option<std::net::IpAddr>,
-    /// Run the `webrtc` crate with its default settings (`--stack-defaults`), to measure what
-    /// our tuning changes. Media, signaling and the driver patch stay the same.
+    /// Run the `webrtc` crate with its default settings and none of Natter's recovery (no ICE
+    /// restarts, no media watch) (`--stack-defaults`), to measure what our work changes. Media,
+    /// signaling, the TURN TCP/TLS bridge and the driver patch stay the same.
     pub stack_defaults: bool,
     /// Play what the first participant hears on this output device (`--speaker NAME`, or
     /// "default"); `None`: audio is received and counted, not played.

@@ -255,8 +255,14 @@ impl Engine {
         mut command_rx: mpsc::UnboundedReceiver<Command>,
         mut notice_rx: mpsc::UnboundedReceiver<crate::capture::MediaNotice>,
     ) {
+        // One steady tick for the setup and media checks (not a sleep re-armed on every turn of
+        // the loop: a busy loop would postpone it again and again).
+        let mut ticks = tokio::time::interval(CHECK_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let next_deadline = self.links.values().filter_map(|l| l.policy.poll_timeout()).min();
+            // `--stack-defaults` measures the webrtc crate as it comes: none of our recovery.
+            let stack_defaults = self.config.link.stack_defaults;
+            let next_deadline = if stack_defaults { None } else { self.links.values().filter_map(|l| l.policy.poll_timeout()).min() };
             let policy_timer = async {
                 match next_deadline {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -264,16 +270,17 @@ impl Engine {
                 }
             };
             let watching_setup = self.links.values().any(|l| !l.setup_judged);
-            let setup_tick = async {
-                if watching_setup {
-                    tokio::time::sleep(SETUP_CHECK_INTERVAL).await
-                } else {
-                    std::future::pending().await
-                }
-            };
+            let watching_media = !self.links.is_empty() && !stack_defaults;
             tokio::select! {
                 _ = policy_timer => self.on_policy_timer().await,
-                _ = setup_tick => self.on_setup_tick().await,
+                _ = ticks.tick(), if watching_setup || watching_media => {
+                    if watching_setup {
+                        self.on_setup_tick().await;
+                    }
+                    if watching_media {
+                        self.on_media_tick().await;
+                    }
+                }
                 Some(command) = command_rx.recv() => self.on_command(command).await,
                 Some(notice) = notice_rx.recv() => self.on_media_notice(notice).await,
                 msg = server_rx.recv() => match msg {
@@ -708,6 +715,44 @@ impl Engine {
         }
     }
 
+    /// Connected links that stopped carrying media: the path died (e.g. its relay). Treat that
+    /// as a failure now instead of waiting for ICE consent checks to notice (2.5 s + grace).
+    async fn on_media_tick(&mut self) {
+        let now = Instant::now();
+        let mut stopped = Vec::new();
+        {
+            let peers = self.shared.peers.lock().unwrap();
+            for (remote, link) in self.links.iter_mut() {
+                let Some(shared) = peers.get(remote) else { continue };
+                let total = shared.audio_packets.load(Ordering::Relaxed) + shared.video.lock().unwrap().frames_received;
+                let expecting = {
+                    let record = link.record.lock().unwrap();
+                    record.state == "connected" && !(record.remote_audio_muted && record.remote_video_muted)
+                };
+                if let Some(since) = link.media_watch.observe(now, total, expecting) {
+                    stopped.push((remote.clone(), since));
+                }
+            }
+        }
+        for (remote, since) in stopped {
+            let name = self.name_of(&remote);
+            let Some(link) = self.links.get_mut(&remote) else { continue };
+            let silent_s = now.duration_since(since).as_secs_f64();
+            tracing::info!(participant = %self.id, remote, silent_s, "no media on a connected link; restarting ICE");
+            {
+                // The outage began with the last packet: that is when the event happened.
+                let at_ms = since.duration_since(self.joined_at).as_secs_f64() * 1000.0;
+                let detail = format!("no audio or video from {name} for {silent_s:.1} s: the path stopped carrying media");
+                link.record.lock().unwrap().events.push(PeerEvent { at_ms, kind: "disconnected".into(), detail });
+            }
+            if let (Some(url), Some(board)) = (&link.relay_in_use, &self.config.board) {
+                board.report_failure(url, &format!("stopped carrying the call with {name}"));
+            }
+            link.policy.on_media_stopped(now);
+            self.status(&remote, "connecting", "connection interrupted, moving to another path…");
+        }
+    }
+
     /// A restart policy came due: restart ICE (if we drive this pair) or give up.
     async fn on_policy_timer(&mut self) {
         let now = Instant::now();
@@ -876,7 +921,9 @@ fn spawn_audio_writer(link: &PeerLink, mut packets: broadcast::Receiver<Arc<Enco
 /// How often a receiver that still cannot decode repeats its keyframe request.
 const PLI_INTERVAL: Duration = Duration::from_millis(250);
 /// How often a connection being set up is checked for hopelessness (see `diagnosis`).
-const SETUP_CHECK_INTERVAL: Duration = Duration::from_millis(250);
+/// How often first attempts are judged (`diagnosis`) and connected links checked for media
+/// (`fallback::MediaWatch`).
+const CHECK_INTERVAL: Duration = Duration::from_millis(250);
 
 /// RTP → access units (here) → decode + stamp check (on a decoder thread, off the async runtime).
 async fn receive_video(

@@ -89,6 +89,8 @@ pub struct PeerLink {
     pub relay_in_use: Option<String>,
     /// We sent an offer and wait for its answer (signaling state have-local-offer).
     pub local_offer_pending: bool,
+    /// Notices when the connected path stops carrying media (faster than ICE consent).
+    pub media_watch: crate::fallback::MediaWatch,
 }
 
 /// Everything needed to open peer connections the same way for every remote.
@@ -97,7 +99,8 @@ pub struct LinkSettings {
     pub ice: natter_ice::IceConfig,
     pub relay_only: bool,
     pub bind: SocketAddr,
-    /// Use the `webrtc` crate's default timers instead of ours (for side-by-side measurements).
+    /// The `webrtc` crate as it comes, for side-by-side measurements: its default timers, and
+    /// none of Natter's recovery (no ICE restarts, no media watch).
     pub stack_defaults: bool,
 }
 
@@ -148,6 +151,7 @@ impl PeerLink {
             setup_judged: false,
             relay_in_use: None,
             local_offer_pending: false,
+            media_watch: crate::fallback::MediaWatch::default(),
         })
     }
 

@@ -176,7 +176,7 @@ fn turn_failover(bin: &Binaries, runs: usize) -> ScenarioResult {
 struct Failover {
     /// Pairs (directed streams) whose relay died and that decoded video again.
     recovered: usize,
-    /// Directed streams that lost their path (ICE restart or a freeze after the kill).
+    /// Directed streams that lost their path (the connection said so, or video froze > 0.5 s).
     affected: usize,
     freezes_ms: Vec<f64>,
 }
@@ -207,16 +207,13 @@ fn failover_once(bin: &Binaries, defaults: bool) -> Result<Failover, String> {
     let Some(victim) = victim else { return Err(format!("the call never said which relays it uses; log:\n{}", tail(&run.log))) };
     let dead = &urls[victim];
     let mut outcome = Failover { recovered: 0, affected: 0, freezes_ms: Vec::new() };
-    let all = streams(&run.report);
-    // Everyone in the process hangs up together: the latest picture of any stream marks the end.
-    let end_ms = all.iter().filter_map(|(_, p)| p["last_frame_ms"].as_f64()).reduce(f64::max).unwrap_or(0.0);
-    for (_, peer) in all {
-        let restarted = peer["events"].as_array().into_iter().flatten().any(|e| e["kind"] == "ice_restart");
-        let longest = peer["video"]["longest_freeze_ms"].as_f64();
-        let stalled_at_end = peer["last_frame_ms"].as_f64().is_none_or(|last| end_ms - last > 2000.0);
-        if restarted || stalled_at_end || longest.is_some_and(|f| f > 1000.0) {
+    for (_, peer) in streams(&run.report) {
+        let broke = peer["events"].as_array().into_iter().flatten().any(|e| ["disconnected", "failed", "ice_restart"].contains(&e["kind"].as_str().unwrap_or("")));
+        // A freeze is recorded when pictures come back: an outage that never ended has none.
+        let longest = peer["video"]["longest_freeze_ms"].as_f64().filter(|f| *f > 500.0);
+        if broke || longest.is_some() {
             outcome.affected += 1;
-            if !stalled_at_end && let Some(freeze) = longest {
+            if let Some(freeze) = longest {
                 outcome.recovered += 1;
                 outcome.freezes_ms.push(freeze);
             }
