@@ -83,6 +83,8 @@ pub fn run(mode: Mode) -> ExitCode {
             crate::settings_ui::export_ice_servers,
             crate::settings_ui::list_devices,
             crate::settings_ui::export_diagnostics,
+            crate::settings_ui::logs_info,
+            crate::settings_ui::set_detailed_logs,
         ])
         .run(tauri::generate_context!());
     match result {

@@ -5,6 +5,7 @@
 mod bindings;
 mod desktop;
 mod frame_wire;
+mod logging;
 mod settings_ui;
 
 use clap::{Parser, Subcommand};
@@ -13,9 +14,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// `natter --version`: the version and the commit it was built from (see build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("NATTER_COMMIT"), ")");
+
 /// Natter: video calls with connectivity you can see and trust.
 #[derive(Debug, Parser)]
-#[command(name = "natter", version, about, propagate_version = true)]
+#[command(name = "natter", version = VERSION, about, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -136,7 +140,9 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // The window writes a log file users can send in; command-line tools log to stderr only.
+    let windowed = matches!(cli.command, None | Some(Command::Demo(_)));
+    let _logs = logging::init(windowed);
     match cli.command {
         // For now the bare app runs the same embedded demo call as `natter demo`; joining a real
         // room from the window comes with the full UI.
@@ -157,14 +163,6 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
-}
-
-/// Logs go to stderr (stdout carries the headless report). `RUST_LOG` overrides the default.
-fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    const DEFAULT: &str = "warn,natter=info,natter_call=info,natter_signal=info,natter_media=info,natter_ice=info";
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 /// A tokio runtime for the windowless commands (no GTK, no Tauri).

@@ -300,7 +300,7 @@ pub(crate) async fn export_diagnostics(shell: State<'_, Shell>) -> Result<String
     let stats = shell.stats_history();
     let secrets = dir.secrets().load_for(settings.servers.iter().map(|s| s.id.as_str())).unwrap_or_default();
     let document = serde_json::json!({
-        "natter_version": env!("CARGO_PKG_VERSION"),
+        "natter_version": crate::VERSION,
         "os": std::env::consts::OS,
         "arch": std::env::consts::ARCH,
         "written_unix": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
@@ -321,6 +321,37 @@ pub(crate) async fn export_diagnostics(shell: State<'_, Shell>) -> Result<String
     Ok(path.display().to_string())
 }
 
+/// Where the app's log files are and whether detailed logs are on (the diagnostics footer).
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+pub struct LogsInfo {
+    /// The log directory, if this platform has one.
+    pub directory: Option<String>,
+    /// "Detailed logs" is chosen (it takes effect at the next start).
+    pub detailed: bool,
+    /// `NATTER_LOG` / `RUST_LOG` is set and decides the level instead.
+    pub overridden: bool,
+}
+
+#[tauri::command]
+pub(crate) fn logs_info(shell: State<'_, Shell>) -> Result<LogsInfo, UiError> {
+    let settings = config_dir(&shell)?.load().map_err(settings_error)?;
+    Ok(LogsInfo {
+        directory: natter_settings::log_dir().map(|d| d.display().to_string()),
+        detailed: settings.detailed_logs,
+        overridden: std::env::var_os("NATTER_LOG").is_some() || std::env::var_os("RUST_LOG").is_some(),
+    })
+}
+
+/// Turn detailed logs on or off (saved; from the next start).
+#[tauri::command]
+pub(crate) fn set_detailed_logs(shell: State<'_, Shell>, on: bool) -> Result<LogsInfo, UiError> {
+    let dir = config_dir(&shell)?.clone();
+    let mut settings = dir.load().map_err(settings_error)?;
+    settings.detailed_logs = on;
+    dir.save(&settings, &[]).map_err(settings_error)?;
+    logs_info(shell)
+}
+
 /// A fresh server id (random hex).
 pub(crate) fn new_id() -> String {
     use std::hash::{BuildHasher, Hasher};
@@ -332,5 +363,5 @@ pub(crate) fn new_id() -> String {
 /// TypeScript declarations of this module's command types.
 #[cfg(test)]
 pub(crate) fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
-    vec![SettingsView::decl(cfg), ImportedServers::decl(cfg), Device::decl(cfg), Devices::decl(cfg)]
+    vec![SettingsView::decl(cfg), ImportedServers::decl(cfg), Device::decl(cfg), Devices::decl(cfg), LogsInfo::decl(cfg)]
 }

@@ -29,7 +29,11 @@ servers: Array<ServerEntry>,
 /**
  * Chosen devices by id (`None`: the system default / the synthetic source).
  */
-camera: string | null, microphone: string | null, speaker: string | null, };
+camera: string | null, microphone: string | null, speaker: string | null, 
+/**
+ * Write detailed (debug) logs from the next start (`NATTER_LOG` still wins).
+ */
+detailedLogs: boolean, };
 
 export type CredentialUpdate = { id: string, credential: string | null, };
 
@@ -286,6 +290,20 @@ note: string,
  * The saved choice per list (an `id` above; "default" for the system's).
  */
 camera: string, microphone: string, speaker: string, };
+
+export type LogsInfo = { 
+/**
+ * The log directory, if this platform has one.
+ */
+directory: string | null, 
+/**
+ * "Detailed logs" is chosen (it takes effect at the next start).
+ */
+detailed: boolean, 
+/**
+ * `NATTER_LOG` / `RUST_LOG` is set and decides the level instead.
+ */
+overridden: boolean, };
 
 export type UiError = { code: string, message: string, };
 

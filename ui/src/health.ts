@@ -2,7 +2,7 @@
 // participant the path in use with RTT, loss, jitter, bitrate and fps over the last minute, plus
 // a timeline of what happened (server status changes, disconnects, restarts, recoveries).
 // Data arrives pushed: server transitions on their own channel, call stats once a second.
-import type { HealthTransition, ParticipantReport, PeerEvent, ServerHealth } from "./bindings";
+import type { HealthTransition, LogsInfo, ParticipantReport, PeerEvent, ServerHealth } from "./bindings";
 import { bitrate, ms, pathWords, percent, quality, statusWords, transportWords, type Quality } from "./format";
 import { PeerHistory, Series, sparklinePath } from "./history";
 import { api, channel, describeError, inApp } from "./tauri";
@@ -21,6 +21,21 @@ export class HealthPanel {
   constructor() {
     byId("recheck-servers").addEventListener("click", () => void this.watch());
     byId("export-diagnostics").addEventListener("click", () => void this.exportDiagnostics());
+    const detailed = byId<HTMLInputElement>("detailed-logs");
+    detailed.addEventListener("change", () => void this.showLogs(api.setDetailedLogs(detailed.checked)));
+    if (inApp()) void this.showLogs(api.logsInfo());
+  }
+
+  /** The logs line of the footer: where the files are, and the detailed-logs choice. */
+  private async showLogs(info: Promise<LogsInfo>): Promise<void> {
+    const where = byId("logs-where");
+    try {
+      const logs = await info;
+      byId<HTMLInputElement>("detailed-logs").checked = logs.detailed;
+      where.textContent = (logs.directory ? `Logs: ${logs.directory}` : "") + (logs.overridden ? " (NATTER_LOG decides the level)" : "");
+    } catch (e) {
+      where.textContent = `Logs: ${describeError(e)}`;
+    }
   }
 
   /** (Re)start watching the saved servers; called at start and after settings are saved. */

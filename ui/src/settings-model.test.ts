@@ -3,7 +3,7 @@ import { SettingsModel, needsCredential } from "./settings-model";
 import type { Settings } from "./bindings";
 
 const base: Settings = {
-  displayName: "Me", camera: null, microphone: null, speaker: null,
+  displayName: "Me", camera: null, microphone: null, speaker: null, detailedLogs: false,
   servers: [
     { id: "a", urls: ["stun:stun.example.org:3478"], username: null, credentialType: "password", hasCredential: false },
     { id: "b", urls: ["turn:t.example.org:3478"], username: "u", credentialType: "password", hasCredential: true },

@@ -43,7 +43,7 @@ describe("settings page", () => {
     vi.useFakeTimers();
     // The page's markup without its entry script (the views are constructed by the test).
     document.body.innerHTML = html.slice(html.indexOf("<body>") + 6, html.indexOf("</body>")).replace(/<script[^>]*><\/script>/g, "");
-    stored = { displayName: "Me", camera: null, microphone: null, speaker: null, servers: [] };
+    stored = { displayName: "Me", camera: null, microphone: null, speaker: null, detailedLogs: false, servers: [] };
     calls.length = 0;
     (window as unknown as { __TAURI__: unknown }).__TAURI__ = fakeBackend();
   });

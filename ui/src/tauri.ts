@@ -2,7 +2,7 @@
 // `withGlobalTauri`). Errors from commands arrive as `{ code, message }` (bindings.ts `UiError`).
 import type {
   CallInfo, JoinRequest, CredentialUpdate, Devices, ImportedServers, ServerEntry, ServerHealth, Settings,
-  SettingsView, UiError, HealthTransition,
+  SettingsView, UiError, HealthTransition, LogsInfo,
 } from "./bindings";
 
 export type DeviceKind = "camera" | "microphone" | "speaker";
@@ -60,4 +60,6 @@ export const api = {
   watchDevices: (onChange: TauriChannel<Devices>) => invoke<void>("watch_devices", { onChange }),
   chooseDevice: (kind: DeviceKind, id: string) => invoke<void>("choose_device", { kind, id }),
   exportDiagnostics: () => invoke<string>("export_diagnostics"),
+  logsInfo: () => invoke<LogsInfo>("logs_info"),
+  setDetailedLogs: (on: boolean) => invoke<LogsInfo>("set_detailed_logs", { on }),
 };

@@ -48,7 +48,8 @@ impl DeviceError {
         } else if lower.contains("permission denied") || lower.contains("access denied") || lower.contains("not permitted") || lower.contains("eacces") {
             DeviceError::PermissionDenied { kind, device }
         } else {
-            DeviceError::Failed { kind, device, detail: detail.to_string() }
+            // Platform messages end with a full stop; ours goes on after them.
+            DeviceError::Failed { kind, device, detail: detail.trim().trim_end_matches('.').to_string() }
         }
     }
 
@@ -87,6 +88,8 @@ mod tests {
         assert_eq!(denied.reason(), "permission denied");
         let other = DeviceError::classify(DeviceKind::Microphone, "USB Mic", "format not supported");
         assert_eq!(other.to_string(), "USB Mic cannot be used: format not supported");
+        let sentence = DeviceError::classify(DeviceKind::Speaker, "Default Audio Device", "It may have been disconnected. ");
+        assert_eq!(sentence.to_string(), "Default Audio Device cannot be used: It may have been disconnected");
         assert_eq!(DeviceError::NoneFound { kind: DeviceKind::Camera }.to_string(), "no camera found on this machine");
     }
 }

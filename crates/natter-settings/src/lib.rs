@@ -80,6 +80,9 @@ pub struct Settings {
     pub microphone: Option<String>,
     #[serde(default)]
     pub speaker: Option<String>,
+    /// Write detailed (debug) logs from the next start (`NATTER_LOG` still wins).
+    #[serde(default)]
+    pub detailed_logs: bool,
 }
 
 fn default_name() -> String {
@@ -88,7 +91,7 @@ fn default_name() -> String {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { display_name: default_name(), servers: Vec::new(), camera: None, microphone: None, speaker: None }
+        Self { display_name: default_name(), servers: Vec::new(), camera: None, microphone: None, speaker: None, detailed_logs: false }
     }
 }
 
@@ -193,6 +196,22 @@ impl ConfigDir {
 }
 
 /// Join entries and credentials into an `IceConfig` (validated by the `natter_ice` parser).
+/// Where the app writes its log files, by each platform's convention: `$XDG_STATE_HOME/natter/logs`
+/// (else `~/.local/state/natter/logs`) on Linux, `~/Library/Logs/Natter` on macOS,
+/// `%LOCALAPPDATA%\Natter\logs` on Windows. `NATTER_LOG_DIR` overrides.
+pub fn log_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("NATTER_LOG_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    if cfg!(target_os = "macos") {
+        dirs::home_dir().map(|h| h.join("Library/Logs/Natter"))
+    } else if cfg!(windows) {
+        dirs::data_local_dir().map(|d| d.join("Natter").join("logs"))
+    } else {
+        dirs::state_dir().or_else(|| dirs::home_dir().map(|h| h.join(".local/state"))).map(|d| d.join("natter").join("logs"))
+    }
+}
+
 pub fn ice_config(settings: &Settings, secrets: &BTreeMap<String, String>) -> Result<natter_ice::IceConfig, natter_ice::IceError> {
     natter_ice::IceConfig::from_json(&w3c_json(&settings.servers, secrets, true))
 }
