@@ -11,11 +11,13 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export NATTER_COMMIT="${NATTER_COMMIT:-$(git rev-parse --short=10 HEAD 2>/dev/null || echo unknown)}"
 # AppImage and the other formats need downloads or other platforms: the .deb only, here.
 npx --prefix ui tauri build --bundles deb --ci
-deb=$(ls -t target/release/bundle/deb/*.deb | head -1)
+target_dir="${CARGO_TARGET_DIR:-target}"
+deb=$(ls -t "$target_dir"/release/bundle/deb/*.deb | head -1)
 echo "natter package: built $deb ($(du -h "$deb" | cut -f1))"
 dpkg-deb --field "$deb" Package Version Depends
 
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "./$deb" >/dev/null
+case "$deb" in /*) ;; *) deb="./$deb" ;; esac
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$deb" >/dev/null
 trap '$SUDO env DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq natter >/dev/null 2>&1 || true' EXIT
 installed=$(command -v natter)
 case "$installed" in
