@@ -176,7 +176,7 @@ fn turn_failover(bin: &Binaries, runs: usize) -> ScenarioResult {
             Err(e) => result.failures.push(e),
         }
     }
-    // The defaults never move a call (see NOTES.md); one run shows it without spending minutes.
+    // The crate alone never restarts ICE, so it never moves a call: one run shows it.
     match failover_once(bin, true) {
         Ok(Failover { recovered, affected, .. }) => {
             result.notes.push(format!("webrtc defaults: {recovered} of {affected} affected pairs decoded video again after the kill (one run)"))
