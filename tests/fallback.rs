@@ -152,6 +152,7 @@ async fn editing_ice_servers_mid_call_moves_the_call() {
     let participant = |name: &str, ice: natter_ice::IceConfig| ParticipantConfig {
         name: name.into(),
         room: "edit".into(),
+        room_secret: None,
         signal_url: server.url(),
         link: natter_call::peer::LinkSettings { ice, relay_only: true, bind: "127.0.0.1:0".parse().unwrap(), stack_defaults: false },
         media: natter_call::media::MediaSettings { width: 320, height: 180, ..Default::default() },

@@ -94,6 +94,68 @@ fn two_processes_meet_through_a_signal_server() {
     drop(server);
 }
 
+/// A room opened with a secret: a participant without it (or with another) is refused with a
+/// clear message and never joins; one with it joins and the call works.
+#[test]
+fn a_room_with_a_secret_lets_in_only_those_who_know_it() {
+    let (server, url) = start_signal_server();
+    let dir = TempDir::new("secret-room");
+    let spawn = |name: &str, secret: Option<&str>, expect: &str| {
+        let report = dir.path(&format!("{name}.json"));
+        let mut command = Command::new(NATTER);
+        command
+            .args(["headless", "--participants", "1", "--expect", expect, "--duration", "3", "--bind", "127.0.0.1"])
+            .args(["--signal", &url, "--room", "locked", "--report"])
+            .arg(&report)
+            .env_remove("NATTER_ROOM_SECRET")
+            .stderr(std::process::Stdio::piped());
+        if let Some(secret) = secret {
+            command.env("NATTER_ROOM_SECRET", secret);
+        }
+        (command.spawn().expect("start natter headless"), report)
+    };
+    let (mut owner, owner_report) = spawn("owner", Some("tea-at-five"), "2");
+    // Wait until the owner has opened the room: its log says it joined.
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let owner_stderr = owner.stderr.take().unwrap();
+    let owner_log = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(owner_stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    loop {
+        let line = lines.recv_timeout(Duration::from_secs(30)).expect("the owner joined the room within 30 s");
+        if line.contains("joined") && line.contains("participant=p1") {
+            break;
+        }
+    }
+    for (name, secret) in [("stranger", None), ("guesser", Some("coffee"))] {
+        let (child, _) = spawn(name, secret, "2");
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name} must not get in; stderr:\n{stderr}");
+        assert!(stderr.contains("room_locked"), "{name}: the reason must be named; stderr:\n{stderr}");
+        assert!(!stderr.contains("tea-at-five"), "{name}: the secret leaked into a log");
+    }
+    let (guest, guest_report) = spawn("guest", Some("tea-at-five"), "2");
+    let owner_status = owner.wait().unwrap();
+    let owner_output = std::process::Output { status: owner_status, stdout: Vec::new(), stderr: owner_log.join().unwrap().into_bytes() };
+    let guest_output = guest.wait_with_output().unwrap();
+    for (output, report) in [(owner_output, owner_report), (guest_output, guest_report)] {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "exit {:?}; stderr:\n{stderr}", output.status);
+        assert!(!stderr.contains("tea-at-five"), "the secret leaked into a log");
+        let report = read_report(&report, &stderr);
+        assert_all_streams_decoding(&report, 1, 20);
+    }
+    drop(server);
+}
+
 #[test]
 fn a_bad_ice_config_is_a_clear_error() {
     let dir = TempDir::new("badcfg");

@@ -27,7 +27,9 @@ pub fn init(to_file: bool) -> LogGuard {
             .and_then(|spec| EnvFilter::try_new(spec).ok())
             .unwrap_or_else(|| EnvFilter::new(if detailed_logs_chosen() { DETAILED } else { DEFAULT }))
     };
-    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter());
+    // Colours only for a terminal: a log piped to a file or a test reads better without escapes.
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(colours).with_filter(filter());
     let (file, guard, problem) = match to_file.then(natter_settings::log_dir).flatten() {
         Some(dir) => match file_writer(&dir) {
             Ok((writer, guard)) => {

@@ -30,7 +30,7 @@ enum Command {
     /// Open the window with an embedded call: in-process signaling and synthetic participants.
     Demo(DemoArgs),
     /// No window: N participants call each other with synthetic media and report what happened (JSON).
-    Headless(HeadlessArgs),
+    Headless(Box<HeadlessArgs>),
     /// Run a standalone signaling server (WebSocket + JSON) for app instances to meet in rooms.
     SignalServer {
         /// Address to listen on.
@@ -102,6 +102,10 @@ struct HeadlessArgs {
     /// Room to join (default "natter").
     #[arg(long, value_name = "NAME")]
     room: Option<String>,
+    /// The room's secret: a room opened with one refuses anyone without it (`NATTER_ROOM_SECRET`
+    /// keeps it off the command line, where other users of the machine could see it).
+    #[arg(long, value_name = "SECRET", env = "NATTER_ROOM_SECRET", hide_env_values = true, value_parser = parse_room_secret)]
+    room_secret: Option<natter_signal::protocol::RoomSecret>,
     /// Participants expected in the room across all processes (default: --participants).
     #[arg(long, value_name = "N")]
     expect: Option<usize>,
@@ -133,6 +137,14 @@ struct HeadlessArgs {
     until_connected: bool,
 }
 
+/// The secret goes straight into its redacting type (`Debug` prints `***`).
+fn parse_room_secret(text: &str) -> Result<natter_signal::protocol::RoomSecret, String> {
+    if text.is_empty() {
+        return Err("a room secret cannot be empty".into());
+    }
+    Ok(natter_signal::protocol::RoomSecret(text.to_string()))
+}
+
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     let secs: f64 = text.parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
     Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is not a valid duration"))
@@ -150,7 +162,7 @@ fn main() -> ExitCode {
         Some(Command::Demo(args)) => {
             desktop::run(desktop::Mode::Demo { remote_participants: args.participants.into(), tile: args.tile, render_test: args.render_test })
         }
-        Some(Command::Headless(args)) => headless(args),
+        Some(Command::Headless(args)) => headless(*args),
         Some(Command::SignalServer { listen }) => signal_server(listen),
         Some(Command::Probe { ice_config, json, ca_file }) => probe(&ice_config, json, ca_file),
         Some(Command::Devices { json }) => {
@@ -182,6 +194,7 @@ fn headless(args: HeadlessArgs) -> ExitCode {
         relay_only: args.relay_only,
         signal_url: args.signal,
         room: args.room,
+        room_secret: args.room_secret,
         expect_total: args.expect,
         report_path: args.report.clone(),
         bind: args.bind,

@@ -95,6 +95,7 @@ pub async fn join_room(options: RoomOptions, events: mpsc::Sender<ViewEvent>) ->
     let local = Participant::join(ParticipantConfig {
         name: options.name,
         room: options.room,
+        room_secret: None,
         signal_url: options.signal_url,
         link,
         media: options.devices.media(),
@@ -182,6 +183,7 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
     let local = Participant::join(ParticipantConfig {
         name: "You".into(),
         room: room.clone(),
+        room_secret: None,
         signal_url: url.clone(),
         link: link.clone(),
         media: options.devices.media(),
@@ -196,6 +198,7 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
             Participant::join(ParticipantConfig {
                 name: format!("Synthetic {}", i + 1),
                 room: room.clone(),
+                room_secret: None,
                 signal_url: url.clone(),
                 link: link.clone(),
                 media: MediaSettings { seed: i as u32 + 1, ..MediaSettings::default() },

@@ -27,6 +27,8 @@ pub struct HeadlessOptions {
     pub signal_url: Option<String>,
     /// Room name (`--room`), default "natter".
     pub room: Option<String>,
+    /// The room's secret (`--room-secret`): locks a room we open; needed to enter a locked one.
+    pub room_secret: Option<natter_signal::protocol::RoomSecret>,
     /// Total participants expected in the room across all processes (`--expect`); default = `participants`.
     pub expect_total: Option<usize>,
     /// Where to write the JSON report (`--report`).
@@ -59,6 +61,7 @@ impl Default for HeadlessOptions {
             relay_only: false,
             signal_url: None,
             room: None,
+            room_secret: None,
             expect_total: None,
             report_path: None,
             bind: None,
@@ -135,6 +138,7 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
         let config = ParticipantConfig {
             name: format!("headless-{}", i + 1),
             room: room.clone(),
+            room_secret: options.room_secret.clone(),
             signal_url: signal_url.clone(),
             link: link.clone(),
             media: MediaSettings {

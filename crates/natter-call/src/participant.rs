@@ -34,6 +34,8 @@ use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCPeerConnec
 pub struct ParticipantConfig {
     pub name: String,
     pub room: String,
+    /// The room's secret: locks the room if this participant opens it, else must match.
+    pub room_secret: Option<natter_signal::protocol::RoomSecret>,
     pub signal_url: String,
     pub link: LinkSettings,
     pub media: MediaSettings,
@@ -90,7 +92,7 @@ impl Participant {
     /// Join the room: connect to signaling, start capture/encode, offer to everyone already there.
     pub async fn join(config: ParticipantConfig) -> Result<Participant, CallError> {
         let joined_at = Instant::now();
-        let (client, welcome, server_rx) = SignalClient::join(&config.signal_url, &config.room, &config.name)
+        let (client, welcome, server_rx) = SignalClient::join_room(&config.signal_url, &config.room, &config.name, true, config.room_secret.clone())
             .await
             .map_err(|e| CallError::Signaling(e.to_string()))?;
         let id = client.id().to_string();

@@ -35,6 +35,7 @@ async fn muting_stops_media_tells_the_other_side_and_unmuting_resumes_it() {
     let config = |name: &str, seed: u32| ParticipantConfig {
         name: name.into(),
         room: "mute".into(),
+        room_secret: None,
         signal_url: url.clone(),
         link: LinkSettings { ice: Default::default(), relay_only: false, bind: "127.0.0.1:0".parse().unwrap(), stack_defaults: false },
         media: MediaSettings { seed, ..MediaSettings::default() },

@@ -63,6 +63,19 @@ impl SignalClient {
         name: &str,
         create: bool,
     ) -> Result<(SignalClient, Welcome, mpsc::Receiver<ServerMessage>), SignalError> {
+        Self::join_room(url, room, name, create, None).await
+    }
+
+    /// Like [`SignalClient::join_with`], with the room's secret: it locks a room this join opens;
+    /// a room opened with a secret refuses a join without the same one ([`SignalError::Rejected`],
+    /// code `room_locked`).
+    pub async fn join_room(
+        url: &str,
+        room: &str,
+        name: &str,
+        create: bool,
+        secret: Option<crate::protocol::RoomSecret>,
+    ) -> Result<(SignalClient, Welcome, mpsc::Receiver<ServerMessage>), SignalError> {
         let connect = tokio_tungstenite::connect_async(url);
         let (ws, _) = tokio::time::timeout(JOIN_TIMEOUT, connect)
             .await
@@ -76,6 +89,7 @@ impl SignalClient {
             room: room.to_string(),
             name: name.to_string(),
             create,
+            secret,
         };
         sink.send(Message::text(join.to_json()))
             .await

@@ -32,6 +32,26 @@ fn default_true() -> bool {
     true
 }
 
+/// A room's password, chosen by whoever opens the room; everyone after must give the same one.
+/// Never printed: `Debug` shows `***` (the server logs joins, and messages may be logged).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RoomSecret(pub String);
+
+impl RoomSecret {
+    /// Compare in time independent of where the strings differ (no timing hints to a guesser).
+    pub fn matches(&self, other: &RoomSecret) -> bool {
+        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl std::fmt::Debug for RoomSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RoomSecret(***)")
+    }
+}
+
 /// What a client sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -42,6 +62,9 @@ pub enum ClientMessage {
         name: String,
         #[serde(default = "default_true")]
         create: bool,
+        /// The room's secret: sets it when this join opens the room; must match it otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret: Option<RoomSecret>,
     },
     Leave {},
     Offer {
@@ -134,6 +157,8 @@ pub enum ErrorCode {
     UnknownPeer,
     /// Too many messages too fast; this one was dropped.
     RateLimited,
+    /// `join` of a room opened with a secret, without it or with another one.
+    RoomLocked,
 }
 
 impl ErrorCode {
@@ -145,6 +170,7 @@ impl ErrorCode {
             ErrorCode::NotJoined => "not_joined",
             ErrorCode::AlreadyJoined => "already_joined",
             ErrorCode::UnknownRoom => "unknown_room",
+            ErrorCode::RoomLocked => "room_locked",
             ErrorCode::UnknownPeer => "unknown_peer",
             ErrorCode::RateLimited => "rate_limited",
         }
@@ -219,6 +245,7 @@ mod tests {
             UnknownRoom,
             UnknownPeer,
             RateLimited,
+            RoomLocked,
         ] {
             assert_eq!(serde_json::to_string(&code).unwrap(), format!("\"{code}\""));
         }
@@ -251,7 +278,8 @@ mod tests {
             ClientMessage::Join {
                 room: "r".into(),
                 name: "n".into(),
-                create: true
+                create: true,
+                secret: None,
             }
         );
     }

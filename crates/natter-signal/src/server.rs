@@ -12,7 +12,7 @@
 
 use crate::SignalError;
 use crate::protocol::{
-    ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, PeerInfo, ServerMessage, Welcome,
+    ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, PeerInfo, RoomSecret, ServerMessage, Welcome,
 };
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, HashMap};
@@ -241,6 +241,8 @@ struct Member {
 #[derive(Default)]
 struct Rooms {
     rooms: HashMap<String, BTreeMap<String, Member>>,
+    /// Rooms opened with a secret (forgotten with the room when its last member leaves).
+    secrets: HashMap<String, RoomSecret>,
     next_id: u64,
 }
 
@@ -254,6 +256,7 @@ impl Rooms {
         room: &str,
         name: &str,
         create: bool,
+        secret: Option<RoomSecret>,
         out: Outbox,
     ) -> Result<Welcome, Rejection> {
         for (what, value) in [("room", room), ("name", name)] {
@@ -267,11 +270,24 @@ impl Rooms {
                 ));
             }
         }
-        if !create && !self.rooms.contains_key(room) {
+        let exists = self.rooms.contains_key(room);
+        if !create && !exists {
             return Err((
                 ErrorCode::UnknownRoom,
                 format!("room {room:?} does not exist (join with \"create\": true to open it)"),
             ));
+        }
+        match (self.secrets.get(room), &secret) {
+            (Some(_), None) => {
+                return Err((ErrorCode::RoomLocked, format!("room {room:?} needs its secret: ask whoever opened it")));
+            }
+            (Some(expected), Some(given)) if !expected.matches(given) => {
+                return Err((ErrorCode::RoomLocked, format!("wrong secret for room {room:?}")));
+            }
+            _ => {}
+        }
+        if !exists && let Some(secret) = secret {
+            self.secrets.insert(room.to_string(), secret);
         }
         self.next_id += 1;
         let id = format!("p{}", self.next_id);
@@ -323,6 +339,7 @@ impl Rooms {
             .collect();
         if members.is_empty() {
             self.rooms.remove(room);
+            self.secrets.remove(room);
         }
         self.evict(room, overflowed);
     }
@@ -347,6 +364,7 @@ impl Rooms {
             );
             if members.is_empty() {
                 self.rooms.remove(room);
+                self.secrets.remove(room);
             }
         }
     }
@@ -567,7 +585,7 @@ fn apply(
     msg: ClientMessage,
 ) {
     let answer = match msg {
-        ClientMessage::Join { room, name, create } => {
+        ClientMessage::Join { room, name, create, secret } => {
             if let Some((room, _)) = &session.joined {
                 Some(error(
                     ErrorCode::AlreadyJoined,
@@ -575,7 +593,7 @@ fn apply(
                 ))
             } else {
                 let mut rooms = shared.rooms();
-                match rooms.join(&room, &name, create, out.clone()) {
+                match rooms.join(&room, &name, create, secret, out.clone()) {
                     Ok(welcome) => {
                         // Queued before the lock is released: nothing can reach the newcomer
                         // before its welcome.

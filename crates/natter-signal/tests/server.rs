@@ -4,7 +4,7 @@
 use futures_util::{SinkExt, StreamExt};
 use natter_signal::SignalError;
 use natter_signal::client::SignalClient;
-use natter_signal::protocol::{ClientMessage, ErrorCode, IceCandidate, ServerMessage};
+use natter_signal::protocol::{ClientMessage, ErrorCode, IceCandidate, RoomSecret, ServerMessage};
 use natter_signal::server::{ServerConfig, ServerHandle, SignalServer};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -621,4 +621,54 @@ async fn shutting_the_server_down_closes_every_connection() {
         "a stopped server accepted a join"
     );
     drop(alice);
+}
+
+#[tokio::test]
+async fn a_room_opened_with_a_secret_refuses_anyone_without_it() {
+    let server = start().await;
+    let secret = |s: &str| Some(RoomSecret(s.to_string()));
+    let (alice, _, mut rx_alice) = SignalClient::join_room(&server.url(), "private", "alice", true, secret("open sesame"))
+        .await
+        .unwrap();
+    for (name, given, expected_words) in [("mallory", None, "needs its secret"), ("eve", secret("guess"), "wrong secret")] {
+        let Err(err) = SignalClient::join_room(&server.url(), "private", name, true, given).await else {
+            panic!("{name} got into a locked room")
+        };
+        match &err {
+            SignalError::Rejected { code: ErrorCode::RoomLocked, message } => {
+                assert!(message.contains(expected_words), "{message}");
+                assert!(!message.contains("open sesame"), "the secret must not be echoed: {message}");
+            }
+            other => panic!("{name}: expected room_locked, got {other}"),
+        }
+    }
+    // The refused never appeared in the room: alice heard of nobody.
+    assert!(tokio::time::timeout(Duration::from_millis(200), rx_alice.recv()).await.is_err(), "a refused join reached the room");
+
+    let (_bob, welcome, _rx_bob) = SignalClient::join_room(&server.url(), "private", "bob", true, secret("open sesame")).await.unwrap();
+    assert_eq!(welcome.peers.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), vec![alice.id()]);
+    // Rooms without a secret stay open, and the secret's `Debug` never shows it.
+    SignalClient::join(&server.url(), "open", "carol").await.unwrap();
+    assert_eq!(format!("{:?}", RoomSecret("open sesame".into())), "RoomSecret(***)");
+}
+
+#[tokio::test]
+async fn a_room_forgets_its_secret_when_the_last_member_leaves() {
+    let server = start().await;
+    let secret = Some(RoomSecret("first".into()));
+    let (alice, _, _rx) = SignalClient::join_room(&server.url(), "reused", "alice", true, secret).await.unwrap();
+    alice.leave().await.unwrap();
+    drop(alice);
+    // Whoever opens it next decides again (here: no secret at all).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match SignalClient::join(&server.url(), "reused", "bob").await {
+            Ok(_) => break,
+            Err(e) if std::time::Instant::now() < deadline => {
+                tracing::debug!("room not empty yet: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the empty room kept its secret: {e}"),
+        }
+    }
 }
