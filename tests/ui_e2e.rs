@@ -237,6 +237,8 @@ fn joining_a_room_from_the_window_reaches_everyone_in_it() {
                 .args(["headless", "--participants", "1", "--expect", "3", "--duration", "15", "--bind", "127.0.0.1"])
                 .args(["--signal", &url, "--room", "e2e-room", "--report"])
                 .arg(&report)
+                // The room is locked: the window gets in only with the secret typed in its form.
+                .env("NATTER_ROOM_SECRET", "e2e-secret")
                 .stderr(std::process::Stdio::null())
                 .spawn()
                 .expect("start natter headless");
@@ -255,6 +257,7 @@ fn joining_a_room_from_the_window_reaches_everyone_in_it() {
     app.find("#join-server").send_keys(&url);
     app.find("#join-room").send_keys("e2e-room");
     app.find("#join-name").send_keys("Window user");
+    app.find("#join-secret").send_keys("e2e-secret");
     app.find("#join-submit").click();
     app.wait_until("the room name in the header", seconds(20), || (texts(&app, "#room-name").concat() == "e2e-room").then_some(()));
     app.wait_until("two remote tiles with moving video", seconds(60), || {

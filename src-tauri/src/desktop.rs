@@ -41,6 +41,10 @@ pub(crate) struct JoinRequest {
     pub signal_url: String,
     pub room: String,
     pub name: String,
+    /// The room's secret (optional): locks a room this join opens, opens a locked one.
+    #[serde(default)]
+    #[ts(as = "Option<String>", optional)]
+    pub room_secret: Option<natter_signal::protocol::RoomSecret>,
 }
 
 const MAX_FRAMES_IN_FLIGHT: usize = 2;
@@ -274,7 +278,17 @@ async fn start_call(shell: State<'_, Shell>, on_event: Channel<InvokeResponseBod
             let bind = std::env::var("NATTER_BIND").ok().and_then(|b| b.parse().ok()).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
             let devices = crate::settings_ui::saved_devices(&shell);
             let options =
-                natter_call::demo::RoomOptions { signal_url: join.signal_url.trim().to_string(), room: room.clone(), name, ice, tile_width, tile_height, bind, devices };
+                natter_call::demo::RoomOptions {
+                    signal_url: join.signal_url.trim().to_string(),
+                    room: room.clone(),
+                    room_secret: join.room_secret.clone().filter(|s| !s.0.is_empty()),
+                    name,
+                    ice,
+                    tile_width,
+                    tile_height,
+                    bind,
+                    devices,
+                };
             (natter_call::demo::join_room(options, tx).await, room, "room")
         }
     };

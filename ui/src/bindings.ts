@@ -317,7 +317,11 @@ export type JoinRequest = {
 /**
  * `ws://host:port` (or `wss://`) of a `natter signal-server`.
  */
-signalUrl: string, room: string, name: string, };
+signalUrl: string, room: string, name: string, 
+/**
+ * The room's secret (optional): locks a room this join opens, opens a locked one.
+ */
+roomSecret?: string, };
 
 export type StatsSample = { 
 /**

@@ -59,6 +59,7 @@ export class CallView {
         signalUrl: byId<HTMLInputElement>("join-server").value.trim(),
         room: byId<HTMLInputElement>("join-room").value.trim(),
         name: byId<HTMLInputElement>("join-name").value.trim(),
+        roomSecret: byId<HTMLInputElement>("join-secret").value || undefined,
       });
     });
     // Acknowledgements also go out on a timer, in case a paint never comes (hidden window).

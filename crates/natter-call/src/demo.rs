@@ -74,6 +74,8 @@ pub struct RoomOptions {
     /// `ws://host:port` or `wss://…` of a `natter signal-server`.
     pub signal_url: String,
     pub room: String,
+    /// The room's secret: locks a room we open, opens a locked one.
+    pub room_secret: Option<natter_signal::protocol::RoomSecret>,
     /// The name others see.
     pub name: String,
     pub ice: natter_ice::IceConfig,
@@ -95,7 +97,7 @@ pub async fn join_room(options: RoomOptions, events: mpsc::Sender<ViewEvent>) ->
     let local = Participant::join(ParticipantConfig {
         name: options.name,
         room: options.room,
-        room_secret: None,
+        room_secret: options.room_secret,
         signal_url: options.signal_url,
         link,
         media: options.devices.media(),
