@@ -2,7 +2,6 @@
 
 mod support;
 
-use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use support::*;
@@ -32,17 +31,7 @@ fn turn_server_killed_mid_call_every_pair_moves_to_the_other() {
         .expect("start natter headless");
 
     // Learn from the log when the call is up and which relays carry it.
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line.clone());
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
+    let (rx, reader) = follow_log(child.stderr.take().unwrap());
     let in_use = loop {
         let line = rx.recv_timeout(Duration::from_secs(30)).expect("the call was established within 30 s");
         if let Some(rest) = line.split("relays in use: [").nth(1) {

@@ -116,18 +116,7 @@ fn a_room_with_a_secret_lets_in_only_those_who_know_it() {
     };
     let (mut owner, owner_report) = spawn("owner", Some("tea-at-five"), "2");
     // Wait until the owner has opened the room: its log says it joined.
-    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
-    let owner_stderr = owner.stderr.take().unwrap();
-    let owner_log = std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut all = String::new();
-        for line in std::io::BufReader::new(owner_stderr).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line.clone());
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
+    let (lines, owner_log) = follow_log(owner.stderr.take().unwrap());
     loop {
         let line = lines.recv_timeout(Duration::from_secs(30)).expect("the owner joined the room within 30 s");
         if line.contains("joined") && line.contains("participant=p1") {

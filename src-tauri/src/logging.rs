@@ -20,13 +20,13 @@ pub struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::W
 
 /// Start logging. `to_file`: also write to the log directory (the desktop app).
 pub fn init(to_file: bool) -> LogGuard {
-    let filter = || {
-        std::env::var("NATTER_LOG")
-            .ok()
-            .or_else(|| std::env::var("RUST_LOG").ok())
-            .and_then(|spec| EnvFilter::try_new(spec).ok())
-            .unwrap_or_else(|| EnvFilter::new(if detailed_logs_chosen() { DETAILED } else { DEFAULT }))
-    };
+    // Decided once (the settings file is read at most once); each layer gets its own filter.
+    let spec = std::env::var("NATTER_LOG")
+        .ok()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .filter(|spec| EnvFilter::try_new(spec).is_ok())
+        .unwrap_or_else(|| if detailed_logs_chosen() { DETAILED } else { DEFAULT }.to_string());
+    let filter = || EnvFilter::new(&spec);
     // Colours only for a terminal: a log piped to a file or a test reads better without escapes.
     let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(colours).with_filter(filter());

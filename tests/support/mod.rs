@@ -7,7 +7,7 @@
 pub mod webdriver;
 
 #[allow(unused_imports)] // each test binary uses a different part
-pub use natter_rig::{Coturn, CoturnOptions, Reaped, TempDir, free_port, make_certificates, make_certificates_for, netns, public, which};
+pub use natter_rig::{Coturn, CoturnOptions, Reaped, TempDir, free_port, make_certificates, make_certificates_for, netns, public, streams, which};
 
 use std::path::Path;
 use std::process::Command;
@@ -48,19 +48,6 @@ pub fn read_report(path: &Path, stderr: &str) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("report is not JSON ({e}):\n{text}"))
 }
 
-/// Every directed stream in the report: (receiver id, peer entry).
-pub fn streams(report: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
-    report["participants"]
-        .as_array()
-        .expect("participants array")
-        .iter()
-        .flat_map(|p| {
-            let id = p["id"].as_str().unwrap_or_default().to_string();
-            p["peers"].as_array().cloned().unwrap_or_default().into_iter().map(move |peer| (id.clone(), peer))
-        })
-        .collect()
-}
-
 /// Assert that every directed stream connected and decoded at least `min_frames` frames.
 pub fn assert_all_streams_decoding(report: &serde_json::Value, expected_streams: usize, min_frames: u64) {
     let streams = streams(report);
@@ -74,4 +61,21 @@ pub fn assert_all_streams_decoding(report: &serde_json::Value, expected_streams:
         assert!(peer["first_frame_ms"].as_f64().is_some(), "first_frame_ms missing: {peer:#}");
         assert!(peer["video"]["latency_ms_p50"].as_f64().is_some(), "latency missing: {peer:#}");
     }
+}
+
+/// Follow a child's stderr as it is written: each line arrives on the receiver (to wait for a
+/// moment in the log); joining the handle gives the whole log once the child closed it.
+pub fn follow_log(stderr: std::process::ChildStderr) -> (std::sync::mpsc::Receiver<String>, std::thread::JoinHandle<String>) {
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    (rx, reader)
 }

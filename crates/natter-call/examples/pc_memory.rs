@@ -68,38 +68,24 @@ async fn main() {
     };
 
     let (links, _) = open_pairs(&settings, WARM_UP).await;
-    close_all(links).await;
-    settle().await;
-    natter_call::memory::release_freed_memory();
-    let rss_before_kb = rss_kb();
-    let live_before_kb = live_kb();
-    let threads_before = threads();
-    let tasks_before = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+    close_and_settle(links).await;
+    let before = Reading::now();
 
     let started = Instant::now();
     let (links, connected) = open_pairs(&settings, connections).await;
     let connect_s = started.elapsed().as_secs_f64();
     settle().await;
-    let rss_open_kb = rss_kb();
-    let live_open_kb = live_kb();
-    close_all(links).await;
-    settle().await;
-    // What the app does once a call has ended (`Participant::leave`).
-    natter_call::memory::release_freed_memory();
-    let rss_closed_kb = rss_kb();
-    let live_closed_kb = live_kb();
-    let threads_closed = threads();
-    let tasks_closed = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+    let open = Reading::now();
+    close_and_settle(links).await;
+    let closed = Reading::now();
 
     // A second round: memory the first one left that the second reuses was the allocator's
     // (kept for reuse); memory that grows again by as much was leaked.
     let (links, _) = open_pairs(&settings, connections).await;
-    close_all(links).await;
-    settle().await;
-    let rss_second_round_kb = rss_kb();
-    let live_second_round_kb = live_kb();
+    close_and_settle(links).await;
+    let second_round = Reading::now();
 
-    let per_connection_kb = (rss_open_kb as f64 - rss_before_kb as f64) / connections as f64;
+    let per_connection_kb = (open.rss_kb as f64 - before.rss_kb as f64) / connections as f64;
     println!(
         "{}",
         serde_json::json!({
@@ -107,20 +93,20 @@ async fn main() {
             "connected": connected,
             "stack_defaults": stack_defaults,
             "connect_all_s": connect_s,
-            "rss_before_kb": rss_before_kb,
-            "rss_open_kb": rss_open_kb,
-            "rss_closed_kb": rss_closed_kb,
+            "rss_before_kb": before.rss_kb,
+            "rss_open_kb": open.rss_kb,
+            "rss_closed_kb": closed.rss_kb,
             "per_connection_kb": per_connection_kb,
-            "closed_vs_before": rss_closed_kb as f64 / rss_before_kb as f64,
-            "rss_second_round_kb": rss_second_round_kb,
-            "live_before_kb": live_before_kb,
-            "live_open_kb": live_open_kb,
-            "live_closed_kb": live_closed_kb,
-            "live_second_round_kb": live_second_round_kb,
-            "threads_before": threads_before,
-            "threads_closed": threads_closed,
-            "tasks_before": tasks_before,
-            "tasks_closed": tasks_closed,
+            "closed_vs_before": closed.rss_kb as f64 / before.rss_kb as f64,
+            "rss_second_round_kb": second_round.rss_kb,
+            "live_before_kb": before.live_kb,
+            "live_open_kb": open.live_kb,
+            "live_closed_kb": closed.live_kb,
+            "live_second_round_kb": second_round.live_kb,
+            "threads_before": before.threads,
+            "threads_closed": closed.threads,
+            "tasks_before": before.tasks,
+            "tasks_closed": closed.tasks,
         })
     );
 }
@@ -175,9 +161,27 @@ async fn open_pairs(settings: &LinkSettings, n: usize) -> (Vec<PeerLink>, usize)
     (a_links.into_values().chain(b_links.into_values()).collect(), both)
 }
 
-async fn close_all(links: Vec<PeerLink>) {
+/// Close every link, let the background shutdown finish, and return freed memory to the system
+/// — what the app does once a call has ended (`Participant::leave`).
+async fn close_and_settle(links: Vec<PeerLink>) {
     for mut link in links {
         link.close().await;
+    }
+    settle().await;
+    natter_call::memory::release_freed_memory();
+}
+
+/// What the process holds at one moment.
+struct Reading {
+    rss_kb: u64,
+    live_kb: i64,
+    threads: u64,
+    tasks: usize,
+}
+
+impl Reading {
+    fn now() -> Reading {
+        Reading { rss_kb: rss_kb(), live_kb: live_kb(), threads: threads(), tasks: tokio::runtime::Handle::current().metrics().num_alive_tasks() }
     }
 }
 

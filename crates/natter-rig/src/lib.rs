@@ -72,3 +72,18 @@ impl Drop for Reaped {
     }
 }
 
+
+/// Every directed stream of a `natter headless` report: (receiver id, the peer entry); none
+/// when the report has no participants.
+pub fn streams(report: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    report["participants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| {
+            let id = p["id"].as_str().unwrap_or_default().to_string();
+            p["peers"].as_array().cloned().unwrap_or_default().into_iter().map(move |peer| (id.clone(), peer))
+        })
+        .collect()
+}
+

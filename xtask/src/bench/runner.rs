@@ -2,6 +2,7 @@
 //! they cost: wall time, CPU time (the kernel's accounting of reaped children) and peak RSS.
 
 use natter_rig::TempDir;
+pub use natter_rig::streams;
 use serde_json::Value;
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -133,19 +134,6 @@ fn unique() -> u64 {
 pub fn tail(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(15)..].join("\n")
-}
-
-/// Every directed stream of a report: (receiver id, the peer entry).
-pub fn streams(report: &Value) -> Vec<(String, Value)> {
-    report["participants"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|p| {
-            let id = p["id"].as_str().unwrap_or_default().to_string();
-            p["peers"].as_array().cloned().unwrap_or_default().into_iter().map(move |peer| (id.clone(), peer))
-        })
-        .collect()
 }
 
 /// The largest value of `field` (a number) over every stream, if every stream has it.
