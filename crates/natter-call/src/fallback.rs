@@ -72,6 +72,14 @@ impl RestartPolicy {
         self.gave_up
     }
 
+    /// Stop trying: what went wrong is nothing an ICE restart can fix (e.g. the other side's
+    /// DTLS certificate does not match its fingerprint).
+    pub fn give_up(&mut self) {
+        self.gave_up = true;
+        self.deadline = None;
+        self.restarting = false;
+    }
+
     pub fn on_state(&mut self, state: LinkState, now: Instant) {
         if self.gave_up {
             return;

@@ -236,6 +236,13 @@ impl Drop for Participant {
     }
 }
 
+/// Why a connection whose network path worked never connected, in the user's words.
+pub const DTLS_REFUSED: &str = "the network path works, but the secure handshake (DTLS) did not complete: the other side's certificate does not match the fingerprint in its session description (the call setup may have been altered on the way), or its handshake never finished";
+
+/// How long DTLS may take once ICE found a path (loopback: a few ms; a lossy path needs a
+/// retransmission or two, the first after 1 s).
+const DTLS_HANDSHAKE_LIMIT: Duration = Duration::from_secs(3);
+
 /// The participant's event loop state (owned by one task).
 struct Engine {
     id: String,
@@ -410,6 +417,11 @@ impl Engine {
     }
 
     async fn on_offer(&mut self, from: &str, sdp: String) -> Result<(), CallError> {
+        // Check before the stack sees it: readable, encrypted media, a fingerprint to hold the
+        // other side's DTLS certificate to. Signaling is not trusted.
+        if let Err(problem) = natter_ice::sdp::check_remote_sdp(&sdp) {
+            return self.refuse(from, &problem).await;
+        }
         // Validate before opening anything: a malformed offer must not leave a half-made link.
         let offer = RTCSessionDescription::offer(sdp).map_err(|e| CallError::Signaling(format!("offer from {from} is not valid SDP: {e}")))?;
         if offer.unmarshal().is_err() {
@@ -450,6 +462,12 @@ impl Engine {
     }
 
     async fn on_answer(&mut self, from: &str, sdp: String) -> Result<(), CallError> {
+        if !self.links.contains_key(from) {
+            return Err(CallError::Signaling(format!("answer from {from}, to whom we made no offer")));
+        }
+        if let Err(problem) = natter_ice::sdp::check_remote_sdp(&sdp) {
+            return self.refuse(from, &problem).await;
+        }
         let answer = RTCSessionDescription::answer(sdp).map_err(wrap)?;
         let Some(link) = self.links.get_mut(from) else {
             return Err(CallError::Signaling(format!("answer from {from}, to whom we made no offer")));
@@ -458,6 +476,42 @@ impl Engine {
         link.has_remote_description = true;
         link.local_offer_pending = false;
         self.flush_candidates(from).await;
+        Ok(())
+    }
+
+    /// ICE found a working path to `remote` but DTLS did not complete: either the certificate it
+    /// presented does not match the fingerprint in its session description (the stack aborts
+    /// the handshake; someone may have rewritten the description on the signaling path) or the
+    /// handshake could not finish. No ICE restart can fix either: refuse the call and say why.
+    fn refuse_unauthenticated(&mut self, remote: &str) {
+        let Some(link) = self.links.get_mut(remote) else { return };
+        link.policy.give_up();
+        link.setup_judged = true;
+        link.record.lock().unwrap().state = "failed".into();
+        let reason = format!("refused the call with {}: {DTLS_REFUSED}", self.name_of(remote));
+        self.event(remote, "refused", &reason);
+        self.status(remote, "failed", &reason);
+    }
+
+    /// A session description from `remote` failed our check. A call that never connected is
+    /// refused (no restarts; the report and the tile say why); an established call keeps going
+    /// on what was agreed before and the new description is ignored.
+    async fn refuse(&mut self, remote: &str, problem: &natter_ice::sdp::SdpProblem) -> Result<(), CallError> {
+        let name = self.name_of(remote);
+        tracing::warn!(participant = %self.id, remote, "refused a session description: {problem}");
+        if self.links.get(remote).is_some_and(|l| l.record.lock().unwrap().connect_ms.is_some()) {
+            self.event(remote, "ignored", &format!("ignored a new session description from {name}: {problem}"));
+            return Ok(());
+        }
+        self.open_link(remote).await?;
+        let link = self.links.get_mut(remote).expect("link just opened");
+        link.policy.give_up();
+        link.setup_judged = true;
+        link.local_offer_pending = false;
+        link.record.lock().unwrap().state = "failed".into();
+        let reason = format!("refused the call with {name}: {problem}");
+        self.event(remote, "refused", &reason);
+        self.status(remote, "failed", &reason);
         Ok(())
     }
 
@@ -542,6 +596,13 @@ impl Engine {
         let was_restarting = link.policy.attempts() > 0;
         if let Some(policy_state) = policy_state {
             link.policy.on_state(policy_state, Instant::now());
+        }
+        // ICE found a path but the connection failed before it ever connected: the DTLS
+        // handshake failed (see `refuse_unauthenticated`).
+        let never_connected = link.record.lock().unwrap().connect_ms.is_none();
+        if state == RTCPeerConnectionState::Failed && never_connected && link.ice_connected.get().is_some() && !link.policy.gave_up() {
+            self.refuse_unauthenticated(remote);
+            return;
         }
         {
             let mut record = link.record.lock().unwrap();
@@ -698,6 +759,15 @@ impl Engine {
     /// would say `failed` only after 8.5 s, without a reason; `diagnosis` knows sooner and why.
     async fn on_setup_tick(&mut self) {
         let now = Instant::now();
+        let handshake_stuck: Vec<String> = self
+            .links
+            .iter()
+            .filter(|(_, l)| !l.setup_judged && l.ice_connected.get().is_some_and(|at| now.duration_since(*at) >= DTLS_HANDSHAKE_LIMIT))
+            .map(|(remote, _)| remote.clone())
+            .collect();
+        for remote in handshake_stuck {
+            self.refuse_unauthenticated(&remote);
+        }
         let candidates: Vec<(String, Arc<dyn PeerConnection>)> = self
             .links
             .iter()

@@ -30,6 +30,8 @@ pub enum LinkEvent {
 struct Handler {
     remote: String,
     events: mpsc::UnboundedSender<LinkEvent>,
+    /// When ICE first found a working path (to tell a failed DTLS handshake from no path at all).
+    ice_connected: Arc<std::sync::OnceLock<Instant>>,
 }
 
 #[async_trait::async_trait]
@@ -46,6 +48,13 @@ impl PeerConnectionEventHandler for Handler {
     async fn on_ice_gathering_state_change(&self, state: webrtc::peer_connection::RTCIceGatheringState) {
         if state == webrtc::peer_connection::RTCIceGatheringState::Complete {
             let _ = self.events.send(LinkEvent::GatheringComplete { remote: self.remote.clone() });
+        }
+    }
+
+    async fn on_ice_connection_state_change(&self, state: webrtc::peer_connection::RTCIceConnectionState) {
+        use webrtc::peer_connection::RTCIceConnectionState as Ice;
+        if matches!(state, Ice::Connected | Ice::Completed) {
+            let _ = self.ice_connected.set(Instant::now());
         }
     }
 
@@ -91,6 +100,8 @@ pub struct PeerLink {
     pub local_offer_pending: bool,
     /// Notices when the connected path stops carrying media (faster than ICE consent).
     pub media_watch: crate::fallback::MediaWatch,
+    /// When ICE first found a working path, if it has (set by the stack's event handler).
+    pub ice_connected: Arc<std::sync::OnceLock<Instant>>,
 }
 
 /// Everything needed to open peer connections the same way for every remote.
@@ -117,7 +128,8 @@ impl PeerLink {
         events: mpsc::UnboundedSender<LinkEvent>,
     ) -> Result<PeerLink, CallError> {
         let (media, registry) = webrtc_setup::media_engine_and_interceptors()?;
-        let handler = Arc::new(Handler { remote: remote.to_string(), events });
+        let ice_connected = Arc::new(std::sync::OnceLock::new());
+        let handler = Arc::new(Handler { remote: remote.to_string(), events, ice_connected: Arc::clone(&ice_connected) });
         let pc = PeerConnectionBuilder::new()
             .with_configuration(webrtc_setup::rtc_configuration(&settings.ice, settings.relay_only))
             .with_media_engine(media)
@@ -152,6 +164,7 @@ impl PeerLink {
             relay_in_use: None,
             local_offer_pending: false,
             media_watch: crate::fallback::MediaWatch::default(),
+            ice_connected,
         })
     }
 

@@ -1,8 +1,10 @@
-//! natter-ice: the ICE server model. Parses the W3C `RTCConfiguration` JSON users paste from their
-//! TURN provider, validates it, and keeps credentials out of every printed or serialized form.
+//! natter-ice: the ICE server model and what we accept from the network about connectivity.
+//! Parses the W3C `RTCConfiguration` JSON users paste from their TURN provider, validates it, and
+//! keeps credentials out of every printed or serialized form; TURN REST credentials; the sans-IO
+//! STUN/TURN prober, its monitor and the per-server circuit breakers; the check of a remote
+//! session description before it reaches the WebRTC stack (`sdp`).
 //!
-//! No I/O lives here. (The full URL grammar, TURN REST credentials and the health prober arrive
-//! with the ice-health issue; this is the part the walking skeleton needs.)
+//! No I/O lives here: sockets and timers belong to the callers.
 
 mod config;
 mod secret;
@@ -11,6 +13,7 @@ pub mod breaker;
 pub mod monitor;
 pub mod probe;
 pub mod rest;
+pub mod sdp;
 pub use rest::credentials as rest_credentials;
 
 pub use config::{CredentialKind, IceConfig, IceServer, REST_CREDENTIAL_TTL_SECS, TransportPolicy};
