@@ -1,7 +1,7 @@
 //! Writes fuzz/seeds/probe_response/* and fuzz/seeds/signal_message/* (see fuzz/README.md for the
 //! probe_response input format). Deterministic: fixed transaction ids, no clock.
 
-use natter_signal::protocol::{ClientMessage, ErrorCode, IceCandidate, PeerInfo, RoomSecret, ServerMessage, Welcome};
+use natter_signal::protocol::{ClientMessage, ErrorCode, IceCandidate, PeerInfo, ServerMessage, Welcome};
 use rtc_stun::error_code::{ErrorCode as StunCode, ErrorCodeAttribute};
 use rtc_stun::fingerprint::FINGERPRINT;
 use rtc_stun::message::{
@@ -117,8 +117,6 @@ fn main() {
     };
     let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n".to_string();
     let client = [
-        ("join", ClientMessage::Join { room: "standup".into(), name: "Ada".into(), create: true, secret: None }),
-        ("join_secret", ClientMessage::Join { room: "standup".into(), name: "Ada".into(), create: false, secret: Some(RoomSecret("s3cret".into())) }),
         ("leave", ClientMessage::Leave {}),
         ("offer", ClientMessage::Offer { to: "p2".into(), sdp: sdp.clone() }),
         ("answer", ClientMessage::Answer { to: "p1".into(), sdp: sdp.clone() }),
@@ -143,6 +141,13 @@ fn main() {
     for (name, msg) in server {
         write("signal_message", &format!("server_{name}.json"), msg.to_json().as_bytes());
     }
+    // Joins are written out (their optional fields grow over time; these stay what a client sends).
+    write("signal_message", "client_join.json", br#"{"type":"join","room":"standup","name":"Ada"}"#);
+    write(
+        "signal_message",
+        "client_join_secret.json",
+        br#"{"type":"join","room":"standup","name":"Ada","create":false,"secret":"s3cret","rejoin_key":"0123456789abcdef0123456789abcdef"}"#,
+    );
     // The browser's shape of an end-of-candidates (nulls), as the protocol accepts it.
     write(
         "signal_message",
