@@ -5,7 +5,8 @@
 //!   when the peer has just left).
 //! - The receiver ends (`recv()` returns `None`) when the connection is gone: the server stopped,
 //!   the network dropped, we left, or the server disconnected us for not reading our messages.
-//!   Join again to come back (with a new id).
+//!   Join again to come back: with a new id, or the same one when both joins carry the same
+//!   rejoin key ([`JoinRequest::rejoin_key`]).
 //! - Dropping every clone of the [`SignalClient`] closes the connection, which the server treats
 //!   as leaving.
 
@@ -26,6 +27,24 @@ struct Outgoing {
     text: String,
     /// For `leave`: the last message; signalled once written and the connection closed.
     done: Option<oneshot::Sender<()>>,
+}
+
+/// What to join, and how (see [`SignalClient::join_request`]).
+#[derive(Debug, Clone)]
+pub struct JoinRequest {
+    pub room: String,
+    pub name: String,
+    /// Open the room if nobody is in it (else joining an empty room fails with `unknown_room`).
+    pub create: bool,
+    pub secret: Option<crate::protocol::RoomSecret>,
+    pub rejoin_key: Option<crate::protocol::RejoinKey>,
+}
+
+impl JoinRequest {
+    /// Join (or open) `room` as `name`, without a secret or rejoin key.
+    pub fn new(room: &str, name: &str) -> JoinRequest {
+        JoinRequest { room: room.to_string(), name: name.to_string(), create: true, secret: None, rejoin_key: None }
+    }
 }
 
 /// A joined client; cheap to clone (all clones share one connection).
@@ -76,6 +95,17 @@ impl SignalClient {
         create: bool,
         secret: Option<crate::protocol::RoomSecret>,
     ) -> Result<(SignalClient, Welcome, mpsc::Receiver<ServerMessage>), SignalError> {
+        let request = JoinRequest { create, secret, ..JoinRequest::new(room, name) };
+        Self::join_request(url, &request).await
+    }
+
+    /// Join as `request` says. With a `rejoin_key`, joining again with the same key after the
+    /// connection ended (a network drop, a server restart) gives back the same id, so calls
+    /// that went on without signaling can be picked up again.
+    pub async fn join_request(
+        url: &str,
+        request: &JoinRequest,
+    ) -> Result<(SignalClient, Welcome, mpsc::Receiver<ServerMessage>), SignalError> {
         let connect = tokio_tungstenite::connect_async(url);
         let (ws, _) = tokio::time::timeout(JOIN_TIMEOUT, connect)
             .await
@@ -86,10 +116,11 @@ impl SignalClient {
             })?;
         let (mut sink, mut source) = ws.split();
         let join = ClientMessage::Join {
-            room: room.to_string(),
-            name: name.to_string(),
-            create,
-            secret,
+            room: request.room.clone(),
+            name: request.name.clone(),
+            create: request.create,
+            secret: request.secret.clone(),
+            rejoin_key: request.rejoin_key.clone(),
         };
         sink.send(Message::text(join.to_json()))
             .await

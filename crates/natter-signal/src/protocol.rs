@@ -52,6 +52,27 @@ impl std::fmt::Debug for RoomSecret {
     }
 }
 
+/// A participant's rejoin key (see `ClientMessage::Join`). Never printed: `Debug` shows `***`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RejoinKey(pub String);
+
+impl RejoinKey {
+    pub const MIN_BYTES: usize = 16;
+    pub const MAX_BYTES: usize = 128;
+
+    /// Whether the server accepts it: 16–128 printable ASCII characters.
+    pub fn is_valid(&self) -> bool {
+        (Self::MIN_BYTES..=Self::MAX_BYTES).contains(&self.0.len()) && self.0.bytes().all(|b| b.is_ascii_graphic())
+    }
+}
+
+impl std::fmt::Debug for RejoinKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RejoinKey(***)")
+    }
+}
+
 /// What a client sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -65,6 +86,12 @@ pub enum ClientMessage {
         /// The room's secret: sets it when this join opens the room; must match it otherwise.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         secret: Option<RoomSecret>,
+        /// A random key the client chose (16–128 printable ASCII characters). The server derives
+        /// the participant's id from it and the room, so joining again with the same key after
+        /// the connection dropped (or the server restarted) gives back the same id, and nobody
+        /// without the key can take it; a connection still holding that id is replaced.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rejoin_key: Option<RejoinKey>,
     },
     Leave {},
     Offer {
@@ -280,6 +307,7 @@ mod tests {
                 name: "n".into(),
                 create: true,
                 secret: None,
+                rejoin_key: None,
             }
         );
     }

@@ -12,7 +12,7 @@
 
 use crate::SignalError;
 use crate::protocol::{
-    ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, PeerInfo, RoomSecret, ServerMessage, Welcome,
+    ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, PeerInfo, RejoinKey, RoomSecret, ServerMessage, Welcome,
 };
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, HashMap};
@@ -257,6 +257,7 @@ impl Rooms {
         name: &str,
         create: bool,
         secret: Option<RoomSecret>,
+        rejoin_key: Option<RejoinKey>,
         out: Outbox,
     ) -> Result<Welcome, Rejection> {
         for (what, value) in [("room", room), ("name", name)] {
@@ -286,12 +287,34 @@ impl Rooms {
             }
             _ => {}
         }
+        if let Some(key) = &rejoin_key
+            && !key.is_valid()
+        {
+            return Err((
+                ErrorCode::BadMessage,
+                format!("rejoin_key must be {} to {} printable ASCII characters", RejoinKey::MIN_BYTES, RejoinKey::MAX_BYTES),
+            ));
+        }
         if !exists && let Some(secret) = secret {
             self.secrets.insert(room.to_string(), secret);
         }
-        self.next_id += 1;
-        let id = format!("p{}", self.next_id);
+        let id = match &rejoin_key {
+            Some(key) => keyed_id(room, key),
+            None => {
+                self.next_id += 1;
+                format!("p{}", self.next_id)
+            }
+        };
         let members = self.rooms.entry(room.to_string()).or_default();
+        if let Some(previous) = members.remove(&id) {
+            // The same participant again (it holds the key): its old connection is replaced,
+            // and the others keep their calls with it, so they are told nothing.
+            tracing::info!(room, id, "participant rejoined; replacing its previous connection");
+            previous.out.kick.notify_one();
+            let peers = members.iter().map(|(id, m)| PeerInfo { id: id.clone(), name: m.name.clone() }).collect();
+            members.insert(id.clone(), Member { name: name.to_string(), out });
+            return Ok(Welcome { id, room: room.to_string(), peers });
+        }
         let peers: Vec<PeerInfo> = members
             .iter()
             .map(|(id, m)| PeerInfo {
@@ -323,14 +346,16 @@ impl Rooms {
         })
     }
 
-    /// Remove a member (if still there) and tell the others. Idempotent.
-    fn leave(&mut self, room: &str, id: &str) {
+    /// Remove the member `id` if `out` is still its connection (a rejoin may have replaced it),
+    /// and tell the others. Idempotent.
+    fn leave(&mut self, room: &str, id: &str, out: &Outbox) {
         let Some(members) = self.rooms.get_mut(room) else {
             return;
         };
-        if members.remove(id).is_none() {
+        if !members.get(id).is_some_and(|m| Arc::ptr_eq(&m.out.kick, &out.kick)) {
             return;
         }
+        members.remove(id);
         let left = frame(&ServerMessage::PeerLeft { id: id.to_string() });
         let overflowed: Vec<String> = members
             .iter()
@@ -381,6 +406,14 @@ impl Rooms {
         }
         Ok(())
     }
+}
+
+/// The id of whoever joins `room` with `key`: the same for the same key, unguessable without it.
+fn keyed_id(room: &str, key: &RejoinKey) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new().chain_update(b"natter rejoin\0").chain_update(room.as_bytes()).chain_update(b"\0").chain_update(key.0.as_bytes()).finalize();
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("p{hex}")
 }
 
 fn frame(msg: &ServerMessage) -> Message {
@@ -534,7 +567,7 @@ async fn handle_connection(
         }
     };
     if let Some((room, id)) = session.joined.take() {
-        shared.rooms().leave(&room, &id);
+        shared.rooms().leave(&room, &id, &out);
         tracing::info!(room, id, "participant disconnected");
     }
     // The rooms no longer hold a sender to this connection; dropping ours lets the writer finish.
@@ -585,7 +618,7 @@ fn apply(
     msg: ClientMessage,
 ) {
     let answer = match msg {
-        ClientMessage::Join { room, name, create, secret } => {
+        ClientMessage::Join { room, name, create, secret, rejoin_key } => {
             if let Some((room, _)) = &session.joined {
                 Some(error(
                     ErrorCode::AlreadyJoined,
@@ -593,7 +626,7 @@ fn apply(
                 ))
             } else {
                 let mut rooms = shared.rooms();
-                match rooms.join(&room, &name, create, secret, out.clone()) {
+                match rooms.join(&room, &name, create, secret, rejoin_key, out.clone()) {
                     Ok(welcome) => {
                         // Queued before the lock is released: nothing can reach the newcomer
                         // before its welcome.
@@ -609,7 +642,7 @@ fn apply(
         }
         ClientMessage::Leave {} => match session.joined.take() {
             Some((room, id)) => {
-                shared.rooms().leave(&room, &id);
+                shared.rooms().leave(&room, &id, out);
                 tracing::info!(room, id, "participant left");
                 None
             }

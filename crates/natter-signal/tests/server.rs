@@ -3,8 +3,8 @@
 
 use futures_util::{SinkExt, StreamExt};
 use natter_signal::SignalError;
-use natter_signal::client::SignalClient;
-use natter_signal::protocol::{ClientMessage, ErrorCode, IceCandidate, RoomSecret, ServerMessage};
+use natter_signal::client::{JoinRequest, SignalClient};
+use natter_signal::protocol::{ClientMessage, ErrorCode, IceCandidate, RejoinKey, RoomSecret, ServerMessage};
 use natter_signal::server::{ServerConfig, ServerHandle, SignalServer};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -671,4 +671,86 @@ async fn a_room_forgets_its_secret_when_the_last_member_leaves() {
             Err(e) => panic!("the empty room kept its secret: {e}"),
         }
     }
+}
+
+fn keyed(room: &str, name: &str, key: &str) -> JoinRequest {
+    JoinRequest { rejoin_key: Some(RejoinKey(key.to_string())), ..JoinRequest::new(room, name) }
+}
+
+/// The next message, after checking that nothing else was queued before a ping's pong.
+async fn nothing_but_pong(client: &SignalClient, rx: &mut mpsc::Receiver<ServerMessage>) {
+    client.send(ClientMessage::Ping {}).await.unwrap();
+    let msg = next(rx).await;
+    assert_eq!(msg, ServerMessage::Pong {}, "expected nothing queued before the pong");
+}
+
+#[tokio::test]
+async fn a_rejoin_key_gives_back_the_same_id_and_replaces_the_old_connection() {
+    let server = start().await;
+    let key = "0123456789abcdef-alice";
+    let (alice_1, welcome_1, mut rx_alice_1) = SignalClient::join_request(&server.url(), &keyed("r", "alice", key)).await.unwrap();
+    let (bob, _, mut rx_bob) = SignalClient::join(&server.url(), "r", "bob").await.unwrap();
+    assert!(matches!(next(&mut rx_alice_1).await, ServerMessage::PeerJoined { .. }));
+
+    // Alice comes back on a new connection (her old one looks alive to the server).
+    let (alice_2, welcome_2, mut rx_alice_2) = SignalClient::join_request(&server.url(), &keyed("r", "alice", key)).await.unwrap();
+    assert_eq!(welcome_2.id, welcome_1.id, "the same key gives the same id");
+    assert_eq!(welcome_2.peers.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), vec!["bob"]);
+    // The old connection is closed; Bob is told nothing (his call with Alice goes on).
+    let end = tokio::time::timeout(WAIT, async {
+        loop {
+            if rx_alice_1.recv().await.is_none() {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "the replaced connection was not closed");
+    nothing_but_pong(&bob, &mut rx_bob).await;
+    // Messages to Alice's id reach her new connection, and hers reach Bob.
+    bob.send(ClientMessage::Offer { to: welcome_1.id.clone(), sdp: "v=0 from bob".into() }).await.unwrap();
+    assert_eq!(next(&mut rx_alice_2).await, ServerMessage::Offer { from: bob.id().to_string(), sdp: "v=0 from bob".into() });
+    alice_2.send(ClientMessage::Answer { to: bob.id().to_string(), sdp: "v=0 from alice".into() }).await.unwrap();
+    assert_eq!(next(&mut rx_bob).await, ServerMessage::Answer { from: welcome_1.id.clone(), sdp: "v=0 from alice".into() });
+    // The old connection's end did not take the new one out of the room.
+    nothing_but_pong(&bob, &mut rx_bob).await;
+    drop(alice_1);
+}
+
+#[tokio::test]
+async fn after_a_server_restart_the_same_key_gets_the_same_id_and_no_one_else_can_take_it() {
+    let first = start().await;
+    let addr = first.local_addr();
+    let key = "a-random-key-of-alice-0001";
+    let (_alice, before, mut rx) = SignalClient::join_request(&first.url(), &keyed("r", "alice", key)).await.unwrap();
+    first.shutdown();
+    assert_eq!(tokio::time::timeout(WAIT, rx.recv()).await.expect("closed on shutdown"), None);
+    drop(first);
+
+    // A new server process on the same address knows nothing of the old one.
+    let deadline = std::time::Instant::now() + WAIT;
+    let second = loop {
+        match SignalServer::bind(addr).await {
+            Ok(server) => break server.spawn(),
+            Err(e) if std::time::Instant::now() < deadline => {
+                tracing::debug!("port not free yet: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("could not bind {addr} again: {e}"),
+        }
+    };
+    let (_alice, after, _rx) = SignalClient::join_request(&second.url(), &keyed("r", "alice", key)).await.unwrap();
+    assert_eq!(after.id, before.id, "the same key gives the same id on a restarted server");
+    let (_mallory, other, _rx) = SignalClient::join_request(&second.url(), &keyed("r", "mallory", "another-key-entirely")).await.unwrap();
+    assert_ne!(other.id, before.id);
+    let (_elsewhere, other_room, _rx) = SignalClient::join_request(&second.url(), &keyed("s", "alice", key)).await.unwrap();
+    assert_ne!(other_room.id, before.id, "ids are per room: the key does not link rooms");
+    for bad in ["short", &"x".repeat(129), "has a space in it ....."] {
+        let Err(SignalError::Rejected { code, message }) = SignalClient::join_request(&second.url(), &keyed("r", "eve", bad)).await else {
+            panic!("rejoin key {bad:?} was accepted")
+        };
+        assert_eq!(code, ErrorCode::BadMessage, "{message}");
+        assert!(message.contains("rejoin_key must be 16 to 128"), "{message}");
+    }
+    assert_eq!(format!("{:?}", RejoinKey(key.into())), "RejoinKey(***)");
 }
