@@ -12,11 +12,11 @@ use crate::report::PeerEvent;
 use crate::webrtc_setup;
 use rtc::peer_connection::configuration::RTCOfferOptions;
 use crate::receive::{Assembled, FrameAssembler, VideoStats};
-use crate::report::{ParticipantReport, PeerReport, VideoReport};
+use crate::report::{ParticipantReport, PeerReport, SignalingReport, VideoReport};
 use crate::view::ViewEvent;
 use crate::CallError;
-use natter_signal::client::SignalClient;
-use natter_signal::protocol::{ClientMessage, IceCandidate, ServerMessage};
+use natter_signal::client::{JoinRequest, SignalClient};
+use natter_signal::protocol::{ClientMessage, IceCandidate, RejoinKey, ServerMessage, Welcome};
 use rtc::media::Sample;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use std::collections::HashMap;
@@ -62,7 +62,43 @@ struct Shared {
     peers: Mutex<HashMap<String, PeerShared>>,
     /// STUN/TURN URLs that produced at least one local candidate.
     gathered_from: Mutex<std::collections::BTreeSet<String>>,
+    signaling: Mutex<SignalingReport>,
 }
+
+/// The signaling connection in use, shared by the participant (to leave) and its engine (to
+/// send); replaced when signaling comes back after a drop.
+#[derive(Clone)]
+struct SignalLine(Arc<Mutex<SignalClient>>);
+
+impl SignalLine {
+    fn current(&self) -> SignalClient {
+        self.0.lock().unwrap().clone()
+    }
+
+    fn replace(&self, client: SignalClient) {
+        *self.0.lock().unwrap() = client;
+    }
+}
+
+/// A fresh random rejoin key: with it the signaling server gives this participant the same id
+/// when it joins again after a drop or a server restart.
+fn new_rejoin_key() -> RejoinKey {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random number generator works");
+    RejoinKey(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Delays between attempts to reach signaling again (the last one repeats).
+const REJOIN_BACKOFF: [Duration; 5] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
+
+/// What an attempt to rejoin signaling came to.
+type Rejoined = Result<(SignalClient, Welcome, mpsc::Receiver<ServerMessage>), String>;
 
 /// Requests from the application to a running participant.
 enum Command {
@@ -80,7 +116,7 @@ pub struct Participant {
     frames_sent: Arc<AtomicU64>,
     stop_media: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
-    client: SignalClient,
+    line: SignalLine,
     commands: mpsc::UnboundedSender<Command>,
     /// Where the others' audio is played, if anywhere (its jitter stats go into the report).
     playout: Option<Arc<crate::playout::AudioPlayout>>,
@@ -92,9 +128,9 @@ impl Participant {
     /// Join the room: connect to signaling, start capture/encode, offer to everyone already there.
     pub async fn join(config: ParticipantConfig) -> Result<Participant, CallError> {
         let joined_at = Instant::now();
-        let (client, welcome, server_rx) = SignalClient::join_room(&config.signal_url, &config.room, &config.name, true, config.room_secret.clone())
-            .await
-            .map_err(|e| CallError::Signaling(e.to_string()))?;
+        let request = JoinRequest { secret: config.room_secret.clone(), rejoin_key: Some(new_rejoin_key()), ..JoinRequest::new(&config.room, &config.name) };
+        let (client, welcome, server_rx) = SignalClient::join_request(&config.signal_url, &request).await.map_err(|e| CallError::Signaling(e.to_string()))?;
+        let line = SignalLine(Arc::new(Mutex::new(client.clone())));
         let id = client.id().to_string();
         tracing::info!(participant = %id, room = %config.room, peers = welcome.peers.len(), "joined");
 
@@ -104,11 +140,14 @@ impl Participant {
         let encoded = media::start_capture(&config.media, config.view.clone(), Arc::clone(&stop_media), Arc::clone(&frames_sent), notice_tx)?;
 
         let shared = Arc::new(Shared::default());
+        shared.signaling.lock().unwrap().state = "connected".into();
         let (link_tx, link_rx) = mpsc::unbounded_channel();
         let mut engine = Engine {
             id: id.clone(),
             config: config.clone(),
-            client: client.clone(),
+            line: line.clone(),
+            join_request: request,
+            signaling_lost_at: None,
             links: HashMap::new(),
             names: HashMap::new(),
             link_tx,
@@ -124,7 +163,7 @@ impl Participant {
         }
         let (commands, command_rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(engine.run(server_rx, link_rx, command_rx, notice_rx));
-        Ok(Participant { id, name: config.name, joined_at, shared, frames_sent, stop_media, task, client, commands, playout: config.playout.clone(), encoded })
+        Ok(Participant { id, name: config.name, joined_at, shared, frames_sent, stop_media, task, line, commands, playout: config.playout.clone(), encoded })
     }
 
     /// The report of this participant now (re-reads the selected path of each connection).
@@ -180,6 +219,7 @@ impl Participant {
             peers: reports,
             frames_sent: self.frames_sent.load(Ordering::Relaxed),
             local_media: self.encoded.local_media(),
+            signaling: self.shared.signaling.lock().unwrap().clone(),
         }
     }
 
@@ -218,7 +258,7 @@ impl Participant {
     /// Leave the room and close every connection.
     pub async fn leave(self) {
         self.stop_media.store(true, Ordering::Relaxed);
-        let _ = self.client.leave().await;
+        let _ = self.line.current().leave().await;
         self.task.abort();
         let pcs: Vec<(String, Arc<dyn PeerConnection>)> =
             self.shared.peers.lock().unwrap().iter().map(|(remote, p)| (remote.clone(), Arc::clone(&p.pc))).collect();
@@ -247,7 +287,10 @@ const DTLS_HANDSHAKE_LIMIT: Duration = Duration::from_secs(3);
 struct Engine {
     id: String,
     config: ParticipantConfig,
-    client: SignalClient,
+    line: SignalLine,
+    /// How we joined (with our rejoin key), to join again the same way after a drop.
+    join_request: JoinRequest,
+    signaling_lost_at: Option<Instant>,
     links: HashMap<String, PeerLink>,
     names: HashMap<String, String>,
     link_tx: mpsc::UnboundedSender<LinkEvent>,
@@ -268,6 +311,8 @@ impl Engine {
         // the loop: a busy loop would postpone it again and again).
         let mut ticks = tokio::time::interval(CHECK_INTERVAL);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut signaling_up = true;
+        let (rejoined_tx, mut rejoined_rx) = mpsc::unbounded_channel::<Rejoined>();
         loop {
             // `--stack-defaults` measures the webrtc crate as it comes: none of our recovery.
             let stack_defaults = self.config.link.stack_defaults;
@@ -292,17 +337,109 @@ impl Engine {
                 }
                 Some(command) = command_rx.recv() => self.on_command(command).await,
                 Some(notice) = notice_rx.recv() => self.on_media_notice(notice).await,
-                msg = server_rx.recv() => match msg {
+                msg = server_rx.recv(), if signaling_up => match msg {
                     Some(msg) => self.on_server(msg).await,
                     None => {
-                        tracing::warn!(participant = %self.id, "signaling connection closed; calls in progress continue");
-                        // Keep serving link events so established calls keep working.
-                        while let Some(ev) = link_rx.recv().await { self.on_link(ev).await; }
-                        return;
+                        // Calls in progress go on (they need no signaling); join again meanwhile.
+                        signaling_up = false;
+                        self.on_signaling_lost(rejoined_tx.clone());
                     }
+                },
+                Some(rejoined) = rejoined_rx.recv() => match rejoined {
+                    Ok((client, welcome, rx)) => {
+                        server_rx = rx;
+                        signaling_up = true;
+                        self.on_signaling_back(client, welcome).await;
+                    }
+                    Err(reason) => self.signaling_event("refused", "refused", &reason),
                 },
                 Some(ev) = link_rx.recv() => self.on_link(ev).await,
             }
+        }
+    }
+
+    /// The signaling connection ended without our `leave`: the server stopped or restarted, or
+    /// the network dropped. Join again in the background (same rejoin key, so the same id) with
+    /// backoff until it works, the server refuses us, or the participant is gone.
+    fn on_signaling_lost(&mut self, rejoined: mpsc::UnboundedSender<Rejoined>) {
+        self.signaling_lost_at = Some(Instant::now());
+        self.signaling_event("reconnecting", "lost", "lost the signaling connection; calls in progress continue; reconnecting…");
+        let url = self.config.signal_url.clone();
+        let request = self.join_request.clone();
+        let participant = self.id.clone();
+        tokio::spawn(async move {
+            for attempt in 0usize.. {
+                tokio::time::sleep(REJOIN_BACKOFF[attempt.min(REJOIN_BACKOFF.len() - 1)]).await;
+                if rejoined.is_closed() {
+                    return; // the participant left
+                }
+                match SignalClient::join_request(&url, &request).await {
+                    Ok(joined) => {
+                        let _ = rejoined.send(Ok(joined));
+                        return;
+                    }
+                    Err(natter_signal::SignalError::Rejected { code, message }) if code != natter_signal::protocol::ErrorCode::RateLimited => {
+                        let _ = rejoined.send(Err(format!("the signaling server refused to let us back in ({code}): {message}")));
+                        return;
+                    }
+                    Err(e) => tracing::debug!(participant, attempt, "signaling not back yet: {e}"),
+                }
+            }
+        });
+    }
+
+    /// Signaling is back. Keep every call that still works (its peers know our id: the server
+    /// gave it back); offer to anyone we have no working call with, as a newcomer would.
+    async fn on_signaling_back(&mut self, client: SignalClient, welcome: Welcome) {
+        if welcome.id != self.id {
+            tracing::warn!(participant = %self.id, new_id = %welcome.id, "the signaling server gave us another id; calls in progress continue, but cannot be renegotiated");
+        }
+        self.line.replace(client);
+        let took = self.signaling_lost_at.take().map(|at| format!(" after {:.1} s", at.elapsed().as_secs_f64())).unwrap_or_default();
+        self.shared.signaling.lock().unwrap().reconnects += 1;
+        self.signaling_event("connected", "reconnected", &format!("signaling is back{took}; {} other(s) in the room", welcome.peers.len()));
+        for peer in welcome.peers {
+            self.names.insert(peer.id.clone(), peer.name.clone());
+            self.drop_ended_link(&peer.id);
+            if !self.links.contains_key(&peer.id)
+                && let Err(e) = self.offer_to(&peer.id).await
+            {
+                tracing::warn!(participant = %self.id, remote = %peer.id, "could not start a call: {e}");
+            }
+        }
+        // The others may have changed microphone/camera state meanwhile; ours may have too.
+        let remotes: Vec<String> = self.links.keys().cloned().collect();
+        for remote in remotes {
+            self.send_media_state(&remote).await;
+        }
+    }
+
+    /// Forget a link to `remote` whose call is over (it hung up, or was refused), so that a new
+    /// call can start; a link whose call may still work is kept.
+    fn drop_ended_link(&mut self, remote: &str) {
+        let ended = self.links.get(remote).is_some_and(|l| {
+            let record = l.record.lock().unwrap();
+            record.left_ms.is_some() || l.policy.gave_up() || record.state == "closed"
+        });
+        if ended && let Some(mut link) = self.links.remove(remote) {
+            if let Some(p) = self.shared.peers.lock().unwrap().get_mut(remote) {
+                p.left = true;
+            }
+            tokio::spawn(async move { link.close().await });
+        }
+    }
+
+    /// Record a change of the signaling connection (report, log, and a notice in the window).
+    fn signaling_event(&self, state: &str, kind: &str, detail: &str) {
+        tracing::info!(participant = %self.id, kind, "{detail}");
+        let at_ms = self.joined_at.elapsed().as_secs_f64() * 1000.0;
+        {
+            let mut signaling = self.shared.signaling.lock().unwrap();
+            signaling.state = state.to_string();
+            signaling.events.push(PeerEvent { at_ms, kind: kind.into(), detail: detail.into() });
+        }
+        if let Some(view) = &self.config.view {
+            let _ = view.events.try_send(ViewEvent::Notice { medium: "signaling".into(), message: detail.to_string() });
         }
     }
 
@@ -354,7 +491,7 @@ impl Engine {
     }
 
     async fn send(&self, msg: ClientMessage) {
-        if let Err(e) = self.client.send(msg).await {
+        if let Err(e) = self.line.current().send(msg).await {
             tracing::warn!(participant = %self.id, "signaling send failed: {e}");
         }
     }
@@ -363,6 +500,9 @@ impl Engine {
         let result = match msg {
             ServerMessage::PeerJoined { id, name } => {
                 tracing::info!(participant = %self.id, remote = %id, "peer joined; waiting for its offer");
+                // Someone we had a call with, back on signaling after a drop: keep a call that
+                // still works, clear one that ended so its new offer starts afresh.
+                self.drop_ended_link(&id);
                 self.names.insert(id, name);
                 Ok(())
             }

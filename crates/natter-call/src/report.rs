@@ -30,6 +30,21 @@ pub struct ParticipantReport {
     /// What this participant sends from: its camera and microphone, and why one is missing.
     #[serde(default)]
     pub local_media: LocalMediaReport,
+    /// Its connection to the signaling server: drops and returns (calls go on without it).
+    #[serde(default)]
+    pub signaling: SignalingReport,
+}
+
+/// A participant's signaling connection. Calls in progress do not need it; new participants,
+/// ICE restarts and microphone/camera notices do.
+#[derive(Debug, Clone, Default, Serialize, TS)]
+pub struct SignalingReport {
+    /// "connected" | "reconnecting" | "refused" (the server refused the rejoin: see `events`).
+    pub state: String,
+    /// Times the connection came back after a drop.
+    pub reconnects: u32,
+    /// `lost` / `reconnected` / `refused`, in words, with the time since joining.
+    pub events: Vec<PeerEvent>,
 }
 
 /// This participant's own camera and microphone.

@@ -452,8 +452,11 @@ impl Session {
 
 /// Why a connection's read loop ended.
 enum End {
-    /// The client closed, or the server is shutting down: flush what is queued, then close.
+    /// The client closed: flush what is queued, then close.
     Graceful,
+    /// The server is shutting down: flush, close, and tell no one that this member left (they
+    /// did not; calls between members go on and they rejoin the next server).
+    ServerStopping,
     /// The client let its queue fill up: close at once without flushing.
     Kicked,
     /// A message above the hard limit: flush the error and a close frame, then drain what the
@@ -499,7 +502,7 @@ async fn handle_connection(
         let incoming = tokio::select! {
             incoming = source.next() => incoming,
             _ = out.kick.notified() => break End::Kicked,
-            _ = stop.changed() => break End::Graceful,
+            _ = stop.changed() => break End::ServerStopping,
         };
         let text = match incoming {
             None | Some(Ok(Message::Close(_))) => break End::Graceful,
@@ -529,7 +532,7 @@ async fn handle_connection(
                 Err(_) => break End::Failed("the connection's writer stopped".into()),
             },
             _ = out.kick.notified() => break End::Kicked,
-            _ = stop.changed() => break End::Graceful,
+            _ = stop.changed() => break End::ServerStopping,
         };
         let Some(text) = text else {
             slot.send(frame(&error(
@@ -566,7 +569,9 @@ async fn handle_connection(
             }
         }
     };
-    if let Some((room, id)) = session.joined.take() {
+    if let Some((room, id)) = session.joined.take()
+        && !matches!(end, End::ServerStopping)
+    {
         shared.rooms().leave(&room, &id, &out);
         tracing::info!(room, id, "participant disconnected");
     }
@@ -582,7 +587,7 @@ async fn handle_connection(
             }
             writer.abort();
         }
-        End::Graceful | End::Failed(_) => {
+        End::Graceful | End::ServerStopping | End::Failed(_) => {
             if tokio::time::timeout(FLUSH_ON_CLOSE, &mut writer)
                 .await
                 .is_err()
@@ -592,7 +597,7 @@ async fn handle_connection(
         }
     }
     match end {
-        End::Graceful => Ok(()),
+        End::Graceful | End::ServerStopping => Ok(()),
         End::TooLarge => Err("closed: message above the hard size limit".into()),
         End::Kicked => Err("disconnected: the client did not read its messages".into()),
         End::Failed(e) => Err(e),
