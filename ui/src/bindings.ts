@@ -45,7 +45,16 @@ frames_sent: number,
 /**
  * What this participant sends from: its camera and microphone, and why one is missing.
  */
-local_media: LocalMediaReport, };
+local_media: LocalMediaReport, 
+/**
+ * Its connection to the signaling server: drops and returns (calls go on without it).
+ */
+signaling: SignalingReport, 
+/**
+ * Set if this participant's call engine stopped on an internal error (a bug): what it was.
+ * Its calls were ended and the others saw it leave; other participants went on.
+ */
+crashed: string | null, };
 
 export type LocalMediaReport = { camera: LocalSourceReport, microphone: LocalSourceReport, };
 
@@ -71,6 +80,20 @@ problem: string | null,
  * The last thing the user was told about it, in a sentence.
  */
 message: string | null, };
+
+export type SignalingReport = { 
+/**
+ * "connected" | "reconnecting" | "refused" (the server refused the rejoin: see `events`).
+ */
+state: string, 
+/**
+ * Times the connection came back after a drop.
+ */
+reconnects: number, 
+/**
+ * `lost` / `reconnected` / `refused`, in words, with the time since joining.
+ */
+events: Array<PeerEvent>, };
 
 export type PeerReport = { remote: string, remote_name: string, 
 /**

@@ -229,6 +229,9 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
 /// `None` if every expected pair connected and received video and audio; else the first problem.
 pub fn judge(participants: &[ParticipantReport], expect_total: usize) -> Option<String> {
     for p in participants {
+        if let Some(crash) = &p.crashed {
+            return Some(format!("{}: {crash}", p.id));
+        }
         // Someone who came and went without ever connecting was not part of the call, unless we
         // know why the connection could not be made: then that is the call's problem.
         if let Some((peer, why)) =
@@ -265,13 +268,13 @@ pub fn judge(participants: &[ParticipantReport], expect_total: usize) -> Option<
     None
 }
 
-/// The latest explanation the engine gave for a connection not working (`failed` or
-/// `gave_up` event with a detail).
+/// The latest explanation the engine gave for a connection not working (`failed`, `gave_up` or
+/// `refused` event with a detail).
 fn failure_explanation(peer: &crate::report::PeerReport) -> Option<&str> {
     peer.events
         .iter()
         .rev()
-        .find(|e| !e.detail.is_empty() && (e.kind == "failed" || e.kind == "gave_up"))
+        .find(|e| !e.detail.is_empty() && matches!(e.kind.as_str(), "failed" | "gave_up" | "refused"))
         .map(|e| e.detail.as_str())
 }
 

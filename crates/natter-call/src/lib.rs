@@ -16,6 +16,7 @@
 //! - `report`: the JSON report (a contract).
 //! - `view`: what the UI is told (frames, status).
 //! - `memory`: returning freed memory to the system after a call.
+//! - `sync`: locks that survive a panic elsewhere (one participant's crash stays its own).
 
 pub mod bridge;
 pub mod capture;
@@ -33,6 +34,7 @@ pub mod peer;
 pub mod playout;
 pub mod receive;
 pub mod report;
+pub mod sync;
 pub mod view;
 pub mod webrtc_setup;
 

@@ -15,6 +15,7 @@ use crate::receive::{Assembled, FrameAssembler, VideoStats};
 use crate::report::{ParticipantReport, PeerReport, SignalingReport, VideoReport};
 use crate::view::ViewEvent;
 use crate::CallError;
+use crate::sync::Locked;
 use natter_signal::client::{JoinRequest, SignalClient};
 use natter_signal::protocol::{ClientMessage, IceCandidate, RejoinKey, ServerMessage, Welcome};
 use rtc::media::Sample;
@@ -63,6 +64,8 @@ struct Shared {
     /// STUN/TURN URLs that produced at least one local candidate.
     gathered_from: Mutex<std::collections::BTreeSet<String>>,
     signaling: Mutex<SignalingReport>,
+    /// Why the engine task stopped, if it panicked.
+    crashed: Mutex<Option<String>>,
 }
 
 /// The signaling connection in use, shared by the participant (to leave) and its engine (to
@@ -72,11 +75,11 @@ struct SignalLine(Arc<Mutex<SignalClient>>);
 
 impl SignalLine {
     fn current(&self) -> SignalClient {
-        self.0.lock().unwrap().clone()
+        self.0.locked().clone()
     }
 
     fn replace(&self, client: SignalClient) {
-        *self.0.lock().unwrap() = client;
+        *self.0.locked() = client;
     }
 }
 
@@ -105,6 +108,9 @@ enum Command {
     SetIceConfig(natter_ice::IceConfig),
     /// Microphone / camera off (`true`) or on.
     SetMuted { audio: Option<bool>, video: Option<bool> },
+    /// Panic in the engine while holding the shared peer table (tests of crash isolation).
+    #[cfg(feature = "fault-injection")]
+    Panic,
 }
 
 /// A joined participant. Dropping it without `leave` aborts its tasks.
@@ -140,7 +146,7 @@ impl Participant {
         let encoded = media::start_capture(&config.media, config.view.clone(), Arc::clone(&stop_media), Arc::clone(&frames_sent), notice_tx)?;
 
         let shared = Arc::new(Shared::default());
-        shared.signaling.lock().unwrap().state = "connected".into();
+        shared.signaling.locked().state = "connected".into();
         let (link_tx, link_rx) = mpsc::unbounded_channel();
         let mut engine = Engine {
             id: id.clone(),
@@ -162,7 +168,8 @@ impl Participant {
             }
         }
         let (commands, command_rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(engine.run(server_rx, link_rx, command_rx, notice_rx));
+        let engine_task = AbortOnDrop(tokio::spawn(engine.run(server_rx, link_rx, command_rx, notice_rx)));
+        let task = tokio::spawn(supervise(engine_task, Arc::clone(&shared), line.clone(), Arc::clone(&stop_media), config.view.clone(), id.clone()));
         Ok(Participant { id, name: config.name, joined_at, shared, frames_sent, stop_media, task, line, commands, playout: config.playout.clone(), encoded })
     }
 
@@ -170,7 +177,7 @@ impl Participant {
     pub async fn snapshot(&self) -> ParticipantReport {
         type Entry = (Arc<Mutex<PeerReport>>, Arc<Mutex<VideoStats>>, Arc<AtomicU64>, Option<Arc<dyn PeerConnection>>);
         let entries: Vec<Entry> = {
-            let peers = self.shared.peers.lock().unwrap();
+            let peers = self.shared.peers.locked();
             peers
                 .values()
                 .map(|p| {
@@ -185,7 +192,7 @@ impl Participant {
                 Some(pc) => peer::current_stats(&pc).await,
                 None => None,
             };
-            let mut report = record.lock().unwrap().clone();
+            let mut report = record.locked().clone();
             if let Some((path, inbound)) = stats {
                 if let Some((path, rtt)) = path {
                     report.path = Some(path);
@@ -196,7 +203,7 @@ impl Participant {
                 report.packets_lost = inbound.packets_lost;
                 report.jitter_ms = inbound.jitter_ms;
             }
-            let stats = video.lock().unwrap().clone();
+            let stats = video.locked().clone();
             report.video = VideoReport {
                 frames_received: stats.frames_received,
                 frames_decoded: stats.frames_decoded,
@@ -219,7 +226,8 @@ impl Participant {
             peers: reports,
             frames_sent: self.frames_sent.load(Ordering::Relaxed),
             local_media: self.encoded.local_media(),
-            signaling: self.shared.signaling.lock().unwrap().clone(),
+            signaling: self.shared.signaling.locked().clone(),
+            crashed: self.shared.crashed.locked().clone(),
         }
     }
 
@@ -250,9 +258,16 @@ impl Participant {
         self.encoded.use_microphone(choice);
     }
 
+    /// Make the engine task panic (while holding a shared lock), to test that a crash stays
+    /// this participant's own.
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_engine_panic(&self) {
+        let _ = self.commands.send(Command::Panic);
+    }
+
     /// STUN/TURN URLs from which this participant gathered candidates so far.
     pub fn gathered_from(&self) -> Vec<String> {
-        self.shared.gathered_from.lock().unwrap().iter().cloned().collect()
+        self.shared.gathered_from.locked().iter().cloned().collect()
     }
 
     /// Leave the room and close every connection.
@@ -261,7 +276,7 @@ impl Participant {
         let _ = self.line.current().leave().await;
         self.task.abort();
         let pcs: Vec<(String, Arc<dyn PeerConnection>)> =
-            self.shared.peers.lock().unwrap().iter().map(|(remote, p)| (remote.clone(), Arc::clone(&p.pc))).collect();
+            self.shared.peers.locked().iter().map(|(remote, p)| (remote.clone(), Arc::clone(&p.pc))).collect();
         for (remote, pc) in pcs {
             peer::close(&pc, &remote).await;
         }
@@ -273,6 +288,40 @@ impl Drop for Participant {
     fn drop(&mut self) {
         self.stop_media.store(true, Ordering::Relaxed);
         self.task.abort();
+    }
+}
+
+/// A task aborted when this handle is dropped (the engine must not outlive its supervisor).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Wait for the engine task. If it panicked (a bug), end this participant cleanly instead of
+/// leaving it half-alive: stop capture, leave signaling (the others see it leave), close every
+/// connection, and say what happened in the report and the window. Other participants in the
+/// process are not affected; tokio catches the panic at the task boundary.
+async fn supervise(mut engine: AbortOnDrop, shared: Arc<Shared>, line: SignalLine, stop_media: Arc<AtomicBool>, view: Option<ViewSink>, id: String) {
+    let Err(error) = (&mut engine.0).await else { return };
+    if !error.is_panic() {
+        return;
+    }
+    let payload = error.into_panic();
+    let what = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into());
+    let message = format!("the call engine stopped on an internal error ({what}); this call was ended, join again to continue");
+    tracing::error!(participant = %id, "{message}");
+    stop_media.store(true, Ordering::Relaxed);
+    *shared.crashed.locked() = Some(message.clone());
+    if let Some(view) = &view {
+        let _ = view.events.try_send(ViewEvent::Notice { medium: "call".into(), message });
+    }
+    let _ = line.current().leave().await;
+    let pcs: Vec<(String, Arc<dyn PeerConnection>)> = shared.peers.locked().iter().map(|(remote, p)| (remote.clone(), Arc::clone(&p.pc))).collect();
+    for (remote, pc) in pcs {
+        peer::close(&pc, &remote).await;
     }
 }
 
@@ -396,7 +445,7 @@ impl Engine {
         }
         self.line.replace(client);
         let took = self.signaling_lost_at.take().map(|at| format!(" after {:.1} s", at.elapsed().as_secs_f64())).unwrap_or_default();
-        self.shared.signaling.lock().unwrap().reconnects += 1;
+        self.shared.signaling.locked().reconnects += 1;
         self.signaling_event("connected", "reconnected", &format!("signaling is back{took}; {} other(s) in the room", welcome.peers.len()));
         for peer in welcome.peers {
             self.names.insert(peer.id.clone(), peer.name.clone());
@@ -418,11 +467,11 @@ impl Engine {
     /// call can start; a link whose call may still work is kept.
     fn drop_ended_link(&mut self, remote: &str) {
         let ended = self.links.get(remote).is_some_and(|l| {
-            let record = l.record.lock().unwrap();
+            let record = l.record.locked();
             record.left_ms.is_some() || l.policy.gave_up() || record.state == "closed"
         });
         if ended && let Some(mut link) = self.links.remove(remote) {
-            if let Some(p) = self.shared.peers.lock().unwrap().get_mut(remote) {
+            if let Some(p) = self.shared.peers.locked().get_mut(remote) {
                 p.left = true;
             }
             tokio::spawn(async move { link.close().await });
@@ -434,7 +483,7 @@ impl Engine {
         tracing::info!(participant = %self.id, kind, "{detail}");
         let at_ms = self.joined_at.elapsed().as_secs_f64() * 1000.0;
         {
-            let mut signaling = self.shared.signaling.lock().unwrap();
+            let mut signaling = self.shared.signaling.locked();
             signaling.state = state.to_string();
             signaling.events.push(PeerEvent { at_ms, kind: kind.into(), detail: detail.into() });
         }
@@ -463,7 +512,7 @@ impl Engine {
             return Ok(());
         }
         let link = PeerLink::open(&self.config.link, &self.id, remote, &self.name_of(remote), self.link_tx.clone()).await?;
-        self.shared.peers.lock().unwrap().insert(
+        self.shared.peers.locked().insert(
             remote.to_string(),
             PeerShared {
                 record: Arc::clone(&link.record),
@@ -511,14 +560,14 @@ impl Engine {
                     // Keep what the call was like (state, path) and note when it ended.
                     let path = peer::current_path(&link.pc).await;
                     {
-                        let mut record = link.record.lock().unwrap();
+                        let mut record = link.record.locked();
                         record.left_ms = Some(self.joined_at.elapsed().as_secs_f64() * 1000.0);
                         if let Some((path, rtt)) = path {
                             record.path = Some(path);
                             record.rtt_ms = rtt.or(record.rtt_ms);
                         }
                     }
-                    if let Some(p) = self.shared.peers.lock().unwrap().get_mut(&id) {
+                    if let Some(p) = self.shared.peers.locked().get_mut(&id) {
                         p.left = true;
                     }
                     // Closing a connection that never completed can take the stack a while;
@@ -536,7 +585,7 @@ impl Engine {
             ServerMessage::Candidate { from, candidate } => self.on_remote_candidate(&from, candidate).await,
             ServerMessage::MediaState { from, audio_muted, video_muted } => {
                 if let Some(link) = self.links.get(&from) {
-                    let mut record = link.record.lock().unwrap();
+                    let mut record = link.record.locked();
                     record.remote_audio_muted = audio_muted;
                     record.remote_video_muted = video_muted;
                 }
@@ -627,7 +676,7 @@ impl Engine {
         let Some(link) = self.links.get_mut(remote) else { return };
         link.policy.give_up();
         link.setup_judged = true;
-        link.record.lock().unwrap().state = "failed".into();
+        link.record.locked().state = "failed".into();
         let reason = format!("refused the call with {}: {DTLS_REFUSED}", self.name_of(remote));
         self.event(remote, "refused", &reason);
         self.status(remote, "failed", &reason);
@@ -639,7 +688,7 @@ impl Engine {
     async fn refuse(&mut self, remote: &str, problem: &natter_ice::sdp::SdpProblem) -> Result<(), CallError> {
         let name = self.name_of(remote);
         tracing::warn!(participant = %self.id, remote, "refused a session description: {problem}");
-        if self.links.get(remote).is_some_and(|l| l.record.lock().unwrap().connect_ms.is_some()) {
+        if self.links.get(remote).is_some_and(|l| l.record.locked().connect_ms.is_some()) {
             self.event(remote, "ignored", &format!("ignored a new session description from {name}: {problem}"));
             return Ok(());
         }
@@ -648,7 +697,7 @@ impl Engine {
         link.policy.give_up();
         link.setup_judged = true;
         link.local_offer_pending = false;
-        link.record.lock().unwrap().state = "failed".into();
+        link.record.locked().state = "failed".into();
         let reason = format!("refused the call with {name}: {problem}");
         self.event(remote, "refused", &reason);
         self.status(remote, "failed", &reason);
@@ -699,7 +748,7 @@ impl Engine {
                 }
                 if let Some(url) = candidate.url.as_ref().filter(|u| !u.is_empty()) {
                     let url = crate::bridge::original_of(url).map(|(original, _)| original).unwrap_or_else(|| url.clone());
-                    self.shared.gathered_from.lock().unwrap().insert(url);
+                    self.shared.gathered_from.locked().insert(url);
                 }
                 let msg = ClientMessage::Candidate {
                     to: remote,
@@ -739,13 +788,13 @@ impl Engine {
         }
         // ICE found a path but the connection failed before it ever connected: the DTLS
         // handshake failed (see `refuse_unauthenticated`).
-        let never_connected = link.record.lock().unwrap().connect_ms.is_none();
+        let never_connected = link.record.locked().connect_ms.is_none();
         if state == RTCPeerConnectionState::Failed && never_connected && link.ice_connected.get().is_some() && !link.policy.gave_up() {
             self.refuse_unauthenticated(remote);
             return;
         }
         {
-            let mut record = link.record.lock().unwrap();
+            let mut record = link.record.locked();
             if state == RTCPeerConnectionState::Closed {
                 // We close only links we already removed, so this is the remote hanging up
                 // (DTLS close_notify overtook its `leave`): keep the call's last state.
@@ -802,7 +851,7 @@ impl Engine {
                 let previous_relay = std::mem::replace(&mut link.relay_in_use, path.as_ref().and_then(|(p, _)| p.relay_server.clone()));
                 let detail = path.as_ref().map(|(p, _)| describe_path(p)).unwrap_or_else(|| "connected".into());
                 {
-                    let mut record = link.record.lock().unwrap();
+                    let mut record = link.record.locked();
                     let (kind, event_detail) = if was_restarting {
                         // "Moved the call with Bob to relay turn:b:3478 over TCP in 2.8 s (was relay turn:a:3478)."
                         let broke_at = record.events.iter().rev().find(|e| e.kind == "disconnected" || e.kind == "failed").map(|e| e.at_ms);
@@ -835,7 +884,7 @@ impl Engine {
         let at_ms = self.joined_at.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(participant = %self.id, remote, kind, "{detail}");
         if let Some(link) = self.links.get(remote) {
-            link.record.lock().unwrap().events.push(PeerEvent { at_ms, kind: kind.into(), detail: detail.into() });
+            link.record.locked().events.push(PeerEvent { at_ms, kind: kind.into(), detail: detail.into() });
         }
     }
 
@@ -866,6 +915,11 @@ impl Engine {
 
     async fn on_command(&mut self, command: Command) {
         match command {
+            #[cfg(feature = "fault-injection")]
+            Command::Panic => {
+                let _held = self.shared.peers.locked();
+                panic!("injected fault: the engine of {} panics", self.config.name);
+            }
             Command::SetMuted { audio, video } => {
                 if let Some(muted) = audio {
                     self.encoded.set_audio_muted(muted);
@@ -921,7 +975,7 @@ impl Engine {
             let Some(reason) = link.setup.verdict(pairs, Instant::now()) else { continue };
             link.setup_judged = true;
             link.policy.on_state(LinkState::Failed, Instant::now());
-            link.record.lock().unwrap().state = "failed".into();
+            link.record.locked().state = "failed".into();
             self.event(&remote, "failed", &reason);
             self.status(&remote, "connecting", &format!("cannot connect yet: {reason}; still trying…"));
         }
@@ -933,12 +987,12 @@ impl Engine {
         let now = Instant::now();
         let mut stopped = Vec::new();
         {
-            let peers = self.shared.peers.lock().unwrap();
+            let peers = self.shared.peers.locked();
             for (remote, link) in self.links.iter_mut() {
                 let Some(shared) = peers.get(remote) else { continue };
-                let total = shared.audio_packets.load(Ordering::Relaxed) + shared.video.lock().unwrap().frames_received;
+                let total = shared.audio_packets.load(Ordering::Relaxed) + shared.video.locked().frames_received;
                 let expecting = {
-                    let record = link.record.lock().unwrap();
+                    let record = link.record.locked();
                     record.state == "connected" && !(record.remote_audio_muted && record.remote_video_muted)
                 };
                 if let Some(since) = link.media_watch.observe(now, total, expecting) {
@@ -955,7 +1009,7 @@ impl Engine {
                 // The outage began with the last packet: that is when the event happened.
                 let at_ms = since.duration_since(self.joined_at).as_secs_f64() * 1000.0;
                 let detail = format!("no audio or video from {name} for {silent_s:.1} s: the path stopped carrying media");
-                link.record.lock().unwrap().events.push(PeerEvent { at_ms, kind: "disconnected".into(), detail });
+                link.record.locked().events.push(PeerEvent { at_ms, kind: "disconnected".into(), detail });
             }
             if let (Some(url), Some(board)) = (&link.relay_in_use, &self.config.board) {
                 board.report_failure(url, &format!("stopped carrying the call with {name}"));
@@ -987,7 +1041,7 @@ impl Engine {
                 Action::GiveUp { reason } => {
                     self.event(&remote, "gave_up", &reason);
                     if let Some(link) = self.links.get(&remote) {
-                        link.record.lock().unwrap().state = "failed".into();
+                        link.record.locked().state = "failed".into();
                     }
                     self.status(&remote, "failed", &format!("cannot reach this participant: {reason}"));
                 }
@@ -1012,7 +1066,7 @@ impl Engine {
     }
 
     async fn on_track(&mut self, remote: &str, track: Arc<dyn TrackRemote>) {
-        let Some(shared) = self.shared.peers.lock().unwrap().get(remote).map(|p| (Arc::clone(&p.record), Arc::clone(&p.video), Arc::clone(&p.audio_packets))) else {
+        let Some(shared) = self.shared.peers.locked().get(remote).map(|p| (Arc::clone(&p.record), Arc::clone(&p.video), Arc::clone(&p.audio_packets))) else {
             return;
         };
         let (record, video, audio_packets) = shared;
@@ -1174,7 +1228,7 @@ async fn receive_video(
         let TrackRemoteEvent::OnRtpPacket(packet) = event else { continue };
         match assembler.push(packet.header.sequence_number, packet.header.timestamp, packet.header.marker, &packet.payload) {
             Assembled::Frame(frame) => {
-                stats.lock().unwrap().on_received();
+                stats.locked().on_received();
                 if frame_tx.try_send(frame).is_err() {
                     tracing::debug!(remote, "decoder is behind; dropping a frame");
                     needs_keyframe.store(true, Ordering::Relaxed);

@@ -33,6 +33,9 @@ pub struct ParticipantReport {
     /// Its connection to the signaling server: drops and returns (calls go on without it).
     #[serde(default)]
     pub signaling: SignalingReport,
+    /// Set if this participant's call engine stopped on an internal error (a bug): what it was.
+    /// Its calls were ended and the others saw it leave; other participants went on.
+    pub crashed: Option<String>,
 }
 
 /// A participant's signaling connection. Calls in progress do not need it; new participants,
@@ -224,6 +227,7 @@ pub fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
         ParticipantReport::decl(cfg),
         LocalMediaReport::decl(cfg),
         LocalSourceReport::decl(cfg),
+        SignalingReport::decl(cfg),
         PeerReport::decl(cfg),
         PeerEvent::decl(cfg),
         Freeze::decl(cfg),
