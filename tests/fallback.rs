@@ -78,6 +78,54 @@ fn turn_server_killed_mid_call_every_pair_moves_to_the_other() {
     assert!(events.iter().any(|e| e["url"] == dead_url.as_str() && e["to"] != "ok"), "{events:#?}");
 }
 
+/// The only TURN server, carrying a relay-only call, crashes and is started again on the same
+/// port with none of its allocations: both sides notice the dead relay, make new allocations on
+/// the restarted server and decode again, by themselves.
+#[test]
+fn turn_server_restarted_mid_call_allocations_are_remade() {
+    let mut server = Coturn::start();
+    let dir = TempDir::new("turn-restart");
+    let config = dir.path("ice.json");
+    std::fs::write(&config, server.ice_config_json()).unwrap();
+    let report_path = dir.path("report.json");
+    let mut child = Command::new(NATTER)
+        .args(["headless", "--participants", "2", "--duration", "16", "--relay-only", "--ice-config"])
+        .arg(&config)
+        .arg("--report")
+        .arg(&report_path)
+        .env("RUST_LOG", "warn,natter_call=info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start natter headless");
+    let (rx, reader) = follow_log(child.stderr.take().unwrap());
+    loop {
+        let line = rx.recv_timeout(Duration::from_secs(30)).expect("the call was established within 30 s");
+        if line.contains("relays in use: [") {
+            break;
+        }
+    }
+    let url = server.turn_url();
+    server.kill();
+    // Down long enough for both sides to notice (media watch: 1 s), then back, empty.
+    std::thread::sleep(Duration::from_secs(2));
+    server.restart();
+    assert_eq!(server.turn_url(), url, "restarted on the same address");
+
+    let status = child.wait().unwrap();
+    let log = reader.join().unwrap();
+    assert!(status.success(), "exit {status:?}; log:\n{log}");
+    let report = read_report(&report_path, &log);
+    assert_all_streams_decoding(&report, 2, 100);
+    for (receiver, peer) in streams(&report) {
+        assert_eq!(peer["path"]["relay_server"], url.as_str(), "{receiver}: {peer:#}");
+        let events = peer["events"].as_array().unwrap();
+        let recovered = events.iter().find(|e| e["kind"] == "recovered").unwrap_or_else(|| panic!("{receiver}: never recovered: {peer:#}"));
+        let recovered_at = recovered["at_ms"].as_f64().unwrap();
+        let last_frame = peer["last_frame_ms"].as_f64().unwrap();
+        assert!(last_frame > recovered_at + 2000.0, "{receiver}: frames must keep decoding after the new allocation: {peer:#}");
+    }
+}
+
 /// `[dead STUN, TURN with a wrong password, good TURN]`, relay-only: every pair connects through
 /// the good TURN at once, and the report names what is wrong with the other two.
 #[test]

@@ -18,11 +18,13 @@ pub struct Coturn {
     pub password: String,
     child: Child,
     netns: Option<String>,
+    /// How it was started (with its port and password fixed), to start it again.
+    options: CoturnOptions,
     _dir: TempDir,
 }
 
 /// How to start a coturn.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct CoturnOptions {
     /// (certificate chain PEM, private key PEM) to enable TLS on a second port.
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -37,6 +39,8 @@ pub struct CoturnOptions {
     /// Listening ports (default: free ones on loopback; in a fresh namespace any port is free).
     pub port: Option<u16>,
     pub tls_port: Option<u16>,
+    /// The long-term credential's password (default: a fresh one).
+    pub password: Option<String>,
 }
 
 impl Coturn {
@@ -49,7 +53,8 @@ impl Coturn {
         let dir = TempDir::new("coturn");
         let port = options.port.unwrap_or_else(free_port);
         let min_port = 40000 + (port % 200) * 100;
-        let (user, password) = ("natter".to_string(), format!("pw-{}", unique() + u64::from(port)));
+        let user = "natter".to_string();
+        let password = options.password.clone().unwrap_or_else(|| format!("pw-{}", unique() + u64::from(port)));
         let binary = which("turnserver").unwrap_or_else(|| {
             panic!("coturn's `turnserver` is not installed: run `sudo apt-get install -y coturn` (or bash scripts/setup.sh)")
         });
@@ -91,7 +96,8 @@ impl Coturn {
             }
         };
         let child = command.spawn().expect("start turnserver");
-        let coturn = Coturn { ip, port, tls_port, user, password, child, netns: options.netns, _dir: dir };
+        let restart_options = CoturnOptions { port: Some(port), tls_port, password: Some(password.clone()), ..options.clone() };
+        let coturn = Coturn { ip, port, tls_port, user, password, child, netns: options.netns, options: restart_options, _dir: dir };
         coturn.wait_ready(Duration::from_secs(10));
         coturn
     }
@@ -131,6 +137,15 @@ impl Coturn {
             self.user,
             self.password
         )
+    }
+
+    /// Start it again after `kill`: a new process on the same ports with the same credentials
+    /// and none of the old one's allocations (as after a crash and a restart by its supervisor).
+    pub fn restart(&mut self) {
+        self.kill();
+        let mut fresh = Coturn::start_with(self.options.clone());
+        std::mem::swap(self, &mut fresh);
+        // `fresh` now holds the killed process; dropping it kills nothing more.
     }
 
     /// Stop the server now (to simulate it dying).
