@@ -53,9 +53,9 @@ struct PeerShared {
     record: Arc<Mutex<PeerReport>>,
     video: Arc<Mutex<VideoStats>>,
     audio_packets: Arc<AtomicU64>,
-    pc: Arc<dyn PeerConnection>,
-    /// The remote left the room; its connection is closed and the record is final.
-    left: bool,
+    /// The connection, while the call lasts; `None` once the remote left (its connection is
+    /// closed, the record is final, and nothing of the connection is kept).
+    pc: Option<Arc<dyn PeerConnection>>,
 }
 
 #[derive(Default)]
@@ -66,6 +66,32 @@ struct Shared {
     signaling: Mutex<SignalingReport>,
     /// Why the engine task stopped, if it panicked.
     crashed: Mutex<Option<String>>,
+    /// Remotes that left, oldest first: their records stay in the report, up to
+    /// [`DEPARTED_KEPT`] of them (a long-lived room with churn must not grow without bound).
+    departed: Mutex<std::collections::VecDeque<String>>,
+}
+
+/// How many departed participants' records the report keeps.
+const DEPARTED_KEPT: usize = 32;
+
+impl Shared {
+    /// `remote` left: drop its connection, keep its final record (the oldest beyond
+    /// [`DEPARTED_KEPT`] are forgotten).
+    fn mark_departed(&self, remote: &str) {
+        let mut peers = self.peers.locked();
+        if let Some(p) = peers.get_mut(remote) {
+            p.pc = None;
+        }
+        let mut departed = self.departed.locked();
+        departed.push_back(remote.to_string());
+        while departed.len() > DEPARTED_KEPT {
+            let oldest = departed.pop_front().expect("longer than the limit");
+            // Unless it came back (same id after a rejoin) and has a call again.
+            if peers.get(&oldest).is_some_and(|p| p.pc.is_none()) {
+                peers.remove(&oldest);
+            }
+        }
+    }
 }
 
 /// The signaling connection in use, shared by the participant (to leave) and its engine (to
@@ -181,7 +207,7 @@ impl Participant {
             peers
                 .values()
                 .map(|p| {
-                    let live_pc = (!p.left).then(|| Arc::clone(&p.pc));
+                    let live_pc = p.pc.clone();
                     (Arc::clone(&p.record), Arc::clone(&p.video), Arc::clone(&p.audio_packets), live_pc)
                 })
                 .collect()
@@ -276,7 +302,7 @@ impl Participant {
         let _ = self.line.current().leave().await;
         self.task.abort();
         let pcs: Vec<(String, Arc<dyn PeerConnection>)> =
-            self.shared.peers.locked().iter().map(|(remote, p)| (remote.clone(), Arc::clone(&p.pc))).collect();
+            self.shared.peers.locked().iter().filter_map(|(remote, p)| Some((remote.clone(), Arc::clone(p.pc.as_ref()?)))).collect();
         for (remote, pc) in pcs {
             peer::close(&pc, &remote).await;
         }
@@ -319,7 +345,7 @@ async fn supervise(mut engine: AbortOnDrop, shared: Arc<Shared>, line: SignalLin
         let _ = view.events.try_send(ViewEvent::Notice { medium: "call".into(), message });
     }
     let _ = line.current().leave().await;
-    let pcs: Vec<(String, Arc<dyn PeerConnection>)> = shared.peers.locked().iter().map(|(remote, p)| (remote.clone(), Arc::clone(&p.pc))).collect();
+    let pcs: Vec<(String, Arc<dyn PeerConnection>)> = shared.peers.locked().iter().filter_map(|(remote, p)| Some((remote.clone(), Arc::clone(p.pc.as_ref()?)))).collect();
     for (remote, pc) in pcs {
         peer::close(&pc, &remote).await;
     }
@@ -471,9 +497,7 @@ impl Engine {
             record.left_ms.is_some() || l.policy.gave_up() || record.state == "closed"
         });
         if ended && let Some(mut link) = self.links.remove(remote) {
-            if let Some(p) = self.shared.peers.locked().get_mut(remote) {
-                p.left = true;
-            }
+            self.shared.mark_departed(remote);
             tokio::spawn(async move { link.close().await });
         }
     }
@@ -518,8 +542,7 @@ impl Engine {
                 record: Arc::clone(&link.record),
                 video: Arc::new(Mutex::new(VideoStats::default())),
                 audio_packets: Arc::new(AtomicU64::new(0)),
-                pc: Arc::clone(&link.pc),
-                left: false,
+                pc: Some(Arc::clone(&link.pc)),
             },
         );
         self.links.insert(remote.to_string(), link);
@@ -567,9 +590,7 @@ impl Engine {
                             record.rtt_ms = rtt.or(record.rtt_ms);
                         }
                     }
-                    if let Some(p) = self.shared.peers.locked().get_mut(&id) {
-                        p.left = true;
-                    }
+                    self.shared.mark_departed(&id);
                     // Closing a connection that never completed can take the stack a while;
                     // the event loop must not wait for it (other calls need it).
                     tokio::spawn(async move {
