@@ -49,6 +49,9 @@ pub struct ServerConfig {
     pub rate_per_second: f64,
     /// ...and burst size. A message over the limit is dropped and answered with `rate_limited`.
     pub rate_burst: f64,
+    /// Open connections at most; one more is closed as soon as it is accepted (memory stays
+    /// bounded however many clients connect).
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +60,7 @@ impl Default for ServerConfig {
             outbound_queue: 256,
             rate_per_second: 200.0,
             rate_burst: 400.0,
+            max_connections: 4096,
         }
     }
 }
@@ -72,6 +76,17 @@ pub struct SignalServer {
 pub struct ServerHandle {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
+    shared: Arc<Shared>,
+}
+
+/// What a running server holds now (for operators, and for tests that check nothing piles up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Open WebSocket connections (joined or not).
+    pub connections: usize,
+    pub rooms: usize,
+    /// Participants in all rooms.
+    pub members: usize,
 }
 
 impl ServerHandle {
@@ -82,6 +97,15 @@ impl ServerHandle {
     /// The URL clients connect to, e.g. `ws://127.0.0.1:40123`.
     pub fn url(&self) -> String {
         ws_url(self.addr)
+    }
+
+    pub fn stats(&self) -> ServerStats {
+        let rooms = self.shared.rooms();
+        ServerStats {
+            connections: self.shared.connections.load(std::sync::atomic::Ordering::Relaxed),
+            rooms: rooms.rooms.len(),
+            members: rooms.rooms.values().map(BTreeMap::len).sum(),
+        }
     }
 
     /// Stop accepting and close every connection (idempotent).
@@ -147,31 +171,35 @@ impl SignalServer {
     pub fn spawn(self) -> ServerHandle {
         let (stop, stop_rx) = watch::channel(false);
         let addr = self.addr;
-        tokio::spawn(self.serve_until(stop_rx));
-        ServerHandle { addr, stop }
+        let shared = Shared::new(self.config.clone());
+        tokio::spawn(self.serve_until(Arc::clone(&shared), stop_rx));
+        ServerHandle { addr, stop, shared }
     }
 
     /// Run until the task is dropped. Failing accepts (e.g. out of file descriptors) are logged
     /// and retried, so this only returns on shutdown.
     pub async fn run(self) -> Result<(), SignalError> {
         let (_stop, stop_rx) = watch::channel(false);
-        self.serve_until(stop_rx).await;
+        let shared = Shared::new(self.config.clone());
+        self.serve_until(shared, stop_rx).await;
         Ok(())
     }
 
-    async fn serve_until(self, mut stop: watch::Receiver<bool>) {
-        let shared = Arc::new(Shared {
-            rooms: Mutex::new(Rooms::default()),
-            config: self.config,
-        });
+    async fn serve_until(self, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
+                        let Some(counted) = ConnectionSlot::take(&shared) else {
+                            tracing::warn!(%peer, limit = shared.config.max_connections, "too many connections; closing this one");
+                            drop(stream);
+                            continue;
+                        };
                         let shared = Arc::clone(&shared);
                         let stop = stop.clone();
                         let span = tracing::info_span!("signal", %peer);
                         tokio::spawn(async move {
+                            let _counted = counted;
                             match handle_connection(stream, shared, stop).await {
                                 Ok(()) => tracing::debug!("connection closed"),
                                 Err(e) => tracing::debug!("connection ended: {e}"),
@@ -199,9 +227,33 @@ pub async fn serve(listen: SocketAddr) -> Result<(), SignalError> {
 struct Shared {
     rooms: Mutex<Rooms>,
     config: ServerConfig,
+    connections: std::sync::atomic::AtomicUsize,
+}
+
+/// One counted open connection; the count drops with it.
+struct ConnectionSlot(Arc<Shared>);
+
+impl ConnectionSlot {
+    /// A slot, unless `max_connections` are open already.
+    fn take(shared: &Arc<Shared>) -> Option<ConnectionSlot> {
+        use std::sync::atomic::Ordering;
+        let limit = shared.config.max_connections;
+        shared.connections.fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| (open < limit).then_some(open + 1)).ok()?;
+        Some(ConnectionSlot(Arc::clone(shared)))
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 impl Shared {
+    fn new(config: ServerConfig) -> Arc<Shared> {
+        Arc::new(Shared { rooms: Mutex::new(Rooms::default()), config, connections: Default::default() })
+    }
+
     /// The room table. Nothing panics while holding it, but a poisoned lock is still usable:
     /// every operation leaves the table consistent before it can fail.
     fn rooms(&self) -> MutexGuard<'_, Rooms> {

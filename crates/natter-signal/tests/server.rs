@@ -754,3 +754,75 @@ async fn after_a_server_restart_the_same_key_gets_the_same_id_and_no_one_else_ca
     }
     assert_eq!(format!("{:?}", RejoinKey(key.into())), "RejoinKey(***)");
 }
+
+/// Wait (bounded) until the server holds exactly `expected`.
+async fn server_settles_at(server: &ServerHandle, expected: natter_signal::server::ServerStats) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while server.stats() != expected {
+        assert!(std::time::Instant::now() < deadline, "the server still holds {:?}, expected {expected:?}", server.stats());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_clients_joining_and_leaving_leave_nothing_behind_and_other_rooms_work() {
+    use natter_signal::server::ServerStats;
+    let server = start().await;
+    let url = server.url();
+    let (alice, _, mut rx_alice) = SignalClient::join(&url, "quiet", "alice").await.unwrap();
+    let (bob, _, mut rx_bob) = SignalClient::join(&url, "quiet", "bob").await.unwrap();
+    assert!(matches!(next(&mut rx_alice).await, ServerMessage::PeerJoined { .. }));
+
+    // 10 waves of 20 clients at once: join the busy room, offer to someone there, then half
+    // leave politely and half just drop the connection.
+    for wave in 0..10 {
+        let clients = (0..20).map(|i| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let (client, welcome, _rx) = SignalClient::join(&url, "busy", &format!("c{wave}-{i}")).await.expect("join the busy room");
+                if let Some(peer) = welcome.peers.first() {
+                    client.send(ClientMessage::Offer { to: peer.id.clone(), sdp: "v=0".into() }).await.unwrap();
+                }
+                if i % 2 == 0 {
+                    client.leave().await.unwrap();
+                }
+            })
+        });
+        for client in clients.collect::<Vec<_>>() {
+            client.await.unwrap();
+        }
+        // The quiet room works throughout, and hears nothing of the busy one.
+        alice.send(ClientMessage::Offer { to: bob.id().to_string(), sdp: format!("wave {wave}") }).await.unwrap();
+        assert_eq!(next(&mut rx_bob).await, ServerMessage::Offer { from: alice.id().to_string(), sdp: format!("wave {wave}") });
+    }
+    // Nothing of the 200 is left: no connection, no member, no room.
+    server_settles_at(&server, ServerStats { connections: 2, rooms: 1, members: 2 }).await;
+    assert!(tokio::time::timeout(Duration::from_millis(100), rx_alice.recv()).await.is_err(), "the busy room leaked into the quiet one");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_are_closed_and_the_rest_keep_working() {
+    use natter_signal::server::ServerStats;
+    let mut config = ServerConfig::default();
+    config.max_connections = 3;
+    let server = SignalServer::bind_with("127.0.0.1:0".parse().unwrap(), config).await.unwrap().spawn();
+    let url = server.url();
+    let (alice, _, _rx_a) = SignalClient::join(&url, "r", "alice").await.unwrap();
+    let (bob, _, mut rx_b) = SignalClient::join(&url, "r", "bob").await.unwrap();
+    let (carol, _, _rx_c) = SignalClient::join(&url, "r", "carol").await.unwrap();
+    assert!(SignalClient::join(&url, "r", "dave").await.is_err(), "a fourth connection got in");
+    assert_eq!(server.stats(), ServerStats { connections: 3, rooms: 1, members: 3 });
+    // Those in keep working.
+    alice.send(ClientMessage::Offer { to: bob.id().to_string(), sdp: "v=0".into() }).await.unwrap();
+    loop {
+        if let ServerMessage::Offer { from, .. } = next(&mut rx_b).await {
+            assert_eq!(from, alice.id());
+            break;
+        }
+    }
+    // A freed slot can be used again.
+    carol.leave().await.unwrap();
+    drop(carol);
+    server_settles_at(&server, ServerStats { connections: 2, rooms: 1, members: 2 }).await;
+    SignalClient::join(&url, "r", "dave").await.expect("a slot freed by carol");
+}
