@@ -192,6 +192,8 @@ async fn bad_input_gets_a_clear_error_and_everyone_keeps_working() {
     ));
     let cases: &[(&str, ErrorCode)] = &[
         ("this is not json", ErrorCode::BadMessage),
+        (r#"{"type":"offer","to":"p1","sd"#, ErrorCode::BadMessage), // truncated
+        (r#"{"type":"join","room":"r","name":"n","rejoin_key":42}"#, ErrorCode::BadMessage),
         (r#"{"type":"teleport"}"#, ErrorCode::BadMessage),
         (r#"{"type":"offer","to":"p1"}"#, ErrorCode::BadMessage),
         (
