@@ -123,7 +123,7 @@ fn a_participants_tone_comes_out_of_the_speaker() {
     assert!(log.contains("playing the first participant's audio"), "{log}");
     // The report shows the jitter buffer of what was played.
     let report = support::read_report(&dir.path("report.json"), &log);
-    let heard = support::streams(&report).into_iter().find(|(receiver, _)| receiver == "p1").expect("p1's view of p2").1;
+    let heard = support::streams(&report).into_iter().find(|(_, peer)| peer["remote_name"] == "headless-2").expect("headless-1's view of headless-2").1;
     let playout = &heard["audio"]["playout"];
     assert!(playout["played"].as_u64().unwrap_or(0) > 100, "{playout:#}");
     assert!(playout["target_ms"].as_f64().unwrap_or(0.0) >= 40.0, "{playout:#}");
@@ -244,11 +244,11 @@ fn a_microphone_that_vanishes_mid_call_is_reported_and_the_call_goes_on() {
     assert!(status.success(), "the call must go on without the microphone:\n{log}");
     assert!(log.contains("stopped delivering sound") || log.contains("stopped working"), "the loss was not noticed:\n{log}");
     let report = support::read_report(&dir.path("report.json"), &log);
-    let sender = report["participants"].as_array().unwrap().iter().find(|p| p["id"] == "p1").expect("p1 in the report").clone();
+    let sender = report["participants"].as_array().unwrap().iter().find(|p| p["name"] == "headless-1").expect("headless-1 in the report").clone();
     let microphone = &sender["local_media"]["microphone"];
     assert_eq!(microphone["sending"], false, "{microphone:#}");
     assert!(microphone["problem"].is_string(), "the report says why: {microphone:#}");
-    let (_, heard) = support::streams(&report).into_iter().find(|(receiver, _)| receiver == "p2").expect("p2's view of p1");
+    let (_, heard) = support::streams(&report).into_iter().find(|(_, peer)| peer["remote_name"] == "headless-1").expect("headless-2's view of headless-1");
     assert_eq!(heard["remote_audio_muted"], true, "the others were told: {heard:#}");
     assert_eq!(heard["state"], "connected", "{heard:#}");
     let duration_ms = report["duration_s"].as_f64().unwrap() * 1000.0;

@@ -45,18 +45,18 @@ fn a_participant_without_a_camera_joins_receive_only() {
     assert!(run.status.success(), "the call must go on without the camera:\n{}", run.stderr);
     assert!(run.stderr.contains("no camera matches `no-such-camera-on-any-machine`"), "{}", run.stderr);
     // The participant itself says why it sends no video, in the report the UI's self view reads.
-    let camera_less = run.report["participants"].as_array().unwrap().iter().find(|p| p["id"] == "p1").expect("p1 in the report");
+    let camera_less = run.report["participants"].as_array().unwrap().iter().find(|p| p["name"] == "headless-1").expect("headless-1 in the report");
     let camera = &camera_less["local_media"]["camera"];
     assert_eq!(camera["problem"], "no device", "{camera:#}");
     assert_eq!(camera["sending"], false, "{camera:#}");
     assert!(camera["message"].as_str().unwrap_or("").contains("you are not sending video"), "{camera:#}");
     assert_eq!(camera_less["local_media"]["microphone"]["sending"], true, "the synthetic microphone still sends: {camera_less:#}");
     let streams = support::streams(&run.report);
-    let (_, from_camera_less) = streams.iter().find(|(receiver, _)| receiver == "p2").expect("p2's view of p1");
+    let (_, from_camera_less) = streams.iter().find(|(_, peer)| peer["remote_name"] == "headless-1").expect("headless-2's view of headless-1");
     assert_eq!(from_camera_less["state"], "connected", "{from_camera_less:#}");
     assert_eq!(from_camera_less["remote_video_muted"], true, "{from_camera_less:#}");
     assert_eq!(from_camera_less["video"]["frames_decoded"], 0, "{from_camera_less:#}");
     assert!(from_camera_less["audio"]["packets_received"].as_u64().unwrap_or(0) > 0, "{from_camera_less:#}");
-    let (_, to_camera_less) = streams.iter().find(|(receiver, _)| receiver == "p1").expect("p1's view of p2");
+    let (_, to_camera_less) = streams.iter().find(|(_, peer)| peer["remote_name"] == "headless-2").expect("headless-1's view of headless-2");
     assert!(to_camera_less["video"]["frames_decoded"].as_u64().unwrap_or(0) > 20, "the camera-less participant still receives video: {to_camera_less:#}");
 }

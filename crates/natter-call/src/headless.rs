@@ -233,9 +233,14 @@ pub fn judge(participants: &[ParticipantReport], expect_total: usize) -> Option<
             return Some(format!("{}: {crash}", p.id));
         }
         // Someone who came and went without ever connecting was not part of the call, unless we
-        // know why the connection could not be made: then that is the call's problem.
-        if let Some((peer, why)) =
-            p.peers.iter().filter(|peer| peer.connect_ms.is_none()).find_map(|peer| Some((peer, failure_explanation(peer)?)))
+        // know why the connection could not be made: then that is the call's problem. (Unless
+        // we refused them: what they sent was not a call, and they are gone.)
+        let refused_and_gone = |peer: &&crate::report::PeerReport| peer.left_ms.is_some() && peer.events.iter().any(|e| e.kind == "refused");
+        if let Some((peer, why)) = p
+            .peers
+            .iter()
+            .filter(|peer| peer.connect_ms.is_none() && !refused_and_gone(peer))
+            .find_map(|peer| Some((peer, failure_explanation(peer)?)))
         {
             return Some(format!("{} → {}: cannot connect: {why}", p.id, peer.remote));
         }

@@ -355,8 +355,8 @@ async fn supervise(mut engine: AbortOnDrop, shared: Arc<Shared>, line: SignalLin
 pub const DTLS_REFUSED: &str = "the network path works, but the secure handshake (DTLS) did not complete: the other side's certificate does not match the fingerprint in its session description (the call setup may have been altered on the way), or its handshake never finished";
 
 /// How long DTLS may take once ICE found a path (loopback: a few ms; a lossy path needs a
-/// retransmission or two, the first after 1 s).
-const DTLS_HANDSHAKE_LIMIT: Duration = Duration::from_secs(3);
+/// retransmission or two, after 1 s and 3 s). Refusing is final, so err on the patient side.
+const DTLS_HANDSHAKE_LIMIT: Duration = Duration::from_secs(5);
 
 /// The participant's event loop state (owned by one task).
 struct Engine {
@@ -599,6 +599,9 @@ impl Engine {
                     });
                 }
                 self.status(&id, "left", "left the call");
+                // Its name lives on in its record; the engine's map must not grow with every
+                // participant who ever came by.
+                self.names.remove(&id);
                 Ok(())
             }
             ServerMessage::Offer { from, sdp } => self.on_offer(&from, sdp).await,

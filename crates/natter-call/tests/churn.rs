@@ -1,7 +1,18 @@
-//! Churn soak (bounded: 50 + 200 cycles, at most 5 minutes): one participant stays in the room
-//! while another joins, gets its video decoded, and leaves, 250 times, all in this process with real
-//! signaling and WebRTC on loopback. After a warm-up, nothing may pile up: tokio tasks, sockets
-//! and threads come back to their warm-up count, and resident memory stays within 10 %.
+//! Churn soak (bounded: 50 + 300 cycles, at most 5 minutes): one participant stays in the room
+//! while another joins, gets its video decoded, and leaves, 350 times, all in this process with
+//! real signaling and WebRTC on loopback. After a warm-up, nothing may pile up: tokio tasks,
+//! sockets and threads come back to their warm-up count, and the heap in use (glibc's count of
+//! live bytes) grows by at most 1 KiB per join+leave on average.
+//!
+//! Resident size is printed and bounded only loosely (25 %): at this scale it is noise. Settled
+//! readings of the same idle process differ by up to ±6 MB of ~27 MB from one checkpoint to the
+//! next, with no trend (where freed pages sit in glibc's per-thread arenas, its cache of exited
+//! threads' stacks; with that cache off the spread is still ±3 MB), so a 10 % bound on it would
+//! fail by chance. The heap count is exact, so it is held to a leak rate rather than a
+//! percentage (its base is 1 or 11 MB from run to run, with or without one large mapped block):
+//! it showed ≈ 0.4 KiB kept per cycle, part of which was the engine's map of names (fixed);
+//! ≈ 0.3 KiB per cycle remains, not traced yet. A leak of the kind that matters for RSS (say a
+//! peer connection kept per cycle, ≈ 0.5 MB) fails both checks by far.
 //! Linux only (it reads /proc/self).
 #![cfg(target_os = "linux")]
 
@@ -14,8 +25,10 @@ use std::time::{Duration, Instant};
 
 /// Join+leave cycles after the warm-up, and the warm-up (threads get their malloc arenas, the
 /// departed list of the resident participant fills up to its bound).
-const CYCLES: usize = 200;
+const CYCLES: usize = 300;
 const WARM_UP: usize = 50;
+/// Counts are taken every this many cycles.
+const CHECKPOINT_EVERY: usize = 50;
 /// The whole soak's bound (not a timing goal: a run that needs longer is stuck somewhere).
 const SOAK_LIMIT: Duration = Duration::from_secs(300);
 /// How long closed connections get to finish closing in the background before we count.
@@ -42,12 +55,26 @@ struct Counts {
     sockets: usize,
     threads: usize,
     rss_kb: u64,
+    /// Bytes the allocator has handed out and not got back (glibc `mallinfo2`).
+    heap_in_use_kb: u64,
 }
 
 fn status_field(name: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let line = status.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} in /proc/self/status"));
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn heap_in_use_kb() -> u64 {
+    #[cfg(target_env = "gnu")]
+    {
+        // SAFETY: mallinfo2 only reads the allocator's statistics.
+        #[allow(unsafe_code)]
+        let info = unsafe { libc::mallinfo2() };
+        ((info.uordblks + info.hblkhd) / 1024) as u64
+    }
+    #[cfg(not(target_env = "gnu"))]
+    0
 }
 
 fn count() -> Counts {
@@ -61,18 +88,20 @@ fn count() -> Counts {
         sockets,
         threads: status_field("Threads:") as usize,
         rss_kb: status_field("VmRSS:"),
+        heap_in_use_kb: heap_in_use_kb(),
     }
 }
 
-/// Wait (bounded) for background closing to finish, return freed memory to the system (as the
-/// engine does 2 s after someone leaves; done here at a known moment), then count.
-async fn settled(baseline: Option<Counts>) -> Counts {
+/// Wait (bounded) for background closing to finish (back to `expected`'s tasks, sockets and
+/// threads, if given), return freed memory to the system (as the engine does 2 s after someone
+/// leaves; done here at a known moment), then count.
+async fn settled(expected: Option<Counts>) -> Counts {
     let deadline = Instant::now() + SETTLE_LIMIT;
     tokio::time::sleep(Duration::from_secs(3)).await;
     loop {
         natter_call::memory::release_freed_memory();
         let now = count();
-        let done = baseline.is_none_or(|b| now.tasks <= b.tasks && now.sockets <= b.sockets && now.threads <= b.threads);
+        let done = expected.is_none_or(|b| now.tasks <= b.tasks && now.sockets <= b.sockets && now.threads <= b.threads);
         if done || Instant::now() > deadline {
             return now;
         }
@@ -91,18 +120,26 @@ async fn wait_until(p: &Participant, what: &str, deadline: Instant, ok: impl Fn(
     }
 }
 
+fn growth_percent(from: u64, to: u64) -> f64 {
+    (to as f64 - from as f64) / from as f64 * 100.0
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_hundred_joins_and_leaves_leak_nothing() {
+async fn hundreds_of_joins_and_leaves_leak_nothing() {
     let started = Instant::now();
     let deadline = started + SOAK_LIMIT;
     let server = SignalServer::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let url = server.url();
     let _server = server.spawn();
     let ann = Participant::join(config("Ann", &url, 1)).await.unwrap();
+    // Ann only receives: between cycles the process is then idle, so what is counted is what
+    // the cycles left behind, not the frames Ann's own encoder happens to hold at that moment.
+    ann.set_audio_muted(true);
+    ann.set_video_muted(true);
 
-    let mut baseline = None;
-    for cycle in 0..WARM_UP + CYCLES {
-        let bob = Participant::join(config("Bob", &url, 2 + cycle as u32)).await.unwrap_or_else(|e| panic!("cycle {cycle}: join failed: {e}"));
+    let mut checkpoints: Vec<(usize, Counts)> = Vec::new();
+    for cycle in 1..=WARM_UP + CYCLES {
+        let bob = Participant::join(config("Bob", &url, 1 + cycle as u32)).await.unwrap_or_else(|e| panic!("cycle {cycle}: join failed: {e}"));
         let bob_id = bob.id.clone();
         wait_until(&ann, &format!("cycle {cycle}: Bob's video at Ann"), deadline, |r| {
             r.peers.iter().any(|p| p.remote == bob_id && p.state == "connected" && p.video.frames_decoded > 0)
@@ -110,27 +147,29 @@ async fn two_hundred_joins_and_leaves_leak_nothing() {
         .await;
         bob.leave().await;
         wait_until(&ann, &format!("cycle {cycle}: Ann to see Bob leave"), deadline, |r| r.peers.iter().any(|p| p.remote == bob_id && p.left_ms.is_some())).await;
-        if (cycle + 1) % 50 == 0 {
-            let now = count();
-            println!("cycle {:>3}: {:>5.1} s, tasks {}, sockets {}, threads {}, RSS {} KiB", cycle + 1, started.elapsed().as_secs_f64(), now.tasks, now.sockets, now.threads, now.rss_kb);
-        }
-        if cycle + 1 == WARM_UP {
-            let counts = settled(None).await;
-            println!("after {WARM_UP} warm-up cycles ({:.0} s): {counts:?}", started.elapsed().as_secs_f64());
-            baseline = Some(counts);
+        if cycle >= WARM_UP && (cycle - WARM_UP) % CHECKPOINT_EVERY == 0 {
+            let counts = settled(checkpoints.first().map(|(_, c)| *c)).await;
+            println!("after {cycle:>3} cycles ({:>3.0} s): {counts:?}", started.elapsed().as_secs_f64());
+            checkpoints.push((cycle, counts));
         }
     }
-    let baseline = baseline.unwrap();
-    let end = settled(Some(baseline)).await;
     let took = started.elapsed().as_secs_f64();
-    println!("after {} cycles ({took:.0} s, {:.0} ms per join+leave): {end:?}", WARM_UP + CYCLES, took * 1000.0 / (WARM_UP + CYCLES) as f64);
-    let growth = (end.rss_kb as f64 - baseline.rss_kb as f64) / baseline.rss_kb as f64 * 100.0;
-    println!("RSS {} → {} KiB ({growth:+.1} %)", baseline.rss_kb, end.rss_kb);
+    println!("{} cycles in {took:.0} s ({:.0} ms per join+leave, with the pauses to count)", WARM_UP + CYCLES, took * 1000.0 / (WARM_UP + CYCLES) as f64);
+    let (baseline, end) = (checkpoints[0].1, checkpoints[checkpoints.len() - 1].1);
+    assert!(end.tasks <= baseline.tasks, "tokio tasks leaked: {} after warm-up, {} after {CYCLES} more cycles", baseline.tasks, end.tasks);
+    assert!(end.sockets <= baseline.sockets, "sockets leaked: {} after warm-up, {} after {CYCLES} more cycles", baseline.sockets, end.sockets);
+    assert!(end.threads <= baseline.threads, "threads leaked: {} after warm-up, {} after {CYCLES} more cycles", baseline.threads, end.threads);
+    let heap_growth = growth_percent(baseline.heap_in_use_kb, end.heap_in_use_kb);
+    let kept_per_cycle = (end.heap_in_use_kb as f64 - baseline.heap_in_use_kb as f64) / CYCLES as f64;
+    println!("heap in use {} → {} KiB ({heap_growth:+.1} %, {kept_per_cycle:.2} KiB per cycle)", baseline.heap_in_use_kb, end.heap_in_use_kb);
+    assert!(kept_per_cycle <= 1.0, "heap in use grew {kept_per_cycle:.2} KiB per join+leave over {CYCLES} cycles after warm-up ({} → {} KiB)", baseline.heap_in_use_kb, end.heap_in_use_kb);
+    let floor = |points: &[(usize, Counts)]| points.iter().map(|(_, c)| c.rss_kb).min().unwrap();
+    let (early, late) = (floor(&checkpoints[..3]), floor(&checkpoints[checkpoints.len() - 3..]));
+    let rss_growth = growth_percent(early, late);
+    let readings: Vec<(usize, u64)> = checkpoints.iter().map(|(cycle, c)| (*cycle, c.rss_kb)).collect();
+    println!("settled RSS (cycle, KiB): {readings:?}; floor {early} → {late} KiB ({rss_growth:+.1} %)");
+    assert!(rss_growth <= 25.0, "resident size grew {rss_growth:.1} % over {CYCLES} cycles after warm-up (floor {early} → {late} KiB; {readings:?})");
 
-    assert!(end.tasks <= baseline.tasks, "tokio tasks leaked: {} after warm-up, {} after {CYCLES} cycles", baseline.tasks, end.tasks);
-    assert!(end.sockets <= baseline.sockets, "sockets leaked: {} after warm-up, {} after {CYCLES} cycles", baseline.sockets, end.sockets);
-    assert!(end.threads <= baseline.threads, "threads leaked: {} after warm-up, {} after {CYCLES} cycles", baseline.threads, end.threads);
-    assert!(growth <= 10.0, "resident memory grew {growth:.1} % over {CYCLES} cycles after warm-up ({} → {} KiB)", baseline.rss_kb, end.rss_kb);
     // Ann's call is still fine: a last newcomer reaches her.
     let last = Participant::join(config("Last", &url, 9999)).await.unwrap();
     let last_id = last.id.clone();
