@@ -52,7 +52,7 @@ pub fn check_remote_sdp(sdp: &str) -> Result<CheckedSdp, SdpProblem> {
     if sdp.len() > MAX_SDP_BYTES {
         return Err(SdpProblem::TooLarge(sdp.len()));
     }
-    let parsed = SessionDescription::unmarshal(&mut std::io::Cursor::new(sdp.as_bytes())).map_err(|e| SdpProblem::Unreadable(e.to_string()))?;
+    let parsed = SessionDescription::unmarshal(&mut std::io::Cursor::new(sdp.as_bytes())).map_err(|e| SdpProblem::Unreadable(shorten(&e.to_string())))?;
     let session_fingerprint = parsed.attribute("fingerprint").map(String::as_str);
     let session_ufrag = parsed.attribute("ice-ufrag").is_some();
     let session_pwd = parsed.attribute("ice-pwd").is_some();
@@ -65,8 +65,9 @@ pub fn check_remote_sdp(sdp: &str) -> Result<CheckedSdp, SdpProblem> {
         if name.port.value == 0 {
             continue;
         }
-        let kind = name.media.clone();
-        let proto = name.protos.join("/");
+        // What a stranger wrote goes into logs and the window: at most 80 characters of it.
+        let kind = shorten(&name.media);
+        let proto = shorten(&name.protos.join("/"));
         if !is_encrypted(&name.protos) {
             return Err(SdpProblem::Unencrypted { media: kind, proto });
         }
@@ -168,6 +169,10 @@ mod tests {
         assert!(matches!(check_remote_sdp("hello"), Err(SdpProblem::Unreadable(_))));
         assert_eq!(check_remote_sdp("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"), Err(SdpProblem::NoMedia));
         assert!(matches!(check_remote_sdp(&"a".repeat(MAX_SDP_BYTES + 1)), Err(SdpProblem::TooLarge(_))));
+        // A stranger's long text is not repeated in full in the message.
+        let long_proto = format!("RTP/{}", "X".repeat(5000));
+        let err = check_remote_sdp(&offer(&long_proto, &format!("a=fingerprint:{FP}\r\n"))).unwrap_err().to_string();
+        assert!(err.len() < 300, "{} bytes: {err:.100}", err.len());
     }
 
     #[test]

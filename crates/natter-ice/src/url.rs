@@ -67,6 +67,9 @@ impl IceUrl {
         };
         let (host, port_text) = if let Some(after_bracket) = authority.strip_prefix('[') {
             let (host, after) = after_bracket.split_once(']').ok_or_else(|| bad("IPv6 address is missing its closing ]"))?;
+            if host.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(bad("brackets must hold an IPv6 address, e.g. turn:[2001:db8::1]:3478"));
+            }
             match after {
                 "" => (host, None),
                 p if p.starts_with(':') => (host, Some(&p[1..])),
@@ -90,6 +93,7 @@ impl IceUrl {
                 Scheme::Stun | Scheme::Turn => 3478,
                 Scheme::Stuns | Scheme::Turns => 5349,
             },
+            Some(p) if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) => return Err(bad(&format!("port {p:?} is not a number"))),
             Some(p) => match p.parse::<u32>() {
                 Ok(n) if (1..=65535).contains(&n) => n as u16,
                 Ok(n) => return Err(bad(&format!("port {n} is out of range (1-65535)"))),
@@ -137,6 +141,9 @@ mod tests {
             ("http://x", "scheme"),
             ("turn:host:70000", "out of range"),
             ("turn:host:abc", "not a number"),
+            ("turn:host:+3478", "not a number"),
+            ("turn:host:", "not a number"),
+            ("turn:[example.org]:3478", "must hold an IPv6 address"),
             ("stun:host?transport=udp", "no ?transport"),
             ("turn:::1", "brackets"),
             ("turn:", "host is missing"),
