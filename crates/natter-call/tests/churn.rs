@@ -16,12 +16,14 @@
 //! Linux only (it reads /proc/self).
 #![cfg(target_os = "linux")]
 
-use natter_call::media::MediaSettings;
-use natter_call::participant::{Participant, ParticipantConfig};
-use natter_call::peer::LinkSettings;
-use natter_call::report::ParticipantReport;
+mod common;
+
+use common::*;
+use natter_call::participant::Participant;
 use natter_signal::server::SignalServer;
 use std::time::{Duration, Instant};
+
+const ROOM: &str = "churn";
 
 /// Join+leave cycles after the warm-up, and the warm-up (threads get their malloc arenas, the
 /// departed list of the resident participant fills up to its bound).
@@ -33,20 +35,6 @@ const CHECKPOINT_EVERY: usize = 50;
 const SOAK_LIMIT: Duration = Duration::from_secs(300);
 /// How long closed connections get to finish closing in the background before we count.
 const SETTLE_LIMIT: Duration = Duration::from_secs(15);
-
-fn config(name: &str, url: &str, seed: u32) -> ParticipantConfig {
-    ParticipantConfig {
-        name: name.into(),
-        room: "churn".into(),
-        room_secret: None,
-        signal_url: url.to_string(),
-        link: LinkSettings { ice: Default::default(), relay_only: false, bind: "127.0.0.1:0".parse().unwrap(), stack_defaults: false },
-        media: MediaSettings { seed, ..MediaSettings::default() },
-        view: None,
-        board: None,
-        playout: None,
-    }
-}
 
 /// What could leak, counted.
 #[derive(Debug, Clone, Copy)]
@@ -109,17 +97,6 @@ async fn settled(expected: Option<Counts>) -> Counts {
     }
 }
 
-async fn wait_until(p: &Participant, what: &str, deadline: Instant, ok: impl Fn(&ParticipantReport) -> bool) {
-    loop {
-        let report = p.snapshot().await;
-        if ok(&report) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{}: {what} did not happen within the soak's bound: {report:#?}", p.name);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 fn growth_percent(from: u64, to: u64) -> f64 {
     (to as f64 - from as f64) / from as f64 * 100.0
 }
@@ -131,7 +108,7 @@ async fn hundreds_of_joins_and_leaves_leak_nothing() {
     let server = SignalServer::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let url = server.url();
     let _server = server.spawn();
-    let ann = Participant::join(config("Ann", &url, 1)).await.unwrap();
+    let ann = Participant::join(config("Ann", ROOM, &url, 1)).await.unwrap();
     // Ann only receives: between cycles the process is then idle, so what is counted is what
     // the cycles left behind, not the frames Ann's own encoder happens to hold at that moment.
     ann.set_audio_muted(true);
@@ -139,14 +116,14 @@ async fn hundreds_of_joins_and_leaves_leak_nothing() {
 
     let mut checkpoints: Vec<(usize, Counts)> = Vec::new();
     for cycle in 1..=WARM_UP + CYCLES {
-        let bob = Participant::join(config("Bob", &url, 1 + cycle as u32)).await.unwrap_or_else(|e| panic!("cycle {cycle}: join failed: {e}"));
+        let bob = Participant::join(config("Bob", ROOM, &url, 1 + cycle as u32)).await.unwrap_or_else(|e| panic!("cycle {cycle}: join failed: {e}"));
         let bob_id = bob.id.clone();
-        wait_until(&ann, &format!("cycle {cycle}: Bob's video at Ann"), deadline, |r| {
+        wait_until_by(&ann, &format!("cycle {cycle}: Bob's video at Ann"), deadline, |r| {
             r.peers.iter().any(|p| p.remote == bob_id && p.state == "connected" && p.video.frames_decoded > 0)
         })
         .await;
         bob.leave().await;
-        wait_until(&ann, &format!("cycle {cycle}: Ann to see Bob leave"), deadline, |r| r.peers.iter().any(|p| p.remote == bob_id && p.left_ms.is_some())).await;
+        wait_until_by(&ann, &format!("cycle {cycle}: Ann to see Bob leave"), deadline, |r| r.peers.iter().any(|p| p.remote == bob_id && p.left_ms.is_some())).await;
         if cycle >= WARM_UP && (cycle - WARM_UP) % CHECKPOINT_EVERY == 0 {
             let counts = settled(checkpoints.first().map(|(_, c)| *c)).await;
             println!("after {cycle:>3} cycles ({:>3.0} s): {counts:?}", started.elapsed().as_secs_f64());
@@ -171,9 +148,9 @@ async fn hundreds_of_joins_and_leaves_leak_nothing() {
     assert!(rss_growth <= 25.0, "resident size grew {rss_growth:.1} % over {CYCLES} cycles after warm-up (floor {early} → {late} KiB; {readings:?})");
 
     // Ann's call is still fine: a last newcomer reaches her.
-    let last = Participant::join(config("Last", &url, 9999)).await.unwrap();
+    let last = Participant::join(config("Last", ROOM, &url, 9999)).await.unwrap();
     let last_id = last.id.clone();
-    wait_until(&ann, "a last newcomer's video", Instant::now() + Duration::from_secs(20), |r| r.peers.iter().any(|p| p.remote == last_id && p.video.frames_decoded > 0)).await;
+    wait_until_by(&ann, "a last newcomer's video", Instant::now() + Duration::from_secs(20), |r| r.peers.iter().any(|p| p.remote == last_id && p.video.frames_decoded > 0)).await;
     last.leave().await;
     ann.leave().await;
 }

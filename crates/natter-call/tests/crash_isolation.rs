@@ -3,38 +3,14 @@
 //! in it go on calling each other, the crashed one's report says what happened, the others see
 //! it leave, and a newcomer can still join. Real participants, signaling and WebRTC on loopback.
 
-use natter_call::media::MediaSettings;
-use natter_call::participant::{Participant, ParticipantConfig};
-use natter_call::peer::LinkSettings;
+mod common;
+
+use common::*;
+use natter_call::participant::Participant;
 use natter_call::report::ParticipantReport;
 use natter_signal::server::SignalServer;
-use std::time::{Duration, Instant};
 
-fn config(name: &str, url: &str, seed: u32) -> ParticipantConfig {
-    ParticipantConfig {
-        name: name.into(),
-        room: "crash".into(),
-        room_secret: None,
-        signal_url: url.to_string(),
-        link: LinkSettings { ice: Default::default(), relay_only: false, bind: "127.0.0.1:0".parse().unwrap(), stack_defaults: false },
-        media: MediaSettings { seed, ..MediaSettings::default() },
-        view: None,
-        board: None,
-        playout: None,
-    }
-}
-
-async fn wait_until(p: &Participant, what: &str, ok: impl Fn(&ParticipantReport) -> bool) -> ParticipantReport {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let report = p.snapshot().await;
-        if ok(&report) {
-            return report;
-        }
-        assert!(Instant::now() < deadline, "{}: timed out waiting for {what}: {report:#?}", p.name);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+const ROOM: &str = "crash";
 
 fn decoded_from(report: &ParticipantReport, name: &str) -> u64 {
     report.peers.iter().filter(|p| p.remote_name == name).map(|p| p.video.frames_decoded).sum()
@@ -49,9 +25,9 @@ async fn a_panic_in_one_participant_ends_only_its_own_calls() {
     let server = SignalServer::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let url = server.url();
     let _server = server.spawn();
-    let ann = Participant::join(config("Ann", &url, 1)).await.unwrap();
-    let bob = Participant::join(config("Bob", &url, 2)).await.unwrap();
-    let carol = Participant::join(config("Carol", &url, 3)).await.unwrap();
+    let ann = Participant::join(config("Ann", ROOM, &url, 1)).await.unwrap();
+    let bob = Participant::join(config("Bob", ROOM, &url, 2)).await.unwrap();
+    let carol = Participant::join(config("Carol", ROOM, &url, 3)).await.unwrap();
     wait_until(&ann, "video from Bob and Carol", |r| decoded_from(r, "Bob") > 10 && decoded_from(r, "Carol") > 10).await;
     wait_until(&carol, "video from Ann", |r| decoded_from(r, "Ann") > 10).await;
 
@@ -69,7 +45,7 @@ async fn a_panic_in_one_participant_ends_only_its_own_calls() {
     assert!(ann_report.crashed.is_none() && carol.snapshot().await.crashed.is_none());
 
     // The process still takes newcomers.
-    let dave = Participant::join(config("Dave", &url, 4)).await.unwrap();
+    let dave = Participant::join(config("Dave", ROOM, &url, 4)).await.unwrap();
     wait_until(&dave, "video from Ann and Carol", |r| decoded_from(r, "Ann") > 10 && decoded_from(r, "Carol") > 10).await;
     for p in [ann, bob, carol, dave] {
         p.leave().await;

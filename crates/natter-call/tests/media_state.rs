@@ -2,49 +2,20 @@
 //! WebRTC peers on loopback): nothing is sent while off, the other side is told and shows it,
 //! and media resumes (video from a keyframe) when turned back on.
 
-use natter_call::media::MediaSettings;
-use natter_call::participant::{Participant, ParticipantConfig};
-use natter_call::peer::LinkSettings;
-use natter_call::report::PeerReport;
+mod common;
+
+use common::*;
+use natter_call::participant::Participant;
 use natter_signal::server::SignalServer;
-use std::time::{Duration, Instant};
-
-async fn peer_of(p: &Participant) -> Option<PeerReport> {
-    p.snapshot().await.peers.into_iter().next()
-}
-
-/// Poll (bounded) until `ok` holds for `p`'s only peer.
-async fn wait_for(p: &Participant, what: &str, ok: impl Fn(&PeerReport) -> bool) -> PeerReport {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(peer) = peer_of(p).await
-            && ok(&peer)
-        {
-            return peer;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}: {:#?}", peer_of(p).await);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn muting_stops_media_tells_the_other_side_and_unmuting_resumes_it() {
     let server = SignalServer::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let url = server.url();
     let _server = server.spawn();
-    let config = |name: &str, seed: u32| ParticipantConfig {
-        name: name.into(),
-        room: "mute".into(),
-        room_secret: None,
-        signal_url: url.clone(),
-        link: LinkSettings { ice: Default::default(), relay_only: false, bind: "127.0.0.1:0".parse().unwrap(), stack_defaults: false },
-        media: MediaSettings { seed, ..MediaSettings::default() },
-        view: None,
-        board: None,
-        playout: None,
-    };
-    let ann = Participant::join(config("Ann", 1)).await.unwrap();
-    let bob = Participant::join(config("Bob", 2)).await.unwrap();
+    let ann = Participant::join(config("Ann", "mute", &url, 1)).await.unwrap();
+    let bob = Participant::join(config("Bob", "mute", &url, 2)).await.unwrap();
     wait_for(&bob, "Ann's video and audio at Bob", |p| p.video.frames_decoded > 10 && p.audio.packets_received > 10).await;
 
     ann.set_audio_muted(true);

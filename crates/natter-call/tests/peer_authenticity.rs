@@ -4,14 +4,15 @@
 //! the reason in words, without a single media packet decoded; an offer of unencrypted media
 //! must be refused before the stack sees it.
 
+mod common;
+
+use common::*;
 use futures_util::{SinkExt, StreamExt};
-use natter_call::media::MediaSettings;
-use natter_call::participant::{Participant, ParticipantConfig};
-use natter_call::peer::LinkSettings;
+use natter_call::participant::Participant;
 use natter_call::report::PeerReport;
 use natter_signal::protocol::ServerMessage;
 use natter_signal::server::SignalServer;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -82,38 +83,6 @@ fn swap_fingerprint(sdp: &str) -> String {
 
 fn strip_encryption(sdp: &str) -> String {
     sdp.replace("UDP/TLS/RTP/SAVPF", "RTP/AVP")
-}
-
-fn config(name: &str, room: &str, url: &str, seed: u32) -> ParticipantConfig {
-    ParticipantConfig {
-        name: name.into(),
-        room: room.into(),
-        room_secret: None,
-        signal_url: url.to_string(),
-        link: LinkSettings { ice: Default::default(), relay_only: false, bind: "127.0.0.1:0".parse().unwrap(), stack_defaults: false },
-        media: MediaSettings { seed, ..MediaSettings::default() },
-        view: None,
-        board: None,
-        playout: None,
-    }
-}
-
-async fn peer_of(p: &Participant) -> Option<PeerReport> {
-    p.snapshot().await.peers.into_iter().next()
-}
-
-/// Poll (bounded) until `ok` holds for `p`'s only peer.
-async fn wait_for(p: &Participant, what: &str, ok: impl Fn(&PeerReport) -> bool) -> PeerReport {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(peer) = peer_of(p).await
-            && ok(&peer)
-        {
-            return peer;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}: {:#?}", peer_of(p).await);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn refusal(peer: &PeerReport) -> Option<&str> {

@@ -4,42 +4,16 @@
 //! newcomer reaches both, and a microphone change reaches the other side — with no second call
 //! between the two who were already talking.
 
-use natter_call::media::MediaSettings;
-use natter_call::participant::{Participant, ParticipantConfig};
-use natter_call::peer::LinkSettings;
+mod common;
+
+use common::*;
+use natter_call::participant::Participant;
 use natter_call::report::{ParticipantReport, PeerReport};
 use natter_signal::server::{ServerHandle, SignalServer};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-const LIMIT: Duration = Duration::from_secs(20);
-
-fn config(name: &str, url: &str, seed: u32) -> ParticipantConfig {
-    ParticipantConfig {
-        name: name.into(),
-        room: "restart".into(),
-        room_secret: None,
-        signal_url: url.to_string(),
-        link: LinkSettings { ice: Default::default(), relay_only: false, bind: "127.0.0.1:0".parse().unwrap(), stack_defaults: false },
-        media: MediaSettings { seed, ..MediaSettings::default() },
-        view: None,
-        board: None,
-        playout: None,
-    }
-}
-
-/// Poll `p`'s report (bounded) until `ok` holds.
-async fn wait_until(p: &Participant, what: &str, ok: impl Fn(&ParticipantReport) -> bool) -> ParticipantReport {
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        let report = p.snapshot().await;
-        if ok(&report) {
-            return report;
-        }
-        assert!(Instant::now() < deadline, "{}: timed out waiting for {what}: {report:#?}", p.name);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+const ROOM: &str = "restart";
 
 fn peer<'a>(report: &'a ParticipantReport, name: &str) -> Option<&'a PeerReport> {
     report.peers.iter().find(|p| p.remote_name == name && p.left_ms.is_none())
@@ -69,8 +43,8 @@ async fn calls_keep_their_media_and_rejoin_signaling_after_a_server_restart() {
     let addr = server.local_addr();
     let url = server.url();
     let server = server.spawn();
-    let ann = Participant::join(config("Ann", &url, 1)).await.unwrap();
-    let bob = Participant::join(config("Bob", &url, 2)).await.unwrap();
+    let ann = Participant::join(config("Ann", ROOM, &url, 1)).await.unwrap();
+    let bob = Participant::join(config("Bob", ROOM, &url, 2)).await.unwrap();
     wait_until(&bob, "Ann's video at Bob", |r| decoded_from(r, "Ann") > 10).await;
     wait_until(&ann, "Bob's video at Ann", |r| decoded_from(r, "Bob") > 10).await;
     let (ann_id, bob_id) = (ann.id.clone(), bob.id.clone());
@@ -98,7 +72,7 @@ async fn calls_keep_their_media_and_rejoin_signaling_after_a_server_restart() {
     assert_eq!((ann.id.as_str(), bob.id.as_str()), (ann_id.as_str(), bob_id.as_str()));
 
     // Signaling works again: a newcomer reaches both...
-    let carol = Participant::join(config("Carol", &url, 3)).await.unwrap();
+    let carol = Participant::join(config("Carol", ROOM, &url, 3)).await.unwrap();
     wait_until(&carol, "Ann's and Bob's video at Carol", |r| decoded_from(r, "Ann") > 10 && decoded_from(r, "Bob") > 10).await;
     wait_until(&ann, "Carol's video at Ann", |r| decoded_from(r, "Carol") > 10).await;
     // ...and a microphone change crosses it.

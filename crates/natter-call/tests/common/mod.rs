@@ -1,0 +1,56 @@
+//! What the call engine's integration tests share: a participant on loopback with synthetic
+//! media, and bounded waiting on its report.
+#![allow(dead_code)] // each test file uses part of it
+
+use natter_call::media::MediaSettings;
+use natter_call::participant::{Participant, ParticipantConfig};
+use natter_call::peer::LinkSettings;
+use natter_call::report::{ParticipantReport, PeerReport};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for something that takes well under a second when all is well.
+pub const LIMIT: Duration = Duration::from_secs(20);
+
+/// `name` in `room` through the signaling server at `url`, ICE on 127.0.0.1 without servers,
+/// synthetic camera and microphone (`seed` tells the participants' pictures apart).
+pub fn config(name: &str, room: &str, url: &str, seed: u32) -> ParticipantConfig {
+    ParticipantConfig {
+        name: name.into(),
+        room: room.into(),
+        room_secret: None,
+        signal_url: url.to_string(),
+        link: LinkSettings { ice: Default::default(), relay_only: false, bind: "127.0.0.1:0".parse().unwrap(), stack_defaults: false },
+        media: MediaSettings { seed, ..MediaSettings::default() },
+        view: None,
+        board: None,
+        playout: None,
+    }
+}
+
+/// Poll `p`'s report until `ok` holds; fail after [`LIMIT`], showing the report.
+pub async fn wait_until(p: &Participant, what: &str, ok: impl Fn(&ParticipantReport) -> bool) -> ParticipantReport {
+    wait_until_by(p, what, Instant::now() + LIMIT, ok).await
+}
+
+/// [`wait_until`] with a deadline of the caller's.
+pub async fn wait_until_by(p: &Participant, what: &str, deadline: Instant, ok: impl Fn(&ParticipantReport) -> bool) -> ParticipantReport {
+    loop {
+        let report = p.snapshot().await;
+        if ok(&report) {
+            return report;
+        }
+        assert!(Instant::now() < deadline, "{}: timed out waiting for {what}: {report:#?}", p.name);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `p`'s only (first) peer, if any.
+pub async fn peer_of(p: &Participant) -> Option<PeerReport> {
+    p.snapshot().await.peers.into_iter().next()
+}
+
+/// Poll until `ok` holds for `p`'s only peer; fail after [`LIMIT`].
+pub async fn wait_for(p: &Participant, what: &str, ok: impl Fn(&PeerReport) -> bool) -> PeerReport {
+    let report = wait_until(p, what, |r| r.peers.first().is_some_and(&ok)).await;
+    report.peers.into_iter().next().expect("checked above")
+}
