@@ -6,6 +6,49 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 use support::*;
 
+/// A relay-only `natter headless` call in a child process, followed through its log.
+struct RelayCall {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    reader: std::thread::JoinHandle<String>,
+    report_path: std::path::PathBuf,
+}
+
+impl RelayCall {
+    fn start(dir: &TempDir, ice_config: &std::path::Path, participants: &str, duration: &str) -> RelayCall {
+        let report_path = dir.path("report.json");
+        let mut child = Command::new(NATTER)
+            .args(["headless", "--participants", participants, "--duration", duration, "--relay-only", "--ice-config"])
+            .arg(ice_config)
+            .arg("--report")
+            .arg(&report_path)
+            .env("RUST_LOG", "warn,natter_call=info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start natter headless");
+        let (lines, reader) = follow_log(child.stderr.take().unwrap());
+        RelayCall { child, lines, reader, report_path }
+    }
+
+    /// Wait until the call is up; the TURN servers carrying it, as its log says.
+    fn relays_in_use(&self) -> Vec<String> {
+        loop {
+            let line = self.lines.recv_timeout(Duration::from_secs(30)).expect("the call was established within 30 s");
+            if let Some(rest) = line.split("relays in use: [").nth(1) {
+                return rest.trim_end_matches(']').split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            }
+        }
+    }
+
+    /// Wait for the end of the call; it must succeed. Its report.
+    fn report(mut self) -> serde_json::Value {
+        let status = self.child.wait().unwrap();
+        let log = self.reader.join().unwrap();
+        assert!(status.success(), "exit {status:?}; log:\n{log}");
+        read_report(&self.report_path, &log)
+    }
+}
+
 /// Two TURN servers, relay-only, three participants. The TURN server carrying the calls is killed
 /// mid-call: every pair that used it restarts ICE onto the other one and decodes frames again,
 /// in the same process, without anyone restarting anything.
@@ -19,25 +62,10 @@ fn turn_server_killed_mid_call_every_pair_moves_to_the_other() {
         .map(|s| format!(r#"{{"urls":["{}"],"username":"{}","credential":"{}"}}"#, s.turn_url(), s.user, s.password))
         .collect();
     std::fs::write(&config, format!(r#"{{"iceServers":[{}]}}"#, entries.join(","))).unwrap();
-    let report_path = dir.path("report.json");
-    let mut child = Command::new(NATTER)
-        .args(["headless", "--participants", "3", "--duration", "14", "--relay-only", "--ice-config"])
-        .arg(&config)
-        .arg("--report")
-        .arg(&report_path)
-        .env("RUST_LOG", "warn,natter_call=info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start natter headless");
+    let call = RelayCall::start(&dir, &config, "3", "14");
 
     // Learn from the log when the call is up and which relays carry it.
-    let (rx, reader) = follow_log(child.stderr.take().unwrap());
-    let in_use = loop {
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("the call was established within 30 s");
-        if let Some(rest) = line.split("relays in use: [").nth(1) {
-            break rest.trim_end_matches(']').split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>();
-        }
-    };
+    let in_use = call.relays_in_use();
     assert!(!in_use.is_empty(), "relay-only call without a relay?");
     // Kill the server the calls use (the first one listed if both are used).
     let victim = servers.iter().position(|s| s.turn_url() == in_use[0]).expect("a relay we started");
@@ -45,10 +73,7 @@ fn turn_server_killed_mid_call_every_pair_moves_to_the_other() {
     servers[victim].kill();
     let survivor_url = servers[1 - victim].turn_url();
 
-    let status = child.wait().unwrap();
-    let log = reader.join().unwrap();
-    assert!(status.success(), "exit {status:?}; log:\n{log}");
-    let report = read_report(&report_path, &log);
+    let report = call.report();
     assert_all_streams_decoding(&report, 6, 100);
     let mut moved = 0;
     for (receiver, peer) in streams(&report) {
@@ -87,23 +112,8 @@ fn turn_server_restarted_mid_call_allocations_are_remade() {
     let dir = TempDir::new("turn-restart");
     let config = dir.path("ice.json");
     std::fs::write(&config, server.ice_config_json()).unwrap();
-    let report_path = dir.path("report.json");
-    let mut child = Command::new(NATTER)
-        .args(["headless", "--participants", "2", "--duration", "16", "--relay-only", "--ice-config"])
-        .arg(&config)
-        .arg("--report")
-        .arg(&report_path)
-        .env("RUST_LOG", "warn,natter_call=info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start natter headless");
-    let (rx, reader) = follow_log(child.stderr.take().unwrap());
-    loop {
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("the call was established within 30 s");
-        if line.contains("relays in use: [") {
-            break;
-        }
-    }
+    let call = RelayCall::start(&dir, &config, "2", "16");
+    call.relays_in_use(); // the call is up
     let url = server.turn_url();
     server.kill();
     // Down long enough for both sides to notice (media watch: 1 s), then back, empty.
@@ -111,10 +121,7 @@ fn turn_server_restarted_mid_call_allocations_are_remade() {
     server.restart();
     assert_eq!(server.turn_url(), url, "restarted on the same address");
 
-    let status = child.wait().unwrap();
-    let log = reader.join().unwrap();
-    assert!(status.success(), "exit {status:?}; log:\n{log}");
-    let report = read_report(&report_path, &log);
+    let report = call.report();
     assert_all_streams_decoding(&report, 2, 100);
     let mut recovered = 0;
     for (receiver, peer) in streams(&report) {

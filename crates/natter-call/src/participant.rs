@@ -299,13 +299,8 @@ impl Participant {
     /// Leave the room and close every connection.
     pub async fn leave(self) {
         self.stop_media.store(true, Ordering::Relaxed);
-        let _ = self.line.current().leave().await;
         self.task.abort();
-        let pcs: Vec<(String, Arc<dyn PeerConnection>)> =
-            self.shared.peers.locked().iter().filter_map(|(remote, p)| Some((remote.clone(), Arc::clone(p.pc.as_ref()?)))).collect();
-        for (remote, pc) in pcs {
-            peer::close(&pc, &remote).await;
-        }
+        hang_up(&self.shared, &self.line).await;
         crate::memory::release_freed_memory_soon();
     }
 }
@@ -344,6 +339,11 @@ async fn supervise(mut engine: AbortOnDrop, shared: Arc<Shared>, line: SignalLin
     if let Some(view) = &view {
         let _ = view.events.try_send(ViewEvent::Notice { medium: "call".into(), message });
     }
+    hang_up(&shared, &line).await;
+}
+
+/// Leave signaling (the others see us leave) and close every connection still open.
+async fn hang_up(shared: &Shared, line: &SignalLine) {
     let _ = line.current().leave().await;
     let pcs: Vec<(String, Arc<dyn PeerConnection>)> = shared.peers.locked().iter().filter_map(|(remote, p)| Some((remote.clone(), Arc::clone(p.pc.as_ref()?)))).collect();
     for (remote, pc) in pcs {
@@ -351,7 +351,11 @@ async fn supervise(mut engine: AbortOnDrop, shared: Arc<Shared>, line: SignalLin
     }
 }
 
-/// Why a connection whose network path worked never connected, in the user's words.
+/// Why a connection whose network path worked never connected, in the user's words: DTLS did
+/// not complete. Either the certificate the other side presented does not match the fingerprint
+/// in its session description (the stack aborts the handshake without telling us; someone may
+/// have rewritten the description on the signaling path) or the handshake could not finish. No
+/// ICE restart can fix either, so the call is refused.
 pub const DTLS_REFUSED: &str = "the network path works, but the secure handshake (DTLS) did not complete: the other side's certificate does not match the fingerprint in its session description (the call setup may have been altered on the way), or its handshake never finished";
 
 /// How long DTLS may take once ICE found a path (loopback: a few ms; a lossy path needs a
@@ -494,7 +498,7 @@ impl Engine {
     fn drop_ended_link(&mut self, remote: &str) {
         let ended = self.links.get(remote).is_some_and(|l| {
             let record = l.record.locked();
-            record.left_ms.is_some() || l.policy.gave_up() || record.state == "closed"
+            record.left_ms.is_some() || l.policy.gave_up()
         });
         if ended && let Some(mut link) = self.links.remove(remote) {
             self.shared.mark_departed(remote);
@@ -635,11 +639,9 @@ impl Engine {
         if let Err(problem) = natter_ice::sdp::check_remote_sdp(&sdp) {
             return self.refuse(from, &problem).await;
         }
-        // Validate before opening anything: a malformed offer must not leave a half-made link.
+        // Parsed (again, into the stack's type) before opening anything: a malformed offer must
+        // not leave a half-made link.
         let offer = RTCSessionDescription::offer(sdp).map_err(|e| CallError::Signaling(format!("offer from {from} is not valid SDP: {e}")))?;
-        if offer.unmarshal().is_err() {
-            return Err(CallError::Signaling(format!("offer from {from} is not valid SDP")));
-        }
         let is_restart = self.links.get(from).is_some_and(|l| l.has_remote_description);
         // Glare: both sides restarted ICE at once (both changed servers, say). The side that made
         // the first offer keeps its offer and ignores this one; the other side rolls its own
@@ -682,9 +684,7 @@ impl Engine {
             return self.refuse(from, &problem).await;
         }
         let answer = RTCSessionDescription::answer(sdp).map_err(wrap)?;
-        let Some(link) = self.links.get_mut(from) else {
-            return Err(CallError::Signaling(format!("answer from {from}, to whom we made no offer")));
-        };
+        let link = self.links.get_mut(from).expect("checked above");
         link.pc.set_remote_description(answer).await.map_err(wrap)?;
         link.has_remote_description = true;
         link.local_offer_pending = false;
@@ -692,16 +692,15 @@ impl Engine {
         Ok(())
     }
 
-    /// ICE found a working path to `remote` but DTLS did not complete: either the certificate it
-    /// presented does not match the fingerprint in its session description (the stack aborts
-    /// the handshake; someone may have rewritten the description on the signaling path) or the
-    /// handshake could not finish. No ICE restart can fix either: refuse the call and say why.
-    fn refuse_unauthenticated(&mut self, remote: &str) {
+    /// Make the call with `remote` final: failed, no ICE restarts, and why, in the report and on
+    /// its tile.
+    fn refuse_link(&mut self, remote: &str, why: &str) {
         let Some(link) = self.links.get_mut(remote) else { return };
         link.policy.give_up();
         link.setup_judged = true;
+        link.local_offer_pending = false;
         link.record.locked().state = "failed".into();
-        let reason = format!("refused the call with {}: {DTLS_REFUSED}", self.name_of(remote));
+        let reason = format!("refused the call with {}: {why}", self.name_of(remote));
         self.event(remote, "refused", &reason);
         self.status(remote, "failed", &reason);
     }
@@ -717,14 +716,7 @@ impl Engine {
             return Ok(());
         }
         self.open_link(remote).await?;
-        let link = self.links.get_mut(remote).expect("link just opened");
-        link.policy.give_up();
-        link.setup_judged = true;
-        link.local_offer_pending = false;
-        link.record.locked().state = "failed".into();
-        let reason = format!("refused the call with {name}: {problem}");
-        self.event(remote, "refused", &reason);
-        self.status(remote, "failed", &reason);
+        self.refuse_link(remote, &problem.to_string());
         Ok(())
     }
 
@@ -811,10 +803,10 @@ impl Engine {
             link.policy.on_state(policy_state, Instant::now());
         }
         // ICE found a path but the connection failed before it ever connected: the DTLS
-        // handshake failed (see `refuse_unauthenticated`).
+        // handshake failed (see `DTLS_REFUSED`).
         let never_connected = link.record.locked().connect_ms.is_none();
         if state == RTCPeerConnectionState::Failed && never_connected && link.ice_connected.get().is_some() && !link.policy.gave_up() {
-            self.refuse_unauthenticated(remote);
+            self.refuse_link(remote, DTLS_REFUSED);
             return;
         }
         {
@@ -984,7 +976,7 @@ impl Engine {
             .map(|(remote, _)| remote.clone())
             .collect();
         for remote in handshake_stuck {
-            self.refuse_unauthenticated(&remote);
+            self.refuse_link(&remote, DTLS_REFUSED);
         }
         let candidates: Vec<(String, Arc<dyn PeerConnection>)> = self
             .links

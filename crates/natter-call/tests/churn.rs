@@ -20,7 +20,6 @@ mod common;
 
 use common::*;
 use natter_call::participant::Participant;
-use natter_signal::server::SignalServer;
 use std::time::{Duration, Instant};
 
 const ROOM: &str = "churn";
@@ -105,9 +104,7 @@ fn growth_percent(from: u64, to: u64) -> f64 {
 async fn hundreds_of_joins_and_leaves_leak_nothing() {
     let started = Instant::now();
     let deadline = started + SOAK_LIMIT;
-    let server = SignalServer::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let url = server.url();
-    let _server = server.spawn();
+    let (_server, url) = signal_server().await;
     let ann = Participant::join(config("Ann", ROOM, &url, 1)).await.unwrap();
     // Ann only receives: between cycles the process is then idle, so what is counted is what
     // the cycles left behind, not the frames Ann's own encoder happens to hold at that moment.

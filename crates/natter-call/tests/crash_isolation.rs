@@ -8,7 +8,6 @@ mod common;
 use common::*;
 use natter_call::participant::Participant;
 use natter_call::report::ParticipantReport;
-use natter_signal::server::SignalServer;
 
 const ROOM: &str = "crash";
 
@@ -22,9 +21,7 @@ fn has_left(report: &ParticipantReport, name: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_in_one_participant_ends_only_its_own_calls() {
-    let server = SignalServer::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let url = server.url();
-    let _server = server.spawn();
+    let (_server, url) = signal_server().await;
     let ann = Participant::join(config("Ann", ROOM, &url, 1)).await.unwrap();
     let bob = Participant::join(config("Bob", ROOM, &url, 2)).await.unwrap();
     let carol = Participant::join(config("Carol", ROOM, &url, 3)).await.unwrap();

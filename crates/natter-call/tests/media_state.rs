@@ -6,14 +6,11 @@ mod common;
 
 use common::*;
 use natter_call::participant::Participant;
-use natter_signal::server::SignalServer;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn muting_stops_media_tells_the_other_side_and_unmuting_resumes_it() {
-    let server = SignalServer::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let url = server.url();
-    let _server = server.spawn();
+    let (_server, url) = signal_server().await;
     let ann = Participant::join(config("Ann", "mute", &url, 1)).await.unwrap();
     let bob = Participant::join(config("Bob", "mute", &url, 2)).await.unwrap();
     wait_for(&bob, "Ann's video and audio at Bob", |p| p.video.frames_decoded > 10 && p.audio.packets_received > 10).await;

@@ -11,7 +11,6 @@ use futures_util::{SinkExt, StreamExt};
 use natter_call::participant::Participant;
 use natter_call::report::PeerReport;
 use natter_signal::protocol::ServerMessage;
-use natter_signal::server::SignalServer;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
@@ -91,9 +90,7 @@ fn refusal(peer: &PeerReport) -> Option<&str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swapped_dtls_fingerprint_fails_the_call_with_the_reason_and_no_media() {
-    let server = SignalServer::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let url = server.url();
-    let _server = server.spawn();
+    let (_server, url) = signal_server().await;
     let proxy = tampering_proxy(url.clone(), swap_fingerprint).await;
 
     let ann = Participant::join(config("Ann", "mitm", &url, 1)).await.unwrap();
@@ -123,9 +120,7 @@ async fn a_swapped_dtls_fingerprint_fails_the_call_with_the_reason_and_no_media(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offer_of_unencrypted_media_is_refused_before_the_stack_sees_it() {
-    let server = SignalServer::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let url = server.url();
-    let _server = server.spawn();
+    let (_server, url) = signal_server().await;
     let proxy = tampering_proxy(url.clone(), strip_encryption).await;
 
     // Ann is behind the proxy: Bob's offer reaches her as plain RTP.

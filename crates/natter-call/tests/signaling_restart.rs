@@ -39,10 +39,8 @@ async fn start_at(addr: SocketAddr) -> ServerHandle {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_keep_their_media_and_rejoin_signaling_after_a_server_restart() {
-    let server = SignalServer::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (server, url) = signal_server().await;
     let addr = server.local_addr();
-    let url = server.url();
-    let server = server.spawn();
     let ann = Participant::join(config("Ann", ROOM, &url, 1)).await.unwrap();
     let bob = Participant::join(config("Bob", ROOM, &url, 2)).await.unwrap();
     wait_until(&bob, "Ann's video at Bob", |r| decoded_from(r, "Ann") > 10).await;

@@ -72,7 +72,6 @@ impl Drop for Reaped {
     }
 }
 
-
 /// Every directed stream of a `natter headless` report: (receiver id, the peer entry); none
 /// when the report has no participants.
 pub fn streams(report: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
@@ -86,4 +85,3 @@ pub fn streams(report: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
         })
         .collect()
 }
-

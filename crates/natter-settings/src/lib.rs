@@ -195,7 +195,6 @@ impl ConfigDir {
     }
 }
 
-/// Join entries and credentials into an `IceConfig` (validated by the `natter_ice` parser).
 /// Where the app writes its log files, by each platform's convention: `$XDG_STATE_HOME/natter/logs`
 /// (else `~/.local/state/natter/logs`) on Linux, `~/Library/Logs/Natter` on macOS,
 /// `%LOCALAPPDATA%\Natter\logs` on Windows. `NATTER_LOG_DIR` overrides.
@@ -212,6 +211,7 @@ pub fn log_dir() -> Option<PathBuf> {
     }
 }
 
+/// Join entries and credentials into an `IceConfig` (validated by the `natter_ice` parser).
 pub fn ice_config(settings: &Settings, secrets: &BTreeMap<String, String>) -> Result<natter_ice::IceConfig, natter_ice::IceError> {
     natter_ice::IceConfig::from_json(&w3c_json(&settings.servers, secrets, true))
 }

@@ -358,15 +358,7 @@ impl Rooms {
             }
         };
         let members = self.rooms.entry(room.to_string()).or_default();
-        if let Some(previous) = members.remove(&id) {
-            // The same participant again (it holds the key): its old connection is replaced,
-            // and the others keep their calls with it, so they are told nothing.
-            tracing::info!(room, id, "participant rejoined; replacing its previous connection");
-            previous.out.kick.notify_one();
-            let peers = members.iter().map(|(id, m)| PeerInfo { id: id.clone(), name: m.name.clone() }).collect();
-            members.insert(id.clone(), Member { name: name.to_string(), out });
-            return Ok(Welcome { id, room: room.to_string(), peers });
-        }
+        let replaced = members.remove(&id);
         let peers: Vec<PeerInfo> = members
             .iter()
             .map(|(id, m)| PeerInfo {
@@ -374,15 +366,26 @@ impl Rooms {
                 name: m.name.clone(),
             })
             .collect();
-        let joined = frame(&ServerMessage::PeerJoined {
-            id: id.clone(),
-            name: name.to_string(),
-        });
-        let overflowed: Vec<String> = members
-            .iter()
-            .filter(|(_, m)| !m.out.push(joined.clone()))
-            .map(|(id, _)| id.clone())
-            .collect();
+        let overflowed: Vec<String> = match replaced {
+            // The same participant again (it holds the key): its old connection is replaced,
+            // and the others keep their calls with it, so they are told nothing.
+            Some(previous) => {
+                tracing::info!(room, id, "participant rejoined; replacing its previous connection");
+                previous.out.kick.notify_one();
+                Vec::new()
+            }
+            None => {
+                let joined = frame(&ServerMessage::PeerJoined {
+                    id: id.clone(),
+                    name: name.to_string(),
+                });
+                members
+                    .iter()
+                    .filter(|(_, m)| !m.out.push(joined.clone()))
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            }
+        };
         members.insert(
             id.clone(),
             Member {
@@ -414,11 +417,16 @@ impl Rooms {
             .filter(|(_, m)| !m.out.push(left.clone()))
             .map(|(id, _)| id.clone())
             .collect();
-        if members.is_empty() {
+        self.forget_if_empty(room);
+        self.evict(room, overflowed);
+    }
+
+    /// A room exists while someone is in it; its secret goes with it.
+    fn forget_if_empty(&mut self, room: &str) {
+        if self.rooms.get(room).is_some_and(BTreeMap::is_empty) {
             self.rooms.remove(room);
             self.secrets.remove(room);
         }
-        self.evict(room, overflowed);
     }
 
     /// Drop members whose queue overflowed (their connections were told to hang up), telling the
@@ -439,10 +447,7 @@ impl Rooms {
                     .filter(|(_, m)| !m.out.push(left.clone()))
                     .map(|(id, _)| id.clone()),
             );
-            if members.is_empty() {
-                self.rooms.remove(room);
-                self.secrets.remove(room);
-            }
+            self.forget_if_empty(room);
         }
     }
 

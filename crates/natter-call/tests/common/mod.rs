@@ -6,10 +6,18 @@ use natter_call::media::MediaSettings;
 use natter_call::participant::{Participant, ParticipantConfig};
 use natter_call::peer::LinkSettings;
 use natter_call::report::{ParticipantReport, PeerReport};
+use natter_signal::server::{ServerHandle, SignalServer};
 use std::time::{Duration, Instant};
 
 /// How long a test waits for something that takes well under a second when all is well.
 pub const LIMIT: Duration = Duration::from_secs(20);
+
+/// A signaling server on a free loopback port, running until the handle drops; and its URL.
+pub async fn signal_server() -> (ServerHandle, String) {
+    let server = SignalServer::bind("127.0.0.1:0".parse().unwrap()).await.unwrap().spawn();
+    let url = server.url();
+    (server, url)
+}
 
 /// `name` in `room` through the signaling server at `url`, ICE on 127.0.0.1 without servers,
 /// synthetic camera and microphone (`seed` tells the participants' pictures apart).
