@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { bitrate, ms, pathBadge, pathWords, percent, quality, statusWords } from "./format";
-import type { PathReport } from "./bindings";
+import { bitrate, ms, pathBadge, pathWords, percent, quality, remoteReception, statusWords } from "./format";
+import type { PathReport, SentStreamReport } from "./bindings";
 
 const relay: PathReport = { local_candidate: "relay", remote_candidate: "srflx", protocol: "udp", relay_server: "turn:b.example:3478?transport=tcp", relay_transport: "tcp" };
 const direct: PathReport = { local_candidate: "host", remote_candidate: "srflx", protocol: "udp", relay_server: null, relay_transport: null };
@@ -22,6 +22,22 @@ describe("format", () => {
     expect(bitrate(64_000)).toBe("64 kbit/s");
     expect(percent(0.025)).toBe("2.5 %");
     expect(percent(0.5)).toBe("50 %");
+  });
+
+  it("says when the other side does not get our media", () => {
+    const sent = (over: Partial<SentStreamReport>): SentStreamReport => ({
+      codec: "H264/90000 as payload type 108", packets_sent: 1000, reports: 3, remote_packets_received: 990,
+      remote_packets_lost: 10, remote_fraction_lost: 0.01, remote_jitter_ms: 2, rtt_ms: 12, ...over,
+    });
+    expect(remoteReception(sent({}), "video", true)).toBeNull();
+    expect(remoteReception(sent({ remote_packets_received: 0 }), "video", true)).toBe(
+      "They can't see you: none of the 1000 video packets sent reached them");
+    expect(remoteReception(sent({ reports: 0, remote_packets_received: 0 }), "audio", true)).toContain("They can't hear you?");
+    expect(remoteReception(sent({ codec: null }), "video", true)).toContain("no video format");
+    expect(remoteReception(sent({ remote_fraction_lost: 0.25 }), "video", true)).toContain("25 % packet loss");
+    // Too early to tell, or not sending at all: nothing to say.
+    expect(remoteReception(sent({ packets_sent: 50, reports: 0, remote_packets_received: 0 }), "video", true)).toBeNull();
+    expect(remoteReception(sent({ remote_packets_received: 0 }), "video", false)).toBeNull();
   });
 
   it("says what a probe status means", () => {

@@ -1,5 +1,5 @@
 // Words and numbers for the panels. Pure functions, tested in format.test.ts.
-import type { PathReport, ProbeStatus, ProbeTransport } from "./bindings";
+import type { PathReport, ProbeStatus, ProbeTransport, SentStreamReport } from "./bindings";
 
 const STATUS_WORDS: Record<ProbeStatus, string> = {
   ok: "ok",
@@ -71,4 +71,34 @@ export function quality(loss: number | null, rttMs: number | null): Quality {
   if ((loss ?? 0) > 0.05 || (rttMs ?? 0) > 400) return "poor";
   if ((loss ?? 0) > 0.01 || (rttMs ?? 0) > 150) return "fair";
   return "good";
+}
+
+/** Packets of a stream after which the other side should have reported receiving it (RTCP
+ * reports come every 1 s for video, up to 5 s for a browser's audio). */
+const REPORT_EXPECTED_AFTER: Record<"video" | "audio", number> = { video: 300, audio: 400 };
+
+/**
+ * What the other side says of the media we send it (its RTCP reports), when something is wrong:
+ * "They can't see you: …". `null` when all is well, when we do not send that medium, or when it
+ * is too early to tell.
+ */
+export function remoteReception(
+  sent: SentStreamReport | undefined,
+  what: "video" | "audio",
+  sending: boolean,
+): string | null {
+  if (!sent || !sending) return null;
+  const cannot = what === "video" ? "They can't see you" : "They can't hear you";
+  if (sent.codec === null) return `${cannot}: no ${what} format both sides support was agreed`;
+  if (sent.packets_sent < REPORT_EXPECTED_AFTER[what]) return null;
+  if (sent.reports === 0) {
+    return `${cannot}? They have not confirmed receiving any of the ${sent.packets_sent} ${what} packets sent`;
+  }
+  if (sent.remote_packets_received === 0) {
+    return `${cannot}: none of the ${sent.packets_sent} ${what} packets sent reached them`;
+  }
+  if (sent.remote_fraction_lost >= 0.1) {
+    return `They receive your ${what} with ${percent(sent.remote_fraction_lost)} packet loss`;
+  }
+  return null;
 }

@@ -3,7 +3,7 @@
 // a timeline of what happened (server status changes, disconnects, restarts, recoveries).
 // Data arrives pushed: server transitions on their own channel, call stats once a second.
 import type { HealthTransition, LogsInfo, ParticipantReport, PeerEvent, ServerHealth } from "./bindings";
-import { bitrate, ms, pathWords, percent, quality, statusWords, transportWords, type Quality } from "./format";
+import { bitrate, ms, pathWords, percent, quality, remoteReception, statusWords, transportWords, type Quality } from "./format";
 import { PeerHistory, Series, sparklinePath } from "./history";
 import { api, channel, describeError, inApp } from "./tauri";
 import { byId, el } from "./dom";
@@ -171,6 +171,14 @@ export class HealthPanel {
           );
         }
         card.append(head, path, metrics);
+        // What they say they receive of us (their RTCP reports): "They can't see you: …".
+        const local = report?.local_media;
+        for (const warning of [
+          remoteReception(peer.sent?.video, "video", local?.camera.sending ?? false),
+          remoteReception(peer.sent?.audio, "audio", local?.microphone.sending ?? false),
+        ]) {
+          if (warning) card.append(el("p", "reception warning", warning));
+        }
         if (peer.video.freeze_count > 0) {
           // Stalled video (gaps over 200 ms between pictures), e.g. while a call moved paths.
           const longest = peer.video.longest_freeze_ms ?? 0;

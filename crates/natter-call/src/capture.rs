@@ -9,12 +9,13 @@
 //! Every such change is announced as a [`MediaNotice`] so the participant tells the others and
 //! the user. Plain threads, so encoding never stalls the async runtime that drives the network.
 
-use crate::media::{EncodedAudio, EncodedFrame, MediaSettings, ViewSink};
+use crate::codecs::VideoCodec;
+use crate::media::{AnyEncoder, EncodedAudio, EncodedFrame, MediaSettings, ViewSink};
 use crate::report::{LocalMediaReport, LocalSourceReport};
 use crate::view::{TileFrame, ViewEvent};
 use bytes::Bytes;
 use natter_devices::DeviceError;
-use natter_media::{AudioEncoder, AudioSource, I420Frame, SyntheticMic, SyntheticVideo, VideoEncoder, VideoSource};
+use natter_media::{AudioEncoder, AudioSource, I420Frame, SyntheticMic, SyntheticVideo, VideoSource};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -95,9 +96,12 @@ impl LocalSource {
 /// its camera and microphone. Clones share all of it.
 #[derive(Clone)]
 pub struct EncodedStreams {
-    pub video: broadcast::Sender<Arc<EncodedFrame>>,
+    /// One stream per video codec (`VideoCodec::index`); a codec is encoded only while some
+    /// connection sends it (H.264 always, for the frame count and the first connection).
+    videos: [broadcast::Sender<Arc<EncodedFrame>>; 2],
     pub audio: broadcast::Sender<Arc<EncodedAudio>>,
-    keyframe_requested: Arc<AtomicBool>,
+    /// A keyframe is wanted, per video codec.
+    keyframe_requested: Arc<[AtomicBool; 2]>,
     camera: Arc<LocalSource>,
     microphone: Arc<LocalSource>,
 }
@@ -145,13 +149,21 @@ impl EncodedStreams {
         LocalMediaReport { camera: read(&self.camera), microphone: read(&self.microphone) }
     }
 
+    /// The next picture of every codec is a keyframe.
     pub fn request_keyframe(&self) {
-        self.keyframe_requested.store(true, Ordering::Relaxed);
+        for flag in self.keyframe_requested.iter() {
+            flag.store(true, Ordering::Relaxed);
+        }
     }
 
-    /// The flag a keyframe request sets (shared with tasks that watch RTCP).
-    pub fn keyframe_flag(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.keyframe_requested)
+    /// The next picture of `codec` is a keyframe (a receiver of it asked).
+    pub fn request_keyframe_for(&self, codec: VideoCodec) {
+        self.keyframe_requested[codec.index()].store(true, Ordering::Relaxed);
+    }
+
+    /// The encoded pictures of one codec.
+    pub fn video(&self, codec: VideoCodec) -> &broadcast::Sender<Arc<EncodedFrame>> {
+        &self.videos[codec.index()]
     }
 }
 
@@ -170,9 +182,9 @@ pub fn start_capture(
     frames_sent: Arc<AtomicU64>,
     notices: mpsc::UnboundedSender<MediaNotice>,
 ) -> Result<EncodedStreams, crate::CallError> {
-    let (video_tx, _) = broadcast::channel(16);
+    let videos = [broadcast::channel(16).0, broadcast::channel(16).0];
     let (audio_tx, _) = broadcast::channel(32);
-    let keyframe_requested = Arc::new(AtomicBool::new(true));
+    let keyframe_requested = Arc::new([AtomicBool::new(true), AtomicBool::new(true)]);
     let (camera, microphone) = (Arc::new(LocalSource::default()), Arc::new(LocalSource::default()));
     // Fail now, not in a thread, if the codecs cannot start at all.
     let audio_encoder = AudioEncoder::new().map_err(|e| crate::CallError::Media(e.to_string()))?;
@@ -180,7 +192,7 @@ pub fn start_capture(
         ctx: ThreadContext { settings: settings.clone(), stop: Arc::clone(&stop), notices: notices.clone() },
         choice: SourceChoice::from_setting(settings.camera.as_deref()),
         state: Arc::clone(&camera),
-        out: video_tx.clone(),
+        out: videos.clone(),
         keyframe: Arc::clone(&keyframe_requested),
         frames_sent,
         view,
@@ -195,7 +207,7 @@ pub fn start_capture(
     let spawn_error = |e: std::io::Error| crate::CallError::Media(format!("could not start a capture thread: {e}"));
     std::thread::Builder::new().name("video-capture".into()).spawn(move || video.run()).map_err(spawn_error)?;
     std::thread::Builder::new().name("audio-capture".into()).spawn(move || audio.run()).map_err(spawn_error)?;
-    Ok(EncodedStreams { video: video_tx, audio: audio_tx, keyframe_requested, camera, microphone })
+    Ok(EncodedStreams { videos, audio: audio_tx, keyframe_requested, camera, microphone })
 }
 
 /// Opening sources and reporting what happened, the same for both media.
@@ -271,12 +283,16 @@ impl<S: ?Sized> SourceKeeper<'_, S> {
     }
 }
 
+/// The capture thread's encoders, per codec, with when each last made a keyframe.
+#[derive(Default)]
+struct CodecEncoders([Option<(AnyEncoder, Instant)>; 2]);
+
 struct VideoThread {
     ctx: ThreadContext,
     choice: SourceChoice,
     state: Arc<LocalSource>,
-    out: broadcast::Sender<Arc<EncodedFrame>>,
-    keyframe: Arc<AtomicBool>,
+    out: [broadcast::Sender<Arc<EncodedFrame>>; 2],
+    keyframe: Arc<[AtomicBool; 2]>,
     frames_sent: Arc<AtomicU64>,
     view: Option<ViewSink>,
 }
@@ -296,8 +312,7 @@ impl VideoThread {
         let notices = self.ctx.notices.clone();
         let mut keeper: SourceKeeper<'_, dyn VideoSource> =
             SourceKeeper { medium: Medium::Camera, state: &state, notices: &notices, source: None, open_at: Some(Instant::now()) };
-        let mut encoder: Option<VideoEncoder> = None;
-        let mut last_keyframe = Instant::now() - KEYFRAME_INTERVAL;
+        let mut encoders = CodecEncoders::default();
         let mut shown: u32 = 0;
         while !self.ctx.stop.load(Ordering::Relaxed) {
             if let Some(choice) = state.switch_to.lock().unwrap().take() {
@@ -316,7 +331,7 @@ impl VideoThread {
             }
             let choice = self.choice.clone();
             if keeper.open_if_due(|| Self::open(&choice, &self.ctx.settings)) {
-                self.keyframe.store(true, Ordering::Relaxed);
+                self.request_keyframes();
             }
             let Some(source) = keeper.source.as_mut() else {
                 std::thread::sleep(Duration::from_millis(50));
@@ -325,7 +340,7 @@ impl VideoThread {
             let poll = source.poll_interval().clamp(Duration::from_millis(2), Duration::from_millis(50));
             match source.next_frame() {
                 Ok(Some(frame)) => {
-                    self.send(&frame, &mut encoder, &mut last_keyframe);
+                    self.send(&frame, &mut encoders);
                     shown = shown.wrapping_add(1);
                     self.show(&frame, shown);
                 }
@@ -343,37 +358,60 @@ impl VideoThread {
         }
     }
 
-    /// Encode `frame` (a new encoder when the picture size changes: another camera, another mode).
-    fn send(&self, frame: &I420Frame, encoder: &mut Option<VideoEncoder>, last_keyframe: &mut Instant) {
-        let settings = &self.ctx.settings;
-        if encoder.as_ref().is_none_or(|e| (e.width(), e.height()) != (frame.width, frame.height)) {
-            // Bitrate in proportion to the picture's area (a 720p camera gets more than 360p).
-            let area = f64::from(frame.width * frame.height) / f64::from((settings.width * settings.height).max(1));
-            let bitrate = ((f64::from(settings.bitrate_bps) * area) as u32).clamp(settings.bitrate_bps / 2, MAX_CAMERA_BITRATE.max(settings.bitrate_bps));
-            match VideoEncoder::new(frame.width, frame.height, settings.fps as f32, bitrate) {
-                Ok(e) => *encoder = Some(e),
-                Err(e) => {
-                    tracing::warn!("cannot encode {}x{} video: {e}", frame.width, frame.height);
-                    *encoder = None;
-                    return;
-                }
-            }
-            self.keyframe.store(true, Ordering::Relaxed);
+    fn request_keyframes(&self) {
+        for flag in self.keyframe.iter() {
+            flag.store(true, Ordering::Relaxed);
         }
-        let Some(encoder) = encoder.as_mut() else { return };
-        let now = Instant::now();
-        let force = self.keyframe.swap(false, Ordering::Relaxed) || now.duration_since(*last_keyframe) >= KEYFRAME_INTERVAL;
-        match encoder.encode(frame, force) {
-            Ok(encoded) => {
-                if encoded.keyframe {
-                    *last_keyframe = now;
-                }
-                if !encoded.data.is_empty() {
-                    self.frames_sent.fetch_add(1, Ordering::Relaxed);
-                    let _ = self.out.send(Arc::new(EncodedFrame { data: Bytes::from(encoded.data), keyframe: encoded.keyframe }));
-                }
+    }
+
+    /// Encode `frame` once per codec someone sends (H.264 always); a new encoder when the
+    /// picture size changes (another camera, another mode).
+    fn send(&self, frame: &I420Frame, encoders: &mut CodecEncoders) {
+        let captured_at = Instant::now();
+        let mut sent = false;
+        for codec in VideoCodec::OFFERED {
+            let out = &self.out[codec.index()];
+            let slot = &mut encoders.0[codec.index()];
+            if codec != VideoCodec::H264 && out.receiver_count() == 0 {
+                // Nobody sends this codec: no encoder (its next subscriber starts at a keyframe).
+                *slot = None;
+                continue;
             }
-            Err(e) => tracing::warn!("video encode failed: {e}"),
+            if slot.as_ref().is_none_or(|(e, _)| e.size() != (frame.width, frame.height)) {
+                *slot = self.new_encoder(codec, frame).map(|e| (e, Instant::now() - KEYFRAME_INTERVAL));
+                self.keyframe[codec.index()].store(true, Ordering::Relaxed);
+            }
+            let Some((encoder, last_keyframe)) = slot.as_mut() else { continue };
+            let force = self.keyframe[codec.index()].swap(false, Ordering::Relaxed) || captured_at.duration_since(*last_keyframe) >= KEYFRAME_INTERVAL;
+            match encoder.encode(frame, force) {
+                Ok(encoded) => {
+                    if encoded.keyframe {
+                        *last_keyframe = captured_at;
+                    }
+                    if !encoded.data.is_empty() {
+                        sent = true;
+                        let _ = out.send(Arc::new(EncodedFrame { data: Bytes::from(encoded.data), keyframe: encoded.keyframe, captured_at }));
+                    }
+                }
+                Err(e) => tracing::warn!(%codec, "video encode failed: {e}"),
+            }
+        }
+        if sent {
+            self.frames_sent.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn new_encoder(&self, codec: VideoCodec, frame: &I420Frame) -> Option<AnyEncoder> {
+        let settings = &self.ctx.settings;
+        // Bitrate in proportion to the picture's area (a 720p camera gets more than 360p).
+        let area = f64::from(frame.width * frame.height) / f64::from((settings.width * settings.height).max(1));
+        let bitrate = ((f64::from(settings.bitrate_bps) * area) as u32).clamp(settings.bitrate_bps / 2, MAX_CAMERA_BITRATE.max(settings.bitrate_bps));
+        match AnyEncoder::new(codec, frame.width, frame.height, settings.fps as f32, bitrate) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                tracing::warn!(%codec, "cannot encode {}x{} video: {e}", frame.width, frame.height);
+                None
+            }
         }
     }
 

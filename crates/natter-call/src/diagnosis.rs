@@ -23,6 +23,8 @@ pub struct SetupWatch {
     remote_types: BTreeSet<String>,
     last_remote_candidate: Option<Instant>,
     local_gathering_done: bool,
+    /// The remote signaled end-of-candidates.
+    remote_gathering_done: bool,
 }
 
 /// Candidate-pair checks as the stack reports them.
@@ -34,7 +36,7 @@ pub struct PairCounts {
 
 impl SetupWatch {
     pub fn new(now: Instant) -> Self {
-        Self { opened_at: now, local_types: BTreeSet::new(), remote_types: BTreeSet::new(), last_remote_candidate: None, local_gathering_done: false }
+        Self { opened_at: now, local_types: BTreeSet::new(), remote_types: BTreeSet::new(), last_remote_candidate: None, local_gathering_done: false, remote_gathering_done: false }
     }
 
     /// A candidate line we gathered ("candidate:… typ srflx …").
@@ -49,6 +51,12 @@ impl SetupWatch {
         self.local_gathering_done = true;
     }
 
+    /// The remote said it has no more candidates (an empty candidate, or `a=end-of-candidates`):
+    /// no need to wait for it to fall quiet.
+    pub fn on_remote_gathering_complete(&mut self) {
+        self.remote_gathering_done = true;
+    }
+
     pub fn on_remote_candidate(&mut self, candidate: &str, now: Instant) {
         if let Some(kind) = candidate_type(candidate) {
             self.remote_types.insert(kind.to_string());
@@ -60,7 +68,7 @@ impl SetupWatch {
     /// quiet for `REMOTE_QUIET`.)
     pub fn ready_to_judge(&self, now: Instant) -> bool {
         let quiet_since = self.last_remote_candidate.unwrap_or(self.opened_at);
-        self.local_gathering_done && now.saturating_duration_since(quiet_since) >= REMOTE_QUIET
+        self.local_gathering_done && (self.remote_gathering_done || now.saturating_duration_since(quiet_since) >= REMOTE_QUIET)
     }
 
     /// `Some(reason)` when no path can come up by waiting: every pair failed (or none could be
@@ -144,6 +152,18 @@ mod tests {
         let all_failed = PairCounts { total: 4, failed: 4 };
         assert_eq!(w.verdict(all_failed, t0 + 100 * MS + REMOTE_QUIET - MS), None);
         assert!(w.verdict(all_failed, t0 + 100 * MS + REMOTE_QUIET).is_some());
+    }
+
+    #[test]
+    fn end_of_candidates_from_the_remote_ends_the_wait_for_quiet() {
+        let t0 = Instant::now();
+        let mut w = watch(&[HOST, SRFLX], &[HOST, SRFLX], t0);
+        let all_failed = PairCounts { total: 4, failed: 4 };
+        assert_eq!(w.verdict(all_failed, t0 + 200 * MS), None);
+        w.on_remote_gathering_complete();
+        assert!(w.verdict(all_failed, t0 + 200 * MS).is_some());
+        // Its pairs still being checked: no verdict yet.
+        assert_eq!(w.verdict(PairCounts { total: 4, failed: 2 }, t0 + 200 * MS), None);
     }
 
     #[test]

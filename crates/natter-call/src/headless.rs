@@ -172,24 +172,30 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
     let call_end = Instant::now() + options.duration;
     let mut announced = false;
     while Instant::now() < call_end {
-        if !announced {
+        if !announced || options.until_connected {
             let mut all_connected = true;
+            let mut all_confirmed = true;
             let mut relays = std::collections::BTreeSet::new();
             for p in &participants {
-                for peer in p.snapshot().await.peers {
+                let snapshot = p.snapshot().await;
+                for peer in &snapshot.peers {
+                    all_confirmed &= unconfirmed(&snapshot, peer).is_none();
+                }
+                for peer in snapshot.peers {
                     all_connected &= peer.state == "connected" && peer.first_frame_ms.is_some();
                     if let Some(relay) = peer.path.and_then(|path| path.relay_server) {
                         relays.insert(relay);
                     }
                 }
             }
-            if all_connected {
+            if all_connected && !announced {
                 announced = true;
                 let relays: Vec<_> = relays.into_iter().collect();
                 tracing::info!("call established; relays in use: [{}]", relays.join(" "));
-                if options.until_connected {
-                    break;
-                }
+            }
+            // Set-up is over when the others confirm receiving us too (their first reports).
+            if all_connected && all_confirmed && options.until_connected {
+                break;
             }
         }
         tokio::time::sleep(Duration::from_millis(100).min(call_end.saturating_duration_since(Instant::now()))).await;
@@ -268,7 +274,36 @@ pub fn judge(participants: &[ParticipantReport], expect_total: usize) -> Option<
             if peer.audio.packets_received == 0 && !peer.remote_audio_muted {
                 return Some(format!("{} ← {}: connected but no audio packet received", p.id, peer.remote));
             }
+            if let Some(problem) = unconfirmed(p, peer) {
+                return Some(format!("{} → {}: {problem}", p.id, peer.remote));
+            }
         }
+    }
+    None
+}
+
+/// Why `peer` may not be receiving what `p` sends it, from its own RTCP reports about our
+/// streams (`None`: every medium we send is confirmed). What we received says nothing of this:
+/// a call can work one way only.
+pub fn unconfirmed(p: &ParticipantReport, peer: &crate::report::PeerReport) -> Option<String> {
+    let name = if peer.remote_name.is_empty() { &peer.remote } else { &peer.remote_name };
+    let media = [("video", &peer.sent.video, p.local_media.camera.sending), ("audio", &peer.sent.audio, p.local_media.microphone.sending)];
+    for (what, stream, sending) in media {
+        if !sending {
+            continue; // receive-only for this medium (the remote was told)
+        }
+        let problem = if stream.codec.is_none() {
+            format!("{name} receives no {what} from us: no {what} codec we can send was agreed with it")
+        } else if stream.packets_sent == 0 {
+            format!("{name} receives no {what} from us: nothing was sent on the connection yet")
+        } else if stream.reports == 0 {
+            format!("{name} has not confirmed receiving our {what}: no RTCP report about it arrived ({} packets sent, {})", stream.packets_sent, stream.codec.as_deref().unwrap_or("?"))
+        } else if stream.remote_packets_received == 0 {
+            format!("{name} receives no {what} from us: its reports count 0 of the {} packets we sent ({})", stream.packets_sent, stream.codec.as_deref().unwrap_or("?"))
+        } else {
+            continue;
+        };
+        return Some(problem);
     }
     None
 }

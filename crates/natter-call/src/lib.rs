@@ -6,10 +6,14 @@
 //! Module map:
 //! - `participant`: the per-user event loop (signaling ↔ peer connections ↔ media).
 //! - `peer`: one peer connection and the path/RTT read from its stats.
+//! - `codecs`: what we offer, which codec and payload type each sender uses (negotiated, never
+//!   constants), how arriving payload types are read (pure logic).
+//! - `send`: encoded media → RTP per connection with its negotiated codec.
+//! - `reception`: what the remote says it received of our streams (RTCP report blocks).
 //! - `media`: capture+encode thread, decode threads, the view sink.
 //! - `playout`: the others' audio: jitter buffers, Opus decoding, mixing to the speaker.
 //! - `keyframe`: PLI from receivers to the sender's encoder (interceptor + pacing).
-//! - `receive`: RTP → H.264 access units, receive statistics (pure logic, unit-tested).
+//! - `receive`: RTP → H.264 / VP8 frames, receive statistics (pure logic, unit-tested).
 //! - `fallback`: when to restart ICE and when to give up (sans-IO).
 //! - `diagnosis`: why a connection cannot be made, known early (sans-IO).
 //! - `webrtc_setup`: every setting we change in the `webrtc` crate, with reasons.
@@ -20,6 +24,7 @@
 
 pub mod bridge;
 pub mod capture;
+pub mod codecs;
 pub mod demo;
 pub mod diagnosis;
 pub mod error;
@@ -33,7 +38,9 @@ pub mod participant;
 pub mod peer;
 pub mod playout;
 pub mod receive;
+pub mod reception;
 pub mod report;
+pub mod send;
 pub mod sync;
 pub mod view;
 pub mod webrtc_setup;

@@ -6,7 +6,7 @@ use crate::receive::VideoStats;
 use crate::report::PeerReport;
 use crate::view::{TileFrame, ViewEvent};
 use bytes::Bytes;
-use natter_media::VideoDecoder;
+use crate::codecs::VideoCodec;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -52,6 +52,59 @@ pub struct ViewSink {
 pub struct EncodedFrame {
     pub data: Bytes,
     pub keyframe: bool,
+    /// When the picture was captured (RTP time follows it).
+    pub captured_at: Instant,
+}
+
+/// A video encoder of either codec, for the capture thread.
+pub enum AnyEncoder {
+    H264(natter_media::VideoEncoder),
+    Vp8(natter_media::Vp8Encoder),
+}
+
+impl AnyEncoder {
+    pub fn new(codec: VideoCodec, width: u32, height: u32, fps: f32, bitrate_bps: u32) -> Result<Self, natter_media::MediaError> {
+        Ok(match codec {
+            VideoCodec::H264 => AnyEncoder::H264(natter_media::VideoEncoder::new(width, height, fps, bitrate_bps)?),
+            VideoCodec::Vp8 => AnyEncoder::Vp8(natter_media::Vp8Encoder::new(width, height, fps, bitrate_bps)?),
+        })
+    }
+
+    pub fn size(&self) -> (u32, u32) {
+        match self {
+            AnyEncoder::H264(e) => (e.width(), e.height()),
+            AnyEncoder::Vp8(e) => (e.width(), e.height()),
+        }
+    }
+
+    pub fn encode(&mut self, frame: &natter_media::I420Frame, force_keyframe: bool) -> Result<natter_media::EncodedVideo, natter_media::MediaError> {
+        match self {
+            AnyEncoder::H264(e) => e.encode(frame, force_keyframe),
+            AnyEncoder::Vp8(e) => e.encode(frame, force_keyframe),
+        }
+    }
+}
+
+/// A video decoder of either codec.
+enum AnyDecoder {
+    H264(natter_media::VideoDecoder),
+    Vp8(natter_media::Vp8Decoder),
+}
+
+impl AnyDecoder {
+    fn new(codec: VideoCodec) -> Result<Self, natter_media::MediaError> {
+        Ok(match codec {
+            VideoCodec::H264 => AnyDecoder::H264(natter_media::VideoDecoder::new()?),
+            VideoCodec::Vp8 => AnyDecoder::Vp8(natter_media::Vp8Decoder::new()?),
+        })
+    }
+
+    fn decode(&mut self, frame: &[u8]) -> Result<Option<natter_media::I420Frame>, natter_media::MediaError> {
+        match self {
+            AnyDecoder::H264(d) => d.decode(frame),
+            AnyDecoder::Vp8(d) => d.decode(frame),
+        }
+    }
 }
 
 pub struct EncodedAudio {
@@ -71,17 +124,23 @@ pub struct DecodeTarget<'a> {
 }
 
 /// Decode access units of one remote stream until the channel closes; read each frame's stamp.
-pub fn decode_loop(frames: std::sync::mpsc::Receiver<Bytes>, target: DecodeTarget<'_>) {
+/// The decoder follows the codec of what arrives (a new one when it changes).
+pub fn decode_loop(frames: std::sync::mpsc::Receiver<(VideoCodec, Bytes)>, target: DecodeTarget<'_>) {
     let DecodeTarget { remote, label, record, stats, joined_at, view, needs_keyframe } = target;
-    let mut decoder = match VideoDecoder::new() {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::error!(remote, "could not create a video decoder: {e}");
-            return;
-        }
-    };
+    let mut decoder: Option<(VideoCodec, AnyDecoder)> = None;
     let mut pictures: u32 = 0;
-    while let Ok(frame) = frames.recv() {
+    while let Ok((codec, frame)) = frames.recv() {
+        if decoder.as_ref().is_none_or(|(current, _)| *current != codec) {
+            match AnyDecoder::new(codec) {
+                Ok(d) => decoder = Some((codec, d)),
+                Err(e) => {
+                    tracing::error!(remote, %codec, "could not create a video decoder: {e}");
+                    decoder = None;
+                    continue;
+                }
+            }
+        }
+        let Some((_, decoder)) = decoder.as_mut() else { continue };
         let picture = match decoder.decode(&frame) {
             Ok(Some(p)) => p,
             Ok(None) => continue,

@@ -4,29 +4,29 @@
 //! Mesh convention (docs/signaling.md): the newcomer offers to everyone listed in `welcome`;
 //! existing participants answer. So no two sides ever offer to each other (no glare).
 
-use crate::media::{self, EncodedAudio, EncodedFrame, MediaSettings, ViewSink};
+use crate::media::{self, MediaSettings, ViewSink};
 use crate::peer::{self, LinkEvent, LinkSettings, PeerLink};
 use crate::fallback::{Action, LinkState};
 use crate::keyframe::PliPacer;
 use crate::report::PeerEvent;
 use crate::webrtc_setup;
+use crate::send;
+use crate::codecs::VideoCodec;
 use rtc::peer_connection::configuration::RTCOfferOptions;
-use crate::receive::{Assembled, FrameAssembler, VideoStats};
+use crate::receive::{Assembled, VideoAssembler, VideoStats};
 use crate::report::{ParticipantReport, PeerReport, SignalingReport, VideoReport};
 use crate::view::ViewEvent;
 use crate::CallError;
 use crate::sync::Locked;
 use natter_signal::client::{JoinRequest, SignalClient};
 use natter_signal::protocol::{ClientMessage, IceCandidate, RejoinKey, ServerMessage, Welcome};
-use rtc::media::Sample;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState, RTCSessionDescription};
 
@@ -56,6 +56,8 @@ struct PeerShared {
     /// The connection, while the call lasts; `None` once the remote left (its connection is
     /// closed, the record is final, and nothing of the connection is kept).
     pc: Option<Arc<dyn PeerConnection>>,
+    /// Our streams to it and its reports about them (while the call lasts, like `pc`).
+    outgoing: Option<peer::Outgoing>,
 }
 
 #[derive(Default)]
@@ -81,6 +83,9 @@ impl Shared {
         let mut peers = self.peers.locked();
         if let Some(p) = peers.get_mut(remote) {
             p.pc = None;
+            if let Some(outgoing) = p.outgoing.take() {
+                p.record.locked().sent = outgoing.report();
+            }
         }
         let mut departed = self.departed.locked();
         departed.push_back(remote.to_string());
@@ -201,19 +206,19 @@ impl Participant {
 
     /// The report of this participant now (re-reads the selected path of each connection).
     pub async fn snapshot(&self) -> ParticipantReport {
-        type Entry = (Arc<Mutex<PeerReport>>, Arc<Mutex<VideoStats>>, Arc<AtomicU64>, Option<Arc<dyn PeerConnection>>);
+        type Entry = (Arc<Mutex<PeerReport>>, Arc<Mutex<VideoStats>>, Arc<AtomicU64>, Option<Arc<dyn PeerConnection>>, Option<peer::Outgoing>);
         let entries: Vec<Entry> = {
             let peers = self.shared.peers.locked();
             peers
                 .values()
                 .map(|p| {
                     let live_pc = p.pc.clone();
-                    (Arc::clone(&p.record), Arc::clone(&p.video), Arc::clone(&p.audio_packets), live_pc)
+                    (Arc::clone(&p.record), Arc::clone(&p.video), Arc::clone(&p.audio_packets), live_pc, p.outgoing.clone())
                 })
                 .collect()
         };
         let mut reports = Vec::new();
-        for (record, video, audio_packets, pc) in entries {
+        for (record, video, audio_packets, pc, outgoing) in entries {
             let stats = match pc {
                 Some(pc) => peer::current_stats(&pc).await,
                 None => None,
@@ -242,6 +247,9 @@ impl Participant {
                 freezes: stats.freezes.clone(),
             };
             report.audio.packets_received = audio_packets.load(Ordering::Relaxed);
+            if let Some(outgoing) = outgoing {
+                report.sent = outgoing.report();
+            }
             report.audio.playout = self.playout.as_ref().and_then(|p| p.report(&report.remote));
             reports.push(report);
         }
@@ -535,11 +543,13 @@ impl Engine {
         }
     }
 
-    async fn open_link(&mut self, remote: &str) -> Result<(), CallError> {
+    /// Open the connection to `remote` if there is none. `video_preference`: the codecs to put
+    /// first (the remote's order when it offered).
+    async fn open_link(&mut self, remote: &str, video_preference: &[VideoCodec]) -> Result<(), CallError> {
         if self.links.contains_key(remote) {
             return Ok(());
         }
-        let link = PeerLink::open(&self.config.link, &self.id, remote, &self.name_of(remote), self.link_tx.clone()).await?;
+        let link = PeerLink::open(&self.config.link, &self.id, remote, &self.name_of(remote), self.link_tx.clone(), video_preference).await?;
         self.shared.peers.locked().insert(
             remote.to_string(),
             PeerShared {
@@ -547,6 +557,7 @@ impl Engine {
                 video: Arc::new(Mutex::new(VideoStats::default())),
                 audio_packets: Arc::new(AtomicU64::new(0)),
                 pc: Some(Arc::clone(&link.pc)),
+                outgoing: Some(link.outgoing()),
             },
         );
         self.links.insert(remote.to_string(), link);
@@ -555,12 +566,13 @@ impl Engine {
     }
 
     async fn offer_to(&mut self, remote: &str) -> Result<(), CallError> {
-        self.open_link(remote).await?;
+        self.open_link(remote, &VideoCodec::OFFERED).await?;
         let link = self.links.get_mut(remote).expect("link just opened");
         // The side that offered first also drives ICE restarts for this pair (no glare).
         link.offerer = true;
         let offer = link.pc.create_offer(None).await.map_err(wrap)?;
         link.pc.set_local_description(offer.clone()).await.map_err(wrap)?;
+        link.on_local_description(&offer.sdp);
         link.local_offer_pending = true;
         self.send(ClientMessage::Offer { to: remote.to_string(), sdp: offer.sdp }).await;
         Ok(())
@@ -641,7 +653,7 @@ impl Engine {
         }
         // Parsed (again, into the stack's type) before opening anything: a malformed offer must
         // not leave a half-made link.
-        let offer = RTCSessionDescription::offer(sdp).map_err(|e| CallError::Signaling(format!("offer from {from} is not valid SDP: {e}")))?;
+        let offer = RTCSessionDescription::offer(natter_ice::sdp::for_the_stack(&sdp)).map_err(|e| CallError::Signaling(format!("offer from {from} is not valid SDP: {e}")))?;
         let is_restart = self.links.get(from).is_some_and(|l| l.has_remote_description);
         // Glare: both sides restarted ICE at once (both changed servers, say). The side that made
         // the first offer keeps its offer and ignores this one; the other side rolls its own
@@ -657,7 +669,7 @@ impl Engine {
             link.pc.set_local_description(RTCSessionDescription::rollback(None).map_err(wrap)?).await.map_err(wrap)?;
             link.local_offer_pending = false;
         }
-        self.open_link(from).await?;
+        self.open_link(from, &crate::codecs::offered_video_codecs(offer.sdp.as_str())).await?;
         if is_restart {
             // The remote restarts ICE: gather our side with the servers that work now.
             let (config, dropped) = self.working_config().await;
@@ -667,12 +679,15 @@ impl Engine {
             self.event(from, "ice_restart", &detail);
         }
         let link = self.links.get_mut(from).expect("link just opened");
+        link.note_candidates_in(&sdp);
         link.pc.set_remote_description(offer).await.map_err(wrap)?;
         link.has_remote_description = true;
         let answer = link.pc.create_answer(None).await.map_err(wrap)?;
         link.pc.set_local_description(answer.clone()).await.map_err(wrap)?;
+        link.on_local_description(&answer.sdp);
         self.send(ClientMessage::Answer { to: from.to_string(), sdp: answer.sdp }).await;
         self.flush_candidates(from).await;
+        self.after_negotiation(from).await;
         Ok(())
     }
 
@@ -683,13 +698,36 @@ impl Engine {
         if let Err(problem) = natter_ice::sdp::check_remote_sdp(&sdp) {
             return self.refuse(from, &problem).await;
         }
-        let answer = RTCSessionDescription::answer(sdp).map_err(wrap)?;
+        let answer = RTCSessionDescription::answer(natter_ice::sdp::for_the_stack(&sdp)).map_err(wrap)?;
         let link = self.links.get_mut(from).expect("checked above");
+        link.note_candidates_in(&sdp);
         link.pc.set_remote_description(answer).await.map_err(wrap)?;
         link.has_remote_description = true;
         link.local_offer_pending = false;
         self.flush_candidates(from).await;
+        self.after_negotiation(from).await;
         Ok(())
+    }
+
+    /// An offer/answer exchange with `remote` completed: send with what was agreed. A change of
+    /// codec is an event of the call; no codec we can send is a refusal in words for that medium.
+    async fn after_negotiation(&mut self, remote: &str) {
+        let Some(link) = self.links.get(remote) else { return };
+        let (video, audio) = (Arc::clone(&link.video), Arc::clone(&link.audio));
+        for track in [video, audio] {
+            match track.refresh_codec().await {
+                Ok(Some(codec)) => {
+                    let detail = format!("sending {} {}", track.kind, codec.describe());
+                    tracing::info!(participant = %self.id, remote, "{detail}");
+                    self.event(remote, "codec", &detail);
+                }
+                Ok(None) => {}
+                Err(problem) => {
+                    tracing::warn!(participant = %self.id, remote, "{problem}");
+                    self.event(remote, "codec", &format!("{}: {problem}; {} receives no {} from us", self.name_of(remote), self.name_of(remote), track.kind));
+                }
+            }
+        }
     }
 
     /// Make the call with `remote` final: failed, no ICE restarts, and why, in the report and on
@@ -715,7 +753,7 @@ impl Engine {
             self.event(remote, "ignored", &format!("ignored a new session description from {name}: {problem}"));
             return Ok(());
         }
-        self.open_link(remote).await?;
+        self.open_link(remote, &VideoCodec::OFFERED).await?;
         self.refuse_link(remote, &problem.to_string());
         Ok(())
     }
@@ -734,6 +772,11 @@ impl Engine {
         let Some(link) = self.links.get_mut(from) else {
             return Err(CallError::Signaling(format!("candidate from {from}, with whom no call is being set up")));
         };
+        if init.candidate.is_empty() {
+            // End-of-candidates: nothing for the stack, but the setup watch need not wait.
+            link.setup.on_remote_gathering_complete();
+            return Ok(());
+        }
         link.setup.on_remote_candidate(&init.candidate, Instant::now());
         if link.has_remote_description {
             link.pc.add_ice_candidate(init).await.map_err(wrap)?;
@@ -766,22 +809,25 @@ impl Engine {
                     let url = crate::bridge::original_of(url).map(|(original, _)| original).unwrap_or_else(|| url.clone());
                     self.shared.gathered_from.locked().insert(url);
                 }
-                let msg = ClientMessage::Candidate {
-                    to: remote,
-                    candidate: IceCandidate {
-                        candidate: candidate.candidate,
-                        sdp_mid: candidate.sdp_mid,
-                        sdp_mline_index: candidate.sdp_mline_index,
-                        username_fragment: candidate.username_fragment,
-                    },
-                };
-                self.send(msg).await;
+                let Some(link) = self.links.get(&remote) else { return };
+                let mut tagged = link.tagged(&candidate.candidate);
+                // Keep what the stack filled in; the tag fills what it left empty.
+                if let Some(mid) = candidate.sdp_mid.filter(|m| !m.is_empty()) {
+                    tagged.sdp_mid = Some(mid);
+                }
+                if let Some(ufrag) = candidate.username_fragment.filter(|u| !u.is_empty()) {
+                    tagged.username_fragment = Some(ufrag);
+                }
+                self.send(ClientMessage::Candidate { to: remote, candidate: tagged }).await;
             }
             LinkEvent::State { remote, state } => self.on_state(&remote, state).await,
             LinkEvent::GatheringComplete { remote } => {
-                if let Some(link) = self.links.get_mut(&remote) {
-                    link.setup.on_gathering_complete();
-                }
+                let Some(link) = self.links.get_mut(&remote) else { return };
+                link.setup.on_gathering_complete();
+                // End-of-candidates (W3C: an empty candidate), so a peer that waits for it can
+                // judge its pairs.
+                let end = link.tagged("");
+                self.send(ClientMessage::Candidate { to: remote, candidate: end }).await;
             }
             LinkEvent::Track { remote, track } => self.on_track(&remote, track).await,
         }
@@ -852,9 +898,9 @@ impl Engine {
                 let first_connect = link.tasks.is_empty();
                 if first_connect {
                     self.encoded.request_keyframe();
-                    let video = spawn_video_writer(link, self.encoded.video.subscribe(), self.config.media.fps);
-                    let audio = spawn_audio_writer(link, self.encoded.audio.subscribe());
-                    let requests = spawn_keyframe_request_listener(link, self.encoded.keyframe_flag());
+                    let video = send::spawn_video_writer(link, self.encoded.clone(), self.config.media.fps);
+                    let audio = send::spawn_audio_writer(link, self.encoded.audio.subscribe());
+                    let requests = send::spawn_keyframe_request_listener(link, self.encoded.clone());
                     link.tasks.extend([video, audio, requests]);
                 }
                 // The other side learns our microphone/camera state as the call starts.
@@ -1073,6 +1119,7 @@ impl Engine {
         link.pc.set_configuration(webrtc_setup::rtc_configuration(&config, relay_only)).await.map_err(wrap)?;
         let offer = link.pc.create_offer(Some(RTCOfferOptions { ice_restart: true })).await.map_err(wrap)?;
         link.pc.set_local_description(offer.clone()).await.map_err(wrap)?;
+        link.on_local_description(&offer.sdp);
         link.local_offer_pending = true;
         let detail = restart_detail(&config, &dropped, why);
         self.event(remote, "ice_restart", &detail);
@@ -1092,7 +1139,10 @@ impl Engine {
         let label = self.name_of(remote);
         let remote = remote.to_string();
         let task = match kind {
-            RtpCodecKind::Video => tokio::spawn(receive_video(track, remote.clone(), label, record, video, joined_at, view)),
+            RtpCodecKind::Video => {
+                let types = self.links.get(&remote).map(|l| Arc::clone(&l.receive_video_types)).unwrap_or_default();
+                tokio::spawn(receive_video(track, remote.clone(), label, record, video, joined_at, view, types))
+            }
             _ => {
                 let playout = self.config.playout.clone();
                 let remote = remote.clone();
@@ -1139,67 +1189,6 @@ fn wrap(e: impl std::fmt::Display) -> CallError {
     CallError::WebRtc(e.to_string())
 }
 
-fn spawn_video_writer(link: &PeerLink, mut frames: broadcast::Receiver<Arc<EncodedFrame>>, fps: u32) -> tokio::task::JoinHandle<()> {
-    let track = Arc::clone(&link.video.track);
-    let (ssrc, pt) = (link.video.ssrc, link.video.payload_type);
-    let remote = link.remote.clone();
-    let frame_duration = Duration::from_secs_f64(1.0 / f64::from(fps.max(1)));
-    tokio::spawn(async move {
-        let mut waiting_for_keyframe = true;
-        loop {
-            let frame = match frames.recv().await {
-                Ok(f) => f,
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::debug!(remote, "video writer lagged {n} frames");
-                    waiting_for_keyframe = true;
-                    continue;
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            };
-            if waiting_for_keyframe && !frame.keyframe {
-                continue;
-            }
-            waiting_for_keyframe = false;
-            let sample = Sample { data: frame.data.clone(), duration: frame_duration, ..Sample::new(Instant::now()) };
-            if let Err(e) = track.sample_writer(ssrc, pt).write_sample(&sample).await {
-                tracing::debug!(remote, "video write failed: {e}");
-            }
-        }
-    })
-}
-
-/// Watch RTCP on our video track: a PLI/FIR from this remote makes the next frame a keyframe.
-fn spawn_keyframe_request_listener(link: &PeerLink, keyframe: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
-    let track = Arc::clone(&link.video.track);
-    let remote = link.remote.clone();
-    tokio::spawn(async move {
-        while let Some(event) = track.poll().await {
-            if let TrackLocalEvent::OnRtcpPacket(packets) = event
-                && packets.iter().any(|p| crate::keyframe::is_keyframe_request(p.as_ref()))
-            {
-                tracing::debug!(remote, "keyframe requested");
-                keyframe.store(true, Ordering::Relaxed);
-            }
-        }
-    })
-}
-
-fn spawn_audio_writer(link: &PeerLink, mut packets: broadcast::Receiver<Arc<EncodedAudio>>) -> tokio::task::JoinHandle<()> {
-    let track = Arc::clone(&link.audio.track);
-    let (ssrc, pt) = (link.audio.ssrc, link.audio.payload_type);
-    tokio::spawn(async move {
-        loop {
-            let packet = match packets.recv().await {
-                Ok(p) => p,
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => return,
-            };
-            let sample = Sample { data: packet.data.clone(), duration: media::AUDIO_FRAME, ..Sample::new(Instant::now()) };
-            let _ = track.sample_writer(ssrc, pt).write_sample(&sample).await;
-        }
-    })
-}
-
 /// How often a receiver that still cannot decode repeats its keyframe request.
 const PLI_INTERVAL: Duration = Duration::from_millis(250);
 /// How often a connection being set up is checked for hopelessness (see `diagnosis`).
@@ -1208,6 +1197,7 @@ const PLI_INTERVAL: Duration = Duration::from_millis(250);
 const CHECK_INTERVAL: Duration = Duration::from_millis(250);
 
 /// RTP → access units (here) → decode + stamp check (on a decoder thread, off the async runtime).
+#[allow(clippy::too_many_arguments)]
 async fn receive_video(
     track: Arc<dyn TrackRemote>,
     remote: String,
@@ -1216,8 +1206,9 @@ async fn receive_video(
     stats: Arc<Mutex<VideoStats>>,
     joined_at: Instant,
     view: Option<ViewSink>,
+    payload_types: Arc<Mutex<HashMap<u8, VideoCodec>>>,
 ) {
-    let (frame_tx, frame_rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(30);
+    let (frame_tx, frame_rx) = std::sync::mpsc::sync_channel::<(VideoCodec, bytes::Bytes)>(30);
     let decoder_stats = Arc::clone(&stats);
     let decoder_remote = remote.clone();
     let needs_keyframe = Arc::new(AtomicBool::new(true));
@@ -1238,14 +1229,27 @@ async fn receive_video(
         tracing::error!(remote, "could not start a decoder thread: {e}");
         return;
     }
-    let mut assembler = FrameAssembler::default();
+    // The assembler follows the payload type of what arrives (a renegotiation may change it).
+    let mut assembler: Option<(u8, VideoCodec, VideoAssembler)> = None;
     let mut pli = PliPacer::new(PLI_INTERVAL);
     while let Some(event) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(packet) = event else { continue };
-        match assembler.push(packet.header.sequence_number, packet.header.timestamp, packet.header.marker, &packet.payload) {
+        let pt = packet.header.payload_type;
+        if assembler.as_ref().is_none_or(|(current, _, _)| *current != pt) {
+            let known = payload_types.locked().get(&pt).copied();
+            let Some((codec, frames)) = known.and_then(|c| Some((c, VideoAssembler::for_mime(c.mime())?))) else {
+                tracing::debug!(remote, pt, "video with a payload type we did not agree on; ignored");
+                continue;
+            };
+            tracing::info!(remote, pt, %codec, "receiving video");
+            assembler = Some((pt, codec, frames));
+            needs_keyframe.store(true, Ordering::Relaxed);
+        }
+        let (_, codec, frames) = assembler.as_mut().expect("set above");
+        match frames.push(packet.header.sequence_number, packet.header.timestamp, packet.header.marker, &packet.payload) {
             Assembled::Frame(frame) => {
                 stats.locked().on_received();
-                if frame_tx.try_send(frame).is_err() {
+                if frame_tx.try_send((*codec, frame)).is_err() {
                     tracing::debug!(remote, "decoder is behind; dropping a frame");
                     needs_keyframe.store(true, Ordering::Relaxed);
                 }

@@ -11,7 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::rtp_transceiver::RtpSender;
+use crate::codecs::{SendCodec, VideoCodec};
+use tokio::sync::watch;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit, RTCPeerConnectionIceEvent,
@@ -67,19 +70,70 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
-/// A local track and what is needed to write samples into it.
+/// Our outgoing streams to one remote and what it reports receiving of them.
+#[derive(Clone)]
+pub struct Outgoing {
+    pub video: Arc<OutTrack>,
+    pub audio: Arc<OutTrack>,
+    pub reception: crate::reception::ReceptionBoard,
+}
+
+impl Outgoing {
+    pub fn report(&self) -> crate::report::SentReport {
+        let stream = |track: &OutTrack| {
+            let seen = self.reception.get(track.ssrc).unwrap_or_default();
+            crate::report::SentStreamReport {
+                codec: track.codec.borrow().as_ref().map(SendCodec::describe),
+                packets_sent: seen.packets_sent,
+                reports: seen.reports,
+                remote_packets_received: seen.remote_packets_received,
+                remote_packets_lost: seen.remote_packets_lost,
+                remote_fraction_lost: seen.remote_fraction_lost,
+                remote_jitter_ms: seen.remote_jitter_ms,
+                rtt_ms: seen.rtt_ms,
+            }
+        };
+        crate::report::SentReport { video: stream(&self.video), audio: stream(&self.audio) }
+    }
+}
+
+/// One of our outgoing tracks: the RTP track we write packets into, its sender, and the codec
+/// negotiated for it (published to its writer task after every negotiation).
 pub struct OutTrack {
-    pub track: Arc<TrackLocalStaticSample>,
+    pub track: Arc<TrackLocalStaticRTP>,
     pub ssrc: u32,
-    pub payload_type: u8,
+    pub kind: RtpCodecKind,
+    pub sender: Arc<dyn RtpSender>,
+    /// What the writer sends now; `None` until negotiated (or when nothing we encode was agreed).
+    pub codec: watch::Sender<Option<SendCodec>>,
+}
+
+impl OutTrack {
+    /// Read the sender's negotiated codecs and publish the one to send. Returns it when it
+    /// changed (to log and report), `Err` with the codecs on offer when none is usable.
+    pub async fn refresh_codec(&self) -> Result<Option<SendCodec>, String> {
+        let parameters = self.sender.get_parameters().await.map_err(|e| e.to_string())?;
+        let codecs = &parameters.rtp_parameters.codecs;
+        let chosen = crate::codecs::choose_send_codec(codecs);
+        if chosen.is_none() && !codecs.is_empty() {
+            let listed: Vec<String> = codecs.iter().map(|c| c.rtp_codec.mime_type.clone()).collect();
+            self.codec.send_replace(None);
+            return Err(format!("none of the {} codecs the other side accepts ({}) is one we can send", self.kind, listed.join(", ")));
+        }
+        let changed = *self.codec.borrow() != chosen;
+        if changed {
+            self.codec.send_replace(chosen.clone());
+        }
+        Ok(if changed { chosen } else { None })
+    }
 }
 
 /// The peer connection to one remote participant.
 pub struct PeerLink {
     pub remote: String,
     pub pc: Arc<dyn PeerConnection>,
-    pub video: OutTrack,
-    pub audio: OutTrack,
+    pub video: Arc<OutTrack>,
+    pub audio: Arc<OutTrack>,
     /// Remote candidates that arrived before the remote description.
     pub pending_candidates: Vec<RTCIceCandidateInit>,
     pub has_remote_description: bool,
@@ -102,6 +156,12 @@ pub struct PeerLink {
     pub media_watch: crate::fallback::MediaWatch,
     /// When ICE first found a working path, if it has (set by the stack's event handler).
     pub ice_connected: Arc<std::sync::OnceLock<Instant>>,
+    /// What the remote reports receiving of our streams (RTCP report blocks).
+    pub reception: crate::reception::ReceptionBoard,
+    /// Video codecs by the payload types of our own description (what arrives is read by them).
+    pub receive_video_types: Arc<Mutex<std::collections::HashMap<u8, VideoCodec>>>,
+    /// What our trickled candidates carry (from our current local description).
+    pub candidate_tag: natter_ice::sdp::CandidateTag,
 }
 
 /// Everything needed to open peer connections the same way for every remote.
@@ -126,8 +186,10 @@ impl PeerLink {
         remote: &str,
         remote_name: &str,
         events: mpsc::UnboundedSender<LinkEvent>,
+        video_preference: &[VideoCodec],
     ) -> Result<PeerLink, CallError> {
-        let (media, registry) = webrtc_setup::media_engine_and_interceptors()?;
+        let reception = crate::reception::ReceptionBoard::default();
+        let (media, registry) = webrtc_setup::media_engine_and_interceptors(&reception)?;
         let ice_connected = Arc::new(std::sync::OnceLock::new());
         let handler = Arc::new(Handler { remote: remote.to_string(), events, ice_connected: Arc::clone(&ice_connected) });
         let pc = PeerConnectionBuilder::new()
@@ -145,8 +207,10 @@ impl PeerLink {
             .await
             .map_err(webrtc_err)?;
         let pc: Arc<dyn PeerConnection> = Arc::new(pc);
-        let video = add_track(&pc, local_id, RtpCodecKind::Video).await?;
-        let audio = add_track(&pc, local_id, RtpCodecKind::Audio).await?;
+        let video = Arc::new(add_track(&pc, local_id, RtpCodecKind::Video, video_preference).await?);
+        let audio = Arc::new(add_track(&pc, local_id, RtpCodecKind::Audio, video_preference).await?);
+        reception.register(video.ssrc, 90_000);
+        reception.register(audio.ssrc, 48_000);
         let record = Arc::new(Mutex::new(PeerReport::new(remote, remote_name)));
         Ok(PeerLink {
             remote: remote.to_string(),
@@ -165,7 +229,45 @@ impl PeerLink {
             local_offer_pending: false,
             media_watch: crate::fallback::MediaWatch::default(),
             ice_connected,
+            reception,
+            receive_video_types: Arc::default(),
+            candidate_tag: Default::default(),
         })
+    }
+
+    pub fn outgoing(&self) -> Outgoing {
+        Outgoing { video: Arc::clone(&self.video), audio: Arc::clone(&self.audio), reception: self.reception.clone() }
+    }
+
+    /// Our own description was set: what arrives on video is read by its payload types, and
+    /// our candidates carry its mid and ufrag.
+    pub fn on_local_description(&mut self, local_sdp: &str) {
+        let types = crate::codecs::video_payload_types(local_sdp);
+        *self.receive_video_types.lock().unwrap_or_else(|p| p.into_inner()) = types;
+        self.candidate_tag = natter_ice::sdp::candidate_tag(local_sdp);
+    }
+
+    /// A remote description may carry its candidates inside (aiortc does): the setup watch
+    /// counts them as if trickled.
+    pub fn note_candidates_in(&mut self, remote_sdp: &str) {
+        let (candidates, complete) = natter_ice::sdp::candidates_in(remote_sdp);
+        for candidate in candidates {
+            self.setup.on_remote_candidate(candidate, Instant::now());
+        }
+        if complete {
+            self.setup.on_remote_gathering_complete();
+        }
+    }
+
+    /// A local candidate in the W3C shape (`sdpMid` of our first section, our ufrag); an empty
+    /// `candidate` is end-of-candidates.
+    pub fn tagged(&self, candidate: &str) -> natter_signal::protocol::IceCandidate {
+        natter_signal::protocol::IceCandidate {
+            candidate: candidate.to_string(),
+            sdp_mid: self.candidate_tag.mid.clone(),
+            sdp_mline_index: self.candidate_tag.mline_index,
+            username_fragment: self.candidate_tag.ufrag.clone(),
+        }
     }
 
     pub async fn close(&mut self) {
@@ -176,31 +278,47 @@ impl PeerLink {
     }
 }
 
-async fn add_track(pc: &Arc<dyn PeerConnection>, local_id: &str, kind: RtpCodecKind) -> Result<OutTrack, CallError> {
-    let (codec, payload_type) = match kind {
-        RtpCodecKind::Audio => (webrtc_setup::audio_codec(), webrtc_setup::AUDIO_PAYLOAD_TYPE),
-        _ => (webrtc_setup::video_codec(), webrtc_setup::VIDEO_PAYLOAD_TYPE),
+/// Add our track of `kind`. Its coding names one codec (the stack binds its interceptors —
+/// NACK, reports — to the stream through it): the first of `video_preference` for video, which
+/// is the remote's first choice when it offered. The transceiver then offers every codec we
+/// have, in that order; what is *sent* is decided after negotiation (`OutTrack::refresh_codec`).
+async fn add_track(pc: &Arc<dyn PeerConnection>, local_id: &str, kind: RtpCodecKind, video_preference: &[VideoCodec]) -> Result<OutTrack, CallError> {
+    let mut video_order: Vec<VideoCodec> = video_preference.to_vec();
+    for codec in VideoCodec::OFFERED {
+        if !video_order.contains(&codec) {
+            video_order.push(codec);
+        }
+    }
+    let codec = match kind {
+        RtpCodecKind::Audio => webrtc_setup::audio_codec(),
+        _ => webrtc_setup::video_codec(video_order[0]),
     };
     let ssrc = rand_ssrc();
-    let track = Arc::new(
-        TrackLocalStaticSample::new(
-            Instant::now(),
-            MediaStreamTrack::new(
-                format!("natter-{local_id}"),
-                format!("natter-{local_id}-{kind}"),
-                format!("{kind}"),
-                kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
-                    codec,
-                    ..Default::default()
-                }],
-            ),
-        )
-        .map_err(webrtc_err)?,
-    );
-    pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await.map_err(webrtc_err)?;
-    Ok(OutTrack { track, ssrc, payload_type })
+    let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        format!("natter-{local_id}"),
+        format!("natter-{local_id}-{kind}"),
+        format!("{kind}"),
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+            codec,
+            ..Default::default()
+        }],
+    )));
+    let sender = pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await.map_err(webrtc_err)?;
+    if kind == RtpCodecKind::Video {
+        // The stack narrows a transceiver to its track's codec; offer all of ours.
+        let all = webrtc_setup::offered_video_codecs();
+        let ordered: Vec<_> = video_order.iter().filter_map(|c| all.iter().find(|p| VideoCodec::from_mime(&p.rtp_codec.mime_type) == Some(*c)).cloned()).collect();
+        for transceiver in pc.get_transceivers().await {
+            if let Ok(Some(s)) = transceiver.sender().await
+                && s.id() == sender.id()
+            {
+                transceiver.set_codec_preferences(ordered.clone()).await.map_err(webrtc_err)?;
+            }
+        }
+    }
+    Ok(OutTrack { track, ssrc, kind, sender, codec: watch::Sender::new(None) })
 }
 
 /// Longest anyone waits for a stats query of the `webrtc` crate.

@@ -112,6 +112,36 @@ pub struct PeerReport {
     pub remote_audio_muted: bool,
     #[serde(default)]
     pub remote_video_muted: bool,
+    /// What we sent this remote and what it says it received (its RTCP reports).
+    #[serde(default)]
+    pub sent: SentReport,
+}
+
+/// Our streams to one remote, as the remote reports receiving them (W3C `remote-inbound-rtp`).
+#[derive(Debug, Clone, Default, Serialize, TS)]
+pub struct SentReport {
+    pub video: SentStreamReport,
+    pub audio: SentStreamReport,
+}
+
+/// One of our outgoing streams.
+#[derive(Debug, Clone, Default, Serialize, TS)]
+pub struct SentStreamReport {
+    /// Codec and payload type negotiated for it ("H264/90000 as payload type 108"); absent
+    /// until negotiated, or when nothing we can send was agreed.
+    pub codec: Option<String>,
+    /// RTP packets we sent.
+    pub packets_sent: u64,
+    /// Reception reports the remote sent about this stream.
+    pub reports: u64,
+    /// What the remote's last report says it received, lost (cumulative) and the fraction lost
+    /// since its previous report (0–1).
+    pub remote_packets_received: u64,
+    pub remote_packets_lost: i64,
+    pub remote_fraction_lost: f64,
+    pub remote_jitter_ms: f64,
+    /// Round-trip time from the report's LSR/DLSR.
+    pub rtt_ms: Option<f64>,
 }
 
 /// One thing that happened to a connection.
@@ -233,6 +263,8 @@ pub fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
         Freeze::decl(cfg),
         PathReport::decl(cfg),
         VideoReport::decl(cfg),
+        SentReport::decl(cfg),
+        SentStreamReport::decl(cfg),
         AudioReport::decl(cfg),
         PlayoutReport::decl(cfg),
         crate::health::ServerHealth::decl(cfg),

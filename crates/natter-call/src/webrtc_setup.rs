@@ -2,7 +2,8 @@
 //! from the crate's defaults lives here, with the reason.
 
 use natter_ice::{IceConfig, TransportPolicy};
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS, MediaEngine};
+use crate::codecs::VideoCodec;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MediaEngine};
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
 use std::time::Duration;
 use webrtc::peer_connection::{
@@ -12,19 +13,24 @@ use webrtc::peer_connection::{
 
 use crate::CallError;
 
-pub const VIDEO_PAYLOAD_TYPE: u8 = 102;
-pub const AUDIO_PAYLOAD_TYPE: u8 = 111;
+/// Payload types of *our* offers. What we send is whatever the remote's description numbers
+/// these codecs (see `codecs`); these constants never decide what goes on the wire.
+pub const H264_PAYLOAD_TYPE: u8 = 102;
+pub const VP8_PAYLOAD_TYPE: u8 = 96;
+pub const OPUS_PAYLOAD_TYPE: u8 = 111;
 
-pub fn video_codec() -> RTCRtpCodec {
-    RTCRtpCodec {
-        mime_type: MIME_TYPE_H264.to_owned(),
-        clock_rate: 90_000,
-        channels: 0,
-        sdp_fmtp_line: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f".to_owned(),
-        rtcp_feedback: vec![],
-    }
+pub fn video_codec(codec: VideoCodec) -> RTCRtpCodec {
+    let sdp_fmtp_line = match codec {
+        VideoCodec::H264 => "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+        VideoCodec::Vp8 => "",
+    };
+    RTCRtpCodec { mime_type: codec.mime().to_owned(), clock_rate: 90_000, channels: 0, sdp_fmtp_line: sdp_fmtp_line.to_owned(), rtcp_feedback: vec![] }
 }
 
+/// Opus as browsers offer it: stereo in the SDP (RFC 7587 says so even for mono), 10 ms minimum
+/// packet time, in-band FEC (our encoder adds it; a browser's decoder uses it on loss). No
+/// `usedtx`: we ask nobody to stop sending in silence, because a link that carries no packets
+/// for 1 s is taken for a dead path (`fallback::MediaWatch`).
 pub fn audio_codec() -> RTCRtpCodec {
     RTCRtpCodec {
         mime_type: MIME_TYPE_OPUS.to_owned(),
@@ -35,19 +41,29 @@ pub fn audio_codec() -> RTCRtpCodec {
     }
 }
 
-/// Only the codecs Natter sends: H.264 constrained baseline and Opus.
-pub fn media_engine_and_interceptors() -> Result<(MediaEngine, Registry), CallError> {
+fn payload_type(codec: VideoCodec) -> u8 {
+    match codec {
+        VideoCodec::H264 => H264_PAYLOAD_TYPE,
+        VideoCodec::Vp8 => VP8_PAYLOAD_TYPE,
+    }
+}
+
+/// Our video codecs with our payload types, in the order we offer them.
+pub fn offered_video_codecs() -> Vec<RTCRtpCodecParameters> {
+    VideoCodec::OFFERED.iter().map(|&c| RTCRtpCodecParameters { rtp_codec: video_codec(c), payload_type: payload_type(c) }).collect()
+}
+
+/// The codecs Natter sends and receives: H.264 constrained baseline and VP8, Opus. The reception
+/// reports of our streams go to `reception` (see `reception`).
+pub fn media_engine_and_interceptors(reception: &crate::reception::ReceptionBoard) -> Result<(MediaEngine, Registry), CallError> {
     let mut media = MediaEngine::default();
     let wrap = |e: rtc::shared::error::Error| CallError::WebRtc(e.to_string());
+    for codec in offered_video_codecs() {
+        media.register_codec(codec, RtpCodecKind::Video).map_err(wrap)?;
+    }
     media
         .register_codec(
-            RTCRtpCodecParameters { rtp_codec: video_codec(), payload_type: VIDEO_PAYLOAD_TYPE },
-            RtpCodecKind::Video,
-        )
-        .map_err(wrap)?;
-    media
-        .register_codec(
-            RTCRtpCodecParameters { rtp_codec: audio_codec(), payload_type: AUDIO_PAYLOAD_TYPE },
+            RTCRtpCodecParameters { rtp_codec: audio_codec(), payload_type: OPUS_PAYLOAD_TYPE },
             RtpCodecKind::Audio,
         )
         .map_err(wrap)?;
@@ -57,6 +73,8 @@ pub fn media_engine_and_interceptors() -> Result<(MediaEngine, Registry), CallEr
         rtc::interceptor::Slot::from(crate::keyframe::FORWARDER_SLOT),
         crate::keyframe::KeyframeRequestForwarder::default(),
     );
+    // What the remote says it received of our streams (see `reception`).
+    let registry = registry.with(rtc::interceptor::Slot::from(crate::reception::READER_SLOT), reception.reader());
     Ok((media, registry))
 }
 

@@ -30,7 +30,7 @@ pub enum SdpProblem {
     Unencrypted { media: String, proto: String },
     #[error("it gave no DTLS certificate fingerprint for {media}, so it could not be verified who is at the other end")]
     NoFingerprint { media: String },
-    #[error("its DTLS certificate fingerprint {0:?} is not a SHA-256 fingerprint")]
+    #[error("none of its DTLS certificate fingerprints is a SHA-256 one, the hash Natter verifies (it gave {0:?})")]
     BadFingerprint(String),
     #[error("it gave no ICE username/password for {media}")]
     NoIceCredentials { media: String },
@@ -53,7 +53,7 @@ pub fn check_remote_sdp(sdp: &str) -> Result<CheckedSdp, SdpProblem> {
         return Err(SdpProblem::TooLarge(sdp.len()));
     }
     let parsed = SessionDescription::unmarshal(&mut std::io::Cursor::new(sdp.as_bytes())).map_err(|e| SdpProblem::Unreadable(shorten(&e.to_string())))?;
-    let session_fingerprint = parsed.attribute("fingerprint").map(String::as_str);
+    let session_fingerprints = fingerprints_of(&parsed.attributes);
     let session_ufrag = parsed.attribute("ice-ufrag").is_some();
     let session_pwd = parsed.attribute("ice-pwd").is_some();
     let session_setup = parsed.attribute("setup").map(String::as_str);
@@ -71,8 +71,14 @@ pub fn check_remote_sdp(sdp: &str) -> Result<CheckedSdp, SdpProblem> {
         if !is_encrypted(&name.protos) {
             return Err(SdpProblem::Unencrypted { media: kind, proto });
         }
-        let value = section.attribute("fingerprint").flatten().or(session_fingerprint).ok_or_else(|| SdpProblem::NoFingerprint { media: kind.clone() })?;
-        let checked = check_fingerprint(value)?;
+        // Any listed hash may come first (sha-384, sha-512…); one SHA-256 among them, at media
+        // or session level, is what we hold the other side to.
+        let mut listed = fingerprints_of(&section.attributes);
+        if listed.is_empty() {
+            listed = session_fingerprints.clone();
+        }
+        let first = listed.first().ok_or_else(|| SdpProblem::NoFingerprint { media: kind.clone() })?;
+        let checked = listed.iter().find_map(|v| check_fingerprint(v).ok()).ok_or_else(|| SdpProblem::BadFingerprint(shorten(first)))?;
         fingerprint.get_or_insert(checked);
         let ufrag = section.attribute("ice-ufrag").is_some() || session_ufrag;
         let pwd = section.attribute("ice-pwd").is_some() || session_pwd;
@@ -90,6 +96,68 @@ pub fn check_remote_sdp(sdp: &str) -> Result<CheckedSdp, SdpProblem> {
         Some(fingerprint) => Ok(CheckedSdp { media, fingerprint }),
         None => Err(SdpProblem::NoMedia),
     }
+}
+
+fn fingerprints_of(attributes: &[rtc_sdp::description::common::Attribute]) -> Vec<&str> {
+    attributes.iter().filter(|a| a.key.eq_ignore_ascii_case("fingerprint")).filter_map(|a| a.value.as_deref()).collect()
+}
+
+/// The description as the WebRTC stack should see it: only its SHA-256 fingerprint lines. The
+/// stack reads the first `a=fingerprint` of each level and verifies SHA-256 only, so an offer
+/// that lists sha-384 first would fail its handshake although it also carries sha-256; dropping
+/// the hashes nobody verifies changes nothing of what the certificate is held to. Call after
+/// [`check_remote_sdp`] accepted the description (which guarantees a SHA-256 line remains).
+pub fn for_the_stack(sdp: &str) -> String {
+    let (hash, _) = FINGERPRINT_HASH;
+    let keep = |line: &str| match line.trim_start().strip_prefix("a=fingerprint:") {
+        Some(value) => value.trim_start().split_once(' ').is_some_and(|(h, _)| h.eq_ignore_ascii_case(hash)),
+        None => true,
+    };
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.split_inclusive('\n') {
+        if keep(line) {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// What our trickled candidates must carry to be placed by any W3C peer: the `mid` of the first
+/// media section (with BUNDLE every candidate belongs to it) and our ICE username fragment (so a
+/// peer can tell candidates of an ICE restart from the old ones).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CandidateTag {
+    pub mid: Option<String>,
+    pub mline_index: Option<u16>,
+    pub ufrag: Option<String>,
+}
+
+/// The tag for candidates of the connection whose local description is `sdp`.
+pub fn candidate_tag(sdp: &str) -> CandidateTag {
+    let mut tag = CandidateTag::default();
+    let mut in_media = false;
+    for line in sdp.lines().map(str::trim_end) {
+        if line.starts_with("m=") {
+            if in_media {
+                break;
+            }
+            in_media = true;
+            tag.mline_index = Some(0);
+        } else if let Some(mid) = line.strip_prefix("a=mid:").filter(|_| in_media) {
+            tag.mid.get_or_insert_with(|| mid.to_string());
+        } else if let Some(ufrag) = line.strip_prefix("a=ice-ufrag:") {
+            tag.ufrag.get_or_insert_with(|| ufrag.to_string());
+        }
+    }
+    tag
+}
+
+/// The `a=candidate:` lines of a description (candidates sent inside the SDP instead of
+/// trickled, as aiortc does), and whether it says `a=end-of-candidates`.
+pub fn candidates_in(sdp: &str) -> (Vec<&str>, bool) {
+    let candidates = sdp.lines().filter_map(|l| l.trim_end().strip_prefix("a=")).filter(|l| l.starts_with("candidate:")).collect();
+    let complete = sdp.lines().any(|l| l.trim_end() == "a=end-of-candidates");
+    (candidates, complete)
 }
 
 /// SRTP (`UDP/TLS/RTP/SAVP[F]`, `RTP/SAVP[F]` with DTLS keys) or data over DTLS (`…DTLS/SCTP`).
@@ -145,6 +213,45 @@ mod tests {
         let checked = check_remote_sdp(&offer("UDP/TLS/RTP/SAVPF", &format!("a=fingerprint:{FP}\r\n"))).unwrap();
         assert_eq!(checked.media, vec!["video"]);
         assert!(checked.fingerprint.starts_with("sha-256 0F:1E"), "{}", checked.fingerprint);
+    }
+
+    #[test]
+    fn a_sha256_fingerprint_after_others_is_found_and_kept_for_the_stack() {
+        let sha384 = format!("a=fingerprint:sha-384 {}\r\n", ["AB"; 48].join(":"));
+        let sha512 = format!("a=fingerprint:sha-512 {}\r\n", ["CD"; 64].join(":"));
+        for extra in [format!("{sha384}a=fingerprint:{FP}\r\n"), format!("{sha512}{sha384}a=fingerprint:{FP}\r\n")] {
+            let sdp = offer("UDP/TLS/RTP/SAVPF", &extra);
+            let checked = check_remote_sdp(&sdp).unwrap();
+            assert!(checked.fingerprint.starts_with("sha-256 0F:1E"), "{}", checked.fingerprint);
+            let stack = for_the_stack(&sdp);
+            assert!(!stack.contains("sha-384") && !stack.contains("sha-512"), "{stack}");
+            assert!(stack.contains(&format!("a=fingerprint:{FP}\r\n")));
+            assert_eq!(stack.lines().count(), sdp.lines().count() - extra.lines().count() + 1);
+        }
+        // At media level too.
+        let media_level = offer("UDP/TLS/RTP/SAVPF", "") + &sha384 + &format!("a=fingerprint:{FP}\r\n");
+        assert!(check_remote_sdp(&media_level).is_ok());
+        // Only hashes we cannot verify: refused, saying what it gave.
+        let err = check_remote_sdp(&offer("UDP/TLS/RTP/SAVPF", &sha384)).unwrap_err();
+        assert!(matches!(err, SdpProblem::BadFingerprint(ref v) if v.starts_with("sha-384")), "{err}");
+        assert!(err.to_string().contains("SHA-256"), "{err}");
+    }
+
+    #[test]
+    fn candidates_are_tagged_with_the_first_mid_and_our_ufrag() {
+        let sdp = offer("UDP/TLS/RTP/SAVPF", "") + "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:1\r\n";
+        let tag = candidate_tag(&sdp);
+        assert_eq!(tag, CandidateTag { mid: Some("0".into()), mline_index: Some(0), ufrag: Some("abcd".into()) });
+        assert_eq!(candidate_tag("v=0\r\n"), CandidateTag::default());
+    }
+
+    #[test]
+    fn candidates_inside_a_description_are_found() {
+        let sdp = offer("UDP/TLS/RTP/SAVPF", "") + "a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\na=end-of-candidates\r\n";
+        let (candidates, complete) = candidates_in(&sdp);
+        assert_eq!(candidates, vec!["candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host"]);
+        assert!(complete);
+        assert_eq!(candidates_in(&offer("UDP/TLS/RTP/SAVPF", "")), (vec![], false));
     }
 
     #[test]

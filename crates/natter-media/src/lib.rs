@@ -19,6 +19,7 @@ pub mod source;
 mod stamp;
 mod synthetic;
 mod video;
+mod vp8;
 
 pub use audio::{AudioDecoder, AudioEncoder};
 pub use convert::i420_to_rgba_scaled;
@@ -27,6 +28,7 @@ pub use stamp::{FrameStamp, STAMP_BAND_HEIGHT, read_stamp, stamp_frame};
 pub use source::{AudioSink, AudioSource, DeviceLost, DiscardSink, SyntheticVideo, VideoSource};
 pub use synthetic::{SyntheticCamera, SyntheticMic};
 pub use video::{EncodedVideo, VideoDecoder, VideoEncoder};
+pub use vp8::{Vp8Decoder, Vp8Encoder};
 
 /// Audio is 48 kHz mono, 20 ms per frame.
 pub const AUDIO_SAMPLE_RATE: u32 = 48_000;

@@ -641,8 +641,25 @@ where
         self.mdns_socket = None;
         self.tcp_transport = RTCTcpTransport::new(HashMap::new());
 
+        // NATTER PATCH 3: mDNS is optional. Without a multicast route (a network namespace, a
+        // container) the socket fails with ENODEV; that means "no mDNS" (remote `.local`
+        // candidates cannot be resolved, the peer's checks still teach us its address as prflx),
+        // never a failed connection. Warned about once per process.
         if self.mdns_mode != MulticastDnsMode::Disabled {
-            self.mdns_socket = Some(runtime.wrap_udp_socket(MulticastSocket::new().into_std()?)?);
+            let socket = MulticastSocket::new()
+                .into_std()
+                .and_then(|socket| runtime.wrap_udp_socket(socket));
+            match socket {
+                Ok(socket) => self.mdns_socket = Some(socket),
+                Err(err) => {
+                    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+                    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        warn!("mDNS unavailable ({err}): remote .local candidates will not be resolved; calls continue without mDNS");
+                    } else {
+                        debug!("mDNS unavailable: {err}");
+                    }
+                }
+            }
         }
 
         // Resolve here, not at construction: this runs again on every ICE-restart rebind, which

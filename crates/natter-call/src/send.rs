@@ -1,0 +1,227 @@
+//! The sending end of one connection: encoded frames and audio packets → RTP with the codec and
+//! payload type negotiated for that sender (`peer::OutTrack::codec`), never constants. When a
+//! renegotiation changes the codec, the writer switches encoder output and packetizer at the
+//! next keyframe; sequence numbers continue.
+
+use crate::codecs::{SendCodec, VideoCodec};
+use crate::media::{self, EncodedAudio, EncodedFrame, EncodedStreams};
+use crate::peer::{OutTrack, PeerLink};
+use rtc::rtp::packetizer::{Packetizer, new_packetizer};
+use rtc::rtp::sequence::{Sequencer, new_random_sequencer};
+use rtc::rtp_transceiver::rtp_sender::RTCRtpCodec;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, watch};
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+
+/// RTP packets at most this big (as the `webrtc` crate's own sample track).
+const RTP_MTU: usize = 1200;
+
+/// Turns samples into RTP for one sender with its negotiated codec; one per track.
+struct RtpWriter {
+    ssrc: u32,
+    sequencer: Box<dyn Sequencer>,
+    packetizer: Option<(SendCodec, Box<dyn Packetizer>)>,
+}
+
+impl RtpWriter {
+    fn new(ssrc: u32) -> Self {
+        Self {
+            ssrc,
+            sequencer: Box::new(new_random_sequencer()),
+            packetizer: None,
+        }
+    }
+
+    /// RTP packets for one sample of `duration`, for `codec` (a new packetizer when it changed).
+    fn packets(
+        &mut self,
+        codec: &SendCodec,
+        data: &bytes::Bytes,
+        duration: Duration,
+    ) -> Vec<rtc::rtp::Packet> {
+        if self
+            .packetizer
+            .as_ref()
+            .is_none_or(|(current, _)| current != codec)
+        {
+            let payloader = RTCRtpCodec {
+                mime_type: codec.mime.clone(),
+                clock_rate: codec.clock_rate,
+                ..Default::default()
+            }
+            .payloader();
+            let Ok(payloader) = payloader else {
+                tracing::warn!(mime = %codec.mime, "no packetizer for this codec");
+                return Vec::new();
+            };
+            let packetizer = new_packetizer(
+                Instant::now(),
+                RTP_MTU,
+                codec.payload_type,
+                self.ssrc,
+                payloader,
+                self.sequencer.clone(),
+                codec.clock_rate,
+            );
+            self.packetizer = Some((codec.clone(), Box::new(packetizer)));
+        }
+        let (_, packetizer) = self.packetizer.as_mut().expect("just made");
+        let samples = (duration.as_secs_f64() * f64::from(codec.clock_rate)).round() as u32;
+        packetizer
+            .packetize(Instant::now(), data, samples)
+            .unwrap_or_else(|e| {
+                tracing::debug!("packetizing failed: {e}");
+                Vec::new()
+            })
+    }
+}
+
+async fn write_all(track: &OutTrack, packets: Vec<rtc::rtp::Packet>, remote: &str) {
+    for packet in packets {
+        if let Err(e) = track.track.write_rtp(packet).await {
+            tracing::debug!(remote, kind = %track.kind, "RTP write failed: {e}");
+            return;
+        }
+    }
+}
+
+/// Video for one connection: follows the negotiated codec, subscribes to that encoder's output
+/// (the capture thread encodes a codec only while someone sends it), starts at a keyframe.
+pub fn spawn_video_writer(
+    link: &PeerLink,
+    encoded: EncodedStreams,
+    fps: u32,
+) -> tokio::task::JoinHandle<()> {
+    let track = OutTrackRef::of(&link.video);
+    let mut codec_rx = link.video.codec.subscribe();
+    let remote = link.remote.clone();
+    let nominal = Duration::from_secs_f64(1.0 / f64::from(fps.max(1)));
+    tokio::spawn(async move {
+        let mut writer = RtpWriter::new(track.ssrc);
+        let mut current: Option<(
+            SendCodec,
+            VideoCodec,
+            broadcast::Receiver<Arc<EncodedFrame>>,
+        )> = None;
+        let mut waiting_for_keyframe = true;
+        let mut last_capture: Option<Instant> = None;
+        loop {
+            let negotiated = codec_rx.borrow_and_update().clone();
+            let wanted = negotiated
+                .as_ref()
+                .and_then(|c| c.video.map(|v| (c.clone(), v)));
+            if current.as_ref().map(|(c, v, _)| (c, v)) != wanted.as_ref().map(|(c, v)| (c, v)) {
+                current = wanted.map(|(codec, video)| {
+                    tracing::info!(remote, codec = %codec.describe(), "sending video");
+                    encoded.request_keyframe_for(video);
+                    (codec, video, encoded.video(video).subscribe())
+                });
+                waiting_for_keyframe = true;
+            }
+            let Some((codec, _, frames)) = current.as_mut() else {
+                if codec_rx.changed().await.is_err() {
+                    return;
+                }
+                continue;
+            };
+            let frame = tokio::select! {
+                changed = codec_rx.changed() => {
+                    if changed.is_err() { return; }
+                    continue;
+                }
+                frame = frames.recv() => frame,
+            };
+            let frame = match frame {
+                Ok(f) => f,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::debug!(remote, "video writer lagged {n} frames");
+                    waiting_for_keyframe = true;
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            if waiting_for_keyframe && !frame.keyframe {
+                continue;
+            }
+            waiting_for_keyframe = false;
+            // RTP time follows capture time, not a nominal rate: a sender that makes 24 of its
+            // 30 frames a second must not look to the receiver as if its clock ran slow.
+            let duration = last_capture.map_or(nominal, |last| {
+                frame
+                    .captured_at
+                    .saturating_duration_since(last)
+                    .min(Duration::from_secs(1))
+            });
+            last_capture = Some(frame.captured_at);
+            let packets = writer.packets(codec, &frame.data, duration);
+            write_all(&track.track, packets, &remote).await;
+        }
+    })
+}
+
+/// Audio for one connection (Opus, 20 ms a packet, with the negotiated payload type).
+pub fn spawn_audio_writer(
+    link: &PeerLink,
+    mut packets: broadcast::Receiver<Arc<EncodedAudio>>,
+) -> tokio::task::JoinHandle<()> {
+    let track = OutTrackRef::of(&link.audio);
+    let codec_rx: watch::Receiver<Option<SendCodec>> = link.audio.codec.subscribe();
+    let remote = link.remote.clone();
+    tokio::spawn(async move {
+        let mut writer = RtpWriter::new(track.ssrc);
+        loop {
+            let packet = match packets.recv().await {
+                Ok(p) => p,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let Some(codec) = codec_rx.borrow().clone() else {
+                continue;
+            };
+            let rtp = writer.packets(&codec, &packet.data, media::AUDIO_FRAME);
+            write_all(&track.track, rtp, &remote).await;
+        }
+    })
+}
+
+/// Watch RTCP on our video track: a PLI/FIR from this remote makes the next frame of the codec
+/// it receives a keyframe.
+pub fn spawn_keyframe_request_listener(
+    link: &PeerLink,
+    encoded: EncodedStreams,
+) -> tokio::task::JoinHandle<()> {
+    let track = Arc::clone(&link.video.track);
+    let codec_rx = link.video.codec.subscribe();
+    let remote = link.remote.clone();
+    tokio::spawn(async move {
+        while let Some(event) = track.poll().await {
+            if let TrackLocalEvent::OnRtcpPacket(packets) = event
+                && packets
+                    .iter()
+                    .any(|p| crate::keyframe::is_keyframe_request(p.as_ref()))
+            {
+                tracing::debug!(remote, "keyframe requested");
+                match codec_rx.borrow().as_ref().and_then(|c| c.video) {
+                    Some(video) => encoded.request_keyframe_for(video),
+                    None => encoded.request_keyframe(),
+                }
+            }
+        }
+    })
+}
+
+/// What a writer task keeps of its track (the link itself stays with the engine).
+struct OutTrackRef {
+    track: Arc<OutTrack>,
+    ssrc: u32,
+}
+
+impl OutTrackRef {
+    fn of(track: &Arc<OutTrack>) -> Self {
+        Self {
+            track: Arc::clone(track),
+            ssrc: track.ssrc,
+        }
+    }
+}
