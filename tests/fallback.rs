@@ -205,7 +205,7 @@ async fn editing_ice_servers_mid_call_moves_the_call() {
         room: "edit".into(),
         room_secret: None,
         signal_url: server.url(),
-        link: natter_call::peer::LinkSettings { ice, relay_only: true, bind: "127.0.0.1:0".parse().unwrap(), stack_defaults: false },
+        link: natter_call::peer::LinkSettings { ice, relay_only: true, bind: "127.0.0.1:0".parse().unwrap(), stack_defaults: false, offer_payload_types: Default::default() },
         media: natter_call::media::MediaSettings { width: 320, height: 180, ..Default::default() },
         view: None,
         board: None,

@@ -65,6 +65,7 @@ async fn main() {
         relay_only: false,
         bind: "127.0.0.1:0".parse().unwrap(),
         stack_defaults,
+        offer_payload_types: Default::default(),
     };
 
     let (links, _) = open_pairs(&settings, WARM_UP).await;
@@ -120,8 +121,8 @@ async fn open_pairs(settings: &LinkSettings, n: usize) -> (Vec<PeerLink>, usize)
     let mut b_links = HashMap::new();
     for i in 0..n {
         // Side A knows its remote as "b{i}", side B as "a{i}".
-        let a = PeerLink::open(settings, "a", &format!("b{i}"), "B", a_events.clone()).await.expect("open A");
-        let b = PeerLink::open(settings, "b", &format!("a{i}"), "A", b_events.clone()).await.expect("open B");
+        let a = PeerLink::open(settings, "a", &format!("b{i}"), "B", a_events.clone(), &natter_call::codecs::VideoCodec::OFFERED).await.expect("open A");
+        let b = PeerLink::open(settings, "b", &format!("a{i}"), "A", b_events.clone(), &natter_call::codecs::VideoCodec::OFFERED).await.expect("open B");
         let offer = a.pc.create_offer(None).await.expect("offer");
         a.pc.set_local_description(offer.clone()).await.expect("A local");
         b.pc.set_remote_description(offer).await.expect("B remote");

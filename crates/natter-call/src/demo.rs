@@ -89,7 +89,7 @@ pub struct RoomOptions {
 /// Join `options.room` through its signaling server; events flow into `events` until stopped.
 pub async fn join_room(options: RoomOptions, events: mpsc::Sender<ViewEvent>) -> Result<DemoHandle, CallError> {
     let bind = std::net::SocketAddr::new(options.bind, 0);
-    let link = LinkSettings { ice: options.ice.clone(), relay_only: false, bind, stack_defaults: false };
+    let link = LinkSettings { ice: options.ice.clone(), relay_only: false, bind, stack_defaults: false, offer_payload_types: Default::default() };
     let view = ViewSink { events, tile_width: options.tile_width, tile_height: options.tile_height, every_nth: 1 };
     // Restarts after a failure use only the servers that work (shared probes, breakers).
     let board = crate::health::ServerBoard::new(options.ice.clone(), crate::health::ProbeOptions::from_env(), None);
@@ -178,7 +178,7 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
         .map_err(|e| CallError::Signaling(e.to_string()))?;
     let url = server.url();
     let server = server.spawn();
-    let link = LinkSettings { ice: options.ice.clone(), relay_only: false, bind: "127.0.0.1:0".parse().expect("valid address"), stack_defaults: false };
+    let link = LinkSettings { ice: options.ice.clone(), relay_only: false, bind: "127.0.0.1:0".parse().expect("valid address"), stack_defaults: false, offer_payload_types: Default::default() };
     let room = "demo".to_string();
     let view = ViewSink { events, tile_width: options.tile_width, tile_height: options.tile_height, every_nth: 1 };
     let playout = options.devices.playout(&view.events);

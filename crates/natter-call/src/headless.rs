@@ -112,7 +112,7 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
         }
     };
     let bind = options.bind.map(|ip| SocketAddr::new(ip, 0)).unwrap_or(bind);
-    let link = LinkSettings { ice: ice.clone(), relay_only, bind, stack_defaults: options.stack_defaults };
+    let link = LinkSettings { ice: ice.clone(), relay_only, bind, stack_defaults: options.stack_defaults, offer_payload_types: Default::default() };
 
     let started = Instant::now();
     // Probe every ICE server while the call sets up: the report says which server works, over

@@ -173,6 +173,8 @@ pub struct LinkSettings {
     /// The `webrtc` crate as it comes, for side-by-side measurements: its default timers, and
     /// none of Natter's recovery (no ICE restarts, no media watch).
     pub stack_defaults: bool,
+    /// How our offers number the codecs (what is sent always follows the negotiation).
+    pub offer_payload_types: webrtc_setup::PayloadTypes,
 }
 
 fn webrtc_err(e: impl std::fmt::Display) -> CallError {
@@ -189,7 +191,7 @@ impl PeerLink {
         video_preference: &[VideoCodec],
     ) -> Result<PeerLink, CallError> {
         let reception = crate::reception::ReceptionBoard::default();
-        let (media, registry) = webrtc_setup::media_engine_and_interceptors(&reception)?;
+        let (media, registry) = webrtc_setup::media_engine_and_interceptors(settings.offer_payload_types, &reception)?;
         let ice_connected = Arc::new(std::sync::OnceLock::new());
         let handler = Arc::new(Handler { remote: remote.to_string(), events, ice_connected: Arc::clone(&ice_connected) });
         let pc = PeerConnectionBuilder::new()
@@ -207,8 +209,9 @@ impl PeerLink {
             .await
             .map_err(webrtc_err)?;
         let pc: Arc<dyn PeerConnection> = Arc::new(pc);
-        let video = Arc::new(add_track(&pc, local_id, RtpCodecKind::Video, video_preference).await?);
-        let audio = Arc::new(add_track(&pc, local_id, RtpCodecKind::Audio, video_preference).await?);
+        let numbers = settings.offer_payload_types;
+        let video = Arc::new(add_track(&pc, local_id, RtpCodecKind::Video, video_preference, numbers).await?);
+        let audio = Arc::new(add_track(&pc, local_id, RtpCodecKind::Audio, video_preference, numbers).await?);
         reception.register(video.ssrc, 90_000);
         reception.register(audio.ssrc, 48_000);
         let record = Arc::new(Mutex::new(PeerReport::new(remote, remote_name)));
@@ -282,7 +285,13 @@ impl PeerLink {
 /// NACK, reports — to the stream through it): the first of `video_preference` for video, which
 /// is the remote's first choice when it offered. The transceiver then offers every codec we
 /// have, in that order; what is *sent* is decided after negotiation (`OutTrack::refresh_codec`).
-async fn add_track(pc: &Arc<dyn PeerConnection>, local_id: &str, kind: RtpCodecKind, video_preference: &[VideoCodec]) -> Result<OutTrack, CallError> {
+async fn add_track(
+    pc: &Arc<dyn PeerConnection>,
+    local_id: &str,
+    kind: RtpCodecKind,
+    video_preference: &[VideoCodec],
+    numbers: webrtc_setup::PayloadTypes,
+) -> Result<OutTrack, CallError> {
     let mut video_order: Vec<VideoCodec> = video_preference.to_vec();
     for codec in VideoCodec::OFFERED {
         if !video_order.contains(&codec) {
@@ -308,7 +317,7 @@ async fn add_track(pc: &Arc<dyn PeerConnection>, local_id: &str, kind: RtpCodecK
     let sender = pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await.map_err(webrtc_err)?;
     if kind == RtpCodecKind::Video {
         // The stack narrows a transceiver to its track's codec; offer all of ours.
-        let all = webrtc_setup::offered_video_codecs();
+        let all = webrtc_setup::offered_video_codecs(numbers);
         let ordered: Vec<_> = video_order.iter().filter_map(|c| all.iter().find(|p| VideoCodec::from_mime(&p.rtp_codec.mime_type) == Some(*c)).cloned()).collect();
         for transceiver in pc.get_transceivers().await {
             if let Ok(Some(s)) = transceiver.sender().await

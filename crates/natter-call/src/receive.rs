@@ -376,12 +376,13 @@ mod tests {
 
     /// `count` real VP8 frames of the synthetic camera at 640x360 (keyframes at the given
     /// counters), and their RTP packets as the `rtc` sender makes them (mtu 1200), frame by frame.
-    /// Sequence numbers start just before the wrap.
+    /// Sequence numbers start just before the wrap. At 4 Mbps, frames from the 8th on take 4–5
+    /// packets (the encoder's rate control starts low).
     fn vp8_stream(count: u32, keyframes: &[u32], picture_id: bool) -> (Vec<natter_media::EncodedVideo>, Vec<Vec<Packet>>) {
         use rtc::rtp::codec::vp8::Vp8Payloader;
         use rtc::rtp::packetizer::Payloader;
         let mut camera = natter_media::SyntheticCamera::new(640, 360, 2);
-        let mut encoder = natter_media::Vp8Encoder::new(640, 360, 30.0, 1_000_000).unwrap();
+        let mut encoder = natter_media::Vp8Encoder::new(640, 360, 30.0, 4_000_000).unwrap();
         let mut payloader = Vp8Payloader::default();
         payloader.enable_picture_id = picture_id;
         let mut seq = 65_530u16;
@@ -440,28 +441,29 @@ mod tests {
         }
     }
 
-    /// Frames 1..=40, keyframes at 1 and 20; frame `lossy` (multi-packet) loses its middle packet.
-    fn with_a_lost_middle_packet(lossy: usize) -> (Vec<natter_media::EncodedVideo>, Vec<Vec<Packet>>) {
+    /// Frames 1..=40, keyframes at 1 and 20; frame `lossy` (0-based) loses a middle packet, whose
+    /// place in the frame is returned.
+    fn with_a_lost_middle_packet(lossy: usize) -> (Vec<natter_media::EncodedVideo>, Vec<Vec<Packet>>, usize) {
         let (frames, mut packets) = vp8_stream(40, &[1, 20], true);
         let n = packets[lossy].len();
         assert!(n >= 3, "frame {} has {n} packets", lossy + 1);
         packets[lossy].remove(n / 2);
-        (frames, packets)
+        (frames, packets, n / 2)
     }
 
     #[test]
     fn a_lost_vp8_packet_drops_its_frame_and_inter_frames_until_the_keyframe() {
-        let (frames, packets) = with_a_lost_middle_packet(5);
+        let (frames, packets, gap_at) = with_a_lost_middle_packet(9);
         let mut assembler = vp8();
-        for packets in &packets[..5] {
+        for packets in &packets[..9] {
             assert!(matches!(push_all(&mut assembler, packets).pop(), Some(Assembled::Frame(_))));
         }
-        let results = push_all(&mut assembler, &packets[5]);
-        assert!(results[..packets[5].len() / 2].iter().all(|r| *r == Assembled::Pending), "{results:?}");
-        assert_eq!(results[packets[5].len() / 2], Assembled::Lost, "reported at the gap");
+        let results = push_all(&mut assembler, &packets[9]);
+        assert!(results[..gap_at].iter().all(|r| *r == Assembled::Pending), "{results:?}");
+        assert_eq!(results[gap_at], Assembled::Lost, "reported at the gap");
         assert_eq!(results.last(), Some(&Assembled::Lost), "and at the marker");
-        // Inter frames 7..=19 would decode against the lost frame: withheld, each a loss.
-        for packets in &packets[6..19] {
+        // Inter frames 11..=19 would decode against the lost frame: withheld, each a loss.
+        for packets in &packets[10..19] {
             assert_eq!(push_all(&mut assembler, packets).pop(), Some(Assembled::Lost));
         }
         // The keyframe and everything after it come through intact.
@@ -473,7 +475,7 @@ mod tests {
     #[test]
     fn after_a_vp8_loss_the_next_complete_keyframe_is_delivered() {
         // The frame just before the keyframe loses a packet: the keyframe is the next frame.
-        let (frames, packets) = with_a_lost_middle_packet(18);
+        let (frames, packets, _) = with_a_lost_middle_packet(18);
         let mut assembler = vp8();
         let results: Vec<Option<Assembled>> = packets.iter().map(|p| push_all(&mut assembler, p).pop()).collect();
         for (i, (frame, result)) in frames.iter().zip(results).enumerate() {
@@ -487,7 +489,7 @@ mod tests {
         let (frames, packets) = vp8_stream(25, &[1, 20], true);
         let mut assembler = vp8();
         // Every packet twice: the copies change nothing.
-        for (frame, packets) in frames.iter().zip(&packets).take(5) {
+        for (frame, packets) in frames.iter().zip(&packets).take(9) {
             let mut last = None;
             for p in packets {
                 last = Some(assembler.push(p.seq, p.ts, p.marker, &p.payload));
@@ -498,15 +500,15 @@ mod tests {
         // An old packet of a finished frame, long after: ignored.
         let old = &packets[1][0];
         assert_eq!(assembler.push(old.seq, old.ts, old.marker, &old.payload), Assembled::Pending);
-        // Two packets of frame 6 swapped: the gap is a loss, the late one is ignored.
-        let mut swapped = packets[5].clone();
-        assert!(swapped.len() >= 2);
+        // The first two packets of frame 10 swapped: the gap is a loss, the late one is ignored.
+        let mut swapped = packets[9].clone();
+        assert!(swapped.len() >= 3);
         swapped.swap(0, 1);
         let results = push_all(&mut assembler, &swapped);
         assert_eq!(results[0], Assembled::Lost);
         assert_eq!(results[1], Assembled::Pending, "the late first packet");
         assert_eq!(results.last(), Some(&Assembled::Lost));
-        for packets in &packets[6..19] {
+        for packets in &packets[10..19] {
             assert_eq!(push_all(&mut assembler, packets).pop(), Some(Assembled::Lost));
         }
         for (frame, packets) in frames.iter().zip(&packets).skip(19) {
@@ -518,10 +520,10 @@ mod tests {
     fn a_vp8_stream_joined_mid_frame_starts_at_the_next_keyframe() {
         let (frames, packets) = vp8_stream(25, &[1, 20], true);
         let mut assembler = vp8();
-        // We join in the middle of frame 3: its rest is no frame, nor are inter frames 4..=19.
-        let results = push_all(&mut assembler, &packets[2][1..]);
+        // We join in the middle of frame 10: its rest is no frame, nor are inter frames 11..=19.
+        let results = push_all(&mut assembler, &packets[9][1..]);
         assert_eq!(results.last(), Some(&Assembled::Lost));
-        for packets in &packets[3..19] {
+        for packets in &packets[10..19] {
             assert_eq!(push_all(&mut assembler, packets).pop(), Some(Assembled::Lost));
         }
         for (frame, packets) in frames.iter().zip(&packets).skip(19) {

@@ -13,11 +13,22 @@ use webrtc::peer_connection::{
 
 use crate::CallError;
 
-/// Payload types of *our* offers. What we send is whatever the remote's description numbers
-/// these codecs (see `codecs`); these constants never decide what goes on the wire.
-pub const H264_PAYLOAD_TYPE: u8 = 102;
-pub const VP8_PAYLOAD_TYPE: u8 = 96;
-pub const OPUS_PAYLOAD_TYPE: u8 = 111;
+/// The payload types of *our* offers. What we send is whatever the remote's description
+/// numbers these codecs (see `codecs`): these numbers never decide what goes on the wire of a
+/// call someone else offered. Settable so that tests can make one Natter number its offer as
+/// another stack would (H.264 101, Opus 96…).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayloadTypes {
+    pub h264: u8,
+    pub vp8: u8,
+    pub opus: u8,
+}
+
+impl Default for PayloadTypes {
+    fn default() -> Self {
+        Self { h264: 102, vp8: 96, opus: 111 }
+    }
+}
 
 pub fn video_codec(codec: VideoCodec) -> RTCRtpCodec {
     let sdp_fmtp_line = match codec {
@@ -41,29 +52,31 @@ pub fn audio_codec() -> RTCRtpCodec {
     }
 }
 
-fn payload_type(codec: VideoCodec) -> u8 {
-    match codec {
-        VideoCodec::H264 => H264_PAYLOAD_TYPE,
-        VideoCodec::Vp8 => VP8_PAYLOAD_TYPE,
+impl PayloadTypes {
+    fn video(&self, codec: VideoCodec) -> u8 {
+        match codec {
+            VideoCodec::H264 => self.h264,
+            VideoCodec::Vp8 => self.vp8,
+        }
     }
 }
 
 /// Our video codecs with our payload types, in the order we offer them.
-pub fn offered_video_codecs() -> Vec<RTCRtpCodecParameters> {
-    VideoCodec::OFFERED.iter().map(|&c| RTCRtpCodecParameters { rtp_codec: video_codec(c), payload_type: payload_type(c) }).collect()
+pub fn offered_video_codecs(numbers: PayloadTypes) -> Vec<RTCRtpCodecParameters> {
+    VideoCodec::OFFERED.iter().map(|&c| RTCRtpCodecParameters { rtp_codec: video_codec(c), payload_type: numbers.video(c) }).collect()
 }
 
 /// The codecs Natter sends and receives: H.264 constrained baseline and VP8, Opus. The reception
 /// reports of our streams go to `reception` (see `reception`).
-pub fn media_engine_and_interceptors(reception: &crate::reception::ReceptionBoard) -> Result<(MediaEngine, Registry), CallError> {
+pub fn media_engine_and_interceptors(numbers: PayloadTypes, reception: &crate::reception::ReceptionBoard) -> Result<(MediaEngine, Registry), CallError> {
     let mut media = MediaEngine::default();
     let wrap = |e: rtc::shared::error::Error| CallError::WebRtc(e.to_string());
-    for codec in offered_video_codecs() {
+    for codec in offered_video_codecs(numbers) {
         media.register_codec(codec, RtpCodecKind::Video).map_err(wrap)?;
     }
     media
         .register_codec(
-            RTCRtpCodecParameters { rtp_codec: audio_codec(), payload_type: OPUS_PAYLOAD_TYPE },
+            RTCRtpCodecParameters { rtp_codec: audio_codec(), payload_type: numbers.opus },
             RtpCodecKind::Audio,
         )
         .map_err(wrap)?;
