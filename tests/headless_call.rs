@@ -255,3 +255,76 @@ fn read_json(socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsSt
 fn send_text(socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>, text: String) {
     socket.send(tungstenite::Message::text(text)).expect("send to signaling");
 }
+
+/// A network namespace with only `lo` up and no multicast route, as in many containers: the
+/// stack's mDNS socket cannot join its group there (ENODEV). That must mean "no mDNS", not a
+/// failed call. Needs CAP_SYS_ADMIN for `unshare -n` (root in CI, where it must not skip).
+#[test]
+fn a_call_connects_in_a_namespace_without_multicast() {
+    let probe = Command::new("unshare").args(["-n", "true"]).output();
+    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+        let why = match probe {
+            Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
+            Err(e) => e.to_string(),
+        };
+        assert_ne!(std::env::var("NATTER_REQUIRE_NETNS").as_deref(), Ok("1"), "network namespaces required (NATTER_REQUIRE_NETNS=1) but: {why}");
+        eprintln!("SKIPPED: cannot create a network namespace: {why}");
+        return;
+    }
+    let dir = TempDir::new("sealed");
+    let report_path = dir.path("sealed.json");
+    let script = format!(
+        "ip link set lo up && ! ip route show table all | grep -q 224.0.0.0 && exec {NATTER} headless --participants 2 --duration 3 --report {}",
+        report_path.display()
+    );
+    let output = Command::new("unshare").args(["-n", "sh", "-c", &script]).env("RUST_LOG", "warn").output().expect("run unshare");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "exit {:?}; stderr:\n{stderr}", output.status);
+    let report = read_report(&report_path, &stderr);
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_all_streams_decoding(&report, 2, 20);
+    assert!(stderr.contains("mDNS unavailable"), "the missing mDNS is said once: {stderr}");
+    assert_eq!(stderr.matches("mDNS unavailable").count(), 1, "said once, not per connection: {stderr}");
+}
+
+/// A call that works one way only: everything of A's RTP is dropped on its way to the TURN
+/// server (its connectivity checks, DTLS and RTCP get through, so the connection is up and A
+/// receives B perfectly). What A received says nothing of that; B's reception reports do. A's
+/// `natter headless` must fail, in words, and not report `ok`.
+#[test]
+fn a_one_way_call_fails_with_the_reason_in_words() {
+    use natter_rig::impair::{Direction, UdpProxy, is_rtp, relayed_payload};
+    let turn = Coturn::start();
+    let upstream = std::net::SocketAddr::new(turn.ip, turn.port);
+    let proxy = UdpProxy::start(upstream, |direction, datagram| direction == Direction::Down || !relayed_payload(datagram).is_some_and(is_rtp));
+    let dir = TempDir::new("oneway");
+    let direct = dir.path("direct.json");
+    std::fs::write(&direct, turn.ice_config_json()).unwrap();
+    let through_proxy = dir.path("proxy.json");
+    let proxied = format!(r#"{{"iceServers":[{{"urls":["turn:127.0.0.1:{}?transport=udp"],"username":"{}","credential":"{}"}}]}}"#, proxy.addr.port(), turn.user, turn.password);
+    std::fs::write(&through_proxy, proxied).unwrap();
+    let (_signal, url) = natter_rig::signal_server(std::path::Path::new(NATTER));
+    let run = |name: &str, config: &std::path::Path| {
+        let config = config.to_str().unwrap();
+        let args = ["--participants", "1", "--expect", "2", "--signal", &url, "--room", "oneway", "--relay-only", "--ice-config", config, "--duration", "5"];
+        run_headless(&dir, name, &args)
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let b = s.spawn(|| run("b", &direct));
+        let a = s.spawn(|| run("a", &through_proxy));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert!(proxy.dropped() > 0, "the proxy dropped nothing: the call did not go through it");
+    // A received B's media: by what it received alone, A would say the call is fine.
+    let (_, at_a) = streams(&a.report).into_iter().next().expect("A saw B");
+    assert!(at_a["video"]["frames_decoded"].as_u64().unwrap() > 20, "{at_a:#}");
+    assert!(at_a["audio"]["packets_received"].as_u64().unwrap() > 20, "{at_a:#}");
+    // B got nothing of A; A must say so and fail.
+    assert_eq!(a.status.code(), Some(1), "A must fail; stderr:\n{}", a.stderr);
+    assert_eq!(a.report["ok"], false, "{:#}", a.report);
+    let reason = a.report["reason"].as_str().unwrap();
+    assert!(reason.contains("receives no video from us") || reason.contains("has not confirmed receiving our video"), "{reason}");
+    assert_eq!(at_a["sent"]["video"]["remote_packets_received"], 0, "{at_a:#}");
+    assert!(at_a["sent"]["video"]["packets_sent"].as_u64().unwrap() > 100, "{at_a:#}");
+    assert_eq!(b.report["ok"], false, "B received nothing either: {:#}", b.report);
+}
