@@ -140,7 +140,11 @@ jitter_ms: number | null,
 /**
  * The remote turned its microphone / camera off (as it told us through signaling).
  */
-remote_audio_muted: boolean, remote_video_muted: boolean, };
+remote_audio_muted: boolean, remote_video_muted: boolean, 
+/**
+ * What we sent this remote and what it says it received (its RTCP reports).
+ */
+sent: SentReport, };
 
 export type PeerEvent = { 
 /**
@@ -191,6 +195,32 @@ freeze_count: number, longest_freeze_ms?: number,
  * The most recent freezes (at most 32), oldest first.
  */
 freezes: Array<Freeze>, };
+
+export type SentReport = { video: SentStreamReport, audio: SentStreamReport, };
+
+export type SentStreamReport = { 
+/**
+ * Codec and payload type negotiated for it ("H264/90000 as payload type 108"); absent
+ * until negotiated, or when nothing we can send was agreed.
+ */
+codec: string | null, 
+/**
+ * RTP packets we sent.
+ */
+packets_sent: number, 
+/**
+ * Reception reports the remote sent about this stream.
+ */
+reports: number, 
+/**
+ * What the remote's last report says it received, lost (cumulative) and the fraction lost
+ * since its previous report (0–1).
+ */
+remote_packets_received: number, remote_packets_lost: number, remote_fraction_lost: number, remote_jitter_ms: number, 
+/**
+ * Round-trip time from the report's LSR/DLSR.
+ */
+rtt_ms: number | null, };
 
 export type AudioReport = { packets_received: number, 
 /**

@@ -2,6 +2,11 @@ import { describe, expect, it } from "vitest";
 import { PeerHistory, Series, sparklinePath } from "./history";
 import type { PeerReport } from "./bindings";
 
+const unsent = {
+  codec: null, packets_sent: 0, reports: 0, remote_packets_received: 0, remote_packets_lost: 0,
+  remote_fraction_lost: 0, remote_jitter_ms: 0, rtt_ms: null,
+};
+
 function peer(bytes: number, decoded: number, received: number, lost: number, rtt: number | null): PeerReport {
   return {
     remote: "p2", remote_name: "Bob", state: "connected", connect_ms: 100, first_frame_ms: 150, path: null,
@@ -9,6 +14,7 @@ function peer(bytes: number, decoded: number, received: number, lost: number, rt
     audio: { packets_received: 10 }, rtt_ms: rtt, last_frame_ms: null, events: [],
     bytes_received: bytes, packets_received: received, packets_lost: lost, jitter_ms: 1.5,
     remote_audio_muted: false, remote_video_muted: false,
+    sent: { video: unsent, audio: unsent },
   } satisfies PeerReport;
 }
 
