@@ -1251,6 +1251,8 @@ async fn receive_video(
                 stats.locked().on_received();
                 if frame_tx.try_send((*codec, frame)).is_err() {
                     tracing::debug!(remote, "decoder is behind; dropping a frame");
+                    // What follows depends on the dropped frame: wait for the next keyframe.
+                    frames.skip_to_keyframe();
                     needs_keyframe.store(true, Ordering::Relaxed);
                 }
             }

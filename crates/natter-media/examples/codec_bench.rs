@@ -1,5 +1,5 @@
-//! Per-frame cost of the media pipeline: synthetic camera, H.264 encode and decode, RGBA scaling,
-//! Opus encode/decode. Not a test: it prints figures.
+//! Per-frame cost of the media pipeline: synthetic camera, H.264 and VP8 encode and decode, RGBA
+//! scaling, Opus encode/decode. Not a test: it prints figures.
 //!
 //! `cargo run --release -p natter-media --example codec_bench [frames]`
 
@@ -10,10 +10,44 @@ fn ms(d: Duration, n: u32) -> f64 {
     d.as_secs_f64() * 1000.0 / f64::from(n)
 }
 
-fn video(width: u32, height: u32, bitrate: u32, frames: u32) {
+#[derive(Clone, Copy, PartialEq)]
+enum Codec {
+    H264,
+    Vp8,
+}
+
+/// An encoder and a decoder of one codec, behind closures (the two codecs share their shape).
+type Encode = Box<dyn FnMut(&I420Frame, bool) -> EncodedVideo>;
+type Decode = Box<dyn FnMut(&[u8]) -> Option<I420Frame>>;
+
+fn codec(codec: Codec, width: u32, height: u32, bitrate: u32) -> (Encode, Decode) {
+    match codec {
+        Codec::H264 => {
+            let mut encoder = VideoEncoder::new(width, height, 30.0, bitrate).expect("encoder");
+            let mut decoder = VideoDecoder::new().expect("decoder");
+            (
+                Box::new(move |f, key| encoder.encode(f, key).expect("encode")),
+                Box::new(move |d| decoder.decode(d).expect("decode")),
+            )
+        }
+        Codec::Vp8 => {
+            let mut encoder = Vp8Encoder::new(width, height, 30.0, bitrate).expect("encoder");
+            let mut decoder = Vp8Decoder::new().expect("decoder");
+            (
+                Box::new(move |f, key| encoder.encode(f, key).expect("encode")),
+                Box::new(move |d| decoder.decode(d).expect("decode")),
+            )
+        }
+    }
+}
+
+fn video(kind: Codec, width: u32, height: u32, bitrate: u32, frames: u32) {
     let mut camera = SyntheticCamera::new(width, height, 3);
-    let mut encoder = VideoEncoder::new(width, height, 30.0, bitrate).expect("encoder");
-    let mut decoder = VideoDecoder::new().expect("decoder");
+    let (mut encode, mut decode) = codec(kind, width, height, bitrate);
+    let name = match kind {
+        Codec::H264 => "H.264",
+        Codec::Vp8 => "VP8",
+    };
     let (mut t_cam, mut t_enc, mut t_dec, mut t_rgba) = (
         Duration::ZERO,
         Duration::ZERO,
@@ -27,12 +61,17 @@ fn video(width: u32, height: u32, bitrate: u32, frames: u32) {
         t_cam += t.elapsed();
 
         let t = Instant::now();
-        let encoded = encoder.encode(&frame, counter == 1).expect("encode");
+        let encoded = encode(&frame, counter == 1);
         let e = t.elapsed();
         t_enc += e;
         worst_enc = worst_enc.max(e);
         bytes += encoded.data.len();
-        if counter == 1 {
+        if counter == 1 && kind == Codec::Vp8 {
+            println!(
+                "{width}x{height}: VP8 keyframe {} bytes",
+                encoded.data.len()
+            );
+        } else if counter == 1 {
             // SPS after the first start code: NAL header, profile_idc, constraint flags, level_idc.
             let d = &encoded.data;
             println!(
@@ -45,10 +84,7 @@ fn video(width: u32, height: u32, bitrate: u32, frames: u32) {
         }
 
         let t = Instant::now();
-        let picture = decoder
-            .decode(&encoded.data)
-            .expect("decode")
-            .expect("picture");
+        let picture = decode(&encoded.data).expect("picture");
         t_dec += t.elapsed();
         stamped += u32::from(read_stamp(&picture).is_some());
         let mse = frame
@@ -65,7 +101,7 @@ fn video(width: u32, height: u32, bitrate: u32, frames: u32) {
         t_rgba += t.elapsed();
     }
     println!(
-        "{width}x{height} @ {} kbps: camera {:.2} ms, encode {:.2} ms (worst {:.1}), decode {:.2} ms, rgba 320x180 {:.2} ms per frame; {:.0} kbps at 30 fps, luma PSNR {:.1} dB; stamps read {stamped}/{frames}",
+        "{name} {width}x{height} @ {} kbps: camera {:.2} ms, encode {:.2} ms (worst {:.1}), decode {:.2} ms, rgba 320x180 {:.2} ms per frame; {:.0} kbps at 30 fps, luma PSNR {:.1} dB; stamps read {stamped}/{frames}",
         bitrate / 1000,
         ms(t_cam, frames),
         ms(t_enc, frames),
@@ -103,8 +139,10 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(150);
-    video(320, 180, 150_000, frames);
-    video(640, 360, 600_000, frames);
-    video(1280, 720, 1_500_000, frames);
+    for kind in [Codec::H264, Codec::Vp8] {
+        video(kind, 320, 180, 150_000, frames);
+        video(kind, 640, 360, 600_000, frames);
+        video(kind, 1280, 720, 1_500_000, frames);
+    }
     audio(frames);
 }

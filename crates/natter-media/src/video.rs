@@ -231,7 +231,9 @@ impl VideoDecoder {
         };
         let (w, h) = picture.dimensions();
         let (ys, us, vs) = picture.strides();
-        if w == 0 || h == 0 || w % 2 != 0 || h % 2 != 0 {
+        // An odd size (another stack's scaled stream) is shown one column / row smaller.
+        let (w, h) = (w & !1, h & !1);
+        if w == 0 || h == 0 {
             return Err(MediaError::Decoder(format!(
                 "decoded an unusable picture size {w}x{h}"
             )));

@@ -34,14 +34,14 @@ use std::ffi::CStr;
 use std::mem::MaybeUninit;
 use std::os::raw::{c_int, c_uint, c_ulong};
 use vpx_sys::{
-    VPX_DECODER_ABI_VERSION, VPX_DL_REALTIME, VPX_EFLAG_FORCE_KF,
-    VPX_ENCODER_ABI_VERSION, VPX_ERROR_RESILIENT_DEFAULT, VPX_FRAME_IS_KEY, vp8_dec_control_id,
-    vp8e_enc_control_id, vpx_codec_control_, vpx_codec_cx_pkt_kind, vpx_codec_ctx_t,
-    vpx_codec_dec_cfg_t, vpx_codec_dec_init_ver, vpx_codec_decode, vpx_codec_destroy,
-    vpx_codec_enc_cfg_t, vpx_codec_enc_config_default, vpx_codec_enc_config_set,
-    vpx_codec_enc_init_ver, vpx_codec_encode, vpx_codec_err_t, vpx_codec_err_to_string,
-    vpx_codec_error_detail, vpx_codec_get_cx_data, vpx_codec_get_frame, vpx_codec_vp8_cx,
-    vpx_codec_vp8_dx, vpx_enc_pass, vpx_image_t, vpx_img_fmt, vpx_kf_mode, vpx_rc_mode,
+    VPX_DECODER_ABI_VERSION, VPX_DL_REALTIME, VPX_EFLAG_FORCE_KF, VPX_ENCODER_ABI_VERSION,
+    VPX_ERROR_RESILIENT_DEFAULT, VPX_FRAME_IS_KEY, vp8_dec_control_id, vp8e_enc_control_id,
+    vpx_codec_control_, vpx_codec_ctx_t, vpx_codec_cx_pkt_kind, vpx_codec_dec_cfg_t,
+    vpx_codec_dec_init_ver, vpx_codec_decode, vpx_codec_destroy, vpx_codec_enc_cfg_t,
+    vpx_codec_enc_config_default, vpx_codec_enc_config_set, vpx_codec_enc_init_ver,
+    vpx_codec_encode, vpx_codec_err_t, vpx_codec_err_to_string, vpx_codec_error_detail,
+    vpx_codec_get_cx_data, vpx_codec_get_frame, vpx_codec_vp8_cx, vpx_codec_vp8_dx, vpx_enc_pass,
+    vpx_image_t, vpx_img_fmt, vpx_kf_mode, vpx_rc_mode,
 };
 
 /// The RTP clock of video (RFC 7741): libvpx's timebase, so its rate control sees real durations.
@@ -350,8 +350,8 @@ impl Drop for Vp8Encoder {
     }
 }
 
-/// What the first bytes of a VP8 frame say (RFC 6386 §9.1): keyframe or not, and for a keyframe
-/// whether the start code is there.
+/// Whether a VP8 frame is a keyframe, from its first bytes (RFC 6386 §9.1); an `Err` for a frame
+/// too short to tell, or a keyframe without its start code.
 fn is_keyframe(frame: &[u8]) -> Result<bool, MediaError> {
     if frame.len() < 3 {
         return Err(MediaError::Decoder("frame is too short".into()));
@@ -431,13 +431,7 @@ impl Vp8Decoder {
         // SAFETY: `self.ctx` is an initialised decoder; `frame` is `len` readable bytes that
         // libvpx reads only during the call (no frame threading, no input fragments).
         let result = unsafe {
-            vpx_codec_decode(
-                &mut *self.ctx,
-                frame.as_ptr(),
-                len,
-                std::ptr::null_mut(),
-                0,
-            )
+            vpx_codec_decode(&mut *self.ctx, frame.as_ptr(), len, std::ptr::null_mut(), 0)
         };
         if result != vpx_codec_err_t::VPX_CODEC_OK {
             self.needs_keyframe = true;
@@ -488,16 +482,24 @@ impl Vp8Decoder {
                 "decoded an unexpected picture format {format:#x}"
             )));
         }
-        if w == 0 || h == 0 || w % 2 != 0 || h % 2 != 0 || w > 4096 || h > 4096 {
+        // Another sender may scale to an odd size (a browser under low bandwidth): show it one
+        // column / row smaller rather than not at all (I420 frames here have even sizes).
+        let (w, h) = (w & !1, h & !1);
+        if w == 0 || h == 0 || w > 4096 || h > 4096 {
             return Err(MediaError::Decoder(format!(
                 "decoded an unusable picture size {w}x{h}"
             )));
         }
         if planes[..3].iter().any(|p| p.is_null())
-            || strides[..3].iter().zip([w, w / 2, w / 2]).any(|(&s, min)| s < 0 || (s as usize) < min)
+            || strides[..3]
+                .iter()
+                .zip([w, w / 2, w / 2])
+                .any(|(&s, min)| s < 0 || (s as usize) < min)
         {
             self.needs_keyframe = true;
-            return Err(MediaError::Decoder("decoded picture has no usable planes".into()));
+            return Err(MediaError::Decoder(
+                "decoded picture has no usable planes".into(),
+            ));
         }
         let copy_plane = |index: usize, width: usize, rows: usize| -> Vec<u8> {
             let stride = strides[index] as usize;
