@@ -178,7 +178,13 @@ relay_server: string | null,
 /**
  * "udp" | "tcp" | "tls": how we reach that TURN server.
  */
-relay_transport: string | null, };
+relay_transport: string | null, 
+/**
+ * Why the path looks as it does, when that is not obvious: e.g. the remote hid its host
+ * addresses behind mDNS names we could not resolve, so its address was learned from its
+ * connectivity checks (`prflx`).
+ */
+note?: string, };
 
 export type VideoReport = { frames_received: number, frames_decoded: number, frames_lost: number, 
 /**

@@ -73,6 +73,10 @@ struct Shared {
     departed: Mutex<std::collections::VecDeque<String>>,
 }
 
+/// Said of a path whose remote end was learned from its checks because its candidates hid the
+/// address behind an mDNS name this machine could not resolve.
+const MDNS_NOTE: &str = "the remote hides its local addresses behind mDNS names (….local) that could not be resolved here; its address was learned from its connectivity checks (prflx)";
+
 /// How many departed participants' records the report keeps.
 const DEPARTED_KEPT: usize = 32;
 
@@ -225,7 +229,10 @@ impl Participant {
             };
             let mut report = record.locked().clone();
             if let Some((path, inbound)) = stats {
-                if let Some((path, rtt)) = path {
+                if let Some((mut path, rtt)) = path {
+                    if path.remote_candidate == "prflx" && report.remote_mdns_candidates {
+                        path.note = Some(MDNS_NOTE.into());
+                    }
                     report.path = Some(path);
                     report.rtt_ms = rtt.or(report.rtt_ms);
                 }
@@ -778,6 +785,9 @@ impl Engine {
             return Ok(());
         }
         link.setup.on_remote_candidate(&init.candidate, Instant::now());
+        if init.candidate.split_whitespace().nth(4).is_some_and(|address| address.ends_with(".local")) {
+            link.record.locked().remote_mdns_candidates = true;
+        }
         if link.has_remote_description {
             link.pc.add_ice_candidate(init).await.map_err(wrap)?;
         } else {

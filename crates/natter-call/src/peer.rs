@@ -70,20 +70,21 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
-/// Our outgoing streams to one remote and what it reports receiving of them.
+/// Our outgoing streams to one remote and what it reports receiving of them: what the report
+/// needs, and nothing of the connection itself (a track would keep the stack's driver alive).
 #[derive(Clone)]
 pub struct Outgoing {
-    pub video: Arc<OutTrack>,
-    pub audio: Arc<OutTrack>,
-    pub reception: crate::reception::ReceptionBoard,
+    video: (u32, watch::Receiver<Option<SendCodec>>),
+    audio: (u32, watch::Receiver<Option<SendCodec>>),
+    reception: crate::reception::ReceptionBoard,
 }
 
 impl Outgoing {
     pub fn report(&self) -> crate::report::SentReport {
-        let stream = |track: &OutTrack| {
-            let seen = self.reception.get(track.ssrc).unwrap_or_default();
+        let stream = |(ssrc, codec): &(u32, watch::Receiver<Option<SendCodec>>)| {
+            let seen = self.reception.get(*ssrc).unwrap_or_default();
             crate::report::SentStreamReport {
-                codec: track.codec.borrow().as_ref().map(SendCodec::describe),
+                codec: codec.borrow().as_ref().map(SendCodec::describe),
                 packets_sent: seen.packets_sent,
                 reports: seen.reports,
                 remote_packets_received: seen.remote_packets_received,
@@ -239,7 +240,11 @@ impl PeerLink {
     }
 
     pub fn outgoing(&self) -> Outgoing {
-        Outgoing { video: Arc::clone(&self.video), audio: Arc::clone(&self.audio), reception: self.reception.clone() }
+        Outgoing {
+            video: (self.video.ssrc, self.video.codec.subscribe()),
+            audio: (self.audio.ssrc, self.audio.codec.subscribe()),
+            reception: self.reception.clone(),
+        }
     }
 
     /// Our own description was set: what arrives on video is read by its payload types, and
@@ -444,6 +449,7 @@ fn path_of(report: &webrtc::peer_connection::RTCStatsReport) -> Option<(PathRepo
         protocol: local.protocol.to_lowercase(),
         relay_server,
         relay_transport,
+        note: None,
     };
     let rtt = (pair.current_round_trip_time > 0.0).then_some(pair.current_round_trip_time * 1000.0);
     Some((path, rtt))

@@ -115,6 +115,10 @@ pub struct PeerReport {
     /// What we sent this remote and what it says it received (its RTCP reports).
     #[serde(default)]
     pub sent: SentReport,
+    /// The remote offered host candidates under mDNS names (`….local`), as browsers do.
+    #[serde(skip)]
+    #[ts(skip)]
+    pub remote_mdns_candidates: bool,
 }
 
 /// Our streams to one remote, as the remote reports receiving them (W3C `remote-inbound-rtp`).
@@ -172,6 +176,12 @@ pub struct PathReport {
     pub relay_server: Option<String>,
     /// "udp" | "tcp" | "tls": how we reach that TURN server.
     pub relay_transport: Option<String>,
+    /// Why the path looks as it does, when that is not obvious: e.g. the remote hid its host
+    /// addresses behind mDNS names we could not resolve, so its address was learned from its
+    /// connectivity checks (`prflx`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, TS)]

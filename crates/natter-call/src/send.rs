@@ -77,7 +77,7 @@ impl RtpWriter {
     }
 }
 
-async fn write_all(track: &OutTrack, packets: Vec<rtc::rtp::Packet>, remote: &str) {
+async fn write_all(track: &OutTrackRef, packets: Vec<rtc::rtp::Packet>, remote: &str) {
     for packet in packets {
         if let Err(e) = track.track.write_rtp(packet).await {
             tracing::debug!(remote, kind = %track.kind, "RTP write failed: {e}");
@@ -155,7 +155,7 @@ pub fn spawn_video_writer(
             });
             last_capture = Some(frame.captured_at);
             let packets = writer.packets(codec, &frame.data, duration);
-            write_all(&track.track, packets, &remote).await;
+            write_all(&track, packets, &remote).await;
         }
     })
 }
@@ -166,12 +166,20 @@ pub fn spawn_audio_writer(
     mut packets: broadcast::Receiver<Arc<EncodedAudio>>,
 ) -> tokio::task::JoinHandle<()> {
     let track = OutTrackRef::of(&link.audio);
-    let codec_rx: watch::Receiver<Option<SendCodec>> = link.audio.codec.subscribe();
+    let mut codec_rx: watch::Receiver<Option<SendCodec>> = link.audio.codec.subscribe();
     let remote = link.remote.clone();
     tokio::spawn(async move {
         let mut writer = RtpWriter::new(track.ssrc);
         loop {
-            let packet = match packets.recv().await {
+            let packet = tokio::select! {
+                // The connection is gone (its codec sender with it): stop.
+                changed = codec_rx.changed() => {
+                    if changed.is_err() { return; }
+                    continue;
+                }
+                packet = packets.recv() => packet,
+            };
+            let packet = match packet {
                 Ok(p) => p,
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => return,
@@ -180,7 +188,7 @@ pub fn spawn_audio_writer(
                 continue;
             };
             let rtp = writer.packets(&codec, &packet.data, media::AUDIO_FRAME);
-            write_all(&track.track, rtp, &remote).await;
+            write_all(&track, rtp, &remote).await;
         }
     })
 }
@@ -211,16 +219,19 @@ pub fn spawn_keyframe_request_listener(
     })
 }
 
-/// What a writer task keeps of its track (the link itself stays with the engine).
+/// What a writer task keeps of its track: not the `OutTrack` itself, whose codec sender is the
+/// writer's signal to stop (it drops with the connection; a writer holding it would live on).
 struct OutTrackRef {
-    track: Arc<OutTrack>,
+    track: Arc<webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP>,
+    kind: rtc::rtp_transceiver::rtp_sender::RtpCodecKind,
     ssrc: u32,
 }
 
 impl OutTrackRef {
-    fn of(track: &Arc<OutTrack>) -> Self {
+    fn of(track: &OutTrack) -> Self {
         Self {
-            track: Arc::clone(track),
+            track: Arc::clone(&track.track),
+            kind: track.kind,
             ssrc: track.ssrc,
         }
     }
