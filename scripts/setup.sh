@@ -15,6 +15,10 @@ PACKAGES=(
   # a real sound server for the audio tests (user-space PulseAudio, ALSA's pulse plugin)
   pulseaudio pulseaudio-utils libasound2-plugins
 )
+# A foreign WebRTC stack for the browser interop tests (tests/browser, tests/interop_browser.rs):
+# Debian's Chromium, driven through playwright-core. Ubuntu has it only as a snap (not installed
+# here: the tests then skip unless NATTER_REQUIRE_BROWSER is set).
+if grep -qx 'ID=debian' /etc/os-release 2>/dev/null; then PACKAGES+=(chromium); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -38,6 +42,13 @@ if ! command -v npm >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
+# The browser tests' driver (playwright-core only: it downloads no browser).
+(
+  cd "$(dirname "$0")/../tests/browser"
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+)
 cd "$(dirname "$0")/../ui"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error >/dev/null

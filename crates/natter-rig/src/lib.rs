@@ -1,13 +1,16 @@
 //! The rig Natter's tests and benchmarks run on: real coturn servers on loopback or inside
 //! network namespaces, scratch directories, free ports, and (`netns`) hosts behind real NATs and
-//! firewalls with a "public" segment for the servers (`public`). Nothing here is a mock: the
-//! servers are the real programs, the networks are real kernel namespaces.
+//! firewalls with a "public" segment for the servers (`public`), and (`browser`) Debian's
+//! Chromium as a room participant. Nothing here is a mock: the servers are the real programs,
+//! the networks are real kernel namespaces, the browser is the real one.
 //!
 //! Everything stays on 127.0.0.0/8 or inside namespaces the rig creates itself, and is torn down
 //! on drop. Setup failures panic with what to install or fix: this crate serves tests and the
 //! bench, never the app.
 
+pub mod browser;
 pub mod coturn;
+pub mod impair;
 pub mod netns;
 pub mod public;
 
@@ -70,6 +73,26 @@ impl Drop for Reaped {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// A `natter signal-server` (the binary at `natter`) on a free loopback port, once it listens;
+/// its URL (`ws://127.0.0.1:PORT`).
+pub fn signal_server(natter: &std::path::Path) -> (Reaped, String) {
+    use std::time::{Duration, Instant};
+    let listen = format!("127.0.0.1:{}", free_port());
+    let server = Reaped(
+        std::process::Command::new(natter)
+            .args(["signal-server", "--listen", &listen])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start natter signal-server"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(Instant::now() < deadline, "natter signal-server did not listen on {listen} within 10 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (server, format!("ws://{listen}"))
 }
 
 /// Every directed stream of a `natter headless` report: (receiver id, the peer entry); none

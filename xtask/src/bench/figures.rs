@@ -12,6 +12,8 @@ pub enum Goal {
     MedianBelow(f64),
     /// The median stays at or above this.
     MedianAtLeast(f64),
+    /// The median stays at or below this (a ratio ≤ 1: "no slower than").
+    MedianAtMost(f64),
     /// The worst run stays below this.
     MaxBelow(f64),
     /// Natter's median is at most this fraction of the defaults' median (0.25 = 4× faster).
@@ -24,6 +26,7 @@ impl Goal {
             Goal::P95Below(v) => format!("p95 < {v} {unit}"),
             Goal::MedianBelow(v) => format!("median < {v} {unit}"),
             Goal::MedianAtLeast(v) => format!("median ≥ {v} {unit}"),
+            Goal::MedianAtMost(v) => format!("median ≤ {v} {unit}"),
             Goal::MaxBelow(v) => format!("max < {v} {unit}"),
             Goal::RatioAtMost(r) => format!("≥ {:.0}× faster than defaults", 1.0 / r),
         }
@@ -102,6 +105,7 @@ impl Metric {
                 Goal::P95Below(v) => s.p95 < v,
                 Goal::MedianBelow(v) => s.median < v,
                 Goal::MedianAtLeast(v) => s.median >= v,
+                Goal::MedianAtMost(v) => s.median <= v,
                 Goal::MaxBelow(v) => s.max < v,
                 Goal::RatioAtMost(r) => self.ratio().is_some_and(|x| x <= r),
             };
@@ -216,6 +220,16 @@ mod tests {
         assert_eq!(json["runs"], 3);
         assert_eq!(json["default"]["median"], 850.0);
         assert_eq!(json["goal_met"], false);
+    }
+
+    #[test]
+    fn median_at_most_includes_equality() {
+        let mut m = Metric::new("vs", "×").goal(Goal::MedianAtMost(1.0));
+        m.samples = vec![0.9, 1.0, 1.4];
+        assert_eq!(m.goals_met(), Some(true));
+        m.samples.push(1.2);
+        assert_eq!(m.goals_met(), Some(false), "median 1.1");
+        assert_eq!(m.goal_text(), "median ≤ 1 ×");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The binaries the bench runs, and a scratch directory for reports and configs.
 pub struct Binaries {
@@ -87,6 +87,32 @@ impl Binaries {
         Ok(HeadlessRun { success: status.success(), report, log, wall_s, cpu_s, peak_rss_kb })
     }
 
+    /// Start `natter headless ARGS --report FILE` in the background: each log line arrives with
+    /// the wall-clock time it was written (to relate this process's times to another's).
+    pub fn spawn_headless(&self, args: &[&str]) -> Result<Spawned, String> {
+        let report = self.scratch.path(&format!("report-{}.json", unique()));
+        let mut child = Command::new(&self.natter)
+            .arg("headless")
+            .args(args)
+            .arg("--report")
+            .arg(&report)
+            .env("RUST_LOG", "warn,natter=info,natter_call=info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", self.natter.display()))?;
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send((SystemTime::now(), line)).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Spawned { child, report, lines, log: Vec::new() })
+    }
+
     /// Run an example that prints one JSON line; that line.
     pub fn example(&self, name: &str, args: &[&str]) -> Result<Value, String> {
         let program = self.examples.join(name);
@@ -104,6 +130,77 @@ impl Binaries {
         let path = self.scratch.path(name);
         std::fs::write(&path, contents).expect("write to the scratch directory");
         path
+    }
+}
+
+/// A `natter headless` running in the background ([`Binaries::spawn_headless`]); killed on drop.
+pub struct Spawned {
+    child: std::process::Child,
+    report: PathBuf,
+    lines: std::sync::mpsc::Receiver<(SystemTime, String)>,
+    /// Every line read so far, with when it was written.
+    pub log: Vec<(SystemTime, String)>,
+}
+
+impl Spawned {
+    /// Wait (at most `limit`) for a log line containing every one of `words`; when it was written.
+    pub fn wait_for(&mut self, words: &[&str], limit: Duration) -> Result<SystemTime, String> {
+        if let Some(at) = self.logged(words) {
+            return Ok(at);
+        }
+        let deadline = Instant::now() + limit;
+        loop {
+            let (at, line) = self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .map_err(|_| format!("natter never logged {words:?} within {limit:?}; log:\n{}", tail(&self.text())))?;
+            self.log.push((at, line));
+            let line = &self.log.last().expect("just pushed").1;
+            if words.iter().all(|w| line.contains(w)) {
+                return Ok(at);
+            }
+        }
+    }
+
+    /// When a log line containing every one of `words` was written, among those read so far.
+    pub fn logged(&self, words: &[&str]) -> Option<SystemTime> {
+        self.log.iter().find(|(_, l)| words.iter().all(|w| l.contains(w))).map(|(at, _)| *at)
+    }
+
+    /// Wait (at most `limit`, then kill it) for the end, reading its whole log; whether it
+    /// succeeded, and its report.
+    pub fn finish(&mut self, limit: Duration) -> Result<(bool, Value), String> {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(20)) {
+                self.log.push(line);
+            }
+            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("natter headless still running after {limit:?}; log:\n{}", tail(&self.text())));
+            }
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+            self.log.push(line);
+        }
+        let text = std::fs::read_to_string(&self.report).map_err(|e| format!("no report ({e}); log:\n{}", tail(&self.text())))?;
+        let _ = std::fs::remove_file(&self.report);
+        let report = serde_json::from_str(&text).map_err(|e| format!("report is not JSON: {e}"))?;
+        Ok((status.success(), report))
+    }
+
+    /// The log so far, as text.
+    pub fn text(&self) -> String {
+        self.log.iter().map(|(_, l)| format!("{l}\n")).collect()
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -8,11 +8,22 @@ use super::runner::{Binaries, HeadlessRun, slowest, streams, tail};
 use natter_rig::netns::{Nat, NetRig};
 use natter_rig::public::PublicServers;
 use natter_rig::Coturn;
+use natter_rig::browser::unix_ms;
 use std::time::Duration;
 
 /// Every scenario, in the order they run.
-pub const ALL: &[&str] =
-    &["host_connect", "relay_connect", "dead_stun_first", "turn_failover", "udp_blocked_tcp", "udp_blocked_tls", "mesh_6", "pc_memory", "encode_720p"];
+pub const ALL: &[&str] = &[
+    "host_connect",
+    "relay_connect",
+    "dead_stun_first",
+    "turn_failover",
+    "udp_blocked_tcp",
+    "udp_blocked_tls",
+    "mesh_6",
+    "pc_memory",
+    "encode_720p",
+    "interop_browser",
+];
 
 /// Scenarios that are long per run are capped at this many runs unless `--runs` asks for fewer
 /// (they would take the whole 10-minute budget alone); the cap is written in the notes.
@@ -29,8 +40,16 @@ pub fn run(name: &str, bin: &Binaries, runs: usize) -> ScenarioResult {
         "mesh_6" => mesh_6(bin, runs),
         "pc_memory" => pc_memory(bin, runs),
         "encode_720p" => encode_720p(bin, runs),
+        "interop_browser" => interop_browser(bin, runs),
         other => panic!("unknown scenario {other}"),
     }
+}
+
+/// Whether a scenario that could not run here at all (`skipped`) breaks the bench: the
+/// namespace scenarios must run where `NATTER_REQUIRE_NETNS=1` (CI); a missing browser is only
+/// noted (the browser tests are what fail then, with `NATTER_REQUIRE_BROWSER`).
+pub fn skip_breaks(name: &str) -> bool {
+    name != "interop_browser" && std::env::var("NATTER_REQUIRE_NETNS").as_deref() == Ok("1")
 }
 
 const CALL_LIMIT: Duration = Duration::from_secs(60);
@@ -380,6 +399,173 @@ fn encode_720p(bin: &Binaries, runs: usize) -> ScenarioResult {
     }
     result.notes.push("openh264 as calls use it (one thread, low complexity, 2.5 Mbps at 720p), the synthetic camera's moving pattern; the encoder thread's CPU time / the video's duration".into());
     result
+}
+
+/// At most this many runs of `interop_browser` (4 calls of ≈ 4 s each per run).
+const BROWSER_RUNS: usize = 5;
+/// How long each call of `interop_browser` lasts once both are in the room: the bound within
+/// which both sides must show their first frame.
+const BROWSER_CALL_S: u64 = 3;
+
+/// Who takes part in an `interop_browser` call.
+#[derive(Clone, Copy, PartialEq)]
+enum Stack {
+    Natter,
+    Chromium,
+}
+
+/// The four calls of a run: (metric prefix, first in the room (answers), newcomer (offers)).
+const PAIRINGS: [(&str, Stack, Stack); 4] = [
+    ("nat_offers", Stack::Chromium, Stack::Natter),
+    ("chr_offers", Stack::Natter, Stack::Chromium),
+    ("nat_nat", Stack::Natter, Stack::Natter),
+    ("chr_chr", Stack::Chromium, Stack::Chromium),
+];
+
+/// Debian's Chromium ⇄ Natter, first frame each way, beside Natter ⇄ Natter and Chromium ⇄
+/// Chromium on the same machine in the same runs. One participant is in the room; the newcomer
+/// joins and offers (docs/signaling.md). At the newcomer: its join → its first frame; at the
+/// one already there: the newcomer's arrival (its `peer_joined`) → its first frame. A call's
+/// figure is the slower of the two.
+fn interop_browser(bin: &Binaries, runs: usize) -> ScenarioResult {
+    let runs = runs.min(BROWSER_RUNS);
+    let mut metrics = Vec::new();
+    for (prefix, _, _) in PAIRINGS {
+        metrics.push(Metric::new(&format!("{prefix}_ms"), "ms"));
+    }
+    metrics.push(Metric::new("nat_offers_vs_chr_chr", "×").goal(Goal::MedianAtMost(1.0)));
+    metrics.push(Metric::new("chr_offers_vs_chr_chr", "×").goal(Goal::MedianAtMost(1.0)));
+    for (prefix, first, newcomer) in PAIRINGS {
+        let (at_newcomer, at_first) = side_metrics(prefix, first, newcomer);
+        metrics.push(Metric::new(&at_newcomer, "ms"));
+        metrics.push(Metric::new(&at_first, "ms"));
+    }
+    let mut result = ScenarioResult { metrics, ..Default::default() };
+    let browser = match natter_rig::browser::Browser::find() {
+        Ok(browser) => browser,
+        Err(missing) => {
+            result.skipped = Some(format!("no browser here: {missing}"));
+            return result;
+        }
+    };
+    let (_server, url) = natter_rig::signal_server(&bin.natter);
+    for run in 0..runs {
+        let mut slower = std::collections::HashMap::new();
+        for (prefix, first, newcomer) in PAIRINGS {
+            let room = format!("interop-{run}-{prefix}");
+            match browser_call(bin, &browser, &url, &room, first, newcomer) {
+                Ok((at_newcomer, at_first)) => {
+                    let worst = at_newcomer.max(at_first);
+                    slower.insert(prefix, worst);
+                    result.metric(&format!("{prefix}_ms")).samples.push(worst);
+                    let (newcomer_metric, first_metric) = side_metrics(prefix, first, newcomer);
+                    result.metric(&newcomer_metric).samples.push(at_newcomer);
+                    result.metric(&first_metric).samples.push(at_first);
+                }
+                Err(e) => result.failures.push(format!("{prefix} (run {}): {e}", run + 1)),
+            }
+        }
+        if let Some(base) = slower.get("chr_chr").filter(|b| **b > 0.0) {
+            for prefix in ["nat_offers", "chr_offers"] {
+                if let Some(v) = slower.get(prefix) {
+                    result.metric(&format!("{prefix}_vs_chr_chr")).samples.push(v / base);
+                }
+            }
+        }
+    }
+    result.notes.push(format!(
+        "at most {BROWSER_RUNS} runs; {} on 127.0.0.1, host candidates, one natter signal-server; nat_offers: Chromium in the room, Natter joins and offers; chr_offers: the reverse; nat_nat / chr_chr: the same stack both sides. *_ms = the slower direction; at_X = first frame at X (the newcomer: from its join; the one already there: from the newcomer's peer_joined). Chromium's first frame = first painted (requestVideoFrameCallback), Natter's = first decoded. *_vs_chr_chr = per run, over Chromium ⇄ Chromium's (goal: no slower)",
+        browser.chromium.display()
+    ));
+    result.notes.push(
+        "a Natter already in the room: from its `peer joined` log line, stamped on arrival (its `joined` line stands in for its join, a few ms late)".into(),
+    );
+    result
+}
+
+/// The names of a pairing's per-side metrics: (at the newcomer, at the one already there).
+fn side_metrics(prefix: &str, first: Stack, newcomer: Stack) -> (String, String) {
+    let short = |stack| match stack {
+        Stack::Natter => "nat",
+        Stack::Chromium => "chr",
+    };
+    if first == newcomer {
+        (format!("{prefix}_at_offerer_ms"), format!("{prefix}_at_answerer_ms"))
+    } else {
+        (format!("{prefix}_at_{}_ms", short(newcomer)), format!("{prefix}_at_{}_ms", short(first)))
+    }
+}
+
+/// One participant of an `interop_browser` call, running.
+enum Running {
+    Natter(super::runner::Spawned),
+    Chromium(natter_rig::browser::BrowserParticipant),
+}
+
+/// One call: `first` joins, then `newcomer` (which offers); (first frame at the newcomer from its
+/// join, first frame at `first` from the newcomer's arrival), in ms.
+fn browser_call(bin: &Binaries, browser: &natter_rig::browser::Browser, url: &str, room: &str, first: Stack, newcomer: Stack) -> Result<(f64, f64), String> {
+    let join_limit = Duration::from_secs(20);
+    let start = |stack: Stack, name: &str| -> Result<Running, String> {
+        match stack {
+            Stack::Natter => {
+                let duration = BROWSER_CALL_S.to_string();
+                let args = ["--participants", "1", "--expect", "2", "--duration", &duration, "--bind", "127.0.0.1", "--signal", url, "--room", room];
+                let mut natter = bin.spawn_headless(&args)?;
+                natter.wait_for(&["joined", "peers="], join_limit)?;
+                Ok(Running::Natter(natter))
+            }
+            Stack::Chromium => {
+                let options = natter_rig::browser::BrowserOptions::new(url, room, name, 2, BROWSER_CALL_S);
+                let mut page = browser.spawn(&options, &bin.scratch.path(&format!("{room}-{name}.json")));
+                page.wait_joined(join_limit)?;
+                Ok(Running::Chromium(page))
+            }
+        }
+    };
+    let answerer = start(first, "first")?;
+    let offerer = start(newcomer, "newcomer")?;
+    let call_limit = Duration::from_secs(BROWSER_CALL_S + 30);
+    // Its first frame from its own join, and the time the other arrived (ms since the epoch).
+    let at_offerer = match offerer {
+        Running::Natter(mut natter) => {
+            let (ok, report) = natter.finish(call_limit)?;
+            let peer = streams(&report).into_iter().next().map(|(_, p)| p);
+            match peer.as_ref().and_then(|p| p["first_frame_ms"].as_f64()) {
+                Some(v) if ok => v,
+                _ => return Err(format!("the natter newcomer: {}", report["reason"].as_str().unwrap_or("no first frame"))),
+            }
+        }
+        Running::Chromium(page) => {
+            let run = page.finish(call_limit);
+            match run.report["peers"][0]["first_frame_ms"].as_f64() {
+                Some(v) if run.report["ok"] == true => v,
+                _ => return Err(format!("the browser newcomer: {}; log:\n{}", run.report["reason"], tail(&run.log))),
+            }
+        }
+    };
+    let at_first = match answerer {
+        Running::Natter(mut natter) => {
+            let (ok, report) = natter.finish(call_limit)?;
+            let first_frame = streams(&report).into_iter().next().and_then(|(_, p)| p["first_frame_ms"].as_f64());
+            let (Some(joined), Some(arrived)) = (natter.logged(&["joined", "peers="]), natter.logged(&["peer joined"])) else {
+                return Err(format!("the natter already there never logged the newcomer's arrival; log:\n{}", tail(&natter.text())));
+            };
+            match first_frame {
+                Some(ms) if ok => unix_ms(joined) + ms - unix_ms(arrived),
+                _ => return Err(format!("the natter already there: {}", report["reason"].as_str().unwrap_or("no first frame"))),
+            }
+        }
+        Running::Chromium(page) => {
+            let run = page.finish(call_limit);
+            let peer = &run.report["peers"][0];
+            match (peer["first_frame_ms"].as_f64(), peer["peer_joined_ms"].as_f64()) {
+                (Some(frame), Some(arrived)) if run.report["ok"] == true => frame - arrived,
+                _ => return Err(format!("the browser already there: {}; log:\n{}", run.report["reason"], tail(&run.log))),
+            }
+        }
+    };
+    Ok((at_offerer, at_first))
 }
 
 fn push(metric: &mut Metric, defaults: bool, value: f64) {
