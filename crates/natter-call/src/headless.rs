@@ -76,6 +76,10 @@ impl Default for HeadlessOptions {
 
 /// How long we wait for the expected participants to show up in the room.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest a call that ended with every pair connected waits, past `--duration`, for the
+/// others' first reception reports (they come every 1 s, a browser's audio ones up to 5 s): a
+/// short call must not fail only because no report was due yet.
+const CONFIRM_GRACE: Duration = Duration::from_secs(6);
 
 /// Run the headless call. `Ok(report)` even when the call failed: check `report.ok` / `report.reason`.
 /// `Err` means the call could not even start (bad options, signaling unreachable, report unwritable).
@@ -199,6 +203,23 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
             }
         }
         tokio::time::sleep(Duration::from_millis(100).min(call_end.saturating_duration_since(Instant::now()))).await;
+    }
+
+    let grace_end = Instant::now() + CONFIRM_GRACE;
+    while Instant::now() < grace_end {
+        let mut waiting = false;
+        let mut broken = false;
+        for p in &participants {
+            let snapshot = p.snapshot().await;
+            for peer in snapshot.peers.iter().filter(|peer| peer.left_ms.is_none()) {
+                broken |= peer.state != "connected";
+                waiting |= unconfirmed(&snapshot, peer).is_some_and(|_| peer.sent.video.reports == 0 || peer.sent.audio.reports == 0);
+            }
+        }
+        if broken || !waiting {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
     let mut reports = Vec::new();
