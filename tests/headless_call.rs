@@ -202,12 +202,17 @@ fn garbage_on_signaling_does_not_disturb_a_call() {
         .spawn()
         .expect("start natter headless");
 
-    // Wait for both participants (skipping the offers and candidates they send mallory).
+    // Wait for both participants, and for both to have offered to mallory (their calls with her
+    // are being set up, so her garbage lands on a call in progress, not before one).
     let mut victims = Vec::new();
-    while victims.len() < 2 {
+    let mut offered = std::collections::BTreeSet::new();
+    while victims.len() < 2 || offered.len() < 2 {
         let msg = read_json(&mut socket);
         if msg["type"] == "peer_joined" {
             victims.push(msg["id"].as_str().unwrap().to_string());
+        }
+        if msg["type"] == "offer" {
+            offered.insert(msg["from"].as_str().unwrap().to_string());
         }
     }
     // Garbage to the server: answered with an error, connection kept.
