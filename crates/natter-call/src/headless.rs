@@ -177,46 +177,23 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
     let mut announced = false;
     while Instant::now() < call_end {
         if !announced || options.until_connected {
-            let mut all_connected = true;
-            let mut all_confirmed = true;
-            let mut relays = std::collections::BTreeSet::new();
-            for p in &participants {
-                let snapshot = p.snapshot().await;
-                for peer in &snapshot.peers {
-                    all_confirmed &= unconfirmed(&snapshot, peer).is_none();
-                }
-                for peer in snapshot.peers {
-                    all_connected &= peer.state == "connected" && peer.first_frame_ms.is_some();
-                    if let Some(relay) = peer.path.and_then(|path| path.relay_server) {
-                        relays.insert(relay);
-                    }
-                }
-            }
-            if all_connected && !announced {
+            let now = survey(&participants).await;
+            if now.all_connected && !announced {
                 announced = true;
-                let relays: Vec<_> = relays.into_iter().collect();
+                let relays: Vec<_> = now.relays.into_iter().collect();
                 tracing::info!("call established; relays in use: [{}]", relays.join(" "));
             }
             // Set-up is over when the others confirm receiving us too (their first reports).
-            if all_connected && all_confirmed && options.until_connected {
+            if now.all_connected && now.all_confirmed && options.until_connected {
                 break;
             }
         }
         tokio::time::sleep(Duration::from_millis(100).min(call_end.saturating_duration_since(Instant::now()))).await;
     }
-
     let grace_end = Instant::now() + CONFIRM_GRACE;
     while Instant::now() < grace_end {
-        let mut waiting = false;
-        let mut broken = false;
-        for p in &participants {
-            let snapshot = p.snapshot().await;
-            for peer in snapshot.peers.iter().filter(|peer| peer.left_ms.is_none()) {
-                broken |= peer.state != "connected";
-                waiting |= unconfirmed(&snapshot, peer).is_some_and(|_| peer.sent.video.reports == 0 || peer.sent.audio.reports == 0);
-            }
-        }
-        if broken || !waiting {
+        let now = survey(&participants).await;
+        if now.present_not_connected || !now.awaiting_first_reports {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -251,6 +228,38 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
             .map_err(|e| CallError::Report { path: path.display().to_string(), reason: e.to_string() })?;
     }
     Ok(report)
+}
+
+/// The call as this process sees it now, across all its participants.
+struct CallSurvey {
+    /// Every connection (departed ones included) connected and decoded a frame.
+    all_connected: bool,
+    /// The other side confirmed every medium we send it.
+    all_confirmed: bool,
+    /// TURN servers carrying a connection.
+    relays: std::collections::BTreeSet<String>,
+    /// A participant still in the call is not connected.
+    present_not_connected: bool,
+    /// A connection of a present participant has not had the remote's first report yet.
+    awaiting_first_reports: bool,
+}
+
+async fn survey(participants: &[Participant]) -> CallSurvey {
+    let mut now = CallSurvey { all_connected: true, all_confirmed: true, relays: Default::default(), present_not_connected: false, awaiting_first_reports: false };
+    for p in participants {
+        let snapshot = p.snapshot().await;
+        for peer in &snapshot.peers {
+            let problem = unconfirmed(&snapshot, peer);
+            now.all_connected &= peer.state == "connected" && peer.first_frame_ms.is_some();
+            now.all_confirmed &= problem.is_none();
+            now.relays.extend(peer.path.as_ref().and_then(|path| path.relay_server.clone()));
+            if peer.left_ms.is_none() {
+                now.present_not_connected |= peer.state != "connected";
+                now.awaiting_first_reports |= problem.is_some() && (peer.sent.video.reports == 0 || peer.sent.audio.reports == 0);
+            }
+        }
+    }
+    now
 }
 
 /// `None` if every expected pair connected and received video and audio; else the first problem.

@@ -82,17 +82,7 @@ pub struct Outgoing {
 impl Outgoing {
     pub fn report(&self) -> crate::report::SentReport {
         let stream = |(ssrc, codec): &(u32, watch::Receiver<Option<SendCodec>>)| {
-            let seen = self.reception.get(*ssrc).unwrap_or_default();
-            crate::report::SentStreamReport {
-                codec: codec.borrow().as_ref().map(SendCodec::describe),
-                packets_sent: seen.packets_sent,
-                reports: seen.reports,
-                remote_packets_received: seen.remote_packets_received,
-                remote_packets_lost: seen.remote_packets_lost,
-                remote_fraction_lost: seen.remote_fraction_lost,
-                remote_jitter_ms: seen.remote_jitter_ms,
-                rtt_ms: seen.rtt_ms,
-            }
+            self.reception.get(*ssrc).unwrap_or_default().report(codec.borrow().as_ref().map(SendCodec::describe))
         };
         crate::report::SentReport { video: stream(&self.video), audio: stream(&self.audio) }
     }

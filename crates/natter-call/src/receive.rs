@@ -20,12 +20,37 @@ pub enum Assembled {
     Lost,
 }
 
+/// Gaps in a stream's RTP sequence numbers: what both assemblers start each packet with.
+#[derive(Debug, Default)]
+struct SequenceGaps {
+    expected: Option<u16>,
+}
+
+impl SequenceGaps {
+    /// `Some(lost)`: the packet is new, and `lost` when packets before it are missing. `None`:
+    /// older than expected (a duplicate or a late packet), to be ignored. Reordering is not
+    /// repaired: a late packet has already counted as a loss.
+    fn next(&mut self, seq: u16) -> Option<bool> {
+        let lost = match self.expected {
+            Some(expected) if seq != expected => {
+                if seq.wrapping_sub(expected) > 0x8000 {
+                    return None;
+                }
+                true
+            }
+            _ => false,
+        };
+        self.expected = Some(seq.wrapping_add(1));
+        Some(lost)
+    }
+}
+
 /// Turns a stream of H.264 RTP packets (RFC 6184) into access units. A frame is complete when
 /// its marker bit arrives with no gap in sequence numbers; any gap drops the frame in progress.
 /// Reordering is not repaired (on loopback and relays we measured none); a late packet counts as loss.
 pub struct FrameAssembler {
     depacketizer: H264Packet,
-    expected_seq: Option<u16>,
+    sequence: SequenceGaps,
     current_ts: Option<u32>,
     buffer: BytesMut,
     corrupt: bool,
@@ -33,23 +58,15 @@ pub struct FrameAssembler {
 
 impl Default for FrameAssembler {
     fn default() -> Self {
-        Self { depacketizer: H264Packet::default(), expected_seq: None, current_ts: None, buffer: BytesMut::new(), corrupt: false }
+        Self { depacketizer: H264Packet::default(), sequence: SequenceGaps::default(), current_ts: None, buffer: BytesMut::new(), corrupt: false }
     }
 }
 
 impl FrameAssembler {
     pub fn push(&mut self, seq: u16, timestamp: u32, marker: bool, payload: &Bytes) -> Assembled {
-        let mut lost = false;
-        if let Some(expected) = self.expected_seq
-            && seq != expected
-        {
-            if seq.wrapping_sub(expected) > 0x8000 {
-                // Older than what we expect: a duplicate or a late packet. Ignore it.
-                return Assembled::Pending;
-            }
-            lost = true;
-        }
-        self.expected_seq = Some(seq.wrapping_add(1));
+        let Some(mut lost) = self.sequence.next(seq) else {
+            return Assembled::Pending; // a duplicate or a late packet
+        };
         if self.current_ts != Some(timestamp) {
             // A new frame starts; a frame in progress without its marker is incomplete.
             if !self.buffer.is_empty() {
@@ -89,7 +106,7 @@ impl FrameAssembler {
 /// that the frame before went missing: it would decode against the wrong reference and show a
 /// damaged picture, where openh264 refuses. Each `Lost` keeps the keyframe request going.
 pub struct Vp8FrameAssembler {
-    expected_seq: Option<u16>,
+    sequence: SequenceGaps,
     /// The timestamp of the frame in progress, `None` between frames.
     current_ts: Option<u32>,
     buffer: BytesMut,
@@ -105,7 +122,7 @@ pub struct Vp8FrameAssembler {
 impl Default for Vp8FrameAssembler {
     fn default() -> Self {
         Self {
-            expected_seq: None,
+            sequence: SequenceGaps::default(),
             current_ts: None,
             buffer: BytesMut::new(),
             started: false,
@@ -136,17 +153,9 @@ fn vp8_payload(payload: &Bytes) -> Option<(Vp8Packet, Bytes)> {
 
 impl Vp8FrameAssembler {
     pub fn push(&mut self, seq: u16, timestamp: u32, marker: bool, payload: &Bytes) -> Assembled {
-        let mut lost = false;
-        if let Some(expected) = self.expected_seq
-            && seq != expected
-        {
-            if seq.wrapping_sub(expected) > 0x8000 {
-                // Older than what we expect: a duplicate or a late packet. Ignore it.
-                return Assembled::Pending;
-            }
-            lost = true;
-        }
-        self.expected_seq = Some(seq.wrapping_add(1));
+        let Some(mut lost) = self.sequence.next(seq) else {
+            return Assembled::Pending; // a duplicate or a late packet
+        };
         if self.current_ts != Some(timestamp) {
             // A new frame starts; a frame in progress without its marker is incomplete.
             if self.current_ts.is_some() {

@@ -39,7 +39,6 @@ pub struct StreamReception {
     pub remote_fraction_lost: f64,
     pub remote_jitter_ms: f64,
     pub rtt_ms: Option<f64>,
-    pub last_report_at: Option<Instant>,
 }
 
 impl StreamReception {
@@ -50,6 +49,20 @@ impl StreamReception {
         }
     }
 
+    /// This stream in the report (`codec`: what it is sent as).
+    pub fn report(&self, codec: Option<String>) -> crate::report::SentStreamReport {
+        crate::report::SentStreamReport {
+            codec,
+            packets_sent: self.packets_sent,
+            reports: self.reports,
+            remote_packets_received: self.remote_packets_received,
+            remote_packets_lost: self.remote_packets_lost,
+            remote_fraction_lost: self.remote_fraction_lost,
+            remote_jitter_ms: self.remote_jitter_ms,
+            rtt_ms: self.rtt_ms,
+        }
+    }
+
     pub fn on_sent(&mut self, sequence: u16) {
         self.first_sequence.get_or_insert(sequence);
         self.packets_sent += 1;
@@ -57,9 +70,8 @@ impl StreamReception {
 
     /// A report block about this stream; `now_ntp` is the middle 32 bits of the NTP time now
     /// (RFC 3550 §6.4.1: RTT = now − LSR − DLSR, all in 1/65536 s).
-    pub fn on_report(&mut self, block: &ReceptionReport, now_ntp: u32, at: Instant) {
+    pub fn on_report(&mut self, block: &ReceptionReport, now_ntp: u32) {
         self.reports += 1;
-        self.last_report_at = Some(at);
         // Packets expected = extended highest sequence − first sequence + 1 (the remote's
         // extended counter starts at the first packet it saw, in cycle 0).
         let expected = match self.first_sequence {
@@ -147,11 +159,11 @@ impl ReceptionBoard {
     }
 
     fn on_blocks(&self, blocks: &[ReceptionReport]) {
-        let (now_ntp, at) = (ntp_middle(SystemTime::now()), Instant::now());
+        let now_ntp = ntp_middle(SystemTime::now());
         let mut streams = self.0.locked();
         for block in blocks {
             if let Some(stream) = streams.get_mut(&block.ssrc) {
-                stream.on_report(block, now_ntp, at);
+                stream.on_report(block, now_ntp);
             }
         }
     }
@@ -239,7 +251,7 @@ mod tests {
         }
         assert_eq!(stream.packets_sent, 100);
         // The remote saw up to sequence 93 of the next cycle and lost 10.
-        stream.on_report(&block(1, (1 << 16) + 93, 10, 25), 0, Instant::now());
+        stream.on_report(&block(1, (1 << 16) + 93, 10, 25), 0);
         assert_eq!(stream.remote_packets_received, 90);
         assert_eq!(stream.remote_packets_lost, 10);
         assert!((stream.remote_fraction_lost - 25.0 / 256.0).abs() < 1e-9);
@@ -253,11 +265,11 @@ mod tests {
             stream.on_sent(seq);
         }
         // A block from a receiver that got nothing: highest = 0, the rest unset.
-        stream.on_report(&block(1, 0, 0, 0), 0, Instant::now());
+        stream.on_report(&block(1, 0, 0, 0), 0);
         assert_eq!(stream.reports, 1);
         assert_eq!(stream.remote_packets_received, 0);
         // Negative cumulative loss (duplicates) is a signed 24-bit value.
-        stream.on_report(&block(1, 1049, 0x00ff_fffe, 0), 0, Instant::now());
+        stream.on_report(&block(1, 1049, 0x00ff_fffe, 0), 0);
         assert_eq!(stream.remote_packets_lost, -2);
         assert_eq!(stream.remote_packets_received, 50);
     }
@@ -274,7 +286,7 @@ mod tests {
             delay: 65_536 / 5,
             ..block(1, 7, 0, 0)
         };
-        stream.on_report(&report, now, Instant::now());
+        stream.on_report(&report, now);
         let rtt = stream.rtt_ms.unwrap();
         assert!((rtt - 50.0).abs() < 0.1, "{rtt}");
     }

@@ -106,28 +106,32 @@ pub fn spawn_video_writer(
         )> = None;
         let mut waiting_for_keyframe = true;
         let mut last_capture: Option<Instant> = None;
+        // The negotiated codec is read again only when it changed, not per frame.
+        let mut negotiation_changed = true;
         loop {
-            let negotiated = codec_rx.borrow_and_update().clone();
-            let wanted = negotiated
-                .as_ref()
-                .and_then(|c| c.video.map(|v| (c.clone(), v)));
-            if current.as_ref().map(|(c, v, _)| (c, v)) != wanted.as_ref().map(|(c, v)| (c, v)) {
-                current = wanted.map(|(codec, video)| {
-                    tracing::info!(remote, codec = %codec.describe(), "sending video");
-                    encoded.request_keyframe_for(video);
-                    (codec, video, encoded.video(video).subscribe())
-                });
-                waiting_for_keyframe = true;
+            if std::mem::take(&mut negotiation_changed) {
+                let negotiated = codec_rx.borrow_and_update().clone();
+                let wanted = negotiated.and_then(|c| c.video.map(|v| (c, v)));
+                if current.as_ref().map(|(c, v, _)| (c, v)) != wanted.as_ref().map(|(c, v)| (c, v)) {
+                    current = wanted.map(|(codec, video)| {
+                        tracing::info!(remote, codec = %codec.describe(), "sending video");
+                        encoded.request_keyframe_for(video);
+                        (codec, video, encoded.video(video).subscribe())
+                    });
+                    waiting_for_keyframe = true;
+                }
             }
             let Some((codec, _, frames)) = current.as_mut() else {
                 if codec_rx.changed().await.is_err() {
                     return;
                 }
+                negotiation_changed = true;
                 continue;
             };
             let frame = tokio::select! {
                 changed = codec_rx.changed() => {
                     if changed.is_err() { return; }
+                    negotiation_changed = true;
                     continue;
                 }
                 frame = frames.recv() => frame,
@@ -170,11 +174,13 @@ pub fn spawn_audio_writer(
     let remote = link.remote.clone();
     tokio::spawn(async move {
         let mut writer = RtpWriter::new(track.ssrc);
+        let mut codec = codec_rx.borrow_and_update().clone();
         loop {
             let packet = tokio::select! {
                 // The connection is gone (its codec sender with it): stop.
                 changed = codec_rx.changed() => {
                     if changed.is_err() { return; }
+                    codec = codec_rx.borrow_and_update().clone();
                     continue;
                 }
                 packet = packets.recv() => packet,
@@ -184,10 +190,8 @@ pub fn spawn_audio_writer(
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => return,
             };
-            let Some(codec) = codec_rx.borrow().clone() else {
-                continue;
-            };
-            let rtp = writer.packets(&codec, &packet.data, media::AUDIO_FRAME);
+            let Some(codec) = &codec else { continue };
+            let rtp = writer.packets(codec, &packet.data, media::AUDIO_FRAME);
             write_all(&track, rtp, &remote).await;
         }
     })

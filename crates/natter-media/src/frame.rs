@@ -28,6 +28,19 @@ impl I420Frame {
     }
 }
 
+/// An encoder's input: of the size it was made for, with planes long enough for it.
+pub(crate) fn check_input(frame: &I420Frame, width: u32, height: u32) -> Result<(), MediaError> {
+    let refuse = |reason| Err(MediaError::FrameSize { width: frame.width, height: frame.height, reason });
+    if frame.width != width || frame.height != height {
+        return refuse("differs from the encoder's size");
+    }
+    let (w, h) = (width as usize, height as usize);
+    if frame.y.len() < w * h || frame.u.len() < w * h / 4 || frame.v.len() < w * h / 4 {
+        return refuse("planes are too short");
+    }
+    Ok(())
+}
+
 pub(crate) fn check_size(width: u32, height: u32) -> Result<(), MediaError> {
     if width == 0 || height == 0 {
         return Err(MediaError::FrameSize {

@@ -124,21 +124,7 @@ impl VideoEncoder {
         frame: &I420Frame,
         force_keyframe: bool,
     ) -> Result<EncodedVideo, MediaError> {
-        if frame.width != self.width || frame.height != self.height {
-            return Err(MediaError::FrameSize {
-                width: frame.width,
-                height: frame.height,
-                reason: "differs from the encoder's size",
-            });
-        }
-        let (w, h) = (frame.width as usize, frame.height as usize);
-        if frame.y.len() < w * h || frame.u.len() < w * h / 4 || frame.v.len() < w * h / 4 {
-            return Err(MediaError::FrameSize {
-                width: frame.width,
-                height: frame.height,
-                reason: "planes are too short",
-            });
-        }
+        crate::frame::check_input(frame, self.width, self.height)?;
         if force_keyframe {
             self.inner.force_intra_frame();
         }

@@ -241,21 +241,8 @@ impl Vp8Encoder {
         frame: &I420Frame,
         force_keyframe: bool,
     ) -> Result<EncodedVideo, MediaError> {
-        if frame.width != self.width || frame.height != self.height {
-            return Err(MediaError::FrameSize {
-                width: frame.width,
-                height: frame.height,
-                reason: "differs from the encoder's size",
-            });
-        }
-        let (w, h) = (frame.width as usize, frame.height as usize);
-        if frame.y.len() < w * h || frame.u.len() < w * h / 4 || frame.v.len() < w * h / 4 {
-            return Err(MediaError::FrameSize {
-                width: frame.width,
-                height: frame.height,
-                reason: "planes are too short",
-            });
-        }
+        crate::frame::check_input(frame, self.width, self.height)?;
+        let w = frame.width as usize;
         // SAFETY: all-zero is a valid `vpx_image_t` (null pointers, zero sizes, enums whose 0 is
         // a variant); every field libvpx reads is set below.
         let mut image = unsafe { MaybeUninit::<vpx_image_t>::zeroed().assume_init() };

@@ -27,6 +27,21 @@ pub struct HeadlessRun {
 }
 
 impl Binaries {
+    /// Start `natter headless ARGS --report FILE`, its log (info for Natter, warnings for the
+    /// rest) on a pipe.
+    fn start_headless(&self, args: &[&str], report: &std::path::Path) -> Result<std::process::Child, String> {
+        Command::new(&self.natter)
+            .arg("headless")
+            .args(args)
+            .arg("--report")
+            .arg(report)
+            .env("RUST_LOG", "warn,natter=info,natter_call=info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", self.natter.display()))
+    }
+
     /// `natter headless ARGS --report FILE`: waits for it (at most `limit`), reads the report.
     pub fn headless(&self, args: &[&str], limit: Duration) -> Result<HeadlessRun, String> {
         self.headless_watching(args, limit, |_| {})
@@ -38,16 +53,7 @@ impl Binaries {
         let report_path = self.scratch.path(&format!("report-{}.json", unique()));
         let cpu_before = children_cpu_s();
         let started = Instant::now();
-        let mut child = Command::new(&self.natter)
-            .arg("headless")
-            .args(args)
-            .arg("--report")
-            .arg(&report_path)
-            .env("RUST_LOG", "warn,natter=info,natter_call=info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", self.natter.display()))?;
+        let mut child = self.start_headless(args, &report_path)?;
         let stderr = child.stderr.take().expect("piped stderr");
         let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
         let reader = std::thread::spawn(move || {
@@ -91,16 +97,7 @@ impl Binaries {
     /// the wall-clock time it was written (to relate this process's times to another's).
     pub fn spawn_headless(&self, args: &[&str]) -> Result<Spawned, String> {
         let report = self.scratch.path(&format!("report-{}.json", unique()));
-        let mut child = Command::new(&self.natter)
-            .arg("headless")
-            .args(args)
-            .arg("--report")
-            .arg(&report)
-            .env("RUST_LOG", "warn,natter=info,natter_call=info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", self.natter.display()))?;
+        let mut child = self.start_headless(args, &report)?;
         let stderr = child.stderr.take().expect("piped stderr");
         let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
