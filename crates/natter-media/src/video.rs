@@ -108,6 +108,27 @@ impl VideoEncoder {
         })
     }
 
+    /// Change the target bitrate from the next picture on, without a new encoder (and so
+    /// without a keyframe): openh264's `SetOption(ENCODER_OPTION_BITRATE)`, which the safe API of
+    /// the `openh264` crate does not offer.
+    #[allow(unsafe_code)] // one call into openh264's C API; see SAFETY below
+    pub fn set_bitrate(&mut self, bitrate_bps: u32) -> Result<(), MediaError> {
+        use openh264_sys2::{ENCODER_OPTION_BITRATE, SBitrateInfo, SPATIAL_LAYER_ALL};
+        if !(10_000..=50_000_000).contains(&bitrate_bps) {
+            return Err(MediaError::Encoder(format!("bitrate {bitrate_bps} bps is outside 10 kbps..=50 Mbps")));
+        }
+        let mut info = SBitrateInfo { iLayer: SPATIAL_LAYER_ALL, iBitrate: bitrate_bps as i32 };
+        // SAFETY: the encoder is initialised (made in `new`); ENCODER_OPTION_BITRATE takes a
+        // pointer to an `SBitrateInfo`, which openh264 reads during the call and does not keep.
+        // Changing the target bitrate is what the option exists for: no parameter the wrapper
+        // relies on (size, frame rate, threads) changes.
+        let code = unsafe { self.inner.raw_api().set_option(ENCODER_OPTION_BITRATE, (&raw mut info).cast()) };
+        if code != 0 {
+            return Err(MediaError::Encoder(format!("changing the bitrate to {bitrate_bps} bps failed (code {code})")));
+        }
+        Ok(())
+    }
+
     /// The picture size this encoder takes.
     pub fn width(&self) -> u32 {
         self.width

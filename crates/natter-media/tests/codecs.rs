@@ -356,3 +356,27 @@ fn opus_rejects_a_wrong_frame_length() {
     let mut encoder = AudioEncoder::new().unwrap();
     assert!(encoder.encode(&[0; 100]).is_err());
 }
+
+/// The call engine follows the bandwidth estimate by changing the encoder's target in place.
+#[test]
+fn an_h264_bitrate_change_takes_effect_without_a_keyframe() {
+    let mut camera = SyntheticCamera::new(320, 180, 7);
+    let mut encoder = VideoEncoder::new(320, 180, 30.0, 1_500_000).unwrap();
+    let mut bytes_of = |encoder: &mut VideoEncoder, from: u32| -> (usize, bool) {
+        let (mut total, mut keyframes) = (0, false);
+        for i in from..from + 30 {
+            let out = encoder.encode(&camera.frame(i, 1_764_000_000_000 + u64::from(i) * 33), i == 0).unwrap();
+            if i > 0 {
+                total += out.data.len();
+                keyframes |= out.keyframe;
+            }
+        }
+        (total, keyframes)
+    };
+    let (high, _) = bytes_of(&mut encoder, 0);
+    encoder.set_bitrate(100_000).unwrap();
+    let (low, keyframes) = bytes_of(&mut encoder, 30);
+    assert!(!keyframes, "no keyframe for a rate change");
+    assert!(low * 2 < high, "100 kbit/s: {low} bytes in 30 frames vs {high} at 1.5 Mbit/s");
+    assert!(encoder.set_bitrate(5).is_err(), "5 bit/s is refused");
+}
