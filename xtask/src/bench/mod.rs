@@ -7,6 +7,7 @@
 //! namespaces for the UDP-blocked ones), and writes `<target>/bench/results.json` plus a table.
 
 pub mod figures;
+pub mod impaired;
 pub mod runner;
 pub mod scenarios;
 

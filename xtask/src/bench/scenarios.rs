@@ -23,6 +23,15 @@ pub const ALL: &[&str] = &[
     "pc_memory",
     "encode_720p",
     "interop_browser",
+    "impaired_loss_2",
+    "impaired_loss_10",
+    "impaired_burst_5",
+    "impaired_reorder",
+    "impaired_cap_1500",
+    "impaired_cap_500",
+    "impaired_cap_250",
+    "impaired_drop_2000_300",
+    "impaired_mesh3_one_capped",
 ];
 
 /// Scenarios that are long per run are capped at this many runs unless `--runs` asks for fewer
@@ -41,6 +50,7 @@ pub fn run(name: &str, bin: &Binaries, runs: usize) -> ScenarioResult {
         "pc_memory" => pc_memory(bin, runs),
         "encode_720p" => encode_720p(bin, runs),
         "interop_browser" => interop_browser(bin, runs),
+        impaired if impaired.starts_with("impaired_") => super::impaired::run(impaired, bin, runs),
         other => panic!("unknown scenario {other}"),
     }
 }
