@@ -131,7 +131,7 @@ fn common_metrics(prefix: &str, with_proxy: bool) -> Vec<Metric> {
 }
 
 fn figure_notes() -> String {
-    "frames_delivered = the worst stream's decoded frames / its sender's frames_sent (set-up included); freezes: the worst stream's, a stall still going on at the end counted as one; latency: median of the streams' p50, worst p95; sent_kbps = the report's sent.video.bitrate_kbps (mean over senders) when present, else proxy_up_kbps; proxy_up_kbps = what each client sent into the proxy (all of it: media, RTCP, TURN framing), mean over clients, over 11 s from 1 s after the call is established; target_kbps / sent_height_px / resolution_changes / retransmitted_packets: the report's sent.video fields, absent in builds without them; audio_concealed needs a playout (--speaker), which headless has only with a real output device: absent here; proxy_lost / proxy_overflowed: datagrams dropped by the loss model / by the full queue, all uplinks".into()
+    "frames_delivered = the worst stream's decoded frames / its sender's frames_sent (set-up included); freezes: the worst stream's, a stall still going on at the end (the report's duration or the call's last decoded frame, whichever is later) counted as one; latency: median of the streams' p50, worst p95; sent_kbps = the report's sent.video.bitrate_kbps (mean over senders) when present, else proxy_up_kbps; proxy_up_kbps = what each client sent into the proxy (all of it: media, RTCP, TURN framing), mean over clients, over 11 s from 1 s after the call is established; target_kbps / sent_height_px / resolution_changes / retransmitted_packets: the report's sent.video fields, absent in builds without them; audio_concealed needs a playout (--speaker), which headless has only with a real output device: absent here; proxy_lost / proxy_overflowed: datagrams dropped by the loss model / by the full queue, all uplinks".into()
 }
 
 /// One finished call: the reports (one per process), the proxy's counters, what happened when.
@@ -161,6 +161,7 @@ fn two_party(bin: &Binaries, turn: &Coturn, spec: &Spec, seed: u64, defaults: bo
     }
     let (run, timeline) = watched(&proxy, spec.change, |on_line| bin.headless_watching(&args, LIMIT, on_line))?;
     let run = run?;
+    keep(&run.report);
     let mut not_ok = Vec::new();
     if !run.success {
         not_ok.push(format!("call not ok: {}; log:\n{}", run.report["reason"].as_str().unwrap_or("?"), tail(&run.log)));
@@ -207,6 +208,9 @@ fn watched<T: Send>(
             if line.contains("natter_call::participant: joined") {
                 let _ = events.send(("joined", Instant::now()));
             }
+            if line.contains("connection state") && line.contains("state=connected") {
+                let _ = events.send(("connected", Instant::now()));
+            }
             if line.contains("call established") {
                 let _ = events.send(("established", Instant::now()));
             }
@@ -221,10 +225,19 @@ fn watched<T: Send>(
 fn watch(proxy: &UdpProxy, change: Option<(Duration, LinkConditions)>, seen: &mpsc::Receiver<(&'static str, Instant)>) -> Timeline {
     let mut timeline = Timeline::default();
     let mut joined = None;
+    // The call is established when headless says so, or (when it never says so: a pair that
+    // does not decode) 3 s after the first connection.
+    let mut connected: Option<Instant> = None;
     let established = loop {
-        match seen.recv() {
+        let next = match connected {
+            Some(at) => seen.recv_timeout((at + Duration::from_secs(3)).saturating_duration_since(Instant::now())),
+            None => seen.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+        };
+        match next {
             Ok(("joined", at)) => joined = joined.or(Some(at)),
+            Ok(("connected", at)) => connected = connected.or(Some(at)),
             Ok(("established", at)) => break at,
+            Err(mpsc::RecvTimeoutError::Timeout) => break connected.expect("waits only once connected"),
             _ => return timeline,
         }
     };
@@ -302,7 +315,7 @@ fn figures(reports: &[Value], from: impl Fn(&str) -> bool, to: impl Fn(&str) -> 
     let frames_sent: HashMap<&str, f64> =
         participants.iter().filter_map(|p| Some((p["id"].as_str()?, p["frames_sent"].as_f64()?))).collect();
     let all: Vec<(String, Value)> = reports.iter().flat_map(streams).collect();
-    let end_ms = all.iter().filter_map(|(_, p)| p["last_frame_ms"].as_f64()).reduce(f64::max);
+    let end_ms = call_end_ms(reports, &all);
     let wanted: Vec<&(String, Value)> =
         all.iter().filter(|(receiver, p)| to(receiver) && from(p["remote"].as_str().unwrap_or(""))).collect();
     let mut f = Figures::default();
@@ -376,8 +389,16 @@ fn figures(reports: &[Value], from: impl Fn(&str) -> bool, to: impl Fn(&str) -> 
     f
 }
 
-/// A stall still going on when the call's last video arrived (`end_ms`: the latest
-/// `last_frame_ms` of the call) has no freeze entry yet: how long it had lasted, if > 200 ms.
+/// When the call's video ended, in ms since joining: its last decoded frame, or its duration
+/// when later (every stream may have stalled).
+fn call_end_ms(reports: &[Value], all: &[(String, Value)]) -> Option<f64> {
+    let last_frame = all.iter().filter_map(|(_, p)| p["last_frame_ms"].as_f64());
+    let durations = reports.iter().filter_map(|r| r["duration_s"].as_f64().map(|s| s * 1000.0));
+    last_frame.chain(durations).reduce(f64::max)
+}
+
+/// A stall still going on when the call's video ended (`end_ms`, [`call_end_ms`]) has no
+/// freeze entry yet: how long it had lasted, if > 200 ms.
 fn stall_at_end(peer: &Value, end_ms: Option<f64>) -> Option<f64> {
     match (end_ms, peer["last_frame_ms"].as_f64()) {
         (Some(end), Some(last)) if end - last > 200.0 => Some(end - last),
@@ -441,7 +462,7 @@ impl Call {
         if let Some((drop_ms, before, after)) = self.drop {
             // Freezes that ended after the drop, and stalls still going on at the end.
             let all = self.reports.iter().flat_map(streams).collect::<Vec<_>>();
-            let end_ms = all.iter().filter_map(|(_, p)| p["last_frame_ms"].as_f64()).reduce(f64::max);
+            let end_ms = call_end_ms(&self.reports, &all);
             let longest = all
                 .iter()
                 .map(|(_, peer)| {
@@ -588,6 +609,8 @@ fn mesh3_call(
         })
     })?;
     let (capped, others): (HeadlessRun, HeadlessRun) = (capped?, others?);
+    keep(&capped.report);
+    keep(&others.report);
     let mut not_ok = Vec::new();
     for (who, run) in [("capped", &capped), ("uncapped", &others)] {
         if !run.success {
@@ -607,6 +630,19 @@ fn mesh3_call(
         drop: None,
         not_ok,
     })
+}
+
+/// With `NATTER_BENCH_REPORTS=DIR`, each call's reports are kept there (`impaired-N.json`), to
+/// read what a figure came from.
+fn keep(report: &Value) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    if let Some(dir) = std::env::var_os("NATTER_BENCH_REPORTS") {
+        let path = std::path::Path::new(&dir).join(format!("impaired-{}.json", N.fetch_add(1, Ordering::Relaxed)));
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(&path, serde_json::to_string_pretty(report).unwrap_or_default());
+        eprintln!("bench:     report kept in {}", path.display());
+    }
 }
 
 fn push(metric: &mut Metric, defaults: bool, value: f64) {
@@ -662,7 +698,7 @@ mod tests {
                      "video": { "frames_decoded": 300, "freeze_count": 0, "latency_ms_p50": 20.0, "latency_ms_p95": 90.0 },
                      "sent": { "video": { "bitrate_kbps": 300.0, "resolution": "320x180", "resolution_changes": [{ "at_ms": 8000.0, "width": 320, "height": 180 }] } } }]),
         );
-        let report = json!({ "participants": [a, b] });
+        let report = json!({ "duration_s": 14.9, "participants": [a, b] });
         let f = figures(&[report], |_| true, |_| true);
         assert_eq!(f.frames_delivered, Some(75.0), "b decoded 300 of a's 400");
         assert_eq!(f.longest_freeze_ms, Some(3000.0));
