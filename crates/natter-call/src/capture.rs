@@ -9,6 +9,7 @@
 //! Every such change is announced as a [`MediaNotice`] so the participant tells the others and
 //! the user. Plain threads, so encoding never stalls the async runtime that drives the network.
 
+use crate::adapt::LAYERS;
 use crate::codecs::VideoCodec;
 use crate::media::{AnyEncoder, EncodedAudio, EncodedFrame, MediaSettings, ViewSink};
 use crate::report::{LocalMediaReport, LocalSourceReport};
@@ -25,6 +26,8 @@ use tokio::sync::{broadcast, mpsc};
 pub const AUDIO_FRAME: Duration = Duration::from_millis(20);
 /// A keyframe at least this often, so a receiver that lost one recovers without asking.
 const KEYFRAME_INTERVAL: Duration = Duration::from_secs(2);
+/// At most one keyframe per stream this often, however many receivers ask.
+const KEYFRAME_SPACING: Duration = Duration::from_millis(250);
 /// How often a missing device is looked for again.
 const REOPEN_EVERY: Duration = Duration::from_secs(3);
 /// The most a real camera's encoder is given, whatever its size.
@@ -92,16 +95,29 @@ impl LocalSource {
     }
 }
 
+/// One stream per video codec (`VideoCodec::index`) and simulcast layer (`adapt::LAYERS`).
+type PerStream<T> = [[T; LAYERS]; 2];
+
+/// What one connection's writer asks of a layer's encoder: the bitrate its link carries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Want {
+    codec: VideoCodec,
+    layer: usize,
+    budget_bps: f64,
+}
+
 /// The encoded output of one participant, fanned out to every connection, and the controls of
 /// its camera and microphone. Clones share all of it.
 #[derive(Clone)]
 pub struct EncodedStreams {
-    /// One stream per video codec (`VideoCodec::index`); a codec is encoded only while some
-    /// connection sends it (H.264 always, for the frame count and the first connection).
-    videos: [broadcast::Sender<Arc<EncodedFrame>>; 2],
+    /// A stream is encoded only while some connection sends it (H.264 at full size when nobody
+    /// does, for the frame count and the first connection).
+    videos: PerStream<broadcast::Sender<Arc<EncodedFrame>>>,
     pub audio: broadcast::Sender<Arc<EncodedAudio>>,
-    /// A keyframe is wanted, per video codec.
-    keyframe_requested: Arc<[AtomicBool; 2]>,
+    /// A keyframe is wanted, per stream.
+    keyframe_requested: Arc<PerStream<AtomicBool>>,
+    /// Each writer's wish, by writer (see [`EncodedStreams::want`]).
+    wants: Arc<Mutex<std::collections::HashMap<(u64, usize), Want>>>,
     camera: Arc<LocalSource>,
     microphone: Arc<LocalSource>,
 }
@@ -149,21 +165,48 @@ impl EncodedStreams {
         LocalMediaReport { camera: read(&self.camera), microphone: read(&self.microphone) }
     }
 
-    /// The next picture of every codec is a keyframe.
+    /// The next picture of every stream is a keyframe.
     pub fn request_keyframe(&self) {
-        for flag in self.keyframe_requested.iter() {
+        for flag in self.keyframe_requested.iter().flatten() {
             flag.store(true, Ordering::Relaxed);
         }
     }
 
-    /// The next picture of `codec` is a keyframe (a receiver of it asked).
+    /// The next picture of every layer of `codec` is a keyframe.
     pub fn request_keyframe_for(&self, codec: VideoCodec) {
-        self.keyframe_requested[codec.index()].store(true, Ordering::Relaxed);
+        for flag in &self.keyframe_requested[codec.index()] {
+            flag.store(true, Ordering::Relaxed);
+        }
     }
 
-    /// The encoded pictures of one codec.
-    pub fn video(&self, codec: VideoCodec) -> &broadcast::Sender<Arc<EncodedFrame>> {
-        &self.videos[codec.index()]
+    /// The next picture of one layer of `codec` is a keyframe (a receiver of it asked, or a
+    /// writer switches to it). Requests are coalesced: at most one keyframe per stream every
+    /// `KEYFRAME_SPACING`.
+    pub fn request_keyframe_for_layer(&self, codec: VideoCodec, layer: usize) {
+        self.keyframe_requested[codec.index()][layer.min(LAYERS - 1)].store(true, Ordering::Relaxed);
+    }
+
+    /// The encoded pictures of one codec and layer.
+    pub fn video(&self, codec: VideoCodec, layer: usize) -> &broadcast::Sender<Arc<EncodedFrame>> {
+        &self.videos[codec.index()][layer.min(LAYERS - 1)]
+    }
+
+    /// Writer `writer` sends `codec` at `layer` (or is switching to it) and its link carries
+    /// `budget_bps` of video: the layer's encoder runs at the lowest such budget (within the
+    /// layer's range).
+    pub fn want(&self, writer: u64, codec: VideoCodec, layer: usize, budget_bps: f64) {
+        self.wants.lock().unwrap().insert((writer, layer), Want { codec, layer, budget_bps });
+    }
+
+    /// Writer `writer` no longer sends `layer`.
+    pub fn forget(&self, writer: u64, layer: usize) {
+        self.wants.lock().unwrap().remove(&(writer, layer));
+    }
+
+    /// The budget a stream's encoder should run at, if any writer said.
+    fn lowest_budget(&self, codec: VideoCodec, layer: usize) -> Option<f64> {
+        let wants = self.wants.lock().unwrap();
+        wants.values().filter(|w| w.codec == codec && w.layer == layer).map(|w| w.budget_bps).reduce(f64::min)
     }
 }
 
@@ -182,9 +225,10 @@ pub fn start_capture(
     frames_sent: Arc<AtomicU64>,
     notices: mpsc::UnboundedSender<MediaNotice>,
 ) -> Result<EncodedStreams, crate::CallError> {
-    let videos = [broadcast::channel(16).0, broadcast::channel(16).0];
+    let videos: PerStream<broadcast::Sender<Arc<EncodedFrame>>> = std::array::from_fn(|_| std::array::from_fn(|_| broadcast::channel(16).0));
     let (audio_tx, _) = broadcast::channel(32);
-    let keyframe_requested = Arc::new([AtomicBool::new(true), AtomicBool::new(true)]);
+    let keyframe_requested: Arc<PerStream<AtomicBool>> = Arc::new(std::array::from_fn(|_| std::array::from_fn(|_| AtomicBool::new(true))));
+    let wants = Arc::default();
     let (camera, microphone) = (Arc::new(LocalSource::default()), Arc::new(LocalSource::default()));
     // Fail now, not in a thread, if the codecs cannot start at all.
     let audio_encoder = AudioEncoder::new().map_err(|e| crate::CallError::Media(e.to_string()))?;
@@ -192,8 +236,14 @@ pub fn start_capture(
         ctx: ThreadContext { settings: settings.clone(), stop: Arc::clone(&stop), notices: notices.clone() },
         choice: SourceChoice::from_setting(settings.camera.as_deref()),
         state: Arc::clone(&camera),
-        out: videos.clone(),
-        keyframe: Arc::clone(&keyframe_requested),
+        streams: EncodedStreams {
+            videos: videos.clone(),
+            audio: audio_tx.clone(),
+            keyframe_requested: Arc::clone(&keyframe_requested),
+            wants: Arc::clone(&wants),
+            camera: Arc::clone(&camera),
+            microphone: Arc::clone(&microphone),
+        },
         frames_sent,
         view,
     };
@@ -207,7 +257,7 @@ pub fn start_capture(
     let spawn_error = |e: std::io::Error| crate::CallError::Media(format!("could not start a capture thread: {e}"));
     std::thread::Builder::new().name("video-capture".into()).spawn(move || video.run()).map_err(spawn_error)?;
     std::thread::Builder::new().name("audio-capture".into()).spawn(move || audio.run()).map_err(spawn_error)?;
-    Ok(EncodedStreams { videos, audio: audio_tx, keyframe_requested, camera, microphone })
+    Ok(EncodedStreams { videos, audio: audio_tx, keyframe_requested, wants, camera, microphone })
 }
 
 /// Opening sources and reporting what happened, the same for both media.
@@ -283,16 +333,23 @@ impl<S: ?Sized> SourceKeeper<'_, S> {
     }
 }
 
-/// The capture thread's encoders, per codec, with when each last made a keyframe.
+/// One stream's encoder: when it last made a keyframe, the bitrate it runs at.
+struct StreamEncoder {
+    encoder: AnyEncoder,
+    last_keyframe: Instant,
+    bitrate_bps: u32,
+}
+
+/// The capture thread's encoders, per stream.
 #[derive(Default)]
-struct CodecEncoders([Option<(AnyEncoder, Instant)>; 2]);
+struct CodecEncoders(PerStream<Option<StreamEncoder>>);
 
 struct VideoThread {
     ctx: ThreadContext,
     choice: SourceChoice,
     state: Arc<LocalSource>,
-    out: [broadcast::Sender<Arc<EncodedFrame>>; 2],
-    keyframe: Arc<[AtomicBool; 2]>,
+    /// Its own handle on what it feeds (the streams, the keyframe flags, the writers' wants).
+    streams: EncodedStreams,
     frames_sent: Arc<AtomicU64>,
     view: Option<ViewSink>,
 }
@@ -337,11 +394,12 @@ impl VideoThread {
                 std::thread::sleep(Duration::from_millis(50));
                 continue;
             };
-            let poll = source.poll_interval().clamp(Duration::from_millis(2), Duration::from_millis(50));
+            // Until the source's next frame is due (a synthetic camera keeps a fixed schedule).
+            let poll = source.poll_interval().clamp(Duration::from_millis(1), Duration::from_millis(50));
             match source.next_frame() {
                 Ok(Some(frame)) => {
-                    self.send(&frame, &mut encoders);
                     shown = shown.wrapping_add(1);
+                    self.send(&frame, &mut encoders, shown);
                     self.show(&frame, shown);
                 }
                 Ok(None) => {}
@@ -359,41 +417,76 @@ impl VideoThread {
     }
 
     fn request_keyframes(&self) {
-        for flag in self.keyframe.iter() {
-            flag.store(true, Ordering::Relaxed);
-        }
+        self.streams.request_keyframe();
     }
 
-    /// Encode `frame` once per codec someone sends (H.264 always); a new encoder when the
-    /// picture size changes (another camera, another mode).
-    fn send(&self, frame: &I420Frame, encoders: &mut CodecEncoders) {
+    /// Encode `frame` once per stream (codec × layer) someone sends (H.264 at full size when
+    /// nobody does); a new encoder when the picture size changes (another camera, another mode).
+    /// Each encoder runs at the lowest budget of the connections that receive it.
+    fn send(&self, frame: &I420Frame, encoders: &mut CodecEncoders, counter: u32) {
         let captured_at = Instant::now();
+        let anyone = self.streams.videos.iter().flatten().any(|out| out.receiver_count() > 0);
+        let mut half: Option<Option<I420Frame>> = None;
         let mut sent = false;
         for codec in VideoCodec::OFFERED {
-            let out = &self.out[codec.index()];
-            let slot = &mut encoders.0[codec.index()];
-            if codec != VideoCodec::H264 && out.receiver_count() == 0 {
-                // Nobody sends this codec: no encoder (its next subscriber starts at a keyframe).
-                *slot = None;
-                continue;
-            }
-            if slot.as_ref().is_none_or(|(e, _)| e.size() != (frame.width, frame.height)) {
-                *slot = self.new_encoder(codec, frame).map(|e| (e, Instant::now() - KEYFRAME_INTERVAL));
-                self.keyframe[codec.index()].store(true, Ordering::Relaxed);
-            }
-            let Some((encoder, last_keyframe)) = slot.as_mut() else { continue };
-            let force = self.keyframe[codec.index()].swap(false, Ordering::Relaxed) || captured_at.duration_since(*last_keyframe) >= KEYFRAME_INTERVAL;
-            match encoder.encode(frame, force) {
-                Ok(encoded) => {
-                    if encoded.keyframe {
-                        *last_keyframe = captured_at;
+            for layer in 0..LAYERS {
+                let out = &self.streams.videos[codec.index()][layer];
+                let slot = &mut encoders.0[codec.index()][layer];
+                let fallback = !anyone && codec == VideoCodec::H264 && layer == 0;
+                if out.receiver_count() == 0 && !fallback {
+                    // Nobody sends this stream: no encoder (its next subscriber starts at a keyframe).
+                    *slot = None;
+                    continue;
+                }
+                let budget = self.streams.lowest_budget(codec, layer);
+                if budget.is_some_and(|b| counter % crate::adapt::frame_divisor(layer, b) != 0) {
+                    continue;
+                }
+                let picture = if layer == 0 {
+                    frame
+                } else {
+                    match half.get_or_insert_with(|| half_size_stamped(frame)) {
+                        Some(picture) => picture,
+                        None => continue,
                     }
-                    if !encoded.data.is_empty() {
-                        sent = true;
-                        let _ = out.send(Arc::new(EncodedFrame { data: Bytes::from(encoded.data), keyframe: encoded.keyframe, captured_at }));
+                };
+                let (min, max) = crate::adapt::layer_range(layer, self.full_size_bitrate(frame));
+                let wanted = budget.map_or(max, |b| (b as u32).clamp(min, max));
+                if slot.as_ref().is_none_or(|e| e.encoder.size() != (picture.width, picture.height)) {
+                    *slot = self.new_encoder(codec, picture, wanted).map(|encoder| StreamEncoder { encoder, last_keyframe: captured_at - KEYFRAME_INTERVAL, bitrate_bps: wanted });
+                    self.streams.request_keyframe_for_layer(codec, layer);
+                }
+                let Some(stream) = slot.as_mut() else { continue };
+                // Follow the budget within a frame; small wobbles are not worth a call.
+                if stream.bitrate_bps.abs_diff(wanted) > stream.bitrate_bps / 20 {
+                    match stream.encoder.set_bitrate(wanted) {
+                        Ok(()) => stream.bitrate_bps = wanted,
+                        Err(e) => tracing::debug!(%codec, layer, "bitrate change refused: {e}"),
                     }
                 }
-                Err(e) => tracing::warn!(%codec, "video encode failed: {e}"),
+                let flag = &self.streams.keyframe_requested[codec.index()][layer];
+                let since_keyframe = captured_at.duration_since(stream.last_keyframe);
+                // Requests within `KEYFRAME_SPACING` of the last keyframe wait (they stay set):
+                // several receivers asking at once get one keyframe, not a storm of them.
+                let force = (since_keyframe >= KEYFRAME_SPACING && flag.swap(false, Ordering::Relaxed)) || since_keyframe >= KEYFRAME_INTERVAL;
+                match stream.encoder.encode(picture, force) {
+                    Ok(encoded) => {
+                        if encoded.keyframe {
+                            stream.last_keyframe = captured_at;
+                        }
+                        if !encoded.data.is_empty() {
+                            sent = true;
+                            let _ = out.send(Arc::new(EncodedFrame {
+                                data: Bytes::from(encoded.data),
+                                keyframe: encoded.keyframe,
+                                captured_at,
+                                width: picture.width,
+                                height: picture.height,
+                            }));
+                        }
+                    }
+                    Err(e) => tracing::warn!(%codec, layer, "video encode failed: {e}"),
+                }
             }
         }
         if sent {
@@ -401,12 +494,16 @@ impl VideoThread {
         }
     }
 
-    fn new_encoder(&self, codec: VideoCodec, frame: &I420Frame) -> Option<AnyEncoder> {
+    /// The full-size layer's top bitrate: the configured one, in proportion to the picture's
+    /// area (a 720p camera gets more than 360p).
+    fn full_size_bitrate(&self, frame: &I420Frame) -> u32 {
         let settings = &self.ctx.settings;
-        // Bitrate in proportion to the picture's area (a 720p camera gets more than 360p).
         let area = f64::from(frame.width * frame.height) / f64::from((settings.width * settings.height).max(1));
-        let bitrate = ((f64::from(settings.bitrate_bps) * area) as u32).clamp(settings.bitrate_bps / 2, MAX_CAMERA_BITRATE.max(settings.bitrate_bps));
-        match AnyEncoder::new(codec, frame.width, frame.height, settings.fps as f32, bitrate) {
+        ((f64::from(settings.bitrate_bps) * area) as u32).clamp(settings.bitrate_bps / 2, MAX_CAMERA_BITRATE.max(settings.bitrate_bps))
+    }
+
+    fn new_encoder(&self, codec: VideoCodec, frame: &I420Frame, bitrate: u32) -> Option<AnyEncoder> {
+        match AnyEncoder::new(codec, frame.width, frame.height, self.ctx.settings.fps as f32, bitrate) {
             Ok(e) => Some(e),
             Err(e) => {
                 tracing::warn!(%codec, "cannot encode {}x{} video: {e}", frame.width, frame.height);
@@ -503,3 +600,16 @@ impl AudioThread {
     }
 }
 
+
+/// The half-size layer of a frame, carrying the same stamp (counter and capture time) when the
+/// frame has one, so receivers of either layer measure the same way. Real cameras' frames have no
+/// stamp and are only scaled.
+fn half_size_stamped(frame: &I420Frame) -> Option<I420Frame> {
+    let mut half = frame.half_size()?;
+    if let Some(stamp) = natter_media::read_stamp(frame)
+        && natter_media::stamp_fits(half.width, half.height)
+    {
+        natter_media::stamp_frame(&mut half, stamp);
+    }
+    Some(half)
+}

@@ -81,6 +81,13 @@ impl PliPacer {
         Self { interval, last_sent: None }
     }
 
+    /// Repeat a request no sooner than the answer could have come back: a keyframe is the
+    /// largest thing a sender makes, and asking again while one is on its way only queues more of
+    /// them on a link that is already struggling.
+    pub fn set_round_trip(&mut self, rtt: Duration) {
+        self.interval = (rtt * 2 + Duration::from_millis(200)).clamp(Duration::from_millis(400), Duration::from_secs(2));
+    }
+
     /// Should a PLI go out now, given whether the decoder needs a keyframe?
     pub fn poll(&mut self, needs_keyframe: bool, now: Instant) -> bool {
         if !needs_keyframe {

@@ -22,7 +22,9 @@
 //! - `memory`: returning freed memory to the system after a call.
 //! - `sync`: locks that survive a panic elsewhere (one participant's crash stays its own).
 
+pub mod adapt;
 pub mod bridge;
+pub mod bwe;
 pub mod capture;
 pub mod codecs;
 pub mod demo;
@@ -39,6 +41,7 @@ pub mod peer;
 pub mod playout;
 pub mod receive;
 pub mod reception;
+pub mod reorder;
 pub mod report;
 pub mod send;
 pub mod sync;

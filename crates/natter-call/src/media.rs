@@ -54,6 +54,9 @@ pub struct EncodedFrame {
     pub keyframe: bool,
     /// When the picture was captured (RTP time follows it).
     pub captured_at: Instant,
+    /// The picture's size (it differs between simulcast layers).
+    pub width: u32,
+    pub height: u32,
 }
 
 /// A video encoder of either codec, for the capture thread.
@@ -74,6 +77,14 @@ impl AnyEncoder {
         match self {
             AnyEncoder::H264(e) => (e.width(), e.height()),
             AnyEncoder::Vp8(e) => (e.width(), e.height()),
+        }
+    }
+
+    /// Follow the bandwidth estimate: a new target from the next picture on, no keyframe.
+    pub fn set_bitrate(&mut self, bitrate_bps: u32) -> Result<(), natter_media::MediaError> {
+        match self {
+            AnyEncoder::H264(e) => e.set_bitrate(bitrate_bps),
+            AnyEncoder::Vp8(e) => e.set_bitrate(bitrate_bps),
         }
     }
 

@@ -14,6 +14,7 @@ use crate::send;
 use crate::codecs::VideoCodec;
 use rtc::peer_connection::configuration::RTCOfferOptions;
 use crate::receive::{Assembled, VideoAssembler, VideoStats};
+use crate::reorder::{Released, ReorderBuffer};
 use crate::report::{ParticipantReport, PeerReport, SignalingReport, VideoReport};
 use crate::view::ViewEvent;
 use crate::CallError;
@@ -242,6 +243,11 @@ impl Participant {
                 report.jitter_ms = inbound.jitter_ms;
             }
             let stats = video.locked().clone();
+            let now_ms = self.joined_at.elapsed().as_secs_f64() * 1000.0;
+            // Only a stall on a connection that is up and whose sender is sending counts now.
+            let sending = report.state == "connected" && !report.remote_video_muted && report.left_ms.is_none();
+            let (freeze_count, longest_freeze_ms, freezes) =
+                if sending { stats.freezes_at(now_ms) } else { (stats.freeze_count, stats.longest_freeze_ms, stats.freezes.clone()) };
             report.video = VideoReport {
                 frames_received: stats.frames_received,
                 frames_decoded: stats.frames_decoded,
@@ -249,13 +255,16 @@ impl Participant {
                 frames_unreadable: stats.unreadable,
                 latency_ms_p50: stats.latency_percentile(50.0),
                 latency_ms_p95: stats.latency_percentile(95.0),
-                freeze_count: stats.freeze_count,
-                longest_freeze_ms: stats.longest_freeze_ms,
-                freezes: stats.freezes.clone(),
+                freeze_count,
+                longest_freeze_ms,
+                freezes,
+                packets_reordered: stats.reorder.reordered,
+                packets_given_up: stats.reorder.given_up,
             };
             report.audio.packets_received = audio_packets.load(Ordering::Relaxed);
             if let Some(outgoing) = outgoing {
                 report.sent = outgoing.report();
+                (report.quality_limitation, report.quality_note) = outgoing.quality_limitation(&report.remote_name);
             }
             report.audio.playout = self.playout.as_ref().and_then(|p| p.report(&report.remote));
             reports.push(report);
@@ -366,16 +375,26 @@ async fn hang_up(shared: &Shared, line: &SignalLine) {
     }
 }
 
-/// Why a connection whose network path worked never connected, in the user's words: DTLS did
-/// not complete. Either the certificate the other side presented does not match the fingerprint
-/// in its session description (the stack aborts the handshake without telling us; someone may
-/// have rewritten the description on the signaling path) or the handshake could not finish. No
-/// ICE restart can fix either, so the call is refused.
-pub const DTLS_REFUSED: &str = "the network path works, but the secure handshake (DTLS) did not complete: the other side's certificate does not match the fingerprint in its session description (the call setup may have been altered on the way), or its handshake never finished";
+/// Why a connection whose network path worked never connected, in the user's words, when the
+/// handshake *failed* soon after the path was found: the certificate the other side presented does
+/// not match the fingerprint in its session description (the stack aborts the handshake without
+/// telling us why; a mismatch is the failure it reaches at once, long before its resends run
+/// out). Someone may have rewritten the description on the signaling path. No ICE restart can
+/// fix that, so the call is refused.
+pub const DTLS_REFUSED: &str = "the network path works, but the secure handshake (DTLS) failed: the other side's certificate does not match the fingerprint in its session description (the call setup may have been altered on the way)";
+
+/// The same when the handshake did not finish in time or failed only after resending for
+/// seconds: its packets were lost (a very lossy path), or the other side stopped answering. Not
+/// an accusation of tampering: that needs the quick failure above.
+pub const DTLS_INCOMPLETE: &str = "the network path works, but the secure handshake (DTLS) did not complete: its packets kept getting lost on the way (a very lossy network), or the other side stopped answering";
+
+/// A handshake that fails within this long of the path being found failed on the certificate
+/// check, not on loss (our DTLS resends a lost flight after 0.25, 0.5, 1, 2 … s: ≈ 10 s in all).
+const DTLS_QUICK_FAILURE: Duration = Duration::from_secs(3);
 
 /// How long DTLS may take once ICE found a path (loopback: a few ms; a lossy path needs a
-/// retransmission or two, after 1 s and 3 s). Refusing is final, so err on the patient side.
-const DTLS_HANDSHAKE_LIMIT: Duration = Duration::from_secs(5);
+/// resend or several). Refusing is final, so err on the patient side.
+const DTLS_HANDSHAKE_LIMIT: Duration = Duration::from_secs(12);
 
 /// The participant's event loop state (owned by one task).
 struct Engine {
@@ -564,7 +583,7 @@ impl Engine {
                 video: Arc::new(Mutex::new(VideoStats::default())),
                 audio_packets: Arc::new(AtomicU64::new(0)),
                 pc: Some(Arc::clone(&link.pc)),
-                outgoing: Some(link.outgoing()),
+                outgoing: Some(link.outgoing(self.joined_at)),
             },
         );
         self.links.insert(remote.to_string(), link);
@@ -861,8 +880,11 @@ impl Engine {
         // ICE found a path but the connection failed before it ever connected: the DTLS
         // handshake failed (see `DTLS_REFUSED`).
         let never_connected = link.record.locked().connect_ms.is_none();
-        if state == RTCPeerConnectionState::Failed && never_connected && link.ice_connected.get().is_some() && !link.policy.gave_up() {
-            self.refuse_link(remote, DTLS_REFUSED);
+        if state == RTCPeerConnectionState::Failed && never_connected && !link.policy.gave_up()
+            && let Some(path_found) = link.ice_connected.get()
+        {
+            let why = if path_found.elapsed() < DTLS_QUICK_FAILURE { DTLS_REFUSED } else { DTLS_INCOMPLETE };
+            self.refuse_link(remote, why);
             return;
         }
         {
@@ -1032,7 +1054,7 @@ impl Engine {
             .map(|(remote, _)| remote.clone())
             .collect();
         for remote in handshake_stuck {
-            self.refuse_link(&remote, DTLS_REFUSED);
+            self.refuse_link(&remote, DTLS_INCOMPLETE);
         }
         let candidates: Vec<(String, Arc<dyn PeerConnection>)> = self
             .links
@@ -1058,6 +1080,7 @@ impl Engine {
     async fn on_media_tick(&mut self) {
         let now = Instant::now();
         let mut stopped = Vec::new();
+        let mut stalls = Vec::new();
         {
             let peers = self.shared.peers.locked();
             for (remote, link) in self.links.iter_mut() {
@@ -1070,7 +1093,33 @@ impl Engine {
                 if let Some(since) = link.media_watch.observe(now, total, expecting) {
                     stopped.push((remote.clone(), since));
                 }
+                let now_ms = now.duration_since(self.joined_at).as_secs_f64() * 1000.0;
+                let stall = shared.video.locked().ongoing_freeze(now_ms);
+                let video_expected = expecting && !link.record.locked().remote_video_muted;
+                match (stall, link.video_stalled_since) {
+                    (Some(freeze), None) if video_expected && freeze.duration_ms() >= VIDEO_STALL_MS => {
+                        link.video_stalled_since = Some(freeze.from_ms);
+                        stalls.push((remote.clone(), freeze, true));
+                    }
+                    (None, Some(from_ms)) => {
+                        link.video_stalled_since = None;
+                        stalls.push((remote.clone(), crate::report::Freeze { from_ms, to_ms: now_ms }, false));
+                    }
+                    _ => {}
+                }
             }
+        }
+        // Video that stands still on a connection that is up: said in words, and when it is back.
+        for (remote, freeze, began) in stalls {
+            let name = self.name_of(&remote);
+            let Some(link) = self.links.get(&remote) else { continue };
+            let (kind, at_ms, detail) = if began {
+                ("video_stalled", freeze.from_ms, format!("{name}'s picture stopped: no new frame for {:.1} s although the connection is up (the path may be congested or losing packets)", freeze.duration_ms() / 1000.0))
+            } else {
+                ("video_resumed", freeze.to_ms, format!("{name}'s picture is moving again after {:.1} s", freeze.duration_ms() / 1000.0))
+            };
+            tracing::info!(participant = %self.id, remote, kind, "{detail}");
+            link.record.locked().events.push(PeerEvent { at_ms, kind: kind.into(), detail });
         }
         for (remote, since) in stopped {
             let name = self.name_of(&remote);
@@ -1199,12 +1248,15 @@ fn wrap(e: impl std::fmt::Display) -> CallError {
     CallError::WebRtc(e.to_string())
 }
 
-/// How often a receiver that still cannot decode repeats its keyframe request.
-const PLI_INTERVAL: Duration = Duration::from_millis(250);
+/// How often a receiver that still cannot decode repeats its keyframe request, until the round-trip
+/// time is known (`PliPacer::set_round_trip`).
+const PLI_INTERVAL: Duration = Duration::from_millis(400);
 /// How often a connection being set up is checked for hopelessness (see `diagnosis`).
 /// How often first attempts are judged (`diagnosis`) and connected links checked for media
 /// (`fallback::MediaWatch`).
 const CHECK_INTERVAL: Duration = Duration::from_millis(250);
+/// A picture that stands still this long on a connection that is up is an event in words.
+const VIDEO_STALL_MS: f64 = 2_000.0;
 
 /// RTP → access units (here) → decode + stamp check (on a decoder thread, off the async runtime).
 #[allow(clippy::too_many_arguments)]
@@ -1223,11 +1275,12 @@ async fn receive_video(
     let decoder_remote = remote.clone();
     let needs_keyframe = Arc::new(AtomicBool::new(true));
     let decoder_needs_keyframe = Arc::clone(&needs_keyframe);
+    let decoder_record = Arc::clone(&record);
     let decoder = std::thread::Builder::new().name(format!("decode-{remote}")).spawn(move || {
         let target = media::DecodeTarget {
             remote: &decoder_remote,
             label: &label,
-            record: &record,
+            record: &decoder_record,
             stats: &decoder_stats,
             joined_at,
             view: view.as_ref(),
@@ -1242,35 +1295,65 @@ async fn receive_video(
     // The assembler follows the payload type of what arrives (a renegotiation may change it).
     let mut assembler: Option<(u8, VideoCodec, VideoAssembler)> = None;
     let mut pli = PliPacer::new(PLI_INTERVAL);
-    while let Some(event) = track.poll().await {
-        let TrackRemoteEvent::OnRtpPacket(packet) = event else { continue };
-        let pt = packet.header.payload_type;
-        if assembler.as_ref().is_none_or(|(current, _, _)| *current != pt) {
-            let known = payload_types.locked().get(&pt).copied();
-            let Some((codec, frames)) = known.and_then(|c| Some((c, VideoAssembler::for_mime(c.mime())?))) else {
-                tracing::debug!(remote, pt, "video with a payload type we did not agree on; ignored");
-                continue;
-            };
-            tracing::info!(remote, pt, %codec, "receiving video");
-            assembler = Some((pt, codec, frames));
-            needs_keyframe.store(true, Ordering::Relaxed);
-        }
-        let (_, codec, frames) = assembler.as_mut().expect("set above");
-        match frames.push(packet.header.sequence_number, packet.header.timestamp, packet.header.marker, &packet.payload) {
-            Assembled::Frame(frame) => {
-                stats.locked().on_received();
-                if frame_tx.try_send((*codec, frame)).is_err() {
-                    tracing::debug!(remote, "decoder is behind; dropping a frame");
-                    // What follows depends on the dropped frame: wait for the next keyframe.
-                    frames.skip_to_keyframe();
-                    needs_keyframe.store(true, Ordering::Relaxed);
-                }
+    // Packets back in order, gaps waited for about a retransmission round trip (see `reorder`).
+    let mut reorder: ReorderBuffer<rtc::rtp::Packet> = ReorderBuffer::new();
+    let mut media_ssrc = None;
+    let mut rtt_read_at = Instant::now();
+    loop {
+        // `None`: the reorder buffer's deadline passed with nothing new (a gap to give up on).
+        let polled = match reorder.deadline() {
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), track.poll()).await.ok(),
+            None => Some(track.poll().await),
+        };
+        let now = Instant::now();
+        if let Some(event) = polled {
+            let Some(event) = event else { break };
+            if let TrackRemoteEvent::OnRtpPacket(packet) = event {
+                media_ssrc = Some(packet.header.ssrc);
+                reorder.push(packet.header.sequence_number, packet, now);
             }
-            Assembled::Lost => needs_keyframe.store(true, Ordering::Relaxed),
-            Assembled::Pending => {}
         }
-        if pli.poll(needs_keyframe.load(Ordering::Relaxed), Instant::now()) {
-            let request = PictureLossIndication { sender_ssrc: 0, media_ssrc: packet.header.ssrc };
+        if now.duration_since(rtt_read_at) > Duration::from_secs(1) {
+            rtt_read_at = now;
+            if let Some(rtt) = record.locked().rtt_ms {
+                let rtt = Duration::from_secs_f64(rtt.max(0.0) / 1000.0);
+                reorder.set_round_trip(rtt);
+                pli.set_round_trip(rtt);
+            }
+        }
+        stats.locked().reorder = reorder.stats();
+        while let Some(released) = reorder.pop(now) {
+            let Released::Packet(packet) = released else { continue };
+            let pt = packet.header.payload_type;
+            if assembler.as_ref().is_none_or(|(current, _, _)| *current != pt) {
+                let known = payload_types.locked().get(&pt).copied();
+                let Some((codec, frames)) = known.and_then(|c| Some((c, VideoAssembler::for_mime(c.mime())?))) else {
+                    tracing::debug!(remote, pt, "video with a payload type we did not agree on; ignored");
+                    continue;
+                };
+                tracing::info!(remote, pt, %codec, "receiving video");
+                assembler = Some((pt, codec, frames));
+                needs_keyframe.store(true, Ordering::Relaxed);
+            }
+            let (_, codec, frames) = assembler.as_mut().expect("set above");
+            match frames.push(packet.header.sequence_number, packet.header.timestamp, packet.header.marker, &packet.payload) {
+                Assembled::Frame(frame) => {
+                    stats.locked().on_received();
+                    if frame_tx.try_send((*codec, frame)).is_err() {
+                        tracing::debug!(remote, "decoder is behind; dropping a frame");
+                        // What follows depends on the dropped frame: wait for the next keyframe.
+                        frames.skip_to_keyframe();
+                        needs_keyframe.store(true, Ordering::Relaxed);
+                    }
+                }
+                Assembled::Lost => needs_keyframe.store(true, Ordering::Relaxed),
+                Assembled::Pending => {}
+            }
+        }
+        if let Some(media_ssrc) = media_ssrc
+            && pli.poll(needs_keyframe.load(Ordering::Relaxed), now)
+        {
+            let request = PictureLossIndication { sender_ssrc: 0, media_ssrc };
             if let Err(e) = track.write_rtcp(vec![Box::new(request)]).await {
                 tracing::debug!(remote, "could not send a keyframe request: {e}");
             }

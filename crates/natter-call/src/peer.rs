@@ -77,6 +77,9 @@ pub struct Outgoing {
     video: (u32, watch::Receiver<Option<SendCodec>>),
     audio: (u32, watch::Receiver<Option<SendCodec>>),
     reception: crate::reception::ReceptionBoard,
+    estimate: crate::bwe::LinkEstimate,
+    video_state: Arc<Mutex<crate::send::VideoSendState>>,
+    joined_at: Instant,
 }
 
 impl Outgoing {
@@ -84,7 +87,25 @@ impl Outgoing {
         let stream = |(ssrc, codec): &(u32, watch::Receiver<Option<SendCodec>>)| {
             self.reception.get(*ssrc).unwrap_or_default().report(codec.borrow().as_ref().map(SendCodec::describe))
         };
-        crate::report::SentReport { video: stream(&self.video), audio: stream(&self.audio) }
+        let mut video = stream(&self.video);
+        let estimate = self.estimate.get();
+        let state = self.video_state.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let since_join = |at: Instant| at.saturating_duration_since(self.joined_at).as_secs_f64() * 1000.0;
+        video.target_kbps = estimate.measured.then(|| (estimate.target_bps / 1000.0).round());
+        video.bitrate_kbps = (state.width > 0).then(|| (state.bitrate_bps() / 1000.0).round());
+        video.resolution = (state.width > 0).then(|| format!("{}x{}", state.width, state.height));
+        video.resolution_changes = state.resolution_changes.iter().map(|&(at, width, height)| crate::report::ResolutionChange { at_ms: since_join(at), width, height }).collect();
+        video.retransmitted_packets = estimate.retransmitted_packets;
+        video.retransmissions_withheld = estimate.retransmissions_withheld;
+        crate::report::SentReport { video, audio: stream(&self.audio) }
+    }
+
+    /// Why our video to this remote is below its best, W3C style (`bandwidth` / `none`), and
+    /// the sentence for the user.
+    pub fn quality_limitation(&self, remote_name: &str) -> (String, Option<String>) {
+        let estimate = self.estimate.get();
+        let state = self.video_state.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        crate::adapt::quality_limitation(&estimate, state.layer, state.budget_bps, (state.width, state.height), remote_name)
     }
 }
 
@@ -149,6 +170,12 @@ pub struct PeerLink {
     pub ice_connected: Arc<std::sync::OnceLock<Instant>>,
     /// What the remote reports receiving of our streams (RTCP report blocks).
     pub reception: crate::reception::ReceptionBoard,
+    /// What the path to this remote carries (see `bwe`); fixed with `stack_defaults`.
+    pub estimate: crate::bwe::LinkEstimate,
+    /// What our video writer sends this remote (layer, size, bitrate).
+    pub video_state: Arc<Mutex<crate::send::VideoSendState>>,
+    /// The remote's picture has stood still since (ms since joining), on a connection that is up.
+    pub video_stalled_since: Option<f64>,
     /// Video codecs by the payload types of our own description (what arrives is read by them).
     pub receive_video_types: Arc<Mutex<std::collections::HashMap<u8, VideoCodec>>>,
     /// What our trickled candidates carry (from our current local description).
@@ -182,7 +209,9 @@ impl PeerLink {
         video_preference: &[VideoCodec],
     ) -> Result<PeerLink, CallError> {
         let reception = crate::reception::ReceptionBoard::default();
-        let (media, registry) = webrtc_setup::media_engine_and_interceptors(settings.offer_payload_types, &reception)?;
+        let estimate = if settings.stack_defaults { crate::bwe::LinkEstimate::fixed(crate::bwe::MAX_BPS) } else { crate::bwe::LinkEstimate::default() };
+        let adaptation = webrtc_setup::Adaptation { stack_defaults: settings.stack_defaults, estimate: &estimate };
+        let (media, registry) = webrtc_setup::media_engine_and_interceptors(settings.offer_payload_types, &reception, adaptation)?;
         let ice_connected = Arc::new(std::sync::OnceLock::new());
         let handler = Arc::new(Handler { remote: remote.to_string(), events, ice_connected: Arc::clone(&ice_connected) });
         let pc = PeerConnectionBuilder::new()
@@ -224,16 +253,23 @@ impl PeerLink {
             media_watch: crate::fallback::MediaWatch::default(),
             ice_connected,
             reception,
+            estimate,
+            video_state: Arc::default(),
+            video_stalled_since: None,
             receive_video_types: Arc::default(),
             candidate_tag: Default::default(),
         })
     }
 
-    pub fn outgoing(&self) -> Outgoing {
+    /// `joined_at`: when our participant joined (report times count from it).
+    pub fn outgoing(&self, joined_at: Instant) -> Outgoing {
         Outgoing {
             video: (self.video.ssrc, self.video.codec.subscribe()),
             audio: (self.audio.ssrc, self.audio.codec.subscribe()),
             reception: self.reception.clone(),
+            estimate: self.estimate.clone(),
+            video_state: Arc::clone(&self.video_state),
+            joined_at,
         }
     }
 

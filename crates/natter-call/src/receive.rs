@@ -268,6 +268,8 @@ pub struct VideoStats {
     pub freezes: Vec<Freeze>,
     pub freeze_count: u64,
     pub longest_freeze_ms: Option<f64>,
+    /// The jitter buffer's counters (see `reorder`).
+    pub reorder: crate::reorder::ReorderStats,
 }
 
 /// A gap between two new pictures longer than this is a freeze: the W3C stats definition
@@ -316,6 +318,31 @@ impl VideoStats {
             }
             self.freezes.push(freeze);
         }
+    }
+
+    /// The picture has stood still since the last one was shown, `now_ms` after joining: the
+    /// freeze going on now, if it is longer than [`FREEZE_MS`]. A report taken now counts it; a
+    /// freeze is otherwise only recorded when the next picture ends it, and video that never
+    /// comes back would look fine.
+    pub fn ongoing_freeze(&self, now_ms: f64) -> Option<Freeze> {
+        let last = self.last_shown_ms?;
+        (now_ms - last > FREEZE_MS).then_some(Freeze { from_ms: last, to_ms: now_ms })
+    }
+
+    /// Freeze count, longest and list as a report taken `now_ms` after joining shows them: with
+    /// the freeze going on now.
+    pub fn freezes_at(&self, now_ms: f64) -> (u64, Option<f64>, Vec<Freeze>) {
+        let mut freezes = self.freezes.clone();
+        let (mut count, mut longest) = (self.freeze_count, self.longest_freeze_ms);
+        if let Some(ongoing) = self.ongoing_freeze(now_ms) {
+            count += 1;
+            longest = Some(longest.unwrap_or(0.0).max(ongoing.duration_ms()));
+            if freezes.len() == FREEZES_KEPT {
+                freezes.remove(0);
+            }
+            freezes.push(ongoing);
+        }
+        (count, longest, freezes)
     }
 
     /// Latency percentile (0..=100) over every decoded frame, `None` before the first.
@@ -625,6 +652,18 @@ mod tests {
         assert_eq!(s.freeze_count, 2);
         assert_eq!(s.freezes, vec![Freeze { from_ms: 100.0, to_ms: 2100.0 }, Freeze { from_ms: 2133.0, to_ms: 2333.5 }]);
         assert_eq!(s.longest_freeze_ms, Some(2000.0));
+    }
+
+    #[test]
+    fn a_freeze_still_going_on_counts_in_a_report_taken_now() {
+        let mut stats = VideoStats::default();
+        stats.on_shown(1_000.0);
+        stats.on_shown(1_033.0);
+        assert_eq!(stats.freezes_at(1_100.0), (0, None, vec![]), "67 ms is no freeze");
+        let (count, longest, freezes) = stats.freezes_at(13_833.0);
+        assert_eq!((count, longest), (1, Some(12_800.0)), "the last 12.8 s stood still");
+        assert_eq!(freezes, vec![Freeze { from_ms: 1_033.0, to_ms: 13_833.0 }]);
+        assert_eq!(stats.freeze_count, 0, "nothing recorded until the picture comes back");
     }
 
     #[test]

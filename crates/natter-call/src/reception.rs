@@ -60,6 +60,7 @@ impl StreamReception {
             remote_fraction_lost: self.remote_fraction_lost,
             remote_jitter_ms: self.remote_jitter_ms,
             rtt_ms: self.rtt_ms,
+            ..Default::default()
         }
     }
 

@@ -115,6 +115,15 @@ pub struct PeerReport {
     /// What we sent this remote and what it says it received (its RTCP reports).
     #[serde(default)]
     pub sent: SentReport,
+    /// Why our video to this remote is below its best (W3C `qualityLimitationReason`):
+    /// "bandwidth" (the path carries less: a smaller picture or fewer bits) | "none".
+    #[serde(default)]
+    pub quality_limitation: String,
+    /// The same for the user, e.g. "Your connection to Bob carries about 300 kbit/s: video
+    /// reduced to 320×180". Absent when nothing is limited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub quality_note: Option<String>,
     /// The remote offered host candidates under mDNS names (`….local`), as browsers do.
     #[serde(skip)]
     #[ts(skip)]
@@ -146,6 +155,37 @@ pub struct SentStreamReport {
     pub remote_jitter_ms: f64,
     /// Round-trip time from the report's LSR/DLSR.
     pub rtt_ms: Option<f64>,
+    /// Video only: what the path carries by our bandwidth estimate (absent without congestion
+    /// control, e.g. `--stack-defaults`), kbit/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub target_kbps: Option<f64>,
+    /// Video only: what we sent over the last second, kbit/s (media, no retransmissions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub bitrate_kbps: Option<f64>,
+    /// Video only: the picture size sent now ("640x360"; a lower simulcast layer when the path
+    /// carries less).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub resolution: Option<String>,
+    /// Video only: every change of the size sent (the first picture included), oldest first.
+    #[serde(default)]
+    pub resolution_changes: Vec<ResolutionChange>,
+    /// Video only: NACKed packets we resent (RTX), and requests our bound on resends declined
+    /// (repeats within a round trip, or beyond 10 % of the estimate).
+    #[serde(default)]
+    pub retransmitted_packets: u64,
+    #[serde(default)]
+    pub retransmissions_withheld: u64,
+}
+
+/// The picture size we sent changed at `at_ms` (ms since joining).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, TS)]
+pub struct ResolutionChange {
+    pub at_ms: f64,
+    pub width: u32,
+    pub height: u32,
 }
 
 /// One thing that happened to a connection.
@@ -153,7 +193,8 @@ pub struct SentStreamReport {
 pub struct PeerEvent {
     /// join → the event.
     pub at_ms: f64,
-    /// "connected" | "disconnected" | "failed" | "ice_restart" | "recovered" | "gave_up"
+    /// "connected" | "disconnected" | "failed" | "ice_restart" | "recovered" | "gave_up" |
+    /// "video_stalled" | "video_resumed" | …
     pub kind: String,
     /// Plain words for the user.
     pub detail: String,
@@ -195,12 +236,19 @@ pub struct VideoReport {
     pub latency_ms_p50: Option<f64>,
     pub latency_ms_p95: Option<f64>,
     /// Gaps of more than 200 ms between new pictures (stalled video, or a sender that turned its
-    /// camera off), counted since joining.
+    /// camera off), counted since joining, with the one going on when the report was taken (on a
+    /// connection that is up, from a sender whose camera is on).
     pub freeze_count: u64,
     #[ts(optional)]
     pub longest_freeze_ms: Option<f64>,
     /// The most recent freezes (at most 32), oldest first.
     pub freezes: Vec<Freeze>,
+    /// Packets the jitter buffer put back in order (they arrived after a later one), and packets
+    /// it stopped waiting for (lost even after resends; the frame they belonged to was lost).
+    #[serde(default)]
+    pub packets_reordered: u64,
+    #[serde(default)]
+    pub packets_given_up: u64,
 }
 
 /// Video stood still from `from_ms` to `to_ms` (ms since joining): the last picture before the

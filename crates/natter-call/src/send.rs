@@ -86,8 +86,69 @@ async fn write_all(track: &OutTrackRef, packets: Vec<rtc::rtp::Packet>, remote: 
     }
 }
 
-/// Video for one connection: follows the negotiated codec, subscribes to that encoder's output
-/// (the capture thread encodes a codec only while someone sends it), starts at a keyframe.
+/// What the video writer of one connection is doing, for the report and the health panel.
+#[derive(Debug, Clone, Default)]
+pub struct VideoSendState {
+    /// The layer sent and its picture size (0×0 before the first frame).
+    pub layer: usize,
+    pub width: u32,
+    pub height: u32,
+    /// The video budget the link's estimate allows (bits per second).
+    pub budget_bps: f64,
+    /// Video bytes written in the last second, and when each went out (a sliding window).
+    recent: std::collections::VecDeque<(Instant, usize)>,
+    /// Every change of picture size, with when it happened.
+    pub resolution_changes: Vec<(Instant, u32, u32)>,
+}
+
+impl VideoSendState {
+    fn on_written(&mut self, now: Instant, bytes: usize, width: u32, height: u32) {
+        if (width, height) != (self.width, self.height) {
+            self.resolution_changes.push((now, width, height));
+            if self.resolution_changes.len() > 64 {
+                self.resolution_changes.remove(0);
+            }
+            (self.width, self.height) = (width, height);
+        }
+        self.recent.push_back((now, bytes));
+        while self.recent.front().is_some_and(|(at, _)| now.duration_since(*at) > Duration::from_secs(1)) {
+            self.recent.pop_front();
+        }
+    }
+
+    /// Video sent over the last second, bits per second (RTP payload, no retransmissions).
+    pub fn bitrate_bps(&self) -> f64 {
+        let recent_enough = self.recent.back().is_some_and(|(at, _)| at.elapsed() < Duration::from_secs(2));
+        if recent_enough { self.recent.iter().map(|(_, b)| *b as f64 * 8.0).sum() } else { 0.0 }
+    }
+}
+
+/// A writer's subscription to one layer of one codec.
+struct LayerFeed {
+    layer: usize,
+    frames: broadcast::Receiver<Arc<EncodedFrame>>,
+}
+
+static WRITER_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// What a writer has asked of the encoders, withdrawn when the writer ends.
+struct Wants {
+    encoded: EncodedStreams,
+    id: u64,
+}
+
+impl Drop for Wants {
+    fn drop(&mut self) {
+        for layer in 0..crate::adapt::LAYERS {
+            self.encoded.forget(self.id, layer);
+        }
+    }
+}
+
+/// Video for one connection: follows the negotiated codec and the link's bandwidth estimate
+/// (the layer that fits it, see `adapt`), subscribes to that stream's encoder (the capture
+/// thread encodes a stream only while someone sends it), starts at a keyframe. A layer switch
+/// keeps sending the old layer until the new one's keyframe arrives, so the picture never stops.
 pub fn spawn_video_writer(
     link: &PeerLink,
     encoded: EncodedStreams,
@@ -96,14 +157,16 @@ pub fn spawn_video_writer(
     let track = OutTrackRef::of(&link.video);
     let mut codec_rx = link.video.codec.subscribe();
     let remote = link.remote.clone();
+    let estimate = link.estimate.clone();
+    let state = Arc::clone(&link.video_state);
+    let reception = link.reception.clone();
     let nominal = Duration::from_secs_f64(1.0 / f64::from(fps.max(1)));
     tokio::spawn(async move {
+        let wants = Wants { encoded: encoded.clone(), id: WRITER_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) };
         let mut writer = RtpWriter::new(track.ssrc);
-        let mut current: Option<(
-            SendCodec,
-            VideoCodec,
-            broadcast::Receiver<Arc<EncodedFrame>>,
-        )> = None;
+        let mut choice = crate::adapt::LayerChoice::new(crate::adapt::video_budget(estimate.get().target_bps, None));
+        let mut current: Option<(SendCodec, VideoCodec, LayerFeed)> = None;
+        let mut pending: Option<LayerFeed> = None;
         let mut waiting_for_keyframe = true;
         let mut last_capture: Option<Instant> = None;
         // The negotiated codec is read again only when it changed, not per frame.
@@ -113,39 +176,77 @@ pub fn spawn_video_writer(
                 let negotiated = codec_rx.borrow_and_update().clone();
                 let wanted = negotiated.and_then(|c| c.video.map(|v| (c, v)));
                 if current.as_ref().map(|(c, v, _)| (c, v)) != wanted.as_ref().map(|(c, v)| (c, v)) {
+                    for layer in 0..crate::adapt::LAYERS {
+                        encoded.forget(wants.id, layer);
+                    }
+                    pending = None;
                     current = wanted.map(|(codec, video)| {
-                        tracing::info!(remote, codec = %codec.describe(), "sending video");
-                        encoded.request_keyframe_for(video);
-                        (codec, video, encoded.video(video).subscribe())
+                        let layer = choice.layer();
+                        tracing::info!(remote, codec = %codec.describe(), layer, "sending video");
+                        encoded.request_keyframe_for_layer(video, layer);
+                        (codec, video, LayerFeed { layer, frames: encoded.video(video, layer).subscribe() })
                     });
                     waiting_for_keyframe = true;
                 }
             }
-            let Some((codec, _, frames)) = current.as_mut() else {
+            let Some((codec, video, feed)) = current.as_mut() else {
                 if codec_rx.changed().await.is_err() {
                     return;
                 }
                 negotiation_changed = true;
                 continue;
             };
-            let frame = tokio::select! {
+            // The resend bound needs the round trip (from the remote's reports).
+            if let Some(rtt) = reception.get(track.ssrc).and_then(|r| r.report(None).rtt_ms) {
+                estimate.set_rtt(Duration::from_secs_f64(rtt.max(0.0) / 1000.0));
+            }
+            // The layer this link carries now; a change subscribes to the new layer first.
+            let link = estimate.get();
+            let budget = crate::adapt::video_budget(link.target_bps, link.loss);
+            let layer = choice.update(budget, link.measured && !link.pushed_back, Instant::now());
+            if layer != feed.layer && pending.as_ref().is_none_or(|p| p.layer != layer) {
+                tracing::info!(remote, from = feed.layer, to = layer, budget_kbps = (budget / 1000.0).round(), "switching video layer");
+                encoded.request_keyframe_for_layer(*video, layer);
+                pending = Some(LayerFeed { layer, frames: encoded.video(*video, layer).subscribe() });
+            } else if layer == feed.layer && pending.is_some() {
+                pending = None;
+            }
+            encoded.want(wants.id, *video, feed.layer, budget);
+            match &pending {
+                Some(p) => encoded.want(wants.id, *video, p.layer, budget),
+                None => (0..crate::adapt::LAYERS).filter(|l| *l != feed.layer).for_each(|l| encoded.forget(wants.id, l)),
+            }
+            state.lock().unwrap_or_else(|e| e.into_inner()).budget_bps = budget;
+            let (frame, from_pending) = tokio::select! {
                 changed = codec_rx.changed() => {
                     if changed.is_err() { return; }
                     negotiation_changed = true;
                     continue;
                 }
-                frame = frames.recv() => frame,
+                frame = feed.frames.recv() => (frame, false),
+                frame = async { pending.as_mut().expect("guarded").frames.recv().await }, if pending.is_some() => (frame, true),
             };
             let frame = match frame {
                 Ok(f) => f,
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     tracing::debug!(remote, "video writer lagged {n} frames");
-                    waiting_for_keyframe = true;
+                    if !from_pending {
+                        waiting_for_keyframe = true;
+                        encoded.request_keyframe_for_layer(*video, feed.layer);
+                    }
                     continue;
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             };
-            if waiting_for_keyframe && !frame.keyframe {
+            if from_pending {
+                // The new layer starts at its keyframe; until then the old one goes on.
+                if !frame.keyframe {
+                    continue;
+                }
+                let new = pending.take().expect("came from it");
+                encoded.forget(wants.id, feed.layer);
+                *feed = new;
+            } else if waiting_for_keyframe && !frame.keyframe {
                 continue;
             }
             waiting_for_keyframe = false;
@@ -159,6 +260,11 @@ pub fn spawn_video_writer(
             });
             last_capture = Some(frame.captured_at);
             let packets = writer.packets(codec, &frame.data, duration);
+            {
+                let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+                state.layer = feed.layer;
+                state.on_written(Instant::now(), frame.data.len(), frame.width, frame.height);
+            }
             write_all(&track, packets, &remote).await;
         }
     })
@@ -197,8 +303,8 @@ pub fn spawn_audio_writer(
     })
 }
 
-/// Watch RTCP on our video track: a PLI/FIR from this remote makes the next frame of the codec
-/// it receives a keyframe.
+/// Watch RTCP on our video track: a PLI/FIR from this remote makes the next frame of the stream
+/// (codec and layer) it receives a keyframe.
 pub fn spawn_keyframe_request_listener(
     link: &PeerLink,
     encoded: EncodedStreams,
@@ -206,6 +312,7 @@ pub fn spawn_keyframe_request_listener(
     let track = Arc::clone(&link.video.track);
     let codec_rx = link.video.codec.subscribe();
     let remote = link.remote.clone();
+    let state = Arc::clone(&link.video_state);
     tokio::spawn(async move {
         while let Some(event) = track.poll().await {
             if let TrackLocalEvent::OnRtcpPacket(packets) = event
@@ -214,8 +321,9 @@ pub fn spawn_keyframe_request_listener(
                     .any(|p| crate::keyframe::is_keyframe_request(p.as_ref()))
             {
                 tracing::debug!(remote, "keyframe requested");
+                let layer = state.lock().unwrap_or_else(|e| e.into_inner()).layer;
                 match codec_rx.borrow().as_ref().and_then(|c| c.video) {
-                    Some(video) => encoded.request_keyframe_for(video),
+                    Some(video) => encoded.request_keyframe_for_layer(video, layer),
                     None => encoded.request_keyframe(),
                 }
             }

@@ -66,13 +66,53 @@ pub fn offered_video_codecs(numbers: PayloadTypes) -> Vec<RTCRtpCodecParameters>
     VideoCodec::OFFERED.iter().map(|&c| RTCRtpCodecParameters { rtp_codec: video_codec(c), payload_type: numbers.video(c) }).collect()
 }
 
-/// The codecs Natter sends and receives: H.264 constrained baseline and VP8, Opus. The reception
-/// reports of our streams go to `reception` (see `reception`).
-pub fn media_engine_and_interceptors(numbers: PayloadTypes, reception: &crate::reception::ReceptionBoard) -> Result<(MediaEngine, Registry), CallError> {
+/// RTX (RFC 4588) for each of our video codecs: retransmissions on their own SSRC and payload
+/// type, so a receiver (ours or a browser's) tells a resend from an original and its loss
+/// statistics stay true. Numbered after the codec they repair (`apt`).
+pub fn rtx_codecs(numbers: PayloadTypes) -> Vec<RTCRtpCodecParameters> {
+    VideoCodec::OFFERED
+        .iter()
+        .map(|&c| RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: "video/rtx".to_owned(),
+                clock_rate: 90_000,
+                channels: 0,
+                sdp_fmtp_line: format!("apt={}", numbers.video(c)),
+                rtcp_feedback: vec![],
+            },
+            payload_type: numbers.video(c) + 1,
+        })
+        .collect()
+}
+
+/// How a connection recovers from loss and shares the path (see `bwe`). `stack_defaults` keeps
+/// the crate's own set (NACK without bounds, no congestion control, no RTX) for comparison.
+pub struct Adaptation<'a> {
+    pub stack_defaults: bool,
+    pub estimate: &'a crate::bwe::LinkEstimate,
+}
+
+/// The codecs Natter sends and receives: H.264 constrained baseline and VP8 (each with RTX),
+/// Opus. Interceptors: NACK (requests repeated at most 4 times, resends bounded by
+/// `bwe::RetransmissionBudget`), transport-wide congestion control with our estimator and a
+/// pacer, RTCP reports; the reception reports of our streams go to `reception`.
+pub fn media_engine_and_interceptors(
+    numbers: PayloadTypes,
+    reception: &crate::reception::ReceptionBoard,
+    adaptation: Adaptation<'_>,
+) -> Result<(MediaEngine, Registry), CallError> {
+    use rtc::interceptor::{CongestionControlBuilder, NackGeneratorBuilder, NackResponderBuilder, PacerBuilder, Slot, TwccSenderBuilder};
+    use rtc::peer_connection::configuration::interceptor_registry::{configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only};
+    use rtc::rtp_transceiver::rtp_sender::RTCPFeedback;
     let mut media = MediaEngine::default();
     let wrap = |e: rtc::shared::error::Error| CallError::WebRtc(e.to_string());
     for codec in offered_video_codecs(numbers) {
         media.register_codec(codec, RtpCodecKind::Video).map_err(wrap)?;
+    }
+    if !adaptation.stack_defaults {
+        for codec in rtx_codecs(numbers) {
+            media.register_codec(codec, RtpCodecKind::Video).map_err(wrap)?;
+        }
     }
     media
         .register_codec(
@@ -80,7 +120,34 @@ pub fn media_engine_and_interceptors(numbers: PayloadTypes, reception: &crate::r
             RtpCodecKind::Audio,
         )
         .map_err(wrap)?;
-    let registry = register_default_interceptors(Registry::new(), &mut media).map_err(wrap)?;
+    let registry = if adaptation.stack_defaults {
+        register_default_interceptors(Registry::new(), &mut media).map_err(wrap)?
+    } else {
+        // The crate's defaults (`register_default_interceptors`), with our NACK generator, plus
+        // send-side congestion control: the same calls it makes, so that nothing is registered
+        // twice.
+        for parameter in ["", "pli"] {
+            media.register_feedback(RTCPFeedback { typ: "nack".to_owned(), parameter: parameter.to_owned() }, RtpCodecKind::Video);
+        }
+        configure_simulcast_extension_headers(&mut media).map_err(wrap)?;
+        // Registers the transport-wide sequence number extension and `transport-cc` feedback
+        // both ways, and reports what we receive to the remote's estimator.
+        let registry = configure_twcc_receiver_only(Registry::new(), &mut media).map_err(wrap)?;
+        let registry = configure_rtcp_reports(registry);
+        let estimator = crate::bwe::LinkEstimator::new(adaptation.estimate.clone());
+        // The pacer starts at the starting estimate (its own default is 1 Mbit/s), with a
+        // queue of about a second at the floor rate rather than 4 096 packets.
+        let pacer = PacerBuilder::new().with_target_bitrate(crate::bwe::INITIAL_BPS * crate::bwe::PACING_FACTOR).with_queue_limit(512).build();
+        registry
+            .with(Slot::NackResponder, NackResponderBuilder::new().build())
+            // Missing packets are asked for every 30 ms, each at most 4 times (the crate's
+            // default: every 100 ms, for as long as they are missing).
+            .with(Slot::NackGenerator, NackGeneratorBuilder::new().with_interval(Duration::from_millis(30)).with_max_nacks_per_packet(4).build())
+            .with(Slot::from(crate::bwe::BUDGET_SLOT), crate::bwe::RetransmissionBudget::new(adaptation.estimate.clone()))
+            .with(Slot::CongestionControl, CongestionControlBuilder::new(estimator).build())
+            .with(Slot::TwccSender, TwccSenderBuilder::new().build())
+            .with(Slot::Pacer, pacer)
+    };
     // Keyframe requests must reach our encoder (see `keyframe`).
     let registry = registry.with(
         rtc::interceptor::Slot::from(crate::keyframe::FORWARDER_SLOT),

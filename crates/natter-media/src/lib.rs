@@ -26,7 +26,7 @@ mod vp8;
 pub use audio::{AudioDecoder, AudioEncoder};
 pub use convert::i420_to_rgba_scaled;
 pub use frame::I420Frame;
-pub use stamp::{FrameStamp, STAMP_BAND_HEIGHT, read_stamp, stamp_frame};
+pub use stamp::{FrameStamp, STAMP_BAND_HEIGHT, fits as stamp_fits, read_stamp, stamp_frame};
 pub use source::{AudioSink, AudioSource, DeviceLost, DiscardSink, SyntheticVideo, VideoSource};
 pub use synthetic::{SyntheticCamera, SyntheticMic};
 pub use video::{EncodedVideo, VideoDecoder, VideoEncoder};

@@ -64,8 +64,9 @@ impl VideoSource for SyntheticVideo {
         false
     }
 
+    /// Until the next frame is due: the frames keep a fixed schedule however long encoding took.
     fn poll_interval(&self) -> Duration {
-        self.interval
+        self.next_at.saturating_duration_since(Instant::now())
     }
 
     fn next_frame(&mut self) -> Result<Option<I420Frame>, DeviceLost> {

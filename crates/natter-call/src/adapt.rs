@@ -1,0 +1,230 @@
+//! What picture each connection gets for the bandwidth its path carries: the video budget left
+//! after audio and retransmissions, the simulcast layer (full size or half size) and frame rate
+//! that fit it, and when to step up again. Pure decisions on the caller's clock.
+//!
+//! A participant encodes each layer once, whoever receives it (`capture`), and every connection
+//! picks the layer its own estimate carries (`send`): in a mesh, one participant on a bad link
+//! gets the small picture without dragging the others down to it. A layer's encoder runs at the
+//! lowest budget among the connections that receive it, within the layer's range.
+
+use std::time::{Duration, Instant};
+
+/// Simulcast layers, largest first: 0 = the camera's size (640×360 by default), 1 = half.
+pub const LAYERS: usize = 2;
+/// What audio takes of a link (Opus at ≈ 32 kbit/s with FEC, plus RTP/SRTP/TURN overhead).
+pub const AUDIO_BPS: f64 = 45_000.0;
+/// Below this video budget the full-size layer is not worth it (it is blocky and freezes on
+/// keyframes): the half-size picture looks better.
+pub const FULL_SIZE_MIN_BPS: f64 = 380_000.0;
+/// Below this the half-size picture drops to half its frame rate, so each frame keeps enough bits.
+pub const HALF_RATE_BELOW_BPS: f64 = 40_000.0;
+/// The smallest rate we ask an encoder for.
+pub const ENCODER_MIN_BPS: u32 = 30_000;
+/// With this video budget and no push-back from the path, a step up is worth trying.
+pub const PROBE_FROM_BPS: f64 = 250_000.0;
+/// How long the budget must allow a larger layer before we step up (stepping down is at once).
+const STEP_UP_AFTER: Duration = Duration::from_secs(2);
+/// A layer is left for a larger one only with this much room above its threshold (hysteresis).
+const STEP_UP_MARGIN: f64 = 1.15;
+
+/// What the video of one connection may use, bits per second, from its estimate: the estimate
+/// minus audio, minus the share retransmissions may take, minus a little headroom so the encoder's
+/// overshoot does not fill the bottleneck queue. `loss`: what the link loses (more resends).
+pub fn video_budget(estimate_bps: f64, loss: Option<f64>) -> f64 {
+    ((estimate_bps - AUDIO_BPS) * (1.0 - crate::bwe::retransmission_share(loss)) * 0.95).max(f64::from(ENCODER_MIN_BPS))
+}
+
+/// The range of bitrates an encoder of `layer` is run at, for a camera whose full-size layer is
+/// configured at `full_bps`.
+pub fn layer_range(layer: usize, full_bps: u32) -> (u32, u32) {
+    match layer {
+        0 => ((FULL_SIZE_MIN_BPS * 0.8) as u32, full_bps.max(FULL_SIZE_MIN_BPS as u32)),
+        _ => (ENCODER_MIN_BPS, (FULL_SIZE_MIN_BPS * STEP_UP_MARGIN) as u32),
+    }
+}
+
+/// A step up that had to be undone this soon was a failed probe of the link.
+const FAILED_STEP_UP: Duration = Duration::from_secs(4);
+/// The wait before stepping up again after failed probes doubles up to this.
+const MAX_STEP_UP_AFTER: Duration = Duration::from_secs(32);
+
+/// One connection's choice of layer, with hysteresis. A step up is also how we learn whether
+/// the link carries the larger picture (an estimate is only proven by traffic): when it has to
+/// be undone within a few seconds, the next attempt waits twice as long.
+#[derive(Debug, Clone)]
+pub struct LayerChoice {
+    layer: usize,
+    /// Since when the budget has allowed the next larger layer.
+    room_since: Option<Instant>,
+    /// How long the room must last before the next step up.
+    up_after: Duration,
+    stepped_up_at: Option<Instant>,
+}
+
+impl LayerChoice {
+    /// Start where the starting estimate puts us (the half-size layer at 300 kbit/s).
+    pub fn new(budget_bps: f64) -> Self {
+        Self { layer: Self::fitting(budget_bps), room_since: None, up_after: STEP_UP_AFTER, stepped_up_at: None }
+    }
+
+    fn fitting(budget_bps: f64) -> usize {
+        if budget_bps >= FULL_SIZE_MIN_BPS { 0 } else { 1 }
+    }
+
+    pub fn layer(&self) -> usize {
+        self.layer
+    }
+
+    /// The layer for this budget now. Down as soon as the budget is below the layer's floor; up
+    /// only after the budget has had room for the larger one (with a margin) for a while — or,
+    /// when `may_probe` (the path has not pushed back lately, so the estimate is only as high as
+    /// what the smaller layer needed), after a while with at least [`PROBE_FROM_BPS`]: the step
+    /// up is then the probe that shows whether the link carries more.
+    pub fn update(&mut self, budget_bps: f64, may_probe: bool, now: Instant) -> usize {
+        // While probing, the small budget is expected: only a push-back (the budget falling below
+        // what the probe needed) undoes the step.
+        let probing = self.stepped_up_at.is_some() && may_probe;
+        let fits = if probing && budget_bps >= PROBE_FROM_BPS { self.layer } else { Self::fitting(budget_bps) };
+        if let Some(at) = self.stepped_up_at
+            && now.saturating_duration_since(at) > FAILED_STEP_UP * 2
+        {
+            // The last step up held: the link carries it, be quick again next time.
+            self.up_after = STEP_UP_AFTER;
+            self.stepped_up_at = None;
+        }
+        if fits > self.layer {
+            if self.stepped_up_at.is_some_and(|at| now.saturating_duration_since(at) < FAILED_STEP_UP) {
+                self.up_after = (self.up_after * 2).min(MAX_STEP_UP_AFTER);
+            }
+            self.layer = fits;
+            self.room_since = None;
+            self.stepped_up_at = None;
+        } else if self.layer > 0 && (budget_bps >= FULL_SIZE_MIN_BPS * STEP_UP_MARGIN || (may_probe && budget_bps >= PROBE_FROM_BPS)) {
+            let since = *self.room_since.get_or_insert(now);
+            if now.saturating_duration_since(since) >= self.up_after {
+                self.layer -= 1;
+                self.room_since = None;
+                self.stepped_up_at = Some(now);
+            }
+        } else {
+            self.room_since = None;
+        }
+        self.layer
+    }
+}
+
+/// Encode every `n`th frame of a layer whose lowest receiver's budget is `budget_bps`.
+pub fn frame_divisor(layer: usize, budget_bps: f64) -> u32 {
+    if layer + 1 == LAYERS && budget_bps < HALF_RATE_BELOW_BPS { 2 } else { 1 }
+}
+
+/// Why our video to one remote is below its best, and in words: `bandwidth` when the estimate
+/// (once measured) puts the link on a smaller layer or gives the picture less than its layer's
+/// top rate, `none` otherwise. (`cpu` would need an encoder falling behind its frame rate; the
+/// capture thread keeps its schedule and the report's frame counts show that.)
+pub fn quality_limitation(estimate: &crate::bwe::EstimateState, layer: usize, budget_bps: f64, size: (u32, u32), remote_name: &str) -> (String, Option<String>) {
+    let carries = format!("about {} kbit/s", (estimate.target_bps / 10_000.0).round() * 10.0);
+    let limited_size = layer > 0 && size.0 > 0;
+    let limited_rate = layer == 0 && budget_bps < FULL_SIZE_MIN_BPS * 1.6;
+    if !estimate.measured || !(limited_size || limited_rate) {
+        return ("none".into(), None);
+    }
+    let who = if remote_name.is_empty() { "this participant".to_string() } else { remote_name.to_string() };
+    let effect = if limited_size { format!("video reduced to {}×{}", size.0, size.1) } else { "video sent at reduced quality".to_string() };
+    ("bandwidth".into(), Some(format!("Your connection to {who} carries {carries}: {effect}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_leaves_room_for_audio_and_resends() {
+        let budget = video_budget(500_000.0, None);
+        assert!(budget < 500_000.0 - AUDIO_BPS && budget > 350_000.0, "{budget}");
+        assert_eq!(video_budget(10_000.0, None), f64::from(ENCODER_MIN_BPS));
+    }
+
+    #[test]
+    fn the_starting_estimate_gives_the_half_size_picture() {
+        assert_eq!(LayerChoice::new(video_budget(crate::bwe::INITIAL_BPS, None)).layer(), 1);
+        assert_eq!(LayerChoice::new(video_budget(1_000_000.0, None)).layer(), 0);
+    }
+
+    #[test]
+    fn down_at_once_up_after_a_while_with_a_margin() {
+        let t0 = Instant::now();
+        let mut choice = LayerChoice::new(800_000.0);
+        assert_eq!(choice.update(200_000.0, false, t0), 1, "down at once");
+        // Just above the threshold is not enough room.
+        assert_eq!(choice.update(FULL_SIZE_MIN_BPS * 1.05, false, t0 + Duration::from_secs(5)), 1);
+        assert_eq!(choice.update(600_000.0, false, t0 + Duration::from_secs(6)), 1, "room since now");
+        assert_eq!(choice.update(600_000.0, false, t0 + Duration::from_millis(7_900)), 1);
+        assert_eq!(choice.update(600_000.0, false, t0 + Duration::from_secs(8)), 0, "up after 2 s of room");
+    }
+
+    #[test]
+    fn a_dip_restarts_the_wait_to_step_up() {
+        let t0 = Instant::now();
+        let mut choice = LayerChoice::new(200_000.0);
+        choice.update(600_000.0, false, t0);
+        choice.update(300_000.0, false, t0 + Duration::from_secs(1));
+        assert_eq!(choice.update(600_000.0, false, t0 + Duration::from_millis(2_500)), 1);
+        assert_eq!(choice.update(600_000.0, false, t0 + Duration::from_millis(4_600)), 0);
+    }
+
+    #[test]
+    fn a_step_up_the_link_cannot_carry_makes_the_next_one_wait_longer() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut choice = LayerChoice::new(200_000.0);
+        choice.update(600_000.0, false, at(0));
+        assert_eq!(choice.update(600_000.0, false, at(2_000)), 0, "first attempt after 2 s");
+        assert_eq!(choice.update(200_000.0, false, at(3_000)), 1, "the link pushed back within a second");
+        choice.update(600_000.0, false, at(3_100));
+        assert_eq!(choice.update(600_000.0, false, at(5_200)), 1, "not after 2 s this time");
+        assert_eq!(choice.update(600_000.0, false, at(7_100)), 0, "after 4 s");
+        // It held for long enough: the wait is short again.
+        assert_eq!(choice.update(600_000.0, false, at(20_000)), 0);
+        assert_eq!(choice.update(200_000.0, false, at(21_000)), 1);
+        choice.update(600_000.0, false, at(21_100));
+        assert_eq!(choice.update(600_000.0, false, at(23_100)), 0);
+    }
+
+    #[test]
+    fn without_push_back_a_step_up_is_tried_as_a_probe_and_held_until_the_path_objects() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut choice = LayerChoice::new(200_000.0);
+        assert_eq!(choice.update(300_000.0, true, at(0)), 1);
+        assert_eq!(choice.update(300_000.0, true, at(2_000)), 0, "probe: the small layer's estimate proves nothing");
+        assert_eq!(choice.update(300_000.0, true, at(2_500)), 0, "held while the path says nothing");
+        assert_eq!(choice.update(300_000.0, false, at(3_000)), 1, "the path pushed back: down");
+        assert_eq!(choice.update(200_000.0, true, at(6_000)), 1, "too little even to probe");
+    }
+
+    #[test]
+    fn a_starved_small_layer_halves_its_frame_rate() {
+        assert_eq!(frame_divisor(1, 35_000.0), 2);
+        assert_eq!(frame_divisor(1, 150_000.0), 1);
+        assert_eq!(frame_divisor(0, 35_000.0), 1, "the full-size layer is never that starved");
+    }
+
+    #[test]
+    fn a_small_layer_on_a_measured_link_is_a_bandwidth_limit_in_words() {
+        let mut estimate = crate::bwe::EstimateState { target_bps: 304_000.0, measured: true, ..Default::default() };
+        let (why, words) = quality_limitation(&estimate, 1, video_budget(304_000.0, None), (320, 180), "Bob");
+        assert_eq!(why, "bandwidth");
+        assert_eq!(words.as_deref(), Some("Your connection to Bob carries about 300 kbit/s: video reduced to 320×180"));
+        assert_eq!(quality_limitation(&estimate, 0, 1_500_000.0, (640, 360), "Bob").0, "none");
+        estimate.measured = false;
+        assert_eq!(quality_limitation(&estimate, 1, 200_000.0, (320, 180), "Bob"), ("none".into(), None), "no estimate, no claim");
+    }
+
+    #[test]
+    fn layer_ranges_meet() {
+        let (full_min, full_max) = layer_range(0, 800_000);
+        let (half_min, half_max) = layer_range(1, 800_000);
+        assert!(half_max > full_min && full_max == 800_000 && half_min == ENCODER_MIN_BPS);
+    }
+}

@@ -1,0 +1,662 @@
+//! Bandwidth estimation per connection: how many bits per second the path to one remote carries
+//! now, from the remote's transport-wide congestion-control feedback (TWCC), and the bound on
+//! what retransmissions may spend of it.
+//!
+//! The parts come from the stack (`rtc-interceptor`'s GCC pieces: arrival-group slope, overuse
+//! detector, received-rate window, loss controller); the rate controller on top is ours because
+//! the stack's climbs 8 % per second from its 300 kbit/s start, i.e. ≈ 13 s to reach a 640×360
+//! picture's rate, and never forgets a ceiling. Ours starts at 300 kbit/s like it, doubles per
+//! second (× 1.6) until the path first pushes back (delay rising, or loss ≥ 10 points above the
+//! link's background loss), backs off to 85 % of
+//! what was *received*, then climbs 15 % per second well below that ceiling and one packet per
+//! interval near it; a ceiling older than 5 s, or passed by 10 % without the path pushing back,
+//! is forgotten (the link may have recovered).
+//!
+//! What leaves: [`LinkEstimate`], a handle shared with the writers (which pick a layer and an
+//! encoder bitrate from it) and the report. The pacer paces at [`PACING_FACTOR`] × the estimate
+//! so a keyframe leaves in a few frame intervals instead of one burst.
+//!
+//! [`RetransmissionBudget`] sits between the pacer and the NACK responder: a retransmission of
+//! a packet already resent within one round trip is dropped (the generator repeats requests
+//! while the first answer is on its way), and retransmissions may spend at most
+//! [`retransmission_share`] of the estimate (10 %, more on a lossy link, never over 30 %). The stack's responder has neither bound: on a
+//! congested 500 kbit/s link it once offered 10.6 Mbit/s of resends.
+
+use rtc::interceptor::{
+    BandwidthEstimator, EstimatorStats, Interceptor, OveruseDetector, Packet, PacketReport, RateCalculator, SlopeEstimator,
+    StreamInfo, TaggedPacket, Usage,
+};
+use rtc::sansio::Protocol;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Where every estimate starts (kbit/s × 1000): enough for audio and a small picture.
+pub const INITIAL_BPS: f64 = 300_000.0;
+/// The floor: audio plus a thumbnail-sized picture.
+pub const MIN_BPS: f64 = 80_000.0;
+/// The ceiling: what our largest layer could use.
+pub const MAX_BPS: f64 = 2_500_000.0;
+/// The pacer releases at this multiple of the estimate.
+pub const PACING_FACTOR: f64 = 1.5;
+/// Retransmissions may spend this share of the estimate at least…
+pub const RETRANSMISSION_SHARE: f64 = 0.10;
+/// …and at most this, on a link that loses a lot (see [`retransmission_share`]).
+pub const MAX_RETRANSMISSION_SHARE: f64 = 0.30;
+
+/// What retransmissions may spend of the estimate on a link losing `loss` (0–1) of what is sent:
+/// enough to resend what is lost (a loss rate and a half: resends are lost too), at least
+/// [`RETRANSMISSION_SHARE`], at most [`MAX_RETRANSMISSION_SHARE`]. The writers leave this share
+/// out of the video budget, so media and resends together stay within the estimate.
+pub fn retransmission_share(loss: Option<f64>) -> f64 {
+    (loss.unwrap_or(0.0) * 1.5).clamp(RETRANSMISSION_SHARE, MAX_RETRANSMISSION_SHARE)
+}
+
+const CONTROL_INTERVAL: Duration = Duration::from_millis(200);
+const CEILING_MEMORY: Duration = Duration::from_secs(5);
+/// Queueing delay (ms above the path's least one-way delay) that counts as overuse by itself.
+const STANDING_QUEUE_MS: f64 = 120.0;
+/// Queueing delay above which loss is taken for congestion, not the link's background.
+const QUEUEING_MS: f64 = 50.0;
+/// Loss is judged over windows of at least this many reported packets.
+const LOSS_WINDOW_PACKETS: usize = 20;
+
+/// What is known about one connection's capacity, shared between the stack's interceptors (which
+/// write it) and the call engine (which reads it).
+#[derive(Debug, Clone, Default)]
+pub struct LinkEstimate(Arc<Mutex<EstimateState>>);
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EstimateState {
+    /// The estimate, bits per second.
+    pub target_bps: f64,
+    /// The loss the remote reported (smoothed fraction 0–1), if it reported any.
+    pub loss: Option<f64>,
+    /// Feedback has arrived (without it `target_bps` is the starting guess).
+    pub measured: bool,
+    /// Round trip on this connection (from the RTCP reports), for the retransmission bound.
+    pub rtt: Option<Duration>,
+    /// Retransmissions sent, and those the bound withheld.
+    pub retransmitted_packets: u64,
+    pub retransmissions_withheld: u64,
+    /// The path pushed back (delay rising or heavy loss) at least once.
+    pub limited: bool,
+    /// It pushed back within the last seconds (the estimate holds below that ceiling).
+    pub pushed_back: bool,
+}
+
+impl Default for EstimateState {
+    fn default() -> Self {
+        Self { target_bps: INITIAL_BPS, loss: None, measured: false, rtt: None, retransmitted_packets: 0, retransmissions_withheld: 0, limited: false, pushed_back: false }
+    }
+}
+
+impl LinkEstimate {
+    /// A connection without congestion control (`--stack-defaults`): a fixed figure.
+    pub fn fixed(bps: f64) -> Self {
+        let estimate = LinkEstimate::default();
+        estimate.update(|s| s.target_bps = bps);
+        estimate
+    }
+
+    pub fn get(&self) -> EstimateState {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut EstimateState)) {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub fn set_rtt(&self, rtt: Duration) {
+        self.update(|s| s.rtt = Some(rtt));
+    }
+}
+
+/// The estimator the stack's `CongestionControlInterceptor` drives for one connection.
+pub struct LinkEstimator {
+    slope: SlopeEstimator,
+    detector: OveruseDetector,
+    received: RateCalculator,
+    /// Loss counted until a window holds enough packets to say anything (lost, total).
+    loss_window: (usize, usize),
+    /// The loss reported lately (fast average of windows), for the brake and the resend share.
+    recent_loss: Option<f64>,
+    /// The loss the link shows whatever we send: a slow average that rises slowly and falls
+    /// fast. Only loss *above* it brakes: random loss that was there all along is not
+    /// congestion, and backing off from it only starves the picture.
+    background_loss: Option<f64>,
+    last_loss_brake: Option<Instant>,
+    /// Queueing delay on the path (see [`QueueDelay`]).
+    queue: QueueDelay,
+    target: f64,
+    /// The received rate when the path last pushed back, and when.
+    ceiling: Option<(f64, Instant)>,
+    last_change: Option<Instant>,
+    shared: LinkEstimate,
+}
+
+impl LinkEstimator {
+    pub fn new(shared: LinkEstimate) -> Self {
+        Self {
+            slope: SlopeEstimator::new(),
+            detector: OveruseDetector::new(),
+            received: RateCalculator::default(),
+            loss_window: (0, 0),
+            recent_loss: None,
+            background_loss: None,
+            last_loss_brake: None,
+            queue: QueueDelay::default(),
+            target: INITIAL_BPS,
+            ceiling: None,
+            last_change: None,
+            shared,
+        }
+    }
+
+    /// The delay-based half: the next target from the usage signal.
+    fn control(&mut self, now: Instant, usage: Usage, received: Option<f64>) {
+        // A ceiling is forgotten when it is old or when the target went well past it without
+        // the path pushing back: the link changed (a cap lifted, another flow ended).
+        if self.ceiling.is_some_and(|(ceiling, at)| now.saturating_duration_since(at) > CEILING_MEMORY || self.target > ceiling * 1.1) {
+            self.ceiling = None;
+        }
+        let since_change = self.last_change.map_or(CONTROL_INTERVAL, |last| now.saturating_duration_since(last));
+        match usage {
+            Usage::Over => {
+                // Back off from what the path delivers, at most once per interval.
+                let (Some(received), true) = (received, since_change >= CONTROL_INTERVAL) else { return };
+                self.target = (received * 0.85).min(self.target);
+                self.ceiling = Some((received, now));
+                self.last_change = Some(now);
+            }
+            Usage::Normal if since_change >= CONTROL_INTERVAL => {
+                let seconds = since_change.as_secs_f64().min(1.0);
+                self.target = match self.ceiling {
+                    None => self.target * 1.6f64.powf(seconds),
+                    // Near it: about a packet per interval (60 kbit/s a second).
+                    Some((ceiling, _)) if self.target > ceiling * 0.85 => self.target + 12_000.0,
+                    Some(_) => self.target * 1.15f64.powf(seconds),
+                };
+                // Never far above what actually gets through: an idle or app-limited sender
+                // must not talk itself into a rate it never tried (a larger layer is tried by
+                // stepping up to it, see `adapt::LayerChoice`).
+                if let Some(received) = received {
+                    self.target = self.target.min(1.5 * received + 100_000.0);
+                }
+                self.last_change = Some(now);
+            }
+            // Draining, or too soon: hold.
+            Usage::Normal | Usage::Under => {}
+        }
+    }
+
+    /// The loss-based half: loss rising ≥ 10 points above the link's background is congestion
+    /// (a bottleneck queue overflowing): back off in proportion, at most once per interval.
+    fn brake_on_loss(&mut self, now: Instant, sample: f64, received: Option<f64>) {
+        let recent = self.recent_loss.map_or(sample, |l| 0.5 * l + 0.5 * sample);
+        self.recent_loss = Some(recent);
+        let background = *self.background_loss.get_or_insert(recent);
+        let follow = if recent < background { 0.3 } else { 0.05 };
+        // Loss while packets queue is a bottleneck overflowing, whenever it started: it is
+        // never background.
+        let queueing = self.queue.delay_ms() > QUEUEING_MS;
+        if !queueing {
+            self.background_loss = Some(background + follow * (recent - background));
+        }
+        let excess = if queueing { recent } else { recent - background };
+        let due = self.last_loss_brake.is_none_or(|at| now.saturating_duration_since(at) >= CONTROL_INTERVAL);
+        if excess > 0.10 && due {
+            self.target *= 1.0 - 0.5 * excess;
+            self.last_loss_brake = Some(now);
+            self.last_change = Some(now);
+            // The path pushed back: stop the start-up climb.
+            self.ceiling.get_or_insert((received.unwrap_or(self.target), now));
+        }
+    }
+
+    fn publish(&self) {
+        let loss = self.recent_loss;
+        let limited = self.ceiling.is_some();
+        let target = self.target;
+        self.shared.update(|s| {
+            s.target_bps = target;
+            s.loss = loss;
+            s.measured = true;
+            s.limited |= limited;
+            s.pushed_back = limited;
+        });
+    }
+
+    /// The estimate itself (the pacer is given [`PACING_FACTOR`] × this).
+    pub fn estimate_bps(&self) -> f64 {
+        self.target
+    }
+}
+
+impl BandwidthEstimator for LinkEstimator {
+    fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
+        if reports.is_empty() {
+            return;
+        }
+        let mut usage = self.detector.usage();
+        for report in reports {
+            if report.arrived {
+                self.received.add(now, report.size);
+                self.queue.on_arrival(report);
+            }
+            if let Some(trend) = self.slope.accumulate(report) {
+                usage = self.detector.update(trend.at, trend.estimate_ms);
+            }
+        }
+        let received = self.received.rate_bits_per_second(now);
+        // A queue that stands full does not grow, so the trend detector stops seeing it; a
+        // deep router buffer then holds seconds of our media. Standing delay is overuse too.
+        if self.queue.delay_ms() > STANDING_QUEUE_MS {
+            usage = Usage::Over;
+        }
+        self.loss_window.0 += reports.iter().filter(|r| !r.arrived).count();
+        self.loss_window.1 += reports.len();
+        self.control(now, usage, received);
+        if self.loss_window.1 >= LOSS_WINDOW_PACKETS {
+            let sample = self.loss_window.0 as f64 / self.loss_window.1 as f64;
+            self.loss_window = (0, 0);
+            self.brake_on_loss(now, sample, received);
+        }
+        self.target = self.target.clamp(MIN_BPS, MAX_BPS);
+        self.publish();
+    }
+
+    /// What the stack hands its pacer.
+    fn target_bitrate(&self) -> f64 {
+        self.target * PACING_FACTOR
+    }
+
+    fn stats(&self) -> EstimatorStats {
+        let mut stats = EstimatorStats::default();
+        stats.delay_based_bitrate = Some(self.target);
+        stats.packet_loss = self.recent_loss;
+        stats
+    }
+}
+
+/// How long our packets wait in queues on the path: each one's one-way delay (arrival on the
+/// remote's clock − departure on ours; the clocks' offset cancels out) above the least seen over
+/// the last ten seconds, smoothed.
+#[derive(Debug, Default)]
+struct QueueDelay {
+    epoch: Option<Instant>,
+    /// The least one-way delay of each of the last seconds (second index, ms).
+    minima: VecDeque<(u64, f64)>,
+    smoothed_ms: f64,
+}
+
+impl QueueDelay {
+    fn on_arrival(&mut self, report: &PacketReport) {
+        let Some(arrival) = report.arrival else { return };
+        let epoch = *self.epoch.get_or_insert(report.departure);
+        let departed = report.departure.saturating_duration_since(epoch);
+        let one_way_ms = (arrival.as_secs_f64() - departed.as_secs_f64()) * 1000.0;
+        let second = departed.as_secs();
+        match self.minima.back_mut() {
+            Some((at, least)) if *at == second => *least = least.min(one_way_ms),
+            _ => self.minima.push_back((second, one_way_ms)),
+        }
+        while self.minima.front().is_some_and(|(at, _)| at + 10 < second) {
+            self.minima.pop_front();
+        }
+        let base = self.minima.iter().map(|(_, least)| *least).fold(f64::INFINITY, f64::min);
+        self.smoothed_ms = 0.9 * self.smoothed_ms + 0.1 * (one_way_ms - base).max(0.0);
+    }
+
+    fn delay_ms(&self) -> f64 {
+        self.smoothed_ms
+    }
+}
+
+/// Bounds what the NACK responder resends (see the module docs). Slot: between the pacer (3 000)
+/// and the responder (4 000), so what it lets through is still paced and counted.
+pub struct RetransmissionBudget {
+    estimate: LinkEstimate,
+    /// Media SSRC → its RTX SSRC (if negotiated), and the highest sequence number sent on it.
+    streams: HashMap<u32, SentStream>,
+    rtx_to_media: HashMap<u32, u32>,
+    /// Bits retransmissions may still spend, refilled from the estimate.
+    tokens: f64,
+    refilled_at: Option<Instant>,
+    queue: VecDeque<TaggedPacket>,
+    read_queue: VecDeque<TaggedPacket>,
+}
+
+#[derive(Debug, Default)]
+struct SentStream {
+    highest: Option<u16>,
+    /// When each recently resent sequence number went out.
+    resent: HashMap<u16, Instant>,
+}
+
+pub const BUDGET_SLOT: usize = 3_500;
+
+impl RetransmissionBudget {
+    pub fn new(estimate: LinkEstimate) -> Self {
+        Self { estimate, streams: HashMap::new(), rtx_to_media: HashMap::new(), tokens: 0.0, refilled_at: None, queue: VecDeque::new(), read_queue: VecDeque::new() }
+    }
+
+    fn refill(&mut self, now: Instant, rate_bps: f64) {
+        let elapsed = self.refilled_at.map_or(0.0, |at| now.saturating_duration_since(at).as_secs_f64());
+        self.refilled_at = Some(now);
+        // Half a second of budget at most: enough for a burst of losses, not a flood.
+        self.tokens = (self.tokens + elapsed * rate_bps).min(rate_bps * 0.5);
+    }
+
+    /// Should this departing RTP packet leave? Originals always do.
+    fn admit(&mut self, now: Instant, packet: &rtc::rtp::Packet) -> bool {
+        let state = self.estimate.get();
+        self.refill(now, state.target_bps * retransmission_share(state.loss));
+        let ssrc = packet.header.ssrc;
+        let (media_ssrc, seq) = match self.rtx_to_media.get(&ssrc) {
+            // RTX (RFC 4588): the original sequence number leads the payload.
+            Some(&media) => match packet.payload.get(..2) {
+                Some(osn) => (media, u16::from_be_bytes([osn[0], osn[1]])),
+                None => return true,
+            },
+            None => {
+                let Some(stream) = self.streams.get_mut(&ssrc) else { return true };
+                let seq = packet.header.sequence_number;
+                let is_new = stream.highest.is_none_or(|h| seq.wrapping_sub(h) != 0 && seq.wrapping_sub(h) < 0x8000);
+                if is_new {
+                    stream.highest = Some(seq);
+                    return true;
+                }
+                // The same sequence number again: a resend without RTX.
+                (ssrc, seq)
+            }
+        };
+        // A request for a packet resent less than a round trip ago (plus a little jitter) was
+        // sent before that resend could arrive: the generator repeats itself every 30 ms.
+        let rtt = state.rtt.unwrap_or(Duration::from_millis(100)) + Duration::from_millis(10);
+        let Some(stream) = self.streams.get_mut(&media_ssrc) else { return true };
+        stream.resent.retain(|_, at| now.saturating_duration_since(*at) < rtt * 4 + Duration::from_millis(200));
+        let bits = (packet.payload.len() + 12) as f64 * 8.0;
+        let repeated = stream.resent.get(&seq).is_some_and(|at| now.saturating_duration_since(*at) < rtt);
+        let admitted = !repeated && self.tokens >= bits;
+        if admitted {
+            self.tokens -= bits;
+            stream.resent.insert(seq, now);
+        }
+        self.estimate.update(|s| if admitted { s.retransmitted_packets += 1 } else { s.retransmissions_withheld += 1 });
+        admitted
+    }
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for RetransmissionBudget {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.read_queue.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_read(&mut self) -> Option<TaggedPacket> {
+        self.read_queue.pop_front()
+    }
+
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let Packet::Rtp(packet) = &msg.message.packet
+            && !self.admit(msg.now, packet)
+        {
+            return Ok(());
+        }
+        self.queue.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_write(&mut self) -> Option<TaggedPacket> {
+        self.queue.pop_front()
+    }
+
+    fn handle_timeout(&mut self, _now: Instant) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        None
+    }
+}
+
+impl Interceptor for RetransmissionBudget {
+    fn bind_local_stream(&mut self, info: &StreamInfo) {
+        self.streams.entry(info.ssrc).or_default();
+        if let Some(rtx) = info.ssrc_rtx {
+            self.rtx_to_media.insert(rtx, info.ssrc);
+        }
+    }
+
+    fn unbind_local_stream(&mut self, info: &StreamInfo) {
+        self.streams.remove(&info.ssrc);
+        if let Some(rtx) = info.ssrc_rtx {
+            self.rtx_to_media.remove(&rtx);
+        }
+    }
+
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtc::rtcp::transport_feedbacks::cc_feedback_report::Ecn;
+
+    /// Feedback for packets of `size` bytes sent every `gap` and arriving with `queue_growth`
+    /// more delay each (0: the path keeps up), `lost_every` (0: none) lost.
+    pub(super) struct Path {
+        id: u64,
+        pub(super) sent_at: Instant,
+        arrival: Duration,
+    }
+
+    impl Path {
+        pub(super) fn new(t0: Instant) -> Self {
+            Self { id: 0, sent_at: t0, arrival: Duration::from_millis(10) }
+        }
+
+        fn batch(&mut self, count: usize, gap: Duration, queue_growth: Duration, lost_every: usize) -> Vec<PacketReport> {
+            (0..count)
+                .map(|i| {
+                    self.id += 1;
+                    self.sent_at += gap;
+                    self.arrival += gap + queue_growth;
+                    let _ = i;
+                    let arrived = lost_every == 0 || !self.id.is_multiple_of(lost_every as u64);
+                    PacketReport {
+                        ssrc: 1,
+                        id: self.id,
+                        rtp_sequence_number: self.id as u16,
+                        is_twcc: true,
+                        twcc_sequence_number: self.id as u16,
+                        size: 1200,
+                        arrived,
+                        departure: self.sent_at,
+                        arrival: arrived.then_some(self.arrival),
+                        ecn: Ecn::default(),
+                    }
+                })
+                .collect()
+        }
+    }
+
+    /// Run `seconds` of feedback every 50 ms with packets at `rate_bps`.
+    pub(super) fn run(estimator: &mut LinkEstimator, path: &mut Path, seconds: f64, rate_bps: f64, queue_growth: Duration, lost_every: usize) {
+        let per_batch = ((rate_bps * 0.05) / (1200.0 * 8.0)).max(1.0) as usize;
+        let gap = Duration::from_millis(50) / per_batch as u32;
+        for _ in 0..(seconds / 0.05) as usize {
+            let reports = path.batch(per_batch, gap, queue_growth, lost_every);
+            estimator.on_reports(path.sent_at + Duration::from_millis(20), &reports);
+        }
+    }
+
+    #[test]
+    fn a_clear_path_is_climbed_fast() {
+        let t0 = Instant::now();
+        let shared = LinkEstimate::default();
+        let mut estimator = LinkEstimator::new(shared.clone());
+        let mut path = Path::new(t0);
+        assert_eq!(shared.get().target_bps, INITIAL_BPS);
+        // The sender follows the estimate, as the writers do.
+        for _ in 0..30 {
+            let rate = estimator.estimate_bps();
+            run(&mut estimator, &mut path, 0.1, rate, Duration::ZERO, 0);
+        }
+        let after_3s = shared.get().target_bps;
+        assert!(after_3s > 2.0 * INITIAL_BPS, "three seconds on a clear path: {after_3s}");
+        assert!(shared.get().measured && !shared.get().limited);
+        assert_eq!(estimator.target_bitrate(), estimator.estimate_bps() * PACING_FACTOR);
+    }
+
+    #[test]
+    fn a_growing_queue_backs_off_below_what_arrives() {
+        let t0 = Instant::now();
+        let shared = LinkEstimate::default();
+        let mut estimator = LinkEstimator::new(shared.clone());
+        let mut path = Path::new(t0);
+        run(&mut estimator, &mut path, 1.0, 500_000.0, Duration::ZERO, 0);
+        // Twice what the bottleneck carries: each packet queues one more packet's time (19 ms
+        // at 500 kbit/s) behind the one before.
+        run(&mut estimator, &mut path, 1.5, 500_000.0, Duration::from_millis(19), 0);
+        let state = shared.get();
+        assert!(state.limited, "overuse seen");
+        assert!(state.target_bps < 500_000.0, "backed off: {}", state.target_bps);
+        assert!(state.target_bps >= MIN_BPS);
+    }
+
+    #[test]
+    fn loss_rising_above_the_background_lowers_the_estimate_and_ends_the_start_up_climb() {
+        let t0 = Instant::now();
+        let shared = LinkEstimate::default();
+        let mut estimator = LinkEstimator::new(shared.clone());
+        let mut path = Path::new(t0);
+        run(&mut estimator, &mut path, 3.0, 400_000.0, Duration::ZERO, 0);
+        let before = shared.get().target_bps;
+        assert!(!shared.get().limited);
+        // A third lost from now on: a queue overflowing.
+        run(&mut estimator, &mut path, 2.0, 400_000.0, Duration::ZERO, 3);
+        let state = shared.get();
+        assert!(state.target_bps < before * 0.8, "33 % loss: {before} → {}", state.target_bps);
+        assert!(state.loss.unwrap() > 0.25, "{:?}", state.loss);
+        assert!(state.limited);
+    }
+
+    #[test]
+    fn random_loss_that_was_always_there_does_not_starve_the_estimate() {
+        let t0 = Instant::now();
+        let shared = LinkEstimate::default();
+        let mut estimator = LinkEstimator::new(shared.clone());
+        let mut path = Path::new(t0);
+        // 20 % loss from the start, steady: after the first seconds it is the link's background.
+        for _ in 0..100 {
+            let rate = estimator.estimate_bps();
+            run(&mut estimator, &mut path, 0.1, rate, Duration::ZERO, 5);
+        }
+        let state = shared.get();
+        assert!(state.target_bps > INITIAL_BPS, "ten seconds at steady 20 % loss: {}", state.target_bps);
+        assert!((state.loss.unwrap() - 0.2).abs() < 0.05, "{:?}", state.loss);
+    }
+
+    #[test]
+    fn the_resend_share_grows_with_loss_within_bounds() {
+        assert_eq!(retransmission_share(None), RETRANSMISSION_SHARE);
+        assert_eq!(retransmission_share(Some(0.02)), RETRANSMISSION_SHARE);
+        assert!((retransmission_share(Some(0.15)) - 0.225).abs() < 1e-9);
+        assert_eq!(retransmission_share(Some(0.6)), MAX_RETRANSMISSION_SHARE);
+    }
+
+    #[test]
+    fn a_queue_that_stands_full_is_overuse() {
+        let t0 = Instant::now();
+        let shared = LinkEstimate::default();
+        let mut estimator = LinkEstimator::new(shared.clone());
+        let mut path = Path::new(t0);
+        run(&mut estimator, &mut path, 1.0, 400_000.0, Duration::ZERO, 0);
+        // The queue fills to 400 ms in a moment, then stays full (no growth the trend sees).
+        path.arrival += Duration::from_millis(400);
+        run(&mut estimator, &mut path, 2.0, 400_000.0, Duration::ZERO, 0);
+        let state = shared.get();
+        assert!(state.limited);
+        assert!(state.target_bps < 400_000.0, "{}", state.target_bps);
+    }
+
+    #[test]
+    fn a_fixed_estimate_stays() {
+        let estimate = LinkEstimate::fixed(800_000.0);
+        assert_eq!(estimate.get().target_bps, 800_000.0);
+        assert!(!estimate.get().measured);
+    }
+
+    fn rtp(ssrc: u32, seq: u16, payload: &[u8]) -> rtc::rtp::Packet {
+        let mut packet = rtc::rtp::Packet::default();
+        packet.header.ssrc = ssrc;
+        packet.header.sequence_number = seq;
+        packet.payload = bytes::Bytes::copy_from_slice(payload);
+        packet
+    }
+
+    fn budget(target_bps: f64) -> RetransmissionBudget {
+        let estimate = LinkEstimate::fixed(target_bps);
+        estimate.set_rtt(Duration::from_millis(100));
+        let mut budget = RetransmissionBudget::new(estimate);
+        budget.bind_local_stream(&StreamInfo { ssrc: 1, ssrc_rtx: Some(2), ..Default::default() });
+        budget.bind_local_stream(&StreamInfo { ssrc: 3, ..Default::default() });
+        budget
+    }
+
+    #[test]
+    fn originals_always_leave_and_a_repeated_resend_within_a_round_trip_does_not() {
+        let t0 = Instant::now();
+        let mut budget = budget(1_000_000.0);
+        assert!(budget.admit(t0, &rtp(1, 10, &[0; 1000])));
+        // Let some budget accumulate.
+        let t1 = t0 + Duration::from_millis(200);
+        assert!(budget.admit(t1, &rtp(1, 11, &[0; 1000])));
+        assert!(budget.admit(t1, &rtp(2, 500, &[0, 10, 1, 2, 3])), "first resend of 10 (RTX)");
+        assert!(!budget.admit(t1 + Duration::from_millis(30), &rtp(2, 501, &[0, 10, 1, 2, 3])), "again within the round trip");
+        assert!(budget.admit(t1 + Duration::from_millis(115), &rtp(2, 502, &[0, 10, 1, 2, 3])), "after a round trip: the first resend was lost too");
+        let state = budget.estimate.get();
+        assert_eq!((state.retransmitted_packets, state.retransmissions_withheld), (2, 1));
+    }
+
+    #[test]
+    fn resends_without_rtx_are_recognised_by_their_old_sequence_number() {
+        let t0 = Instant::now();
+        let mut budget = budget(1_000_000.0);
+        assert!(budget.admit(t0, &rtp(3, 100, &[0; 100])));
+        assert!(budget.admit(t0, &rtp(3, 101, &[0; 100])));
+        let t1 = t0 + Duration::from_millis(200);
+        assert!(budget.admit(t1, &rtp(3, 100, &[0; 100])));
+        assert!(!budget.admit(t1, &rtp(3, 100, &[0; 100])));
+        assert_eq!(budget.estimate.get().retransmitted_packets, 1);
+    }
+
+    #[test]
+    fn retransmissions_never_spend_more_than_their_share() {
+        let t0 = Instant::now();
+        let target = 500_000.0;
+        let mut budget = budget(target);
+        let mut sent_bits = 0.0;
+        // Ask for a resend of a new packet every millisecond for 10 s: far more than the share.
+        for i in 0..10_000u32 {
+            let now = t0 + Duration::from_millis(u64::from(i));
+            let seq = (i % 60_000) as u16;
+            let payload = [[(seq >> 8) as u8, seq as u8].as_slice(), &[0u8; 1000]].concat();
+            if budget.admit(now, &rtp(2, seq, &payload)) {
+                sent_bits += (payload.len() + 12) as f64 * 8.0;
+            }
+        }
+        let rate = sent_bits / 10.0;
+        assert!(rate <= target * RETRANSMISSION_SHARE * 1.06, "{rate} bit/s of resends");
+        assert!(rate >= target * RETRANSMISSION_SHARE * 0.8, "the share is used: {rate}");
+    }
+}
