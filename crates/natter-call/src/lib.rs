@@ -35,6 +35,7 @@ pub mod headless;
 pub mod health;
 pub mod keyframe;
 pub mod media;
+pub mod nack;
 pub mod memory;
 pub mod participant;
 pub mod peer;

@@ -93,7 +93,7 @@ pub struct Adaptation<'a> {
 }
 
 /// The codecs Natter sends and receives: H.264 constrained baseline and VP8 (each with RTX),
-/// Opus. Interceptors: NACK (requests repeated at most 4 times, resends bounded by
+/// Opus. Interceptors: NACK (requests paced by the round trip, see `nack`; resends bounded by
 /// `bwe::RetransmissionBudget`), transport-wide congestion control with our estimator and a
 /// pacer, RTCP reports; the reception reports of our streams go to `reception`.
 pub fn media_engine_and_interceptors(
@@ -101,7 +101,7 @@ pub fn media_engine_and_interceptors(
     reception: &crate::reception::ReceptionBoard,
     adaptation: Adaptation<'_>,
 ) -> Result<(MediaEngine, Registry), CallError> {
-    use rtc::interceptor::{CongestionControlBuilder, NackGeneratorBuilder, NackResponderBuilder, PacerBuilder, Slot, TwccSenderBuilder};
+    use rtc::interceptor::{CongestionControlBuilder, NackResponderBuilder, PacerBuilder, Slot, TwccSenderBuilder};
     use rtc::peer_connection::configuration::interceptor_registry::{configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only};
     use rtc::rtp_transceiver::rtp_sender::RTCPFeedback;
     let mut media = MediaEngine::default();
@@ -140,9 +140,9 @@ pub fn media_engine_and_interceptors(
         let pacer = PacerBuilder::new().with_target_bitrate(crate::bwe::INITIAL_BPS * crate::bwe::PACING_FACTOR).with_queue_limit(512).build();
         registry
             .with(Slot::NackResponder, NackResponderBuilder::new().build())
-            // Missing packets are asked for every 30 ms, each at most 4 times (the crate's
-            // default: every 100 ms, for as long as they are missing).
-            .with(Slot::NackGenerator, NackGeneratorBuilder::new().with_interval(Duration::from_millis(30)).with_max_nacks_per_packet(4).build())
+            // Missing packets are asked for again as the round trip allows (see `nack`; the
+            // crate's generator asks every 100 ms for as long as they are missing).
+            .with(Slot::NackGenerator, crate::nack::NackRequester::new(adaptation.estimate.clone()))
             .with(Slot::from(crate::bwe::BUDGET_SLOT), crate::bwe::RetransmissionBudget::new(adaptation.estimate.clone()))
             .with(Slot::CongestionControl, CongestionControlBuilder::new(estimator).build())
             .with(Slot::TwccSender, TwccSenderBuilder::new().build())
