@@ -144,7 +144,17 @@ remote_audio_muted: boolean, remote_video_muted: boolean,
 /**
  * What we sent this remote and what it says it received (its RTCP reports).
  */
-sent: SentReport, };
+sent: SentReport, 
+/**
+ * Why our video to this remote is below its best (W3C `qualityLimitationReason`):
+ * "bandwidth" (the path carries less: a smaller picture or fewer bits) | "none".
+ */
+quality_limitation: string, 
+/**
+ * The same for the user, e.g. "Your connection to Bob carries about 300 kbit/s: video
+ * reduced to 320×180". Absent when nothing is limited.
+ */
+quality_note?: string, };
 
 export type PeerEvent = { 
 /**
@@ -152,7 +162,8 @@ export type PeerEvent = {
  */
 at_ms: number, 
 /**
- * "connected" | "disconnected" | "failed" | "ice_restart" | "recovered" | "gave_up"
+ * "connected" | "disconnected" | "failed" | "ice_restart" | "recovered" | "gave_up" |
+ * "video_stalled" | "video_resumed" | …
  */
 kind: string, 
 /**
@@ -194,13 +205,19 @@ export type VideoReport = { frames_received: number, frames_decoded: number, fra
 frames_unreadable: number, latency_ms_p50: number | null, latency_ms_p95: number | null, 
 /**
  * Gaps of more than 200 ms between new pictures (stalled video, or a sender that turned its
- * camera off), counted since joining.
+ * camera off), counted since joining, with the one going on when the report was taken (on a
+ * connection that is up, from a sender whose camera is on).
  */
 freeze_count: number, longest_freeze_ms?: number, 
 /**
  * The most recent freezes (at most 32), oldest first.
  */
-freezes: Array<Freeze>, };
+freezes: Array<Freeze>, 
+/**
+ * Packets the jitter buffer put back in order (they arrived after a later one), and packets
+ * it stopped waiting for (lost even after resends; the frame they belonged to was lost).
+ */
+packets_reordered: number, packets_given_up: number, };
 
 export type SentReport = { video: SentStreamReport, audio: SentStreamReport, };
 
@@ -226,7 +243,32 @@ remote_packets_received: number, remote_packets_lost: number, remote_fraction_lo
 /**
  * Round-trip time from the report's LSR/DLSR.
  */
-rtt_ms: number | null, };
+rtt_ms: number | null, 
+/**
+ * Video only: what the path carries by our bandwidth estimate (absent without congestion
+ * control, e.g. `--stack-defaults`), kbit/s.
+ */
+target_kbps?: number, 
+/**
+ * Video only: what we sent over the last second, kbit/s (media, no retransmissions).
+ */
+bitrate_kbps?: number, 
+/**
+ * Video only: the picture size sent now ("640x360"; a lower simulcast layer when the path
+ * carries less).
+ */
+resolution?: string, 
+/**
+ * Video only: every change of the size sent (the first picture included), oldest first.
+ */
+resolution_changes: Array<ResolutionChange>, 
+/**
+ * Video only: NACKed packets we resent (RTX), and requests our bound on resends declined
+ * (repeats within a round trip, or beyond 10 % of the estimate).
+ */
+retransmitted_packets: number, retransmissions_withheld: number, };
+
+export type ResolutionChange = { at_ms: number, width: number, height: number, };
 
 export type AudioReport = { packets_received: number, 
 /**

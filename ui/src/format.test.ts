@@ -27,7 +27,8 @@ describe("format", () => {
   it("says when the other side does not get our media", () => {
     const sent = (over: Partial<SentStreamReport>): SentStreamReport => ({
       codec: "H264/90000 as payload type 108", packets_sent: 1000, reports: 3, remote_packets_received: 990,
-      remote_packets_lost: 10, remote_fraction_lost: 0.01, remote_jitter_ms: 2, rtt_ms: 12, ...over,
+      remote_packets_lost: 10, remote_fraction_lost: 0.01, remote_jitter_ms: 2, rtt_ms: 12,
+      resolution_changes: [], retransmitted_packets: 0, retransmissions_withheld: 0, ...over,
     });
     expect(remoteReception(sent({}), "video", true)).toBeNull();
     expect(remoteReception(sent({ remote_packets_received: 0 }), "video", true)).toBe(

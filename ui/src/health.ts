@@ -179,6 +179,14 @@ export class HealthPanel {
         ]) {
           if (warning) card.append(el("p", "reception warning", warning));
         }
+        // What we send them: the estimate of their path, and why the picture is smaller.
+        const out = peer.sent?.video;
+        if (out?.resolution) {
+          card.append(el("p", "sending",
+            `Sending ${out.resolution.replace("x", "×")} at ${bitrate((out.bitrate_kbps ?? 0) * 1000)}` +
+            (out.target_kbps == null ? "" : ` · the path carries about ${bitrate(out.target_kbps * 1000)}`)));
+        }
+        if (peer.quality_note) card.append(el("p", "quality-limit warning", peer.quality_note));
         if (peer.video.freeze_count > 0) {
           // Stalled video (gaps over 200 ms between pictures), e.g. while a call moved paths.
           const longest = peer.video.longest_freeze_ms ?? 0;

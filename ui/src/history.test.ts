@@ -4,17 +4,17 @@ import type { PeerReport } from "./bindings";
 
 const unsent = {
   codec: null, packets_sent: 0, reports: 0, remote_packets_received: 0, remote_packets_lost: 0,
-  remote_fraction_lost: 0, remote_jitter_ms: 0, rtt_ms: null,
+  remote_fraction_lost: 0, remote_jitter_ms: 0, rtt_ms: null, resolution_changes: [], retransmitted_packets: 0, retransmissions_withheld: 0,
 };
 
 function peer(bytes: number, decoded: number, received: number, lost: number, rtt: number | null): PeerReport {
   return {
     remote: "p2", remote_name: "Bob", state: "connected", connect_ms: 100, first_frame_ms: 150, path: null,
-    video: { frames_received: decoded, frames_decoded: decoded, frames_lost: 0, frames_unreadable: 0, latency_ms_p50: null, latency_ms_p95: null, freeze_count: 0, freezes: [] },
+    video: { frames_received: decoded, frames_decoded: decoded, frames_lost: 0, frames_unreadable: 0, latency_ms_p50: null, latency_ms_p95: null, freeze_count: 0, freezes: [], packets_reordered: 0, packets_given_up: 0 },
     audio: { packets_received: 10 }, rtt_ms: rtt, last_frame_ms: null, events: [],
     bytes_received: bytes, packets_received: received, packets_lost: lost, jitter_ms: 1.5,
     remote_audio_muted: false, remote_video_muted: false,
-    sent: { video: unsent, audio: unsent },
+    sent: { video: unsent, audio: unsent }, quality_limitation: "none",
   } satisfies PeerReport;
 }
 

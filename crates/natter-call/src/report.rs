@@ -323,6 +323,7 @@ pub fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
         VideoReport::decl(cfg),
         SentReport::decl(cfg),
         SentStreamReport::decl(cfg),
+        ResolutionChange::decl(cfg),
         AudioReport::decl(cfg),
         PlayoutReport::decl(cfg),
         crate::health::ServerHealth::decl(cfg),
