@@ -118,6 +118,8 @@ pub struct EncodedStreams {
     keyframe_requested: Arc<PerStream<AtomicBool>>,
     /// Each writer's wish, by writer (see [`EncodedStreams::want`]).
     wants: Arc<Mutex<std::collections::HashMap<(u64, usize), Want>>>,
+    /// The loss each connection reports, by writer: Opus protects against the worst.
+    link_loss: Arc<Mutex<std::collections::HashMap<u64, f64>>>,
     camera: Arc<LocalSource>,
     microphone: Arc<LocalSource>,
 }
@@ -198,6 +200,15 @@ impl EncodedStreams {
         self.wants.lock().unwrap().insert((writer, layer), Want { codec, layer, budget_bps });
     }
 
+    /// The connection of writer `writer` loses `loss` (0–1) of what we send; `None`: it ended.
+    pub fn report_loss(&self, writer: u64, loss: Option<f64>) {
+        let mut losses = self.link_loss.lock().unwrap();
+        match loss {
+            Some(loss) => losses.insert(writer, loss),
+            None => losses.remove(&writer),
+        };
+    }
+
     /// Writer `writer` no longer sends `layer`.
     pub fn forget(&self, writer: u64, layer: usize) {
         self.wants.lock().unwrap().remove(&(writer, layer));
@@ -229,6 +240,7 @@ pub fn start_capture(
     let (audio_tx, _) = broadcast::channel(32);
     let keyframe_requested: Arc<PerStream<AtomicBool>> = Arc::new(std::array::from_fn(|_| std::array::from_fn(|_| AtomicBool::new(true))));
     let wants = Arc::default();
+    let link_loss: Arc<Mutex<std::collections::HashMap<u64, f64>>> = Arc::default();
     let (camera, microphone) = (Arc::new(LocalSource::default()), Arc::new(LocalSource::default()));
     // Fail now, not in a thread, if the codecs cannot start at all.
     let audio_encoder = AudioEncoder::new().map_err(|e| crate::CallError::Media(e.to_string()))?;
@@ -241,6 +253,7 @@ pub fn start_capture(
             audio: audio_tx.clone(),
             keyframe_requested: Arc::clone(&keyframe_requested),
             wants: Arc::clone(&wants),
+            link_loss: Arc::clone(&link_loss),
             camera: Arc::clone(&camera),
             microphone: Arc::clone(&microphone),
         },
@@ -253,11 +266,13 @@ pub fn start_capture(
         state: Arc::clone(&microphone),
         out: audio_tx.clone(),
         encoder: audio_encoder,
+        link_loss: Arc::clone(&link_loss),
+        expected_loss: None,
     };
     let spawn_error = |e: std::io::Error| crate::CallError::Media(format!("could not start a capture thread: {e}"));
     std::thread::Builder::new().name("video-capture".into()).spawn(move || video.run()).map_err(spawn_error)?;
     std::thread::Builder::new().name("audio-capture".into()).spawn(move || audio.run()).map_err(spawn_error)?;
-    Ok(EncodedStreams { videos, audio: audio_tx, keyframe_requested, wants, camera, microphone })
+    Ok(EncodedStreams { videos, audio: audio_tx, keyframe_requested, wants, link_loss, camera, microphone })
 }
 
 /// Opening sources and reporting what happened, the same for both media.
@@ -536,9 +551,24 @@ struct AudioThread {
     state: Arc<LocalSource>,
     out: broadcast::Sender<Arc<EncodedAudio>>,
     encoder: AudioEncoder,
+    /// What the connections report losing (shared with `EncodedStreams`), and what Opus was last
+    /// told to expect.
+    link_loss: Arc<Mutex<std::collections::HashMap<u64, f64>>>,
+    expected_loss: Option<f64>,
 }
 
 impl AudioThread {
+    /// Opus's in-band FEC follows the worst link's loss (told again only when it moved).
+    fn follow_loss(&mut self) {
+        let worst = self.link_loss.lock().unwrap().values().copied().fold(0.0, f64::max);
+        if self.expected_loss.is_none_or(|told| (told - worst).abs() > 0.02) {
+            match self.encoder.set_expected_loss(worst) {
+                Ok(()) => self.expected_loss = Some(worst),
+                Err(e) => tracing::debug!("Opus refused a loss figure: {e}"),
+            }
+        }
+    }
+
     fn open(choice: &SourceChoice, settings: &MediaSettings) -> Result<(Box<dyn AudioSource>, String), DeviceError> {
         let source: Box<dyn AudioSource> = match choice {
             SourceChoice::Synthetic => Box::new(SyntheticMic::new(300.0 + 40.0 * (settings.seed % 10) as f32)),
@@ -572,6 +602,7 @@ impl AudioThread {
                 // fresh); nothing is encoded or sent.
                 match source.read_frames() {
                     Ok(frames) if !state.user_off.load(Ordering::Relaxed) => {
+                        self.follow_loss();
                         for pcm in frames {
                             match self.encoder.encode(&pcm) {
                                 Ok(packet) => {

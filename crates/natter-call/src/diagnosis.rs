@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 /// from a slow TURN server may still be on their way.
 pub const REMOTE_QUIET: Duration = Duration::from_millis(1000);
 
+/// How long a connection may list no candidate pair at all before that counts as none formed.
+pub const NO_PAIRS_GRACE: Duration = Duration::from_secs(3);
+
 /// What we know about one connection while it is being set up.
 #[derive(Debug, Clone)]
 pub struct SetupWatch {
@@ -75,6 +78,14 @@ impl SetupWatch {
     /// formed) after both sides stopped offering candidates.
     pub fn verdict(&self, pairs: PairCounts, now: Instant) -> Option<String> {
         if !self.ready_to_judge(now) || pairs.failed < pairs.total {
+            return None;
+        }
+        // No pair listed yet is not "none could be formed": the stack lists pairs only once
+        // checks are under way, and on a slow path (a relay 100 ms away: allocation, permission,
+        // first check) that takes several round trips. Judge that only after a while (a side
+        // without candidates forms no pair ever: that is judged at once).
+        let pairs_possible = !self.local_types.is_empty() && !self.remote_types.is_empty();
+        if pairs.total == 0 && pairs_possible && now.saturating_duration_since(self.opened_at) < NO_PAIRS_GRACE {
             return None;
         }
         Some(self.explain())
@@ -143,6 +154,15 @@ mod tests {
         let t0 = Instant::now();
         let w = watch(&[HOST, SRFLX], &[HOST, SRFLX], t0);
         assert_eq!(w.verdict(PairCounts { total: 4, failed: 3 }, t0 + 5000 * MS), None);
+    }
+
+    #[test]
+    fn no_pair_listed_yet_is_judged_only_after_a_grace() {
+        let t0 = Instant::now();
+        let w = watch(&[RELAY], &[RELAY], t0);
+        let none = PairCounts { total: 0, failed: 0 };
+        assert_eq!(w.verdict(none, t0 + REMOTE_QUIET + 300 * MS), None, "a slow relay has not listed its pairs yet");
+        assert!(w.verdict(none, t0 + NO_PAIRS_GRACE).is_some());
     }
 
     #[test]

@@ -142,6 +142,7 @@ impl Drop for Wants {
         for layer in 0..crate::adapt::LAYERS {
             self.encoded.forget(self.id, layer);
         }
+        self.encoded.report_loss(self.id, None);
     }
 }
 
@@ -202,6 +203,7 @@ pub fn spawn_video_writer(
             }
             // The layer this link carries now; a change subscribes to the new layer first.
             let link = estimate.get();
+            encoded.report_loss(wants.id, link.loss);
             let budget = crate::adapt::video_budget(link.target_bps, link.loss);
             let layer = choice.update(budget, link.measured && !link.pushed_back, Instant::now());
             if layer != feed.layer && pending.as_ref().is_none_or(|p| p.layer != layer) {

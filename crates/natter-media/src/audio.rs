@@ -9,7 +9,8 @@ fn opus_err(e: opus::Error) -> MediaError {
 /// Opus encoder: 48 kHz mono, VoIP mode, 32 kbps, 20 ms frames in, one packet out per frame,
 /// with in-band FEC (as negotiated with `useinbandfec=1`): each packet carries a low-rate copy
 /// of the previous frame, which a receiver decodes when that frame was lost. Opus adds it only
-/// when told to expect loss, so it is told 10 % (the next packet costs a few kbit/s more).
+/// when told to expect loss: 10 % to start with, then what the links report
+/// ([`AudioEncoder::set_expected_loss`]).
 pub struct AudioEncoder {
     inner: opus::Encoder,
 }
@@ -28,6 +29,13 @@ impl AudioEncoder {
         inner.set_inband_fec(true).map_err(opus_err)?;
         inner.set_packet_loss_perc(10).map_err(opus_err)?;
         Ok(Self { inner })
+    }
+
+    /// The loss the worst link reports (0–1): Opus sizes its in-band FEC by it (at least 5 %, so
+    /// some protection is always there; at most 40 %).
+    pub fn set_expected_loss(&mut self, loss: f64) -> Result<(), MediaError> {
+        let percent = (loss * 120.0).round().clamp(5.0, 40.0) as i32;
+        self.inner.set_packet_loss_perc(percent).map_err(opus_err)
     }
 
     /// Encode one 20 ms frame (960 samples).

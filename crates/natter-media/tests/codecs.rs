@@ -380,3 +380,21 @@ fn an_h264_bitrate_change_takes_effect_without_a_keyframe() {
     assert!(low * 2 < high, "100 kbit/s: {low} bytes in 30 frames vs {high} at 1.5 Mbit/s");
     assert!(encoder.set_bitrate(5).is_err(), "5 bit/s is refused");
 }
+
+/// Opus's in-band FEC follows the loss the links report: any figure is accepted (clamped to
+/// 5–40 %) and the stream stays decodable at the same bitrate (Opus spends part of it on the
+/// repeated copy instead of adding to it).
+#[test]
+fn opus_takes_the_expected_loss_and_stays_decodable() {
+    let tone: Vec<i16> = (0..AUDIO_FRAME_SAMPLES).map(|i| ((i as f64 * 0.0576).sin() * 8000.0) as i16).collect();
+    for loss in [-1.0, 0.0, 0.35, 1.0] {
+        let mut encoder = AudioEncoder::new().unwrap();
+        encoder.set_expected_loss(loss).unwrap();
+        let mut decoder = AudioDecoder::new().unwrap();
+        for _ in 0..10 {
+            let packet = encoder.encode(&tone).unwrap();
+            assert!(packet.len() < 200, "32 kbit/s is ≈ 80 bytes a packet: {}", packet.len());
+            assert_eq!(decoder.decode(&packet).unwrap().len(), AUDIO_FRAME_SAMPLES);
+        }
+    }
+}
