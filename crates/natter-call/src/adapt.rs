@@ -38,7 +38,9 @@ pub fn video_budget(estimate_bps: f64, loss: Option<f64>) -> f64 {
 /// configured at `full_bps`.
 pub fn layer_range(layer: usize, full_bps: u32) -> (u32, u32) {
     match layer {
-        0 => ((FULL_SIZE_MIN_BPS * 0.8) as u32, full_bps.max(FULL_SIZE_MIN_BPS as u32)),
+        // Down to half the step-down threshold: while a link switches to the small layer (until
+        // its keyframe), the large one must not keep flooding it.
+        0 => ((FULL_SIZE_MIN_BPS * 0.5) as u32, full_bps.max(FULL_SIZE_MIN_BPS as u32)),
         _ => (ENCODER_MIN_BPS, (FULL_SIZE_MIN_BPS * STEP_UP_MARGIN) as u32),
     }
 }

@@ -8,7 +8,7 @@
 //! picture's rate, and never forgets a ceiling. Ours starts at 300 kbit/s like it, doubles per
 //! second (× 1.6) until the path first pushes back (delay rising, or loss ≥ 10 points above the
 //! link's background loss), backs off to 85 % of
-//! what was *received*, then climbs 15 % per second well below that ceiling and one packet per
+//! what was *received* (to half when a queue of a quarter second has built up), then climbs 15 % per second well below that ceiling and one packet per
 //! interval near it; a ceiling older than 5 s, or passed by 10 % without the path pushing back,
 //! is forgotten (the link may have recovered).
 //!
@@ -56,6 +56,8 @@ const CONTROL_INTERVAL: Duration = Duration::from_millis(200);
 const CEILING_MEMORY: Duration = Duration::from_secs(5);
 /// Queueing delay (ms above the path's least one-way delay) that counts as overuse by itself.
 const STANDING_QUEUE_MS: f64 = 120.0;
+/// Queueing delay above which a back-off halves the rate (to drain the queue) instead of 15 %.
+const DRAIN_QUEUE_MS: f64 = 250.0;
 /// Queueing delay above which loss is taken for congestion, not the link's background.
 const QUEUEING_MS: f64 = 50.0;
 /// Loss is judged over windows of at least this many reported packets.
@@ -165,7 +167,11 @@ impl LinkEstimator {
             Usage::Over => {
                 // Back off from what the path delivers, at most once per interval.
                 let (Some(received), true) = (received, since_change >= CONTROL_INTERVAL) else { return };
-                self.target = (received * 0.85).min(self.target);
+                // A queue already holding a quarter second of our media (a link that just got
+                // much slower) is drained by sending well below it for a moment.
+                let factor = if self.queue.delay_ms() > DRAIN_QUEUE_MS { 0.5 } else { 0.85 };
+                self.target = (received * factor).min(self.target);
+                tracing::debug!(target_kbps = self.target / 1000.0, received_kbps = received / 1000.0, queue_ms = self.queue.delay_ms(), "path pushed back (delay)");
                 self.ceiling = Some((received, now));
                 self.last_change = Some(now);
             }
@@ -207,6 +213,7 @@ impl LinkEstimator {
         let due = self.last_loss_brake.is_none_or(|at| now.saturating_duration_since(at) >= CONTROL_INTERVAL);
         if excess > 0.10 && due {
             self.target *= 1.0 - 0.5 * excess;
+            tracing::debug!(target_kbps = self.target / 1000.0, loss = recent, background, "path pushed back (loss)");
             self.last_loss_brake = Some(now);
             self.last_change = Some(now);
             // The path pushed back: stop the start-up climb.

@@ -85,7 +85,7 @@ impl PliPacer {
     /// largest thing a sender makes, and asking again while one is on its way only queues more of
     /// them on a link that is already struggling.
     pub fn set_round_trip(&mut self, rtt: Duration) {
-        self.interval = (rtt * 2 + Duration::from_millis(200)).clamp(Duration::from_millis(400), Duration::from_secs(2));
+        self.interval = (rtt * 2 + Duration::from_millis(200)).clamp(Duration::from_millis(400), Duration::from_secs(1));
     }
 
     /// Should a PLI go out now, given whether the decoder needs a keyframe?
