@@ -127,3 +127,51 @@ fn a_clear_link_sends_the_full_picture_and_names_no_limit() {
         assert!(peer["quality_note"].is_null(), "{peer:#}");
     }
 }
+
+/// Mesh with one encoder per participant: one participant of three has a 300 kbit/s uplink. It
+/// sends both others the small layer, its limit named, and they still receive it; the two others
+/// keep the full picture between themselves: one bad link does not drag the others down.
+#[test]
+fn in_a_mesh_one_capped_participant_does_not_drag_the_others_down() {
+    let turn = Coturn::start();
+    let upstream = std::net::SocketAddr::new(turn.ip, turn.port);
+    let proxy = UdpProxy::builder(upstream).conditions(Direction::Up, LinkConditions::perfect().rate(300_000)).seed(3).start();
+    let dir = TempDir::new("mesh3cap");
+    let direct = dir.path("direct.json");
+    std::fs::write(&direct, turn.ice_config_json()).unwrap();
+    let capped = dir.path("capped.json");
+    let proxied = format!(r#"{{"iceServers":[{{"urls":["turn:127.0.0.1:{}?transport=udp"],"username":"{}","credential":"{}"}}]}}"#, proxy.addr.port(), turn.user, turn.password);
+    std::fs::write(&capped, proxied).unwrap();
+    let (_signal, url) = natter_rig::signal_server(std::path::Path::new(NATTER));
+    let run = |name: &str, participants: &str, config: &std::path::Path| {
+        let config = config.to_str().unwrap();
+        let args = ["--participants", participants, "--expect", "3", "--signal", &url, "--room", "mesh3cap", "--relay-only", "--ice-config", config, "--duration", "14"];
+        run_headless(&dir, name, &args)
+    };
+    let (pair, lone) = std::thread::scope(|s| {
+        let pair = s.spawn(|| run("pair", "2", &direct));
+        let lone = s.spawn(|| run("lone", "1", &capped));
+        (pair.join().unwrap(), lone.join().unwrap())
+    });
+    assert!(proxy.stats(Direction::Up).passed_bytes > 0, "the capped participant's call did not go through the proxy");
+    let lone_id = lone.report["participants"][0]["id"].as_str().expect("the capped participant's id").to_string();
+    let pair_ids: Vec<String> = pair.report["participants"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(pair_ids.len(), 2, "stderr:\n{}", pair.stderr);
+    for (sender, peer) in streams(&pair.report) {
+        let video = &peer["sent"]["video"];
+        if peer["remote"] == lone_id.as_str() {
+            // What the capped one sends us arrives (its estimate holds it to its uplink)...
+            assert!(peer["video"]["frames_decoded"].as_u64().unwrap() > 150, "{sender} ← capped: {peer:#}");
+        } else {
+            assert_eq!(video["resolution"], "640x360", "{sender} → the other uncapped one keeps the full picture: {video:#}");
+            assert_eq!(peer["quality_limitation"], "none", "{peer:#}");
+            assert!(peer["video"]["frames_decoded"].as_u64().unwrap() > 300, "{peer:#}");
+        }
+    }
+    // ...and it sends the small picture, the limit named.
+    for (_, peer) in streams(&lone.report) {
+        let video = &peer["sent"]["video"];
+        assert!(time_at(video, (320, 180), 14_000.0) > 7_000.0, "the capped uplink carries the small picture: {video:#}");
+        assert_eq!(peer["quality_limitation"], "bandwidth", "{peer:#}");
+    }
+}
