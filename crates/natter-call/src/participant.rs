@@ -375,26 +375,26 @@ async fn hang_up(shared: &Shared, line: &SignalLine) {
     }
 }
 
-/// Why a connection whose network path worked never connected, in the user's words, when the
-/// handshake *failed* soon after the path was found: the certificate the other side presented does
-/// not match the fingerprint in its session description (the stack aborts the handshake without
-/// telling us why; a mismatch is the failure it reaches at once, long before its resends run
-/// out). Someone may have rewritten the description on the signaling path. No ICE restart can
-/// fix that, so the call is refused.
-pub const DTLS_REFUSED: &str = "the network path works, but the secure handshake (DTLS) failed: the other side's certificate does not match the fingerprint in its session description (the call setup may have been altered on the way)";
+/// Why a connection whose network path worked never connected, in the user's words, when the path
+/// answers our connectivity checks without loss: the DTLS handshake did not complete, and on a
+/// path that loses nothing that means the certificate the other side presented does not match the
+/// fingerprint in its session description (the stack drops the handshake without telling us why;
+/// someone may have rewritten the description on the signaling path) or the other side stopped.
+/// No ICE restart can fix either, so the call is refused.
+pub const DTLS_REFUSED: &str = "the network path works and loses none of our checks, but the secure handshake (DTLS) did not complete: the other side's certificate does not match the fingerprint in its session description (the call setup may have been altered on the way), or the other side stopped answering";
 
-/// The same when the handshake did not finish in time or failed only after resending for
-/// seconds: its packets were lost (a very lossy path), or the other side stopped answering. Not
-/// an accusation of tampering: that needs the quick failure above.
+/// The same on a path that loses our checks: the handshake's packets were lost (a very lossy
+/// network). Never an accusation of tampering.
 pub const DTLS_INCOMPLETE: &str = "the network path works, but the secure handshake (DTLS) did not complete: its packets kept getting lost on the way (a very lossy network), or the other side stopped answering";
 
-/// A handshake that fails within this long of the path being found failed on the certificate
-/// check, not on loss (our DTLS resends a lost flight after 0.25, 0.5, 1, 2 … s: ≈ 10 s in all).
-const DTLS_QUICK_FAILURE: Duration = Duration::from_secs(3);
+/// Unanswered connectivity checks above this share make a path lossy (a handshake may be lost).
+const LOSSY_CHECKS: f64 = 0.05;
 
-/// How long DTLS may take once ICE found a path (loopback: a few ms; a lossy path needs a
-/// resend or several). Refusing is final, so err on the patient side.
-const DTLS_HANDSHAKE_LIMIT: Duration = Duration::from_secs(12);
+/// How long DTLS may take once ICE found a path that loses nothing (loopback: a few ms) …
+const DTLS_HANDSHAKE_LIMIT: Duration = Duration::from_secs(5);
+/// … and one that loses checks: our DTLS resends a lost flight after 0.25, 0.5, 1, 2 … s.
+/// Refusing is final, so err on the patient side.
+const DTLS_HANDSHAKE_LIMIT_LOSSY: Duration = Duration::from_secs(12);
 
 /// The participant's event loop state (owned by one task).
 struct Engine {
@@ -880,11 +880,10 @@ impl Engine {
         // ICE found a path but the connection failed before it ever connected: the DTLS
         // handshake failed (see `DTLS_REFUSED`).
         let never_connected = link.record.locked().connect_ms.is_none();
-        if state == RTCPeerConnectionState::Failed && never_connected && !link.policy.gave_up()
-            && let Some(path_found) = link.ice_connected.get()
-        {
-            let why = if path_found.elapsed() < DTLS_QUICK_FAILURE { DTLS_REFUSED } else { DTLS_INCOMPLETE };
-            self.refuse_link(remote, why);
+        if state == RTCPeerConnectionState::Failed && never_connected && link.ice_connected.get().is_some() && !link.policy.gave_up() {
+            let pc = Arc::clone(&link.pc);
+            let lossy = peer::check_loss(&pc).await.is_none_or(|loss| loss >= LOSSY_CHECKS);
+            self.refuse_link(remote, if lossy { DTLS_INCOMPLETE } else { DTLS_REFUSED });
             return;
         }
         {
@@ -1054,7 +1053,17 @@ impl Engine {
             .map(|(remote, _)| remote.clone())
             .collect();
         for remote in handshake_stuck {
-            self.refuse_link(&remote, DTLS_INCOMPLETE);
+            // Stuck, not failed: the stack does not say why. A path that answers our checks
+            // without loss does not lose handshakes; there the certificate is the likely cause.
+            // A lossy path gets longer, its resends may still get through.
+            let Some(link) = self.links.get(&remote) else { continue };
+            let (pc, found) = (Arc::clone(&link.pc), link.ice_connected.get().copied());
+            let lossy = peer::check_loss(&pc).await.is_none_or(|loss| loss >= LOSSY_CHECKS);
+            if !lossy {
+                self.refuse_link(&remote, DTLS_REFUSED);
+            } else if found.is_some_and(|at| now.duration_since(at) >= DTLS_HANDSHAKE_LIMIT_LOSSY) {
+                self.refuse_link(&remote, DTLS_INCOMPLETE);
+            }
         }
         let candidates: Vec<(String, Arc<dyn PeerConnection>)> = self
             .links

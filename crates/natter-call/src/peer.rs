@@ -397,6 +397,19 @@ pub async fn pair_counts(pc: &Arc<dyn PeerConnection>) -> Option<crate::diagnosi
     Some(counts)
 }
 
+/// The share of our connectivity checks that went unanswered on the pairs that work (0–1), once
+/// at least 5 were sent: how lossy the path is, before any media flows. `None` without enough.
+pub async fn check_loss(pc: &Arc<dyn PeerConnection>) -> Option<f64> {
+    use rtc::statistics::stats::ice_candidate_pair::RTCStatsIceCandidatePairState;
+    let report = tokio::time::timeout(STATS_LIMIT, pc.get_stats(Instant::now(), StatsSelector::None)).await.ok()?;
+    let (sent, answered) = report
+        .candidate_pairs()
+        .filter(|p| p.state == RTCStatsIceCandidatePairState::Succeeded || p.nominated)
+        .fold((0u64, 0u64), |(s, a), p| (s + p.requests_sent, a + p.responses_received));
+    // (`requests_sent` includes the consent checks; the latest may still be on its way.)
+    (sent >= 5).then(|| 1.0 - ((answered + 1).min(sent) as f64 / sent as f64))
+}
+
 /// The path the connection uses now (selected candidate pair) and its RTT, from the crate's stats.
 /// `None` also when the stack does not answer within `STATS_LIMIT` (seen with a connection whose
 /// remote left before answering): callers run on event loops that must not stall.

@@ -68,19 +68,26 @@ pub fn offered_video_codecs(numbers: PayloadTypes) -> Vec<RTCRtpCodecParameters>
 
 /// RTX (RFC 4588) for each of our video codecs: retransmissions on their own SSRC and payload
 /// type, so a receiver (ours or a browser's) tells a resend from an original and its loss
-/// statistics stay true. Numbered after the codec they repair (`apt`).
+/// statistics stay true. Numbered after the codec they repair (`apt`) when that number is free,
+/// else the first free dynamic payload type.
 pub fn rtx_codecs(numbers: PayloadTypes) -> Vec<RTCRtpCodecParameters> {
+    let mut used = vec![numbers.h264, numbers.vp8, numbers.opus];
     VideoCodec::OFFERED
         .iter()
-        .map(|&c| RTCRtpCodecParameters {
-            rtp_codec: RTCRtpCodec {
-                mime_type: "video/rtx".to_owned(),
-                clock_rate: 90_000,
-                channels: 0,
-                sdp_fmtp_line: format!("apt={}", numbers.video(c)),
-                rtcp_feedback: vec![],
-            },
-            payload_type: numbers.video(c) + 1,
+        .map(|&c| {
+            let primary = numbers.video(c);
+            let payload_type = std::iter::once(primary.wrapping_add(1)).chain(96..=127).find(|pt| (96..=127).contains(pt) && !used.contains(pt)).unwrap_or(127);
+            used.push(payload_type);
+            RTCRtpCodecParameters {
+                rtp_codec: RTCRtpCodec {
+                    mime_type: "video/rtx".to_owned(),
+                    clock_rate: 90_000,
+                    channels: 0,
+                    sdp_fmtp_line: format!("apt={primary}"),
+                    rtcp_feedback: vec![],
+                },
+                payload_type,
+            }
         })
         .collect()
 }
@@ -195,4 +202,21 @@ pub fn setting_engine(relay_only: bool) -> SettingEngine {
         .with_discard_local_candidates_during_ice_restart(true)
         .with_ice_timeouts(Some(Duration::from_millis(2500)), Some(Duration::from_secs(6)), Some(Duration::from_millis(500)))
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rtx_payload_types_never_collide() {
+        let ours = rtx_codecs(PayloadTypes::default());
+        assert_eq!(ours.iter().map(|c| c.payload_type).collect::<Vec<_>>(), vec![103, 97]);
+        assert_eq!(ours[0].rtp_codec.sdp_fmtp_line, "apt=102");
+        // Numbered like another stack (VP8 100, H.264 101): VP8's RTX cannot be 101.
+        let other = rtx_codecs(PayloadTypes { h264: 101, vp8: 100, opus: 96 });
+        let pts: Vec<u8> = other.iter().map(|c| c.payload_type).collect();
+        assert_eq!(pts, vec![102, 97]);
+        assert!(pts.iter().all(|pt| ![101, 100, 96].contains(pt)));
+    }
 }
