@@ -124,7 +124,13 @@ pub fn frame_divisor(layer: usize, budget_bps: f64) -> u32 {
 /// (once measured) puts the link on a smaller layer or gives the picture less than its layer's
 /// top rate, `none` otherwise. (`cpu` would need an encoder falling behind its frame rate; the
 /// capture thread keeps its schedule and the report's frame counts show that.)
-pub fn quality_limitation(estimate: &crate::bwe::EstimateState, layer: usize, budget_bps: f64, size: (u32, u32), remote_name: &str) -> (String, Option<String>) {
+pub fn quality_limitation(
+    estimate: &crate::bwe::EstimateState,
+    layer: usize,
+    budget_bps: f64,
+    size: (u32, u32),
+    remote_name: &str,
+) -> (String, Option<String>) {
     let carries = format!("about {} kbit/s", (estimate.target_bps / 10_000.0).round() * 10.0);
     let limited_size = layer > 0 && size.0 > 0;
     let limited_rate = layer == 0 && budget_bps < FULL_SIZE_MIN_BPS * 1.6;
@@ -132,7 +138,8 @@ pub fn quality_limitation(estimate: &crate::bwe::EstimateState, layer: usize, bu
         return ("none".into(), None);
     }
     let who = if remote_name.is_empty() { "this participant".to_string() } else { remote_name.to_string() };
-    let effect = if limited_size { format!("video reduced to {}×{}", size.0, size.1) } else { "video sent at reduced quality".to_string() };
+    let effect =
+        if limited_size { format!("video reduced to {}×{}", size.0, size.1) } else { "video sent at reduced quality".to_string() };
     ("bandwidth".into(), Some(format!("Your connection to {who} carries {carries}: {effect}")))
 }
 

@@ -23,8 +23,8 @@
 //! congested 500 kbit/s link it once offered 10.6 Mbit/s of resends.
 
 use rtc::interceptor::{
-    BandwidthEstimator, EstimatorStats, Interceptor, OveruseDetector, Packet, PacketReport, RateCalculator, SlopeEstimator,
-    StreamInfo, TaggedPacket, Usage,
+    BandwidthEstimator, EstimatorStats, Interceptor, OveruseDetector, Packet, PacketReport, RateCalculator, SlopeEstimator, StreamInfo,
+    TaggedPacket, Usage,
 };
 use rtc::sansio::Protocol;
 use std::collections::{HashMap, VecDeque};
@@ -89,7 +89,16 @@ pub struct EstimateState {
 
 impl Default for EstimateState {
     fn default() -> Self {
-        Self { target_bps: INITIAL_BPS, loss: None, measured: false, rtt: None, retransmitted_packets: 0, retransmissions_withheld: 0, limited: false, pushed_back: false }
+        Self {
+            target_bps: INITIAL_BPS,
+            loss: None,
+            measured: false,
+            rtt: None,
+            retransmitted_packets: 0,
+            retransmissions_withheld: 0,
+            limited: false,
+            pushed_back: false,
+        }
     }
 }
 
@@ -171,7 +180,12 @@ impl LinkEstimator {
                 // much slower) is drained by sending well below it for a moment.
                 let factor = if self.queue.delay_ms() > DRAIN_QUEUE_MS { 0.5 } else { 0.85 };
                 self.target = (received * factor).min(self.target);
-                tracing::debug!(target_kbps = self.target / 1000.0, received_kbps = received / 1000.0, queue_ms = self.queue.delay_ms(), "path pushed back (delay)");
+                tracing::debug!(
+                    target_kbps = self.target / 1000.0,
+                    received_kbps = received / 1000.0,
+                    queue_ms = self.queue.delay_ms(),
+                    "path pushed back (delay)"
+                );
                 self.ceiling = Some((received, now));
                 self.last_change = Some(now);
             }
@@ -345,7 +359,15 @@ pub const BUDGET_SLOT: usize = 3_500;
 
 impl RetransmissionBudget {
     pub fn new(estimate: LinkEstimate) -> Self {
-        Self { estimate, streams: HashMap::new(), rtx_to_media: HashMap::new(), tokens: 0.0, refilled_at: None, queue: VecDeque::new(), read_queue: VecDeque::new() }
+        Self {
+            estimate,
+            streams: HashMap::new(),
+            rtx_to_media: HashMap::new(),
+            tokens: 0.0,
+            refilled_at: None,
+            queue: VecDeque::new(),
+            read_queue: VecDeque::new(),
+        }
     }
 
     fn refill(&mut self, now: Instant, rate_bps: f64) {
@@ -497,7 +519,14 @@ mod tests {
     }
 
     /// Run `seconds` of feedback every 50 ms with packets at `rate_bps`.
-    pub(super) fn run(estimator: &mut LinkEstimator, path: &mut Path, seconds: f64, rate_bps: f64, queue_growth: Duration, lost_every: usize) {
+    pub(super) fn run(
+        estimator: &mut LinkEstimator,
+        path: &mut Path,
+        seconds: f64,
+        rate_bps: f64,
+        queue_growth: Duration,
+        lost_every: usize,
+    ) {
         let per_batch = ((rate_bps * 0.05) / (1200.0 * 8.0)).max(1.0) as usize;
         let gap = Duration::from_millis(50) / per_batch as u32;
         for _ in 0..(seconds / 0.05) as usize {
@@ -630,7 +659,10 @@ mod tests {
         assert!(budget.admit(t1, &rtp(1, 11, &[0; 1000])));
         assert!(budget.admit(t1, &rtp(2, 500, &[0, 10, 1, 2, 3])), "first resend of 10 (RTX)");
         assert!(!budget.admit(t1 + Duration::from_millis(30), &rtp(2, 501, &[0, 10, 1, 2, 3])), "again within the round trip");
-        assert!(budget.admit(t1 + Duration::from_millis(115), &rtp(2, 502, &[0, 10, 1, 2, 3])), "after a round trip: the first resend was lost too");
+        assert!(
+            budget.admit(t1 + Duration::from_millis(115), &rtp(2, 502, &[0, 10, 1, 2, 3])),
+            "after a round trip: the first resend was lost too"
+        );
         let state = budget.estimate.get();
         assert_eq!((state.retransmitted_packets, state.retransmissions_withheld), (2, 1));
     }

@@ -49,7 +49,10 @@ impl StreamGaps {
     fn extend(&self, seq: u16) -> u64 {
         let Some(highest) = self.highest else { return u64::from(seq) + (1 << 16) };
         let candidate = (highest & !0xffff) | u64::from(seq);
-        [candidate.saturating_sub(1 << 16), candidate, candidate + (1 << 16)].into_iter().min_by_key(|c| c.abs_diff(highest)).unwrap_or(candidate)
+        [candidate.saturating_sub(1 << 16), candidate, candidate + (1 << 16)]
+            .into_iter()
+            .min_by_key(|c| c.abs_diff(highest))
+            .unwrap_or(candidate)
     }
 
     /// A packet (an original or a resend) with `seq` arrived.
@@ -153,7 +156,11 @@ impl NackRequester {
             }
             self.requested += due.len() as u64;
             let nack = TransportLayerNack { sender_ssrc: self.sender_ssrc, media_ssrc, nacks: nack_pairs_from_sequence_numbers(&due) };
-            self.write_queue.push_back(TaggedPacket { now, transport: Default::default(), message: AttributedPacket::new(Packet::Rtcp(vec![Box::new(nack)])) });
+            self.write_queue.push_back(TaggedPacket {
+                now,
+                transport: Default::default(),
+                message: AttributedPacket::new(Packet::Rtcp(vec![Box::new(nack)])),
+            });
         }
         self.next_tick = any_missing.then_some(now + TICK);
     }
