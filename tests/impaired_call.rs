@@ -79,7 +79,9 @@ fn under_a_300_kbit_cap_video_and_audio_keep_arriving_and_the_limit_is_named() {
         assert!(target < 450.0, "the estimate follows the cap: {target} kbit/s");
         assert_eq!(peer["quality_limitation"], "bandwidth", "{peer:#}");
         let note = peer["quality_note"].as_str().unwrap();
-        assert!(note.contains("kbit/s") && note.contains("320×180"), "{note}");
+        // (At the very end a probe for the larger picture may be under way: then the picture is
+        // full size at reduced quality.)
+        assert!(note.contains("kbit/s") && (note.contains("320×180") || note.contains("reduced quality")), "{note}");
     }
 }
 
