@@ -76,7 +76,9 @@ fn under_a_300_kbit_cap_video_and_audio_keep_arriving_and_the_limit_is_named() {
         let small_ms = time_at(video, (320, 180), 14_000.0);
         assert!(small_ms > 7_000.0, "mostly the small picture on a 300 kbit/s link ({small_ms} ms of it; the rest: set-up and probes for more): {video:#}");
         let target = video["target_kbps"].as_f64().expect("an estimate");
-        assert!(target < 450.0, "the estimate follows the cap: {target} kbit/s");
+        // It follows the cap, above it only while a step up probes for more (1.5 × what got
+        // through + 100 kbit/s at most), never the 1–2 Mbit/s of a clear link.
+        assert!(target < 600.0, "the estimate follows the cap: {target} kbit/s");
         assert_eq!(peer["quality_limitation"], "bandwidth", "{peer:#}");
         let note = peer["quality_note"].as_str().unwrap();
         // (At the very end a probe for the larger picture may be under way: then the picture is
