@@ -147,7 +147,8 @@ remote_audio_muted: boolean, remote_video_muted: boolean,
 sent: SentReport, 
 /**
  * Why our video to this remote is below its best (W3C `qualityLimitationReason`):
- * "bandwidth" (the path carries less: a smaller picture or fewer bits) | "none".
+ * "bandwidth" (the path carries less: a smaller picture or fewer bits) | "cpu" (encoding takes
+ * most of each frame interval: frames are skipped) | "none".
  */
 quality_limitation: string, 
 /**

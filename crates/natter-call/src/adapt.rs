@@ -120,21 +120,29 @@ pub fn frame_divisor(layer: usize, budget_bps: f64) -> u32 {
     if layer + 1 == LAYERS && budget_bps < HALF_RATE_BELOW_BPS { 2 } else { 1 }
 }
 
+/// Encoding taking more than this share of each frame interval is a computer at its limit.
+pub const CPU_LIMITED_LOAD: f64 = 0.85;
+
 /// Why our video to one remote is below its best, and in words: `bandwidth` when the estimate
 /// (once measured) puts the link on a smaller layer or gives the picture less than its layer's
-/// top rate, `none` otherwise. (`cpu` would need an encoder falling behind its frame rate; the
-/// capture thread keeps its schedule and the report's frame counts show that.)
+/// top rate; else `cpu` when encoding takes most of each frame interval (`encode_load`, see
+/// `EncodedStreams::encode_load`: frames are being skipped); `none` otherwise.
 pub fn quality_limitation(
     estimate: &crate::bwe::EstimateState,
     layer: usize,
     budget_bps: f64,
     size: (u32, u32),
     remote_name: &str,
+    encode_load: f64,
 ) -> (String, Option<String>) {
     let carries = format!("about {} kbit/s", (estimate.target_bps / 10_000.0).round() * 10.0);
     let limited_size = layer > 0 && size.0 > 0;
     let limited_rate = layer == 0 && budget_bps < FULL_SIZE_MIN_BPS * 1.6;
     if !estimate.measured || !(limited_size || limited_rate) {
+        if encode_load > CPU_LIMITED_LOAD {
+            let words = "This computer is too busy to encode video at its full frame rate: close other programs, or turn off video for a while";
+            return ("cpu".into(), Some(words.into()));
+        }
         return ("none".into(), None);
     }
     let who = if remote_name.is_empty() { "this participant".to_string() } else { remote_name.to_string() };
@@ -222,12 +230,13 @@ mod tests {
     #[test]
     fn a_small_layer_on_a_measured_link_is_a_bandwidth_limit_in_words() {
         let mut estimate = crate::bwe::EstimateState { target_bps: 304_000.0, measured: true, ..Default::default() };
-        let (why, words) = quality_limitation(&estimate, 1, video_budget(304_000.0, None), (320, 180), "Bob");
+        let (why, words) = quality_limitation(&estimate, 1, video_budget(304_000.0, None), (320, 180), "Bob", 0.3);
         assert_eq!(why, "bandwidth");
         assert_eq!(words.as_deref(), Some("Your connection to Bob carries about 300 kbit/s: video reduced to 320×180"));
-        assert_eq!(quality_limitation(&estimate, 0, 1_500_000.0, (640, 360), "Bob").0, "none");
+        assert_eq!(quality_limitation(&estimate, 0, 1_500_000.0, (640, 360), "Bob", 0.3).0, "none");
+        assert_eq!(quality_limitation(&estimate, 0, 1_500_000.0, (640, 360), "Bob", 0.95).0, "cpu", "the link is fine, the encoder is not");
         estimate.measured = false;
-        assert_eq!(quality_limitation(&estimate, 1, 200_000.0, (320, 180), "Bob"), ("none".into(), None), "no estimate, no claim");
+        assert_eq!(quality_limitation(&estimate, 1, 200_000.0, (320, 180), "Bob", 0.3), ("none".into(), None), "no estimate, no claim");
     }
 
     #[test]

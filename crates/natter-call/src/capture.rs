@@ -120,6 +120,8 @@ pub struct EncodedStreams {
     wants: Arc<Mutex<std::collections::HashMap<(u64, usize), Want>>>,
     /// The loss each connection reports, by writer: Opus protects against the worst.
     link_loss: Arc<Mutex<std::collections::HashMap<u64, f64>>>,
+    /// How much of each frame interval the video encoders take (smoothed, in thousandths).
+    encode_load: Arc<AtomicU64>,
     camera: Arc<LocalSource>,
     microphone: Arc<LocalSource>,
 }
@@ -209,6 +211,12 @@ impl EncodedStreams {
         };
     }
 
+    /// How much of the frame interval encoding takes (0–1, smoothed): near 1 the computer cannot
+    /// keep up and frames are skipped (`quality_limitation: cpu`).
+    pub fn encode_load(&self) -> f64 {
+        self.encode_load.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+
     /// Writer `writer` no longer sends `layer`.
     pub fn forget(&self, writer: u64, layer: usize) {
         self.wants.lock().unwrap().remove(&(writer, layer));
@@ -241,6 +249,7 @@ pub fn start_capture(
     let keyframe_requested: Arc<PerStream<AtomicBool>> = Arc::new(std::array::from_fn(|_| std::array::from_fn(|_| AtomicBool::new(true))));
     let wants = Arc::default();
     let link_loss: Arc<Mutex<std::collections::HashMap<u64, f64>>> = Arc::default();
+    let encode_load: Arc<AtomicU64> = Arc::default();
     let (camera, microphone) = (Arc::new(LocalSource::default()), Arc::new(LocalSource::default()));
     // Fail now, not in a thread, if the codecs cannot start at all.
     let audio_encoder = AudioEncoder::new().map_err(|e| crate::CallError::Media(e.to_string()))?;
@@ -254,6 +263,7 @@ pub fn start_capture(
             keyframe_requested: Arc::clone(&keyframe_requested),
             wants: Arc::clone(&wants),
             link_loss: Arc::clone(&link_loss),
+            encode_load: Arc::clone(&encode_load),
             camera: Arc::clone(&camera),
             microphone: Arc::clone(&microphone),
         },
@@ -272,7 +282,7 @@ pub fn start_capture(
     let spawn_error = |e: std::io::Error| crate::CallError::Media(format!("could not start a capture thread: {e}"));
     std::thread::Builder::new().name("video-capture".into()).spawn(move || video.run()).map_err(spawn_error)?;
     std::thread::Builder::new().name("audio-capture".into()).spawn(move || audio.run()).map_err(spawn_error)?;
-    Ok(EncodedStreams { videos, audio: audio_tx, keyframe_requested, wants, link_loss, camera, microphone })
+    Ok(EncodedStreams { videos, audio: audio_tx, keyframe_requested, wants, link_loss, encode_load, camera, microphone })
 }
 
 /// Opening sources and reporting what happened, the same for both media.
@@ -507,6 +517,10 @@ impl VideoThread {
         if sent {
             self.frames_sent.fetch_add(1, Ordering::Relaxed);
         }
+        let interval = 1.0 / f64::from(self.ctx.settings.fps.max(1));
+        let load = captured_at.elapsed().as_secs_f64() / interval;
+        let smoothed = 0.9 * self.streams.encode_load() + 0.1 * load.min(4.0);
+        self.streams.encode_load.store((smoothed * 1000.0) as u64, Ordering::Relaxed);
     }
 
     /// The full-size layer's top bitrate: the configured one, in proportion to the picture's

@@ -264,7 +264,7 @@ impl Participant {
             report.audio.packets_received = audio_packets.load(Ordering::Relaxed);
             if let Some(outgoing) = outgoing {
                 report.sent = outgoing.report();
-                (report.quality_limitation, report.quality_note) = outgoing.quality_limitation(&report.remote_name);
+                (report.quality_limitation, report.quality_note) = outgoing.quality_limitation(&report.remote_name, self.encoded.encode_load());
             }
             report.audio.playout = self.playout.as_ref().and_then(|p| p.report(&report.remote));
             reports.push(report);

@@ -100,12 +100,12 @@ impl Outgoing {
         crate::report::SentReport { video, audio: stream(&self.audio) }
     }
 
-    /// Why our video to this remote is below its best, W3C style (`bandwidth` / `none`), and
+    /// Why our video to this remote is below its best, W3C style (`bandwidth` / `cpu` / `none`), and
     /// the sentence for the user.
-    pub fn quality_limitation(&self, remote_name: &str) -> (String, Option<String>) {
+    pub fn quality_limitation(&self, remote_name: &str, encode_load: f64) -> (String, Option<String>) {
         let estimate = self.estimate.get();
         let state = self.video_state.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        crate::adapt::quality_limitation(&estimate, state.layer, state.budget_bps, (state.width, state.height), remote_name)
+        crate::adapt::quality_limitation(&estimate, state.layer, state.budget_bps, (state.width, state.height), remote_name, encode_load)
     }
 }
 

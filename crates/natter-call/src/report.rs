@@ -116,7 +116,8 @@ pub struct PeerReport {
     #[serde(default)]
     pub sent: SentReport,
     /// Why our video to this remote is below its best (W3C `qualityLimitationReason`):
-    /// "bandwidth" (the path carries less: a smaller picture or fewer bits) | "none".
+    /// "bandwidth" (the path carries less: a smaller picture or fewer bits) | "cpu" (encoding takes
+    /// most of each frame interval: frames are skipped) | "none".
     #[serde(default)]
     pub quality_limitation: String,
     /// The same for the user, e.g. "Your connection to Bob carries about 300 kbit/s: video
