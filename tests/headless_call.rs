@@ -306,7 +306,7 @@ fn a_one_way_call_fails_with_the_reason_in_words() {
     let direct = dir.path("direct.json");
     std::fs::write(&direct, turn.ice_config_json()).unwrap();
     let through_proxy = dir.path("proxy.json");
-    let proxied = format!(r#"{{"iceServers":[{{"urls":["turn:127.0.0.1:{}?transport=udp"],"username":"{}","credential":"{}"}}]}}"#, proxy.addr.port(), turn.user, turn.password);
+    let proxied = turn.ice_config_json_via(proxy.addr);
     std::fs::write(&through_proxy, proxied).unwrap();
     let (_signal, url) = natter_rig::signal_server(std::path::Path::new(NATTER));
     let run = |name: &str, config: &std::path::Path| {

@@ -20,7 +20,7 @@ fn impaired_call(name: &str, seconds: u32, conditions: LinkConditions, change: i
     let proxy = UdpProxy::builder(upstream).conditions(Direction::Up, conditions).seed(7).start();
     let dir = TempDir::new(name);
     let config = dir.path("proxy.json");
-    let proxied = format!(r#"{{"iceServers":[{{"urls":["turn:127.0.0.1:{}?transport=udp"],"username":"{}","credential":"{}"}}]}}"#, proxy.addr.port(), turn.user, turn.password);
+    let proxied = turn.ice_config_json_via(proxy.addr);
     std::fs::write(&config, proxied).unwrap();
     let duration = seconds.to_string();
     let args = ["--participants", "2", "--relay-only", "--ice-config", config.to_str().unwrap(), "--duration", &duration];
@@ -144,7 +144,7 @@ fn in_a_mesh_one_capped_participant_does_not_drag_the_others_down() {
     let direct = dir.path("direct.json");
     std::fs::write(&direct, turn.ice_config_json()).unwrap();
     let capped = dir.path("capped.json");
-    let proxied = format!(r#"{{"iceServers":[{{"urls":["turn:127.0.0.1:{}?transport=udp"],"username":"{}","credential":"{}"}}]}}"#, proxy.addr.port(), turn.user, turn.password);
+    let proxied = turn.ice_config_json_via(proxy.addr);
     std::fs::write(&capped, proxied).unwrap();
     let (_signal, url) = natter_rig::signal_server(std::path::Path::new(NATTER));
     let run = |name: &str, participants: &str, config: &std::path::Path| {

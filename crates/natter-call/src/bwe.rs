@@ -340,7 +340,7 @@ pub struct RetransmissionBudget {
     estimate: LinkEstimate,
     /// Media SSRC → its RTX SSRC (if negotiated), and the highest sequence number sent on it.
     streams: HashMap<u32, SentStream>,
-    rtx_to_media: HashMap<u32, u32>,
+    rtx: crate::nack::RtxStreams,
     /// Bits retransmissions may still spend, refilled from the estimate.
     tokens: f64,
     refilled_at: Option<Instant>,
@@ -362,7 +362,7 @@ impl RetransmissionBudget {
         Self {
             estimate,
             streams: HashMap::new(),
-            rtx_to_media: HashMap::new(),
+            rtx: crate::nack::RtxStreams::default(),
             tokens: 0.0,
             refilled_at: None,
             queue: VecDeque::new(),
@@ -381,27 +381,19 @@ impl RetransmissionBudget {
     fn admit(&mut self, now: Instant, packet: &rtc::rtp::Packet) -> bool {
         let state = self.estimate.get();
         self.refill(now, state.target_bps * retransmission_share(state.loss));
-        let ssrc = packet.header.ssrc;
-        let (media_ssrc, seq) = match self.rtx_to_media.get(&ssrc) {
-            // RTX (RFC 4588): the original sequence number leads the payload.
-            Some(&media) => match packet.payload.get(..2) {
-                Some(osn) => (media, u16::from_be_bytes([osn[0], osn[1]])),
-                None => return true,
-            },
-            None => {
-                let Some(stream) = self.streams.get_mut(&ssrc) else { return true };
-                let seq = packet.header.sequence_number;
-                let is_new = stream.highest.is_none_or(|h| seq.wrapping_sub(h) != 0 && seq.wrapping_sub(h) < 0x8000);
-                if is_new {
-                    stream.highest = Some(seq);
-                    return true;
-                }
-                // The same sequence number again: a resend without RTX.
-                (ssrc, seq)
+        let Some(carried) = self.rtx.carried(packet) else { return true };
+        let (media_ssrc, seq) = (carried.media_ssrc, carried.sequence_number);
+        if !carried.resent {
+            let Some(stream) = self.streams.get_mut(&media_ssrc) else { return true };
+            let is_new = stream.highest.is_none_or(|h| seq.wrapping_sub(h) != 0 && seq.wrapping_sub(h) < 0x8000);
+            if is_new {
+                stream.highest = Some(seq);
+                return true;
             }
-        };
+            // The same sequence number again: a resend without RTX.
+        }
         // A request for a packet resent less than a round trip ago (plus a little jitter) was
-        // sent before that resend could arrive: the generator repeats itself every 30 ms.
+        // sent before that resend could arrive (a requester may repeat itself before that).
         let rtt = state.rtt.unwrap_or(Duration::from_millis(100)) + Duration::from_millis(10);
         let Some(stream) = self.streams.get_mut(&media_ssrc) else { return true };
         stream.resent.retain(|_, at| now.saturating_duration_since(*at) < rtt * 4 + Duration::from_millis(200));
@@ -459,16 +451,12 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for RetransmissionBudget {
 impl Interceptor for RetransmissionBudget {
     fn bind_local_stream(&mut self, info: &StreamInfo) {
         self.streams.entry(info.ssrc).or_default();
-        if let Some(rtx) = info.ssrc_rtx {
-            self.rtx_to_media.insert(rtx, info.ssrc);
-        }
+        self.rtx.bind(info);
     }
 
     fn unbind_local_stream(&mut self, info: &StreamInfo) {
         self.streams.remove(&info.ssrc);
-        if let Some(rtx) = info.ssrc_rtx {
-            self.rtx_to_media.remove(&rtx);
-        }
+        self.rtx.unbind(info);
     }
 
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}

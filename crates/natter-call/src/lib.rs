@@ -37,6 +37,7 @@ pub mod keyframe;
 pub mod media;
 pub mod nack;
 pub mod memory;
+pub mod pacer;
 pub mod participant;
 pub mod peer;
 pub mod playout;

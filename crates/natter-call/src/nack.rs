@@ -31,6 +31,50 @@ const TICK: Duration = Duration::from_millis(10);
 /// Round trip assumed before the reports have measured one.
 const DEFAULT_RTT: Duration = Duration::from_millis(100);
 
+/// Which SSRCs carry RTX (RFC 4588) for which media stream, as the stack binds them: what the
+/// requester and the resend budget both need to see through a resend to the packet it repeats.
+#[derive(Debug, Default)]
+pub struct RtxStreams {
+    rtx_to_media: HashMap<u32, u32>,
+}
+
+/// What an RTP packet carries: a packet of `media_ssrc` with this sequence number, either itself
+/// or resent on that stream's RTX stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Carried {
+    pub media_ssrc: u32,
+    pub sequence_number: u16,
+    pub resent: bool,
+}
+
+impl RtxStreams {
+    pub fn bind(&mut self, info: &StreamInfo) {
+        if let Some(rtx) = info.ssrc_rtx {
+            self.rtx_to_media.insert(rtx, info.ssrc);
+        }
+    }
+
+    pub fn unbind(&mut self, info: &StreamInfo) {
+        if let Some(rtx) = info.ssrc_rtx {
+            self.rtx_to_media.remove(&rtx);
+        }
+    }
+
+    /// The packet an RTP packet carries; `None` for an RTX packet without an original sequence
+    /// number (padding).
+    pub fn carried(&self, packet: &rtc::rtp::Packet) -> Option<Carried> {
+        let ssrc = packet.header.ssrc;
+        match self.rtx_to_media.get(&ssrc) {
+            // The original sequence number leads the RTX payload.
+            Some(&media_ssrc) => {
+                let osn = packet.payload.get(..2)?;
+                Some(Carried { media_ssrc, sequence_number: u16::from_be_bytes([osn[0], osn[1]]), resent: true })
+            }
+            None => Some(Carried { media_ssrc: ssrc, sequence_number: packet.header.sequence_number, resent: false }),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Missing {
     since: Instant,
@@ -100,7 +144,7 @@ impl StreamGaps {
 pub struct NackRequester {
     estimate: LinkEstimate,
     streams: HashMap<u32, StreamGaps>,
-    rtx_to_media: HashMap<u32, u32>,
+    rtx: RtxStreams,
     sender_ssrc: u32,
     next_tick: Option<Instant>,
     /// NACKs asked for (packets, counting repeats), for tests and logs.
@@ -116,7 +160,7 @@ impl NackRequester {
         Self {
             estimate,
             streams: HashMap::new(),
-            rtx_to_media: HashMap::new(),
+            rtx: RtxStreams::default(),
             sender_ssrc: {
                 let mut bytes = [0u8; 4];
                 getrandom::fill(&mut bytes).expect("the operating system's random number generator works");
@@ -130,16 +174,9 @@ impl NackRequester {
     }
 
     fn on_rtp(&mut self, packet: &rtc::rtp::Packet, now: Instant) {
-        let ssrc = packet.header.ssrc;
-        let (media, seq) = match self.rtx_to_media.get(&ssrc) {
-            Some(&media) => match packet.payload.get(..2) {
-                Some(osn) => (media, u16::from_be_bytes([osn[0], osn[1]])),
-                None => return, // padding only
-            },
-            None => (ssrc, packet.header.sequence_number),
-        };
-        let Some(stream) = self.streams.get_mut(&media) else { return };
-        stream.arrived(seq, now);
+        let Some(carried) = self.rtx.carried(packet) else { return }; // padding only
+        let Some(stream) = self.streams.get_mut(&carried.media_ssrc) else { return };
+        stream.arrived(carried.sequence_number, now);
         if !stream.missing.is_empty() && self.next_tick.is_none() {
             self.next_tick = Some(now + FIRST_ASK_AFTER.min(TICK));
         }
@@ -210,17 +247,13 @@ impl Interceptor for NackRequester {
     fn bind_remote_stream(&mut self, info: &StreamInfo) {
         if info.rtcp_feedback.iter().any(|fb| fb.typ == "nack" && fb.parameter.is_empty()) {
             self.streams.entry(info.ssrc).or_default();
-            if let Some(rtx) = info.ssrc_rtx {
-                self.rtx_to_media.insert(rtx, info.ssrc);
-            }
+            self.rtx.bind(info);
         }
     }
 
     fn unbind_remote_stream(&mut self, info: &StreamInfo) {
         self.streams.remove(&info.ssrc);
-        if let Some(rtx) = info.ssrc_rtx {
-            self.rtx_to_media.remove(&rtx);
-        }
+        self.rtx.unbind(info);
     }
 
     fn bind_local_stream(&mut self, _info: &StreamInfo) {}

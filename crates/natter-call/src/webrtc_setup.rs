@@ -113,7 +113,7 @@ pub fn media_engine_and_interceptors(
     reception: &crate::reception::ReceptionBoard,
     adaptation: Adaptation<'_>,
 ) -> Result<(MediaEngine, Registry), CallError> {
-    use rtc::interceptor::{CongestionControlBuilder, NackResponderBuilder, PacerBuilder, Slot, TwccSenderBuilder};
+    use rtc::interceptor::{CongestionControlBuilder, NackResponderBuilder, Slot, TwccSenderBuilder};
     use rtc::peer_connection::configuration::interceptor_registry::{configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only};
     use rtc::rtp_transceiver::rtp_sender::RTCPFeedback;
     let mut media = MediaEngine::default();
@@ -149,11 +149,9 @@ pub fn media_engine_and_interceptors(
         let estimator = crate::bwe::LinkEstimator::new(adaptation.estimate.clone());
         // The pacer starts at the starting estimate (its own default is 1 Mbit/s), with a
         // queue of about a second at the floor rate rather than 4 096 packets.
-        let pacer = PacerBuilder::new()
-            .with_target_bitrate(crate::bwe::INITIAL_BPS * crate::bwe::PACING_FACTOR)
-            .with_burst_bits(PACER_BURST_BITS)
-            .with_queue_limit(512)
-            .build();
+        // Video paced from the starting estimate (the crate's pacer starts at 1 Mbit/s and holds
+        // audio behind video: see `pacer`).
+        let pacer = crate::pacer::VideoPacer::new(crate::bwe::INITIAL_BPS * crate::bwe::PACING_FACTOR, PACER_BURST_BITS);
         registry
             .with(Slot::NackResponder, NackResponderBuilder::new().build())
             // Missing packets are asked for again as the round trip allows (see `nack`; the

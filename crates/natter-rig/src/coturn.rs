@@ -129,6 +129,12 @@ impl Coturn {
         format!("turn:{}:{}?transport=udp", self.ip, self.port)
     }
 
+    /// A W3C RTCConfiguration JSON for this server as reached through `proxy` (e.g. an
+    /// `impair::UdpProxy` in front of it): its credentials, the proxy's address, UDP.
+    pub fn ice_config_json_via(&self, proxy: std::net::SocketAddr) -> String {
+        format!(r#"{{"iceServers":[{{"urls":["turn:{proxy}?transport=udp"],"username":"{}","credential":"{}"}}]}}"#, self.user, self.password)
+    }
+
     /// A W3C RTCConfiguration JSON for this server.
     pub fn ice_config_json(&self) -> String {
         format!(
