@@ -198,7 +198,7 @@ pub fn spawn_video_writer(
                 continue;
             };
             // The resend bound needs the round trip (from the remote's reports).
-            if let Some(rtt) = reception.get(track.ssrc).and_then(|r| r.report(None).rtt_ms) {
+            if let Some(rtt) = reception.get(track.ssrc).and_then(|r| r.rtt_ms) {
                 estimate.set_rtt(Duration::from_secs_f64(rtt.max(0.0) / 1000.0));
             }
             // The layer this link carries now; a change subscribes to the new layer first.
