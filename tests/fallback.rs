@@ -76,11 +76,13 @@ fn turn_server_killed_mid_call_every_pair_moves_to_the_other() {
     let report = call.report();
     assert_all_streams_decoding(&report, 6, 100);
     let mut moved = 0;
+    let mut recovered_pairs = Vec::new();
     for (receiver, peer) in streams(&report) {
         assert_eq!(peer["path"]["relay_server"], survivor_url.as_str(), "{receiver}: every pair ends on the survivor: {peer:#}");
         let events = peer["events"].as_array().unwrap();
         if let Some(recovered) = events.iter().find(|e| e["kind"] == "recovered") {
             moved += 1;
+            recovered_pairs.push((receiver.clone(), peer["remote"].as_str().unwrap_or_default().to_string()));
             assert!(events.iter().any(|e| e["kind"] == "ice_restart" && e["detail"].as_str().unwrap().contains(&dead_url)), "{peer:#}");
             // Noticed from the media stopping (a second), not from ICE consent (2.5 s + grace).
             assert!(
@@ -98,6 +100,14 @@ fn turn_server_killed_mid_call_every_pair_moves_to_the_other() {
         }
     }
     assert!(moved >= 2, "the pairs on the killed server (at least one pair, both directions) moved: {report:#}");
+    // A dead relay silences both directions of its pair: the side whose restart came second
+    // (it answered the other's) recovered too, it did not merely connect.
+    for (receiver, remote) in &recovered_pairs {
+        assert!(
+            recovered_pairs.iter().any(|(r, p)| r == remote && p == receiver),
+            "{receiver} recovered its call with {remote} but not the other way round: {report:#}"
+        );
+    }
     // The health monitor saw the server die.
     let events = report["health_events"].as_array().unwrap();
     assert!(events.iter().any(|e| e["url"] == dead_url.as_str() && e["to"] != "ok"), "{events:#?}");

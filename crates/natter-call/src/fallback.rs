@@ -164,6 +164,12 @@ impl MediaWatch {
     /// connected and the remote sends at least one medium (not everything muted). Returns the
     /// moment media stopped, once, when nothing arrived for [`MEDIA_SILENCE_LIMIT`].
     pub fn observe(&mut self, now: Instant, total: u64, expecting: bool) -> Option<Instant> {
+        self.observe_with_limit(now, total, expecting, MEDIA_SILENCE_LIMIT)
+    }
+
+    /// [`Self::observe`] with a shorter limit, for when other evidence already says the path
+    /// broke (the remote restarted ICE): a few hundred milliseconds of silence confirm it.
+    pub fn observe_with_limit(&mut self, now: Instant, total: u64, expecting: bool, limit: Duration) -> Option<Instant> {
         let arrived = total != self.last_total;
         self.last_total = total;
         if !expecting {
@@ -177,7 +183,7 @@ impl MediaWatch {
             return None;
         }
         let since = self.last_media?;
-        if !self.fired && now.duration_since(since) >= MEDIA_SILENCE_LIMIT {
+        if !self.fired && now.duration_since(since) >= limit {
             self.fired = true;
             return Some(since);
         }
@@ -191,6 +197,18 @@ impl RestartPolicy {
         if !self.restarting {
             self.on_state(LinkState::Failed, now);
         }
+    }
+
+    /// The remote restarted ICE on a link that had stopped carrying media here too: its restart
+    /// is this side's attempt (no second one of our own while it runs), judged like ours: a
+    /// restart that does not connect within the attempt timeout is followed by the next.
+    pub fn on_remote_restart(&mut self, now: Instant) {
+        if self.gave_up || self.restarting {
+            return;
+        }
+        self.attempts += 1;
+        self.restarting = true;
+        self.deadline = Some(now + self.timing.attempt_timeout);
     }
 }
 
@@ -233,6 +251,30 @@ mod tests {
         assert_eq!(p.handle_timeout(t0), Some(Action::Restart { attempt: 1 }));
         p.on_media_stopped(t0 + 100 * MS);
         assert_eq!(p.poll_timeout(), Some(t0 + 6000 * MS), "the running attempt keeps its own deadline");
+    }
+
+    #[test]
+    fn a_remote_restart_counts_as_the_attempt_under_way() {
+        let t0 = Instant::now();
+        let mut p = RestartPolicy::new(RestartTiming::default());
+        p.on_state(LinkState::Connected, t0);
+        p.on_remote_restart(t0);
+        assert_eq!(p.attempts(), 1, "the reconnection that follows is a recovery");
+        p.on_media_stopped(t0 + 300 * MS);
+        assert_eq!(p.handle_timeout(t0 + 300 * MS), None, "no restart of our own while the remote's runs");
+        assert_eq!(p.poll_timeout(), Some(t0 + 6000 * MS));
+        p.on_state(LinkState::Connected, t0 + 500 * MS);
+        assert_eq!((p.attempts(), p.poll_timeout()), (0, None));
+    }
+
+    #[test]
+    fn a_shorter_limit_confirms_silence_sooner_and_once() {
+        let t0 = Instant::now();
+        let mut w = MediaWatch::default();
+        assert_eq!(w.observe(t0, 10, true), None);
+        assert_eq!(w.observe_with_limit(t0 + 200 * MS, 10, true, 300 * MS), None, "200 ms: not yet");
+        assert_eq!(w.observe_with_limit(t0 + 350 * MS, 10, true, 300 * MS), Some(t0));
+        assert_eq!(w.observe(t0 + 1500 * MS, 10, true), None, "already said");
     }
 
     const MS: Duration = Duration::from_millis(1);

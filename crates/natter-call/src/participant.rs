@@ -697,7 +697,9 @@ impl Engine {
         }
         self.open_link(from, &crate::codecs::offered_video_codecs(offer.sdp.as_str())).await?;
         if is_restart {
-            // The remote restarts ICE: gather our side with the servers that work now.
+            // The remote restarts ICE: gather our side with the servers that work now (without
+            // the relay that just stopped carrying this call, if it did here too).
+            self.on_remote_restart(from);
             let (config, dropped) = self.working_config().await;
             let link = self.links.get_mut(from).expect("link exists");
             link.pc.set_configuration(webrtc_setup::rtc_configuration(&config, self.config.link.relay_only)).await.map_err(wrap)?;
@@ -1094,11 +1096,7 @@ impl Engine {
             let peers = self.shared.peers.locked();
             for (remote, link) in self.links.iter_mut() {
                 let Some(shared) = peers.get(remote) else { continue };
-                let total = shared.audio_packets.load(Ordering::Relaxed) + shared.video.locked().frames_received;
-                let expecting = {
-                    let record = link.record.locked();
-                    record.state == "connected" && !(record.remote_audio_muted && record.remote_video_muted)
-                };
+                let (total, expecting) = media_progress(shared, link);
                 if let Some(since) = link.media_watch.observe(now, total, expecting) {
                     stopped.push((remote.clone(), since));
                 }
@@ -1131,21 +1129,45 @@ impl Engine {
             link.record.locked().events.push(PeerEvent { at_ms, kind: kind.into(), detail });
         }
         for (remote, since) in stopped {
-            let name = self.name_of(&remote);
-            let Some(link) = self.links.get_mut(&remote) else { continue };
-            let silent_s = now.duration_since(since).as_secs_f64();
-            tracing::info!(participant = %self.id, remote, silent_s, "no media on a connected link; restarting ICE");
-            {
-                // The outage began with the last packet: that is when the event happened.
-                let at_ms = since.duration_since(self.joined_at).as_secs_f64() * 1000.0;
-                let detail = format!("no audio or video from {name} for {silent_s:.1} s: the path stopped carrying media");
-                link.record.locked().events.push(PeerEvent { at_ms, kind: "disconnected".into(), detail });
+            self.note_media_stopped(&remote, since, now);
+            if let Some(link) = self.links.get_mut(&remote) {
+                link.policy.on_media_stopped(now);
             }
-            if let (Some(url), Some(board)) = (&link.relay_in_use, &self.config.board) {
-                board.report_failure(url, &format!("stopped carrying the call with {name}"));
-            }
-            link.policy.on_media_stopped(now);
             self.status(&remote, "connecting", "connection interrupted, moving to another path…");
+        }
+    }
+
+    /// The link with `remote` carried nothing since `since`: an event in words (dated when the
+    /// outage began, with the last packet), and no other connection restarts onto its relay.
+    fn note_media_stopped(&mut self, remote: &str, since: Instant, now: Instant) {
+        let name = self.name_of(remote);
+        let Some(link) = self.links.get_mut(remote) else { return };
+        let silent_s = now.duration_since(since).as_secs_f64();
+        tracing::info!(participant = %self.id, remote, silent_s, "no media on a connected link");
+        let at_ms = since.duration_since(self.joined_at).as_secs_f64() * 1000.0;
+        let detail = format!("no audio or video from {name} for {silent_s:.1} s: the path stopped carrying media");
+        link.record.locked().events.push(PeerEvent { at_ms, kind: "disconnected".into(), detail });
+        if let (Some(url), Some(board)) = (&link.relay_in_use, &self.config.board) {
+            board.report_failure(url, &format!("stopped carrying the call with {name}"));
+        }
+    }
+
+    /// The remote restarted ICE. If our side of the link also went silent, the path broke here
+    /// too (the remote merely noticed first): say so, and let the reconnection count as the
+    /// recovery of this side's call, not as a fresh connection.
+    fn on_remote_restart(&mut self, remote: &str) {
+        let now = Instant::now();
+        let since = {
+            let peers = self.shared.peers.locked();
+            let (Some(shared), Some(link)) = (peers.get(remote), self.links.get_mut(remote)) else { return };
+            let (total, expecting) = media_progress(shared, link);
+            link.media_watch.observe_with_limit(now, total, expecting, REMOTE_RESTART_SILENCE)
+        };
+        if let Some(since) = since {
+            self.note_media_stopped(remote, since, now);
+            if let Some(link) = self.links.get_mut(remote) {
+                link.policy.on_remote_restart(now);
+            }
         }
     }
 
@@ -1264,6 +1286,17 @@ const PLI_INTERVAL: Duration = Duration::from_millis(400);
 /// How often first attempts are judged (`diagnosis`) and connected links checked for media
 /// (`fallback::MediaWatch`).
 const CHECK_INTERVAL: Duration = Duration::from_millis(250);
+/// Silence on our side that confirms the path broke when the remote restarts ICE (15 missing
+/// Opus packets: not jitter).
+const REMOTE_RESTART_SILENCE: Duration = Duration::from_millis(300);
+
+/// Media received on a link so far, and whether any is expected (connected, not all muted).
+fn media_progress(shared: &PeerShared, link: &PeerLink) -> (u64, bool) {
+    let total = shared.audio_packets.load(Ordering::Relaxed) + shared.video.locked().frames_received;
+    let record = link.record.locked();
+    let expecting = record.state == "connected" && !(record.remote_audio_muted && record.remote_video_muted);
+    (total, expecting)
+}
 /// A picture that stands still this long on a connection that is up is an event in words.
 const VIDEO_STALL_MS: f64 = 2_000.0;
 
