@@ -161,7 +161,7 @@ fn two_party(bin: &Binaries, turn: &Coturn, spec: &Spec, seed: u64, defaults: bo
     }
     let (run, timeline) = watched(&proxy, spec.change, |on_line| bin.headless_watching(&args, LIMIT, on_line))?;
     let run = run?;
-    keep(&run.report);
+    keep(&run.report, &run.log);
     let mut not_ok = Vec::new();
     if !run.success {
         not_ok.push(format!("call not ok: {}; log:\n{}", run.report["reason"].as_str().unwrap_or("?"), tail(&run.log)));
@@ -609,8 +609,8 @@ fn mesh3_call(
         })
     })?;
     let (capped, others): (HeadlessRun, HeadlessRun) = (capped?, others?);
-    keep(&capped.report);
-    keep(&others.report);
+    keep(&capped.report, &capped.log);
+    keep(&others.report, &others.log);
     let mut not_ok = Vec::new();
     for (who, run) in [("capped", &capped), ("uncapped", &others)] {
         if !run.success {
@@ -634,14 +634,16 @@ fn mesh3_call(
 
 /// With `NATTER_BENCH_REPORTS=DIR`, each call's reports are kept there (`impaired-N.json`), to
 /// read what a figure came from.
-fn keep(report: &Value) {
+fn keep(report: &Value, log: &str) {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     if let Some(dir) = std::env::var_os("NATTER_BENCH_REPORTS") {
-        let path = std::path::Path::new(&dir).join(format!("impaired-{}.json", N.fetch_add(1, Ordering::Relaxed)));
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let path = std::path::Path::new(&dir).join(format!("impaired-{n}.json"));
         let _ = std::fs::create_dir_all(&dir);
         let _ = std::fs::write(&path, serde_json::to_string_pretty(report).unwrap_or_default());
-        eprintln!("bench:     report kept in {}", path.display());
+        let _ = std::fs::write(path.with_extension("log"), log);
+        eprintln!("bench:     report (and log) kept in {}", path.display());
     }
 }
 

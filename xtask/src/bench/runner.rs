@@ -35,7 +35,8 @@ impl Binaries {
             .args(args)
             .arg("--report")
             .arg(report)
-            .env("RUST_LOG", "warn,natter=info,natter_call=info")
+            // NATTER_BENCH_LOG: another filter for a closer look (e.g. natter_call::bwe=debug).
+            .env("RUST_LOG", std::env::var("NATTER_BENCH_LOG").unwrap_or_else(|_| "warn,natter=info,natter_call=info".into()))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
