@@ -69,6 +69,8 @@ pub struct VideoEncoder {
     height: u32,
     /// Size of the previous access unit, to size the next output buffer in one allocation.
     last_size: usize,
+    /// The target (and ceiling) the encoder runs at now, bits per second.
+    bitrate_bps: u32,
 }
 
 impl VideoEncoder {
@@ -105,24 +107,47 @@ impl VideoEncoder {
             width,
             height,
             last_size: 0,
+            bitrate_bps,
         })
     }
 
     /// Change the target bitrate from the next picture on, without a new encoder (and so
     /// without a keyframe): openh264's `SetOption(ENCODER_OPTION_BITRATE)`, which the safe API of
     /// the `openh264` crate does not offer.
-    #[allow(unsafe_code)] // one call into openh264's C API; see SAFETY below
+    ///
+    /// openh264 refuses a target above the layer's maximum bitrate, which the `openh264` crate
+    /// sets to the starting target: a raise moves the maximum first, a cut lowers it after the
+    /// target (the two stay equal, as the encoder was made; the maximum is what keeps its
+    /// output near the target over a window).
     pub fn set_bitrate(&mut self, bitrate_bps: u32) -> Result<(), MediaError> {
-        use openh264_sys2::{ENCODER_OPTION_BITRATE, SBitrateInfo, SPATIAL_LAYER_ALL};
+        use openh264_sys2::{ENCODER_OPTION_BITRATE, ENCODER_OPTION_MAX_BITRATE, SPATIAL_LAYER_0, SPATIAL_LAYER_ALL};
         if !(10_000..=50_000_000).contains(&bitrate_bps) {
             return Err(MediaError::Encoder(format!("bitrate {bitrate_bps} bps is outside 10 kbps..=50 Mbps")));
         }
-        let mut info = SBitrateInfo { iLayer: SPATIAL_LAYER_ALL, iBitrate: bitrate_bps as i32 };
-        // SAFETY: the encoder is initialised (made in `new`); ENCODER_OPTION_BITRATE takes a
-        // pointer to an `SBitrateInfo`, which openh264 reads during the call and does not keep.
-        // Changing the target bitrate is what the option exists for: no parameter the wrapper
-        // relies on (size, frame rate, threads) changes.
-        let code = unsafe { self.inner.raw_api().set_option(ENCODER_OPTION_BITRATE, (&raw mut info).cast()) };
+        if bitrate_bps > self.bitrate_bps {
+            self.set_option_bitrate(ENCODER_OPTION_MAX_BITRATE, SPATIAL_LAYER_0, bitrate_bps)?;
+            self.set_option_bitrate(ENCODER_OPTION_BITRATE, SPATIAL_LAYER_ALL, bitrate_bps)?;
+        } else if bitrate_bps < self.bitrate_bps {
+            self.set_option_bitrate(ENCODER_OPTION_BITRATE, SPATIAL_LAYER_ALL, bitrate_bps)?;
+            self.set_option_bitrate(ENCODER_OPTION_MAX_BITRATE, SPATIAL_LAYER_0, bitrate_bps)?;
+        }
+        self.bitrate_bps = bitrate_bps;
+        Ok(())
+    }
+
+    /// The target this encoder runs at, bits per second.
+    pub fn bitrate(&self) -> u32 {
+        self.bitrate_bps
+    }
+
+    #[allow(unsafe_code)] // one call into openh264's C API; see SAFETY below
+    fn set_option_bitrate(&mut self, option: openh264_sys2::ENCODER_OPTION, layer: openh264_sys2::LAYER_NUM, bitrate_bps: u32) -> Result<(), MediaError> {
+        let mut info = openh264_sys2::SBitrateInfo { iLayer: layer, iBitrate: bitrate_bps as i32 };
+        // SAFETY: the encoder is initialised (made in `new`); ENCODER_OPTION_BITRATE and
+        // ENCODER_OPTION_MAX_BITRATE take a pointer to an `SBitrateInfo`, which openh264 reads
+        // during the call and does not keep. Changing the rate is what the options exist for:
+        // no parameter the wrapper relies on (size, frame rate, threads) changes.
+        let code = unsafe { self.inner.raw_api().set_option(option, (&raw mut info).cast()) };
         if code != 0 {
             return Err(MediaError::Encoder(format!("changing the bitrate to {bitrate_bps} bps failed (code {code})")));
         }

@@ -381,6 +381,25 @@ fn an_h264_bitrate_change_takes_effect_without_a_keyframe() {
     assert!(encoder.set_bitrate(5).is_err(), "5 bit/s is refused");
 }
 
+/// A link that recovers raises the rate of an encoder made at a low one: openh264 refuses a
+/// target above the ceiling it was made with unless the ceiling moves first (every raise in a
+/// call failed that way once, so a picture started at 300 kbit/s never got better).
+#[test]
+fn an_h264_bitrate_can_rise_above_the_rate_the_encoder_was_made_with() {
+    let mut camera = SyntheticCamera::new(320, 180, 7);
+    let mut encoder = VideoEncoder::new(320, 180, 30.0, 100_000).unwrap();
+    let mut bytes_of = |encoder: &mut VideoEncoder, from: u32| -> usize {
+        (from..from + 30).map(|i| encoder.encode(&camera.frame(i, 1_764_000_000_000 + u64::from(i) * 33), i == 0).unwrap()).skip(1).map(|out| out.data.len()).sum()
+    };
+    let low = bytes_of(&mut encoder, 0);
+    encoder.set_bitrate(1_500_000).expect("a raise above the starting rate");
+    assert_eq!(encoder.bitrate(), 1_500_000);
+    let high = bytes_of(&mut encoder, 30);
+    assert!(high > low * 2, "1.5 Mbit/s: {high} bytes in 29 frames vs {low} at 100 kbit/s");
+    encoder.set_bitrate(200_000).expect("and down again");
+    encoder.set_bitrate(200_000).expect("the same rate again is no change");
+}
+
 /// Opus's in-band FEC follows the loss the links report: any figure is accepted (clamped to
 /// 5–40 %) and the stream stays decodable at the same bitrate (Opus spends part of it on the
 /// repeated copy instead of adding to it).
