@@ -18,6 +18,8 @@ pub const AUDIO_BPS: f64 = 45_000.0;
 pub const FULL_SIZE_MIN_BPS: f64 = 380_000.0;
 /// Below this the half-size picture drops to half its frame rate, so each frame keeps enough bits.
 pub const HALF_RATE_BELOW_BPS: f64 = 40_000.0;
+/// The least the full-size layer is run at (while a step down waits).
+pub const FULL_LAYER_FLOOR_BPS: u32 = 100_000;
 /// The smallest rate we ask an encoder for.
 pub const ENCODER_MIN_BPS: u32 = 30_000;
 /// With this video budget and no push-back from the path, a step up is worth trying.
@@ -34,16 +36,31 @@ pub fn video_budget(estimate_bps: f64, loss: Option<f64>) -> f64 {
     ((estimate_bps - AUDIO_BPS) * (1.0 - crate::bwe::retransmission_share(loss)) * 0.95).max(f64::from(ENCODER_MIN_BPS))
 }
 
+/// The rate to ask of the encoder of a connection's layer: the budget, but at most a step above
+/// what the connection sent over the last second (`sent_bps`). An estimate that has not met the
+/// link's limit yet floats above it (it is bounded only by 1.5 × what arrives); an encoder
+/// that jumped to it offered a 500 kbit/s link 700 kbit/s and its queue overflowed before the
+/// delay said anything. Climbing 25 % + 60 kbit/s a step lets the path push back first.
+pub fn encoder_rate(budget_bps: f64, sent_bps: f64) -> f64 {
+    budget_bps.min(sent_bps * 1.25 + 60_000.0)
+}
+
 /// The range of bitrates an encoder of `layer` is run at, for a camera whose full-size layer is
 /// configured at `full_bps`.
 pub fn layer_range(layer: usize, full_bps: u32) -> (u32, u32) {
     match layer {
-        // Down to half the step-down threshold: while a link switches to the small layer (until
-        // its keyframe), the large one must not keep flooding it.
-        0 => ((FULL_SIZE_MIN_BPS * 0.5) as u32, full_bps.max(FULL_SIZE_MIN_BPS as u32)),
+        // Far below the step-down threshold: a link that just got slower keeps the large
+        // picture at a low rate (no keyframe) until its queue drains and the small layer's
+        // keyframe can pass (see `LayerChoice::update`); it must not keep flooding the link.
+        0 => (FULL_LAYER_FLOOR_BPS, full_bps.max(FULL_SIZE_MIN_BPS as u32)),
         _ => (ENCODER_MIN_BPS, (FULL_SIZE_MIN_BPS * STEP_UP_MARGIN) as u32),
     }
 }
+
+/// Queueing on the path above which a step down waits (see [`LayerChoice::update`]).
+pub const SWITCH_DOWN_QUEUE_MS: f64 = 60.0;
+/// How long a step down may wait for the queue to drain.
+const SWITCH_DOWN_WAIT: Duration = Duration::from_millis(1_000);
 
 /// A step up that had to be undone this soon was a failed probe of the link.
 const FAILED_STEP_UP: Duration = Duration::from_secs(4);
@@ -61,12 +78,14 @@ pub struct LayerChoice {
     /// How long the room must last before the next step up.
     up_after: Duration,
     stepped_up_at: Option<Instant>,
+    /// Since when a step down has waited for the path's queue to drain.
+    down_waiting_since: Option<Instant>,
 }
 
 impl LayerChoice {
     /// Start where the starting estimate puts us (the half-size layer at 300 kbit/s).
     pub fn new(budget_bps: f64) -> Self {
-        Self { layer: Self::fitting(budget_bps), room_since: None, up_after: STEP_UP_AFTER, stepped_up_at: None }
+        Self { layer: Self::fitting(budget_bps), room_since: None, up_after: STEP_UP_AFTER, stepped_up_at: None, down_waiting_since: None }
     }
 
     fn fitting(budget_bps: f64) -> usize {
@@ -82,6 +101,28 @@ impl LayerChoice {
     /// when `may_probe` (the path has not pushed back lately, so the estimate is only as high as
     /// what the smaller layer needed), after a while with at least [`PROBE_FROM_BPS`]: the step
     /// up is then the probe that shows whether the link carries more.
+    ///
+    /// A step down waits while the path holds a queue (`queue_ms` above
+    /// [`SWITCH_DOWN_QUEUE_MS`]), at most [`SWITCH_DOWN_WAIT`]: the smaller layer starts with a
+    /// keyframe, and a keyframe behind a full router queue is tail-dropped (then the picture
+    /// freezes until the next one gets through). Meanwhile the current layer's encoder follows
+    /// the budget down in place, which drains the queue.
+    pub fn update_with_queue(&mut self, budget_bps: f64, may_probe: bool, queue_ms: f64, now: Instant) -> usize {
+        let previous = self.layer;
+        let layer = self.update(budget_bps, may_probe, now);
+        if layer <= previous {
+            self.down_waiting_since = None;
+            return layer;
+        }
+        let since = *self.down_waiting_since.get_or_insert(now);
+        if queue_ms > SWITCH_DOWN_QUEUE_MS && now.saturating_duration_since(since) < SWITCH_DOWN_WAIT {
+            self.layer = previous;
+            return previous;
+        }
+        self.down_waiting_since = None;
+        layer
+    }
+
     pub fn update(&mut self, budget_bps: f64, may_probe: bool, now: Instant) -> usize {
         // While probing, the small budget is expected: only a push-back (the budget falling below
         // what the probe needed) undoes the step.
@@ -218,6 +259,28 @@ mod tests {
         assert_eq!(choice.update(300_000.0, true, at(2_500)), 0, "held while the path says nothing");
         assert_eq!(choice.update(300_000.0, false, at(3_000)), 1, "the path pushed back: down");
         assert_eq!(choice.update(200_000.0, true, at(6_000)), 1, "too little even to probe");
+    }
+
+    #[test]
+    fn a_step_down_waits_for_the_queue_to_drain_but_not_for_ever() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut choice = LayerChoice::new(800_000.0);
+        assert_eq!(choice.update_with_queue(150_000.0, false, 300.0, at(0)), 0, "a 300 ms queue: the keyframe would be dropped");
+        assert_eq!(choice.update_with_queue(150_000.0, false, 200.0, at(400)), 0);
+        assert_eq!(choice.update_with_queue(150_000.0, false, 20.0, at(600)), 1, "drained: down");
+        let mut stuck = LayerChoice::new(800_000.0);
+        assert_eq!(stuck.update_with_queue(150_000.0, false, 300.0, at(0)), 0);
+        assert_eq!(stuck.update_with_queue(150_000.0, false, 300.0, at(1_000)), 1, "a queue that never drains: down after a second");
+        let mut clear = LayerChoice::new(800_000.0);
+        assert_eq!(clear.update_with_queue(150_000.0, false, 10.0, at(0)), 1, "no queue: down at once");
+    }
+
+    #[test]
+    fn the_encoder_climbs_towards_the_budget_in_steps_and_follows_it_down_at_once() {
+        assert_eq!(encoder_rate(800_000.0, 200_000.0), 310_000.0, "a step above what was sent");
+        assert_eq!(encoder_rate(300_000.0, 600_000.0), 300_000.0, "down at once");
+        assert_eq!(encoder_rate(100_000.0, 0.0), 60_000.0, "from nothing: a start");
     }
 
     #[test]

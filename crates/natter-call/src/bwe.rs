@@ -55,7 +55,7 @@ pub fn retransmission_share(loss: Option<f64>) -> f64 {
 const CONTROL_INTERVAL: Duration = Duration::from_millis(200);
 const CEILING_MEMORY: Duration = Duration::from_secs(5);
 /// Queueing delay (ms above the path's least one-way delay) that counts as overuse by itself.
-const STANDING_QUEUE_MS: f64 = 120.0;
+const STANDING_QUEUE_MS: f64 = 60.0;
 /// Queueing delay above which a back-off halves the rate (to drain the queue) instead of 15 %.
 const DRAIN_QUEUE_MS: f64 = 250.0;
 /// Queueing delay above which loss is taken for congestion, not the link's background.
@@ -85,6 +85,8 @@ pub struct EstimateState {
     pub limited: bool,
     /// It pushed back within the last seconds (the estimate holds below that ceiling).
     pub pushed_back: bool,
+    /// How long our packets wait in queues on the path now, ms (see `QueueDelay`).
+    pub queue_ms: f64,
 }
 
 impl Default for EstimateState {
@@ -98,6 +100,7 @@ impl Default for EstimateState {
             retransmissions_withheld: 0,
             limited: false,
             pushed_back: false,
+            queue_ms: 0.0,
         }
     }
 }
@@ -127,7 +130,7 @@ impl LinkEstimate {
 pub struct LinkEstimator {
     slope: SlopeEstimator,
     detector: OveruseDetector,
-    received: RateCalculator,
+    received: ArrivalRate,
     /// Loss counted until a window holds enough packets to say anything (lost, total).
     loss_window: (usize, usize),
     /// The loss reported lately (fast average of windows), for the brake and the resend share.
@@ -151,7 +154,7 @@ impl LinkEstimator {
         Self {
             slope: SlopeEstimator::new(),
             detector: OveruseDetector::new(),
-            received: RateCalculator::default(),
+            received: ArrivalRate::default(),
             loss_window: (0, 0),
             recent_loss: None,
             background_loss: None,
@@ -199,7 +202,8 @@ impl LinkEstimator {
                 };
                 // Never far above what actually gets through: an idle or app-limited sender
                 // must not talk itself into a rate it never tried (a larger layer is tried by
-                // stepping up to it, see `adapt::LayerChoice`).
+                // stepping up to it, see `adapt::LayerChoice`; the encoder's rate climbs
+                // towards the estimate in steps, see `adapt::encoder_rate`).
                 if let Some(received) = received {
                     self.target = self.target.min(1.5 * received + 100_000.0);
                 }
@@ -239,7 +243,9 @@ impl LinkEstimator {
         let loss = self.recent_loss;
         let limited = self.ceiling.is_some();
         let target = self.target;
+        let queue_ms = self.queue.delay_ms();
         self.shared.update(|s| {
+            s.queue_ms = queue_ms;
             s.target_bps = target;
             s.loss = loss;
             s.measured = true;
@@ -261,20 +267,21 @@ impl BandwidthEstimator for LinkEstimator {
         }
         let mut usage = self.detector.usage();
         for report in reports {
-            if report.arrived {
-                self.received.add(now, report.size);
-                self.queue.on_arrival(report);
+            if let (true, Some(arrival)) = (report.arrived, report.arrival) {
+                self.received.on_arrival(now, arrival, report.size);
             }
             if let Some(trend) = self.slope.accumulate(report) {
                 usage = self.detector.update(trend.at, trend.estimate_ms);
             }
         }
-        let received = self.received.rate_bits_per_second(now);
+        self.queue.on_batch(reports);
+        let received = self.received.bits_per_second();
         // A queue that stands full does not grow, so the trend detector stops seeing it; a
         // deep router buffer then holds seconds of our media. Standing delay is overuse too.
         if self.queue.delay_ms() > STANDING_QUEUE_MS {
             usage = Usage::Over;
         }
+        tracing::trace!(?usage, queue_ms = self.queue.delay_ms(), received_kbps = received.map(|r| r / 1000.0), target_kbps = self.target / 1000.0, reports = reports.len(), "feedback");
         self.loss_window.0 += reports.iter().filter(|r| !r.arrived).count();
         self.loss_window.1 += reports.len();
         self.control(now, usage, received);
@@ -287,9 +294,13 @@ impl BandwidthEstimator for LinkEstimator {
         self.publish();
     }
 
-    /// What the stack hands its pacer.
+    /// What the stack hands its pacer: [`PACING_FACTOR`] × the estimate, so a keyframe leaves
+    /// in a few frame intervals; the estimate itself while a queue builds on the path (a
+    /// keyframe sent faster than the link then only lengthens the queue, and a full router
+    /// queue drops its tail).
     fn target_bitrate(&self) -> f64 {
-        self.target * PACING_FACTOR
+        let factor = if self.queue.delay_ms() > QUEUEING_MS { 1.0 } else { PACING_FACTOR };
+        self.target * factor
     }
 
     fn stats(&self) -> EstimatorStats {
@@ -302,7 +313,10 @@ impl BandwidthEstimator for LinkEstimator {
 
 /// How long our packets wait in queues on the path: each one's one-way delay (arrival on the
 /// remote's clock − departure on ours; the clocks' offset cancels out) above the least seen over
-/// the last ten seconds, smoothed.
+/// the last ten seconds. Per feedback the *least* queueing of its packets counts (jitter makes
+/// some packets late, a queue makes all of them late), averaged with the last figure: a queue
+/// that builds shows within two feedbacks (a per-packet average needed ≈ 20 packets, on a
+/// 300 kbit/s link most of a second, by which time a router queue can be full).
 #[derive(Debug, Default)]
 struct QueueDelay {
     epoch: Option<Instant>,
@@ -312,25 +326,68 @@ struct QueueDelay {
 }
 
 impl QueueDelay {
-    fn on_arrival(&mut self, report: &PacketReport) {
-        let Some(arrival) = report.arrival else { return };
-        let epoch = *self.epoch.get_or_insert(report.departure);
-        let departed = report.departure.saturating_duration_since(epoch);
-        let one_way_ms = (arrival.as_secs_f64() - departed.as_secs_f64()) * 1000.0;
-        let second = departed.as_secs();
-        match self.minima.back_mut() {
-            Some((at, least)) if *at == second => *least = least.min(one_way_ms),
-            _ => self.minima.push_back((second, one_way_ms)),
+    fn on_batch(&mut self, reports: &[PacketReport]) {
+        let mut batch_least: Option<f64> = None;
+        for report in reports {
+            let Some(arrival) = report.arrival else { continue };
+            let epoch = *self.epoch.get_or_insert(report.departure);
+            let departed = report.departure.saturating_duration_since(epoch);
+            let one_way_ms = (arrival.as_secs_f64() - departed.as_secs_f64()) * 1000.0;
+            let second = departed.as_secs();
+            match self.minima.back_mut() {
+                Some((at, least)) if *at == second => *least = least.min(one_way_ms),
+                _ => self.minima.push_back((second, one_way_ms)),
+            }
+            while self.minima.front().is_some_and(|(at, _)| at + 10 < second) {
+                self.minima.pop_front();
+            }
+            let base = self.minima.iter().map(|(_, least)| *least).fold(f64::INFINITY, f64::min);
+            let queued = (one_way_ms - base).max(0.0);
+            batch_least = Some(batch_least.map_or(queued, |least| least.min(queued)));
         }
-        while self.minima.front().is_some_and(|(at, _)| at + 10 < second) {
-            self.minima.pop_front();
+        if let Some(least) = batch_least {
+            self.smoothed_ms = 0.5 * self.smoothed_ms + 0.5 * least;
         }
-        let base = self.minima.iter().map(|(_, least)| *least).fold(f64::INFINITY, f64::min);
-        self.smoothed_ms = 0.9 * self.smoothed_ms + 0.1 * (one_way_ms - base).max(0.0);
     }
 
     fn delay_ms(&self) -> f64 {
         self.smoothed_ms
+    }
+}
+
+/// What the remote received, bits per second, measured on its arrival clock (mapped onto ours:
+/// the offset cancels out in a rate), not on when its feedback reached us: feedback comes in
+/// bursts and late when the reverse path queues too, and a rate read from it overstated what a
+/// 300 kbit/s link delivered by up to 80 %.
+#[derive(Debug)]
+struct ArrivalRate {
+    rate: RateCalculator,
+    /// (our clock, the remote's arrival clock) at the first arrival.
+    anchor: Option<(Instant, Duration)>,
+    latest: Option<Instant>,
+}
+
+/// Over this window: short enough to see a link that just got slower within a few feedbacks.
+const ARRIVAL_RATE_WINDOW: Duration = Duration::from_millis(300);
+
+impl Default for ArrivalRate {
+    fn default() -> Self {
+        Self { rate: RateCalculator::new(ARRIVAL_RATE_WINDOW), anchor: None, latest: None }
+    }
+}
+
+impl ArrivalRate {
+    fn on_arrival(&mut self, now: Instant, arrival: Duration, size: usize) {
+        let (anchor_here, anchor_there) = *self.anchor.get_or_insert((now, arrival));
+        let at = anchor_here + arrival.saturating_sub(anchor_there);
+        // Reordered packets are counted at the latest arrival so far (the calculator wants order).
+        let at = self.latest.map_or(at, |latest| latest.max(at));
+        self.latest = Some(at);
+        self.rate.add(at, size);
+    }
+
+    fn bits_per_second(&mut self) -> Option<f64> {
+        self.rate.rate_bits_per_second(self.latest?)
     }
 }
 
@@ -611,6 +668,27 @@ mod tests {
         let state = shared.get();
         assert!(state.limited);
         assert!(state.target_bps < 400_000.0, "{}", state.target_bps);
+    }
+
+    /// The link under a 700 kbit/s sender falls to 300 kbit/s: each packet then waits 4/3 of
+    /// its own sending interval more than the one before. Within 400 ms of feedback the
+    /// estimate must be below the new capacity (a router queue of 32 KiB is full after ≈ 650 ms:
+    /// later, the keyframe of the smaller picture is tail-dropped).
+    #[test]
+    fn a_link_that_suddenly_carries_less_is_noticed_within_a_few_feedbacks() {
+        let t0 = Instant::now();
+        let shared = LinkEstimate::default();
+        let mut estimator = LinkEstimator::new(shared.clone());
+        let mut path = Path::new(t0);
+        for _ in 0..40 {
+            let rate = estimator.estimate_bps().min(700_000.0);
+            run(&mut estimator, &mut path, 0.1, rate, Duration::ZERO, 0);
+        }
+        assert!(shared.get().target_bps >= 650_000.0, "{}", shared.get().target_bps);
+        let gap = Duration::from_secs_f64(1200.0 * 8.0 / 700_000.0);
+        run(&mut estimator, &mut path, 0.4, 700_000.0, gap * 4 / 3, 0);
+        let state = shared.get();
+        assert!(state.target_bps < 300_000.0, "400 ms after the drop the estimate is {}", state.target_bps);
     }
 
     #[test]

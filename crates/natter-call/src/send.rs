@@ -170,6 +170,7 @@ pub fn spawn_video_writer(
         let mut pending: Option<LayerFeed> = None;
         let mut waiting_for_keyframe = true;
         let mut last_capture: Option<Instant> = None;
+        let mut last_said: Option<Instant> = None;
         // The negotiated codec is read again only when it changed, not per frame.
         let mut negotiation_changed = true;
         loop {
@@ -205,7 +206,7 @@ pub fn spawn_video_writer(
             let link = estimate.get();
             encoded.report_loss(wants.id, link.loss);
             let budget = crate::adapt::video_budget(link.target_bps, link.loss);
-            let layer = choice.update(budget, link.measured && !link.pushed_back, Instant::now());
+            let layer = choice.update_with_queue(budget, link.measured && !link.pushed_back, link.queue_ms, Instant::now());
             if layer != feed.layer && pending.as_ref().is_none_or(|p| p.layer != layer) {
                 tracing::info!(remote, from = feed.layer, to = layer, budget_kbps = (budget / 1000.0).round(), "switching video layer");
                 encoded.request_keyframe_for_layer(*video, layer);
@@ -213,9 +214,11 @@ pub fn spawn_video_writer(
             } else if layer == feed.layer && pending.is_some() {
                 pending = None;
             }
-            encoded.want(wants.id, *video, feed.layer, budget);
+            let sent_bps = state.lock().unwrap_or_else(|e| e.into_inner()).bitrate_bps();
+            let rate = crate::adapt::encoder_rate(budget, sent_bps);
+            encoded.want(wants.id, *video, feed.layer, rate);
             match &pending {
-                Some(p) => encoded.want(wants.id, *video, p.layer, budget),
+                Some(p) => encoded.want(wants.id, *video, p.layer, rate),
                 None => (0..crate::adapt::LAYERS).filter(|l| *l != feed.layer).for_each(|l| encoded.forget(wants.id, l)),
             }
             state.lock().unwrap_or_else(|e| e.into_inner()).budget_bps = budget;
@@ -266,6 +269,10 @@ pub fn spawn_video_writer(
                 let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
                 state.layer = feed.layer;
                 state.on_written(Instant::now(), frame.data.len(), frame.width, frame.height);
+                if last_said.is_none_or(|at: Instant| at.elapsed() >= Duration::from_millis(500)) {
+                    last_said = Some(Instant::now());
+                    tracing::debug!(remote, layer = feed.layer, budget_kbps = (budget / 1000.0).round(), sent_kbps = (state.bitrate_bps() / 1000.0).round(), queue_ms = link.queue_ms.round(), frame_bytes = frame.data.len(), "video sent");
+                }
             }
             write_all(&track, packets, &remote).await;
         }

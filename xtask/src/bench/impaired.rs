@@ -270,6 +270,8 @@ fn watch(proxy: &UdpProxy, change: Option<(Duration, LinkConditions)>, seen: &mp
             && let Some((_, conditions)) = change
         {
             proxy.set(Direction::Up, conditions);
+            let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            eprintln!("bench:     uplink conditions changed at unix {:.3} s (to match the kept logs)", unix.as_secs_f64());
         }
         marks.insert(what, sent(&proxy.client_stats()));
     }
