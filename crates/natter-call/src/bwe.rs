@@ -37,8 +37,10 @@ pub const INITIAL_BPS: f64 = 300_000.0;
 pub const MIN_BPS: f64 = 80_000.0;
 /// The ceiling: what our largest layer could use.
 pub const MAX_BPS: f64 = 2_500_000.0;
-/// The pacer releases at this multiple of the estimate.
-pub const PACING_FACTOR: f64 = 1.5;
+/// The pacer releases at this multiple of the estimate while the path holds no queue (as
+/// Chromium's pacer): a keyframe leaves within a few frame intervals. While a queue builds it
+/// releases at the estimate itself (see `LinkEstimator::target_bitrate`).
+pub const PACING_FACTOR: f64 = 2.5;
 /// Retransmissions may spend this share of the estimate at least…
 pub const RETRANSMISSION_SHARE: f64 = 0.10;
 /// …and at most this, on a link that loses a lot (see [`retransmission_share`]).
