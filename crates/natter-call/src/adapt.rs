@@ -6,6 +6,12 @@
 //! picks the layer its own estimate carries (`send`): in a mesh, one participant on a bad link
 //! gets the small picture without dragging the others down to it. A layer's encoder runs at the
 //! lowest budget among the connections that receive it, within the layer's range.
+//!
+//! Two rules keep a changing link from freezing the picture: a step down waits (≤ 1 s) while the
+//! path holds a queue, the large layer meanwhile dropping its rate in place (the small layer
+//! starts with a keyframe, which a full router queue would tail-drop); and an encoder climbs
+//! towards its budget in steps ([`encoder_rate`]), so an estimate that has not met the link's
+//! limit yet is tried before it is used.
 
 use std::time::{Duration, Instant};
 

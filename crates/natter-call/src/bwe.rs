@@ -3,18 +3,26 @@
 //! what retransmissions may spend of it.
 //!
 //! The parts come from the stack (`rtc-interceptor`'s GCC pieces: arrival-group slope, overuse
-//! detector, received-rate window, loss controller); the rate controller on top is ours because
-//! the stack's climbs 8 % per second from its 300 kbit/s start, i.e. ≈ 13 s to reach a 640×360
-//! picture's rate, and never forgets a ceiling. Ours starts at 300 kbit/s like it, doubles per
-//! second (× 1.6) until the path first pushes back (delay rising, or loss ≥ 10 points above the
-//! link's background loss), backs off to 85 % of
-//! what was *received* (to half when a queue of a quarter second has built up), then climbs 15 % per second well below that ceiling and one packet per
-//! interval near it; a ceiling older than 5 s, or passed by 10 % without the path pushing back,
-//! is forgotten (the link may have recovered).
+//! detector, loss controller); the rate controller on top is ours because the stack's climbs
+//! 8 % per second from its 300 kbit/s start, i.e. ≈ 13 s to reach a 640×360 picture's rate, and
+//! never forgets a ceiling. Ours starts at 300 kbit/s like it, doubles per second (× 1.6) until
+//! the path first pushes back, backs off to 85 % of what was *received* (to half when a queue of
+//! a quarter second has built up), then climbs 15 % per second well below that ceiling and one
+//! packet per interval near it; a ceiling older than 5 s, or passed by 10 % without the path
+//! pushing back, is forgotten (the link may have recovered).
+//!
+//! The path pushes back when the delay trend rises, when a queue of `STANDING_QUEUE_MS` (60 ms)
+//! stands on it (a full router queue does not grow, so the trend stops seeing it), or when loss
+//! rises ≥ 10 points above the link's background loss. Speed matters more than finesse here:
+//! a 700 kbit/s sender on a link that falls to 300 kbit/s fills a 32 KiB router queue in
+//! ≈ 650 ms, and from then on its tail drops break pictures. So the queue is read from the
+//! least-delayed packet of each feedback, and what arrived is measured on the remote's arrival
+//! clock, not on when the (bursty, late) feedback reached us.
 //!
 //! What leaves: [`LinkEstimate`], a handle shared with the writers (which pick a layer and an
 //! encoder bitrate from it) and the report. The pacer paces at [`PACING_FACTOR`] × the estimate
-//! so a keyframe leaves in a few frame intervals instead of one burst.
+//! so a keyframe leaves in a few frame intervals instead of one burst, and at the estimate
+//! itself while a queue builds.
 //!
 //! [`RetransmissionBudget`] sits between the pacer and the NACK responder: a retransmission of
 //! a packet already resent within one round trip is dropped (the generator repeats requests
