@@ -11,8 +11,8 @@
 //! packet per interval near it; a ceiling older than 5 s, or passed by 10 % without the path
 //! pushing back, is forgotten (the link may have recovered).
 //!
-//! The path pushes back when the delay trend rises, when a queue of `STANDING_QUEUE_MS` (60 ms)
-//! stands on it (a full router queue does not grow, so the trend stops seeing it), or when loss
+//! The path pushes back when the delay trend rises, when a queue of `STANDING_QUEUE_MS` (100 ms)
+//! stands on it or one of 60 ms keeps growing (a full router queue does not grow, so the trend stops seeing it), or when loss
 //! rises ≥ 10 points above the link's background loss. Speed matters more than finesse here:
 //! a 700 kbit/s sender on a link that falls to 300 kbit/s fills a 32 KiB router queue in
 //! ≈ 650 ms, and from then on its tail drops break pictures. So the queue is read from the
@@ -65,7 +65,11 @@ pub fn retransmission_share(loss: Option<f64>) -> f64 {
 const CONTROL_INTERVAL: Duration = Duration::from_millis(200);
 const CEILING_MEMORY: Duration = Duration::from_secs(5);
 /// Queueing delay (ms above the path's least one-way delay) that counts as overuse by itself.
-const STANDING_QUEUE_MS: f64 = 60.0;
+const STANDING_QUEUE_MS: f64 = 100.0;
+/// A queue above this that grew over the last two feedbacks is overuse too: a link that just
+/// got slower, caught before its queue is 100 ms deep. (One late feedback is not enough: a
+/// receiver busy for 100 ms delays every packet it reads then, and catches up after.)
+const GROWING_QUEUE_MS: f64 = 60.0;
 /// Queueing delay above which a back-off halves the rate (to drain the queue) instead of 15 %.
 const DRAIN_QUEUE_MS: f64 = 250.0;
 /// Queueing delay above which loss is taken for congestion, not the link's background.
@@ -288,7 +292,7 @@ impl BandwidthEstimator for LinkEstimator {
         let received = self.received.bits_per_second();
         // A queue that stands full does not grow, so the trend detector stops seeing it; a
         // deep router buffer then holds seconds of our media. Standing delay is overuse too.
-        if self.queue.delay_ms() > STANDING_QUEUE_MS {
+        if self.queue.delay_ms() > STANDING_QUEUE_MS || (self.queue.delay_ms() > GROWING_QUEUE_MS && self.queue.growing()) {
             usage = Usage::Over;
         }
         tracing::trace!(?usage, queue_ms = self.queue.delay_ms(), received_kbps = received.map(|r| r / 1000.0), target_kbps = self.target / 1000.0, reports = reports.len(), "feedback");
@@ -333,6 +337,8 @@ struct QueueDelay {
     /// The least one-way delay of each of the last seconds (second index, ms).
     minima: VecDeque<(u64, f64)>,
     smoothed_ms: f64,
+    /// Feedbacks in a row that found the queue longer than the one before.
+    rising: u32,
 }
 
 impl QueueDelay {
@@ -356,12 +362,19 @@ impl QueueDelay {
             batch_least = Some(batch_least.map_or(queued, |least| least.min(queued)));
         }
         if let Some(least) = batch_least {
+            let before = self.smoothed_ms;
             self.smoothed_ms = 0.5 * self.smoothed_ms + 0.5 * least;
+            self.rising = if self.smoothed_ms > before + 5.0 { self.rising + 1 } else { 0 };
         }
     }
 
     fn delay_ms(&self) -> f64 {
         self.smoothed_ms
+    }
+
+    /// The last two feedbacks each found a longer queue.
+    fn growing(&self) -> bool {
+        self.rising >= 2
     }
 }
 
@@ -699,6 +712,28 @@ mod tests {
         run(&mut estimator, &mut path, 0.4, 700_000.0, gap * 4 / 3, 0);
         let state = shared.get();
         assert!(state.target_bps < 300_000.0, "400 ms after the drop the estimate is {}", state.target_bps);
+    }
+
+    /// A receiver that was busy for 150 ms reads a burst of packets late, then catches up:
+    /// that is not a queue on the path, and the estimate must not fall for it.
+    #[test]
+    fn a_receiver_stalled_once_is_not_a_queue() {
+        let t0 = Instant::now();
+        let shared = LinkEstimate::default();
+        let mut estimator = LinkEstimator::new(shared.clone());
+        let mut path = Path::new(t0);
+        for _ in 0..30 {
+            let rate = estimator.estimate_bps().min(700_000.0);
+            run(&mut estimator, &mut path, 0.1, rate, Duration::ZERO, 0);
+        }
+        let before = shared.get().target_bps;
+        // One feedback's packets all arrive 150 ms late, then everything is on time again.
+        path.arrival += Duration::from_millis(150);
+        run(&mut estimator, &mut path, 0.05, 700_000.0, Duration::ZERO, 0);
+        path.arrival -= Duration::from_millis(150);
+        run(&mut estimator, &mut path, 1.0, 700_000.0, Duration::ZERO, 0);
+        assert!(!shared.get().limited, "a stall is not a push-back");
+        assert!(shared.get().target_bps >= before, "{before} → {}", shared.get().target_bps);
     }
 
     #[test]
