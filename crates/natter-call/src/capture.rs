@@ -363,6 +363,8 @@ struct StreamEncoder {
     encoder: AnyEncoder,
     last_keyframe: Instant,
     bitrate_bps: u32,
+    /// Keyframes made so far (saturating).
+    keyframes_made: u8,
 }
 
 /// The capture thread's encoders, per stream.
@@ -478,7 +480,7 @@ impl VideoThread {
                 let (min, max) = crate::adapt::layer_range(layer, self.full_size_bitrate(frame));
                 let wanted = budget.map_or(max, |b| (b as u32).clamp(min, max));
                 if slot.as_ref().is_none_or(|e| e.encoder.size() != (picture.width, picture.height)) {
-                    *slot = self.new_encoder(codec, picture, wanted).map(|encoder| StreamEncoder { encoder, last_keyframe: captured_at - KEYFRAME_INTERVAL, bitrate_bps: wanted });
+                    *slot = self.new_encoder(codec, picture, wanted).map(|encoder| StreamEncoder { encoder, last_keyframe: captured_at - KEYFRAME_INTERVAL, bitrate_bps: wanted, keyframes_made: 0 });
                     self.streams.request_keyframe_for_layer(codec, layer);
                 }
                 let Some(stream) = slot.as_mut() else { continue };
@@ -492,12 +494,18 @@ impl VideoThread {
                 let flag = &self.streams.keyframe_requested[codec.index()][layer];
                 let since_keyframe = captured_at.duration_since(stream.last_keyframe);
                 // Requests within `KEYFRAME_SPACING` of the last keyframe wait (they stay set):
-                // several receivers asking at once get one keyframe, not a storm of them.
-                let force = (since_keyframe >= KEYFRAME_SPACING && flag.swap(false, Ordering::Relaxed)) || since_keyframe >= KEYFRAME_INTERVAL;
+                // several receivers asking at once get one keyframe, not a storm of them. The
+                // first keyframe of a new encoder is repeated at once when asked: it goes out the
+                // moment a call connects, and a remote whose DTLS finished a moment later drops
+                // it (relay-only calls showed their first frame 250 ms late, waiting here).
+                let may_repeat_first = stream.keyframes_made == 1;
+                let force = ((since_keyframe >= KEYFRAME_SPACING || may_repeat_first) && flag.swap(false, Ordering::Relaxed))
+                    || since_keyframe >= KEYFRAME_INTERVAL;
                 match stream.encoder.encode(picture, force) {
                     Ok(encoded) => {
                         if encoded.keyframe {
                             stream.last_keyframe = captured_at;
+                            stream.keyframes_made = stream.keyframes_made.saturating_add(1);
                         }
                         if !encoded.data.is_empty() {
                             sent = true;
