@@ -83,14 +83,19 @@ const DEPARTED_KEPT: usize = 32;
 
 impl Shared {
     /// `remote` left: drop its connection, keep its final record (the oldest beyond
-    /// [`DEPARTED_KEPT`] are forgotten).
-    fn mark_departed(&self, remote: &str) {
+    /// [`DEPARTED_KEPT`] are forgotten): what we sent it and why it was limited, as at the end
+    /// (`encode_load`: see `EncodedStreams::encode_load`).
+    fn mark_departed(&self, remote: &str, encode_load: f64) {
         let mut peers = self.peers.locked();
+        if let Some(p) = peers.get_mut(remote)
+            && let Some(outgoing) = p.outgoing.take()
+        {
+            let mut record = p.record.locked();
+            record.sent = outgoing.report();
+            (record.quality_limitation, record.quality_note) = outgoing.quality_limitation(&record.remote_name, encode_load);
+        }
         if let Some(p) = peers.get_mut(remote) {
             p.pc = None;
-            if let Some(outgoing) = p.outgoing.take() {
-                p.record.locked().sent = outgoing.report();
-            }
         }
         let mut departed = self.departed.locked();
         departed.push_back(remote.to_string());
@@ -535,7 +540,7 @@ impl Engine {
             record.left_ms.is_some() || l.policy.gave_up()
         });
         if ended && let Some(mut link) = self.links.remove(remote) {
-            self.shared.mark_departed(remote);
+            self.shared.mark_departed(remote, self.encoded.encode_load());
             tokio::spawn(async move { link.close().await });
         }
     }
@@ -632,7 +637,7 @@ impl Engine {
                             record.rtt_ms = rtt.or(record.rtt_ms);
                         }
                     }
-                    self.shared.mark_departed(&id);
+                    self.shared.mark_departed(&id, self.encoded.encode_load());
                     // Closing a connection that never completed can take the stack a while;
                     // the event loop must not wait for it (other calls need it).
                     tokio::spawn(async move {
