@@ -64,7 +64,7 @@ pub fn layer_range(layer: usize, full_bps: u32) -> (u32, u32) {
 }
 
 /// Queueing on the path above which a step down waits (see [`LayerChoice::update`]).
-pub const SWITCH_DOWN_QUEUE_MS: f64 = 60.0;
+const SWITCH_DOWN_QUEUE_MS: f64 = 60.0;
 /// How long a step down may wait for the queue to drain.
 const SWITCH_DOWN_WAIT: Duration = Duration::from_millis(1_000);
 

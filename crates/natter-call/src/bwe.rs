@@ -603,6 +603,15 @@ mod tests {
         }
     }
 
+    /// `seconds` on a clear path with a sender that follows the estimate up to `max_bps`, as
+    /// the writers do.
+    pub(super) fn climb(estimator: &mut LinkEstimator, path: &mut Path, seconds: f64, max_bps: f64) {
+        for _ in 0..(seconds * 10.0).round() as usize {
+            let rate = estimator.estimate_bps().min(max_bps);
+            run(estimator, path, 0.1, rate, Duration::ZERO, 0);
+        }
+    }
+
     #[test]
     fn a_clear_path_is_climbed_fast() {
         let t0 = Instant::now();
@@ -610,11 +619,7 @@ mod tests {
         let mut estimator = LinkEstimator::new(shared.clone());
         let mut path = Path::new(t0);
         assert_eq!(shared.get().target_bps, INITIAL_BPS);
-        // The sender follows the estimate, as the writers do.
-        for _ in 0..30 {
-            let rate = estimator.estimate_bps();
-            run(&mut estimator, &mut path, 0.1, rate, Duration::ZERO, 0);
-        }
+        climb(&mut estimator, &mut path, 3.0, f64::INFINITY);
         let after_3s = shared.get().target_bps;
         assert!(after_3s > 2.0 * INITIAL_BPS, "three seconds on a clear path: {after_3s}");
         assert!(shared.get().measured && !shared.get().limited);
@@ -703,10 +708,7 @@ mod tests {
         let shared = LinkEstimate::default();
         let mut estimator = LinkEstimator::new(shared.clone());
         let mut path = Path::new(t0);
-        for _ in 0..40 {
-            let rate = estimator.estimate_bps().min(700_000.0);
-            run(&mut estimator, &mut path, 0.1, rate, Duration::ZERO, 0);
-        }
+        climb(&mut estimator, &mut path, 4.0, 700_000.0);
         assert!(shared.get().target_bps >= 650_000.0, "{}", shared.get().target_bps);
         let gap = Duration::from_secs_f64(1200.0 * 8.0 / 700_000.0);
         run(&mut estimator, &mut path, 0.4, 700_000.0, gap * 4 / 3, 0);
@@ -722,10 +724,7 @@ mod tests {
         let shared = LinkEstimate::default();
         let mut estimator = LinkEstimator::new(shared.clone());
         let mut path = Path::new(t0);
-        for _ in 0..30 {
-            let rate = estimator.estimate_bps().min(700_000.0);
-            run(&mut estimator, &mut path, 0.1, rate, Duration::ZERO, 0);
-        }
+        climb(&mut estimator, &mut path, 3.0, 700_000.0);
         let before = shared.get().target_bps;
         // One feedback's packets all arrive 150 ms late, then everything is on time again.
         path.arrival += Duration::from_millis(150);

@@ -87,15 +87,11 @@ impl Shared {
     /// (`encode_load`: see `EncodedStreams::encode_load`).
     fn mark_departed(&self, remote: &str, encode_load: f64) {
         let mut peers = self.peers.locked();
-        if let Some(p) = peers.get_mut(remote)
-            && let Some(outgoing) = p.outgoing.take()
-        {
-            let mut record = p.record.locked();
-            record.sent = outgoing.report();
-            (record.quality_limitation, record.quality_note) = outgoing.quality_limitation(&record.remote_name, encode_load);
-        }
         if let Some(p) = peers.get_mut(remote) {
             p.pc = None;
+            if let Some(outgoing) = p.outgoing.take() {
+                outgoing.fill(&mut p.record.locked(), encode_load);
+            }
         }
         let mut departed = self.departed.locked();
         departed.push_back(remote.to_string());
@@ -268,8 +264,7 @@ impl Participant {
             };
             report.audio.packets_received = audio_packets.load(Ordering::Relaxed);
             if let Some(outgoing) = outgoing {
-                report.sent = outgoing.report();
-                (report.quality_limitation, report.quality_note) = outgoing.quality_limitation(&report.remote_name, self.encoded.encode_load());
+                outgoing.fill(&mut report, self.encoded.encode_load());
             }
             report.audio.playout = self.playout.as_ref().and_then(|p| p.report(&report.remote));
             reports.push(report);

@@ -83,7 +83,14 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
-    pub fn report(&self) -> crate::report::SentReport {
+    /// Write what we send this remote into its report entry: `sent`, and why our video to it is
+    /// limited (`encode_load`: see `EncodedStreams::encode_load`).
+    pub fn fill(&self, report: &mut crate::report::PeerReport, encode_load: f64) {
+        report.sent = self.report();
+        (report.quality_limitation, report.quality_note) = self.quality_limitation(&report.remote_name, encode_load);
+    }
+
+    fn report(&self) -> crate::report::SentReport {
         let stream = |(ssrc, codec): &(u32, watch::Receiver<Option<SendCodec>>)| {
             self.reception.get(*ssrc).unwrap_or_default().report(codec.borrow().as_ref().map(SendCodec::describe))
         };
@@ -102,7 +109,7 @@ impl Outgoing {
 
     /// Why our video to this remote is below its best, W3C style (`bandwidth` / `cpu` / `none`), and
     /// the sentence for the user.
-    pub fn quality_limitation(&self, remote_name: &str, encode_load: f64) -> (String, Option<String>) {
+    fn quality_limitation(&self, remote_name: &str, encode_load: f64) -> (String, Option<String>) {
         let estimate = self.estimate.get();
         let state = self.video_state.lock().unwrap_or_else(|p| p.into_inner()).clone();
         crate::adapt::quality_limitation(&estimate, state.layer, state.budget_bps, (state.width, state.height), remote_name, encode_load)

@@ -214,14 +214,18 @@ pub fn spawn_video_writer(
             } else if layer == feed.layer && pending.is_some() {
                 pending = None;
             }
-            let sent_bps = state.lock().unwrap_or_else(|e| e.into_inner()).bitrate_bps();
+            // One lock per frame: the budget goes in, what was sent over the last second out.
+            let sent_bps = {
+                let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+                state.budget_bps = budget;
+                state.bitrate_bps()
+            };
             let rate = crate::adapt::encoder_rate(budget, sent_bps);
             encoded.want(wants.id, *video, feed.layer, rate);
             match &pending {
                 Some(p) => encoded.want(wants.id, *video, p.layer, rate),
                 None => (0..crate::adapt::LAYERS).filter(|l| *l != feed.layer).for_each(|l| encoded.forget(wants.id, l)),
             }
-            state.lock().unwrap_or_else(|e| e.into_inner()).budget_bps = budget;
             let (frame, from_pending) = tokio::select! {
                 changed = codec_rx.changed() => {
                     if changed.is_err() { return; }
