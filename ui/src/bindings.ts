@@ -287,6 +287,11 @@ played: number,
  */
 concealed: number, 
 /**
+ * Frames lost in transit and rebuilt from the next packet's redundant copy (Opus in-band
+ * FEC): heard as received, so not counted in `concealed`.
+ */
+recovered: number, 
+/**
  * Packets that arrived after their turn (dropped).
  */
 late: number, duplicates: number, 

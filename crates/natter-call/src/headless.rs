@@ -41,7 +41,7 @@ pub struct HeadlessOptions {
     /// signaling, the TURN TCP/TLS bridge and the driver patch stay the same.
     pub stack_defaults: bool,
     /// Play what the first participant hears on this output device (`--speaker NAME`, or
-    /// "default"); `None`: audio is received and counted, not played.
+    /// "default"); `None`: audio is decoded and mixed on the playout clock into nothing.
     pub speaker: Option<String>,
     /// The first participant captures audio from this input device (`--microphone NAME`).
     pub microphone: Option<String>,
@@ -129,14 +129,19 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
         |transition| tracing::info!("{}", transition.message),
     );
     let board = crate::health::ServerBoard::new(ice.clone(), probe_options.clone(), Some(monitor.sink()));
-    let playout = match &options.speaker {
+    // Every participant plays what it hears, as the app does: the first one through `--speaker`
+    // when named, the others (and the first without a speaker) into nothing on the mixer's own
+    // 20 ms clock, so the report's `audio.playout` (played / concealed) is measured in every call.
+    let first_sink: Box<dyn natter_media::AudioSink> = match &options.speaker {
         Some(name) => {
             let speaker = natter_devices::Speaker::open(Some(name)).map_err(|e| CallError::Media(format!("cannot play audio: {e}")))?;
             tracing::info!(device = %speaker.name, rate = speaker.device_rate, channels = speaker.channels, "playing the first participant's audio");
-            Some(crate::playout::AudioPlayout::start(Box::new(speaker)))
+            Box::new(speaker)
         }
-        None => None,
+        None => Box::new(natter_media::DiscardSink::default()),
     };
+    let mut first_sink = Some(first_sink);
+
     let mut participants = Vec::new();
     for i in 0..options.participants {
         let config = ParticipantConfig {
@@ -153,7 +158,9 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
             },
             view: None,
             board: Some(board.clone()),
-            playout: if i == 0 { playout.clone() } else { None },
+            playout: Some(crate::playout::AudioPlayout::start(
+                first_sink.take().unwrap_or_else(|| Box::new(natter_media::DiscardSink::default())),
+            )),
         };
         participants.push(Participant::join(config).await?);
     }

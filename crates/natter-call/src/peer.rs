@@ -101,6 +101,7 @@ impl Outgoing {
         video.target_kbps = estimate.measured.then(|| (estimate.target_bps / 1000.0).round());
         video.bitrate_kbps = (state.width > 0).then(|| (state.bitrate_bps() / 1000.0).round());
         video.resolution = (state.width > 0).then(|| format!("{}x{}", state.width, state.height));
+        video.frames_sent = (state.width > 0).then_some(state.frames_sent);
         video.resolution_changes = state.resolution_changes.iter().map(|&(at, width, height)| crate::report::ResolutionChange { at_ms: since_join(at), width, height }).collect();
         video.retransmitted_packets = estimate.retransmitted_packets;
         video.retransmissions_withheld = estimate.retransmissions_withheld;

@@ -6,8 +6,9 @@
 //! told (`ViewEvent::Notice`); the user can switch speakers during the call (`use_speaker`).
 //!
 //! A mixing thread owns the clock (20 ms ticks, no drift against the wall clock); packets are
-//! pushed from the receive tasks. Missing packets are concealed by the decoder (Opus PLC) as the
-//! jitter buffer decides (`natter_media::jitter`).
+//! pushed from the receive tasks. A missing packet is rebuilt from the next one's redundant copy
+//! (Opus in-band FEC) or concealed by the decoder (Opus PLC), as the jitter buffer decides
+//! (`natter_media::jitter`).
 
 use crate::view::ViewEvent;
 use natter_media::jitter::{JitterBuffer, JitterStats, Playout};
@@ -135,6 +136,7 @@ impl AudioPlayout {
         Some(crate::report::PlayoutReport {
             played: stats.played,
             concealed: stats.concealed,
+            recovered: stats.recovered,
             late: stats.late,
             duplicates: stats.duplicates,
             dropped_for_drift: stats.dropped_for_drift,
@@ -161,6 +163,7 @@ fn mix_loop(output: Arc<Mutex<Output>>, remotes: Arc<Mutex<HashMap<String, Remot
             for audio in remotes.values_mut() {
                 let pcm = match audio.buffer.pop() {
                     Playout::Frame(packet) => audio.decoder.decode(&packet),
+                    Playout::Recover(next) => audio.decoder.recover(&next),
                     Playout::Conceal => audio.decoder.conceal(),
                     Playout::Silence => continue,
                 };

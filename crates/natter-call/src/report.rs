@@ -173,6 +173,12 @@ pub struct SentStreamReport {
     /// Video only: every change of the size sent (the first picture included), oldest first.
     #[serde(default)]
     pub resolution_changes: Vec<ResolutionChange>,
+    /// Video only: pictures this link was to carry since its first frame went out (written, or
+    /// skipped while the writer waited for a keyframe); the remote's decoded frames over this is
+    /// what the link delivered, set-up left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub frames_sent: Option<u64>,
     /// Video only: NACKed packets we resent (RTX), and requests our bound on resends declined
     /// (repeats within a round trip, or beyond 10 % of the estimate).
     #[serde(default)]
@@ -282,6 +288,9 @@ pub struct PlayoutReport {
     pub played: u64,
     /// Frames filled by packet-loss concealment (missing or not yet arrived).
     pub concealed: u64,
+    /// Frames lost in transit and rebuilt from the next packet's redundant copy (Opus in-band
+    /// FEC): heard as received, so not counted in `concealed`.
+    pub recovered: u64,
     /// Packets that arrived after their turn (dropped).
     pub late: u64,
     pub duplicates: u64,

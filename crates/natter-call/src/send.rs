@@ -99,6 +99,10 @@ pub struct VideoSendState {
     recent: std::collections::VecDeque<(Instant, usize)>,
     /// Every change of picture size, with when it happened.
     pub resolution_changes: Vec<(Instant, u32, u32)>,
+    /// Frames of the picture this link was to carry since its first frame went out: written, or
+    /// skipped (a writer that fell behind, waiting for a keyframe). The receiver's decoded
+    /// frames over this are what the link delivered, set-up left out.
+    pub frames_sent: u64,
 }
 
 impl VideoSendState {
@@ -169,6 +173,9 @@ pub fn spawn_video_writer(
         let mut current: Option<(SendCodec, VideoCodec, LayerFeed)> = None;
         let mut pending: Option<LayerFeed> = None;
         let mut waiting_for_keyframe = true;
+        // Capture time of the newest picture counted in `frames_sent`; none before the first
+        // frame went out (frames count from there on).
+        let mut counted_up_to: Option<Instant> = None;
         let mut last_capture: Option<Instant> = None;
         let mut last_said: Option<Instant> = None;
         // The negotiated codec is read again only when it changed, not per frame.
@@ -240,6 +247,9 @@ pub fn spawn_video_writer(
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     tracing::debug!(remote, "video writer lagged {n} frames");
                     if !from_pending {
+                        if counted_up_to.is_some() {
+                            state.lock().unwrap_or_else(|e| e.into_inner()).frames_sent += n;
+                        }
                         waiting_for_keyframe = true;
                         encoded.request_keyframe_for_layer(*video, feed.layer);
                     }
@@ -247,6 +257,11 @@ pub fn spawn_video_writer(
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             };
+            // Each picture counts once, whichever layer brought it first.
+            if counted_up_to.is_some_and(|last| frame.captured_at > last) {
+                counted_up_to = Some(frame.captured_at);
+                state.lock().unwrap_or_else(|e| e.into_inner()).frames_sent += 1;
+            }
             if from_pending {
                 // The new layer starts at its keyframe; until then the old one goes on.
                 if !frame.keyframe {
@@ -257,6 +272,10 @@ pub fn spawn_video_writer(
                 *feed = new;
             } else if waiting_for_keyframe && !frame.keyframe {
                 continue;
+            }
+            if counted_up_to.is_none() {
+                counted_up_to = Some(frame.captured_at);
+                state.lock().unwrap_or_else(|e| e.into_inner()).frames_sent += 1;
             }
             waiting_for_keyframe = false;
             // RTP time follows capture time, not a nominal rate: a sender that makes 24 of its

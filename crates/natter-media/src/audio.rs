@@ -77,6 +77,15 @@ impl AudioDecoder {
         Ok(out)
     }
 
+    /// Rebuild a lost 20 ms frame from the redundant copy that `next`, the packet after it,
+    /// carries (Opus in-band FEC); without one in it, Opus conceals instead.
+    pub fn recover(&mut self, next: &[u8]) -> Result<Vec<i16>, MediaError> {
+        let mut out = vec![0i16; AUDIO_FRAME_SAMPLES];
+        let n = self.inner.decode(next, &mut out, true).map_err(opus_err)?;
+        out.truncate(n);
+        Ok(out)
+    }
+
     /// Packet-loss concealment: 20 ms (960 samples) that continue the signal where a packet is missing.
     pub fn conceal(&mut self) -> Result<Vec<i16>, MediaError> {
         let mut out = vec![0i16; AUDIO_FRAME_SAMPLES];

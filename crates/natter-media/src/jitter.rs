@@ -6,10 +6,15 @@
 //!   passed are dropped and counted.
 //! - Playout starts once `target` worth of audio is buffered. The target follows the measured
 //!   interarrival jitter (RFC 3550 estimator): `2 × jitter + 1 frame`, clamped to 40–200 ms.
-//! - A missing packet becomes a `Conceal` (the decoder's packet-loss concealment fills it). If
-//!   later packets are already here it is skipped (lost); if the buffer ran dry it keeps its slot
+//! - A missing packet whose successor is already here becomes a `Recover` with that successor's
+//!   payload: Opus packets carry a low-rate copy of the frame before them (in-band FEC), so the
+//!   decoder rebuilds the lost frame from it instead of guessing.
+//! - Any other missing packet becomes a `Conceal` (the decoder's packet-loss concealment fills it).
+//!   If later packets are already here it is skipped (lost); if the buffer ran dry it keeps its slot
 //!   (probably just late: the concealment stretches the audio). After `MAX_CONCEALED`
 //!   concealments in a row (a 200 ms gap) the buffer starts over and rebuffers to the target.
+//!   Concealments of a dry buffer count only once the stream goes on (a packet arrives): the
+//!   silence after a participant stopped sending is the end of their stream, not a glitch.
 //! - Clock drift: a sender whose clock runs fast fills the buffer; when it holds more than
 //!   `target + DRIFT_SLACK`, one frame is dropped (counted) to bring the delay back. A slow sender
 //!   drains it, which conceals and rebuffers as above.
@@ -33,6 +38,9 @@ const CLOCK_RATE: f64 = 48_000.0;
 pub enum Playout<P> {
     /// The next packet's payload, to decode.
     Frame(P),
+    /// The packet for this slot is missing but the next one is here: rebuild this frame from the
+    /// redundant copy the next packet carries (Opus in-band FEC); conceal if that fails.
+    Recover(P),
     /// The packet for this slot is missing: conceal (decoder PLC).
     Conceal,
     /// Nothing to play yet (buffering, or nothing received): silence.
@@ -43,7 +51,10 @@ pub enum Playout<P> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct JitterStats {
     pub played: u64,
+    /// Frames lost and guessed by the decoder (not counting those recovered).
     pub concealed: u64,
+    /// Frames lost and rebuilt from the next packet's redundant copy (in-band FEC).
+    pub recovered: u64,
     /// Arrived after their turn (or after the buffer started over past them).
     pub late: u64,
     pub duplicates: u64,
@@ -64,6 +75,8 @@ pub struct JitterBuffer<P> {
     /// Highest extended sequence number seen (for unwrapping 16-bit numbers).
     highest: Option<u64>,
     concealed_in_a_row: u32,
+    /// Concealments of a dry buffer, counted once a later packet shows the stream went on.
+    concealed_unconfirmed: u64,
     /// RFC 3550 interarrival jitter, in seconds.
     jitter: f64,
     last_transit: Option<f64>,
@@ -71,19 +84,20 @@ pub struct JitterBuffer<P> {
     stats: JitterStats,
 }
 
-impl<P> Default for JitterBuffer<P> {
+impl<P: Clone> Default for JitterBuffer<P> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<P> JitterBuffer<P> {
+impl<P: Clone> JitterBuffer<P> {
     pub fn new() -> Self {
         Self {
             packets: BTreeMap::new(),
             next: None,
             highest: None,
             concealed_in_a_row: 0,
+            concealed_unconfirmed: 0,
             jitter: 0.0,
             last_transit: None,
             epoch: None,
@@ -119,6 +133,7 @@ impl<P> JitterBuffer<P> {
             return;
         }
         self.packets.insert(ext, Packet { payload });
+        self.stats.concealed += std::mem::take(&mut self.concealed_unconfirmed);
     }
 
     /// The next 20 ms: call once per frame from the playback clock.
@@ -157,9 +172,17 @@ impl<P> JitterBuffer<P> {
             self.concealed_in_a_row = 0;
             return Playout::Silence;
         }
-        self.stats.concealed += 1;
-        if !self.packets.is_empty() {
+        if let Some(successor) = self.packets.get(&(next + 1)) {
+            // Lost, and the packet after it is here: its redundant copy stands in.
+            self.next = Some(next + 1);
+            self.stats.recovered += 1;
+            return Playout::Recover(successor.payload.clone());
+        }
+        if self.packets.is_empty() {
+            self.concealed_unconfirmed += 1;
+        } else {
             // Later packets are here, this one is not: lost (or badly reordered). Move on.
+            self.stats.concealed += 1;
             self.next = Some(next + 1);
         }
         // Otherwise the buffer ran dry (a slow sender clock, a burst of delay): the packet is
@@ -272,9 +295,11 @@ mod tests {
         assert_eq!(concealed, 10, "{stats:?}");
         let expected: Vec<u16> = (0..60).filter(|i| !(20..30).contains(i)).collect();
         assert_eq!(frames(&played), expected);
-        // The concealment sits exactly where the gap is.
+        // The concealment sits exactly where the gap is (the buffer ran dry: nothing to rebuild
+        // the frames from).
         let slots: Vec<&Playout<u16>> = played.iter().skip_while(|p| !matches!(p, Playout::Frame(_))).collect();
         assert!(slots[20..30].iter().all(|p| **p == Playout::Conceal), "{slots:?}");
+        assert_eq!(stats.recovered, 0);
     }
 
     #[test]
@@ -284,7 +309,29 @@ mod tests {
         let (played, buffer) = run(&arrivals, 800);
         assert!(!frames(&played).contains(&15));
         assert_eq!(buffer.stats().late, 1);
-        assert_eq!(buffer.stats().concealed, 1);
+        assert_eq!((buffer.stats().concealed, buffer.stats().recovered), (0, 1), "rebuilt from packet 16");
+    }
+
+    #[test]
+    fn the_silence_after_a_stream_ends_is_not_counted_as_concealment() {
+        let arrivals: Vec<(u64, u16)> = (0..50).map(|i| (u64::from(i) * 20, i)).collect();
+        let (played, buffer) = run(&arrivals, 2000);
+        assert!(played.iter().rev().take(60).any(|p| *p == Playout::Conceal), "the decoder still fades out the last sound");
+        assert_eq!(buffer.stats().concealed, 0, "{:?}", buffer.stats());
+    }
+
+    #[test]
+    fn scattered_single_losses_are_rebuilt_from_the_next_packet_not_guessed() {
+        // Every 10th packet lost (10 % loss, never two in a row).
+        let arrivals: Vec<(u64, u16)> = (0..100).filter(|i| i % 10 != 5).map(|i| (u64::from(i) * 20, i)).collect();
+        let (played, buffer) = run(&arrivals, 2100);
+        let stats = buffer.stats();
+        let last = played.iter().rposition(|p| matches!(p, Playout::Frame(_))).unwrap();
+        let concealed = played[..last].iter().filter(|p| **p == Playout::Conceal).count();
+        assert_eq!((stats.recovered, concealed), (10, 0), "{stats:?}");
+        let recovered: Vec<u16> = played.iter().filter_map(|p| if let Playout::Recover(next) = p { Some(*next) } else { None }).collect();
+        assert_eq!(recovered, (0..10).map(|i| i * 10 + 6).collect::<Vec<u16>>(), "each with the payload of the packet after the lost one");
+        assert_eq!(frames(&played).len(), 90, "and every packet that came still plays");
     }
 
     #[test]

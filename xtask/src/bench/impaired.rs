@@ -111,6 +111,7 @@ fn goals(result: &mut ScenarioResult, frames: f64, freeze: Option<f64>) {
 /// The figures every impaired call has, named `<prefix><name>`; the proxy's only `with_proxy`.
 fn common_metrics(prefix: &str, with_proxy: bool) -> Vec<Metric> {
     [
+        ("frames_delivered_connected", "%", false),
         ("freeze_count", "", false),
         ("latency_p50_ms", "ms", false),
         ("latency_p95_ms", "ms", false),
@@ -131,7 +132,7 @@ fn common_metrics(prefix: &str, with_proxy: bool) -> Vec<Metric> {
 }
 
 fn figure_notes() -> String {
-    "frames_delivered = the worst stream's decoded frames / its sender's frames_sent (set-up included); freezes: the worst stream's, a stall still going on at the end (the report's duration or the call's last decoded frame, whichever is later) counted as one; latency: median of the streams' p50, worst p95; sent_kbps = the report's sent.video.bitrate_kbps (mean over senders) when present, else proxy_up_kbps; proxy_up_kbps = what each client sent into the proxy (all of it: media, RTCP, TURN framing), mean over clients, over 11 s from 1 s after the call is established; target_kbps / sent_height_px / resolution_changes / retransmitted_packets: the report's sent.video fields, absent in builds without them; audio_concealed needs a playout (--speaker), which headless has only with a real output device: absent here; proxy_lost / proxy_overflowed: datagrams dropped by the loss model / by the full queue, all uplinks".into()
+    "frames_delivered = the worst stream's decoded frames / its sender's frames_sent (set-up included); frames_delivered_connected = the same over what the sender's link was to carry from its first frame on (the report's sent.video.frames_sent: set-up left out, as browsers count framesSent); freezes: the worst stream's, a stall still going on at the end (the report's duration or the call's last decoded frame, whichever is later) counted as one; latency: median of the streams' p50, worst p95; sent_kbps = the report's sent.video.bitrate_kbps (mean over senders) when present, else proxy_up_kbps; proxy_up_kbps = what each client sent into the proxy (all of it: media, RTCP, TURN framing), mean over clients, over 11 s from 1 s after the call is established; target_kbps / sent_height_px / resolution_changes / retransmitted_packets: the report's sent.video fields, absent in builds without them; audio_concealed = frames the receivers' jitter buffers concealed / (played + concealed), all streams (headless plays into nothing on the playout clock; frames rebuilt from Opus in-band FEC count as played); proxy_lost / proxy_overflowed: datagrams dropped by the loss model / by the full queue, all uplinks".into()
 }
 
 /// One finished call: the reports (one per process), the proxy's counters, what happened when.
@@ -296,6 +297,7 @@ fn watch(proxy: &UdpProxy, change: Option<(Duration, LinkConditions)>, seen: &mp
 #[derive(Debug, Default)]
 struct Figures {
     frames_delivered: Option<f64>,
+    frames_delivered_connected: Option<f64>,
     freeze_count: Option<f64>,
     longest_freeze_ms: Option<f64>,
     latency_p50_ms: Option<f64>,
@@ -323,11 +325,21 @@ fn figures(reports: &[Value], from: impl Fn(&str) -> bool, to: impl Fn(&str) -> 
     let mut f = Figures::default();
     let worst = |values: Vec<f64>, pick: fn(f64, f64) -> f64| values.into_iter().reduce(pick);
     let mut delivered = Vec::new();
+    let mut delivered_connected = Vec::new();
+    // What each sender's link to each receiver was to carry since its first frame went out.
+    let link_frames = |sender: &str, receiver: &str| -> Option<f64> {
+        let sender = participants.iter().find(|p| p["id"].as_str() == Some(sender))?;
+        let peers = sender["peers"].as_array()?;
+        peers.iter().filter(|peer| peer["remote"].as_str() == Some(receiver)).find_map(|peer| peer["sent"]["video"]["frames_sent"].as_f64())
+    };
     let (mut freezes, mut longest, mut p50, mut p95) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (_, peer) in &wanted {
+    for (receiver, peer) in &wanted {
         let video = &peer["video"];
         if let (Some(decoded), Some(sent)) = (video["frames_decoded"].as_f64(), frames_sent.get(peer["remote"].as_str().unwrap_or(""))) {
             delivered.push(if *sent > 0.0 { 100.0 * decoded / sent } else { 0.0 });
+        }
+        if let (Some(decoded), Some(sent)) = (video["frames_decoded"].as_f64(), link_frames(peer["remote"].as_str().unwrap_or(""), receiver)) {
+            delivered_connected.push(if sent > 0.0 { (100.0 * decoded / sent).min(100.0) } else { 0.0 });
         }
         let stall = stall_at_end(peer, end_ms);
         freezes.push(video["freeze_count"].as_f64().unwrap_or(0.0) + if stall.is_some() { 1.0 } else { 0.0 });
@@ -336,6 +348,7 @@ fn figures(reports: &[Value], from: impl Fn(&str) -> bool, to: impl Fn(&str) -> 
         p95.extend(video["latency_ms_p95"].as_f64());
     }
     f.frames_delivered = worst(delivered, f64::min);
+    f.frames_delivered_connected = worst(delivered_connected, f64::min);
     f.freeze_count = worst(freezes, f64::max);
     f.longest_freeze_ms = worst(longest, f64::max);
     p50.sort_by(f64::total_cmp);
@@ -432,6 +445,7 @@ impl Call {
             }
         };
         put("frames_delivered", f.frames_delivered);
+        put("frames_delivered_connected", f.frames_delivered_connected);
         put("longest_freeze_ms", f.longest_freeze_ms);
         put("freeze_count", f.freeze_count);
         put("latency_p50_ms", f.latency_p50_ms);
@@ -489,9 +503,10 @@ impl Call {
         let n = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.0}"));
         let up_kbps = (!self.up_kbps.is_empty()).then(|| self.up_kbps.iter().sum::<f64>() / self.up_kbps.len() as f64);
         let mut line = format!(
-            "bench:   {name} {}{label}: frames {}%, freezes {} (longest {} ms), g2g p50/p95 {}/{} ms, sent {} kbit/s (report) {} (proxy), target {} kbit/s, height {} px, retransmitted {}, limitation {}, audio concealed {}%, proxy up: lost {} overflowed {} of {}",
+            "bench:   {name} {}{label}: frames {}% ({}% once connected), freezes {} (longest {} ms), g2g p50/p95 {}/{} ms, sent {} kbit/s (report) {} (proxy), target {} kbit/s, height {} px, retransmitted {}, limitation {}, audio concealed {}%, proxy up: lost {} overflowed {} of {}",
             who(defaults),
             f.frames_delivered.map_or("–".into(), |v| format!("{v:.1}")),
+            f.frames_delivered_connected.map_or("–".into(), |v| format!("{v:.1}")),
             n(f.freeze_count),
             n(f.longest_freeze_ms),
             n(f.latency_p50_ms),
