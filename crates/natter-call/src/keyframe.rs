@@ -68,6 +68,10 @@ impl Interceptor for KeyframeRequestForwarder {
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }
 
+/// How often a receiver that still cannot decode repeats its keyframe request until the
+/// round-trip time is known (`PliPacer::set_round_trip`).
+pub const PLI_REPEAT_UNKNOWN_RTT: Duration = Duration::from_millis(300);
+
 /// Receiver side: when to ask for a keyframe. Asks at once when the decoder needs one, then at
 /// most every `interval` while it still does (a PLI can be lost too).
 #[derive(Debug)]
@@ -83,9 +87,10 @@ impl PliPacer {
 
     /// Repeat a request no sooner than the answer could have come back: a keyframe is the
     /// largest thing a sender makes, and asking again while one is on its way only queues more of
-    /// them on a link that is already struggling.
+    /// them on a link that is already struggling. On a short path that is 200 ms (libwebrtc's
+    /// wait for a keyframe too): a request lost on a lossy link costs that long, not more.
     pub fn set_round_trip(&mut self, rtt: Duration) {
-        self.interval = (rtt * 2 + Duration::from_millis(200)).clamp(Duration::from_millis(400), Duration::from_secs(1));
+        self.interval = (rtt * 2 + Duration::from_millis(100)).clamp(Duration::from_millis(200), Duration::from_secs(1));
     }
 
     /// Should a PLI go out now, given whether the decoder needs a keyframe?
@@ -116,6 +121,22 @@ mod tests {
         assert!(!pacer.poll(true, t0 + Duration::from_millis(100)));
         assert!(pacer.poll(true, t0 + Duration::from_millis(260)));
         assert!(!pacer.poll(false, t0 + Duration::from_millis(600)));
+    }
+
+    #[test]
+    fn a_request_is_repeated_after_the_answer_could_have_come_back() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut short = PliPacer::new(PLI_REPEAT_UNKNOWN_RTT);
+        short.set_round_trip(ms(5));
+        assert!(short.poll(true, t0));
+        assert!(!short.poll(true, t0 + ms(150)), "not while the keyframe may be on its way");
+        assert!(short.poll(true, t0 + ms(200)), "a lost request costs 200 ms on a short path");
+        let mut long = PliPacer::new(PLI_REPEAT_UNKNOWN_RTT);
+        long.set_round_trip(ms(300));
+        assert!(long.poll(true, t0));
+        assert!(!long.poll(true, t0 + ms(650)));
+        assert!(long.poll(true, t0 + ms(700)), "two round trips and a margin on a long one");
     }
 
     #[test]

@@ -1279,9 +1279,6 @@ fn wrap(e: impl std::fmt::Display) -> CallError {
     CallError::WebRtc(e.to_string())
 }
 
-/// How often a receiver that still cannot decode repeats its keyframe request, until the round-trip
-/// time is known (`PliPacer::set_round_trip`).
-const PLI_INTERVAL: Duration = Duration::from_millis(400);
 /// How often a connection being set up is checked for hopelessness (see `diagnosis`).
 /// How often first attempts are judged (`diagnosis`) and connected links checked for media
 /// (`fallback::MediaWatch`).
@@ -1336,7 +1333,7 @@ async fn receive_video(
     }
     // The assembler follows the payload type of what arrives (a renegotiation may change it).
     let mut assembler: Option<(u8, VideoCodec, VideoAssembler)> = None;
-    let mut pli = PliPacer::new(PLI_INTERVAL);
+    let mut pli = PliPacer::new(crate::keyframe::PLI_REPEAT_UNKNOWN_RTT);
     // Packets back in order, gaps waited for about a retransmission round trip (see `reorder`).
     let mut reorder: ReorderBuffer<rtc::rtp::Packet> = ReorderBuffer::new();
     let mut media_ssrc = None;
