@@ -15,6 +15,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use natter_rig::impair::{Direction, LinkConditions, UdpProxy};
 use support::*;
 
 /// Frames (and audio packets) each side must have from each other side: a call of
@@ -89,15 +90,38 @@ struct Room {
     mdns_hide_ips: bool,
     /// The only video codec the browser offers ("vp8" | "h264").
     video_codec: Option<String>,
+    /// How long the call lasts once everyone is in the room.
+    call_s: u64,
 }
 
 impl Room {
     fn new(name: &str, expect: usize) -> Room {
         let (server, url) = natter_rig::signal_server(std::path::Path::new(NATTER));
-        Room { _server: server, url, name: name.into(), expect, dir: TempDir::new(name), ice: None, relay_only: false, mdns_hide_ips: false, video_codec: None }
+        Room {
+            _server: server,
+            url,
+            name: name.into(),
+            expect,
+            dir: TempDir::new(name),
+            ice: None,
+            relay_only: false,
+            mdns_hide_ips: false,
+            video_codec: None,
+            call_s: CALL_S,
+        }
     }
 
     /// Every participant relay-only through this coturn.
+    /// Every participant relay-only through this coturn, reached through `proxy` (an impaired
+    /// access link in front of it).
+    fn relay_only_via(mut self, turn: &Coturn, proxy: std::net::SocketAddr) -> Room {
+        let config = self.dir.path("ice.json");
+        std::fs::write(&config, turn.ice_config_json_via(proxy)).unwrap();
+        self.ice = Some(config);
+        self.relay_only = true;
+        self
+    }
+
     fn relay_only_through(mut self, turn: &Coturn) -> Room {
         let config = self.dir.path("ice.json");
         std::fs::write(&config, turn.ice_config_json()).unwrap();
@@ -112,7 +136,7 @@ impl Room {
         let mut command = Command::new(NATTER);
         command
             .args(["headless", "--participants", "1", "--bind", "127.0.0.1"])
-            .args(["--expect", &self.expect.to_string(), "--duration", &CALL_S.to_string()])
+            .args(["--expect", &self.expect.to_string(), "--duration", &self.call_s.to_string()])
             .args(["--signal", &self.url, "--room", &self.name, "--report"])
             .arg(&report)
             .env("RUST_LOG", "natter=info,natter_call=info,warn")
@@ -133,7 +157,7 @@ impl Room {
 
     /// Start a browser participant and wait until it is in the room; it and its signaling id.
     fn browser(&self, browser: &Browser, name: &str) -> (BrowserParticipant, String) {
-        let mut options = BrowserOptions::new(&self.url, &self.name, name, self.expect, CALL_S);
+        let mut options = BrowserOptions::new(&self.url, &self.name, name, self.expect, self.call_s);
         options.ice_config = self.ice.clone();
         options.relay_only = self.relay_only;
         options.mdns_hide_ips = self.mdns_hide_ips;
@@ -413,4 +437,74 @@ fn two_natters_and_chromium_in_one_room() {
         let decoded = peer["video"]["frames_decoded"].as_u64().unwrap_or(0);
         assert!(decoded > MIN_FRAMES, "{} decoded {decoded} frames from {}: {peer:#}", receiver.name, sender.name);
     }
+}
+
+/// A 12 s call, Chromium offering to Natter, both relay-only through coturn with the impairment
+/// proxy in front of it applying `conditions` to every uplink (so each direction of the call
+/// crosses one bad link). Both sides got media; returns Natter's entry for Chromium and
+/// Chromium's for Natter.
+fn impaired_call_with_chromium(test: &str, conditions: LinkConditions) -> Option<(Value, Value)> {
+    let browser = browser_or_skip(test)?;
+    let turn = Coturn::start();
+    let upstream = std::net::SocketAddr::new(turn.ip, turn.port);
+    let proxy = UdpProxy::builder(upstream).conditions(Direction::Up, conditions).seed(7).start();
+    let mut room = Room::new(test, 2).relay_only_via(&turn, proxy.addr);
+    room.call_s = 12;
+    let natter = room.natter("natter");
+    let (chromium, chromium_id) = room.browser(&browser, "chromium");
+    let chromium = chromium.finish(RUN_LIMIT);
+    let natter = natter.finish();
+    assert_media_both_ways(&chromium, &chromium_id, &[&natter]);
+    assert!(proxy.stats(Direction::Up).passed_bytes > 0, "the call did not go through the proxy");
+    let ours = natter.peer(&chromium_id).expect("checked above").clone();
+    let theirs = chromium.peer(natter.id()).expect("checked above").clone();
+    let video = &ours["sent"]["video"];
+    eprintln!(
+        "{test}: natter → chromium: estimate {} kbit/s, sent {} kbit/s at {}, resent {} packets; Chromium decoded {} of {} frames, froze {} times ({} s in all)",
+        video["target_kbps"],
+        video["bitrate_kbps"],
+        video["resolution"],
+        video["retransmitted_packets"],
+        theirs["video_in"]["framesDecoded"],
+        video["frames_sent"],
+        theirs["video_in"]["freezeCount"],
+        theirs["video_in"]["totalFreezesDuration"]
+    );
+    Some((ours, theirs))
+}
+
+/// Frames Chromium decoded over those Natter's link to it carried (from its first frame on).
+fn decoded_share(ours: &Value, theirs: &Value) -> f64 {
+    let decoded = theirs["video_in"]["framesDecoded"].as_f64().unwrap_or(0.0);
+    let sent = ours["sent"]["video"]["frames_sent"].as_f64().expect("frames sent on the link");
+    decoded / sent
+}
+
+/// Through a 300 kbit/s access link Chromium's transport-wide feedback must drive Natter's
+/// estimate: the picture shrinks to fit and keeps arriving, and Natter's report names the limit.
+/// Judged by what Chromium decoded.
+#[test]
+fn natter_fits_its_video_to_a_capped_link_towards_chromium() {
+    let test = "natter_fits_its_video_to_a_capped_link_towards_chromium";
+    let Some((ours, theirs)) = impaired_call_with_chromium(test, LinkConditions::perfect().rate(300_000)) else { return };
+    let video = &ours["sent"]["video"];
+    let target = video["target_kbps"].as_f64().unwrap_or_else(|| panic!("no estimate from Chromium's feedback: {video:#}"));
+    assert!(target < 600.0, "the estimate follows the 300 kbit/s cap (Chromium's feedback reached it): {target} kbit/s; {video:#}");
+    assert_eq!(ours["quality_limitation"], "bandwidth", "{ours:#}");
+    let sizes: Vec<u64> = video["resolution_changes"].as_array().unwrap().iter().filter_map(|c| c["height"].as_u64()).collect();
+    assert!(sizes.contains(&180), "the small picture went out: {video:#}");
+    let share = decoded_share(&ours, &theirs);
+    assert!(share > 0.8, "Chromium decoded {:.0} % of the frames sent to it: {theirs:#}", share * 100.0);
+}
+
+/// At 10 % loss on every uplink, Chromium's NACKs are answered with RTX on the stream it agreed
+/// to, and the picture keeps arriving.
+#[test]
+fn natter_repairs_lost_packets_for_chromium() {
+    let test = "natter_repairs_lost_packets_for_chromium";
+    let Some((ours, theirs)) = impaired_call_with_chromium(test, LinkConditions::perfect().random_loss(0.10)) else { return };
+    let video = &ours["sent"]["video"];
+    assert!(video["retransmitted_packets"].as_u64().unwrap_or(0) > 0, "Chromium's NACKs were answered: {video:#}");
+    let share = decoded_share(&ours, &theirs);
+    assert!(share > 0.8, "Chromium decoded {:.0} % of the frames sent to it: {theirs:#}", share * 100.0);
 }
