@@ -138,6 +138,16 @@ impl LinkEstimate {
     pub fn set_rtt(&self, rtt: Duration) {
         self.update(|s| s.rtt = Some(rtt));
     }
+
+    /// The round trip ICE measured, for until the RTCP reports measure one: the requester and the
+    /// resend bound time their repeats by it, and the two sides of a link must agree (one that
+    /// assumed 100 ms while the other knew 1 ms turned down every repeat request as too early,
+    /// and a packet whose resend was lost too was given up).
+    pub fn seed_rtt(&self, rtt: Duration) {
+        self.update(|s| {
+            s.rtt.get_or_insert(rtt);
+        });
+    }
 }
 
 /// The estimator the stack's `CongestionControlInterceptor` drives for one connection.
@@ -801,6 +811,25 @@ mod tests {
             assert!(budget.admit(t1, &rtp(2, rtx_seq, &resend(lost))), "resend of {lost}");
         }
         assert!(!budget.admit(t1, &rtp(2, 603, &resend(14))), "but no more than a few at once");
+    }
+
+    #[test]
+    fn a_repeat_request_after_the_round_trip_ice_measured_is_answered() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let estimate = LinkEstimate::fixed(300_000.0);
+        estimate.seed_rtt(ms(1));
+        estimate.seed_rtt(ms(500)); // a second guess never replaces the first
+        let mut budget = RetransmissionBudget::new(estimate.clone());
+        budget.bind_local_stream(&StreamInfo { ssrc: 1, ssrc_rtx: Some(2), ..Default::default() });
+        assert!(budget.admit(t0, &rtp(1, 10, &[0; 500])));
+        let resend = [[0u8, 10].as_slice(), &[0u8; 500]].concat();
+        assert!(budget.admit(t0 + ms(10), &rtp(2, 700, &resend)));
+        // The requester knows the round trip is 1 ms: no resend after 25 ms means it was lost.
+        assert!(budget.admit(t0 + ms(35), &rtp(2, 701, &resend)), "the repeat is answered, not taken for impatience");
+        // What the reports measure replaces the seed.
+        estimate.set_rtt(ms(200));
+        assert!(!budget.admit(t0 + ms(60), &rtp(2, 702, &resend)), "within a measured round trip it is");
     }
 
     #[test]

@@ -943,6 +943,9 @@ impl Engine {
                 let name = self.name_of(remote);
                 let link = self.links.get_mut(remote).expect("link exists");
                 let path = peer::current_path(&link.pc).await;
+                if let Some(rtt_ms) = path.as_ref().and_then(|(_, rtt)| *rtt) {
+                    link.estimate.seed_rtt(Duration::from_secs_f64(rtt_ms.max(0.0) / 1000.0));
+                }
                 let previous_relay = std::mem::replace(&mut link.relay_in_use, path.as_ref().and_then(|(p, _)| p.relay_server.clone()));
                 let detail = path.as_ref().map(|(p, _)| describe_path(p)).unwrap_or_else(|| "connected".into());
                 {
