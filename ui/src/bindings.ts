@@ -264,6 +264,12 @@ resolution?: string,
  */
 resolution_changes: Array<ResolutionChange>, 
 /**
+ * Video only: pictures this link was to carry since its first frame went out (written, or
+ * skipped while the writer waited for a keyframe); the remote's decoded frames over this is
+ * what the link delivered, set-up left out.
+ */
+frames_sent?: number, 
+/**
  * Video only: NACKed packets we resent (RTX), and requests our bound on resends declined
  * (repeats within a round trip, or beyond 10 % of the estimate).
  */
