@@ -42,6 +42,23 @@ pub fn video_budget(estimate_bps: f64, loss: Option<f64>) -> f64 {
     ((estimate_bps - AUDIO_BPS) * (1.0 - crate::bwe::retransmission_share(loss)) * 0.95).max(f64::from(ENCODER_MIN_BPS))
 }
 
+/// Feedback later than usual by more than this slows the writers down (see
+/// [`feedback_pushback`]).
+pub const FEEDBACK_OVERDUE: Duration = Duration::from_millis(200);
+
+/// The video budget while the remote's feedback is `overdue` (see
+/// `bwe::EstimateState::feedback_overdue`): the budget while feedback comes on time, then
+/// scaled by 200 ms / overdue (half at 400 ms, a quarter from 800 ms on), so a link that suddenly carries much less stops being filled before the
+/// feedback that shows it gets through its queue (libwebrtc's congestion window does the same
+/// with the data in flight).
+pub fn feedback_pushback(budget_bps: f64, overdue: Duration) -> f64 {
+    if overdue <= FEEDBACK_OVERDUE {
+        return budget_bps;
+    }
+    let scale = (FEEDBACK_OVERDUE.as_secs_f64() / overdue.as_secs_f64()).max(0.25);
+    (budget_bps * scale).max(f64::from(ENCODER_MIN_BPS))
+}
+
 /// The rate to ask of the encoder of a connection's layer: the budget, but at most a step above
 /// what the connection sent over the last second (`sent_bps`). An estimate that has not met the
 /// link's limit yet floats above it (it is bounded only by 1.5 × what arrives); an encoder
@@ -201,6 +218,16 @@ pub fn quality_limitation(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn late_feedback_slows_the_writer_in_proportion() {
+        let ms = Duration::from_millis;
+        assert_eq!(feedback_pushback(600_000.0, ms(0)), 600_000.0);
+        assert_eq!(feedback_pushback(600_000.0, ms(200)), 600_000.0, "on time give or take a feedback interval");
+        assert_eq!(feedback_pushback(600_000.0, ms(400)), 300_000.0);
+        assert_eq!(feedback_pushback(600_000.0, ms(3_000)), 150_000.0, "a quarter at most");
+        assert_eq!(feedback_pushback(60_000.0, ms(3_000)), f64::from(ENCODER_MIN_BPS));
+    }
 
     #[test]
     fn the_budget_leaves_room_for_audio_and_resends() {

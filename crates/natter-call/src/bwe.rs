@@ -101,6 +101,25 @@ pub struct EstimateState {
     pub pushed_back: bool,
     /// How long our packets wait in queues on the path now, ms (see `QueueDelay`).
     pub queue_ms: f64,
+    /// When the newest packet the remote's feedback reported on left us, and the least time
+    /// from a packet leaving to the feedback about it arriving (round trip + feedback interval):
+    /// see [`EstimateState::feedback_overdue`].
+    pub acked_departure: Option<Instant>,
+    pub feedback_lag_floor: Option<Duration>,
+}
+
+impl EstimateState {
+    /// How much later than usual the feedback is at `now`: the newest reported packet left
+    /// longer ago than the least lag seen. Feedback that stops coming while we send means our
+    /// packets (or the feedback itself) sit in a queue that grows, and the feedback that would
+    /// show it is stuck behind it: on a link that suddenly carries a sixth of what it did, the
+    /// writers slow down on this before the delay can say anything.
+    pub fn feedback_overdue(&self, now: Instant) -> Duration {
+        match (self.acked_departure, self.feedback_lag_floor) {
+            (Some(departure), Some(floor)) => now.saturating_duration_since(departure).saturating_sub(floor),
+            _ => Duration::ZERO,
+        }
+    }
 }
 
 impl Default for EstimateState {
@@ -115,6 +134,8 @@ impl Default for EstimateState {
             limited: false,
             pushed_back: false,
             queue_ms: 0.0,
+            acked_departure: None,
+            feedback_lag_floor: None,
         }
     }
 }
@@ -299,6 +320,19 @@ impl BandwidthEstimator for LinkEstimator {
             }
         }
         self.queue.on_batch(reports);
+        if let Some(newest) = reports.iter().map(|r| r.departure).max() {
+            let lag = now.saturating_duration_since(newest);
+            self.shared.update(|s| {
+                if s.acked_departure.is_none_or(|known| newest > known) {
+                    s.acked_departure = Some(newest);
+                }
+                // The least lag, allowed to creep up (a new path may be longer).
+                s.feedback_lag_floor = Some(match s.feedback_lag_floor {
+                    Some(floor) if lag >= floor => floor + (lag - floor) / 100,
+                    _ => lag,
+                });
+            });
+        }
         let received = self.received.bits_per_second();
         // A queue that stands full does not grow, so the trend detector stops seeing it; a
         // deep router buffer then holds seconds of our media. Standing delay is overuse too.
@@ -629,6 +663,23 @@ mod tests {
             let rate = estimator.estimate_bps().min(max_bps);
             run(estimator, path, 0.1, rate, Duration::ZERO, 0);
         }
+    }
+
+    #[test]
+    fn feedback_that_stops_coming_is_overdue_by_how_late_it_is() {
+        let t0 = Instant::now();
+        let shared = LinkEstimate::default();
+        let mut estimator = LinkEstimator::new(shared.clone());
+        let mut path = Path::new(t0);
+        assert_eq!(shared.get().feedback_overdue(t0 + Duration::from_secs(5)), Duration::ZERO, "no feedback yet: nothing to be late");
+        // Feedback every 50 ms, 20 ms after its newest packet left: that is the usual lag.
+        run(&mut estimator, &mut path, 2.0, 500_000.0, Duration::ZERO, 0);
+        let last = path.sent_at + Duration::from_millis(20);
+        let state = shared.get();
+        assert!(state.feedback_overdue(last) < Duration::from_millis(5), "on time: {:?}", state.feedback_overdue(last));
+        // Then nothing for half a second.
+        let overdue = state.feedback_overdue(last + Duration::from_millis(500));
+        assert!((Duration::from_millis(495)..=Duration::from_millis(505)).contains(&overdue), "{overdue:?}");
     }
 
     #[test]

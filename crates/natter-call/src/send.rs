@@ -212,8 +212,12 @@ pub fn spawn_video_writer(
             // The layer this link carries now; a change subscribes to the new layer first.
             let link = estimate.get();
             encoded.report_loss(wants.id, link.loss);
-            let budget = crate::adapt::video_budget(link.target_bps, link.loss);
-            let layer = choice.update_with_queue(budget, link.measured && !link.pushed_back, link.queue_ms, Instant::now());
+            let now = Instant::now();
+            let overdue = link.feedback_overdue(now);
+            let budget = crate::adapt::feedback_pushback(crate::adapt::video_budget(link.target_bps, link.loss), overdue);
+            // Late feedback is a queue we cannot see yet: the layer choice treats it as one.
+            let queue_ms = link.queue_ms.max(overdue.as_secs_f64() * 1000.0);
+            let layer = choice.update_with_queue(budget, link.measured && !link.pushed_back, queue_ms, now);
             if layer != feed.layer && pending.as_ref().is_none_or(|p| p.layer != layer) {
                 tracing::info!(remote, from = feed.layer, to = layer, budget_kbps = (budget / 1000.0).round(), "switching video layer");
                 encoded.request_keyframe_for_layer(*video, layer);
