@@ -109,14 +109,16 @@ pub struct EstimateState {
 }
 
 impl EstimateState {
-    /// How much later than usual the feedback is at `now`: the newest reported packet left
-    /// longer ago than the least lag seen. Feedback that stops coming while we send means our
-    /// packets (or the feedback itself) sit in a queue that grows, and the feedback that would
-    /// show it is stuck behind it: on a link that suddenly carries a sixth of what it did, the
-    /// writers slow down on this before the delay can say anything.
-    pub fn feedback_overdue(&self, now: Instant) -> Duration {
+    /// How much later than usual the feedback is at `now` for a sender that has been sending
+    /// without a pause since `sending_since`: the newest reported packet (or, if later, the
+    /// first one after the pause) left longer ago than the least lag seen. Feedback that stops
+    /// coming while we send means our packets (or the feedback itself) sit in a queue that grows,
+    /// and the feedback that would show it is stuck behind it: on a link that suddenly carries a
+    /// sixth of what it did, the writers slow down on this before the delay can say anything.
+    /// (Nothing sent, nothing to report: a pause is never "late".)
+    pub fn feedback_overdue(&self, now: Instant, sending_since: Instant) -> Duration {
         match (self.acked_departure, self.feedback_lag_floor) {
-            (Some(departure), Some(floor)) => now.saturating_duration_since(departure).saturating_sub(floor),
+            (Some(departure), Some(floor)) => now.saturating_duration_since(departure.max(sending_since)).saturating_sub(floor),
             _ => Duration::ZERO,
         }
     }
@@ -671,15 +673,19 @@ mod tests {
         let shared = LinkEstimate::default();
         let mut estimator = LinkEstimator::new(shared.clone());
         let mut path = Path::new(t0);
-        assert_eq!(shared.get().feedback_overdue(t0 + Duration::from_secs(5)), Duration::ZERO, "no feedback yet: nothing to be late");
+        assert_eq!(shared.get().feedback_overdue(t0 + Duration::from_secs(5), t0), Duration::ZERO, "no feedback yet: nothing to be late");
         // Feedback every 50 ms, 20 ms after its newest packet left: that is the usual lag.
         run(&mut estimator, &mut path, 2.0, 500_000.0, Duration::ZERO, 0);
         let last = path.sent_at + Duration::from_millis(20);
         let state = shared.get();
-        assert!(state.feedback_overdue(last) < Duration::from_millis(5), "on time: {:?}", state.feedback_overdue(last));
-        // Then nothing for half a second.
-        let overdue = state.feedback_overdue(last + Duration::from_millis(500));
+        assert!(state.feedback_overdue(last, t0) < Duration::from_millis(5), "on time: {:?}", state.feedback_overdue(last, t0));
+        // Then nothing for half a second while we keep sending.
+        let overdue = state.feedback_overdue(last + Duration::from_millis(500), t0);
         assert!((Duration::from_millis(495)..=Duration::from_millis(505)).contains(&overdue), "{overdue:?}");
+        // A sender that paused (video off) and started again 30 ms ago is not owed anything older.
+        let resumed = last + Duration::from_secs(10);
+        let overdue = state.feedback_overdue(resumed + Duration::from_millis(30), resumed);
+        assert!(overdue < Duration::from_millis(20), "not 10 s: {overdue:?}");
     }
 
     #[test]

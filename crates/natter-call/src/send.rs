@@ -127,6 +127,9 @@ impl VideoSendState {
     }
 }
 
+/// No frame for this long is a pause in sending (video off, a stalled source).
+const SENDING_PAUSE: Duration = Duration::from_millis(500);
+
 /// A writer's subscription to one layer of one codec.
 struct LayerFeed {
     layer: usize,
@@ -177,6 +180,10 @@ pub fn spawn_video_writer(
         // frame went out (frames count from there on).
         let mut counted_up_to: Option<Instant> = None;
         let mut last_capture: Option<Instant> = None;
+        // Since when frames have gone out without a pause, and the last one (late feedback
+        // counts only for what was sent, see `feedback_overdue`).
+        let mut sending_since: Option<Instant> = None;
+        let mut last_written: Option<Instant> = None;
         let mut last_said: Option<Instant> = None;
         // The negotiated codec is read again only when it changed, not per frame.
         let mut negotiation_changed = true;
@@ -213,7 +220,7 @@ pub fn spawn_video_writer(
             let link = estimate.get();
             encoded.report_loss(wants.id, link.loss);
             let now = Instant::now();
-            let overdue = link.feedback_overdue(now);
+            let overdue = link.feedback_overdue(now, sending_since.unwrap_or(now));
             let budget = crate::adapt::feedback_pushback(crate::adapt::video_budget(link.target_bps, link.loss), overdue);
             // Late feedback is a queue we cannot see yet: the layer choice treats it as one.
             let queue_ms = link.queue_ms.max(overdue.as_secs_f64() * 1000.0);
@@ -291,6 +298,11 @@ pub fn spawn_video_writer(
                     .min(Duration::from_secs(1))
             });
             last_capture = Some(frame.captured_at);
+            let written_at = Instant::now();
+            if last_written.is_none_or(|at: Instant| written_at.duration_since(at) > SENDING_PAUSE) {
+                sending_since = Some(written_at);
+            }
+            last_written = Some(written_at);
             let packets = writer.packets(codec, &frame.data, duration);
             {
                 let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
