@@ -111,20 +111,21 @@ impl Room {
         }
     }
 
-    /// Every participant relay-only through this coturn.
     /// Every participant relay-only through this coturn, reached through `proxy` (an impaired
     /// access link in front of it).
-    fn relay_only_via(mut self, turn: &Coturn, proxy: std::net::SocketAddr) -> Room {
-        let config = self.dir.path("ice.json");
-        std::fs::write(&config, turn.ice_config_json_via(proxy)).unwrap();
-        self.ice = Some(config);
-        self.relay_only = true;
-        self
+    fn relay_only_via(self, turn: &Coturn, proxy: std::net::SocketAddr) -> Room {
+        self.relay_only_with(&turn.ice_config_json_via(proxy))
     }
 
-    fn relay_only_through(mut self, turn: &Coturn) -> Room {
+    /// Every participant relay-only through this coturn.
+    fn relay_only_through(self, turn: &Coturn) -> Room {
+        self.relay_only_with(&turn.ice_config_json())
+    }
+
+    /// Every participant relay-only with this W3C RTCConfiguration.
+    fn relay_only_with(mut self, ice_config: &str) -> Room {
         let config = self.dir.path("ice.json");
-        std::fs::write(&config, turn.ice_config_json()).unwrap();
+        std::fs::write(&config, ice_config).unwrap();
         self.ice = Some(config);
         self.relay_only = true;
         self

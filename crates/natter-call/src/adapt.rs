@@ -48,9 +48,9 @@ pub const FEEDBACK_OVERDUE: Duration = Duration::from_millis(200);
 
 /// The video budget while the remote's feedback is `overdue` (see
 /// `bwe::EstimateState::feedback_overdue`): the budget while feedback comes on time, then
-/// scaled by 200 ms / overdue (half at 400 ms, a quarter from 800 ms on), so a link that suddenly carries much less stops being filled before the
-/// feedback that shows it gets through its queue (libwebrtc's congestion window does the same
-/// with the data in flight).
+/// scaled by 200 ms / overdue (half at 400 ms, a quarter from 800 ms on), so a link that
+/// suddenly carries much less stops being filled before the feedback that shows it gets through
+/// its queue (libwebrtc's congestion window does the same with the data in flight).
 pub fn feedback_pushback(budget_bps: f64, overdue: Duration) -> f64 {
     if overdue <= FEEDBACK_OVERDUE {
         return budget_bps;

@@ -325,9 +325,7 @@ impl BandwidthEstimator for LinkEstimator {
         if let Some(newest) = reports.iter().map(|r| r.departure).max() {
             let lag = now.saturating_duration_since(newest);
             self.shared.update(|s| {
-                if s.acked_departure.is_none_or(|known| newest > known) {
-                    s.acked_departure = Some(newest);
-                }
+                s.acked_departure = s.acked_departure.max(Some(newest));
                 // The least lag, allowed to creep up (a new path may be longer).
                 s.feedback_lag_floor = Some(match s.feedback_lag_floor {
                     Some(floor) if lag >= floor => floor + (lag - floor) / 100,

@@ -132,15 +132,14 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
     // Every participant plays what it hears, as the app does: the first one through `--speaker`
     // when named, the others (and the first without a speaker) into nothing on the mixer's own
     // 20 ms clock, so the report's `audio.playout` (played / concealed) is measured in every call.
-    let first_sink: Box<dyn natter_media::AudioSink> = match &options.speaker {
+    let mut speaker: Option<Box<dyn natter_media::AudioSink>> = match &options.speaker {
         Some(name) => {
             let speaker = natter_devices::Speaker::open(Some(name)).map_err(|e| CallError::Media(format!("cannot play audio: {e}")))?;
             tracing::info!(device = %speaker.name, rate = speaker.device_rate, channels = speaker.channels, "playing the first participant's audio");
-            Box::new(speaker)
+            Some(Box::new(speaker))
         }
-        None => Box::new(natter_media::DiscardSink::default()),
+        None => None,
     };
-    let mut first_sink = Some(first_sink);
 
     let mut participants = Vec::new();
     for i in 0..options.participants {
@@ -159,7 +158,7 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
             view: None,
             board: Some(board.clone()),
             playout: Some(crate::playout::AudioPlayout::start(
-                first_sink.take().unwrap_or_else(|| Box::new(natter_media::DiscardSink::default())),
+                speaker.take().unwrap_or_else(|| Box::new(natter_media::DiscardSink::default())),
             )),
         };
         participants.push(Participant::join(config).await?);

@@ -86,17 +86,24 @@ impl Outgoing {
     /// Write what we send this remote into its report entry: `sent`, and why our video to it is
     /// limited (`encode_load`: see `EncodedStreams::encode_load`).
     pub fn fill(&self, report: &mut crate::report::PeerReport, encode_load: f64) {
-        report.sent = self.report();
-        (report.quality_limitation, report.quality_note) = self.quality_limitation(&report.remote_name, encode_load);
+        let estimate = self.estimate.get();
+        let state = self.video_state.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        report.sent = self.report(&estimate, &state);
+        (report.quality_limitation, report.quality_note) = crate::adapt::quality_limitation(
+            &estimate,
+            state.layer,
+            state.budget_bps,
+            (state.width, state.height),
+            &report.remote_name,
+            encode_load,
+        );
     }
 
-    fn report(&self) -> crate::report::SentReport {
+    fn report(&self, estimate: &crate::bwe::EstimateState, state: &crate::send::VideoSendState) -> crate::report::SentReport {
         let stream = |(ssrc, codec): &(u32, watch::Receiver<Option<SendCodec>>)| {
             self.reception.get(*ssrc).unwrap_or_default().report(codec.borrow().as_ref().map(SendCodec::describe))
         };
         let mut video = stream(&self.video);
-        let estimate = self.estimate.get();
-        let state = self.video_state.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let since_join = |at: Instant| at.saturating_duration_since(self.joined_at).as_secs_f64() * 1000.0;
         video.target_kbps = estimate.measured.then(|| (estimate.target_bps / 1000.0).round());
         video.bitrate_kbps = (state.width > 0).then(|| (state.bitrate_bps() / 1000.0).round());
@@ -106,14 +113,6 @@ impl Outgoing {
         video.retransmitted_packets = estimate.retransmitted_packets;
         video.retransmissions_withheld = estimate.retransmissions_withheld;
         crate::report::SentReport { video, audio: stream(&self.audio) }
-    }
-
-    /// Why our video to this remote is below its best, W3C style (`bandwidth` / `cpu` / `none`), and
-    /// the sentence for the user.
-    fn quality_limitation(&self, remote_name: &str, encode_load: f64) -> (String, Option<String>) {
-        let estimate = self.estimate.get();
-        let state = self.video_state.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        crate::adapt::quality_limitation(&estimate, state.layer, state.budget_bps, (state.width, state.height), remote_name, encode_load)
     }
 }
 

@@ -180,10 +180,9 @@ pub fn spawn_video_writer(
         // frame went out (frames count from there on).
         let mut counted_up_to: Option<Instant> = None;
         let mut last_capture: Option<Instant> = None;
-        // Since when frames have gone out without a pause, and the last one (late feedback
-        // counts only for what was sent, see `feedback_overdue`).
+        // Since when frames have gone out without a pause (late feedback counts only for what
+        // was sent, see `feedback_overdue`).
         let mut sending_since: Option<Instant> = None;
-        let mut last_written: Option<Instant> = None;
         let mut last_said: Option<Instant> = None;
         // The negotiated codec is read again only when it changed, not per frame.
         let mut negotiation_changed = true;
@@ -284,9 +283,9 @@ pub fn spawn_video_writer(
             } else if waiting_for_keyframe && !frame.keyframe {
                 continue;
             }
-            if counted_up_to.is_none() {
+            let first_frame = counted_up_to.is_none();
+            if first_frame {
                 counted_up_to = Some(frame.captured_at);
-                state.lock().unwrap_or_else(|e| e.into_inner()).frames_sent += 1;
             }
             waiting_for_keyframe = false;
             // RTP time follows capture time, not a nominal rate: a sender that makes 24 of its
@@ -297,16 +296,15 @@ pub fn spawn_video_writer(
                     .saturating_duration_since(last)
                     .min(Duration::from_secs(1))
             });
-            last_capture = Some(frame.captured_at);
-            let written_at = Instant::now();
-            if last_written.is_none_or(|at: Instant| written_at.duration_since(at) > SENDING_PAUSE) {
-                sending_since = Some(written_at);
+            if last_capture.is_none_or(|last| frame.captured_at.saturating_duration_since(last) > SENDING_PAUSE) {
+                sending_since = Some(Instant::now());
             }
-            last_written = Some(written_at);
+            last_capture = Some(frame.captured_at);
             let packets = writer.packets(codec, &frame.data, duration);
             {
                 let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
                 state.layer = feed.layer;
+                state.frames_sent += u64::from(first_frame);
                 state.on_written(Instant::now(), frame.data.len(), frame.width, frame.height);
                 if last_said.is_none_or(|at: Instant| at.elapsed() >= Duration::from_millis(500)) {
                     last_said = Some(Instant::now());
