@@ -3,15 +3,28 @@
 fn main() {
     // The window embeds the built web UI (tauri.conf.json `frontendDist`); say how to make it.
     if !std::path::Path::new("ui/dist/index.html").exists() {
-        panic!("ui/dist is missing: build the web UI first (`bash scripts/setup.sh`, or `cd ui && npm ci && npm run build`)");
+        panic!(
+            "ui/dist is missing: build the web UI first (`bash scripts/setup.sh`, or `cd ui && npm ci && npm run build`)"
+        );
     }
     // `natter --version` names the commit: NATTER_COMMIT if the release build sets it, else git,
     // else "unknown" (a source tarball).
-    let commit = std::env::var("NATTER_COMMIT").ok().filter(|c| !c.is_empty()).or_else(|| {
-        let out = std::process::Command::new("git").args(["rev-parse", "--short=10", "HEAD"]).output().ok()?;
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-    });
-    println!("cargo:rustc-env=NATTER_COMMIT={}", commit.unwrap_or_else(|| "unknown".into()));
+    let commit = std::env::var("NATTER_COMMIT")
+        .ok()
+        .filter(|c| !c.is_empty())
+        .or_else(|| {
+            let out = std::process::Command::new("git")
+                .args(["rev-parse", "--short=10", "HEAD"])
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        });
+    println!(
+        "cargo:rustc-env=NATTER_COMMIT={}",
+        commit.unwrap_or_else(|| "unknown".into())
+    );
     println!("cargo:rerun-if-env-changed=NATTER_COMMIT");
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");

@@ -32,7 +32,11 @@ fn demo_window_renders_moving_tiles() {
     let mut app = Guard::spawn("natter demo", &mut app);
     let logs = || {
         let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-        format!("--- stdout\n{}--- stderr\n{}", read(&log), read(&work.0.join("natter.err.log")))
+        format!(
+            "--- stdout\n{}--- stderr\n{}",
+            read(&log),
+            read(&work.0.join("natter.err.log"))
+        )
     };
 
     // 1. A window named Natter appears.
@@ -67,7 +71,11 @@ fn demo_window_renders_moving_tiles() {
         app.assert_running(&logs);
         if Instant::now() >= deadline {
             let kept = work.keep();
-            panic!("window never showed moving tiles: {last}; screenshots kept in {}\n{}", kept.display(), logs());
+            panic!(
+                "window never showed moving tiles: {last}; screenshots kept in {}\n{}",
+                kept.display(),
+                logs()
+            );
         }
     }
     eprintln!("desktop demo: {last}");
@@ -128,7 +136,10 @@ impl Drop for Guard {
         // The whole group (WebKit's helper processes go with the app): politely first, so Xvfb
         // removes its socket and lock file, then for sure.
         let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).stderr(Stdio::null()).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -136,7 +147,10 @@ impl Drop for Guard {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -146,7 +160,9 @@ fn install_hint(tool: &str) -> &'static str {
     match tool {
         "Xvfb" => "install xvfb (apt-get install xvfb xauth), or run `bash scripts/setup.sh`",
         "xdotool" => "install xdotool (apt-get install xdotool), or run `bash scripts/setup.sh`",
-        "import" | "compare" | "convert" => "install imagemagick (apt-get install imagemagick), or run `bash scripts/setup.sh`",
+        "import" | "compare" | "convert" => {
+            "install imagemagick (apt-get install imagemagick), or run `bash scripts/setup.sh`"
+        }
         _ => "build the natter binary first",
     }
 }
@@ -167,7 +183,14 @@ impl Xvfb {
             }
             let mut command = Command::new("Xvfb");
             command
-                .args([&format!(":{display}"), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+                .args([
+                    &format!(":{display}"),
+                    "-screen",
+                    "0",
+                    "1280x800x24",
+                    "-nolisten",
+                    "tcp",
+                ])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(work.join(format!("xvfb-{display}.log"))).unwrap());
@@ -185,7 +208,10 @@ impl Xvfb {
                         .status()
                         .is_ok_and(|s| s.success())
                 {
-                    return Xvfb { display, _process: process };
+                    return Xvfb {
+                        display,
+                        _process: process,
+                    };
                 }
                 if let Ok(Some(_)) = process.child.try_wait() {
                     break; // lost a race for this display number: try the next one
@@ -210,27 +236,56 @@ fn tool(program: &'static str, args: &[&str], display: &Xvfb, what: &'static str
 }
 
 fn screenshot(display: &Xvfb, path: &Path) {
-    let out = tool("import", &["-window", "root", path.to_str().unwrap()], display, "import");
-    assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = tool(
+        "import",
+        &["-window", "root", path.to_str().unwrap()],
+        display,
+        "import",
+    );
+    assert!(
+        out.status.success(),
+        "import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Standard deviation of the grey levels (0 = uniform picture, nothing rendered).
 fn std_deviation(display: &Xvfb, path: &Path) -> f64 {
     let out = tool(
         "convert",
-        &[path.to_str().unwrap(), "-colorspace", "Gray", "-format", "%[fx:standard_deviation]", "info:"],
+        &[
+            path.to_str().unwrap(),
+            "-colorspace",
+            "Gray",
+            "-format",
+            "%[fx:standard_deviation]",
+            "info:",
+        ],
         display,
         "convert",
     );
-    assert!(out.status.success(), "convert failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "convert failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0.0)
 }
 
 /// How many pixels differ between two screenshots (ImageMagick's AE metric).
 fn differing_pixels(display: &Xvfb, a: &Path, b: &Path) -> u64 {
-    let out = tool("compare", &["-metric", "AE", a.to_str().unwrap(), b.to_str().unwrap(), "null:"], display, "compare");
+    let out = tool(
+        "compare",
+        &["-metric", "AE", a.to_str().unwrap(), b.to_str().unwrap(), "null:"],
+        display,
+        "compare",
+    );
     // compare exits 0 (same) or 1 (different) and prints the metric on stderr; 2 is an error.
-    assert!(out.status.code() != Some(2), "compare failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.code() != Some(2),
+        "compare failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stderr);
     let number = text.split_whitespace().next().unwrap_or("0");
     number.parse::<f64>().map(|n| n as u64).unwrap_or(0)

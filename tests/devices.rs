@@ -8,31 +8,55 @@ use std::process::Command;
 use support::NATTER;
 
 fn has_video_device() -> bool {
-    std::fs::read_dir("/dev").map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("video"))).unwrap_or(false)
+    std::fs::read_dir("/dev")
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("video"))
+        })
+        .unwrap_or(false)
 }
 
 #[test]
 fn devices_lists_what_the_machine_has_and_says_what_is_missing() {
-    let output = Command::new(NATTER).arg("devices").output().expect("run natter devices");
+    let output = Command::new(NATTER)
+        .arg("devices")
+        .output()
+        .expect("run natter devices");
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "exit {:?}: {}{}", output.status, text, String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}{}",
+        output.status,
+        text,
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(text.starts_with("Cameras\n"), "{text}");
     assert!(text.contains("Microphones (") && text.contains("Speakers ("), "{text}");
     if !has_video_device() {
-        assert!(text.contains("none found: calls send no video from this machine (receive-only video)"), "{text}");
+        assert!(
+            text.contains("none found: calls send no video from this machine (receive-only video)"),
+            "{text}"
+        );
     }
 }
 
 #[test]
 fn devices_json_has_the_documented_fields() {
-    let output = Command::new(NATTER).args(["devices", "--json"]).output().expect("run natter devices --json");
+    let output = Command::new(NATTER)
+        .args(["devices", "--json"])
+        .output()
+        .expect("run natter devices --json");
     assert!(output.status.success());
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
     for key in ["cameras", "microphones", "speakers", "problems"] {
         assert!(json[key].is_array(), "{key} missing: {json:#}");
     }
     assert!(json["audio_host"].is_string(), "{json:#}");
-    assert_eq!(json["cameras"].as_array().unwrap().is_empty(), !has_video_device(), "{json:#}");
+    assert_eq!(
+        json["cameras"].as_array().unwrap().is_empty(),
+        !has_video_device(),
+        "{json:#}"
+    );
 }
 
 /// "No camera is not an error that stops a call": a participant whose camera does not exist joins
@@ -41,22 +65,67 @@ fn devices_json_has_the_documented_fields() {
 #[test]
 fn a_participant_without_a_camera_joins_receive_only() {
     let dir = support::TempDir::new("nocam");
-    let run = support::run_headless(&dir, "nocam", &["--participants", "2", "--duration", "3", "--camera", "no-such-camera-on-any-machine"]);
-    assert!(run.status.success(), "the call must go on without the camera:\n{}", run.stderr);
-    assert!(run.stderr.contains("no camera matches `no-such-camera-on-any-machine`"), "{}", run.stderr);
+    let run = support::run_headless(
+        &dir,
+        "nocam",
+        &[
+            "--participants",
+            "2",
+            "--duration",
+            "3",
+            "--camera",
+            "no-such-camera-on-any-machine",
+        ],
+    );
+    assert!(
+        run.status.success(),
+        "the call must go on without the camera:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("no camera matches `no-such-camera-on-any-machine`"),
+        "{}",
+        run.stderr
+    );
     // The participant itself says why it sends no video, in the report the UI's self view reads.
-    let camera_less = run.report["participants"].as_array().unwrap().iter().find(|p| p["name"] == "headless-1").expect("headless-1 in the report");
+    let camera_less = run.report["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "headless-1")
+        .expect("headless-1 in the report");
     let camera = &camera_less["local_media"]["camera"];
     assert_eq!(camera["problem"], "no device", "{camera:#}");
     assert_eq!(camera["sending"], false, "{camera:#}");
-    assert!(camera["message"].as_str().unwrap_or("").contains("you are not sending video"), "{camera:#}");
-    assert_eq!(camera_less["local_media"]["microphone"]["sending"], true, "the synthetic microphone still sends: {camera_less:#}");
+    assert!(
+        camera["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("you are not sending video"),
+        "{camera:#}"
+    );
+    assert_eq!(
+        camera_less["local_media"]["microphone"]["sending"], true,
+        "the synthetic microphone still sends: {camera_less:#}"
+    );
     let streams = support::streams(&run.report);
-    let (_, from_camera_less) = streams.iter().find(|(_, peer)| peer["remote_name"] == "headless-1").expect("headless-2's view of headless-1");
+    let (_, from_camera_less) = streams
+        .iter()
+        .find(|(_, peer)| peer["remote_name"] == "headless-1")
+        .expect("headless-2's view of headless-1");
     assert_eq!(from_camera_less["state"], "connected", "{from_camera_less:#}");
     assert_eq!(from_camera_less["remote_video_muted"], true, "{from_camera_less:#}");
     assert_eq!(from_camera_less["video"]["frames_decoded"], 0, "{from_camera_less:#}");
-    assert!(from_camera_less["audio"]["packets_received"].as_u64().unwrap_or(0) > 0, "{from_camera_less:#}");
-    let (_, to_camera_less) = streams.iter().find(|(_, peer)| peer["remote_name"] == "headless-2").expect("headless-1's view of headless-2");
-    assert!(to_camera_less["video"]["frames_decoded"].as_u64().unwrap_or(0) > 20, "the camera-less participant still receives video: {to_camera_less:#}");
+    assert!(
+        from_camera_less["audio"]["packets_received"].as_u64().unwrap_or(0) > 0,
+        "{from_camera_less:#}"
+    );
+    let (_, to_camera_less) = streams
+        .iter()
+        .find(|(_, peer)| peer["remote_name"] == "headless-2")
+        .expect("headless-1's view of headless-2");
+    assert!(
+        to_camera_less["video"]["frames_decoded"].as_u64().unwrap_or(0) > 20,
+        "the camera-less participant still receives video: {to_camera_less:#}"
+    );
 }

@@ -18,7 +18,15 @@ impl RelayCall {
     fn start(dir: &TempDir, ice_config: &std::path::Path, participants: &str, duration: &str) -> RelayCall {
         let report_path = dir.path("report.json");
         let mut child = Command::new(NATTER)
-            .args(["headless", "--participants", participants, "--duration", duration, "--relay-only", "--ice-config"])
+            .args([
+                "headless",
+                "--participants",
+                participants,
+                "--duration",
+                duration,
+                "--relay-only",
+                "--ice-config",
+            ])
             .arg(ice_config)
             .arg("--report")
             .arg(&report_path)
@@ -27,15 +35,28 @@ impl RelayCall {
             .spawn()
             .expect("start natter headless");
         let (lines, reader) = follow_log(child.stderr.take().unwrap());
-        RelayCall { child, lines, reader, report_path }
+        RelayCall {
+            child,
+            lines,
+            reader,
+            report_path,
+        }
     }
 
     /// Wait until the call is up; the TURN servers carrying it, as its log says.
     fn relays_in_use(&self) -> Vec<String> {
         loop {
-            let line = self.lines.recv_timeout(Duration::from_secs(30)).expect("the call was established within 30 s");
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the call was established within 30 s");
             if let Some(rest) = line.split("relays in use: [").nth(1) {
-                return rest.trim_end_matches(']').split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+                return rest
+                    .trim_end_matches(']')
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
             }
         }
     }
@@ -59,7 +80,14 @@ fn turn_server_killed_mid_call_every_pair_moves_to_the_other() {
     let config = dir.path("ice.json");
     let entries: Vec<String> = servers
         .iter()
-        .map(|s| format!(r#"{{"urls":["{}"],"username":"{}","credential":"{}"}}"#, s.turn_url(), s.user, s.password))
+        .map(|s| {
+            format!(
+                r#"{{"urls":["{}"],"username":"{}","credential":"{}"}}"#,
+                s.turn_url(),
+                s.user,
+                s.password
+            )
+        })
         .collect();
     std::fs::write(&config, format!(r#"{{"iceServers":[{}]}}"#, entries.join(","))).unwrap();
     let call = RelayCall::start(&dir, &config, "3", "14");
@@ -68,7 +96,10 @@ fn turn_server_killed_mid_call_every_pair_moves_to_the_other() {
     let in_use = call.relays_in_use();
     assert!(!in_use.is_empty(), "relay-only call without a relay?");
     // Kill the server the calls use (the first one listed if both are used).
-    let victim = servers.iter().position(|s| s.turn_url() == in_use[0]).expect("a relay we started");
+    let victim = servers
+        .iter()
+        .position(|s| s.turn_url() == in_use[0])
+        .expect("a relay we started");
     let dead_url = servers[victim].turn_url();
     servers[victim].kill();
     let survivor_url = servers[1 - victim].turn_url();
@@ -78,28 +109,55 @@ fn turn_server_killed_mid_call_every_pair_moves_to_the_other() {
     let mut moved = 0;
     let mut recovered_pairs = Vec::new();
     for (receiver, peer) in streams(&report) {
-        assert_eq!(peer["path"]["relay_server"], survivor_url.as_str(), "{receiver}: every pair ends on the survivor: {peer:#}");
+        assert_eq!(
+            peer["path"]["relay_server"],
+            survivor_url.as_str(),
+            "{receiver}: every pair ends on the survivor: {peer:#}"
+        );
         let events = peer["events"].as_array().unwrap();
         if let Some(recovered) = events.iter().find(|e| e["kind"] == "recovered") {
             moved += 1;
-            recovered_pairs.push((receiver.clone(), peer["remote"].as_str().unwrap_or_default().to_string()));
-            assert!(events.iter().any(|e| e["kind"] == "ice_restart" && e["detail"].as_str().unwrap().contains(&dead_url)), "{peer:#}");
+            recovered_pairs.push((
+                receiver.clone(),
+                peer["remote"].as_str().unwrap_or_default().to_string(),
+            ));
+            assert!(
+                events
+                    .iter()
+                    .any(|e| e["kind"] == "ice_restart" && e["detail"].as_str().unwrap().contains(&dead_url)),
+                "{peer:#}"
+            );
             // Noticed from the media stopping (a second), not from ICE consent (2.5 s + grace).
             assert!(
-                events.iter().any(|e| e["kind"] == "disconnected" && e["detail"].as_str().unwrap().contains("stopped carrying media")),
+                events
+                    .iter()
+                    .any(|e| e["kind"] == "disconnected"
+                        && e["detail"].as_str().unwrap().contains("stopped carrying media")),
                 "{receiver}: the media watch should have noticed first: {peer:#}"
             );
             // In words: "moved the call with … to relay <survivor> over UDP in 3.5 s" (plus "(was
             // relay <dead>)" on the side whose own relay died; the other side kept its relay).
             let said = recovered["detail"].as_str().unwrap();
-            assert!(said.starts_with("moved the call with") && said.contains(&format!("to relay {survivor_url}")), "{said}");
-            assert!(!said.contains("was relay") || said.contains(&format!("was relay {dead_url}")), "{said}");
+            assert!(
+                said.starts_with("moved the call with") && said.contains(&format!("to relay {survivor_url}")),
+                "{said}"
+            );
+            assert!(
+                !said.contains("was relay") || said.contains(&format!("was relay {dead_url}")),
+                "{said}"
+            );
             let recovered_at = recovered["at_ms"].as_f64().unwrap();
             let last_frame = peer["last_frame_ms"].as_f64().unwrap();
-            assert!(last_frame > recovered_at + 2000.0, "{receiver}: frames must keep decoding after recovery: {peer:#}");
+            assert!(
+                last_frame > recovered_at + 2000.0,
+                "{receiver}: frames must keep decoding after recovery: {peer:#}"
+            );
         }
     }
-    assert!(moved >= 2, "the pairs on the killed server (at least one pair, both directions) moved: {report:#}");
+    assert!(
+        moved >= 2,
+        "the pairs on the killed server (at least one pair, both directions) moved: {report:#}"
+    );
     // A dead relay silences both directions of its pair: the side whose restart came second
     // (it answered the other's) recovered too, it did not merely connect.
     for (receiver, remote) in &recovered_pairs {
@@ -110,7 +168,10 @@ fn turn_server_killed_mid_call_every_pair_moves_to_the_other() {
     }
     // The health monitor saw the server die.
     let events = report["health_events"].as_array().unwrap();
-    assert!(events.iter().any(|e| e["url"] == dead_url.as_str() && e["to"] != "ok"), "{events:#?}");
+    assert!(
+        events.iter().any(|e| e["url"] == dead_url.as_str() && e["to"] != "ok"),
+        "{events:#?}"
+    );
 }
 
 /// The only TURN server, carrying a relay-only call, crashes and is started again on the same
@@ -139,15 +200,35 @@ fn turn_server_restarted_mid_call_allocations_are_remade() {
         let events = peer["events"].as_array().unwrap();
         // Each side restarted ICE, or answered the other side's restart (then its connection
         // may never have looked broken: its event is `connected` again, not `recovered`).
-        assert!(events.iter().any(|e| e["kind"] == "ice_restart"), "{receiver}: no new allocation was made: {peer:#}");
+        assert!(
+            events.iter().any(|e| e["kind"] == "ice_restart"),
+            "{receiver}: no new allocation was made: {peer:#}"
+        );
         recovered += events.iter().filter(|e| e["kind"] == "recovered").count();
-        let back_at = events.iter().rev().find(|e| e["kind"] == "recovered" || e["kind"] == "connected").expect("connected at least once")["at_ms"].as_f64().unwrap();
-        let restart_at = events.iter().find(|e| e["kind"] == "ice_restart").unwrap()["at_ms"].as_f64().unwrap();
-        assert!(back_at > restart_at, "{receiver}: not connected again after the restart: {peer:#}");
+        let back_at = events
+            .iter()
+            .rev()
+            .find(|e| e["kind"] == "recovered" || e["kind"] == "connected")
+            .expect("connected at least once")["at_ms"]
+            .as_f64()
+            .unwrap();
+        let restart_at = events.iter().find(|e| e["kind"] == "ice_restart").unwrap()["at_ms"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            back_at > restart_at,
+            "{receiver}: not connected again after the restart: {peer:#}"
+        );
         let last_frame = peer["last_frame_ms"].as_f64().unwrap();
-        assert!(last_frame > back_at + 2000.0, "{receiver}: frames must keep decoding after the new allocation: {peer:#}");
+        assert!(
+            last_frame > back_at + 2000.0,
+            "{receiver}: frames must keep decoding after the new allocation: {peer:#}"
+        );
     }
-    assert!(recovered >= 1, "the side driving the restart reports `recovered`: {report:#}");
+    assert!(
+        recovered >= 1,
+        "the side driving the restart reports `recovered`: {report:#}"
+    );
 }
 
 /// `[dead STUN, TURN with a wrong password, good TURN]`, relay-only: every pair connects through
@@ -174,14 +255,36 @@ fn bad_servers_first_do_not_stop_the_call_and_are_named() {
         ),
     )
     .unwrap();
-    let run = run_headless(&dir, "badfirst", &["--participants", "3", "--duration", "4", "--relay-only", "--ice-config", config.to_str().unwrap()]);
+    let run = run_headless(
+        &dir,
+        "badfirst",
+        &[
+            "--participants",
+            "3",
+            "--duration",
+            "4",
+            "--relay-only",
+            "--ice-config",
+            config.to_str().unwrap(),
+        ],
+    );
     assert!(run.status.success(), "exit {:?}; stderr:\n{}", run.status, run.stderr);
     assert_all_streams_decoding(&run.report, 6, 40);
     for (receiver, peer) in streams(&run.report) {
-        assert_eq!(peer["path"]["relay_server"], good.turn_url().as_str(), "{receiver}: {peer:#}");
+        assert_eq!(
+            peer["path"]["relay_server"],
+            good.turn_url().as_str(),
+            "{receiver}: {peer:#}"
+        );
     }
     let servers = run.report["servers"].as_array().unwrap();
-    let status_of = |url: &str| servers.iter().find(|s| s["url"] == url).map(|s| (s["status"].clone(), s["error"].clone())).unwrap();
+    let status_of = |url: &str| {
+        servers
+            .iter()
+            .find(|s| s["url"] == url)
+            .map(|s| (s["status"].clone(), s["error"].clone()))
+            .unwrap()
+    };
     let (status, error) = status_of(&dead_url);
     assert_eq!(status, "timeout", "{servers:#?}");
     assert!(error.as_str().unwrap().contains("no answer"), "{error}");
@@ -189,7 +292,10 @@ fn bad_servers_first_do_not_stop_the_call_and_are_named() {
     assert_eq!(status, "auth_failed", "{servers:#?}");
     assert!(error.as_str().unwrap().contains("wrong username/password"), "{error}");
     assert_eq!(status_of(&good.turn_url()).0, "ok");
-    assert!(!run.stderr.contains("not-the-password") && !run.stderr.contains(&good.password), "credentials in the log");
+    assert!(
+        !run.stderr.contains("not-the-password") && !run.stderr.contains(&good.password),
+        "credentials in the log"
+    );
     drop(dead);
 }
 
@@ -209,42 +315,70 @@ async fn editing_ice_servers_mid_call_moves_the_call() {
         ))
         .unwrap()
     };
-    let server = natter_signal::server::SignalServer::bind("127.0.0.1:0".parse().unwrap()).await.unwrap().spawn();
+    let server = natter_signal::server::SignalServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .spawn();
     let participant = |name: &str, ice: natter_ice::IceConfig| ParticipantConfig {
         name: name.into(),
         room: "edit".into(),
         room_secret: None,
         signal_url: server.url(),
-        link: natter_call::peer::LinkSettings { ice, relay_only: true, bind: "127.0.0.1:0".parse().unwrap(), stack_defaults: false, offer_payload_types: Default::default() },
-        media: natter_call::media::MediaSettings { width: 320, height: 180, ..Default::default() },
+        link: natter_call::peer::LinkSettings {
+            ice,
+            relay_only: true,
+            bind: "127.0.0.1:0".parse().unwrap(),
+            stack_defaults: false,
+            offer_payload_types: Default::default(),
+        },
+        media: natter_call::media::MediaSettings {
+            width: 320,
+            height: 180,
+            ..Default::default()
+        },
         view: None,
         board: None,
         playout: None,
     };
-    let alice = Participant::join(participant("alice", config_for(&first))).await.unwrap();
+    let alice = Participant::join(participant("alice", config_for(&first)))
+        .await
+        .unwrap();
     let bob = Participant::join(participant("bob", config_for(&first))).await.unwrap();
 
     let relay_of = |report: &natter_call::report::ParticipantReport| {
-        report.peers.first().and_then(|p| p.path.as_ref()).and_then(|p| p.relay_server.clone())
+        report
+            .peers
+            .first()
+            .and_then(|p| p.path.as_ref())
+            .and_then(|p| p.relay_server.clone())
     };
-    let wait_until = |what: &'static str, check: Box<dyn Fn(&natter_call::report::ParticipantReport) -> bool + Send + Sync>| {
-        let alice = &alice;
-        async move {
-            let deadline = std::time::Instant::now() + Duration::from_secs(15);
-            loop {
-                let report = alice.snapshot().await;
-                if check(&report) {
-                    return report;
+    let wait_until =
+        |what: &'static str, check: Box<dyn Fn(&natter_call::report::ParticipantReport) -> bool + Send + Sync>| {
+            let alice = &alice;
+            async move {
+                let deadline = std::time::Instant::now() + Duration::from_secs(15);
+                loop {
+                    let report = alice.snapshot().await;
+                    if check(&report) {
+                        return report;
+                    }
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "{what} did not happen within 15 s: {report:#?}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                assert!(std::time::Instant::now() < deadline, "{what} did not happen within 15 s: {report:#?}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-        }
-    };
+        };
     let first_url = first.turn_url();
     let before = wait_until(
         "the call over the first server",
-        Box::new(move |r| r.peers.first().is_some_and(|p| p.state == "connected" && p.video.frames_decoded > 10) && relay_of(r) == Some(first_url.clone())),
+        Box::new(move |r| {
+            r.peers
+                .first()
+                .is_some_and(|p| p.state == "connected" && p.video.frames_decoded > 10)
+                && relay_of(r) == Some(first_url.clone())
+        }),
     )
     .await;
     let decoded_before = before.peers[0].video.frames_decoded;
@@ -254,14 +388,27 @@ async fn editing_ice_servers_mid_call_moves_the_call() {
     let second_url = second.turn_url();
     let after = wait_until(
         "the move to the second server",
-        Box::new(move |r| r.peers.first().is_some_and(|p| p.state == "connected") && relay_of(r) == Some(second_url.clone())),
+        Box::new(move |r| {
+            r.peers.first().is_some_and(|p| p.state == "connected") && relay_of(r) == Some(second_url.clone())
+        }),
     )
     .await;
-    let restart = after.peers[0].events.iter().find(|e| e.kind == "ice_restart").expect("an ice_restart event");
-    assert!(restart.detail.contains("the ICE servers were changed") && restart.detail.contains(&second.turn_url()), "{restart:?}");
+    let restart = after.peers[0]
+        .events
+        .iter()
+        .find(|e| e.kind == "ice_restart")
+        .expect("an ice_restart event");
+    assert!(
+        restart.detail.contains("the ICE servers were changed") && restart.detail.contains(&second.turn_url()),
+        "{restart:?}"
+    );
     // Media continues: frames keep decoding after the move.
     let target = after.peers[0].video.frames_decoded + 30;
-    let later = wait_until("frames after the move", Box::new(move |r| r.peers[0].video.frames_decoded >= target)).await;
+    let later = wait_until(
+        "frames after the move",
+        Box::new(move |r| r.peers[0].video.frames_decoded >= target),
+    )
+    .await;
     assert!(later.peers[0].video.frames_decoded > decoded_before);
     alice.leave().await;
     bob.leave().await;
@@ -275,8 +422,27 @@ fn turn_over_tcp_alone_carries_the_call() {
     let dir = TempDir::new("turntcp");
     let url = format!("turn:127.0.0.1:{}?transport=tcp", turn.port);
     let config = dir.path("ice.json");
-    std::fs::write(&config, format!(r#"{{"iceServers":[{{"urls":["{url}"],"username":"{}","credential":"{}"}}]}}"#, turn.user, turn.password)).unwrap();
-    let run = run_headless(&dir, "tcp", &["--participants", "2", "--duration", "3", "--relay-only", "--ice-config", config.to_str().unwrap()]);
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"iceServers":[{{"urls":["{url}"],"username":"{}","credential":"{}"}}]}}"#,
+            turn.user, turn.password
+        ),
+    )
+    .unwrap();
+    let run = run_headless(
+        &dir,
+        "tcp",
+        &[
+            "--participants",
+            "2",
+            "--duration",
+            "3",
+            "--relay-only",
+            "--ice-config",
+            config.to_str().unwrap(),
+        ],
+    );
     assert!(run.status.success(), "exit {:?}; stderr:\n{}", run.status, run.stderr);
     assert_all_streams_decoding(&run.report, 2, 30);
     for (receiver, peer) in streams(&run.report) {
@@ -292,14 +458,32 @@ fn turn_over_tcp_alone_carries_the_call() {
 fn turns_alone_carries_the_call() {
     let dir = TempDir::new("turns");
     let (ca, cert, key) = make_certificates(&dir);
-    let turn = Coturn::start_with(CoturnOptions { tls: Some((cert, key)), ..Default::default() });
+    let turn = Coturn::start_with(CoturnOptions {
+        tls: Some((cert, key)),
+        ..Default::default()
+    });
     let url = format!("turns:127.0.0.1:{}", turn.tls_port.unwrap());
     let config = dir.path("ice.json");
-    std::fs::write(&config, format!(r#"{{"iceServers":[{{"urls":["{url}"],"username":"{}","credential":"{}"}}]}}"#, turn.user, turn.password)).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"iceServers":[{{"urls":["{url}"],"username":"{}","credential":"{}"}}]}}"#,
+            turn.user, turn.password
+        ),
+    )
+    .unwrap();
     let run = run_headless_env(
         &dir,
         "tls",
-        &["--participants", "2", "--duration", "3", "--relay-only", "--ice-config", config.to_str().unwrap()],
+        &[
+            "--participants",
+            "2",
+            "--duration",
+            "3",
+            "--relay-only",
+            "--ice-config",
+            config.to_str().unwrap(),
+        ],
         &[("NATTER_EXTRA_CA_FILE", ca.to_str().unwrap())],
     );
     assert!(run.status.success(), "exit {:?}; stderr:\n{}", run.status, run.stderr);

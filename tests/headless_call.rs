@@ -32,7 +32,11 @@ fn three_participants_full_mesh_six_streams_decoding() {
     for (receiver, peer) in streams(&run.report) {
         let decoded = peer["video"]["frames_decoded"].as_u64().unwrap();
         let lost = peer["video"]["frames_lost"].as_u64().unwrap();
-        assert!(lost * 10 < decoded, "{receiver} ← {}: {lost} lost vs {decoded} decoded", peer["remote"]);
+        assert!(
+            lost * 10 < decoded,
+            "{receiver} ← {}: {lost} lost vs {decoded} decoded",
+            peer["remote"]
+        );
         assert_eq!(peer["video"]["frames_unreadable"], 0, "{receiver}: {peer:#}");
     }
 }
@@ -46,7 +50,15 @@ fn relay_only_through_coturn_uses_relay_paths() {
     let run = run_headless(
         &dir,
         "relay",
-        &["--participants", "2", "--duration", "4", "--relay-only", "--ice-config", config.to_str().unwrap()],
+        &[
+            "--participants",
+            "2",
+            "--duration",
+            "4",
+            "--relay-only",
+            "--ice-config",
+            config.to_str().unwrap(),
+        ],
     );
     assert!(run.status.success(), "exit {:?}; stderr:\n{}", run.status, run.stderr);
     assert_all_streams_decoding(&run.report, 2, 40);
@@ -74,7 +86,17 @@ fn two_processes_meet_through_a_signal_server() {
     let spawn = |name: &str| {
         let report = dir.path(&format!("{name}.json"));
         let child = Command::new(NATTER)
-            .args(["headless", "--participants", "1", "--expect", "2", "--duration", "4", "--bind", "127.0.0.1"])
+            .args([
+                "headless",
+                "--participants",
+                "1",
+                "--expect",
+                "2",
+                "--duration",
+                "4",
+                "--bind",
+                "127.0.0.1",
+            ])
             .args(["--signal", &url, "--room", "two-procs", "--report"])
             .arg(&report)
             .stderr(std::process::Stdio::piped())
@@ -104,7 +126,17 @@ fn a_room_with_a_secret_lets_in_only_those_who_know_it() {
         let report = dir.path(&format!("{name}.json"));
         let mut command = Command::new(NATTER);
         command
-            .args(["headless", "--participants", "1", "--expect", expect, "--duration", "3", "--bind", "127.0.0.1"])
+            .args([
+                "headless",
+                "--participants",
+                "1",
+                "--expect",
+                expect,
+                "--duration",
+                "3",
+                "--bind",
+                "127.0.0.1",
+            ])
             .args(["--signal", &url, "--room", "locked", "--report"])
             .arg(&report)
             .env_remove("NATTER_ROOM_SECRET")
@@ -118,7 +150,9 @@ fn a_room_with_a_secret_lets_in_only_those_who_know_it() {
     // Wait until the owner has opened the room: its log says it joined.
     let (lines, owner_log) = follow_log(owner.stderr.take().unwrap());
     loop {
-        let line = lines.recv_timeout(Duration::from_secs(30)).expect("the owner joined the room within 30 s");
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the owner joined the room within 30 s");
         if line.contains("joined") && line.contains("peers=0") {
             break;
         }
@@ -127,13 +161,24 @@ fn a_room_with_a_secret_lets_in_only_those_who_know_it() {
         let (child, _) = spawn(name, secret, "2");
         let output = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{name} must not get in; stderr:\n{stderr}");
-        assert!(stderr.contains("room_locked"), "{name}: the reason must be named; stderr:\n{stderr}");
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{name} must not get in; stderr:\n{stderr}"
+        );
+        assert!(
+            stderr.contains("room_locked"),
+            "{name}: the reason must be named; stderr:\n{stderr}"
+        );
         assert!(!stderr.contains("tea-at-five"), "{name}: the secret leaked into a log");
     }
     let (guest, guest_report) = spawn("guest", Some("tea-at-five"), "2");
     let owner_status = owner.wait().unwrap();
-    let owner_output = std::process::Output { status: owner_status, stdout: Vec::new(), stderr: owner_log.join().unwrap().into_bytes() };
+    let owner_output = std::process::Output {
+        status: owner_status,
+        stdout: Vec::new(),
+        stderr: owner_log.join().unwrap().into_bytes(),
+    };
     let guest_output = guest.wait_with_output().unwrap();
     for (output, report) in [(owner_output, owner_report), (guest_output, guest_report)] {
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -149,9 +194,21 @@ fn a_room_with_a_secret_lets_in_only_those_who_know_it() {
 fn a_bad_ice_config_is_a_clear_error() {
     let dir = TempDir::new("badcfg");
     let config = dir.path("ice.json");
-    std::fs::write(&config, r#"{"iceServers":[{"urls":["turn:127.0.0.1:70000"],"username":"u","credential":"c"}]}"#).unwrap();
+    std::fs::write(
+        &config,
+        r#"{"iceServers":[{"urls":["turn:127.0.0.1:70000"],"username":"u","credential":"c"}]}"#,
+    )
+    .unwrap();
     let output = Command::new(NATTER)
-        .args(["headless", "--participants", "2", "--duration", "1", "--ice-config", config.to_str().unwrap()])
+        .args([
+            "headless",
+            "--participants",
+            "2",
+            "--duration",
+            "1",
+            "--ice-config",
+            config.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -171,7 +228,10 @@ fn start_signal_server() -> (Reaped, String) {
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(Instant::now() < deadline, "natter signal-server did not listen on {listen} within 10 s");
+        assert!(
+            Instant::now() < deadline,
+            "natter signal-server did not listen on {listen} within 10 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     (server, format!("ws://{listen}"))
@@ -188,14 +248,25 @@ fn garbage_on_signaling_does_not_disturb_a_call() {
     if let tungstenite::stream::MaybeTlsStream::Plain(tcp) = socket.get_ref() {
         tcp.set_read_timeout(Some(Duration::from_secs(15))).unwrap(); // a missing message fails, never hangs
     }
-    send_text(&mut socket, r#"{"type":"join","room":"hostile","name":"mallory"}"#.into());
+    send_text(
+        &mut socket,
+        r#"{"type":"join","room":"hostile","name":"mallory"}"#.into(),
+    );
     let welcome = read_json(&mut socket);
     assert_eq!(welcome["type"], "welcome", "{welcome}");
 
     let dir = TempDir::new("garbage");
     let report = dir.path("call.json");
     let call = Command::new(NATTER)
-        .args(["headless", "--participants", "2", "--duration", "4", "--bind", "127.0.0.1"])
+        .args([
+            "headless",
+            "--participants",
+            "2",
+            "--duration",
+            "4",
+            "--bind",
+            "127.0.0.1",
+        ])
         .args(["--signal", &url, "--room", "hostile", "--report"])
         .arg(&report)
         .stderr(std::process::Stdio::piped())
@@ -227,9 +298,18 @@ fn garbage_on_signaling_does_not_disturb_a_call() {
     }
     assert!(!victims.is_empty(), "never saw the call's participants");
     for victim in &victims {
-        send_text(&mut socket, format!(r#"{{"type":"offer","to":"{victim}","sdp":"this is not SDP"}}"#));
-        send_text(&mut socket, format!(r#"{{"type":"answer","to":"{victim}","sdp":"v=0\r\nnonsense"}}"#));
-        send_text(&mut socket, format!(r#"{{"type":"candidate","to":"{victim}","candidate":{{"candidate":"candidate:garbage"}}}}"#));
+        send_text(
+            &mut socket,
+            format!(r#"{{"type":"offer","to":"{victim}","sdp":"this is not SDP"}}"#),
+        );
+        send_text(
+            &mut socket,
+            format!(r#"{{"type":"answer","to":"{victim}","sdp":"v=0\r\nnonsense"}}"#),
+        );
+        send_text(
+            &mut socket,
+            format!(r#"{{"type":"candidate","to":"{victim}","candidate":{{"candidate":"candidate:garbage"}}}}"#),
+        );
     }
     send_text(&mut socket, r#"{"type":"leave"}"#.into());
     drop(socket);
@@ -238,17 +318,28 @@ fn garbage_on_signaling_does_not_disturb_a_call() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(errors > 0, "the server never answered garbage with an error");
     assert!(output.status.success(), "exit {:?}; stderr:\n{stderr}", output.status);
-    assert!(stderr.contains("refused a session description: its session description could not be read"), "the malformed offer was not noticed:\n{stderr}");
+    assert!(
+        stderr.contains("refused a session description: its session description could not be read"),
+        "the malformed offer was not noticed:\n{stderr}"
+    );
     let report = read_report(&report, &stderr);
     // mallory left without ever connecting: only the two real participants' streams count.
-    let real: Vec<_> = streams(&report).into_iter().filter(|(_, peer)| peer["connect_ms"].is_number()).collect();
+    let real: Vec<_> = streams(&report)
+        .into_iter()
+        .filter(|(_, peer)| peer["connect_ms"].is_number())
+        .collect();
     assert_eq!(real.len(), 2, "{report:#}");
     for (receiver, peer) in real {
-        assert!(peer["video"]["frames_decoded"].as_u64().unwrap() >= 40, "{receiver}: {peer:#}");
+        assert!(
+            peer["video"]["frames_decoded"].as_u64().unwrap() >= 40,
+            "{receiver}: {peer:#}"
+        );
     }
 }
 
-fn read_json(socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>) -> serde_json::Value {
+fn read_json(
+    socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+) -> serde_json::Value {
     loop {
         match socket.read().expect("read from signaling") {
             tungstenite::Message::Text(text) => return serde_json::from_str(text.as_str()).expect("server sends JSON"),
@@ -257,8 +348,13 @@ fn read_json(socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsSt
     }
 }
 
-fn send_text(socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>, text: String) {
-    socket.send(tungstenite::Message::text(text)).expect("send to signaling");
+fn send_text(
+    socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+    text: String,
+) {
+    socket
+        .send(tungstenite::Message::text(text))
+        .expect("send to signaling");
 }
 
 /// A network namespace with only `lo` up and no multicast route, as in many containers: the
@@ -272,7 +368,11 @@ fn a_call_connects_in_a_namespace_without_multicast() {
             Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
             Err(e) => e.to_string(),
         };
-        assert_ne!(std::env::var("NATTER_REQUIRE_NETNS").as_deref(), Ok("1"), "network namespaces required (NATTER_REQUIRE_NETNS=1) but: {why}");
+        assert_ne!(
+            std::env::var("NATTER_REQUIRE_NETNS").as_deref(),
+            Ok("1"),
+            "network namespaces required (NATTER_REQUIRE_NETNS=1) but: {why}"
+        );
         eprintln!("SKIPPED: cannot create a network namespace: {why}");
         return;
     }
@@ -282,14 +382,25 @@ fn a_call_connects_in_a_namespace_without_multicast() {
         "ip link set lo up && ! ip route show table all | grep -q 224.0.0.0 && exec {NATTER} headless --participants 2 --duration 3 --report {}",
         report_path.display()
     );
-    let output = Command::new("unshare").args(["-n", "sh", "-c", &script]).env("RUST_LOG", "warn").output().expect("run unshare");
+    let output = Command::new("unshare")
+        .args(["-n", "sh", "-c", &script])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run unshare");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "exit {:?}; stderr:\n{stderr}", output.status);
     let report = read_report(&report_path, &stderr);
     assert_eq!(report["ok"], true, "{report:#}");
     assert_all_streams_decoding(&report, 2, 20);
-    assert!(stderr.contains("mDNS unavailable"), "the missing mDNS is said once: {stderr}");
-    assert_eq!(stderr.matches("mDNS unavailable").count(), 1, "said once, not per connection: {stderr}");
+    assert!(
+        stderr.contains("mDNS unavailable"),
+        "the missing mDNS is said once: {stderr}"
+    );
+    assert_eq!(
+        stderr.matches("mDNS unavailable").count(),
+        1,
+        "said once, not per connection: {stderr}"
+    );
 }
 
 /// A call that works one way only: everything of A's RTP is dropped on its way to the TURN
@@ -301,7 +412,9 @@ fn a_one_way_call_fails_with_the_reason_in_words() {
     use natter_rig::impair::{Direction, UdpProxy, is_rtp, relayed_payload};
     let turn = Coturn::start();
     let upstream = std::net::SocketAddr::new(turn.ip, turn.port);
-    let proxy = UdpProxy::start(upstream, |direction, datagram| direction == Direction::Down || !relayed_payload(datagram).is_some_and(is_rtp));
+    let proxy = UdpProxy::start(upstream, |direction, datagram| {
+        direction == Direction::Down || !relayed_payload(datagram).is_some_and(is_rtp)
+    });
     let dir = TempDir::new("oneway");
     let direct = dir.path("direct.json");
     std::fs::write(&direct, turn.ice_config_json()).unwrap();
@@ -311,7 +424,21 @@ fn a_one_way_call_fails_with_the_reason_in_words() {
     let (_signal, url) = natter_rig::signal_server(std::path::Path::new(NATTER));
     let run = |name: &str, config: &std::path::Path| {
         let config = config.to_str().unwrap();
-        let args = ["--participants", "1", "--expect", "2", "--signal", &url, "--room", "oneway", "--relay-only", "--ice-config", config, "--duration", "5"];
+        let args = [
+            "--participants",
+            "1",
+            "--expect",
+            "2",
+            "--signal",
+            &url,
+            "--room",
+            "oneway",
+            "--relay-only",
+            "--ice-config",
+            config,
+            "--duration",
+            "5",
+        ];
         run_headless(&dir, name, &args)
     };
     let (a, b) = std::thread::scope(|s| {
@@ -319,7 +446,10 @@ fn a_one_way_call_fails_with_the_reason_in_words() {
         let a = s.spawn(|| run("a", &through_proxy));
         (a.join().unwrap(), b.join().unwrap())
     });
-    assert!(proxy.dropped() > 0, "the proxy dropped nothing: the call did not go through it");
+    assert!(
+        proxy.dropped() > 0,
+        "the proxy dropped nothing: the call did not go through it"
+    );
     // A received B's media: by what it received alone, A would say the call is fine.
     let (_, at_a) = streams(&a.report).into_iter().next().expect("A saw B");
     assert!(at_a["video"]["frames_decoded"].as_u64().unwrap() > 20, "{at_a:#}");
@@ -328,8 +458,14 @@ fn a_one_way_call_fails_with_the_reason_in_words() {
     assert_eq!(a.status.code(), Some(1), "A must fail; stderr:\n{}", a.stderr);
     assert_eq!(a.report["ok"], false, "{:#}", a.report);
     let reason = a.report["reason"].as_str().unwrap();
-    assert!(reason.contains("receives no video from us") || reason.contains("has not confirmed receiving our video"), "{reason}");
+    assert!(
+        reason.contains("receives no video from us") || reason.contains("has not confirmed receiving our video"),
+        "{reason}"
+    );
     assert_eq!(at_a["sent"]["video"]["remote_packets_received"], 0, "{at_a:#}");
-    assert!(at_a["sent"]["video"]["packets_sent"].as_u64().unwrap() > 100, "{at_a:#}");
+    assert!(
+        at_a["sent"]["video"]["packets_sent"].as_u64().unwrap() > 100,
+        "{at_a:#}"
+    );
     assert_eq!(b.report["ok"], false, "B received nothing either: {:#}", b.report);
 }

@@ -12,34 +12,63 @@ use support::*;
 
 /// A call through a proxy in front of coturn: returns the report. `change` runs on its own
 /// thread with the proxy once media flows (to change the link mid-call).
-fn impaired_call(name: &str, seconds: u32, conditions: LinkConditions, change: impl FnOnce(&UdpProxy) + Send) -> serde_json::Value {
+fn impaired_call(
+    name: &str,
+    seconds: u32,
+    conditions: LinkConditions,
+    change: impl FnOnce(&UdpProxy) + Send,
+) -> serde_json::Value {
     let turn = Coturn::start();
     let upstream = std::net::SocketAddr::new(turn.ip, turn.port);
     // Each client's uplink misbehaves: every direction of the call crosses one bad link (as in
     // the bench's `impaired_*`), so "10 % loss" is 10 % end to end.
-    let proxy = UdpProxy::builder(upstream).conditions(Direction::Up, conditions).seed(7).start();
+    let proxy = UdpProxy::builder(upstream)
+        .conditions(Direction::Up, conditions)
+        .seed(7)
+        .start();
     let dir = TempDir::new(name);
     let config = dir.path("proxy.json");
     let proxied = turn.ice_config_json_via(proxy.addr);
     std::fs::write(&config, proxied).unwrap();
     let duration = seconds.to_string();
-    let args = ["--participants", "2", "--relay-only", "--ice-config", config.to_str().unwrap(), "--duration", &duration];
+    let args = [
+        "--participants",
+        "2",
+        "--relay-only",
+        "--ice-config",
+        config.to_str().unwrap(),
+        "--duration",
+        &duration,
+    ];
     let run = std::thread::scope(|s| {
         let call = s.spawn(|| run_headless(&dir, name, &args));
         // Media flows once a few hundred kilobytes went up through the proxy (bounded wait).
         let started = Instant::now();
-        while proxy.stats(Direction::Up).passed_bytes < 200_000 && started.elapsed() < Duration::from_secs(30) && !call.is_finished() {
+        while proxy.stats(Direction::Up).passed_bytes < 200_000
+            && started.elapsed() < Duration::from_secs(30)
+            && !call.is_finished()
+        {
             std::thread::sleep(Duration::from_millis(50));
         }
         change(&proxy);
         call.join().unwrap()
     });
-    assert!(proxy.stats(Direction::Up).passed_bytes > 0, "the call did not go through the proxy");
+    assert!(
+        proxy.stats(Direction::Up).passed_bytes > 0,
+        "the call did not go through the proxy"
+    );
     // To look at a run's figures: NATTER_IMPAIRED_REPORTS=DIR keeps each report there.
     if let Ok(keep) = std::env::var("NATTER_IMPAIRED_REPORTS") {
-        let _ = std::fs::write(std::path::Path::new(&keep).join(format!("{name}.json")), run.report.to_string());
+        let _ = std::fs::write(
+            std::path::Path::new(&keep).join(format!("{name}.json")),
+            run.report.to_string(),
+        );
     }
-    assert!(run.report["participants"].as_array().is_some_and(|p| p.len() == 2), "stderr:\n{}", run.stderr);
+    assert!(
+        run.report["participants"].as_array().is_some_and(|p| p.len() == 2),
+        "stderr:\n{}",
+        run.stderr
+    );
     run.report
 }
 
@@ -54,14 +83,34 @@ fn time_at(video: &serde_json::Value, size: (u64, u64), duration_ms: f64) -> f64
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["at_ms"].as_f64().unwrap(), (c["width"].as_u64().unwrap(), c["height"].as_u64().unwrap())))
+        .map(|c| {
+            (
+                c["at_ms"].as_f64().unwrap(),
+                (c["width"].as_u64().unwrap(), c["height"].as_u64().unwrap()),
+            )
+        })
         .collect();
-    let ends = changes.iter().skip(1).map(|(at, _)| *at).chain(std::iter::once(duration_ms));
-    changes.iter().zip(ends).filter(|((_, s), _)| *s == size).map(|((from, _), to)| (to - from).max(0.0)).sum()
+    let ends = changes
+        .iter()
+        .skip(1)
+        .map(|(at, _)| *at)
+        .chain(std::iter::once(duration_ms));
+    changes
+        .iter()
+        .zip(ends)
+        .filter(|((_, s), _)| *s == size)
+        .map(|((from, _), to)| (to - from).max(0.0))
+        .sum()
 }
 
 fn frames_sent(report: &serde_json::Value) -> u64 {
-    report["participants"].as_array().unwrap().iter().map(|p| p["frames_sent"].as_u64().unwrap()).min().unwrap()
+    report["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["frames_sent"].as_u64().unwrap())
+        .min()
+        .unwrap()
 }
 
 #[test]
@@ -70,11 +119,20 @@ fn under_a_300_kbit_cap_video_and_audio_keep_arriving_and_the_limit_is_named() {
     let sent = frames_sent(&report);
     for peer in &peers(&report) {
         let decoded = peer["video"]["frames_decoded"].as_u64().unwrap();
-        assert!(decoded * 2 > sent, "under the cap at least half the frames arrive (Natter before: none): {decoded} of {sent}: {peer:#}");
-        assert!(peer["audio"]["packets_received"].as_u64().unwrap() > 400, "audio keeps arriving: {peer:#}");
+        assert!(
+            decoded * 2 > sent,
+            "under the cap at least half the frames arrive (Natter before: none): {decoded} of {sent}: {peer:#}"
+        );
+        assert!(
+            peer["audio"]["packets_received"].as_u64().unwrap() > 400,
+            "audio keeps arriving: {peer:#}"
+        );
         let video = &peer["sent"]["video"];
         let small_ms = time_at(video, (320, 180), 14_000.0);
-        assert!(small_ms > 7_000.0, "mostly the small picture on a 300 kbit/s link ({small_ms} ms of it; the rest: set-up and probes for more): {video:#}");
+        assert!(
+            small_ms > 7_000.0,
+            "mostly the small picture on a 300 kbit/s link ({small_ms} ms of it; the rest: set-up and probes for more): {video:#}"
+        );
         let target = video["target_kbps"].as_f64().expect("an estimate");
         // It follows the cap, above it only while a step up probes for more (1.5 × what got
         // through + 100 kbit/s at most), never the 1–2 Mbit/s of a clear link.
@@ -83,7 +141,10 @@ fn under_a_300_kbit_cap_video_and_audio_keep_arriving_and_the_limit_is_named() {
         let note = peer["quality_note"].as_str().unwrap();
         // (At the very end a probe for the larger picture may be under way: then the picture is
         // full size at reduced quality.)
-        assert!(note.contains("kbit/s") && (note.contains("320×180") || note.contains("reduced quality")), "{note}");
+        assert!(
+            note.contains("kbit/s") && (note.contains("320×180") || note.contains("reduced quality")),
+            "{note}"
+        );
     }
 }
 
@@ -96,9 +157,17 @@ fn when_the_cap_lifts_the_full_picture_comes_back() {
     });
     for peer in &peers(&report) {
         let video = &peer["sent"]["video"];
-        let sizes: Vec<(u64, u64)> = video["resolution_changes"].as_array().unwrap().iter().map(|c| (c["width"].as_u64().unwrap(), c["height"].as_u64().unwrap())).collect();
+        let sizes: Vec<(u64, u64)> = video["resolution_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["width"].as_u64().unwrap(), c["height"].as_u64().unwrap()))
+            .collect();
         assert!(sizes.contains(&(320, 180)), "small under the cap: {video:#}");
-        assert_eq!(video["resolution"], "640x360", "full size once the link is clear: {video:#}");
+        assert_eq!(
+            video["resolution"], "640x360",
+            "full size once the link is clear: {video:#}"
+        );
         assert_eq!(peer["quality_limitation"], "none", "{peer:#}");
         assert!(peer["video"]["frames_decoded"].as_u64().unwrap() > 200, "{peer:#}");
     }
@@ -110,14 +179,20 @@ fn with_10_percent_loss_resends_go_out_within_their_bound_and_frames_keep_arrivi
     let sent = frames_sent(&report);
     for peer in &peers(&report) {
         let decoded = peer["video"]["frames_decoded"].as_u64().unwrap();
-        assert!(decoded * 10 > sent * 7, "most frames arrive at 10 % loss (before: 12 %): {decoded} of {sent}: {peer:#}");
+        assert!(
+            decoded * 10 > sent * 7,
+            "most frames arrive at 10 % loss (before: 12 %): {decoded} of {sent}: {peer:#}"
+        );
         let video = &peer["sent"]["video"];
         let resent = video["retransmitted_packets"].as_u64().unwrap();
         let packets = video["packets_sent"].as_u64().unwrap();
         assert!(resent > 0, "lost packets are resent: {video:#}");
         // 10 % of the originals lost; the bound is 15 % of the estimate at that loss (a loss rate
         // and a half), so resends stay well below a quarter of what is sent.
-        assert!(resent * 4 < packets, "resends are bounded: {resent} of {packets} packets: {video:#}");
+        assert!(
+            resent * 4 < packets,
+            "resends are bounded: {resent} of {packets} packets: {video:#}"
+        );
     }
 }
 
@@ -139,7 +214,10 @@ fn a_clear_link_sends_the_full_picture_and_names_no_limit() {
 fn in_a_mesh_one_capped_participant_does_not_drag_the_others_down() {
     let turn = Coturn::start();
     let upstream = std::net::SocketAddr::new(turn.ip, turn.port);
-    let proxy = UdpProxy::builder(upstream).conditions(Direction::Up, LinkConditions::perfect().rate(300_000)).seed(3).start();
+    let proxy = UdpProxy::builder(upstream)
+        .conditions(Direction::Up, LinkConditions::perfect().rate(300_000))
+        .seed(3)
+        .start();
     let dir = TempDir::new("mesh3cap");
     let direct = dir.path("direct.json");
     std::fs::write(&direct, turn.ice_config_json()).unwrap();
@@ -149,7 +227,21 @@ fn in_a_mesh_one_capped_participant_does_not_drag_the_others_down() {
     let (_signal, url) = natter_rig::signal_server(std::path::Path::new(NATTER));
     let run = |name: &str, participants: &str, config: &std::path::Path| {
         let config = config.to_str().unwrap();
-        let args = ["--participants", participants, "--expect", "3", "--signal", &url, "--room", "mesh3cap", "--relay-only", "--ice-config", config, "--duration", "14"];
+        let args = [
+            "--participants",
+            participants,
+            "--expect",
+            "3",
+            "--signal",
+            &url,
+            "--room",
+            "mesh3cap",
+            "--relay-only",
+            "--ice-config",
+            config,
+            "--duration",
+            "14",
+        ];
         run_headless(&dir, name, &args)
     };
     let (pair, lone) = std::thread::scope(|s| {
@@ -157,17 +249,34 @@ fn in_a_mesh_one_capped_participant_does_not_drag_the_others_down() {
         let lone = s.spawn(|| run("lone", "1", &capped));
         (pair.join().unwrap(), lone.join().unwrap())
     });
-    assert!(proxy.stats(Direction::Up).passed_bytes > 0, "the capped participant's call did not go through the proxy");
-    let lone_id = lone.report["participants"][0]["id"].as_str().expect("the capped participant's id").to_string();
-    let pair_ids: Vec<String> = pair.report["participants"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()).collect();
+    assert!(
+        proxy.stats(Direction::Up).passed_bytes > 0,
+        "the capped participant's call did not go through the proxy"
+    );
+    let lone_id = lone.report["participants"][0]["id"]
+        .as_str()
+        .expect("the capped participant's id")
+        .to_string();
+    let pair_ids: Vec<String> = pair.report["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(pair_ids.len(), 2, "stderr:\n{}", pair.stderr);
     for (sender, peer) in streams(&pair.report) {
         let video = &peer["sent"]["video"];
         if peer["remote"] == lone_id.as_str() {
             // What the capped one sends us arrives (its estimate holds it to its uplink)...
-            assert!(peer["video"]["frames_decoded"].as_u64().unwrap() > 150, "{sender} ← capped: {peer:#}");
+            assert!(
+                peer["video"]["frames_decoded"].as_u64().unwrap() > 150,
+                "{sender} ← capped: {peer:#}"
+            );
         } else {
-            assert_eq!(video["resolution"], "640x360", "{sender} → the other uncapped one keeps the full picture: {video:#}");
+            assert_eq!(
+                video["resolution"], "640x360",
+                "{sender} → the other uncapped one keeps the full picture: {video:#}"
+            );
             assert_eq!(peer["quality_limitation"], "none", "{peer:#}");
             assert!(peer["video"]["frames_decoded"].as_u64().unwrap() > 300, "{peer:#}");
         }
@@ -175,7 +284,10 @@ fn in_a_mesh_one_capped_participant_does_not_drag_the_others_down() {
     // ...and it sends the small picture, the limit named.
     for (_, peer) in streams(&lone.report) {
         let video = &peer["sent"]["video"];
-        assert!(time_at(video, (320, 180), 14_000.0) > 7_000.0, "the capped uplink carries the small picture: {video:#}");
+        assert!(
+            time_at(video, (320, 180), 14_000.0) > 7_000.0,
+            "the capped uplink carries the small picture: {video:#}"
+        );
         assert_eq!(peer["quality_limitation"], "bandwidth", "{peer:#}");
     }
 }

@@ -11,11 +11,11 @@
 mod support;
 
 use natter_rig::browser::{self, Browser, BrowserOptions, BrowserParticipant, BrowserRun};
+use natter_rig::impair::{Direction, LinkConditions, UdpProxy};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use natter_rig::impair::{Direction, LinkConditions, UdpProxy};
 use support::*;
 
 /// Frames (and audio packets) each side must have from each other side: a call of
@@ -41,9 +41,14 @@ fn run_here_or_sealed(test: &str) -> bool {
     if std::env::var_os(SEALED).is_some() {
         return true;
     }
-    let can_seal = Command::new("unshare").args(["-n", "true"]).output().is_ok_and(|o| o.status.success());
+    let can_seal = Command::new("unshare")
+        .args(["-n", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !can_seal {
-        eprintln!("{test}: no network namespace on this machine; running unsealed (Chromium may also use this machine's other addresses)");
+        eprintln!(
+            "{test}: no network namespace on this machine; running unsealed (Chromium may also use this machine's other addresses)"
+        );
         return true;
     }
     let exe = std::env::current_exe().expect("the test binary");
@@ -55,8 +60,14 @@ fn run_here_or_sealed(test: &str) -> bool {
         .env(SEALED, "1")
         .output()
         .expect("run the sealed copy of the test");
-    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success() && stdout.contains("1 passed"), "{test} failed inside its network namespace:\n{stdout}\n{stderr}");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{test} failed inside its network namespace:\n{stdout}\n{stderr}"
+    );
     false
 }
 
@@ -68,9 +79,13 @@ fn browser_or_skip(test: &str) -> Option<Browser> {
     }
     match Browser::find() {
         Ok(browser) => Some(browser),
-        Err(missing) if browser::required() => panic!("browser tests required (NATTER_REQUIRE_BROWSER is set) but: {missing}"),
+        Err(missing) if browser::required() => {
+            panic!("browser tests required (NATTER_REQUIRE_BROWSER is set) but: {missing}")
+        }
         Err(missing) => {
-            eprintln!("skipping {test}: {missing} (bash scripts/setup.sh installs it; NATTER_REQUIRE_BROWSER=1 makes this a failure)");
+            eprintln!(
+                "skipping {test}: {missing} (bash scripts/setup.sh installs it; NATTER_REQUIRE_BROWSER=1 makes this a failure)"
+            );
             None
         }
     }
@@ -137,7 +152,12 @@ impl Room {
         let mut command = Command::new(NATTER);
         command
             .args(["headless", "--participants", "1", "--bind", "127.0.0.1"])
-            .args(["--expect", &self.expect.to_string(), "--duration", &self.call_s.to_string()])
+            .args([
+                "--expect",
+                &self.expect.to_string(),
+                "--duration",
+                &self.call_s.to_string(),
+            ])
             .args(["--signal", &self.url, "--room", &self.name, "--report"])
             .arg(&report)
             .env("RUST_LOG", "natter=info,natter_call=info,warn")
@@ -151,7 +171,13 @@ impl Room {
         }
         let mut child = command.spawn().expect("start natter headless");
         let lines = browser::follow(child.stderr.take().unwrap());
-        let mut natter = NatterParticipant { name: name.into(), child: Some(child), lines, log: String::new(), report };
+        let mut natter = NatterParticipant {
+            name: name.into(),
+            child: Some(child),
+            lines,
+            log: String::new(),
+            report,
+        };
         natter.wait_joined();
         natter
     }
@@ -194,7 +220,12 @@ impl NatterParticipant {
             let line = self
                 .lines
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|_| panic!("natter {} did not join within {JOIN_LIMIT:?}; log:\n{}", self.name, self.log));
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "natter {} did not join within {JOIN_LIMIT:?}; log:\n{}",
+                        self.name, self.log
+                    )
+                });
             self.log.push_str(&line);
             self.log.push('\n');
             if line.contains("joined") && line.contains("peers=") {
@@ -216,7 +247,10 @@ impl NatterParticipant {
             }
             if Instant::now() >= deadline {
                 let _ = child.kill();
-                panic!("natter {} still running after {RUN_LIMIT:?}; log:\n{}", self.name, self.log);
+                panic!(
+                    "natter {} still running after {RUN_LIMIT:?}; log:\n{}",
+                    self.name, self.log
+                );
             }
         };
         while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
@@ -224,7 +258,12 @@ impl NatterParticipant {
             self.log.push('\n');
         }
         let report = read_report(&self.report, &self.log);
-        NatterRun { name: self.name.clone(), success: status.success(), log: std::mem::take(&mut self.log), report }
+        NatterRun {
+            name: self.name.clone(),
+            success: status.success(),
+            log: std::mem::take(&mut self.log),
+            report,
+        }
     }
 }
 
@@ -244,7 +283,10 @@ impl NatterRun {
 
     /// Its `peers[]` entry for the remote with this id.
     fn peer(&self, remote: &str) -> Option<&Value> {
-        self.report["participants"][0]["peers"].as_array()?.iter().find(|p| p["remote"] == remote)
+        self.report["participants"][0]["peers"]
+            .as_array()?
+            .iter()
+            .find(|p| p["remote"] == remote)
     }
 }
 
@@ -262,24 +304,34 @@ fn assert_media_both_ways(chromium: &BrowserRun, chromium_id: &str, natters: &[&
                 let decoded = seen["video_in"]["framesDecoded"].as_u64().unwrap_or(0);
                 let audio = seen["audio_in"]["packetsReceived"].as_u64().unwrap_or(0);
                 if decoded <= MIN_FRAMES {
-                    problems.push(format!("the browser decoded {decoded} frames from natter {name} ({id}), want > {MIN_FRAMES}"));
+                    problems.push(format!(
+                        "the browser decoded {decoded} frames from natter {name} ({id}), want > {MIN_FRAMES}"
+                    ));
                 }
                 if audio <= MIN_AUDIO_PACKETS {
-                    problems.push(format!("the browser got {audio} audio packets from natter {name} ({id}), want > {MIN_AUDIO_PACKETS}"));
+                    problems.push(format!(
+                        "the browser got {audio} audio packets from natter {name} ({id}), want > {MIN_AUDIO_PACKETS}"
+                    ));
                 }
             }
         }
         // Natter's side: decoded video and received audio from the browser.
         match natter.peer(chromium_id) {
-            None => problems.push(format!("natter {name} has no peer entry for the browser ({chromium_id})")),
+            None => problems.push(format!(
+                "natter {name} has no peer entry for the browser ({chromium_id})"
+            )),
             Some(peer) => {
                 let decoded = peer["video"]["frames_decoded"].as_u64().unwrap_or(0);
                 let audio = peer["audio"]["packets_received"].as_u64().unwrap_or(0);
                 if decoded <= MIN_FRAMES {
-                    problems.push(format!("natter {name} decoded {decoded} frames from the browser, want > {MIN_FRAMES}"));
+                    problems.push(format!(
+                        "natter {name} decoded {decoded} frames from the browser, want > {MIN_FRAMES}"
+                    ));
                 }
                 if audio <= MIN_AUDIO_PACKETS {
-                    problems.push(format!("natter {name} got {audio} audio packets from the browser, want > {MIN_AUDIO_PACKETS}"));
+                    problems.push(format!(
+                        "natter {name} got {audio} audio packets from the browser, want > {MIN_AUDIO_PACKETS}"
+                    ));
                 }
                 if peer["state"] != "connected" {
                     problems.push(format!("natter {name}: connection to the browser is {}", peer["state"]));
@@ -287,17 +339,32 @@ fn assert_media_both_ways(chromium: &BrowserRun, chromium_id: &str, natters: &[&
             }
         }
         if !natter.success {
-            problems.push(format!("natter {name} exited with failure: {}", natter.report["reason"]));
+            problems.push(format!(
+                "natter {name} exited with failure: {}",
+                natter.report["reason"]
+            ));
         }
     }
     if chromium.report["ok"] != true || !chromium.status.success() {
-        problems.push(format!("the browser driver exited with {:?}: {}", chromium.status, chromium.report["reason"]));
+        problems.push(format!(
+            "the browser driver exited with {:?}: {}",
+            chromium.status, chromium.report["reason"]
+        ));
     }
     if problems.is_empty() {
         return;
     }
-    let natter_side: Vec<String> =
-        natters.iter().map(|n| format!("--- natter {} report:\n{:#}\n--- the end of its log:\n{}", n.name, n.report, last_lines(&n.log, 60))).collect();
+    let natter_side: Vec<String> = natters
+        .iter()
+        .map(|n| {
+            format!(
+                "--- natter {} report:\n{:#}\n--- the end of its log:\n{}",
+                n.name,
+                n.report,
+                last_lines(&n.log, 60)
+            )
+        })
+        .collect();
     panic!(
         "{}\n--- browser report:\n{:#}\n--- browser log:\n{}\n{}\n--- in short:\n{}",
         problems.join("\n"),
@@ -317,16 +384,26 @@ fn last_lines(log: &str, n: usize) -> String {
 fn assert_path(chromium: &BrowserRun, natters: &[&NatterRun], chromium_id: &str, want: &str) {
     for natter in natters {
         let seen = chromium.peer(natter.id()).expect("checked above");
-        assert_eq!(seen["path"]["local_candidate"], want, "browser → natter {}: {:#}", natter.name, seen["path"]);
+        assert_eq!(
+            seen["path"]["local_candidate"], want,
+            "browser → natter {}: {:#}",
+            natter.name, seen["path"]
+        );
         let peer = natter.peer(chromium_id).expect("checked above");
-        assert_eq!(peer["path"]["local_candidate"], want, "natter {} → browser: {:#}", natter.name, peer["path"]);
+        assert_eq!(
+            peer["path"]["local_candidate"], want,
+            "natter {} → browser: {:#}",
+            natter.name, peer["path"]
+        );
     }
 }
 
 /// Natter is in the room first; Chromium joins and offers (the newcomer offers).
 #[test]
 fn chromium_offers_to_natter_on_host_candidates() {
-    let Some(browser) = browser_or_skip("chromium_offers_to_natter_on_host_candidates") else { return };
+    let Some(browser) = browser_or_skip("chromium_offers_to_natter_on_host_candidates") else {
+        return;
+    };
     let room = Room::new("chromium-offers", 2);
     let natter = room.natter("natter");
     let (chromium, chromium_id) = room.browser(&browser, "chromium");
@@ -341,7 +418,9 @@ fn chromium_offers_to_natter_on_host_candidates() {
 /// the numbers of Chromium's offer.
 #[test]
 fn chromium_offers_h264_only_to_natter() {
-    let Some(browser) = browser_or_skip("chromium_offers_h264_only_to_natter") else { return };
+    let Some(browser) = browser_or_skip("chromium_offers_h264_only_to_natter") else {
+        return;
+    };
     let mut room = Room::new("chromium-offers-h264", 2);
     room.video_codec = Some("h264".into());
     let natter = room.natter("natter");
@@ -351,14 +430,20 @@ fn chromium_offers_h264_only_to_natter() {
     assert_media_both_ways(&chromium, &chromium_id, &[&natter]);
     let seen = chromium.peer(natter.id()).expect("checked above");
     for direction in ["video_in", "video_out"] {
-        assert_eq!(seen[direction]["codec"]["mimeType"], "video/H264", "{direction}: {:#}", seen[direction]);
+        assert_eq!(
+            seen[direction]["codec"]["mimeType"], "video/H264",
+            "{direction}: {:#}",
+            seen[direction]
+        );
     }
 }
 
 /// Chromium is in the room first; Natter joins and offers.
 #[test]
 fn natter_offers_to_chromium_on_host_candidates() {
-    let Some(browser) = browser_or_skip("natter_offers_to_chromium_on_host_candidates") else { return };
+    let Some(browser) = browser_or_skip("natter_offers_to_chromium_on_host_candidates") else {
+        return;
+    };
     let room = Room::new("natter-offers", 2);
     let (chromium, chromium_id) = room.browser(&browser, "chromium");
     let natter = room.natter("natter").finish();
@@ -373,7 +458,9 @@ fn natter_offers_to_chromium_on_host_candidates() {
 /// which kind of candidate Chromium trickled, and the call must work with either.
 #[test]
 fn natter_offers_to_chromium_with_mdns_hiding_on() {
-    let Some(browser) = browser_or_skip("natter_offers_to_chromium_with_mdns_hiding_on") else { return };
+    let Some(browser) = browser_or_skip("natter_offers_to_chromium_with_mdns_hiding_on") else {
+        return;
+    };
     let mut room = Room::new("natter-offers-mdns", 2);
     room.mdns_hide_ips = true;
     let (chromium, chromium_id) = room.browser(&browser, "chromium");
@@ -390,14 +477,19 @@ fn natter_offers_to_chromium_with_mdns_hiding_on() {
         .filter(|c| !c.is_empty())
         .collect();
     let mdns = trickled.iter().any(|c| c.contains(".local "));
-    eprintln!("with mDNS hiding on, Chromium trickled {}: {trickled:?}", if mdns { "mDNS names" } else { "plain addresses" });
+    eprintln!(
+        "with mDNS hiding on, Chromium trickled {}: {trickled:?}",
+        if mdns { "mDNS names" } else { "plain addresses" }
+    );
 }
 
 /// Relay-only through one coturn on both sides (Natter `--relay-only`, Chromium
 /// `iceTransportPolicy: "relay"` with the same servers); Chromium offers.
 #[test]
 fn chromium_offers_to_natter_relay_only() {
-    let Some(browser) = browser_or_skip("chromium_offers_to_natter_relay_only") else { return };
+    let Some(browser) = browser_or_skip("chromium_offers_to_natter_relay_only") else {
+        return;
+    };
     let turn = Coturn::start();
     let room = Room::new("chromium-offers-relay", 2).relay_only_through(&turn);
     let natter = room.natter("natter");
@@ -411,7 +503,9 @@ fn chromium_offers_to_natter_relay_only() {
 /// Relay-only as above; Natter offers.
 #[test]
 fn natter_offers_to_chromium_relay_only() {
-    let Some(browser) = browser_or_skip("natter_offers_to_chromium_relay_only") else { return };
+    let Some(browser) = browser_or_skip("natter_offers_to_chromium_relay_only") else {
+        return;
+    };
     let turn = Coturn::start();
     let room = Room::new("natter-offers-relay", 2).relay_only_through(&turn);
     let (chromium, chromium_id) = room.browser(&browser, "chromium");
@@ -425,7 +519,9 @@ fn natter_offers_to_chromium_relay_only() {
 /// both). Chromium and each Natter get each other's media; so do the two Natters.
 #[test]
 fn two_natters_and_chromium_in_one_room() {
-    let Some(browser) = browser_or_skip("two_natters_and_chromium_in_one_room") else { return };
+    let Some(browser) = browser_or_skip("two_natters_and_chromium_in_one_room") else {
+        return;
+    };
     let room = Room::new("three", 3);
     let first = room.natter("natter-a");
     let (chromium, chromium_id) = room.browser(&browser, "chromium");
@@ -434,9 +530,19 @@ fn two_natters_and_chromium_in_one_room() {
     let first = first.finish();
     assert_media_both_ways(&chromium, &chromium_id, &[&first, &second]);
     for (receiver, sender) in [(&first, &second), (&second, &first)] {
-        let peer = receiver.peer(sender.id()).unwrap_or_else(|| panic!("{} has no entry for {}: {:#}", receiver.name, sender.name, receiver.report));
+        let peer = receiver.peer(sender.id()).unwrap_or_else(|| {
+            panic!(
+                "{} has no entry for {}: {:#}",
+                receiver.name, sender.name, receiver.report
+            )
+        });
         let decoded = peer["video"]["frames_decoded"].as_u64().unwrap_or(0);
-        assert!(decoded > MIN_FRAMES, "{} decoded {decoded} frames from {}: {peer:#}", receiver.name, sender.name);
+        assert!(
+            decoded > MIN_FRAMES,
+            "{} decoded {decoded} frames from {}: {peer:#}",
+            receiver.name,
+            sender.name
+        );
     }
 }
 
@@ -448,7 +554,10 @@ fn impaired_call_with_chromium(test: &str, conditions: LinkConditions) -> Option
     let browser = browser_or_skip(test)?;
     let turn = Coturn::start();
     let upstream = std::net::SocketAddr::new(turn.ip, turn.port);
-    let proxy = UdpProxy::builder(upstream).conditions(Direction::Up, conditions).seed(7).start();
+    let proxy = UdpProxy::builder(upstream)
+        .conditions(Direction::Up, conditions)
+        .seed(7)
+        .start();
     let mut room = Room::new(test, 2).relay_only_via(&turn, proxy.addr);
     room.call_s = 12;
     let natter = room.natter("natter");
@@ -456,7 +565,10 @@ fn impaired_call_with_chromium(test: &str, conditions: LinkConditions) -> Option
     let chromium = chromium.finish(RUN_LIMIT);
     let natter = natter.finish();
     assert_media_both_ways(&chromium, &chromium_id, &[&natter]);
-    assert!(proxy.stats(Direction::Up).passed_bytes > 0, "the call did not go through the proxy");
+    assert!(
+        proxy.stats(Direction::Up).passed_bytes > 0,
+        "the call did not go through the proxy"
+    );
     let ours = natter.peer(&chromium_id).expect("checked above").clone();
     let theirs = chromium.peer(natter.id()).expect("checked above").clone();
     let video = &ours["sent"]["video"];
@@ -477,7 +589,9 @@ fn impaired_call_with_chromium(test: &str, conditions: LinkConditions) -> Option
 /// Frames Chromium decoded over those Natter's link to it carried (from its first frame on).
 fn decoded_share(ours: &Value, theirs: &Value) -> f64 {
     let decoded = theirs["video_in"]["framesDecoded"].as_f64().unwrap_or(0.0);
-    let sent = ours["sent"]["video"]["frames_sent"].as_f64().expect("frames sent on the link");
+    let sent = ours["sent"]["video"]["frames_sent"]
+        .as_f64()
+        .expect("frames sent on the link");
     decoded / sent
 }
 
@@ -487,15 +601,31 @@ fn decoded_share(ours: &Value, theirs: &Value) -> f64 {
 #[test]
 fn natter_fits_its_video_to_a_capped_link_towards_chromium() {
     let test = "natter_fits_its_video_to_a_capped_link_towards_chromium";
-    let Some((ours, theirs)) = impaired_call_with_chromium(test, LinkConditions::perfect().rate(300_000)) else { return };
+    let Some((ours, theirs)) = impaired_call_with_chromium(test, LinkConditions::perfect().rate(300_000)) else {
+        return;
+    };
     let video = &ours["sent"]["video"];
-    let target = video["target_kbps"].as_f64().unwrap_or_else(|| panic!("no estimate from Chromium's feedback: {video:#}"));
-    assert!(target < 600.0, "the estimate follows the 300 kbit/s cap (Chromium's feedback reached it): {target} kbit/s; {video:#}");
+    let target = video["target_kbps"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no estimate from Chromium's feedback: {video:#}"));
+    assert!(
+        target < 600.0,
+        "the estimate follows the 300 kbit/s cap (Chromium's feedback reached it): {target} kbit/s; {video:#}"
+    );
     assert_eq!(ours["quality_limitation"], "bandwidth", "{ours:#}");
-    let sizes: Vec<u64> = video["resolution_changes"].as_array().unwrap().iter().filter_map(|c| c["height"].as_u64()).collect();
+    let sizes: Vec<u64> = video["resolution_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["height"].as_u64())
+        .collect();
     assert!(sizes.contains(&180), "the small picture went out: {video:#}");
     let share = decoded_share(&ours, &theirs);
-    assert!(share > 0.8, "Chromium decoded {:.0} % of the frames sent to it: {theirs:#}", share * 100.0);
+    assert!(
+        share > 0.8,
+        "Chromium decoded {:.0} % of the frames sent to it: {theirs:#}",
+        share * 100.0
+    );
 }
 
 /// At 10 % loss on every uplink, Chromium's NACKs are answered with RTX on the stream it agreed
@@ -503,9 +633,18 @@ fn natter_fits_its_video_to_a_capped_link_towards_chromium() {
 #[test]
 fn natter_repairs_lost_packets_for_chromium() {
     let test = "natter_repairs_lost_packets_for_chromium";
-    let Some((ours, theirs)) = impaired_call_with_chromium(test, LinkConditions::perfect().random_loss(0.10)) else { return };
+    let Some((ours, theirs)) = impaired_call_with_chromium(test, LinkConditions::perfect().random_loss(0.10)) else {
+        return;
+    };
     let video = &ours["sent"]["video"];
-    assert!(video["retransmitted_packets"].as_u64().unwrap_or(0) > 0, "Chromium's NACKs were answered: {video:#}");
+    assert!(
+        video["retransmitted_packets"].as_u64().unwrap_or(0) > 0,
+        "Chromium's NACKs were answered: {video:#}"
+    );
     let share = decoded_share(&ours, &theirs);
-    assert!(share > 0.8, "Chromium decoded {:.0} % of the frames sent to it: {theirs:#}", share * 100.0);
+    assert!(
+        share > 0.8,
+        "Chromium decoded {:.0} % of the frames sent to it: {theirs:#}",
+        share * 100.0
+    );
 }

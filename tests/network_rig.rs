@@ -42,10 +42,18 @@ fn only_stream(run: &HostRun) -> serde_json::Value {
 }
 
 fn assert_decoding(run: &HostRun) {
-    assert!(run.ok_exit, "host {} failed: {:?}\n{}", run.host, run.report["reason"], run.log);
+    assert!(
+        run.ok_exit,
+        "host {} failed: {:?}\n{}",
+        run.host, run.report["reason"], run.log
+    );
     let peer = only_stream(run);
     assert_eq!(peer["state"], "connected", "host {}: {peer:#}", run.host);
-    assert!(peer["video"]["frames_decoded"].as_u64().unwrap_or(0) >= 20, "host {}: {peer:#}", run.host);
+    assert!(
+        peer["video"]["frames_decoded"].as_u64().unwrap_or(0) >= 20,
+        "host {}: {peer:#}",
+        run.host
+    );
 }
 
 /// The candidate types of the path in use, as (local, remote).
@@ -60,7 +68,11 @@ fn path_types(run: &HostRun) -> (String, String) {
 /// nothing is relayed.
 fn assert_punched_through(run: &HostRun) {
     let (local, remote) = path_types(run);
-    assert!(local != "relay" && remote != "relay", "host {}: relayed ({local} → {remote}) although STUN only", run.host);
+    assert!(
+        local != "relay" && remote != "relay",
+        "host {}: relayed ({local} → {remote}) although STUN only",
+        run.host
+    );
     assert!(
         ["srflx", "prflx"].contains(&local.as_str()) || ["srflx", "prflx"].contains(&remote.as_str()),
         "host {}: path {local} → {remote} has no reflexive end",
@@ -91,18 +103,36 @@ fn full_cone_nats_connect_directly_through_stun() {
 
 #[test]
 fn symmetric_nats_without_turn_fail_with_a_clear_reason() {
-    let Some(rig) = rig(&[Nat::Symmetric, Nat::Symmetric]) else { return };
+    let Some(rig) = rig(&[Nat::Symmetric, Nat::Symmetric]) else {
+        return;
+    };
     let servers = start_servers(&rig, false);
     let runs = call(&rig, &servers, &[1, 2], &servers.ice_config(&[]), 8);
     for run in &runs {
-        assert!(!run.ok_exit, "host {}: a call between two symmetric NATs without TURN cannot work", run.host);
+        assert!(
+            !run.ok_exit,
+            "host {}: a call between two symmetric NATs without TURN cannot work",
+            run.host
+        );
         let peer = only_stream(run);
         assert_ne!(peer["state"], "connected", "host {}: {peer:#}", run.host);
-        let failed = peer["events"].as_array().unwrap().iter().find(|e| e["kind"] == "failed");
+        let failed = peer["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "failed");
         let failed = failed.unwrap_or_else(|| panic!("host {}: no `failed` event: {peer:#}\n{}", run.host, run.log));
         let detail = failed["detail"].as_str().unwrap();
-        eprintln!("host {}: named the failure at {:.0} ms after joining: {detail}", run.host, failed["at_ms"].as_f64().unwrap_or(-1.0));
-        assert!(detail.contains("TURN"), "host {}: the reason should point at the missing relay: {detail}", run.host);
+        eprintln!(
+            "host {}: named the failure at {:.0} ms after joining: {detail}",
+            run.host,
+            failed["at_ms"].as_f64().unwrap_or(-1.0)
+        );
+        assert!(
+            detail.contains("TURN"),
+            "host {}: the reason should point at the missing relay: {detail}",
+            run.host
+        );
         let reason = run.report["reason"].as_str().unwrap_or_default();
         assert!(reason.contains("TURN"), "host {}: report reason: {reason}", run.host);
     }
@@ -110,19 +140,27 @@ fn symmetric_nats_without_turn_fail_with_a_clear_reason() {
 
 #[test]
 fn symmetric_nats_with_turn_connect_through_the_relay() {
-    let Some(rig) = rig(&[Nat::Symmetric, Nat::Symmetric]) else { return };
+    let Some(rig) = rig(&[Nat::Symmetric, Nat::Symmetric]) else {
+        return;
+    };
     let servers = start_servers(&rig, false);
     let runs = call(&rig, &servers, &[1, 2], &servers.ice_config(&[servers.turn_udp()]), 3);
     for run in &runs {
         assert_decoding(run);
         let (local, remote) = path_types(run);
-        assert!(local == "relay" || remote == "relay", "host {}: {local} → {remote} is not relayed", run.host);
+        assert!(
+            local == "relay" || remote == "relay",
+            "host {}: {local} → {remote} is not relayed",
+            run.host
+        );
     }
 }
 
 #[test]
 fn a_host_whose_udp_is_blocked_connects_through_turn_over_tcp() {
-    let Some(rig) = rig(&[Nat::UdpBlocked, Nat::PortRestricted]) else { return };
+    let Some(rig) = rig(&[Nat::UdpBlocked, Nat::PortRestricted]) else {
+        return;
+    };
     let servers = start_servers(&rig, false);
     let config = servers.ice_config(&[servers.turn_udp(), servers.turn_tcp()]);
     let runs = call(&rig, &servers, &[1, 2], &config, 3);
@@ -146,7 +184,9 @@ fn a_host_whose_udp_is_blocked_connects_through_turn_over_tcp() {
 
 #[test]
 fn a_host_that_may_only_speak_tls_connects_through_turns() {
-    let Some(rig) = rig(&[Nat::TcpOnlyTo(vec![TURNS_PORT, SIGNAL_PORT]), Nat::PortRestricted]) else { return };
+    let Some(rig) = rig(&[Nat::TcpOnlyTo(vec![TURNS_PORT, SIGNAL_PORT]), Nat::PortRestricted]) else {
+        return;
+    };
     let servers = start_servers(&rig, true);
     let config = servers.ice_config(&[servers.turn_udp(), servers.turn_tcp(), servers.turns()]);
     let runs = call(&rig, &servers, &[1, 2], &config, 3);

@@ -13,7 +13,10 @@ const SHARED_SECRET: &str = "natter-rest-secret-7a41c";
 /// The servers, an ICE config naming all of them, and the secrets in it.
 fn servers(dir: &TempDir) -> (Coturn, Coturn, std::path::PathBuf) {
     let password_turn = Coturn::start();
-    let rest_turn = Coturn::start_with(CoturnOptions { shared_secret: Some(SHARED_SECRET.into()), ..Default::default() });
+    let rest_turn = Coturn::start_with(CoturnOptions {
+        shared_secret: Some(SHARED_SECRET.into()),
+        ..Default::default()
+    });
     let config = dir.path("ice.json");
     let p = &password_turn;
     std::fs::write(
@@ -50,23 +53,48 @@ fn no_secret_in_logs_reports_or_probe_output_even_at_trace_level() {
     let run = run_headless_env(
         &dir,
         "call",
-        &["--participants", "2", "--duration", "2", "--relay-only", "--ice-config", config.to_str().unwrap()],
+        &[
+            "--participants",
+            "2",
+            "--duration",
+            "2",
+            "--relay-only",
+            "--ice-config",
+            config.to_str().unwrap(),
+        ],
         &[("RUST_LOG", "trace")],
     );
-    assert!(run.status.success(), "the relayed call must work for this test to mean anything; log tail:\n{}", tail(&run.stderr));
-    assert!(run.stderr.lines().count() > 1000, "trace logging was not on ({} lines)", run.stderr.lines().count());
+    assert!(
+        run.status.success(),
+        "the relayed call must work for this test to mean anything; log tail:\n{}",
+        tail(&run.stderr)
+    );
+    assert!(
+        run.stderr.lines().count() > 1000,
+        "trace logging was not on ({} lines)",
+        run.stderr.lines().count()
+    );
     assert_clean("the call's trace log", &run.stderr, &secrets);
     assert_clean("the report", &run.report.to_string(), &secrets);
 
     for json in [true, false] {
         let mut probe = Command::new(NATTER);
-        probe.args(["probe", "--ice-config"]).arg(&config).env("RUST_LOG", "trace");
+        probe
+            .args(["probe", "--ice-config"])
+            .arg(&config)
+            .env("RUST_LOG", "trace");
         if json {
             probe.arg("--json");
         }
         let out = probe.output().expect("run natter probe");
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(stdout.contains(&password_turn.turn_url()), "the probe must have probed the servers: {stdout}");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(
+            stdout.contains(&password_turn.turn_url()),
+            "the probe must have probed the servers: {stdout}"
+        );
         assert_clean("the probe's output", &stdout, &secrets);
         assert_clean("the probe's trace log", &stderr, &secrets);
     }

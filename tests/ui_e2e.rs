@@ -37,12 +37,21 @@ return out;
 /// Text of every element matching `css`, read in one script (no stale references while the page
 /// re-renders between a find and a read).
 fn texts(app: &AppUnderTest, css: &str) -> Vec<String> {
-    let found = app.execute("return [...document.querySelectorAll(arguments[0])].map(e => e.textContent)", json!([css]));
-    found.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    let found = app.execute(
+        "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent)",
+        json!([css]),
+    );
+    found
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
 }
 
 fn fingerprints(app: &AppUnderTest) -> Vec<Value> {
-    app.execute(CANVAS_FINGERPRINTS, json!([REMOTE_TILE_CANVAS])).as_array().cloned().unwrap_or_default()
+    app.execute(CANVAS_FINGERPRINTS, json!([REMOTE_TILE_CANVAS]))
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 #[test]
@@ -60,22 +69,31 @@ fn demo_window_shows_remote_tiles_that_move() {
     // The embedded call needs a few seconds to connect: poll (bounded) for two samples 1 s apart
     // in which every remote canvas shows a drawn picture and that picture changed.
     let mut last = String::new();
-    let tiles = app.wait_until("every remote tile to show moving video", Duration::from_secs(60), || {
-        let a = fingerprints(&app);
-        std::thread::sleep(Duration::from_secs(1));
-        let b = fingerprints(&app);
-        last = format!("[w, h, hash, colours] before {}, after {}", json!(a), json!(b));
-        let drawn = |v: &Value| v[3].as_u64().unwrap_or(0) >= 4;
-        let ok = !a.is_empty()
-            && a.len() == b.len()
-            && a.iter().zip(&b).all(|(x, y)| drawn(x) && drawn(y) && x[2] != y[2]);
-        ok.then_some(b.len())
-    });
+    let tiles = app.wait_until(
+        "every remote tile to show moving video",
+        Duration::from_secs(60),
+        || {
+            let a = fingerprints(&app);
+            std::thread::sleep(Duration::from_secs(1));
+            let b = fingerprints(&app);
+            last = format!("[w, h, hash, colours] before {}, after {}", json!(a), json!(b));
+            let drawn = |v: &Value| v[3].as_u64().unwrap_or(0) >= 4;
+            let ok = !a.is_empty()
+                && a.len() == b.len()
+                && a.iter().zip(&b).all(|(x, y)| drawn(x) && drawn(y) && x[2] != y[2]);
+            ok.then_some(b.len())
+        },
+    );
     eprintln!("{tiles} remote tile(s) moving after {:.1?}: {last}", started.elapsed());
 
     // Without a camera (a CI machine) the user is in the call all the same, and told why the
     // self view is dark: above the tiles, and on the self view itself.
-    let has_camera = std::fs::read_dir("/dev").map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("video"))).unwrap_or(false);
+    let has_camera = std::fs::read_dir("/dev")
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("video"))
+        })
+        .unwrap_or(false);
     if !has_camera {
         let said = app.wait_until("the window to say there is no camera", Duration::from_secs(15), || {
             let state = app.execute(
@@ -96,15 +114,26 @@ fn demo_window_shows_remote_tiles_that_move() {
         "return [document.activeElement.id, document.getElementById('page-health').hidden, document.getElementById('nav-health').getAttribute('aria-selected')]",
         json!([]),
     );
-    assert_eq!(state, json!(["nav-health", false, "true"]), "ArrowRight on the Call tab should select Connection health");
+    assert_eq!(
+        state,
+        json!(["nav-health", false, "true"]),
+        "ArrowRight on the Call tab should select Connection health"
+    );
     app.find("#nav-health").send_keys("\u{E012}"); // ArrowLeft
-    assert_eq!(app.execute("return document.activeElement.id", json!([])), json!("nav-call"));
+    assert_eq!(
+        app.execute("return document.activeElement.id", json!([])),
+        json!("nav-call")
+    );
 
     let shot = screenshot_dir().join("call-view.png");
     app.screenshot_png(&shot);
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
     assert!(size > 1000, "screenshot {} is only {size} bytes", shot.display());
-    eprintln!("screenshot: {} ({size} bytes); total {:.1?}", shot.display(), started.elapsed());
+    eprintln!(
+        "screenshot: {} ({size} bytes); total {:.1?}",
+        shot.display(),
+        started.elapsed()
+    );
 }
 
 /// The settings page end to end, against a real coturn: the parser's message for a bad URL, a
@@ -118,7 +147,10 @@ fn settings_validate_test_save_and_survive_a_restart() {
     let config_dir = config.0.to_str().unwrap().to_string();
     // The file fallback for credentials, whatever keyring this machine has (the keyring path is
     // tested in crates/natter-settings/tests/keyring.rs against a real Secret Service).
-    let env = [("NATTER_CONFIG_DIR", config_dir.as_str()), ("NATTER_CREDENTIALS", "file")];
+    let env = [
+        ("NATTER_CONFIG_DIR", config_dir.as_str()),
+        ("NATTER_CREDENTIALS", "file"),
+    ];
     let turn_url = coturn.turn_url();
     let seconds = Duration::from_secs;
 
@@ -137,31 +169,46 @@ fn settings_validate_test_save_and_survive_a_restart() {
         (error.is_displayed() && text.contains("port 70000 is out of range")).then_some(text)
     });
     eprintln!("shown: {message}");
-    assert!(!app.find("#save-settings").is_enabled(), "Save must be disabled while a URL is invalid");
+    assert!(
+        !app.find("#save-settings").is_enabled(),
+        "Save must be disabled while a URL is invalid"
+    );
 
     // 2. The real server: Test says ok with a round-trip time.
     url.clear();
     url.send_keys(&turn_url);
     app.find(&format!("{last} .server-username")).send_keys(&coturn.user);
-    app.find(&format!("{last} .server-credential")).send_keys(&coturn.password);
-    app.wait_until("the URL to be accepted", seconds(10), || (!app.find(&format!("{last} .url-error")).is_displayed()).then_some(()));
+    app.find(&format!("{last} .server-credential"))
+        .send_keys(&coturn.password);
+    app.wait_until("the URL to be accepted", seconds(10), || {
+        (!app.find(&format!("{last} .url-error")).is_displayed()).then_some(())
+    });
     app.find(&format!("{last} .test-server")).click();
     let result = app.wait_until("Test to report ok with an RTT", seconds(20), || {
         let texts = texts(&app, &format!("{last} .test-result li"));
-        assert!(!texts.iter().any(|t| t.contains("wrong username")), "test failed: {texts:?}");
-        texts.into_iter().find(|t| t.starts_with("UDP: ok") && t.ends_with("ms"))
+        assert!(
+            !texts.iter().any(|t| t.contains("wrong username")),
+            "test failed: {texts:?}"
+        );
+        texts
+            .into_iter()
+            .find(|t| t.starts_with("UDP: ok") && t.ends_with("ms"))
     });
     eprintln!("test result: {result}");
 
     // 3. Save.
     app.find("#save-settings").click();
-    app.wait_until("the save to be confirmed", seconds(10), || texts(&app, "#save-result").concat().starts_with("Saved").then_some(()));
+    app.wait_until("the save to be confirmed", seconds(10), || {
+        texts(&app, "#save-result").concat().starts_with("Saved").then_some(())
+    });
     app.screenshot_png(&screenshot_dir().join("settings.png"));
 
     // 4. The health panel shows the server (ok, with RTT) and the path of every participant.
     app.find("#nav-health").click();
     let row = app.wait_until("the saved server in the health panel", seconds(20), || {
-        texts(&app, &format!(".server-row[data-url=\"{turn_url}\"]")).into_iter().next()
+        texts(&app, &format!(".server-row[data-url=\"{turn_url}\"]"))
+            .into_iter()
+            .next()
     });
     assert!(row.contains("ok") && row.contains("ms"), "server row: {row}");
     let paths = app.wait_until("a path for each remote participant", seconds(20), || {
@@ -172,7 +219,10 @@ fn settings_validate_test_save_and_survive_a_restart() {
     // Every metric of both participants has a value and a line once two samples arrived.
     let metrics = app.wait_until("every live metric to have a value and a graph", seconds(20), || {
         let values = texts(&app, ".peer-card .metric .value");
-        let lines = app.execute("return [...document.querySelectorAll('.spark path')].filter(p => p.getAttribute('d')).length", json!([]));
+        let lines = app.execute(
+            "return [...document.querySelectorAll('.spark path')].filter(p => p.getAttribute('d')).length",
+            json!([]),
+        );
         (values.len() == 10 && values.iter().all(|v| v != "—") && lines.as_u64() == Some(10)).then_some(values)
     });
     eprintln!("metrics: {metrics:?}");
@@ -181,17 +231,32 @@ fn settings_validate_test_save_and_survive_a_restart() {
     // 5. Diagnostics: written, useful, and without the password.
     app.find("#export-diagnostics").click();
     let saved = app.wait_until("the diagnostics file", seconds(10), || {
-        texts(&app, "#diagnostics-result").concat().strip_prefix("Saved to ").map(|rest| rest.trim_end_matches(" (passwords removed)").to_string())
+        texts(&app, "#diagnostics-result")
+            .concat()
+            .strip_prefix("Saved to ")
+            .map(|rest| rest.trim_end_matches(" (passwords removed)").to_string())
     });
     let diagnostics = std::fs::read_to_string(&saved).expect("diagnostics file");
-    assert!(diagnostics.contains(&turn_url) && diagnostics.contains("stats_history"), "{diagnostics}");
-    assert!(!diagnostics.contains(&coturn.password), "password in the diagnostics export");
+    assert!(
+        diagnostics.contains(&turn_url) && diagnostics.contains("stats_history"),
+        "{diagnostics}"
+    );
+    assert!(
+        !diagnostics.contains(&coturn.password),
+        "password in the diagnostics export"
+    );
     drop(app);
 
     // 6. On disk: the password is kept apart from the settings.
     let settings = std::fs::read_to_string(config.path("settings.json")).expect("settings.json");
-    assert!(settings.contains(&turn_url) && settings.contains(&coturn.user), "{settings}");
-    assert!(!settings.contains(&coturn.password), "password in settings.json:\n{settings}");
+    assert!(
+        settings.contains(&turn_url) && settings.contains(&coturn.user),
+        "{settings}"
+    );
+    assert!(
+        !settings.contains(&coturn.password),
+        "password in settings.json:\n{settings}"
+    );
     let credentials = std::fs::read_to_string(config.path("credentials.json")).expect("credentials.json");
     assert!(credentials.contains(&coturn.password));
 
@@ -199,12 +264,22 @@ fn settings_validate_test_save_and_survive_a_restart() {
     let app = AppUnderTest::start(&["demo"], &env);
     app.wait_for("#nav-settings", seconds(30)).click();
     let value = app.wait_until("the saved server after a restart", seconds(20), || {
-        app.find_all("#server-list .server .server-url").into_iter().map(|u| u.property("value")).find(|v| v == &json!(turn_url))
+        app.find_all("#server-list .server .server-url")
+            .into_iter()
+            .map(|u| u.property("value"))
+            .find(|v| v == &json!(turn_url))
     });
     assert_eq!(value, json!(turn_url));
     let password = app.find("#server-list .server .server-credential");
-    assert_eq!(password.property("value"), json!(""), "the password is never sent back to the page");
-    assert_eq!(password.attribute("placeholder").as_deref(), Some("saved (type to replace)"));
+    assert_eq!(
+        password.property("value"),
+        json!(""),
+        "the password is never sent back to the page"
+    );
+    assert_eq!(
+        password.attribute("placeholder").as_deref(),
+        Some("saved (type to replace)")
+    );
 }
 
 /// "Join a room…" from the window: two other participants (headless processes, as other people's
@@ -224,7 +299,10 @@ fn joining_a_room_from_the_window_reaches_everyone_in_it() {
     );
     let listening = std::time::Instant::now() + seconds(10);
     while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(std::time::Instant::now() < listening, "natter signal-server did not listen on {listen} within 10 s");
+        assert!(
+            std::time::Instant::now() < listening,
+            "natter signal-server did not listen on {listen} within 10 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let url = format!("ws://{listen}");
@@ -234,7 +312,17 @@ fn joining_a_room_from_the_window_reaches_everyone_in_it() {
         .map(|name| {
             let report = dir.path(&format!("{name}.json"));
             let child = std::process::Command::new(NATTER)
-                .args(["headless", "--participants", "1", "--expect", "3", "--duration", "15", "--bind", "127.0.0.1"])
+                .args([
+                    "headless",
+                    "--participants",
+                    "1",
+                    "--expect",
+                    "3",
+                    "--duration",
+                    "15",
+                    "--bind",
+                    "127.0.0.1",
+                ])
                 .args(["--signal", &url, "--room", "e2e-room", "--report"])
                 .arg(&report)
                 // The room is locked: the window gets in only with the secret typed in its form.
@@ -249,9 +337,16 @@ fn joining_a_room_from_the_window_reaches_everyone_in_it() {
     // This machine may have no camera or microphone: the window's user picked the test pattern
     // and the tone in the settings, as a user can, so the others have something to decode.
     let config = TempDir::new("e2e-join-config");
-    std::fs::write(config.path("settings.json"), r#"{"camera":"synthetic-camera","microphone":"synthetic-mic"}"#).expect("write settings.json");
+    std::fs::write(
+        config.path("settings.json"),
+        r#"{"camera":"synthetic-camera","microphone":"synthetic-mic"}"#,
+    )
+    .expect("write settings.json");
     let config_dir = config.0.to_str().unwrap().to_string();
-    let app = AppUnderTest::start(&["demo"], &[("NATTER_BIND", "127.0.0.1"), ("NATTER_CONFIG_DIR", config_dir.as_str())]);
+    let app = AppUnderTest::start(
+        &["demo"],
+        &[("NATTER_BIND", "127.0.0.1"), ("NATTER_CONFIG_DIR", config_dir.as_str())],
+    );
     app.set_window_size(1280, 800);
     app.wait_for("#open-join", seconds(30)).click();
     app.find("#join-server").send_keys(&url);
@@ -259,13 +354,16 @@ fn joining_a_room_from_the_window_reaches_everyone_in_it() {
     app.find("#join-name").send_keys("Window user");
     app.find("#join-secret").send_keys("e2e-secret");
     app.find("#join-submit").click();
-    app.wait_until("the room name in the header", seconds(20), || (texts(&app, "#room-name").concat() == "e2e-room").then_some(()));
+    app.wait_until("the room name in the header", seconds(20), || {
+        (texts(&app, "#room-name").concat() == "e2e-room").then_some(())
+    });
     app.wait_until("two remote tiles with moving video", seconds(60), || {
         let a = fingerprints(&app);
         std::thread::sleep(Duration::from_secs(1));
         let b = fingerprints(&app);
         let drawn = |v: &Value| v[3].as_u64().unwrap_or(0) >= 4;
-        (a.len() == 2 && b.len() == 2 && a.iter().zip(&b).all(|(x, y)| drawn(x) && drawn(y) && x[2] != y[2])).then_some(())
+        (a.len() == 2 && b.len() == 2 && a.iter().zip(&b).all(|(x, y)| drawn(x) && drawn(y) && x[2] != y[2]))
+            .then_some(())
     });
     // Microphone and camera off: the buttons say so, the self view shows it, the others are told.
     app.find("#mute").click();
@@ -281,17 +379,29 @@ fn joining_a_room_from_the_window_reaches_everyone_in_it() {
     for (mut child, report) in others {
         let deadline = std::time::Instant::now() + seconds(60);
         while child.0.try_wait().unwrap().is_none() {
-            assert!(std::time::Instant::now() < deadline, "headless participant still running");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "headless participant still running"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         let report = read_report(&report, "");
         let peers = streams(&report);
         assert_eq!(peers.len(), 2, "{report:#}");
-        let window = peers.iter().find(|(_, p)| p["remote_name"] == "Window user").map(|(_, p)| p.clone());
+        let window = peers
+            .iter()
+            .find(|(_, p)| p["remote_name"] == "Window user")
+            .map(|(_, p)| p.clone());
         let window = window.unwrap_or_else(|| panic!("the window's user is not among the peers: {report:#}"));
         assert_eq!(window["state"], "connected", "{window:#}");
-        assert!(window["video"]["frames_decoded"].as_u64().unwrap_or(0) > 20, "{window:#}");
-        assert_eq!(window["remote_audio_muted"], true, "the window's mute reached the others: {window:#}");
+        assert!(
+            window["video"]["frames_decoded"].as_u64().unwrap_or(0) > 20,
+            "{window:#}"
+        );
+        assert_eq!(
+            window["remote_audio_muted"], true,
+            "the window's mute reached the others: {window:#}"
+        );
         assert_eq!(window["remote_video_muted"], true, "{window:#}");
     }
 }
@@ -307,8 +417,14 @@ fn joining_a_room_from_the_window_reaches_everyone_in_it() {
 fn four_360p_tiles_render_figures() {
     let mut figures = serde_json::Map::new();
     for (name, args) in [
-        ("render_test", &["demo", "--participants", "4", "--tile", "640x360", "--render-test"][..]),
-        ("render_test_transport_only", &["demo", "--participants", "4", "--tile", "640x360", "--render-test"][..]),
+        (
+            "render_test",
+            &["demo", "--participants", "4", "--tile", "640x360", "--render-test"][..],
+        ),
+        (
+            "render_test_transport_only",
+            &["demo", "--participants", "4", "--tile", "640x360", "--render-test"][..],
+        ),
         ("demo_call", &["demo", "--participants", "4", "--tile", "640x360"][..]),
     ] {
         let app = AppUnderTest::start(args, &[]);
@@ -332,15 +448,29 @@ fn four_360p_tiles_render_figures() {
             let drawn = count.as_f64().unwrap_or(0.0) - before[tile].as_f64().unwrap_or(0.0);
             fps.insert(tile.clone(), json!((drawn / elapsed * 10.0).round() / 10.0));
         }
-        let remote: Vec<f64> = fps.iter().filter(|(t, _)| t.as_str() != "local").map(|(_, v)| v.as_f64().unwrap()).collect();
+        let remote: Vec<f64> = fps
+            .iter()
+            .filter(|(t, _)| t.as_str() != "local")
+            .map(|(_, v)| v.as_f64().unwrap())
+            .collect();
         eprintln!("{name}: frames drawn per second per tile (640x360): {}", json!(fps));
         assert_eq!(remote.len(), 4, "{name}: {fps:?}");
-        assert!(remote.iter().all(|f| *f > 0.0), "{name}: a tile stopped drawing: {fps:?}");
+        assert!(
+            remote.iter().all(|f| *f > 0.0),
+            "{name}: a tile stopped drawing: {fps:?}"
+        );
         let min = remote.iter().cloned().fold(f64::INFINITY, f64::min);
-        figures.insert(name.into(), json!({ "fps_per_tile": fps, "min_remote_fps": min, "window_s": elapsed }));
+        figures.insert(
+            name.into(),
+            json!({ "fps_per_tile": fps, "min_remote_fps": min, "window_s": elapsed }),
+        );
     }
     let bench = screenshot_dir().join("../bench");
     std::fs::create_dir_all(&bench).unwrap();
     let figures = json!({ "tile": "640x360", "remote_tiles": 4, "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), "runs": figures });
-    std::fs::write(bench.join("ui-render.json"), serde_json::to_string_pretty(&figures).unwrap()).unwrap();
+    std::fs::write(
+        bench.join("ui-render.json"),
+        serde_json::to_string_pretty(&figures).unwrap(),
+    )
+    .unwrap();
 }

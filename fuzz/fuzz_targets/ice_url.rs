@@ -31,7 +31,10 @@ fuzz_target!(|data: &[u8]| {
             if server.urls.iter().any(|u| u.is_turn()) {
                 assert!(server.credential.is_some(), "TURN URL without credential accepted");
                 if server.credential_kind == CredentialKind::Password {
-                    assert!(server.username.is_some(), "TURN URL with a password but no username accepted");
+                    assert!(
+                        server.username.is_some(),
+                        "TURN URL with a password but no username accepted"
+                    );
                 }
             }
             for url in &server.urls {
@@ -41,7 +44,12 @@ fuzz_target!(|data: &[u8]| {
         let specs = config.probe_specs(NOW_UNIX);
         assert_eq!(specs.len(), config.urls().count(), "one probe spec per URL");
         for spec in &specs {
-            assert_eq!(spec.credentials.is_some(), spec.url.is_turn(), "credentials exactly for TURN: {:?}", spec.url);
+            assert_eq!(
+                spec.credentials.is_some(),
+                spec.url.is_turn(),
+                "credentials exactly for TURN: {:?}",
+                spec.url
+            );
         }
         serde_json::to_string(&config).expect("a config serializes");
     }

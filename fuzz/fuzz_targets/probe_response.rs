@@ -18,7 +18,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use natter_ice::probe::{Probe, ProbeResult, ProbeSpec, ProbeTiming, ProbeTransport, TransportFailure, TurnCredentials};
+use natter_ice::probe::{
+    Probe, ProbeResult, ProbeSpec, ProbeTiming, ProbeTransport, TransportFailure, TurnCredentials,
+};
 use natter_ice::{IceUrl, Secret};
 use rtc_stun::message::{CLASS_REQUEST, MAGIC_COOKIE, Message};
 use std::time::{Duration, Instant};
@@ -28,14 +30,21 @@ use std::time::{Duration, Instant};
 const MAX_SENT: usize = 4 * 4 + 1;
 
 fn spec(which: u8) -> ProbeSpec {
-    let credentials = Some(TurnCredentials { username: "alice".into(), password: Secret::new("pw") });
+    let credentials = Some(TurnCredentials {
+        username: "alice".into(),
+        password: Secret::new("pw"),
+    });
     let (url, transport, credentials) = match which % 4 {
         0 => ("stun:192.0.2.1:3478", ProbeTransport::Udp, None),
         1 => ("turn:192.0.2.1:3478", ProbeTransport::Udp, credentials),
         2 => ("turn:192.0.2.1:3478?transport=tcp", ProbeTransport::Tcp, credentials),
         _ => ("turns:192.0.2.1:5349", ProbeTransport::Tls, None),
     };
-    ProbeSpec { url: IceUrl::parse(url).unwrap(), transport, credentials }
+    ProbeSpec {
+        url: IceUrl::parse(url).unwrap(),
+        transport,
+        credentials,
+    }
 }
 
 struct Driver {
@@ -59,7 +68,10 @@ impl Driver {
         }
         assert!(self.sent <= MAX_SENT, "{} messages sent", self.sent);
         if let Some(result) = self.probe.result() {
-            assert!(self.probe.poll_timeout().is_none(), "a finished probe asks for a timeout");
+            assert!(
+                self.probe.poll_timeout().is_none(),
+                "a finished probe asks for a timeout"
+            );
             assert!(result.attempts as usize <= MAX_SENT - 1, "{} attempts", result.attempts);
             match &self.result {
                 Some(first) => assert_eq!(first, result, "the result changed after it was final"),
@@ -70,10 +82,18 @@ impl Driver {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&which, mut rest)) = data.split_first() else { return };
+    let Some((&which, mut rest)) = data.split_first() else {
+        return;
+    };
     let now = Instant::now();
     let probe = Probe::new(spec(which), ProbeTiming::default(), now);
-    let mut driver = Driver { probe, now, transaction: [0; 12], sent: 0, result: None };
+    let mut driver = Driver {
+        probe,
+        now,
+        transaction: [0; 12],
+        sent: 0,
+        result: None,
+    };
     driver.drain();
 
     while rest.len() >= 3 {

@@ -11,12 +11,17 @@ fuzz_target!(|data: &[u8]| {
     let Ok(sdp) = std::str::from_utf8(data) else { return };
     let Ok(checked) = check_remote_sdp(sdp) else { return };
     assert!(!checked.media.is_empty(), "accepted without media: {checked:?}");
-    let (hash, hex) = checked.fingerprint.split_once(' ').expect("fingerprint is '<hash> <hex>'");
+    let (hash, hex) = checked
+        .fingerprint
+        .split_once(' ')
+        .expect("fingerprint is '<hash> <hex>'");
     assert_eq!(hash, "sha-256", "fingerprint {:?}", checked.fingerprint);
     let parts: Vec<&str> = hex.split(':').collect();
     assert_eq!(parts.len(), 32, "fingerprint {:?}", checked.fingerprint);
     assert!(
-        parts.iter().all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))),
+        parts
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))),
         "fingerprint {:?}",
         checked.fingerprint
     );

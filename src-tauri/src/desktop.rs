@@ -14,23 +14,27 @@
 //! window is behind are dropped here (the next one replaces them anyway).
 
 use crate::frame_wire;
-use natter_call::demo::{start_demo, DemoHandle, DemoOptions};
+use natter_call::demo::{DemoHandle, DemoOptions, start_demo};
 use natter_call::view::ViewEvent;
 use serde::Serialize;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::State;
-use tokio::sync::{mpsc, Mutex};
+use tauri::ipc::{Channel, InvokeResponseBody};
+use tokio::sync::{Mutex, mpsc};
 
 /// What the window runs when it opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// The embedded demo call (`natter demo`, and plain `natter`): synthetic remote participants,
     /// frames of `tile` size sent to the page.
-    Demo { remote_participants: usize, tile: (u32, u32), render_test: bool },
+    Demo {
+        remote_participants: usize,
+        tile: (u32, u32),
+        render_test: bool,
+    },
 }
 
 /// The page asks to join a room on a signaling server instead of the demo.
@@ -55,8 +59,13 @@ const DEMO_ROOM: &str = "demo";
 
 pub fn run(mode: Mode) -> ExitCode {
     // GTK aborts the process when there is no display; say what is wrong instead.
-    if cfg!(target_os = "linux") && std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
-        eprintln!("natter: no display (DISPLAY and WAYLAND_DISPLAY are unset): run it in a desktop session, under Xvfb, or use `natter headless`");
+    if cfg!(target_os = "linux")
+        && std::env::var_os("DISPLAY").is_none()
+        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+    {
+        eprintln!(
+            "natter: no display (DISPLAY and WAYLAND_DISPLAY are unset): run it in a desktop session, under Xvfb, or use `natter headless`"
+        );
         return ExitCode::from(2);
     }
     let config = natter_settings::ConfigDir::locate().map_err(|e| e.to_string());
@@ -191,7 +200,9 @@ impl Flow {
         false
     }
     fn drawn(&self, count: usize) {
-        let _ = self.in_flight.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(count)));
+        let _ = self
+            .in_flight
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(count)));
         self.last_ack_ms.store(now_ms(), Ordering::Relaxed);
     }
 }
@@ -210,7 +221,10 @@ pub(crate) struct UiError {
 
 impl UiError {
     pub(crate) fn new(code: &str, message: impl std::fmt::Display) -> UiError {
-        UiError { code: code.to_string(), message: message.to_string() }
+        UiError {
+            code: code.to_string(),
+            message: message.to_string(),
+        }
     }
 }
 
@@ -227,22 +241,41 @@ pub(crate) struct CallInfo {
 #[serde(tag = "type", rename_all = "camelCase")]
 enum UiMessage<'a> {
     #[serde(rename_all = "camelCase")]
-    Status { tile_id: &'a str, label: &'a str, state: &'a str, detail: &'a str },
+    Status {
+        tile_id: &'a str,
+        label: &'a str,
+        state: &'a str,
+        detail: &'a str,
+    },
     #[serde(rename_all = "camelCase")]
-    Media { tile_id: &'a str, audio_muted: bool, video_muted: bool },
+    Media {
+        tile_id: &'a str,
+        audio_muted: bool,
+        video_muted: bool,
+    },
     /// Something about a local device: "camera" | "microphone" | "speaker", and a sentence.
-    Notice { medium: &'a str, message: &'a str },
+    Notice {
+        medium: &'a str,
+        message: &'a str,
+    },
     Ended,
 }
 
 /// Start the call this window shows (the demo, or the room in `join`) and stream it to
 /// `on_event`. Replaces a running call.
 #[tauri::command]
-async fn start_call(shell: State<'_, Shell>, on_event: Channel<InvokeResponseBody>, join: Option<JoinRequest>) -> Result<CallInfo, UiError> {
+async fn start_call(
+    shell: State<'_, Shell>,
+    on_event: Channel<InvokeResponseBody>,
+    join: Option<JoinRequest>,
+) -> Result<CallInfo, UiError> {
     if let Some(join) = &join {
         let url = join.signal_url.trim();
         if !(url.starts_with("ws://") || url.starts_with("wss://")) || url.len() < 8 {
-            return Err(UiError::new("invalid_join", format!("the server address `{url}` must look like ws://host:port")));
+            return Err(UiError::new(
+                "invalid_join",
+                format!("the server address `{url}` must look like ws://host:port"),
+            ));
         }
         if join.room.trim().is_empty() {
             return Err(UiError::new("invalid_join", "enter a room name"));
@@ -256,10 +289,17 @@ async fn start_call(shell: State<'_, Shell>, on_event: Channel<InvokeResponseBod
     // The user's ICE servers; a broken settings file must not keep anyone out of a call.
     let (ice, ice_warning) = match crate::settings_ui::saved_ice_config(&shell) {
         Ok(ice) => (ice, None),
-        Err(e) => (natter_ice::IceConfig::default(), Some(format!("your ICE servers are not used: {}", e.message))),
+        Err(e) => (
+            natter_ice::IceConfig::default(),
+            Some(format!("your ICE servers are not used: {}", e.message)),
+        ),
     };
     shell.history.lock().unwrap().clear();
-    let Mode::Demo { remote_participants, tile: (tile_width, tile_height), render_test } = shell.mode;
+    let Mode::Demo {
+        remote_participants,
+        tile: (tile_width, tile_height),
+        render_test,
+    } = shell.mode;
     let (tx, rx) = mpsc::channel(64);
     let (started, room, mode) = match join {
         None if render_test => {
@@ -268,27 +308,39 @@ async fn start_call(shell: State<'_, Shell>, on_event: Channel<InvokeResponseBod
         }
         None => {
             let devices = crate::settings_ui::saved_devices(&shell);
-            let options = DemoOptions { remote_participants, tile_width, tile_height, ice, devices };
+            let options = DemoOptions {
+                remote_participants,
+                tile_width,
+                tile_height,
+                ice,
+                devices,
+            };
             (start_demo(options, tx).await, DEMO_ROOM.to_string(), "demo")
         }
         Some(join) => {
             let room = join.room.trim().to_string();
-            let name = if join.name.trim().is_empty() { "Natter user".to_string() } else { join.name.trim().to_string() };
+            let name = if join.name.trim().is_empty() {
+                "Natter user".to_string()
+            } else {
+                join.name.trim().to_string()
+            };
             // NATTER_BIND pins ICE sockets to one local address (tests use 127.0.0.1).
-            let bind = std::env::var("NATTER_BIND").ok().and_then(|b| b.parse().ok()).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+            let bind = std::env::var("NATTER_BIND")
+                .ok()
+                .and_then(|b| b.parse().ok())
+                .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
             let devices = crate::settings_ui::saved_devices(&shell);
-            let options =
-                natter_call::demo::RoomOptions {
-                    signal_url: join.signal_url.trim().to_string(),
-                    room: room.clone(),
-                    room_secret: join.room_secret.clone().filter(|s| !s.0.is_empty()),
-                    name,
-                    ice,
-                    tile_width,
-                    tile_height,
-                    bind,
-                    devices,
-                };
+            let options = natter_call::demo::RoomOptions {
+                signal_url: join.signal_url.trim().to_string(),
+                room: room.clone(),
+                room_secret: join.room_secret.clone().filter(|s| !s.0.is_empty()),
+                name,
+                ice,
+                tile_width,
+                tile_height,
+                bind,
+                devices,
+            };
             (natter_call::demo::join_room(options, tx).await, room, "room")
         }
     };
@@ -297,21 +349,36 @@ async fn start_call(shell: State<'_, Shell>, on_event: Channel<InvokeResponseBod
         UiError::new("call_start_failed", e)
     })?;
     let demo = Arc::new(demo);
-    let stats = tauri::async_runtime::spawn(stats_ticker(Arc::clone(&demo), on_event.clone(), Arc::clone(&shell.history)));
+    let stats = tauri::async_runtime::spawn(stats_ticker(
+        Arc::clone(&demo),
+        on_event.clone(),
+        Arc::clone(&shell.history),
+    ));
     let forward = tauri::async_runtime::spawn(forward(rx, on_event, shell.flow.clone()));
     *call = Some(RunningCall { demo, forward, stats });
-    Ok(CallInfo { room, mode: mode.into(), ice_warning })
+    Ok(CallInfo {
+        room,
+        mode: mode.into(),
+        ice_warning,
+    })
 }
 
 /// Turn the local microphone (`kind: "audio"`) or camera (`"video"`) off or on in the running call.
 #[tauri::command]
 async fn set_muted(shell: State<'_, Shell>, kind: String, muted: bool) -> Result<(), UiError> {
     let call = shell.call.lock().await;
-    let call = call.as_ref().ok_or_else(|| UiError::new("not_in_call", "there is no call to mute"))?;
+    let call = call
+        .as_ref()
+        .ok_or_else(|| UiError::new("not_in_call", "there is no call to mute"))?;
     match kind.as_str() {
         "audio" => call.demo.set_audio_muted(muted),
         "video" => call.demo.set_video_muted(muted),
-        other => return Err(UiError::new("bad_request", format!("unknown media kind `{other}` (audio or video)"))),
+        other => {
+            return Err(UiError::new(
+                "bad_request",
+                format!("unknown media kind `{other}` (audio or video)"),
+            ));
+        }
     }
     Ok(())
 }
@@ -342,13 +409,20 @@ fn frames_drawn(shell: State<'_, Shell>, count: usize) {
 
 /// Every `STATS_INTERVAL`: the call snapshot to the page (`{"type":"stats", atMs, report}`) and
 /// into the history the diagnostics export writes. Stops when the page's channel closes.
-async fn stats_ticker(demo: Arc<DemoHandle>, channel: Channel<InvokeResponseBody>, history: Arc<std::sync::Mutex<std::collections::VecDeque<StatsSample>>>) {
+async fn stats_ticker(
+    demo: Arc<DemoHandle>,
+    channel: Channel<InvokeResponseBody>,
+    history: Arc<std::sync::Mutex<std::collections::VecDeque<StatsSample>>>,
+) {
     let started = Instant::now();
     let mut tick = tokio::time::interval(STATS_INTERVAL);
     loop {
         tick.tick().await;
         let Some(report) = demo.snapshot().await else { return };
-        let sample = StatsSample { at_ms: started.elapsed().as_secs_f64() * 1000.0, report };
+        let sample = StatsSample {
+            at_ms: started.elapsed().as_secs_f64() * 1000.0,
+            report,
+        };
         {
             let mut history = history.lock().unwrap();
             if history.len() == STATS_HISTORY {
@@ -404,13 +478,39 @@ async fn forward(mut events: mpsc::Receiver<ViewEvent>, channel: Channel<InvokeR
                     channel.send(InvokeResponseBody::Raw(frame_wire::encode_batch(&encoded)))
                 }
             }
-            ViewEvent::Status { tile_id, label, state, detail } => {
-                send_json(&channel, &UiMessage::Status { tile_id: &tile_id, label: &label, state: &state, detail: &detail })
-            }
-            ViewEvent::Media { tile_id, audio_muted, video_muted } => {
-                send_json(&channel, &UiMessage::Media { tile_id: &tile_id, audio_muted, video_muted })
-            }
-            ViewEvent::Notice { medium, message } => send_json(&channel, &UiMessage::Notice { medium: &medium, message: &message }),
+            ViewEvent::Status {
+                tile_id,
+                label,
+                state,
+                detail,
+            } => send_json(
+                &channel,
+                &UiMessage::Status {
+                    tile_id: &tile_id,
+                    label: &label,
+                    state: &state,
+                    detail: &detail,
+                },
+            ),
+            ViewEvent::Media {
+                tile_id,
+                audio_muted,
+                video_muted,
+            } => send_json(
+                &channel,
+                &UiMessage::Media {
+                    tile_id: &tile_id,
+                    audio_muted,
+                    video_muted,
+                },
+            ),
+            ViewEvent::Notice { medium, message } => send_json(
+                &channel,
+                &UiMessage::Notice {
+                    medium: &medium,
+                    message: &message,
+                },
+            ),
         };
         if let Err(e) = sent {
             // The webview is gone (window closed or reloaded): nobody is watching any more.
@@ -426,7 +526,9 @@ async fn forward(mut events: mpsc::Receiver<ViewEvent>, channel: Channel<InvokeR
 }
 
 fn send_json(channel: &Channel<InvokeResponseBody>, message: &UiMessage<'_>) -> tauri::Result<()> {
-    channel.send(InvokeResponseBody::Json(serde_json::to_string(message).expect("message serializes")))
+    channel.send(InvokeResponseBody::Json(
+        serde_json::to_string(message).expect("message serializes"),
+    ))
 }
 
 #[cfg(test)]
@@ -449,8 +551,17 @@ mod tests {
 
     #[test]
     fn status_message_shape() {
-        let json = serde_json::to_string(&UiMessage::Status { tile_id: "p1", label: "Ann", state: "connected", detail: "direct" }).unwrap();
-        assert_eq!(json, r#"{"type":"status","tileId":"p1","label":"Ann","state":"connected","detail":"direct"}"#);
+        let json = serde_json::to_string(&UiMessage::Status {
+            tile_id: "p1",
+            label: "Ann",
+            state: "connected",
+            detail: "direct",
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"status","tileId":"p1","label":"Ann","state":"connected","detail":"direct"}"#
+        );
         assert_eq!(serde_json::to_string(&UiMessage::Ended).unwrap(), r#"{"type":"ended"}"#);
     }
 }

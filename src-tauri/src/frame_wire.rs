@@ -36,7 +36,9 @@ pub fn encode_batch(frames: &[Vec<u8>]) -> Vec<u8> {
 
 /// Encode a frame; `None` if the frame is inconsistent (pixel count does not match its size).
 pub fn encode(frame: &TileFrame) -> Option<Vec<u8>> {
-    let expected = (frame.width as usize).checked_mul(frame.height as usize)?.checked_mul(4)?;
+    let expected = (frame.width as usize)
+        .checked_mul(frame.height as usize)?
+        .checked_mul(4)?;
     if frame.rgba.len() != expected || frame.width == 0 || frame.height == 0 {
         return None;
     }
@@ -88,14 +90,20 @@ mod tests {
 
     #[test]
     fn batch_layout() {
-        let (a, b) = (encode(&frame("a", "A", 2, 2)).unwrap(), encode(&frame("b", "B", 1, 1)).unwrap());
+        let (a, b) = (
+            encode(&frame("a", "A", 2, 2)).unwrap(),
+            encode(&frame("b", "B", 1, 1)).unwrap(),
+        );
         let batch = encode_batch(&[a.clone(), b.clone()]);
         assert_eq!(&batch[0..4], BATCH_MAGIC);
         assert_eq!(u32::from_le_bytes(batch[4..8].try_into().unwrap()), 2);
         assert_eq!(u32::from_le_bytes(batch[8..12].try_into().unwrap()) as usize, a.len());
         assert_eq!(&batch[12..12 + a.len()], &a[..]);
         let at = 12 + a.len();
-        assert_eq!(u32::from_le_bytes(batch[at..at + 4].try_into().unwrap()) as usize, b.len());
+        assert_eq!(
+            u32::from_le_bytes(batch[at..at + 4].try_into().unwrap()) as usize,
+            b.len()
+        );
         assert_eq!(&batch[at + 4..], &b[..]);
         assert_eq!(a.len() % 4, 0, "frames stay 4-byte aligned inside a batch");
     }
@@ -110,7 +118,10 @@ mod tests {
         assert_eq!((u32_at(4), u32_at(8), u32_at(12)), (3, 2, 42));
         let (id_len, label_len) = (u16_at(16), u16_at(18));
         assert_eq!(&bytes[20..20 + id_len], b"p-1");
-        assert_eq!(std::str::from_utf8(&bytes[20 + id_len..20 + id_len + label_len]).unwrap(), "Zoë");
+        assert_eq!(
+            std::str::from_utf8(&bytes[20 + id_len..20 + id_len + label_len]).unwrap(),
+            "Zoë"
+        );
         let pixels = (20 + id_len + label_len).div_ceil(4) * 4;
         assert_eq!(pixels % 4, 0);
         assert_eq!(&bytes[pixels..], &f.rgba[..]);

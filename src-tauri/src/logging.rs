@@ -12,7 +12,8 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-const DEFAULT: &str = "warn,natter=info,natter_call=info,natter_signal=info,natter_media=info,natter_ice=info,natter_devices=info";
+const DEFAULT: &str =
+    "warn,natter=info,natter_call=info,natter_signal=info,natter_media=info,natter_ice=info,natter_devices=info";
 const DETAILED: &str = "info,natter=debug,natter_call=debug,natter_signal=debug,natter_media=debug,natter_ice=debug,natter_devices=debug,natter_settings=debug";
 
 /// Keeps the file writer's thread alive; logs still buffered are written when it drops.
@@ -29,13 +30,30 @@ pub fn init(to_file: bool) -> LogGuard {
     let filter = || EnvFilter::new(&spec);
     // Colours only for a terminal: a log piped to a file or a test reads better without escapes.
     let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(colours).with_filter(filter());
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(colours)
+        .with_filter(filter());
     let (file, guard, problem) = match to_file.then(natter_settings::log_dir).flatten() {
         Some(dir) => match file_writer(&dir) {
-            Ok((writer, guard)) => {
-                (Some(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer).with_filter(filter())), Some(guard), None)
-            }
-            Err(e) => (None, None, Some(format!("cannot write logs to {}: {e}; logging to the terminal only", dir.display()))),
+            Ok((writer, guard)) => (
+                Some(
+                    tracing_subscriber::fmt::layer()
+                        .with_ansi(false)
+                        .with_writer(writer)
+                        .with_filter(filter()),
+                ),
+                Some(guard),
+                None,
+            ),
+            Err(e) => (
+                None,
+                None,
+                Some(format!(
+                    "cannot write logs to {}: {e}; logging to the terminal only",
+                    dir.display()
+                )),
+            ),
         },
         None => (None, None, None),
     };
@@ -46,7 +64,15 @@ pub fn init(to_file: bool) -> LogGuard {
     LogGuard(guard)
 }
 
-fn file_writer(dir: &std::path::Path) -> Result<(tracing_appender::non_blocking::NonBlocking, tracing_appender::non_blocking::WorkerGuard), String> {
+fn file_writer(
+    dir: &std::path::Path,
+) -> Result<
+    (
+        tracing_appender::non_blocking::NonBlocking,
+        tracing_appender::non_blocking::WorkerGuard,
+    ),
+    String,
+> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let appender = tracing_appender::rolling::RollingFileAppender::builder()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
@@ -60,5 +86,8 @@ fn file_writer(dir: &std::path::Path) -> Result<(tracing_appender::non_blocking:
 
 /// The "detailed logs" setting (false when there are no settings yet or they cannot be read).
 fn detailed_logs_chosen() -> bool {
-    natter_settings::ConfigDir::locate().ok().and_then(|dir| dir.load().ok()).is_some_and(|s| s.detailed_logs)
+    natter_settings::ConfigDir::locate()
+        .ok()
+        .and_then(|dir| dir.load().ok())
+        .is_some_and(|s| s.detailed_logs)
 }

@@ -73,7 +73,9 @@ struct DemoArgs {
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {
-    let (w, h) = text.split_once('x').ok_or_else(|| format!("`{text}` is not WIDTHxHEIGHT (e.g. 640x360)"))?;
+    let (w, h) = text
+        .split_once('x')
+        .ok_or_else(|| format!("`{text}` is not WIDTHxHEIGHT (e.g. 640x360)"))?;
     let w: u32 = w.parse().map_err(|_| format!("`{w}` is not a width"))?;
     let h: u32 = h.parse().map_err(|_| format!("`{h}` is not a height"))?;
     if !(16..=1920).contains(&w) || !(16..=1080).contains(&h) || w % 2 == 1 || h % 2 == 1 {
@@ -146,7 +148,9 @@ fn parse_room_secret(text: &str) -> Result<natter_signal::protocol::RoomSecret, 
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text.parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
     Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is not a valid duration"))
 }
 
@@ -158,13 +162,23 @@ fn main() -> ExitCode {
     match cli.command {
         // For now the bare app runs the same embedded demo call as `natter demo`; joining a real
         // room from the window comes with the full UI.
-        None => desktop::run(desktop::Mode::Demo { remote_participants: 2, tile: (320, 180), render_test: false }),
-        Some(Command::Demo(args)) => {
-            desktop::run(desktop::Mode::Demo { remote_participants: args.participants.into(), tile: args.tile, render_test: args.render_test })
-        }
+        None => desktop::run(desktop::Mode::Demo {
+            remote_participants: 2,
+            tile: (320, 180),
+            render_test: false,
+        }),
+        Some(Command::Demo(args)) => desktop::run(desktop::Mode::Demo {
+            remote_participants: args.participants.into(),
+            tile: args.tile,
+            render_test: args.render_test,
+        }),
         Some(Command::Headless(args)) => headless(*args),
         Some(Command::SignalServer { listen }) => signal_server(listen),
-        Some(Command::Probe { ice_config, json, ca_file }) => probe(&ice_config, json, ca_file),
+        Some(Command::Probe {
+            ice_config,
+            json,
+            ca_file,
+        }) => probe(&ice_config, json, ca_file),
         Some(Command::Devices { json }) => {
             let devices = natter_devices::enumerate();
             if json {
@@ -186,7 +200,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 }
 
 fn headless(args: HeadlessArgs) -> ExitCode {
-    use natter_call::headless::{run, HeadlessOptions};
+    use natter_call::headless::{HeadlessOptions, run};
     let options = HeadlessOptions {
         participants: args.participants,
         duration: args.duration,
@@ -252,7 +266,11 @@ fn probe(ice_config: &std::path::Path, json: bool, ca_file: Option<PathBuf>) -> 
     } else {
         print!("{}", health::format_table(&results));
     }
-    if !results.is_empty() && health::every_transport_kind_works(&results) { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if !results.is_empty() && health::every_transport_kind_works(&results) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn signal_server(listen: SocketAddr) -> ExitCode {
@@ -282,18 +300,36 @@ mod tests {
     #[test]
     fn headless_defaults_and_options() {
         let cli = Cli::try_parse_from(["natter", "headless"]).unwrap();
-        let Some(Command::Headless(args)) = cli.command else { panic!("headless expected") };
+        let Some(Command::Headless(args)) = cli.command else {
+            panic!("headless expected")
+        };
         assert_eq!(args.participants, 2);
         assert_eq!(args.duration, Duration::from_secs(8));
         assert!(!args.relay_only && args.report.is_none());
 
         let cli = Cli::try_parse_from([
-            "natter", "headless", "--participants", "3", "--duration", "2.5", "--relay-only",
-            "--ice-config", "ice.json", "--signal", "ws://127.0.0.1:1", "--room", "r", "--expect", "4",
-            "--report", "r.json",
+            "natter",
+            "headless",
+            "--participants",
+            "3",
+            "--duration",
+            "2.5",
+            "--relay-only",
+            "--ice-config",
+            "ice.json",
+            "--signal",
+            "ws://127.0.0.1:1",
+            "--room",
+            "r",
+            "--expect",
+            "4",
+            "--report",
+            "r.json",
         ])
         .unwrap();
-        let Some(Command::Headless(args)) = cli.command else { panic!("headless expected") };
+        let Some(Command::Headless(args)) = cli.command else {
+            panic!("headless expected")
+        };
         assert_eq!(args.participants, 3);
         assert_eq!(args.duration, Duration::from_millis(2500));
         assert!(args.relay_only);
@@ -304,7 +340,9 @@ mod tests {
     #[test]
     fn signal_server_listen_default() {
         let cli = Cli::try_parse_from(["natter", "signal-server"]).unwrap();
-        let Some(Command::SignalServer { listen }) = cli.command else { panic!() };
+        let Some(Command::SignalServer { listen }) = cli.command else {
+            panic!()
+        };
         assert_eq!(listen, "127.0.0.1:8787".parse::<std::net::SocketAddr>().unwrap());
         assert!(Cli::try_parse_from(["natter"]).unwrap().command.is_none());
     }

@@ -86,7 +86,11 @@ pub(crate) fn get_settings(shell: State<'_, Shell>) -> Result<SettingsView, UiEr
 /// Save the settings (credentials go to the secret store, never to the settings file) and move
 /// the running call onto the new servers. Nothing is saved if a server is invalid.
 #[tauri::command]
-pub(crate) async fn save_settings(shell: State<'_, Shell>, settings: Settings, credentials: Vec<CredentialUpdate>) -> Result<Settings, UiError> {
+pub(crate) async fn save_settings(
+    shell: State<'_, Shell>,
+    settings: Settings,
+    credentials: Vec<CredentialUpdate>,
+) -> Result<Settings, UiError> {
     let dir = config_dir(&shell)?.clone();
     for server in &settings.servers {
         for url in &server.urls {
@@ -96,7 +100,10 @@ pub(crate) async fn save_settings(shell: State<'_, Shell>, settings: Settings, c
         }
     }
     // Validate the whole configuration with the new credentials before writing anything.
-    let mut secrets = dir.secrets().load_for(settings.servers.iter().map(|s| s.id.as_str())).map_err(settings_error)?;
+    let mut secrets = dir
+        .secrets()
+        .load_for(settings.servers.iter().map(|s| s.id.as_str()))
+        .map_err(settings_error)?;
     for update in &credentials {
         if let Some(credential) = &update.credential {
             secrets.insert(update.id.clone(), credential.clone());
@@ -117,20 +124,28 @@ pub(crate) fn check_ice_url(url: String) -> Option<String> {
 /// Test one server entry (the page's "Test" button) over every transport its URLs name.
 /// `credential: None` uses the stored one.
 #[tauri::command]
-pub(crate) async fn test_ice_server(shell: State<'_, Shell>, server: ServerEntry, credential: Option<String>) -> Result<Vec<ServerHealth>, UiError> {
+pub(crate) async fn test_ice_server(
+    shell: State<'_, Shell>,
+    server: ServerEntry,
+    credential: Option<String>,
+) -> Result<Vec<ServerHealth>, UiError> {
     let dir = config_dir(&shell)?;
     let mut secrets = dir.secrets().load_for([server.id.as_str()]).map_err(settings_error)?;
     if let Some(credential) = credential.filter(|c| !c.is_empty()) {
         secrets.insert(server.id.clone(), credential);
     }
-    let single = Settings { servers: vec![server], ..Settings::default() };
+    let single = Settings {
+        servers: vec![server],
+        ..Settings::default()
+    };
     let config = natter_settings::ice_config(&single, &secrets).map_err(|e| UiError::new("invalid_ice_config", e))?;
     Ok(natter_call::health::probe_all(&config, &ProbeOptions::from_env()).await)
 }
 
 #[tauri::command]
 pub(crate) fn import_ice_servers(json: String) -> Result<ImportedServers, UiError> {
-    let (servers, credentials) = natter_settings::import_w3c(&json, new_id).map_err(|e| UiError::new("invalid_ice_config", e))?;
+    let (servers, credentials) =
+        natter_settings::import_w3c(&json, new_id).map_err(|e| UiError::new("invalid_ice_config", e))?;
     Ok(ImportedServers { servers, credentials })
 }
 
@@ -139,18 +154,29 @@ pub(crate) fn import_ice_servers(json: String) -> Result<ImportedServers, UiErro
 pub(crate) fn export_ice_servers(shell: State<'_, Shell>, with_credentials: bool) -> Result<String, UiError> {
     let dir = config_dir(&shell)?;
     let settings = dir.load().map_err(settings_error)?;
-    let secrets = dir.secrets().load_for(settings.servers.iter().map(|s| s.id.as_str())).map_err(settings_error)?;
+    let secrets = dir
+        .secrets()
+        .load_for(settings.servers.iter().map(|s| s.id.as_str()))
+        .map_err(settings_error)?;
     Ok(natter_settings::w3c_json(&settings.servers, &secrets, with_credentials))
 }
 
 /// Start watching the saved servers: every status change arrives on `on_event`
 /// (`HealthTransition`); `ice_health_snapshot` gives the full table. Replaces the previous watch.
 #[tauri::command]
-pub(crate) async fn watch_ice_health(shell: State<'_, Shell>, on_event: Channel<natter_ice::monitor::HealthTransition>) -> Result<(), UiError> {
+pub(crate) async fn watch_ice_health(
+    shell: State<'_, Shell>,
+    on_event: Channel<natter_ice::monitor::HealthTransition>,
+) -> Result<(), UiError> {
     let config = saved_ice_config(&shell)?;
-    let monitor = HealthMonitor::start(&config, ProbeOptions::from_env(), natter_ice::monitor::MonitorTiming::default(), move |transition| {
-        let _ = on_event.send(transition.clone());
-    });
+    let monitor = HealthMonitor::start(
+        &config,
+        ProbeOptions::from_env(),
+        natter_ice::monitor::MonitorTiming::default(),
+        move |transition| {
+            let _ = on_event.send(transition.clone());
+        },
+    );
     *shell.health.lock().await = Some(monitor);
     Ok(())
 }
@@ -158,7 +184,13 @@ pub(crate) async fn watch_ice_health(shell: State<'_, Shell>, on_event: Channel<
 /// The latest result per server × transport of the running health watch.
 #[tauri::command]
 pub(crate) async fn ice_health_snapshot(shell: State<'_, Shell>) -> Result<Vec<ServerHealth>, UiError> {
-    Ok(shell.health.lock().await.as_ref().map(HealthMonitor::snapshot).unwrap_or_default())
+    Ok(shell
+        .health
+        .lock()
+        .await
+        .as_ref()
+        .map(HealthMonitor::snapshot)
+        .unwrap_or_default())
 }
 
 /// Picker id of the synthetic sources, and of "whatever the system's default is".
@@ -170,16 +202,34 @@ pub(crate) const SYSTEM_DEFAULT: &str = "default";
 /// saved choice of each; the note says why a list is empty and what that means for a call.
 #[tauri::command]
 pub(crate) async fn list_devices(shell: State<'_, Shell>) -> Result<Devices, UiError> {
-    let found = tauri::async_runtime::spawn_blocking(natter_devices::enumerate).await.unwrap_or_default();
-    let settings = config_dir(&shell).ok().and_then(|dir| dir.load().ok()).unwrap_or_default();
+    let found = tauri::async_runtime::spawn_blocking(natter_devices::enumerate)
+        .await
+        .unwrap_or_default();
+    let settings = config_dir(&shell)
+        .ok()
+        .and_then(|dir| dir.load().ok())
+        .unwrap_or_default();
     Ok(device_lists(&found, &settings))
 }
 
 fn device_lists(found: &natter_devices::Devices, settings: &Settings) -> Devices {
-    let synthetic = |id: &str, label: &str| Device { id: id.into(), label: label.into(), synthetic: true };
-    let real = |id: &str, label: String| Device { id: id.into(), label, synthetic: false };
+    let synthetic = |id: &str, label: &str| Device {
+        id: id.into(),
+        label: label.into(),
+        synthetic: true,
+    };
+    let real = |id: &str, label: String| Device {
+        id: id.into(),
+        label,
+        synthetic: false,
+    };
     let system_default = |what: &str| real(SYSTEM_DEFAULT, format!("System default {what}"));
-    let marked = |d: &natter_devices::AudioDevice| real(&d.id, format!("{}{}", d.name, if d.default { " (default)" } else { "" }));
+    let marked = |d: &natter_devices::AudioDevice| {
+        real(
+            &d.id,
+            format!("{}{}", d.name, if d.default { " (default)" } else { "" }),
+        )
+    };
     let mut cameras = vec![system_default("camera")];
     cameras.extend(found.cameras.iter().map(|c| real(&c.id, c.name.clone())));
     cameras.push(synthetic(SYNTHETIC_CAMERA, "Test pattern (synthetic camera)"));
@@ -225,10 +275,17 @@ pub(crate) async fn watch_devices(shell: State<'_, Shell>, on_change: Channel<De
     tauri::async_runtime::spawn(async move {
         let mut last: Option<natter_devices::Devices> = None;
         loop {
-            let found = tauri::async_runtime::spawn_blocking(natter_devices::enumerate).await.unwrap_or_default();
+            let found = tauri::async_runtime::spawn_blocking(natter_devices::enumerate)
+                .await
+                .unwrap_or_default();
             if last.as_ref() != Some(&found) {
                 if last.is_some() {
-                    tracing::info!(cameras = found.cameras.len(), microphones = found.microphones.len(), speakers = found.speakers.len(), "devices changed");
+                    tracing::info!(
+                        cameras = found.cameras.len(),
+                        microphones = found.microphones.len(),
+                        speakers = found.speakers.len(),
+                        "devices changed"
+                    );
                 }
                 let settings = dir.as_ref().and_then(|d| d.load().ok()).unwrap_or_default();
                 if on_change.send(device_lists(&found, &settings)).is_err() {
@@ -244,7 +301,10 @@ pub(crate) async fn watch_devices(shell: State<'_, Shell>, on_change: Channel<De
 
 /// The local devices the saved settings pick, for a call starting now.
 pub(crate) fn saved_devices(shell: &Shell) -> natter_call::demo::LocalDevices {
-    let settings = config_dir(shell).ok().and_then(|dir| dir.load().ok()).unwrap_or_default();
+    let settings = config_dir(shell)
+        .ok()
+        .and_then(|dir| dir.load().ok())
+        .unwrap_or_default();
     natter_call::demo::LocalDevices {
         camera: source_choice(settings.camera.as_deref(), SYNTHETIC_CAMERA),
         microphone: source_choice(settings.microphone.as_deref(), SYNTHETIC_MICROPHONE),
@@ -274,7 +334,12 @@ pub(crate) async fn choose_device(shell: State<'_, Shell>, kind: String, id: Str
         "camera" => settings.camera = value,
         "microphone" => settings.microphone = value,
         "speaker" => settings.speaker = value,
-        other => return Err(UiError::new("bad_request", format!("unknown device kind `{other}` (camera, microphone or speaker)"))),
+        other => {
+            return Err(UiError::new(
+                "bad_request",
+                format!("unknown device kind `{other}` (camera, microphone or speaker)"),
+            ));
+        }
     }
     dir.save(&settings, &[]).map_err(settings_error)?;
     if let Some(call) = shell.running_call().await {
@@ -283,7 +348,9 @@ pub(crate) async fn choose_device(shell: State<'_, Shell>, kind: String, id: Str
             "microphone" => call.use_microphone(source_choice(Some(&id), SYNTHETIC_MICROPHONE)),
             _ => {
                 let speaker = (id != SYSTEM_DEFAULT).then_some(id);
-                tauri::async_runtime::spawn_blocking(move || call.use_speaker(speaker.as_deref())).await.ok();
+                tauri::async_runtime::spawn_blocking(move || call.use_speaker(speaker.as_deref()))
+                    .await
+                    .ok();
             }
         }
     }
@@ -296,9 +363,18 @@ pub(crate) async fn choose_device(shell: State<'_, Shell>, kind: String, id: Str
 pub(crate) async fn export_diagnostics(shell: State<'_, Shell>) -> Result<String, UiError> {
     let dir = config_dir(&shell)?.clone();
     let settings = dir.load().map_err(settings_error)?;
-    let health = shell.health.lock().await.as_ref().map(|m| (m.snapshot(), m.transitions())).unwrap_or_default();
+    let health = shell
+        .health
+        .lock()
+        .await
+        .as_ref()
+        .map(|m| (m.snapshot(), m.transitions()))
+        .unwrap_or_default();
     let stats = shell.stats_history();
-    let secrets = dir.secrets().load_for(settings.servers.iter().map(|s| s.id.as_str())).unwrap_or_default();
+    let secrets = dir
+        .secrets()
+        .load_for(settings.servers.iter().map(|s| s.id.as_str()))
+        .unwrap_or_default();
     let document = serde_json::json!({
         "natter_version": crate::VERSION,
         "os": std::env::consts::OS,
@@ -314,10 +390,15 @@ pub(crate) async fn export_diagnostics(shell: State<'_, Shell>) -> Result<String
     for secret in secrets.values().filter(|s| s.len() >= 3) {
         text = text.replace(secret.as_str(), "***");
     }
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let path = dir.path.join(format!("natter-diagnostics-{stamp}.json"));
-    std::fs::create_dir_all(&dir.path).map_err(|e| UiError::new("settings_io", format!("cannot create {}: {e}", dir.path.display())))?;
-    std::fs::write(&path, text).map_err(|e| UiError::new("settings_io", format!("cannot write {}: {e}", path.display())))?;
+    std::fs::create_dir_all(&dir.path)
+        .map_err(|e| UiError::new("settings_io", format!("cannot create {}: {e}", dir.path.display())))?;
+    std::fs::write(&path, text)
+        .map_err(|e| UiError::new("settings_io", format!("cannot write {}: {e}", path.display())))?;
     Ok(path.display().to_string())
 }
 
@@ -363,5 +444,11 @@ pub(crate) fn new_id() -> String {
 /// TypeScript declarations of this module's command types.
 #[cfg(test)]
 pub(crate) fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
-    vec![SettingsView::decl(cfg), ImportedServers::decl(cfg), Device::decl(cfg), Devices::decl(cfg), LogsInfo::decl(cfg)]
+    vec![
+        SettingsView::decl(cfg),
+        ImportedServers::decl(cfg),
+        Device::decl(cfg),
+        Devices::decl(cfg),
+        LogsInfo::decl(cfg),
+    ]
 }

@@ -7,7 +7,10 @@
 pub mod webdriver;
 
 #[allow(unused_imports)] // each test binary uses a different part
-pub use natter_rig::{Coturn, CoturnOptions, Reaped, TempDir, free_port, make_certificates, make_certificates_for, netns, public, streams, which};
+pub use natter_rig::{
+    Coturn, CoturnOptions, Reaped, TempDir, free_port, make_certificates, make_certificates_for, netns, public,
+    streams, which,
+};
 
 use std::path::Path;
 use std::process::Command;
@@ -40,32 +43,57 @@ pub fn run_headless_env(dir: &TempDir, name: &str, args: &[&str], env: &[(&str, 
         .expect("run natter headless");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let report = read_report(&report_path, &stderr);
-    HeadlessRun { status: output.status, stderr, report }
+    HeadlessRun {
+        status: output.status,
+        stderr,
+        report,
+    }
 }
 
 pub fn read_report(path: &Path, stderr: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("no report at {} ({e}); stderr:\n{stderr}", path.display()));
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("no report at {} ({e}); stderr:\n{stderr}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("report is not JSON ({e}):\n{text}"))
 }
 
 /// Assert that every directed stream connected and decoded at least `min_frames` frames.
 pub fn assert_all_streams_decoding(report: &serde_json::Value, expected_streams: usize, min_frames: u64) {
     let streams = streams(report);
-    assert_eq!(streams.len(), expected_streams, "directed streams in report: {report:#}");
+    assert_eq!(
+        streams.len(),
+        expected_streams,
+        "directed streams in report: {report:#}"
+    );
     for (receiver, peer) in &streams {
         assert_eq!(peer["state"], "connected", "{receiver} ← {}: {peer:#}", peer["remote"]);
         let decoded = peer["video"]["frames_decoded"].as_u64().unwrap_or(0);
-        assert!(decoded >= min_frames, "{receiver} ← {}: only {decoded} frames decoded: {peer:#}", peer["remote"]);
-        assert!(peer["audio"]["packets_received"].as_u64().unwrap_or(0) > 0, "{receiver} ← {}: no audio: {peer:#}", peer["remote"]);
+        assert!(
+            decoded >= min_frames,
+            "{receiver} ← {}: only {decoded} frames decoded: {peer:#}",
+            peer["remote"]
+        );
+        assert!(
+            peer["audio"]["packets_received"].as_u64().unwrap_or(0) > 0,
+            "{receiver} ← {}: no audio: {peer:#}",
+            peer["remote"]
+        );
         assert!(peer["connect_ms"].as_f64().is_some(), "connect_ms missing: {peer:#}");
-        assert!(peer["first_frame_ms"].as_f64().is_some(), "first_frame_ms missing: {peer:#}");
-        assert!(peer["video"]["latency_ms_p50"].as_f64().is_some(), "latency missing: {peer:#}");
+        assert!(
+            peer["first_frame_ms"].as_f64().is_some(),
+            "first_frame_ms missing: {peer:#}"
+        );
+        assert!(
+            peer["video"]["latency_ms_p50"].as_f64().is_some(),
+            "latency missing: {peer:#}"
+        );
     }
 }
 
 /// Follow a child's stderr as it is written: each line arrives on the receiver (to wait for a
 /// moment in the log); joining the handle gives the whole log once the child closed it.
-pub fn follow_log(stderr: std::process::ChildStderr) -> (std::sync::mpsc::Receiver<String>, std::thread::JoinHandle<String>) {
+pub fn follow_log(
+    stderr: std::process::ChildStderr,
+) -> (std::sync::mpsc::Receiver<String>, std::thread::JoinHandle<String>) {
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {
         use std::io::BufRead;

@@ -57,7 +57,9 @@ pub fn screenshot_dir() -> PathBuf {
     let dir = match std::env::var_os("NATTER_SCREENSHOT_DIR").filter(|v| !v.is_empty()) {
         Some(dir) => root.join(dir),
         None => {
-            let target = std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()).unwrap_or_else(|| "target".into());
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "target".into());
             root.join(target).join("screenshots")
         }
     };
@@ -131,7 +133,13 @@ impl AppUnderTest {
             let (port, native_port) = (free_port(), free_port());
             let mut command = Command::new(&tauri_driver);
             command
-                .args(["--port", &port.to_string(), "--native-port", &native_port.to_string(), "--native-driver"])
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--native-port",
+                    &native_port.to_string(),
+                    "--native-driver",
+                ])
                 .arg(&native)
                 .env("DISPLAY", format!(":{display}"))
                 .env("RUST_LOG", "info")
@@ -170,7 +178,10 @@ impl AppUnderTest {
             }}}});
             match request(&agent, "POST", &format!("{base}/session"), Some(&capabilities)) {
                 Ok(v) => {
-                    let id = v["sessionId"].as_str().unwrap_or_else(|| panic!("no sessionId in {v}")).to_string();
+                    let id = v["sessionId"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("no sessionId in {v}"))
+                        .to_string();
                     return AppUnderTest {
                         agent,
                         session: format!("{base}/session/{id}"),
@@ -184,7 +195,11 @@ impl AppUnderTest {
                 }
                 Err(e) => {
                     keep_dir(&work);
-                    panic!("cannot start `{NATTER} {}` through tauri-driver: {e}\n{}", args.join(" "), log_tail(&log));
+                    panic!(
+                        "cannot start `{NATTER} {}` through tauri-driver: {e}\n{}",
+                        args.join(" "),
+                        log_tail(&log)
+                    );
                 }
             }
         }
@@ -224,11 +239,18 @@ impl AppUnderTest {
     /// Panics with `what`, the state of the processes and the tail of the app's log.
     pub fn fail(&self, what: &str) -> ! {
         keep_dir(&self.work);
-        panic!("{what}\n--- logs in {} (tail of tauri-driver.log: app stderr + drivers)\n{}", self.work.display(), self.log())
+        panic!(
+            "{what}\n--- logs in {} (tail of tauri-driver.log: app stderr + drivers)\n{}",
+            self.work.display(),
+            self.log()
+        )
     }
 
     pub fn title(&self) -> String {
-        self.command("GET", "/title", None).as_str().unwrap_or_default().to_string()
+        self.command("GET", "/title", None)
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// The first element matching a CSS selector (panics if there is none).
@@ -242,11 +264,16 @@ impl AppUnderTest {
 
     /// Every element matching a CSS selector (possibly none).
     pub fn find_all(&self, css: &str) -> Vec<Element<'_>> {
-        self.try_find_all(css).unwrap_or_else(|e| self.fail(&format!("find all `{css}` failed: {e}")))
+        self.try_find_all(css)
+            .unwrap_or_else(|e| self.fail(&format!("find all `{css}` failed: {e}")))
     }
 
     fn try_find_all(&self, css: &str) -> Result<Vec<Element<'_>>, WdError> {
-        let v = self.try_command("POST", "/elements", Some(&json!({"using": "css selector", "value": css})))?;
+        let v = self.try_command(
+            "POST",
+            "/elements",
+            Some(&json!({"using": "css selector", "value": css})),
+        )?;
         Ok(self.elements(&v, css))
     }
 
@@ -255,14 +282,20 @@ impl AppUnderTest {
             .map(|a| a.iter().filter_map(|e| e[ELEMENT_KEY].as_str()).collect::<Vec<_>>())
             .unwrap_or_default()
             .into_iter()
-            .map(|id| Element { app: self, id: id.to_string(), what: what.to_string() })
+            .map(|id| Element {
+                app: self,
+                id: id.to_string(),
+                what: what.to_string(),
+            })
             .collect()
     }
 
     /// Polls (every 100 ms, at most `timeout`, capped at 60 s) until an element matches `css`.
     pub fn wait_for(&self, css: &str, timeout: Duration) -> Element<'_> {
         self.wait_until(&format!("an element matching `{css}`"), timeout, || {
-            self.try_find_all(css).ok().and_then(|mut all| (!all.is_empty()).then(|| all.swap_remove(0)))
+            self.try_find_all(css)
+                .ok()
+                .and_then(|mut all| (!all.is_empty()).then(|| all.swap_remove(0)))
         })
     }
 
@@ -312,7 +345,8 @@ impl AppUnderTest {
             json!([]),
         );
         let v = self.command("GET", "/screenshot", None);
-        let png = base64_decode(v.as_str().unwrap_or_default()).unwrap_or_else(|e| self.fail(&format!("screenshot: {e}")));
+        let png =
+            base64_decode(v.as_str().unwrap_or_default()).unwrap_or_else(|e| self.fail(&format!("screenshot: {e}")));
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
         }
@@ -359,7 +393,9 @@ impl<'a> Element<'a> {
         let path = format!("/element/{}{rest}", self.id);
         match self.app.try_command(method, &path, body) {
             Ok(v) => v,
-            Err(e) => self.app.fail(&format!("WebDriver {method} {rest} on `{}` failed: {e}", self.what)),
+            Err(e) => self
+                .app
+                .fail(&format!("WebDriver {method} {rest} on `{}` failed: {e}", self.what)),
         }
     }
 
@@ -382,7 +418,9 @@ impl<'a> Element<'a> {
 
     /// An HTML attribute (None if absent).
     pub fn attribute(&self, name: &str) -> Option<String> {
-        self.cmd("GET", &format!("/attribute/{name}"), None).as_str().map(str::to_string)
+        self.cmd("GET", &format!("/attribute/{name}"), None)
+            .as_str()
+            .map(str::to_string)
     }
 
     /// A DOM property (e.g. "value", "checked", "disabled").
@@ -400,7 +438,11 @@ impl<'a> Element<'a> {
 
     /// Descendants of this element matching `css`.
     pub fn find_all(&self, css: &str) -> Vec<Element<'a>> {
-        let v = self.cmd("POST", "/elements", Some(&json!({"using": "css selector", "value": css})));
+        let v = self.cmd(
+            "POST",
+            "/elements",
+            Some(&json!({"using": "css selector", "value": css})),
+        );
         self.app.elements(&v, css)
     }
 }
@@ -409,7 +451,11 @@ impl<'a> Element<'a> {
 // HTTP
 
 fn request(agent: &ureq::Agent, method: &str, url: &str, body: Option<&Value>) -> Result<Value, WdError> {
-    let http = |e: ureq::Error| WdError { status: 0, error: "http".into(), message: format!("{method} {url}: {e}") };
+    let http = |e: ureq::Error| WdError {
+        status: 0,
+        error: "http".into(),
+        message: format!("{method} {url}: {e}"),
+    };
     let mut response = match (method, body) {
         ("GET", _) => agent.get(url).call(),
         ("DELETE", _) => agent.delete(url).call(),
@@ -419,7 +465,12 @@ fn request(agent: &ureq::Agent, method: &str, url: &str, body: Option<&Value>) -
     }
     .map_err(http)?;
     let status = response.status().as_u16();
-    let bytes = response.body_mut().with_config().limit(256 << 20).read_to_vec().map_err(http)?;
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(256 << 20)
+        .read_to_vec()
+        .map_err(http)?;
     let parsed: Value = serde_json::from_slice(&bytes).map_err(|e| WdError {
         status,
         error: "bad json".into(),
@@ -431,8 +482,16 @@ fn request(agent: &ureq::Agent, method: &str, url: &str, body: Option<&Value>) -
     }
     Err(WdError {
         status,
-        error: value.get("error").and_then(Value::as_str).unwrap_or("unknown error").to_string(),
-        message: value.get("message").and_then(Value::as_str).unwrap_or_default().to_string(),
+        error: value
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown error")
+            .to_string(),
+        message: value
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
     })
 }
 
@@ -493,7 +552,11 @@ impl Drop for Proc {
 }
 
 fn signal(sig: &str, target: &str) {
-    let _ = Command::new("kill").args([&format!("-{sig}"), "--", target]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let _ = Command::new("kill")
+        .args([&format!("-{sig}"), "--", target])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// Every live descendant of `root` (children first found, then theirs), from /proc.
@@ -501,10 +564,16 @@ fn descendants_of(root: u32) -> Vec<u32> {
     let mut parent_of = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
             // "pid (comm) state ppid ..." — comm may contain spaces/parens, so split after the last ')'.
-            let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
             let mut fields = rest.split_whitespace();
             let _state = fields.next();
             if let Some(ppid) = fields.next().and_then(|p| p.parse::<u32>().ok()) {
@@ -528,7 +597,16 @@ fn descendants_of(root: u32) -> Vec<u32> {
 fn start_xvfb(binary: &Path, work: &Path) -> (Proc, u32) {
     let mut command = Command::new(binary);
     command
-        .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"])
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+            "-noreset",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(work.join("xvfb.log")).unwrap());
@@ -545,12 +623,19 @@ fn start_xvfb(binary: &Path, work: &Path) -> (Proc, u32) {
             Ok(display) => (xvfb, display),
             Err(_) => {
                 keep_dir(work);
-                panic!("Xvfb did not start (printed {line:?}); see {}: {}", work.join("xvfb.log").display(), log_tail(&work.join("xvfb.log")))
+                panic!(
+                    "Xvfb did not start (printed {line:?}); see {}: {}",
+                    work.join("xvfb.log").display(),
+                    log_tail(&work.join("xvfb.log"))
+                )
             }
         },
         Err(_) => {
             keep_dir(work);
-            panic!("Xvfb gave no display number within 20 s; see {}", work.join("xvfb.log").display())
+            panic!(
+                "Xvfb gave no display number within 20 s; see {}",
+                work.join("xvfb.log").display()
+            )
         }
     }
 }
@@ -564,7 +649,16 @@ fn find_tool(name: &str, fallbacks: &[PathBuf]) -> PathBuf {
         .into_iter()
         .chain(fallbacks.iter().cloned())
         .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("`{name}` not found on PATH{}: {INSTALL_HINT}", if fallbacks.is_empty() { String::new() } else { format!(" nor at {fallbacks:?}") }))
+        .unwrap_or_else(|| {
+            panic!(
+                "`{name}` not found on PATH{}: {INSTALL_HINT}",
+                if fallbacks.is_empty() {
+                    String::new()
+                } else {
+                    format!(" nor at {fallbacks:?}")
+                }
+            )
+        })
 }
 
 fn cargo_bin() -> PathBuf {
@@ -576,7 +670,10 @@ fn cargo_bin() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("bind a free port").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free port")
+        .port()
 }
 
 fn unique() -> u64 {

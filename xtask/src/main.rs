@@ -30,14 +30,29 @@ fn main() -> ExitCode {
 const USAGE: &str = "usage: cargo xtask bench [--runs N] [--only SCENARIO,…] [--dev]";
 
 fn parse_bench(args: &[String]) -> Result<bench::Options, String> {
-    let mut options = bench::Options { runs: 10, only: Vec::new(), release: true };
+    let mut options = bench::Options {
+        runs: 10,
+        only: Vec::new(),
+        release: true,
+    };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => {
-                options.runs = args.next().and_then(|n| n.parse().ok()).filter(|n| *n >= 1).ok_or("--runs takes a number ≥ 1")?;
+                options.runs = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n >= 1)
+                    .ok_or("--runs takes a number ≥ 1")?;
             }
-            "--only" => options.only = args.next().ok_or("--only takes scenario names")?.split(',').map(str::to_string).collect(),
+            "--only" => {
+                options.only = args
+                    .next()
+                    .ok_or("--only takes scenario names")?
+                    .split(',')
+                    .map(str::to_string)
+                    .collect()
+            }
             "--dev" => options.release = false,
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
@@ -47,9 +62,15 @@ fn parse_bench(args: &[String]) -> Result<bench::Options, String> {
 
 /// The workspace's target directory (honours `CARGO_TARGET_DIR`).
 pub fn target_dir() -> Result<PathBuf, String> {
-    let out = Command::new(cargo()).args(["metadata", "--format-version", "1", "--no-deps"]).output().map_err(|e| format!("cargo metadata: {e}"))?;
+    let out = Command::new(cargo())
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .map_err(|e| format!("cargo metadata: {e}"))?;
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
-    meta["target_directory"].as_str().map(PathBuf::from).ok_or_else(|| "cargo metadata has no target_directory".into())
+    meta["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .ok_or_else(|| "cargo metadata has no target_directory".into())
 }
 
 /// Build `natter` and the bench's examples; the directory holding them.
@@ -57,9 +78,20 @@ pub fn build_for_bench(release: bool) -> Result<PathBuf, String> {
     let profile = if release { "release" } else { "dev" };
     // The whole workspace in one build: the same feature set as `cargo test --workspace`, so a
     // dev-profile bench reuses what the tests built instead of rebuilding dependencies.
-    let args = ["build", "--locked", "--profile", profile, "--workspace", "--bins", "--examples"];
+    let args = [
+        "build",
+        "--locked",
+        "--profile",
+        profile,
+        "--workspace",
+        "--bins",
+        "--examples",
+    ];
     eprintln!("bench: cargo {}", args.join(" "));
-    let status = Command::new(cargo()).args(args).status().map_err(|e| format!("cargo: {e}"))?;
+    let status = Command::new(cargo())
+        .args(args)
+        .status()
+        .map_err(|e| format!("cargo: {e}"))?;
     if !status.success() {
         return Err(format!("cargo {} failed", args.join(" ")));
     }

@@ -121,8 +121,26 @@ async fn open_pairs(settings: &LinkSettings, n: usize) -> (Vec<PeerLink>, usize)
     let mut b_links = HashMap::new();
     for i in 0..n {
         // Side A knows its remote as "b{i}", side B as "a{i}".
-        let a = PeerLink::open(settings, "a", &format!("b{i}"), "B", a_events.clone(), &natter_call::codecs::VideoCodec::OFFERED).await.expect("open A");
-        let b = PeerLink::open(settings, "b", &format!("a{i}"), "A", b_events.clone(), &natter_call::codecs::VideoCodec::OFFERED).await.expect("open B");
+        let a = PeerLink::open(
+            settings,
+            "a",
+            &format!("b{i}"),
+            "B",
+            a_events.clone(),
+            &natter_call::codecs::VideoCodec::OFFERED,
+        )
+        .await
+        .expect("open A");
+        let b = PeerLink::open(
+            settings,
+            "b",
+            &format!("a{i}"),
+            "A",
+            b_events.clone(),
+            &natter_call::codecs::VideoCodec::OFFERED,
+        )
+        .await
+        .expect("open B");
         let offer = a.pc.create_offer(None).await.expect("offer");
         a.pc.set_local_description(offer.clone()).await.expect("A local");
         b.pc.set_remote_description(offer).await.expect("B remote");
@@ -148,7 +166,11 @@ async fn open_pairs(settings: &LinkSettings, n: usize) -> (Vec<PeerLink>, usize)
         let Some((from_a, event)) = event else { break };
         match event {
             LinkEvent::LocalCandidate { remote, candidate } => {
-                let to = if from_a { &b_links[&index(&remote)] } else { &a_links[&index(&remote)] };
+                let to = if from_a {
+                    &b_links[&index(&remote)]
+                } else {
+                    &a_links[&index(&remote)]
+                };
                 let _ = to.pc.add_ice_candidate(candidate).await;
             }
             LinkEvent::State { remote, state } => {
@@ -182,7 +204,12 @@ struct Reading {
 
 impl Reading {
     fn now() -> Reading {
-        Reading { rss_kb: rss_kb(), live_kb: live_kb(), threads: threads(), tasks: tokio::runtime::Handle::current().metrics().num_alive_tasks() }
+        Reading {
+            rss_kb: rss_kb(),
+            live_kb: live_kb(),
+            threads: threads(),
+            tasks: tokio::runtime::Handle::current().metrics().num_alive_tasks(),
+        }
     }
 }
 

@@ -108,7 +108,13 @@ pub struct LayerChoice {
 impl LayerChoice {
     /// Start where the starting estimate puts us (the half-size layer at 300 kbit/s).
     pub fn new(budget_bps: f64) -> Self {
-        Self { layer: Self::fitting(budget_bps), room_since: None, up_after: STEP_UP_AFTER, stepped_up_at: None, down_waiting_since: None }
+        Self {
+            layer: Self::fitting(budget_bps),
+            room_since: None,
+            up_after: STEP_UP_AFTER,
+            stepped_up_at: None,
+            down_waiting_since: None,
+        }
     }
 
     fn fitting(budget_bps: f64) -> usize {
@@ -150,7 +156,11 @@ impl LayerChoice {
         // While probing, the small budget is expected: only a push-back (the budget falling below
         // what the probe needed) undoes the step.
         let probing = self.stepped_up_at.is_some() && may_probe;
-        let fits = if probing && budget_bps >= PROBE_FROM_BPS { self.layer } else { Self::fitting(budget_bps) };
+        let fits = if probing && budget_bps >= PROBE_FROM_BPS {
+            self.layer
+        } else {
+            Self::fitting(budget_bps)
+        };
         if let Some(at) = self.stepped_up_at
             && now.saturating_duration_since(at) > FAILED_STEP_UP * 2
         {
@@ -159,13 +169,18 @@ impl LayerChoice {
             self.stepped_up_at = None;
         }
         if fits > self.layer {
-            if self.stepped_up_at.is_some_and(|at| now.saturating_duration_since(at) < FAILED_STEP_UP) {
+            if self
+                .stepped_up_at
+                .is_some_and(|at| now.saturating_duration_since(at) < FAILED_STEP_UP)
+            {
                 self.up_after = (self.up_after * 2).min(MAX_STEP_UP_AFTER);
             }
             self.layer = fits;
             self.room_since = None;
             self.stepped_up_at = None;
-        } else if self.layer > 0 && (budget_bps >= FULL_SIZE_MIN_BPS * STEP_UP_MARGIN || (may_probe && budget_bps >= PROBE_FROM_BPS)) {
+        } else if self.layer > 0
+            && (budget_bps >= FULL_SIZE_MIN_BPS * STEP_UP_MARGIN || (may_probe && budget_bps >= PROBE_FROM_BPS))
+        {
             let since = *self.room_since.get_or_insert(now);
             if now.saturating_duration_since(since) >= self.up_after {
                 self.layer -= 1;
@@ -181,7 +196,11 @@ impl LayerChoice {
 
 /// Encode every `n`th frame of a layer whose lowest receiver's budget is `budget_bps`.
 pub fn frame_divisor(layer: usize, budget_bps: f64) -> u32 {
-    if layer + 1 == LAYERS && budget_bps < HALF_RATE_BELOW_BPS { 2 } else { 1 }
+    if layer + 1 == LAYERS && budget_bps < HALF_RATE_BELOW_BPS {
+        2
+    } else {
+        1
+    }
 }
 
 /// Encoding taking more than this share of each frame interval is a computer at its limit.
@@ -209,10 +228,20 @@ pub fn quality_limitation(
         }
         return ("none".into(), None);
     }
-    let who = if remote_name.is_empty() { "this participant".to_string() } else { remote_name.to_string() };
-    let effect =
-        if limited_size { format!("video reduced to {}×{}", size.0, size.1) } else { "video sent at reduced quality".to_string() };
-    ("bandwidth".into(), Some(format!("Your connection to {who} carries {carries}: {effect}")))
+    let who = if remote_name.is_empty() {
+        "this participant".to_string()
+    } else {
+        remote_name.to_string()
+    };
+    let effect = if limited_size {
+        format!("video reduced to {}×{}", size.0, size.1)
+    } else {
+        "video sent at reduced quality".to_string()
+    };
+    (
+        "bandwidth".into(),
+        Some(format!("Your connection to {who} carries {carries}: {effect}")),
+    )
 }
 
 #[cfg(test)]
@@ -223,7 +252,11 @@ mod tests {
     fn late_feedback_slows_the_writer_in_proportion() {
         let ms = Duration::from_millis;
         assert_eq!(feedback_pushback(600_000.0, ms(0)), 600_000.0);
-        assert_eq!(feedback_pushback(600_000.0, ms(200)), 600_000.0, "on time give or take a feedback interval");
+        assert_eq!(
+            feedback_pushback(600_000.0, ms(200)),
+            600_000.0,
+            "on time give or take a feedback interval"
+        );
         assert_eq!(feedback_pushback(600_000.0, ms(400)), 300_000.0);
         assert_eq!(feedback_pushback(600_000.0, ms(3_000)), 150_000.0, "a quarter at most");
         assert_eq!(feedback_pushback(60_000.0, ms(3_000)), f64::from(ENCODER_MIN_BPS));
@@ -248,10 +281,21 @@ mod tests {
         let mut choice = LayerChoice::new(800_000.0);
         assert_eq!(choice.update(200_000.0, false, t0), 1, "down at once");
         // Just above the threshold is not enough room.
-        assert_eq!(choice.update(FULL_SIZE_MIN_BPS * 1.05, false, t0 + Duration::from_secs(5)), 1);
-        assert_eq!(choice.update(600_000.0, false, t0 + Duration::from_secs(6)), 1, "room since now");
+        assert_eq!(
+            choice.update(FULL_SIZE_MIN_BPS * 1.05, false, t0 + Duration::from_secs(5)),
+            1
+        );
+        assert_eq!(
+            choice.update(600_000.0, false, t0 + Duration::from_secs(6)),
+            1,
+            "room since now"
+        );
         assert_eq!(choice.update(600_000.0, false, t0 + Duration::from_millis(7_900)), 1);
-        assert_eq!(choice.update(600_000.0, false, t0 + Duration::from_secs(8)), 0, "up after 2 s of room");
+        assert_eq!(
+            choice.update(600_000.0, false, t0 + Duration::from_secs(8)),
+            0,
+            "up after 2 s of room"
+        );
     }
 
     #[test]
@@ -271,7 +315,11 @@ mod tests {
         let mut choice = LayerChoice::new(200_000.0);
         choice.update(600_000.0, false, at(0));
         assert_eq!(choice.update(600_000.0, false, at(2_000)), 0, "first attempt after 2 s");
-        assert_eq!(choice.update(200_000.0, false, at(3_000)), 1, "the link pushed back within a second");
+        assert_eq!(
+            choice.update(200_000.0, false, at(3_000)),
+            1,
+            "the link pushed back within a second"
+        );
         choice.update(600_000.0, false, at(3_100));
         assert_eq!(choice.update(600_000.0, false, at(5_200)), 1, "not after 2 s this time");
         assert_eq!(choice.update(600_000.0, false, at(7_100)), 0, "after 4 s");
@@ -288,9 +336,21 @@ mod tests {
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut choice = LayerChoice::new(200_000.0);
         assert_eq!(choice.update(300_000.0, true, at(0)), 1);
-        assert_eq!(choice.update(300_000.0, true, at(2_000)), 0, "probe: the small layer's estimate proves nothing");
-        assert_eq!(choice.update(300_000.0, true, at(2_500)), 0, "held while the path says nothing");
-        assert_eq!(choice.update(300_000.0, false, at(3_000)), 1, "the path pushed back: down");
+        assert_eq!(
+            choice.update(300_000.0, true, at(2_000)),
+            0,
+            "probe: the small layer's estimate proves nothing"
+        );
+        assert_eq!(
+            choice.update(300_000.0, true, at(2_500)),
+            0,
+            "held while the path says nothing"
+        );
+        assert_eq!(
+            choice.update(300_000.0, false, at(3_000)),
+            1,
+            "the path pushed back: down"
+        );
         assert_eq!(choice.update(200_000.0, true, at(6_000)), 1, "too little even to probe");
     }
 
@@ -299,19 +359,39 @@ mod tests {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut choice = LayerChoice::new(800_000.0);
-        assert_eq!(choice.update_with_queue(150_000.0, false, 300.0, at(0)), 0, "a 300 ms queue: the keyframe would be dropped");
+        assert_eq!(
+            choice.update_with_queue(150_000.0, false, 300.0, at(0)),
+            0,
+            "a 300 ms queue: the keyframe would be dropped"
+        );
         assert_eq!(choice.update_with_queue(150_000.0, false, 200.0, at(400)), 0);
-        assert_eq!(choice.update_with_queue(150_000.0, false, 20.0, at(600)), 1, "drained: down");
+        assert_eq!(
+            choice.update_with_queue(150_000.0, false, 20.0, at(600)),
+            1,
+            "drained: down"
+        );
         let mut stuck = LayerChoice::new(800_000.0);
         assert_eq!(stuck.update_with_queue(150_000.0, false, 300.0, at(0)), 0);
-        assert_eq!(stuck.update_with_queue(150_000.0, false, 300.0, at(1_000)), 1, "a queue that never drains: down after a second");
+        assert_eq!(
+            stuck.update_with_queue(150_000.0, false, 300.0, at(1_000)),
+            1,
+            "a queue that never drains: down after a second"
+        );
         let mut clear = LayerChoice::new(800_000.0);
-        assert_eq!(clear.update_with_queue(150_000.0, false, 10.0, at(0)), 1, "no queue: down at once");
+        assert_eq!(
+            clear.update_with_queue(150_000.0, false, 10.0, at(0)),
+            1,
+            "no queue: down at once"
+        );
     }
 
     #[test]
     fn the_encoder_climbs_towards_the_budget_in_steps_and_follows_it_down_at_once() {
-        assert_eq!(encoder_rate(800_000.0, 200_000.0), 310_000.0, "a step above what was sent");
+        assert_eq!(
+            encoder_rate(800_000.0, 200_000.0),
+            310_000.0,
+            "a step above what was sent"
+        );
         assert_eq!(encoder_rate(300_000.0, 600_000.0), 300_000.0, "down at once");
         assert_eq!(encoder_rate(100_000.0, 0.0), 60_000.0, "from nothing: a start");
     }
@@ -320,19 +400,41 @@ mod tests {
     fn a_starved_small_layer_halves_its_frame_rate() {
         assert_eq!(frame_divisor(1, 35_000.0), 2);
         assert_eq!(frame_divisor(1, 150_000.0), 1);
-        assert_eq!(frame_divisor(0, 35_000.0), 1, "the full-size layer is never that starved");
+        assert_eq!(
+            frame_divisor(0, 35_000.0),
+            1,
+            "the full-size layer is never that starved"
+        );
     }
 
     #[test]
     fn a_small_layer_on_a_measured_link_is_a_bandwidth_limit_in_words() {
-        let mut estimate = crate::bwe::EstimateState { target_bps: 304_000.0, measured: true, ..Default::default() };
+        let mut estimate = crate::bwe::EstimateState {
+            target_bps: 304_000.0,
+            measured: true,
+            ..Default::default()
+        };
         let (why, words) = quality_limitation(&estimate, 1, video_budget(304_000.0, None), (320, 180), "Bob", 0.3);
         assert_eq!(why, "bandwidth");
-        assert_eq!(words.as_deref(), Some("Your connection to Bob carries about 300 kbit/s: video reduced to 320×180"));
-        assert_eq!(quality_limitation(&estimate, 0, 1_500_000.0, (640, 360), "Bob", 0.3).0, "none");
-        assert_eq!(quality_limitation(&estimate, 0, 1_500_000.0, (640, 360), "Bob", 0.95).0, "cpu", "the link is fine, the encoder is not");
+        assert_eq!(
+            words.as_deref(),
+            Some("Your connection to Bob carries about 300 kbit/s: video reduced to 320×180")
+        );
+        assert_eq!(
+            quality_limitation(&estimate, 0, 1_500_000.0, (640, 360), "Bob", 0.3).0,
+            "none"
+        );
+        assert_eq!(
+            quality_limitation(&estimate, 0, 1_500_000.0, (640, 360), "Bob", 0.95).0,
+            "cpu",
+            "the link is fine, the encoder is not"
+        );
         estimate.measured = false;
-        assert_eq!(quality_limitation(&estimate, 1, 200_000.0, (320, 180), "Bob", 0.3), ("none".into(), None), "no estimate, no claim");
+        assert_eq!(
+            quality_limitation(&estimate, 1, 200_000.0, (320, 180), "Bob", 0.3),
+            ("none".into(), None),
+            "no estimate, no claim"
+        );
     }
 
     #[test]

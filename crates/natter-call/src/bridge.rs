@@ -63,7 +63,11 @@ pub fn agent_url(url: &IceUrl) -> String {
     match start(url) {
         Ok(bridge) => {
             let local = format!("turn:{}?transport=udp", bridge.local);
-            tracing::info!("TURN over {} to {} goes through the local bridge {local}", bridge.transport.to_uppercase(), url.original);
+            tracing::info!(
+                "TURN over {} to {} goes through the local bridge {local}",
+                bridge.transport.to_uppercase(),
+                url.original
+            );
             bridges.insert(local.clone(), bridge);
             local
         }
@@ -76,7 +80,11 @@ pub fn agent_url(url: &IceUrl) -> String {
 
 /// For a relay URL seen in the stack's stats: the URL the user configured and how it is reached.
 pub fn original_of(agent_url: &str) -> Option<(String, &'static str)> {
-    registry().lock().unwrap().get(agent_url).map(|b| (b.original.clone(), b.transport))
+    registry()
+        .lock()
+        .unwrap()
+        .get(agent_url)
+        .map(|b| (b.original.clone(), b.transport))
 }
 
 fn start(url: &IceUrl) -> std::io::Result<Bridge> {
@@ -93,7 +101,11 @@ fn start(url: &IceUrl) -> std::io::Result<Bridge> {
         None
     };
     tokio::spawn(serve(socket, target, connector));
-    Ok(Bridge { local, transport, original: url.original.clone() })
+    Ok(Bridge {
+        local,
+        transport,
+        original: url.original.clone(),
+    })
 }
 
 /// The bridge's side of one client socket.
@@ -107,7 +119,9 @@ async fn serve(socket: Arc<UdpSocket>, target: (String, u16), tls: Option<tokio_
     let mut clients: HashMap<SocketAddr, Client> = HashMap::new();
     let mut buf = vec![0u8; 65_536];
     loop {
-        let Ok((n, from)) = socket.recv_from(&mut buf).await else { continue };
+        let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+            continue;
+        };
         let datagram = buf[..n].to_vec();
         if let Some(client) = clients.get(&from) {
             match client.to_server.try_send(datagram.clone()) {
@@ -123,8 +137,21 @@ async fn serve(socket: Arc<UdpSocket>, target: (String, u16), tls: Option<tokio_
         let (to_server, rx) = mpsc::channel(256);
         let _ = to_server.try_send(datagram);
         let established = Arc::new(AtomicBool::new(false));
-        clients.insert(from, Client { to_server, established: Arc::clone(&established) });
-        tokio::spawn(connection(Arc::clone(&socket), from, target.clone(), tls.clone(), rx, established));
+        clients.insert(
+            from,
+            Client {
+                to_server,
+                established: Arc::clone(&established),
+            },
+        );
+        tokio::spawn(connection(
+            Arc::clone(&socket),
+            from,
+            target.clone(),
+            tls.clone(),
+            rx,
+            established,
+        ));
     }
 }
 
@@ -147,7 +174,9 @@ async fn connection(
     let stream: Box<dyn Stream> = match tls {
         None => Box::new(tcp),
         Some(connector) => {
-            let Ok(name) = rustls_pki_types::ServerName::try_from(target.0.clone()) else { return };
+            let Ok(name) = rustls_pki_types::ServerName::try_from(target.0.clone()) else {
+                return;
+            };
             match connector.connect(name, tcp).await {
                 Ok(s) => Box::new(s),
                 Err(e) => {
@@ -181,9 +210,9 @@ async fn connection(
             }
             let length = usize::from(u16::from_be_bytes([header[2], header[3]]));
             let (body, padding) = match header[0] & 0xC0 {
-                0x00 => (16 + length, 0),                   // STUN: rest of the 20-byte header + attributes
-                0x40 => (length, (4 - length % 4) % 4),     // ChannelData
-                _ => return,                                // not TURN: drop the connection
+                0x00 => (16 + length, 0),               // STUN: rest of the 20-byte header + attributes
+                0x40 => (length, (4 - length % 4) % 4), // ChannelData
+                _ => return,                            // not TURN: drop the connection
             };
             let mut frame = vec![0u8; 4 + body + padding];
             frame[..4].copy_from_slice(&header);

@@ -31,8 +31,8 @@
 //! congested 500 kbit/s link it once offered 10.6 Mbit/s of resends.
 
 use rtc::interceptor::{
-    BandwidthEstimator, EstimatorStats, Interceptor, OveruseDetector, Packet, PacketReport, RateCalculator, SlopeEstimator, StreamInfo,
-    TaggedPacket, Usage,
+    BandwidthEstimator, EstimatorStats, Interceptor, OveruseDetector, Packet, PacketReport, RateCalculator,
+    SlopeEstimator, StreamInfo, TaggedPacket, Usage,
 };
 use rtc::sansio::Protocol;
 use std::collections::{HashMap, VecDeque};
@@ -118,7 +118,9 @@ impl EstimateState {
     /// (Nothing sent, nothing to report: a pause is never "late".)
     pub fn feedback_overdue(&self, now: Instant, sending_since: Instant) -> Duration {
         match (self.acked_departure, self.feedback_lag_floor) {
-            (Some(departure), Some(floor)) => now.saturating_duration_since(departure.max(sending_since)).saturating_sub(floor),
+            (Some(departure), Some(floor)) => now
+                .saturating_duration_since(departure.max(sending_since))
+                .saturating_sub(floor),
             _ => Duration::ZERO,
         }
     }
@@ -218,17 +220,27 @@ impl LinkEstimator {
     fn control(&mut self, now: Instant, usage: Usage, received: Option<f64>) {
         // A ceiling is forgotten when it is old or when the target went well past it without
         // the path pushing back: the link changed (a cap lifted, another flow ended).
-        if self.ceiling.is_some_and(|(ceiling, at)| now.saturating_duration_since(at) > CEILING_MEMORY || self.target > ceiling * 1.1) {
+        if self.ceiling.is_some_and(|(ceiling, at)| {
+            now.saturating_duration_since(at) > CEILING_MEMORY || self.target > ceiling * 1.1
+        }) {
             self.ceiling = None;
         }
-        let since_change = self.last_change.map_or(CONTROL_INTERVAL, |last| now.saturating_duration_since(last));
+        let since_change = self
+            .last_change
+            .map_or(CONTROL_INTERVAL, |last| now.saturating_duration_since(last));
         match usage {
             Usage::Over => {
                 // Back off from what the path delivers, at most once per interval.
-                let (Some(received), true) = (received, since_change >= CONTROL_INTERVAL) else { return };
+                let (Some(received), true) = (received, since_change >= CONTROL_INTERVAL) else {
+                    return;
+                };
                 // A queue already holding a quarter second of our media (a link that just got
                 // much slower) is drained by sending well below it for a moment.
-                let factor = if self.queue.delay_ms() > DRAIN_QUEUE_MS { 0.5 } else { 0.85 };
+                let factor = if self.queue.delay_ms() > DRAIN_QUEUE_MS {
+                    0.5
+                } else {
+                    0.85
+                };
                 self.target = (received * factor).min(self.target);
                 tracing::debug!(
                     target_kbps = self.target / 1000.0,
@@ -275,10 +287,17 @@ impl LinkEstimator {
             self.background_loss = Some(background + follow * (recent - background));
         }
         let excess = if queueing { recent } else { recent - background };
-        let due = self.last_loss_brake.is_none_or(|at| now.saturating_duration_since(at) >= CONTROL_INTERVAL);
+        let due = self
+            .last_loss_brake
+            .is_none_or(|at| now.saturating_duration_since(at) >= CONTROL_INTERVAL);
         if excess > 0.10 && due {
             self.target *= 1.0 - 0.5 * excess;
-            tracing::debug!(target_kbps = self.target / 1000.0, loss = recent, background, "path pushed back (loss)");
+            tracing::debug!(
+                target_kbps = self.target / 1000.0,
+                loss = recent,
+                background,
+                "path pushed back (loss)"
+            );
             self.last_loss_brake = Some(now);
             self.last_change = Some(now);
             // The path pushed back: stop the start-up climb.
@@ -336,10 +355,19 @@ impl BandwidthEstimator for LinkEstimator {
         let received = self.received.bits_per_second();
         // A queue that stands full does not grow, so the trend detector stops seeing it; a
         // deep router buffer then holds seconds of our media. Standing delay is overuse too.
-        if self.queue.delay_ms() > STANDING_QUEUE_MS || (self.queue.delay_ms() > GROWING_QUEUE_MS && self.queue.growing()) {
+        if self.queue.delay_ms() > STANDING_QUEUE_MS
+            || (self.queue.delay_ms() > GROWING_QUEUE_MS && self.queue.growing())
+        {
             usage = Usage::Over;
         }
-        tracing::trace!(?usage, queue_ms = self.queue.delay_ms(), received_kbps = received.map(|r| r / 1000.0), target_kbps = self.target / 1000.0, reports = reports.len(), "feedback");
+        tracing::trace!(
+            ?usage,
+            queue_ms = self.queue.delay_ms(),
+            received_kbps = received.map(|r| r / 1000.0),
+            target_kbps = self.target / 1000.0,
+            reports = reports.len(),
+            "feedback"
+        );
         self.loss_window.0 += reports.iter().filter(|r| !r.arrived).count();
         self.loss_window.1 += reports.len();
         self.control(now, usage, received);
@@ -357,7 +385,11 @@ impl BandwidthEstimator for LinkEstimator {
     /// keyframe sent faster than the link then only lengthens the queue, and a full router
     /// queue drops its tail).
     fn target_bitrate(&self) -> f64 {
-        let factor = if self.queue.delay_ms() > QUEUEING_MS { 1.0 } else { PACING_FACTOR };
+        let factor = if self.queue.delay_ms() > QUEUEING_MS {
+            1.0
+        } else {
+            PACING_FACTOR
+        };
         self.target * factor
     }
 
@@ -401,14 +433,22 @@ impl QueueDelay {
             while self.minima.front().is_some_and(|(at, _)| at + 10 < second) {
                 self.minima.pop_front();
             }
-            let base = self.minima.iter().map(|(_, least)| *least).fold(f64::INFINITY, f64::min);
+            let base = self
+                .minima
+                .iter()
+                .map(|(_, least)| *least)
+                .fold(f64::INFINITY, f64::min);
             let queued = (one_way_ms - base).max(0.0);
             batch_least = Some(batch_least.map_or(queued, |least| least.min(queued)));
         }
         if let Some(least) = batch_least {
             let before = self.smoothed_ms;
             self.smoothed_ms = 0.5 * self.smoothed_ms + 0.5 * least;
-            self.rising = if self.smoothed_ms > before + 5.0 { self.rising + 1 } else { 0 };
+            self.rising = if self.smoothed_ms > before + 5.0 {
+                self.rising + 1
+            } else {
+                0
+            };
         }
     }
 
@@ -439,7 +479,11 @@ const ARRIVAL_RATE_WINDOW: Duration = Duration::from_millis(300);
 
 impl Default for ArrivalRate {
     fn default() -> Self {
-        Self { rate: RateCalculator::new(ARRIVAL_RATE_WINDOW), anchor: None, latest: None }
+        Self {
+            rate: RateCalculator::new(ARRIVAL_RATE_WINDOW),
+            anchor: None,
+            latest: None,
+        }
     }
 }
 
@@ -514,11 +558,17 @@ impl RetransmissionBudget {
     fn admit(&mut self, now: Instant, packet: &rtc::rtp::Packet) -> bool {
         let state = self.estimate.get();
         self.refill(now, state.target_bps * retransmission_share(state.loss));
-        let Some(carried) = self.rtx.carried(packet) else { return true };
+        let Some(carried) = self.rtx.carried(packet) else {
+            return true;
+        };
         let (media_ssrc, seq) = (carried.media_ssrc, carried.sequence_number);
         if !carried.resent {
-            let Some(stream) = self.streams.get_mut(&media_ssrc) else { return true };
-            let is_new = stream.highest.is_none_or(|h| seq.wrapping_sub(h) != 0 && seq.wrapping_sub(h) < 0x8000);
+            let Some(stream) = self.streams.get_mut(&media_ssrc) else {
+                return true;
+            };
+            let is_new = stream
+                .highest
+                .is_none_or(|h| seq.wrapping_sub(h) != 0 && seq.wrapping_sub(h) < 0x8000);
             if is_new {
                 stream.highest = Some(seq);
                 return true;
@@ -528,16 +578,29 @@ impl RetransmissionBudget {
         // A request for a packet resent less than a round trip ago (plus a little jitter) was
         // sent before that resend could arrive (a requester may repeat itself before that).
         let rtt = state.rtt.unwrap_or(Duration::from_millis(100)) + Duration::from_millis(10);
-        let Some(stream) = self.streams.get_mut(&media_ssrc) else { return true };
-        stream.resent.retain(|_, at| now.saturating_duration_since(*at) < rtt * 4 + Duration::from_millis(200));
+        let Some(stream) = self.streams.get_mut(&media_ssrc) else {
+            return true;
+        };
+        stream
+            .resent
+            .retain(|_, at| now.saturating_duration_since(*at) < rtt * 4 + Duration::from_millis(200));
         let bits = (packet.payload.len() + 12) as f64 * 8.0;
-        let repeated = stream.resent.get(&seq).is_some_and(|at| now.saturating_duration_since(*at) < rtt);
+        let repeated = stream
+            .resent
+            .get(&seq)
+            .is_some_and(|at| now.saturating_duration_since(*at) < rtt);
         let admitted = !repeated && self.tokens >= bits;
         if admitted {
             self.tokens -= bits;
             stream.resent.insert(seq, now);
         }
-        self.estimate.update(|s| if admitted { s.retransmitted_packets += 1 } else { s.retransmissions_withheld += 1 });
+        self.estimate.update(|s| {
+            if admitted {
+                s.retransmitted_packets += 1
+            } else {
+                s.retransmissions_withheld += 1
+            }
+        });
         admitted
     }
 }
@@ -611,10 +674,20 @@ mod tests {
 
     impl Path {
         pub(super) fn new(t0: Instant) -> Self {
-            Self { id: 0, sent_at: t0, arrival: Duration::from_millis(10) }
+            Self {
+                id: 0,
+                sent_at: t0,
+                arrival: Duration::from_millis(10),
+            }
         }
 
-        fn batch(&mut self, count: usize, gap: Duration, queue_growth: Duration, lost_every: usize) -> Vec<PacketReport> {
+        fn batch(
+            &mut self,
+            count: usize,
+            gap: Duration,
+            queue_growth: Duration,
+            lost_every: usize,
+        ) -> Vec<PacketReport> {
             (0..count)
                 .map(|i| {
                     self.id += 1;
@@ -671,15 +744,26 @@ mod tests {
         let shared = LinkEstimate::default();
         let mut estimator = LinkEstimator::new(shared.clone());
         let mut path = Path::new(t0);
-        assert_eq!(shared.get().feedback_overdue(t0 + Duration::from_secs(5), t0), Duration::ZERO, "no feedback yet: nothing to be late");
+        assert_eq!(
+            shared.get().feedback_overdue(t0 + Duration::from_secs(5), t0),
+            Duration::ZERO,
+            "no feedback yet: nothing to be late"
+        );
         // Feedback every 50 ms, 20 ms after its newest packet left: that is the usual lag.
         run(&mut estimator, &mut path, 2.0, 500_000.0, Duration::ZERO, 0);
         let last = path.sent_at + Duration::from_millis(20);
         let state = shared.get();
-        assert!(state.feedback_overdue(last, t0) < Duration::from_millis(5), "on time: {:?}", state.feedback_overdue(last, t0));
+        assert!(
+            state.feedback_overdue(last, t0) < Duration::from_millis(5),
+            "on time: {:?}",
+            state.feedback_overdue(last, t0)
+        );
         // Then nothing for half a second while we keep sending.
         let overdue = state.feedback_overdue(last + Duration::from_millis(500), t0);
-        assert!((Duration::from_millis(495)..=Duration::from_millis(505)).contains(&overdue), "{overdue:?}");
+        assert!(
+            (Duration::from_millis(495)..=Duration::from_millis(505)).contains(&overdue),
+            "{overdue:?}"
+        );
         // A sender that paused (video off) and started again 30 ms ago is not owed anything older.
         let resumed = last + Duration::from_secs(10);
         let overdue = state.feedback_overdue(resumed + Duration::from_millis(30), resumed);
@@ -695,7 +779,10 @@ mod tests {
         assert_eq!(shared.get().target_bps, INITIAL_BPS);
         climb(&mut estimator, &mut path, 3.0, f64::INFINITY);
         let after_3s = shared.get().target_bps;
-        assert!(after_3s > 2.0 * INITIAL_BPS, "three seconds on a clear path: {after_3s}");
+        assert!(
+            after_3s > 2.0 * INITIAL_BPS,
+            "three seconds on a clear path: {after_3s}"
+        );
         assert!(shared.get().measured && !shared.get().limited);
         assert_eq!(estimator.target_bitrate(), estimator.estimate_bps() * PACING_FACTOR);
     }
@@ -728,7 +815,11 @@ mod tests {
         // A third lost from now on: a queue overflowing.
         run(&mut estimator, &mut path, 2.0, 400_000.0, Duration::ZERO, 3);
         let state = shared.get();
-        assert!(state.target_bps < before * 0.8, "33 % loss: {before} → {}", state.target_bps);
+        assert!(
+            state.target_bps < before * 0.8,
+            "33 % loss: {before} → {}",
+            state.target_bps
+        );
         assert!(state.loss.unwrap() > 0.25, "{:?}", state.loss);
         assert!(state.limited);
     }
@@ -745,7 +836,11 @@ mod tests {
             run(&mut estimator, &mut path, 0.1, rate, Duration::ZERO, 5);
         }
         let state = shared.get();
-        assert!(state.target_bps > INITIAL_BPS, "ten seconds at steady 20 % loss: {}", state.target_bps);
+        assert!(
+            state.target_bps > INITIAL_BPS,
+            "ten seconds at steady 20 % loss: {}",
+            state.target_bps
+        );
         assert!((state.loss.unwrap() - 0.2).abs() < 0.05, "{:?}", state.loss);
     }
 
@@ -787,7 +882,11 @@ mod tests {
         let gap = Duration::from_secs_f64(1200.0 * 8.0 / 700_000.0);
         run(&mut estimator, &mut path, 0.4, 700_000.0, gap * 4 / 3, 0);
         let state = shared.get();
-        assert!(state.target_bps < 300_000.0, "400 ms after the drop the estimate is {}", state.target_bps);
+        assert!(
+            state.target_bps < 300_000.0,
+            "400 ms after the drop the estimate is {}",
+            state.target_bps
+        );
     }
 
     /// A receiver that was busy for 150 ms reads a burst of packets late, then catches up:
@@ -806,7 +905,11 @@ mod tests {
         path.arrival -= Duration::from_millis(150);
         run(&mut estimator, &mut path, 1.0, 700_000.0, Duration::ZERO, 0);
         assert!(!shared.get().limited, "a stall is not a push-back");
-        assert!(shared.get().target_bps >= before, "{before} → {}", shared.get().target_bps);
+        assert!(
+            shared.get().target_bps >= before,
+            "{before} → {}",
+            shared.get().target_bps
+        );
     }
 
     #[test]
@@ -828,8 +931,15 @@ mod tests {
         let estimate = LinkEstimate::fixed(target_bps);
         estimate.set_rtt(Duration::from_millis(100));
         let mut budget = RetransmissionBudget::new(estimate);
-        budget.bind_local_stream(&StreamInfo { ssrc: 1, ssrc_rtx: Some(2), ..Default::default() });
-        budget.bind_local_stream(&StreamInfo { ssrc: 3, ..Default::default() });
+        budget.bind_local_stream(&StreamInfo {
+            ssrc: 1,
+            ssrc_rtx: Some(2),
+            ..Default::default()
+        });
+        budget.bind_local_stream(&StreamInfo {
+            ssrc: 3,
+            ..Default::default()
+        });
         budget
     }
 
@@ -841,8 +951,14 @@ mod tests {
         // Let some budget accumulate.
         let t1 = t0 + Duration::from_millis(200);
         assert!(budget.admit(t1, &rtp(1, 11, &[0; 1000])));
-        assert!(budget.admit(t1, &rtp(2, 500, &[0, 10, 1, 2, 3])), "first resend of 10 (RTX)");
-        assert!(!budget.admit(t1 + Duration::from_millis(30), &rtp(2, 501, &[0, 10, 1, 2, 3])), "again within the round trip");
+        assert!(
+            budget.admit(t1, &rtp(2, 500, &[0, 10, 1, 2, 3])),
+            "first resend of 10 (RTX)"
+        );
+        assert!(
+            !budget.admit(t1 + Duration::from_millis(30), &rtp(2, 501, &[0, 10, 1, 2, 3])),
+            "again within the round trip"
+        );
         assert!(
             budget.admit(t1 + Duration::from_millis(115), &rtp(2, 502, &[0, 10, 1, 2, 3])),
             "after a round trip: the first resend was lost too"
@@ -865,7 +981,10 @@ mod tests {
         for (rtx_seq, lost) in [(600, 11), (601, 12), (602, 13)] {
             assert!(budget.admit(t1, &rtp(2, rtx_seq, &resend(lost))), "resend of {lost}");
         }
-        assert!(!budget.admit(t1, &rtp(2, 603, &resend(14))), "but no more than a few at once");
+        assert!(
+            !budget.admit(t1, &rtp(2, 603, &resend(14))),
+            "but no more than a few at once"
+        );
     }
 
     #[test]
@@ -876,15 +995,25 @@ mod tests {
         estimate.seed_rtt(ms(1));
         estimate.seed_rtt(ms(500)); // a second guess never replaces the first
         let mut budget = RetransmissionBudget::new(estimate.clone());
-        budget.bind_local_stream(&StreamInfo { ssrc: 1, ssrc_rtx: Some(2), ..Default::default() });
+        budget.bind_local_stream(&StreamInfo {
+            ssrc: 1,
+            ssrc_rtx: Some(2),
+            ..Default::default()
+        });
         assert!(budget.admit(t0, &rtp(1, 10, &[0; 500])));
         let resend = [[0u8, 10].as_slice(), &[0u8; 500]].concat();
         assert!(budget.admit(t0 + ms(10), &rtp(2, 700, &resend)));
         // The requester knows the round trip is 1 ms: no resend after 25 ms means it was lost.
-        assert!(budget.admit(t0 + ms(35), &rtp(2, 701, &resend)), "the repeat is answered, not taken for impatience");
+        assert!(
+            budget.admit(t0 + ms(35), &rtp(2, 701, &resend)),
+            "the repeat is answered, not taken for impatience"
+        );
         // What the reports measure replaces the seed.
         estimate.set_rtt(ms(200));
-        assert!(!budget.admit(t0 + ms(60), &rtp(2, 702, &resend)), "within a measured round trip it is");
+        assert!(
+            !budget.admit(t0 + ms(60), &rtp(2, 702, &resend)),
+            "within a measured round trip it is"
+        );
     }
 
     #[test]

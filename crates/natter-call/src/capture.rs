@@ -166,7 +166,10 @@ impl EncodedStreams {
             report.sending = report.device.is_some() && !report.off && report.problem.is_none();
             report
         };
-        LocalMediaReport { camera: read(&self.camera), microphone: read(&self.microphone) }
+        LocalMediaReport {
+            camera: read(&self.camera),
+            microphone: read(&self.microphone),
+        }
     }
 
     /// The next picture of every stream is a keyframe.
@@ -199,7 +202,14 @@ impl EncodedStreams {
     /// `budget_bps` of video: the layer's encoder runs at the lowest such budget (within the
     /// layer's range).
     pub fn want(&self, writer: u64, codec: VideoCodec, layer: usize, budget_bps: f64) {
-        self.wants.lock().unwrap().insert((writer, layer), Want { codec, layer, budget_bps });
+        self.wants.lock().unwrap().insert(
+            (writer, layer),
+            Want {
+                codec,
+                layer,
+                budget_bps,
+            },
+        );
     }
 
     /// The connection of writer `writer` loses `loss` (0–1) of what we send; `None`: it ended.
@@ -225,7 +235,11 @@ impl EncodedStreams {
     /// The budget a stream's encoder should run at, if any writer said.
     fn lowest_budget(&self, codec: VideoCodec, layer: usize) -> Option<f64> {
         let wants = self.wants.lock().unwrap();
-        wants.values().filter(|w| w.codec == codec && w.layer == layer).map(|w| w.budget_bps).reduce(f64::min)
+        wants
+            .values()
+            .filter(|w| w.codec == codec && w.layer == layer)
+            .map(|w| w.budget_bps)
+            .reduce(f64::min)
     }
 }
 
@@ -244,9 +258,11 @@ pub fn start_capture(
     frames_sent: Arc<AtomicU64>,
     notices: mpsc::UnboundedSender<MediaNotice>,
 ) -> Result<EncodedStreams, crate::CallError> {
-    let videos: PerStream<broadcast::Sender<Arc<EncodedFrame>>> = std::array::from_fn(|_| std::array::from_fn(|_| broadcast::channel(16).0));
+    let videos: PerStream<broadcast::Sender<Arc<EncodedFrame>>> =
+        std::array::from_fn(|_| std::array::from_fn(|_| broadcast::channel(16).0));
     let (audio_tx, _) = broadcast::channel(32);
-    let keyframe_requested: Arc<PerStream<AtomicBool>> = Arc::new(std::array::from_fn(|_| std::array::from_fn(|_| AtomicBool::new(true))));
+    let keyframe_requested: Arc<PerStream<AtomicBool>> =
+        Arc::new(std::array::from_fn(|_| std::array::from_fn(|_| AtomicBool::new(true))));
     let wants = Arc::default();
     let link_loss: Arc<Mutex<std::collections::HashMap<u64, f64>>> = Arc::default();
     let encode_load: Arc<AtomicU64> = Arc::default();
@@ -254,7 +270,11 @@ pub fn start_capture(
     // Fail now, not in a thread, if the codecs cannot start at all.
     let audio_encoder = AudioEncoder::new().map_err(|e| crate::CallError::Media(e.to_string()))?;
     let video = VideoThread {
-        ctx: ThreadContext { settings: settings.clone(), stop: Arc::clone(&stop), notices: notices.clone() },
+        ctx: ThreadContext {
+            settings: settings.clone(),
+            stop: Arc::clone(&stop),
+            notices: notices.clone(),
+        },
         choice: SourceChoice::from_setting(settings.camera.as_deref()),
         state: Arc::clone(&camera),
         streams: EncodedStreams {
@@ -271,7 +291,11 @@ pub fn start_capture(
         view,
     };
     let audio = AudioThread {
-        ctx: ThreadContext { settings: settings.clone(), stop, notices },
+        ctx: ThreadContext {
+            settings: settings.clone(),
+            stop,
+            notices,
+        },
         choice: SourceChoice::from_setting(settings.microphone.as_deref()),
         state: Arc::clone(&microphone),
         out: audio_tx.clone(),
@@ -280,9 +304,24 @@ pub fn start_capture(
         expected_loss: None,
     };
     let spawn_error = |e: std::io::Error| crate::CallError::Media(format!("could not start a capture thread: {e}"));
-    std::thread::Builder::new().name("video-capture".into()).spawn(move || video.run()).map_err(spawn_error)?;
-    std::thread::Builder::new().name("audio-capture".into()).spawn(move || audio.run()).map_err(spawn_error)?;
-    Ok(EncodedStreams { videos, audio: audio_tx, keyframe_requested, wants, link_loss, encode_load, camera, microphone })
+    std::thread::Builder::new()
+        .name("video-capture".into())
+        .spawn(move || video.run())
+        .map_err(spawn_error)?;
+    std::thread::Builder::new()
+        .name("audio-capture".into())
+        .spawn(move || audio.run())
+        .map_err(spawn_error)?;
+    Ok(EncodedStreams {
+        videos,
+        audio: audio_tx,
+        keyframe_requested,
+        wants,
+        link_loss,
+        encode_load,
+        camera,
+        microphone,
+    })
 }
 
 /// Opening sources and reporting what happened, the same for both media.
@@ -299,11 +338,18 @@ impl<S: ?Sized> SourceKeeper<'_, S> {
     fn tell(&self, message: String) {
         tracing::info!(medium = self.medium.as_str(), "{message}");
         self.state.report.lock().unwrap().message = Some(message.clone());
-        let _ = self.notices.send(MediaNotice { medium: self.medium, message });
+        let _ = self.notices.send(MediaNotice {
+            medium: self.medium,
+            message,
+        });
     }
 
     fn what(&self) -> &'static str {
-        if self.medium == Medium::Camera { "video" } else { "audio" }
+        if self.medium == Medium::Camera {
+            "video"
+        } else {
+            "audio"
+        }
     }
 
     /// Try `open` if it is time; record and announce the outcome.
@@ -332,7 +378,10 @@ impl<S: ?Sized> SourceKeeper<'_, S> {
                     report.problem.replace(e.reason().to_string()).as_deref() != Some(e.reason())
                 };
                 if first {
-                    self.tell(format!("{e}: you are not sending {} (you still see and hear the others)", self.what()));
+                    self.tell(format!(
+                        "{e}: you are not sending {} (you still see and hear the others)",
+                        self.what()
+                    ));
                 }
                 self.open_at = Some(Instant::now() + REOPEN_EVERY);
                 false
@@ -384,7 +433,12 @@ struct VideoThread {
 impl VideoThread {
     fn open(choice: &SourceChoice, settings: &MediaSettings) -> Result<(Box<dyn VideoSource>, String), DeviceError> {
         let source: Box<dyn VideoSource> = match choice {
-            SourceChoice::Synthetic => Box::new(SyntheticVideo::new(settings.width, settings.height, settings.fps, settings.seed)),
+            SourceChoice::Synthetic => Box::new(SyntheticVideo::new(
+                settings.width,
+                settings.height,
+                settings.fps,
+                settings.seed,
+            )),
             SourceChoice::Device(name) => Box::new(natter_devices::CameraCapture::open(name)?),
         };
         let label = source.label();
@@ -394,8 +448,13 @@ impl VideoThread {
     fn run(mut self) {
         let state = Arc::clone(&self.state);
         let notices = self.ctx.notices.clone();
-        let mut keeper: SourceKeeper<'_, dyn VideoSource> =
-            SourceKeeper { medium: Medium::Camera, state: &state, notices: &notices, source: None, open_at: Some(Instant::now()) };
+        let mut keeper: SourceKeeper<'_, dyn VideoSource> = SourceKeeper {
+            medium: Medium::Camera,
+            state: &state,
+            notices: &notices,
+            source: None,
+            open_at: Some(Instant::now()),
+        };
         let mut encoders = CodecEncoders::default();
         let mut shown: u32 = 0;
         while !self.ctx.stop.load(Ordering::Relaxed) {
@@ -422,7 +481,9 @@ impl VideoThread {
                 continue;
             };
             // Until the source's next frame is due (a synthetic camera keeps a fixed schedule).
-            let poll = source.poll_interval().clamp(Duration::from_millis(1), Duration::from_millis(50));
+            let poll = source
+                .poll_interval()
+                .clamp(Duration::from_millis(1), Duration::from_millis(50));
             match source.next_frame() {
                 Ok(Some(frame)) => {
                     shown = shown.wrapping_add(1);
@@ -479,8 +540,16 @@ impl VideoThread {
                 };
                 let (min, max) = crate::adapt::layer_range(layer, self.full_size_bitrate(frame));
                 let wanted = budget.map_or(max, |b| (b as u32).clamp(min, max));
-                if slot.as_ref().is_none_or(|e| e.encoder.size() != (picture.width, picture.height)) {
-                    *slot = self.new_encoder(codec, picture, wanted).map(|encoder| StreamEncoder { encoder, last_keyframe: captured_at - KEYFRAME_INTERVAL, bitrate_bps: wanted, keyframes_made: 0 });
+                if slot
+                    .as_ref()
+                    .is_none_or(|e| e.encoder.size() != (picture.width, picture.height))
+                {
+                    *slot = self.new_encoder(codec, picture, wanted).map(|encoder| StreamEncoder {
+                        encoder,
+                        last_keyframe: captured_at - KEYFRAME_INTERVAL,
+                        bitrate_bps: wanted,
+                        keyframes_made: 0,
+                    });
                     self.streams.request_keyframe_for_layer(codec, layer);
                 }
                 let Some(stream) = slot.as_mut() else { continue };
@@ -499,7 +568,8 @@ impl VideoThread {
                 // moment a call connects, and a remote whose DTLS finished a moment later drops
                 // it (relay-only calls showed their first frame 250 ms late, waiting here).
                 let may_repeat_first = stream.keyframes_made == 1;
-                let force = ((since_keyframe >= KEYFRAME_SPACING || may_repeat_first) && flag.swap(false, Ordering::Relaxed))
+                let force = ((since_keyframe >= KEYFRAME_SPACING || may_repeat_first)
+                    && flag.swap(false, Ordering::Relaxed))
                     || since_keyframe >= KEYFRAME_INTERVAL;
                 match stream.encoder.encode(picture, force) {
                     Ok(encoded) => {
@@ -528,7 +598,9 @@ impl VideoThread {
         let interval = 1.0 / f64::from(self.ctx.settings.fps.max(1));
         let load = captured_at.elapsed().as_secs_f64() / interval;
         let smoothed = 0.9 * self.streams.encode_load() + 0.1 * load.min(4.0);
-        self.streams.encode_load.store((smoothed * 1000.0) as u64, Ordering::Relaxed);
+        self.streams
+            .encode_load
+            .store((smoothed * 1000.0) as u64, Ordering::Relaxed);
     }
 
     /// The full-size layer's top bitrate: the configured one, in proportion to the picture's
@@ -536,7 +608,8 @@ impl VideoThread {
     fn full_size_bitrate(&self, frame: &I420Frame) -> u32 {
         let settings = &self.ctx.settings;
         let area = f64::from(frame.width * frame.height) / f64::from((settings.width * settings.height).max(1));
-        ((f64::from(settings.bitrate_bps) * area) as u32).clamp(settings.bitrate_bps / 2, MAX_CAMERA_BITRATE.max(settings.bitrate_bps))
+        ((f64::from(settings.bitrate_bps) * area) as u32)
+            .clamp(settings.bitrate_bps / 2, MAX_CAMERA_BITRATE.max(settings.bitrate_bps))
     }
 
     fn new_encoder(&self, codec: VideoCodec, frame: &I420Frame, bitrate: u32) -> Option<AnyEncoder> {
@@ -607,8 +680,13 @@ impl AudioThread {
     fn run(mut self) {
         let state = Arc::clone(&self.state);
         let notices = self.ctx.notices.clone();
-        let mut keeper: SourceKeeper<'_, dyn AudioSource> =
-            SourceKeeper { medium: Medium::Microphone, state: &state, notices: &notices, source: None, open_at: Some(Instant::now()) };
+        let mut keeper: SourceKeeper<'_, dyn AudioSource> = SourceKeeper {
+            medium: Medium::Microphone,
+            state: &state,
+            notices: &notices,
+            source: None,
+            open_at: Some(Instant::now()),
+        };
         let mut next = Instant::now();
         while !self.ctx.stop.load(Ordering::Relaxed) {
             next += AUDIO_FRAME;
@@ -628,7 +706,9 @@ impl AudioThread {
                         for pcm in frames {
                             match self.encoder.encode(&pcm) {
                                 Ok(packet) => {
-                                    let _ = self.out.send(Arc::new(EncodedAudio { data: Bytes::from(packet) }));
+                                    let _ = self.out.send(Arc::new(EncodedAudio {
+                                        data: Bytes::from(packet),
+                                    }));
                                 }
                                 Err(e) => tracing::warn!("audio encode failed: {e}"),
                             }
@@ -652,7 +732,6 @@ impl AudioThread {
         }
     }
 }
-
 
 /// The half-size layer of a frame, carrying the same stamp (counter and capture time) when the
 /// frame has one, so receivers of either layer measure the same way. Real cameras' frames have no

@@ -78,10 +78,7 @@ impl SendCodec {
     /// e.g. "H264/90000 as payload type 108".
     pub fn describe(&self) -> String {
         let name = self.mime.split('/').nth(1).unwrap_or(&self.mime);
-        format!(
-            "{name}/{} as payload type {}",
-            self.clock_rate, self.payload_type
-        )
+        format!("{name}/{} as payload type {}", self.clock_rate, self.payload_type)
     }
 }
 
@@ -165,11 +162,7 @@ pub fn offered_video_codecs(sdp: &str) -> Vec<VideoCodec> {
             if let Some(rest) = media.strip_prefix("video ") {
                 in_video = true;
                 // m=video PORT PROTO PT PT PT…
-                order = rest
-                    .split_whitespace()
-                    .skip(2)
-                    .filter_map(|p| p.parse().ok())
-                    .collect();
+                order = rest.split_whitespace().skip(2).filter_map(|p| p.parse().ok()).collect();
             }
         }
     }
@@ -207,11 +200,7 @@ mod tests {
     fn the_first_codec_we_can_send_wins_with_its_negotiated_number() {
         let negotiated = [
             codec("video/rtx", 97, "apt=96"),
-            codec(
-                "video/H264",
-                109,
-                "packetization-mode=0;profile-level-id=42e01f",
-            ),
+            codec("video/H264", 109, "packetization-mode=0;profile-level-id=42e01f"),
             codec(
                 "video/H264",
                 108,
@@ -220,15 +209,9 @@ mod tests {
             codec("video/VP8", 96, ""),
         ];
         let chosen = choose_send_codec(&negotiated).unwrap();
-        assert_eq!(
-            (chosen.video, chosen.payload_type),
-            (Some(VideoCodec::H264), 108)
-        );
+        assert_eq!((chosen.video, chosen.payload_type), (Some(VideoCodec::H264), 108));
         let chosen = choose_send_codec(&negotiated[3..]).unwrap();
-        assert_eq!(
-            (chosen.video, chosen.payload_type),
-            (Some(VideoCodec::Vp8), 96)
-        );
+        assert_eq!((chosen.video, chosen.payload_type), (Some(VideoCodec::Vp8), 96));
         assert_eq!(choose_send_codec(&[codec("video/VP9", 98, "")]), None);
         let opus = RTCRtpCodecParameters {
             rtp_codec: RTCRtpCodec {
@@ -241,11 +224,7 @@ mod tests {
         };
         let chosen = choose_send_codec(&[opus]).unwrap();
         assert_eq!(
-            (
-                chosen.video,
-                chosen.payload_type,
-                chosen.describe().as_str()
-            ),
+            (chosen.video, chosen.payload_type, chosen.describe().as_str()),
             (None, 96, "opus/48000 as payload type 96")
         );
     }
@@ -270,8 +249,7 @@ a=rtpmap:102 H264/90000\r\na=rtpmap:103 rtx/90000\r\na=rtpmap:108 H264/90000\r\n
             offered_video_codecs(CHROMIUM_OFFER),
             vec![VideoCodec::Vp8, VideoCodec::H264]
         );
-        let h264_first =
-            CHROMIUM_OFFER.replace("SAVPF 96 97 102 103 108 109", "SAVPF 108 109 96 97");
+        let h264_first = CHROMIUM_OFFER.replace("SAVPF 96 97 102 103 108 109", "SAVPF 108 109 96 97");
         assert_eq!(
             offered_video_codecs(&h264_first),
             vec![VideoCodec::H264, VideoCodec::Vp8]

@@ -2,14 +2,14 @@
 //! local user and synthetic remote participants, all real WebRTC peers in this process. A new user
 //! sees a working call within seconds without any server of ours.
 
+use crate::CallError;
 use crate::media::{MediaSettings, ViewSink};
 use crate::participant::{Participant, ParticipantConfig};
 use crate::peer::LinkSettings;
 use crate::playout::AudioPlayout;
-use std::sync::Arc;
 use crate::view::ViewEvent;
-use crate::CallError;
 use natter_signal::server::{ServerHandle, SignalServer};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// The local user's devices, as picked in the settings.
@@ -26,12 +26,18 @@ pub struct LocalDevices {
 
 impl LocalDevices {
     fn media(&self) -> MediaSettings {
-        MediaSettings { seed: 7, camera: self.camera.clone(), microphone: self.microphone.clone(), ..MediaSettings::default() }
+        MediaSettings {
+            seed: 7,
+            camera: self.camera.clone(),
+            microphone: self.microphone.clone(),
+            ..MediaSettings::default()
+        }
     }
 
     /// The mixer for the local user, if it plays audio (the speaker opens in the background).
     fn playout(&self, events: &mpsc::Sender<ViewEvent>) -> Option<Arc<AudioPlayout>> {
-        self.play_audio.then(|| AudioPlayout::open(self.speaker.clone(), Some(events.clone())))
+        self.play_audio
+            .then(|| AudioPlayout::open(self.speaker.clone(), Some(events.clone())))
     }
 }
 
@@ -52,7 +58,13 @@ pub struct DemoOptions {
 
 impl Default for DemoOptions {
     fn default() -> Self {
-        Self { remote_participants: 2, tile_width: 320, tile_height: 180, ice: natter_ice::IceConfig::default(), devices: LocalDevices::default() }
+        Self {
+            remote_participants: 2,
+            tile_width: 320,
+            tile_height: 180,
+            ice: natter_ice::IceConfig::default(),
+            devices: LocalDevices::default(),
+        }
     }
 }
 
@@ -89,8 +101,19 @@ pub struct RoomOptions {
 /// Join `options.room` through its signaling server; events flow into `events` until stopped.
 pub async fn join_room(options: RoomOptions, events: mpsc::Sender<ViewEvent>) -> Result<DemoHandle, CallError> {
     let bind = std::net::SocketAddr::new(options.bind, 0);
-    let link = LinkSettings { ice: options.ice.clone(), relay_only: false, bind, stack_defaults: false, offer_payload_types: Default::default() };
-    let view = ViewSink { events, tile_width: options.tile_width, tile_height: options.tile_height, every_nth: 1 };
+    let link = LinkSettings {
+        ice: options.ice.clone(),
+        relay_only: false,
+        bind,
+        stack_defaults: false,
+        offer_payload_types: Default::default(),
+    };
+    let view = ViewSink {
+        events,
+        tile_width: options.tile_width,
+        tile_height: options.tile_height,
+        every_nth: 1,
+    };
     // Restarts after a failure use only the servers that work (shared probes, breakers).
     let board = crate::health::ServerBoard::new(options.ice.clone(), crate::health::ProbeOptions::from_env(), None);
     let playout = options.devices.playout(&view.events);
@@ -106,7 +129,13 @@ pub async fn join_room(options: RoomOptions, events: mpsc::Sender<ViewEvent>) ->
         playout: playout.clone(),
     })
     .await?;
-    Ok(DemoHandle { local: Some(local), playout, remotes: Vec::new(), _server: None, generator: None })
+    Ok(DemoHandle {
+        local: Some(local),
+        playout,
+        remotes: Vec::new(),
+        _server: None,
+        generator: None,
+    })
 }
 
 impl DemoHandle {
@@ -178,9 +207,20 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
         .map_err(|e| CallError::Signaling(e.to_string()))?;
     let url = server.url();
     let server = server.spawn();
-    let link = LinkSettings { ice: options.ice.clone(), relay_only: false, bind: "127.0.0.1:0".parse().expect("valid address"), stack_defaults: false, offer_payload_types: Default::default() };
+    let link = LinkSettings {
+        ice: options.ice.clone(),
+        relay_only: false,
+        bind: "127.0.0.1:0".parse().expect("valid address"),
+        stack_defaults: false,
+        offer_payload_types: Default::default(),
+    };
     let room = "demo".to_string();
-    let view = ViewSink { events, tile_width: options.tile_width, tile_height: options.tile_height, every_nth: 1 };
+    let view = ViewSink {
+        events,
+        tile_width: options.tile_width,
+        tile_height: options.tile_height,
+        every_nth: 1,
+    };
     let playout = options.devices.playout(&view.events);
     let local = Participant::join(ParticipantConfig {
         name: "You".into(),
@@ -203,7 +243,10 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
                 room_secret: None,
                 signal_url: url.clone(),
                 link: link.clone(),
-                media: MediaSettings { seed: i as u32 + 1, ..MediaSettings::default() },
+                media: MediaSettings {
+                    seed: i as u32 + 1,
+                    ..MediaSettings::default()
+                },
                 view: None,
                 board: None,
                 playout: None,
@@ -211,13 +254,25 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
             .await?,
         );
     }
-    Ok(DemoHandle { local: Some(local), playout, remotes, _server: Some(server), generator: None })
+    Ok(DemoHandle {
+        local: Some(local),
+        playout,
+        remotes,
+        _server: Some(server),
+        generator: None,
+    })
 }
 
 /// The window's render path alone, for measuring it: `tiles` remote tiles of moving RGBA frames
 /// at `fps`, made without any codec or network (`natter demo --render-test`). Frames that cannot
 /// be queued are dropped, as the call view drops them when the window is behind.
-pub fn start_render_test(tiles: usize, width: u32, height: u32, fps: u32, events: mpsc::Sender<ViewEvent>) -> DemoHandle {
+pub fn start_render_test(
+    tiles: usize,
+    width: u32,
+    height: u32,
+    fps: u32,
+    events: mpsc::Sender<ViewEvent>,
+) -> DemoHandle {
     let generator = tokio::spawn(async move {
         for tile in 0..tiles {
             let _ = events
@@ -255,10 +310,23 @@ pub fn start_render_test(tiles: usize, width: u32, height: u32, fps: u32, events
             counter = counter.wrapping_add(1);
             for (tile, cycle) in pictures.iter().enumerate() {
                 let rgba = cycle[(counter % CYCLE) as usize].clone();
-                let frame = crate::view::TileFrame { tile_id: format!("r{}", tile + 1), label: format!("Render test {}", tile + 1), width, height, rgba, frame_counter: counter };
+                let frame = crate::view::TileFrame {
+                    tile_id: format!("r{}", tile + 1),
+                    label: format!("Render test {}", tile + 1),
+                    width,
+                    height,
+                    rgba,
+                    frame_counter: counter,
+                };
                 let _ = events.try_send(ViewEvent::Frame(frame));
             }
         }
     });
-    DemoHandle { local: None, playout: None, remotes: Vec::new(), _server: None, generator: Some(generator) }
+    DemoHandle {
+        local: None,
+        playout: None,
+        remotes: Vec::new(),
+        _server: None,
+        generator: Some(generator),
+    }
 }

@@ -39,7 +39,14 @@ pub struct PairCounts {
 
 impl SetupWatch {
     pub fn new(now: Instant) -> Self {
-        Self { opened_at: now, local_types: BTreeSet::new(), remote_types: BTreeSet::new(), last_remote_candidate: None, local_gathering_done: false, remote_gathering_done: false }
+        Self {
+            opened_at: now,
+            local_types: BTreeSet::new(),
+            remote_types: BTreeSet::new(),
+            last_remote_candidate: None,
+            local_gathering_done: false,
+            remote_gathering_done: false,
+        }
     }
 
     /// A candidate line we gathered ("candidate:… typ srflx …").
@@ -71,7 +78,8 @@ impl SetupWatch {
     /// quiet for `REMOTE_QUIET`.)
     pub fn ready_to_judge(&self, now: Instant) -> bool {
         let quiet_since = self.last_remote_candidate.unwrap_or(self.opened_at);
-        self.local_gathering_done && (self.remote_gathering_done || now.saturating_duration_since(quiet_since) >= REMOTE_QUIET)
+        self.local_gathering_done
+            && (self.remote_gathering_done || now.saturating_duration_since(quiet_since) >= REMOTE_QUIET)
     }
 
     /// `Some(reason)` when no path can come up by waiting: every pair failed (or none could be
@@ -95,16 +103,26 @@ impl SetupWatch {
     pub fn explain(&self) -> String {
         let has = |set: &BTreeSet<String>, kind: &str| set.contains(kind);
         let list = |set: &BTreeSet<String>| {
-            if set.is_empty() { "none".to_string() } else { set.iter().cloned().collect::<Vec<_>>().join(", ") }
+            if set.is_empty() {
+                "none".to_string()
+            } else {
+                set.iter().cloned().collect::<Vec<_>>().join(", ")
+            }
         };
-        let facts = format!("(our candidates: {}; theirs: {})", list(&self.local_types), list(&self.remote_types));
+        let facts = format!(
+            "(our candidates: {}; theirs: {})",
+            list(&self.local_types),
+            list(&self.remote_types)
+        );
         if self.local_types.is_empty() {
             return format!(
                 "this device found no usable network path: no local address, and no STUN/TURN server answered {facts}; check the network connection and the ICE servers in Settings"
             );
         }
         if self.remote_types.is_empty() {
-            return format!("the other participant sent no network candidates {facts}; they may be offline or behind a network that blocks everything we can use");
+            return format!(
+                "the other participant sent no network candidates {facts}; they may be offline or behind a network that blocks everything we can use"
+            );
         }
         if !has(&self.local_types, "relay") && !has(&self.remote_types, "relay") {
             return format!(
@@ -161,7 +179,11 @@ mod tests {
         let t0 = Instant::now();
         let w = watch(&[RELAY], &[RELAY], t0);
         let none = PairCounts { total: 0, failed: 0 };
-        assert_eq!(w.verdict(none, t0 + REMOTE_QUIET + 300 * MS), None, "a slow relay has not listed its pairs yet");
+        assert_eq!(
+            w.verdict(none, t0 + REMOTE_QUIET + 300 * MS),
+            None,
+            "a slow relay has not listed its pairs yet"
+        );
         assert!(w.verdict(none, t0 + NO_PAIRS_GRACE).is_some());
     }
 
@@ -209,7 +231,10 @@ mod tests {
         let w = watch(&[HOST, SRFLX], &[HOST, SRFLX], t0);
         let reason = w.verdict(PairCounts { total: 4, failed: 4 }, t0 + 2000 * MS).unwrap();
         assert!(reason.contains("neither side has a TURN relay"), "{reason}");
-        assert!(reason.contains("our candidates: host, srflx; theirs: host, srflx"), "{reason}");
+        assert!(
+            reason.contains("our candidates: host, srflx; theirs: host, srflx"),
+            "{reason}"
+        );
     }
 
     #[test]
@@ -223,9 +248,16 @@ mod tests {
     #[test]
     fn no_candidates_at_all_is_named_for_the_side_that_lacks_them() {
         let t0 = Instant::now();
-        let ours = watch(&[], &[HOST], t0).verdict(PairCounts::default(), t0 + 2000 * MS).unwrap();
+        let ours = watch(&[], &[HOST], t0)
+            .verdict(PairCounts::default(), t0 + 2000 * MS)
+            .unwrap();
         assert!(ours.starts_with("this device found no usable network path"), "{ours}");
-        let theirs = watch(&[HOST], &[], t0).verdict(PairCounts::default(), t0 + 2000 * MS).unwrap();
-        assert!(theirs.starts_with("the other participant sent no network candidates"), "{theirs}");
+        let theirs = watch(&[HOST], &[], t0)
+            .verdict(PairCounts::default(), t0 + 2000 * MS)
+            .unwrap();
+        assert!(
+            theirs.starts_with("the other participant sent no network candidates"),
+            "{theirs}"
+        );
     }
 }

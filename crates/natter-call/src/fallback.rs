@@ -25,8 +25,18 @@ pub struct RestartTiming {
 
 impl Default for RestartTiming {
     fn default() -> Self {
-        const BACKOFF: &[Duration] = &[Duration::ZERO, Duration::from_secs(1), Duration::from_secs(2), Duration::from_secs(4)];
-        Self { disconnected_grace: Duration::from_secs(1), attempt_timeout: Duration::from_secs(6), backoff: BACKOFF, max_attempts: 5 }
+        const BACKOFF: &[Duration] = &[
+            Duration::ZERO,
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+            Duration::from_secs(4),
+        ];
+        Self {
+            disconnected_grace: Duration::from_secs(1),
+            attempt_timeout: Duration::from_secs(6),
+            backoff: BACKOFF,
+            max_attempts: 5,
+        }
     }
 }
 
@@ -61,7 +71,13 @@ pub struct RestartPolicy {
 
 impl RestartPolicy {
     pub fn new(timing: RestartTiming) -> Self {
-        Self { timing, attempts: 0, deadline: None, restarting: false, gave_up: false }
+        Self {
+            timing,
+            attempts: 0,
+            deadline: None,
+            restarting: false,
+            gave_up: false,
+        }
     }
 
     pub fn attempts(&self) -> u32 {
@@ -126,7 +142,9 @@ impl RestartPolicy {
         if self.attempts >= self.timing.max_attempts {
             self.gave_up = true;
             self.deadline = None;
-            return Some(Action::GiveUp { reason: format!("no path worked after {} ICE restarts", self.attempts) });
+            return Some(Action::GiveUp {
+                reason: format!("no path worked after {} ICE restarts", self.attempts),
+            });
         }
         self.attempts += 1;
         self.restarting = true;
@@ -136,7 +154,11 @@ impl RestartPolicy {
 
     fn backoff_after(&self, attempt: u32) -> Duration {
         let table = self.timing.backoff;
-        table.get(attempt as usize).or(table.last()).copied().unwrap_or_default()
+        table
+            .get(attempt as usize)
+            .or(table.last())
+            .copied()
+            .unwrap_or_default()
     }
 }
 
@@ -169,7 +191,13 @@ impl MediaWatch {
 
     /// [`Self::observe`] with a shorter limit, for when other evidence already says the path
     /// broke (the remote restarted ICE): a few hundred milliseconds of silence confirm it.
-    pub fn observe_with_limit(&mut self, now: Instant, total: u64, expecting: bool, limit: Duration) -> Option<Instant> {
+    pub fn observe_with_limit(
+        &mut self,
+        now: Instant,
+        total: u64,
+        expecting: bool,
+        limit: Duration,
+    ) -> Option<Instant> {
         let arrived = total != self.last_total;
         self.last_total = total;
         if !expecting {
@@ -221,14 +249,30 @@ mod tests {
         let t0 = Instant::now();
         let mut w = MediaWatch::default();
         assert_eq!(w.observe(t0, 0, true), None, "nothing received yet: not armed");
-        assert_eq!(w.observe(t0 + 5000 * MS, 0, true), None, "still nothing: a remote that never sent is setup's business");
+        assert_eq!(
+            w.observe(t0 + 5000 * MS, 0, true),
+            None,
+            "still nothing: a remote that never sent is setup's business"
+        );
         assert_eq!(w.observe(t0 + 5250 * MS, 10, true), None);
         assert_eq!(w.observe(t0 + 5500 * MS, 20, true), None);
-        assert_eq!(w.observe(t0 + 6250 * MS, 20, true), None, "750 ms of silence is not enough");
-        assert_eq!(w.observe(t0 + 6500 * MS, 20, true), Some(t0 + 5500 * MS), "1 s: stopped since the last packet");
+        assert_eq!(
+            w.observe(t0 + 6250 * MS, 20, true),
+            None,
+            "750 ms of silence is not enough"
+        );
+        assert_eq!(
+            w.observe(t0 + 6500 * MS, 20, true),
+            Some(t0 + 5500 * MS),
+            "1 s: stopped since the last packet"
+        );
         assert_eq!(w.observe(t0 + 6750 * MS, 20, true), None, "once");
         assert_eq!(w.observe(t0 + 7000 * MS, 25, true), None, "media back");
-        assert_eq!(w.observe(t0 + 8000 * MS, 25, true), Some(t0 + 7000 * MS), "and it can fire again");
+        assert_eq!(
+            w.observe(t0 + 8000 * MS, 25, true),
+            Some(t0 + 7000 * MS),
+            "and it can fire again"
+        );
     }
 
     #[test]
@@ -238,7 +282,11 @@ mod tests {
         assert_eq!(w.observe(t0, 10, true), None);
         // The remote muted everything (or the link is reconnecting): silence is normal.
         assert_eq!(w.observe(t0 + 3000 * MS, 10, false), None);
-        assert_eq!(w.observe(t0 + 3250 * MS, 10, true), None, "disarmed until media flows again");
+        assert_eq!(
+            w.observe(t0 + 3250 * MS, 10, true),
+            None,
+            "disarmed until media flows again"
+        );
         assert_eq!(w.observe(t0 + 9000 * MS, 10, true), None);
     }
 
@@ -250,7 +298,11 @@ mod tests {
         p.on_media_stopped(t0);
         assert_eq!(p.handle_timeout(t0), Some(Action::Restart { attempt: 1 }));
         p.on_media_stopped(t0 + 100 * MS);
-        assert_eq!(p.poll_timeout(), Some(t0 + 6000 * MS), "the running attempt keeps its own deadline");
+        assert_eq!(
+            p.poll_timeout(),
+            Some(t0 + 6000 * MS),
+            "the running attempt keeps its own deadline"
+        );
     }
 
     #[test]
@@ -261,7 +313,11 @@ mod tests {
         p.on_remote_restart(t0);
         assert_eq!(p.attempts(), 1, "the reconnection that follows is a recovery");
         p.on_media_stopped(t0 + 300 * MS);
-        assert_eq!(p.handle_timeout(t0 + 300 * MS), None, "no restart of our own while the remote's runs");
+        assert_eq!(
+            p.handle_timeout(t0 + 300 * MS),
+            None,
+            "no restart of our own while the remote's runs"
+        );
         assert_eq!(p.poll_timeout(), Some(t0 + 6000 * MS));
         p.on_state(LinkState::Connected, t0 + 500 * MS);
         assert_eq!((p.attempts(), p.poll_timeout()), (0, None));
@@ -272,7 +328,11 @@ mod tests {
         let t0 = Instant::now();
         let mut w = MediaWatch::default();
         assert_eq!(w.observe(t0, 10, true), None);
-        assert_eq!(w.observe_with_limit(t0 + 200 * MS, 10, true, 300 * MS), None, "200 ms: not yet");
+        assert_eq!(
+            w.observe_with_limit(t0 + 200 * MS, 10, true, 300 * MS),
+            None,
+            "200 ms: not yet"
+        );
         assert_eq!(w.observe_with_limit(t0 + 350 * MS, 10, true, 300 * MS), Some(t0));
         assert_eq!(w.observe(t0 + 1500 * MS, 10, true), None, "already said");
     }
@@ -326,7 +386,12 @@ mod tests {
         }
         // attempt 1 at 0; each later one = previous + 100 ms (failure) + backoff(1 s, 2 s, 4 s, 4 s)
         assert_eq!(times, vec![0, 1100, 3200, 7300, 11400, 15500]);
-        assert_eq!(last, Some(Action::GiveUp { reason: "no path worked after 5 ICE restarts".into() }));
+        assert_eq!(
+            last,
+            Some(Action::GiveUp {
+                reason: "no path worked after 5 ICE restarts".into()
+            })
+        );
         assert!(p.gave_up());
         p.on_state(LinkState::Failed, now);
         assert_eq!(p.poll_timeout(), None, "final");

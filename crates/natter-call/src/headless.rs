@@ -1,11 +1,11 @@
 //! `natter headless`: N participants (in this process, or spread over processes through an external
 //! signaling server) call each other with synthetic media and write a JSON report.
 
+use crate::CallError;
 use crate::media::MediaSettings;
 use crate::participant::{Participant, ParticipantConfig};
 use crate::peer::LinkSettings;
 use crate::report::{ParticipantReport, Report, ServerReport};
-use crate::CallError;
 use natter_ice::IceConfig;
 use natter_signal::server::SignalServer;
 use std::net::SocketAddr;
@@ -100,7 +100,9 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
     };
     let relay_only = options.relay_only || ice.transport_policy == natter_ice::TransportPolicy::Relay;
     if relay_only && !ice.ice_servers.iter().any(|s| s.urls.iter().any(|u| u.is_turn())) {
-        return Err(CallError::IceConfig("--relay-only needs at least one turn: or turns: server in --ice-config".into()));
+        return Err(CallError::IceConfig(
+            "--relay-only needs at least one turn: or turns: server in --ice-config".into(),
+        ));
     }
     let room = options.room.clone().unwrap_or_else(|| "natter".into());
 
@@ -116,7 +118,13 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
         }
     };
     let bind = options.bind.map(|ip| SocketAddr::new(ip, 0)).unwrap_or(bind);
-    let link = LinkSettings { ice: ice.clone(), relay_only, bind, stack_defaults: options.stack_defaults, offer_payload_types: Default::default() };
+    let link = LinkSettings {
+        ice: ice.clone(),
+        relay_only,
+        bind,
+        stack_defaults: options.stack_defaults,
+        offer_payload_types: Default::default(),
+    };
 
     let started = Instant::now();
     // Probe every ICE server while the call sets up: the report says which server works, over
@@ -134,7 +142,8 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
     // 20 ms clock, so the report's `audio.playout` (played / concealed) is measured in every call.
     let mut speaker: Option<Box<dyn natter_media::AudioSink>> = match &options.speaker {
         Some(name) => {
-            let speaker = natter_devices::Speaker::open(Some(name)).map_err(|e| CallError::Media(format!("cannot play audio: {e}")))?;
+            let speaker = natter_devices::Speaker::open(Some(name))
+                .map_err(|e| CallError::Media(format!("cannot play audio: {e}")))?;
             tracing::info!(device = %speaker.name, rate = speaker.device_rate, channels = speaker.channels, "playing the first participant's audio");
             Some(Box::new(speaker))
         }
@@ -158,7 +167,9 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
             view: None,
             board: Some(board.clone()),
             playout: Some(crate::playout::AudioPlayout::start(
-                speaker.take().unwrap_or_else(|| Box::new(natter_media::DiscardSink::default())),
+                speaker
+                    .take()
+                    .unwrap_or_else(|| Box::new(natter_media::DiscardSink::default())),
             )),
         };
         participants.push(Participant::join(config).await?);
@@ -169,7 +180,13 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
     loop {
         let mut min_peers = usize::MAX;
         for p in &participants {
-            let present = p.snapshot().await.peers.iter().filter(|peer| peer.left_ms.is_none()).count();
+            let present = p
+                .snapshot()
+                .await
+                .peers
+                .iter()
+                .filter(|peer| peer.left_ms.is_none())
+                .count();
             min_peers = min_peers.min(present);
         }
         if min_peers + 1 >= expect_total || Instant::now() >= deadline {
@@ -230,8 +247,10 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
     }
     if let Some(path) = &options.report_path {
         let json = serde_json::to_string_pretty(&report).expect("report serializes");
-        std::fs::write(path, json + "\n")
-            .map_err(|e| CallError::Report { path: path.display().to_string(), reason: e.to_string() })?;
+        std::fs::write(path, json + "\n").map_err(|e| CallError::Report {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
     }
     Ok(report)
 }
@@ -251,17 +270,25 @@ struct CallSurvey {
 }
 
 async fn survey(participants: &[Participant]) -> CallSurvey {
-    let mut now = CallSurvey { all_connected: true, all_confirmed: true, relays: Default::default(), present_not_connected: false, awaiting_first_reports: false };
+    let mut now = CallSurvey {
+        all_connected: true,
+        all_confirmed: true,
+        relays: Default::default(),
+        present_not_connected: false,
+        awaiting_first_reports: false,
+    };
     for p in participants {
         let snapshot = p.snapshot().await;
         for peer in &snapshot.peers {
             let problem = unconfirmed(&snapshot, peer);
             now.all_connected &= peer.state == "connected" && peer.first_frame_ms.is_some();
             now.all_confirmed &= problem.is_none();
-            now.relays.extend(peer.path.as_ref().and_then(|path| path.relay_server.clone()));
+            now.relays
+                .extend(peer.path.as_ref().and_then(|path| path.relay_server.clone()));
             if peer.left_ms.is_none() {
                 now.present_not_connected |= peer.state != "connected";
-                now.awaiting_first_reports |= problem.is_some() && (peer.sent.video.reports == 0 || peer.sent.audio.reports == 0);
+                now.awaiting_first_reports |=
+                    problem.is_some() && (peer.sent.video.reports == 0 || peer.sent.audio.reports == 0);
             }
         }
     }
@@ -277,7 +304,9 @@ pub fn judge(participants: &[ParticipantReport], expect_total: usize) -> Option<
         // Someone who came and went without ever connecting was not part of the call, unless we
         // know why the connection could not be made: then that is the call's problem. (Unless
         // we refused them: what they sent was not a call, and they are gone.)
-        let refused_and_gone = |peer: &&crate::report::PeerReport| peer.left_ms.is_some() && peer.events.iter().any(|e| e.kind == "refused");
+        let refused_and_gone = |peer: &&crate::report::PeerReport| {
+            peer.left_ms.is_some() && peer.events.iter().any(|e| e.kind == "refused")
+        };
         if let Some((peer, why)) = p
             .peers
             .iter()
@@ -286,7 +315,11 @@ pub fn judge(participants: &[ParticipantReport], expect_total: usize) -> Option<
         {
             return Some(format!("{} → {}: cannot connect: {why}", p.id, peer.remote));
         }
-        let in_call: Vec<_> = p.peers.iter().filter(|peer| !(peer.left_ms.is_some() && peer.connect_ms.is_none())).collect();
+        let in_call: Vec<_> = p
+            .peers
+            .iter()
+            .filter(|peer| !(peer.left_ms.is_some() && peer.connect_ms.is_none()))
+            .collect();
         if in_call.len() + 1 < expect_total {
             return Some(format!(
                 "{} saw {} of {} other participants",
@@ -299,16 +332,25 @@ pub fn judge(participants: &[ParticipantReport], expect_total: usize) -> Option<
             if peer.state != "connected" {
                 return Some(match failure_explanation(peer) {
                     Some(why) => format!("{} → {}: cannot connect: {why}", p.id, peer.remote),
-                    None => format!("{} → {}: connection {} (never reached connected)", p.id, peer.remote, peer.state),
+                    None => format!(
+                        "{} → {}: connection {} (never reached connected)",
+                        p.id, peer.remote, peer.state
+                    ),
                 });
             }
             // A participant without camera or microphone is receive-only for that medium (it
             // told us so): no video or audio from it is expected.
             if peer.video.frames_decoded == 0 && !peer.remote_video_muted {
-                return Some(format!("{} ← {}: connected but no video frame decoded", p.id, peer.remote));
+                return Some(format!(
+                    "{} ← {}: connected but no video frame decoded",
+                    p.id, peer.remote
+                ));
             }
             if peer.audio.packets_received == 0 && !peer.remote_audio_muted {
-                return Some(format!("{} ← {}: connected but no audio packet received", p.id, peer.remote));
+                return Some(format!(
+                    "{} ← {}: connected but no audio packet received",
+                    p.id, peer.remote
+                ));
             }
             if let Some(problem) = unconfirmed(p, peer) {
                 return Some(format!("{} → {}: {problem}", p.id, peer.remote));
@@ -322,8 +364,15 @@ pub fn judge(participants: &[ParticipantReport], expect_total: usize) -> Option<
 /// streams (`None`: every medium we send is confirmed). What we received says nothing of this:
 /// a call can work one way only.
 pub fn unconfirmed(p: &ParticipantReport, peer: &crate::report::PeerReport) -> Option<String> {
-    let name = if peer.remote_name.is_empty() { &peer.remote } else { &peer.remote_name };
-    let media = [("video", &peer.sent.video, p.local_media.camera.sending), ("audio", &peer.sent.audio, p.local_media.microphone.sending)];
+    let name = if peer.remote_name.is_empty() {
+        &peer.remote
+    } else {
+        &peer.remote_name
+    };
+    let media = [
+        ("video", &peer.sent.video, p.local_media.camera.sending),
+        ("audio", &peer.sent.audio, p.local_media.microphone.sending),
+    ];
     for (what, stream, sending) in media {
         if !sending {
             continue; // receive-only for this medium (the remote was told)
@@ -333,9 +382,17 @@ pub fn unconfirmed(p: &ParticipantReport, peer: &crate::report::PeerReport) -> O
         } else if stream.packets_sent == 0 {
             format!("{name} receives no {what} from us: nothing was sent on the connection yet")
         } else if stream.reports == 0 {
-            format!("{name} has not confirmed receiving our {what}: no RTCP report about it arrived ({} packets sent, {})", stream.packets_sent, stream.codec.as_deref().unwrap_or("?"))
+            format!(
+                "{name} has not confirmed receiving our {what}: no RTCP report about it arrived ({} packets sent, {})",
+                stream.packets_sent,
+                stream.codec.as_deref().unwrap_or("?")
+            )
         } else if stream.remote_packets_received == 0 {
-            format!("{name} receives no {what} from us: its reports count 0 of the {} packets we sent ({})", stream.packets_sent, stream.codec.as_deref().unwrap_or("?"))
+            format!(
+                "{name} receives no {what} from us: its reports count 0 of the {} packets we sent ({})",
+                stream.packets_sent,
+                stream.codec.as_deref().unwrap_or("?")
+            )
         } else {
             continue;
         };

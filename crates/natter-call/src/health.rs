@@ -37,12 +37,18 @@ impl ProbeOptions {
     /// Defaults, plus the extra CA file named by `NATTER_EXTRA_CA_FILE` (PEM) if set: how the
     /// app and headless mode learn about a private CA for `turns:` servers.
     pub fn from_env() -> ProbeOptions {
-        ProbeOptions { extra_ca_file: std::env::var_os("NATTER_EXTRA_CA_FILE").map(Into::into), ..Default::default() }
+        ProbeOptions {
+            extra_ca_file: std::env::var_os("NATTER_EXTRA_CA_FILE").map(Into::into),
+            ..Default::default()
+        }
     }
 }
 
 fn now_unix() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Probe every server × transport of `config` in parallel.
@@ -81,16 +87,27 @@ pub async fn probe_one(spec: ProbeSpec, timing: ProbeTiming, tls: Option<tokio_r
     let started = Instant::now();
     let mut probe = Probe::new(spec.clone(), timing, started);
     let deadline = started + timing.give_up_after;
-    let addr = match tokio::time::timeout_at(deadline.into(), tokio::net::lookup_host((spec.url.host.as_str(), spec.url.port))).await {
+    let addr = match tokio::time::timeout_at(
+        deadline.into(),
+        tokio::net::lookup_host((spec.url.host.as_str(), spec.url.port)),
+    )
+    .await
+    {
         Ok(Ok(mut addrs)) => match addrs.next() {
             Some(a) => a,
             None => {
-                probe.handle_transport_failure(TransportFailure::Unreachable(format!("{} has no address", spec.url.host)), Instant::now());
+                probe.handle_transport_failure(
+                    TransportFailure::Unreachable(format!("{} has no address", spec.url.host)),
+                    Instant::now(),
+                );
                 return probe.result().cloned().expect("finished");
             }
         },
         Ok(Err(e)) => {
-            probe.handle_transport_failure(TransportFailure::Unreachable(format!("name lookup failed: {e}")), Instant::now());
+            probe.handle_transport_failure(
+                TransportFailure::Unreachable(format!("name lookup failed: {e}")),
+                Instant::now(),
+            );
             return probe.result().cloned().expect("finished");
         }
         Err(_) => {
@@ -117,13 +134,22 @@ pub async fn probe_one(spec: ProbeSpec, timing: ProbeTiming, tls: Option<tokio_r
     })
 }
 
-async fn run_tls(probe: &mut Probe, stream: TcpStream, host: &str, tls: Option<tokio_rustls::TlsConnector>, deadline: Instant) {
+async fn run_tls(
+    probe: &mut Probe,
+    stream: TcpStream,
+    host: &str,
+    tls: Option<tokio_rustls::TlsConnector>,
+    deadline: Instant,
+) {
     let Some(connector) = tls else {
         return probe.handle_transport_failure(TransportFailure::Tls("no TLS configuration".into()), Instant::now());
     };
     let name = match rustls_pki_types::ServerName::try_from(host.to_string()) {
         Ok(n) => n,
-        Err(e) => return probe.handle_transport_failure(TransportFailure::Tls(format!("bad server name: {e}")), Instant::now()),
+        Err(e) => {
+            return probe
+                .handle_transport_failure(TransportFailure::Tls(format!("bad server name: {e}")), Instant::now());
+        }
     };
     match tokio::time::timeout_at(deadline.into(), connector.connect(name, stream)).await {
         Ok(Ok(tls_stream)) => run_stream(probe, tls_stream).await,
@@ -133,10 +159,19 @@ async fn run_tls(probe: &mut Probe, stream: TcpStream, host: &str, tls: Option<t
 }
 
 async fn run_udp(probe: &mut Probe, addr: SocketAddr) {
-    let bind: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
+    let bind: SocketAddr = if addr.is_ipv4() {
+        "0.0.0.0:0".parse().unwrap()
+    } else {
+        "[::]:0".parse().unwrap()
+    };
     let socket = match UdpSocket::bind(bind).await {
         Ok(s) => s,
-        Err(e) => return probe.handle_transport_failure(TransportFailure::Unreachable(format!("cannot open a UDP socket: {e}")), Instant::now()),
+        Err(e) => {
+            return probe.handle_transport_failure(
+                TransportFailure::Unreachable(format!("cannot open a UDP socket: {e}")),
+                Instant::now(),
+            );
+        }
     };
     if let Err(e) = socket.connect(addr).await {
         return probe.handle_transport_failure(TransportFailure::Unreachable(e.to_string()), Instant::now());
@@ -244,7 +279,9 @@ pub fn tls_connector(options: &ProbeOptions) -> Result<tokio_rustls::TlsConnecto
             return Err(format!("CA file {} holds no certificate", path.display()));
         }
         for cert in certs {
-            roots.add(cert).map_err(|e| format!("CA file {}: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("CA file {}: {e}", path.display()))?;
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -260,7 +297,11 @@ pub fn tls_connector(options: &ProbeOptions) -> Result<tokio_rustls::TlsConnecto
 /// (the exit status of `natter probe`).
 pub fn every_transport_kind_works(results: &[ServerHealth]) -> bool {
     let kinds: std::collections::BTreeSet<_> = results.iter().map(|r| r.transport).collect();
-    kinds.iter().all(|kind| results.iter().any(|r| r.transport == *kind && r.result.status == ProbeStatus::Ok))
+    kinds.iter().all(|kind| {
+        results
+            .iter()
+            .any(|r| r.transport == *kind && r.result.status == ProbeStatus::Ok)
+    })
 }
 
 /// How long `probe_all` can take at most with these options.
@@ -270,7 +311,8 @@ pub fn worst_case(options: &ProbeOptions) -> Duration {
 
 /// Read a W3C `RTCConfiguration` JSON file, with errors that name the file and the problem.
 pub fn load_ice_config(path: &std::path::Path) -> Result<IceConfig, crate::CallError> {
-    let text = std::fs::read_to_string(path).map_err(|e| crate::CallError::IceConfig(format!("cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| crate::CallError::IceConfig(format!("cannot read {}: {e}", path.display())))?;
     IceConfig::from_json(&text).map_err(|e| crate::CallError::IceConfig(format!("{}: {e}", path.display())))
 }
 
@@ -280,13 +322,24 @@ pub fn format_table(results: &[ServerHealth]) -> String {
         .iter()
         .map(|r| {
             let status = r.result.status.as_str().to_owned();
-            let rtt = r.result.rtt_ms.map(|ms| format!("{ms:.1} ms")).unwrap_or_else(|| "-".into());
+            let rtt = r
+                .result
+                .rtt_ms
+                .map(|ms| format!("{ms:.1} ms"))
+                .unwrap_or_else(|| "-".into());
             let address = match (r.result.relayed_address, r.result.mapped_address) {
                 (Some(relay), _) => format!("relay {relay}"),
                 (None, Some(mapped)) => format!("mapped {mapped}"),
                 (None, None) => "-".into(),
             };
-            [r.url.clone(), r.transport.to_string(), status, rtt, address, r.result.error.clone().unwrap_or_default()]
+            [
+                r.url.clone(),
+                r.transport.to_string(),
+                status,
+                rtt,
+                address,
+                r.result.error.clone().unwrap_or_default(),
+            ]
         })
         .collect();
     let header = ["SERVER", "TRANSPORT", "STATUS", "RTT", "ADDRESS", "ERROR"].map(String::from);
@@ -377,7 +430,12 @@ impl HealthMonitor {
                 }
             }
         });
-        HealthMonitor { external, latest, transitions, task }
+        HealthMonitor {
+            external,
+            latest,
+            transitions,
+            task,
+        }
     }
 
     /// Where to send results probed outside the monitor, so they count as its own.
@@ -432,7 +490,11 @@ pub struct ServerBoard {
 const BOARD_MAX_AGE: Duration = Duration::from_secs(3);
 
 impl ServerBoard {
-    pub fn new(base: IceConfig, options: ProbeOptions, monitor: Option<tokio::sync::mpsc::UnboundedSender<ServerHealth>>) -> Arc<ServerBoard> {
+    pub fn new(
+        base: IceConfig,
+        options: ProbeOptions,
+        monitor: Option<tokio::sync::mpsc::UnboundedSender<ServerHealth>>,
+    ) -> Arc<ServerBoard> {
         Arc::new(ServerBoard {
             base: std::sync::Mutex::new(base),
             options,
@@ -495,7 +557,10 @@ impl ServerBoard {
             if results.iter().any(|h| h.result.status == ProbeStatus::Ok) {
                 log_breaker_event(breakers.on_success(url));
             } else {
-                let cause = results.iter().find_map(|h| h.result.error.clone()).unwrap_or_else(|| "not working".into());
+                let cause = results
+                    .iter()
+                    .find_map(|h| h.result.error.clone())
+                    .unwrap_or_else(|| "not working".into());
                 log_breaker_event(breakers.on_failure(url, &cause, now));
             }
         }
@@ -505,8 +570,12 @@ impl ServerBoard {
 /// A server demoted or restored for every connection, in the log.
 fn log_breaker_event(event: Option<natter_ice::breaker::BreakerEvent>) {
     match event {
-        Some(natter_ice::breaker::BreakerEvent::Demoted { url, cause }) => tracing::info!("{url} left out of new and restarting connections: {cause}"),
-        Some(natter_ice::breaker::BreakerEvent::Restored { url }) => tracing::info!("{url} works again; offered to connections again"),
+        Some(natter_ice::breaker::BreakerEvent::Demoted { url, cause }) => {
+            tracing::info!("{url} left out of new and restarting connections: {cause}")
+        }
+        Some(natter_ice::breaker::BreakerEvent::Restored { url }) => {
+            tracing::info!("{url} works again; offered to connections again")
+        }
         None => {}
     }
 }

@@ -36,7 +36,11 @@ impl rtc::sansio::Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestFo
 
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
         if let Packet::Rtcp(packets) = &msg.message.packet {
-            let requests: Vec<_> = packets.iter().filter(|p| is_keyframe_request(p.as_ref())).cloned().collect();
+            let requests: Vec<_> = packets
+                .iter()
+                .filter(|p| is_keyframe_request(p.as_ref()))
+                .cloned()
+                .collect();
             if requests.is_empty() {
                 return Ok(());
             }
@@ -82,7 +86,10 @@ pub struct PliPacer {
 
 impl PliPacer {
     pub fn new(interval: Duration) -> Self {
-        Self { interval, last_sent: None }
+        Self {
+            interval,
+            last_sent: None,
+        }
     }
 
     /// Repeat a request no sooner than the answer could have come back: a keyframe is the
@@ -90,7 +97,8 @@ impl PliPacer {
     /// them on a link that is already struggling. On a short path that is 200 ms (libwebrtc's
     /// wait for a keyframe too): a request lost on a lossy link costs that long, not more.
     pub fn set_round_trip(&mut self, rtt: Duration) {
-        self.interval = (rtt * 2 + Duration::from_millis(100)).clamp(Duration::from_millis(200), Duration::from_secs(1));
+        self.interval =
+            (rtt * 2 + Duration::from_millis(100)).clamp(Duration::from_millis(200), Duration::from_secs(1));
     }
 
     /// Should a PLI go out now, given whether the decoder needs a keyframe?
@@ -130,18 +138,30 @@ mod tests {
         let mut short = PliPacer::new(PLI_REPEAT_UNKNOWN_RTT);
         short.set_round_trip(ms(5));
         assert!(short.poll(true, t0));
-        assert!(!short.poll(true, t0 + ms(150)), "not while the keyframe may be on its way");
-        assert!(short.poll(true, t0 + ms(200)), "a lost request costs 200 ms on a short path");
+        assert!(
+            !short.poll(true, t0 + ms(150)),
+            "not while the keyframe may be on its way"
+        );
+        assert!(
+            short.poll(true, t0 + ms(200)),
+            "a lost request costs 200 ms on a short path"
+        );
         let mut long = PliPacer::new(PLI_REPEAT_UNKNOWN_RTT);
         long.set_round_trip(ms(300));
         assert!(long.poll(true, t0));
         assert!(!long.poll(true, t0 + ms(650)));
-        assert!(long.poll(true, t0 + ms(700)), "two round trips and a margin on a long one");
+        assert!(
+            long.poll(true, t0 + ms(700)),
+            "two round trips and a margin on a long one"
+        );
     }
 
     #[test]
     fn only_keyframe_requests_are_recognised() {
-        let pli = PictureLossIndication { sender_ssrc: 1, media_ssrc: 2 };
+        let pli = PictureLossIndication {
+            sender_ssrc: 1,
+            media_ssrc: 2,
+        };
         assert!(is_keyframe_request(&pli));
         let rr = rtc::rtcp::receiver_report::ReceiverReport::default();
         assert!(!is_keyframe_request(&rr));

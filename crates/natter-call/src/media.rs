@@ -2,13 +2,13 @@
 //! captured and encoded in `capture`), and a decode thread per received video stream. Decoding
 //! runs on plain threads so it never stalls the async runtime that drives the network.
 
+use crate::codecs::VideoCodec;
 use crate::receive::VideoStats;
 use crate::report::PeerReport;
 use crate::view::{TileFrame, ViewEvent};
 use bytes::Bytes;
-use crate::codecs::VideoCodec;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use tokio::sync::mpsc;
 
@@ -35,7 +35,15 @@ pub struct MediaSettings {
 
 impl Default for MediaSettings {
     fn default() -> Self {
-        Self { width: 640, height: 360, fps: 30, bitrate_bps: 800_000, seed: 1, microphone: None, camera: None }
+        Self {
+            width: 640,
+            height: 360,
+            fps: 30,
+            bitrate_bps: 800_000,
+            seed: 1,
+            microphone: None,
+            camera: None,
+        }
     }
 }
 
@@ -66,7 +74,13 @@ pub enum AnyEncoder {
 }
 
 impl AnyEncoder {
-    pub fn new(codec: VideoCodec, width: u32, height: u32, fps: f32, bitrate_bps: u32) -> Result<Self, natter_media::MediaError> {
+    pub fn new(
+        codec: VideoCodec,
+        width: u32,
+        height: u32,
+        fps: f32,
+        bitrate_bps: u32,
+    ) -> Result<Self, natter_media::MediaError> {
         Ok(match codec {
             VideoCodec::H264 => AnyEncoder::H264(natter_media::VideoEncoder::new(width, height, fps, bitrate_bps)?),
             VideoCodec::Vp8 => AnyEncoder::Vp8(natter_media::Vp8Encoder::new(width, height, fps, bitrate_bps)?),
@@ -88,7 +102,11 @@ impl AnyEncoder {
         }
     }
 
-    pub fn encode(&mut self, frame: &natter_media::I420Frame, force_keyframe: bool) -> Result<natter_media::EncodedVideo, natter_media::MediaError> {
+    pub fn encode(
+        &mut self,
+        frame: &natter_media::I420Frame,
+        force_keyframe: bool,
+    ) -> Result<natter_media::EncodedVideo, natter_media::MediaError> {
         match self {
             AnyEncoder::H264(e) => e.encode(frame, force_keyframe),
             AnyEncoder::Vp8(e) => e.encode(frame, force_keyframe),
@@ -137,7 +155,15 @@ pub struct DecodeTarget<'a> {
 /// Decode access units of one remote stream until the channel closes; read each frame's stamp.
 /// The decoder follows the codec of what arrives (a new one when it changes).
 pub fn decode_loop(frames: std::sync::mpsc::Receiver<(VideoCodec, Bytes)>, target: DecodeTarget<'_>) {
-    let DecodeTarget { remote, label, record, stats, joined_at, view, needs_keyframe } = target;
+    let DecodeTarget {
+        remote,
+        label,
+        record,
+        stats,
+        joined_at,
+        view,
+        needs_keyframe,
+    } = target;
     let mut decoder: Option<(VideoCodec, AnyDecoder)> = None;
     let mut pictures: u32 = 0;
     while let Ok((codec, frame)) = frames.recv() {

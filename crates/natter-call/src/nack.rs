@@ -68,9 +68,17 @@ impl RtxStreams {
             // The original sequence number leads the RTX payload.
             Some(&media_ssrc) => {
                 let osn = packet.payload.get(..2)?;
-                Some(Carried { media_ssrc, sequence_number: u16::from_be_bytes([osn[0], osn[1]]), resent: true })
+                Some(Carried {
+                    media_ssrc,
+                    sequence_number: u16::from_be_bytes([osn[0], osn[1]]),
+                    resent: true,
+                })
             }
-            None => Some(Carried { media_ssrc: ssrc, sequence_number: packet.header.sequence_number, resent: false }),
+            None => Some(Carried {
+                media_ssrc: ssrc,
+                sequence_number: packet.header.sequence_number,
+                resent: false,
+            }),
         }
     }
 }
@@ -91,7 +99,9 @@ struct StreamGaps {
 
 impl StreamGaps {
     fn extend(&self, seq: u16) -> u64 {
-        let Some(highest) = self.highest else { return u64::from(seq) + (1 << 16) };
+        let Some(highest) = self.highest else {
+            return u64::from(seq) + (1 << 16);
+        };
         let candidate = (highest & !0xffff) | u64::from(seq);
         [candidate.saturating_sub(1 << 16), candidate, candidate + (1 << 16)]
             .into_iter()
@@ -110,7 +120,14 @@ impl StreamGaps {
                     self.missing.clear();
                 } else {
                     for lost in highest + 1..ext {
-                        self.missing.insert(lost, Missing { since: now, last_asked: None, asked: 0 });
+                        self.missing.insert(
+                            lost,
+                            Missing {
+                                since: now,
+                                last_asked: None,
+                                asked: 0,
+                            },
+                        );
                     }
                 }
                 self.highest = Some(ext);
@@ -123,7 +140,8 @@ impl StreamGaps {
 
     /// The sequence numbers to ask for now, given the round trip.
     fn due(&mut self, now: Instant, rtt: Duration) -> Vec<u16> {
-        self.missing.retain(|_, m| now.saturating_duration_since(m.since) < GIVE_UP_AFTER && m.asked < MAX_ASKS);
+        self.missing
+            .retain(|_, m| now.saturating_duration_since(m.since) < GIVE_UP_AFTER && m.asked < MAX_ASKS);
         let mut due = Vec::new();
         for (&ext, missing) in self.missing.iter_mut() {
             let ask = match missing.last_asked {
@@ -174,8 +192,12 @@ impl NackRequester {
     }
 
     fn on_rtp(&mut self, packet: &rtc::rtp::Packet, now: Instant) {
-        let Some(carried) = self.rtx.carried(packet) else { return }; // padding only
-        let Some(stream) = self.streams.get_mut(&carried.media_ssrc) else { return };
+        let Some(carried) = self.rtx.carried(packet) else {
+            return;
+        }; // padding only
+        let Some(stream) = self.streams.get_mut(&carried.media_ssrc) else {
+            return;
+        };
         stream.arrived(carried.sequence_number, now);
         if !stream.missing.is_empty() && self.next_tick.is_none() {
             self.next_tick = Some(now + FIRST_ASK_AFTER.min(TICK));
@@ -192,7 +214,11 @@ impl NackRequester {
                 continue;
             }
             self.requested += due.len() as u64;
-            let nack = TransportLayerNack { sender_ssrc: self.sender_ssrc, media_ssrc, nacks: nack_pairs_from_sequence_numbers(&due) };
+            let nack = TransportLayerNack {
+                sender_ssrc: self.sender_ssrc,
+                media_ssrc,
+                nacks: nack_pairs_from_sequence_numbers(&due),
+            };
             self.write_queue.push_back(TaggedPacket {
                 now,
                 transport: Default::default(),
@@ -245,7 +271,11 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for NackRequester {
 
 impl Interceptor for NackRequester {
     fn bind_remote_stream(&mut self, info: &StreamInfo) {
-        if info.rtcp_feedback.iter().any(|fb| fb.typ == "nack" && fb.parameter.is_empty()) {
+        if info
+            .rtcp_feedback
+            .iter()
+            .any(|fb| fb.typ == "nack" && fb.parameter.is_empty())
+        {
             self.streams.entry(info.ssrc).or_default();
             self.rtx.bind(info);
         }
@@ -277,8 +307,16 @@ mod tests {
         let estimate = LinkEstimate::default();
         estimate.set_rtt(Duration::from_millis(rtt_ms));
         let mut requester = NackRequester::new(estimate);
-        let nack = RTCPFeedback { typ: "nack".into(), parameter: String::new() };
-        requester.bind_remote_stream(&StreamInfo { ssrc: 1, ssrc_rtx: Some(2), rtcp_feedback: vec![nack], ..Default::default() });
+        let nack = RTCPFeedback {
+            typ: "nack".into(),
+            parameter: String::new(),
+        };
+        requester.bind_remote_stream(&StreamInfo {
+            ssrc: 1,
+            ssrc_rtx: Some(2),
+            rtcp_feedback: vec![nack],
+            ..Default::default()
+        });
         requester
     }
 
@@ -289,7 +327,9 @@ mod tests {
         while at <= until {
             requester.handle_timeout(at).unwrap();
             while let Some(msg) = requester.poll_write() {
-                let Packet::Rtcp(packets) = msg.message.packet else { continue };
+                let Packet::Rtcp(packets) = msg.message.packet else {
+                    continue;
+                };
                 for p in packets {
                     let nack = p.as_any().downcast_ref::<TransportLayerNack>().unwrap();
                     out.push(nack.nacks.iter().flat_map(|n| n.packet_list()).collect());
@@ -307,12 +347,26 @@ mod tests {
         let mut requester = requester(50);
         requester.on_rtp(&rtp(1, 10, b"a"), t0);
         requester.on_rtp(&rtp(1, 12, b"c"), t0);
-        assert!(asked(&mut requester, t0, ms(5)).is_empty(), "not at once: it may only be late");
-        assert_eq!(asked(&mut requester, ms(10), ms(75)), vec![vec![11]], "once, then wait a round trip");
-        assert_eq!(asked(&mut requester, ms(80), ms(120)), vec![vec![11]], "the resend did not come: again");
+        assert!(
+            asked(&mut requester, t0, ms(5)).is_empty(),
+            "not at once: it may only be late"
+        );
+        assert_eq!(
+            asked(&mut requester, ms(10), ms(75)),
+            vec![vec![11]],
+            "once, then wait a round trip"
+        );
+        assert_eq!(
+            asked(&mut requester, ms(80), ms(120)),
+            vec![vec![11]],
+            "the resend did not come: again"
+        );
         // The resend arrives on the RTX stream, its original number first.
         requester.on_rtp(&rtp(2, 900, &[0, 11, b'b']), ms(125));
-        assert!(asked(&mut requester, ms(125), ms(400)).is_empty(), "filled: never asked again");
+        assert!(
+            asked(&mut requester, ms(125), ms(400)).is_empty(),
+            "filled: never asked again"
+        );
         assert_eq!(requester.next_tick, None, "nothing missing: no more wake-ups");
     }
 
@@ -353,14 +407,20 @@ mod tests {
         let mut requester = requester(10);
         requester.on_rtp(&rtp(1, 65_534, b"a"), t0);
         requester.on_rtp(&rtp(1, 1, b"d"), t0);
-        assert_eq!(asked(&mut requester, t0, t0 + Duration::from_millis(12)), vec![vec![65_535, 0]]);
+        assert_eq!(
+            asked(&mut requester, t0, t0 + Duration::from_millis(12)),
+            vec![vec![65_535, 0]]
+        );
     }
 
     #[test]
     fn streams_without_nack_are_left_alone() {
         let t0 = Instant::now();
         let mut requester = requester(10);
-        requester.bind_remote_stream(&StreamInfo { ssrc: 7, ..Default::default() });
+        requester.bind_remote_stream(&StreamInfo {
+            ssrc: 7,
+            ..Default::default()
+        });
         requester.on_rtp(&rtp(7, 1, b"a"), t0);
         requester.on_rtp(&rtp(7, 9, b"a"), t0);
         assert!(asked(&mut requester, t0, t0 + Duration::from_millis(100)).is_empty());

@@ -61,8 +61,9 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for VideoPacer {
     type Time = Instant;
 
     fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        if let Some(Attribute::TargetBitrateChanged { bits_per_second }) =
-            msg.message.get(&Attribute::TargetBitrateChanged { bits_per_second: 0.0 })
+        if let Some(Attribute::TargetBitrateChanged { bits_per_second }) = msg
+            .message
+            .get(&Attribute::TargetBitrateChanged { bits_per_second: 0.0 })
         {
             self.bucket.set_target_bitrate(*bits_per_second);
         }
@@ -115,7 +116,9 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for VideoPacer {
         // A little after the exact instant: the budget is computed in floating point, and a
         // wake-up a rounding error too early would release nothing and ask for the same
         // instant again (a busy loop).
-        self.bucket.releasable_at(Self::bits(head)).map(|at| at + Duration::from_micros(100))
+        self.bucket
+            .releasable_at(Self::bits(head))
+            .map(|at| at + Duration::from_micros(100))
     }
 }
 
@@ -144,13 +147,25 @@ mod tests {
         packet.header.ssrc = ssrc;
         packet.header.sequence_number = seq;
         packet.payload = bytes::Bytes::from(vec![0u8; bytes]);
-        TaggedPacket { now, transport: Default::default(), message: AttributedPacket::new(Packet::Rtp(packet)) }
+        TaggedPacket {
+            now,
+            transport: Default::default(),
+            message: AttributedPacket::new(Packet::Rtp(packet)),
+        }
     }
 
     fn pacer() -> VideoPacer {
         let mut pacer = VideoPacer::new(480_000.0, 2.0 * 1200.0 * 8.0);
-        pacer.bind_local_stream(&StreamInfo { ssrc: 2, mime_type: "audio/opus".into(), ..Default::default() });
-        pacer.bind_local_stream(&StreamInfo { ssrc: 1, mime_type: "video/H264".into(), ..Default::default() });
+        pacer.bind_local_stream(&StreamInfo {
+            ssrc: 2,
+            mime_type: "audio/opus".into(),
+            ..Default::default()
+        });
+        pacer.bind_local_stream(&StreamInfo {
+            ssrc: 1,
+            mime_type: "video/H264".into(),
+            ..Default::default()
+        });
         pacer
     }
 
@@ -186,7 +201,10 @@ mod tests {
         let mut at = t0 + Duration::from_millis(400);
         for _ in 0..100 {
             let Some(due) = pacer.poll_timeout() else { break };
-            assert!(due > at || released == 4, "every wake-up is later than the last: no busy loop");
+            assert!(
+                due > at || released == 4,
+                "every wake-up is later than the last: no busy loop"
+            );
             at = due.max(at);
             pacer.handle_timeout(at).unwrap();
             released += drain(&mut pacer).len();
@@ -200,8 +218,14 @@ mod tests {
     fn the_estimate_sets_the_rate() {
         let t0 = Instant::now();
         let mut pacer = pacer();
-        let mut feedback = TaggedPacket { now: t0, transport: Default::default(), message: AttributedPacket::new(Packet::Rtcp(vec![])) };
-        feedback.message.add(Attribute::TargetBitrateChanged { bits_per_second: 96_000.0 });
+        let mut feedback = TaggedPacket {
+            now: t0,
+            transport: Default::default(),
+            message: AttributedPacket::new(Packet::Rtcp(vec![])),
+        };
+        feedback.message.add(Attribute::TargetBitrateChanged {
+            bits_per_second: 96_000.0,
+        });
         pacer.handle_read(feedback).unwrap();
         assert_eq!(pacer.bucket.target_bitrate(), 96_000.0);
         assert!(pacer.poll_read().is_some(), "feedback goes on to the application");

@@ -4,30 +4,30 @@
 //! Mesh convention (docs/signaling.md): the newcomer offers to everyone listed in `welcome`;
 //! existing participants answer. So no two sides ever offer to each other (no glare).
 
-use crate::media::{self, MediaSettings, ViewSink};
-use crate::peer::{self, LinkEvent, LinkSettings, PeerLink};
+use crate::CallError;
+use crate::codecs::VideoCodec;
 use crate::fallback::{Action, LinkState};
 use crate::keyframe::PliPacer;
-use crate::report::PeerEvent;
-use crate::webrtc_setup;
-use crate::send;
-use crate::codecs::VideoCodec;
-use rtc::peer_connection::configuration::RTCOfferOptions;
+use crate::media::{self, MediaSettings, ViewSink};
+use crate::peer::{self, LinkEvent, LinkSettings, PeerLink};
 use crate::receive::{Assembled, VideoAssembler, VideoStats};
 use crate::reorder::{Released, ReorderBuffer};
+use crate::report::PeerEvent;
 use crate::report::{ParticipantReport, PeerReport, SignalingReport, VideoReport};
-use crate::view::ViewEvent;
-use crate::CallError;
+use crate::send;
 use crate::sync::Locked;
+use crate::view::ViewEvent;
+use crate::webrtc_setup;
 use natter_signal::client::{JoinRequest, SignalClient};
 use natter_signal::protocol::{ClientMessage, IceCandidate, RejoinKey, ServerMessage, Welcome};
+use rtc::peer_connection::configuration::RTCOfferOptions;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState, RTCSessionDescription};
 
@@ -144,7 +144,10 @@ type Rejoined = Result<(SignalClient, Welcome, mpsc::Receiver<ServerMessage>), S
 enum Command {
     SetIceConfig(natter_ice::IceConfig),
     /// Microphone / camera off (`true`) or on.
-    SetMuted { audio: Option<bool>, video: Option<bool> },
+    SetMuted {
+        audio: Option<bool>,
+        video: Option<bool>,
+    },
     /// Panic in the engine while holding the shared peer table (tests of crash isolation).
     #[cfg(feature = "fault-injection")]
     Panic,
@@ -171,8 +174,14 @@ impl Participant {
     /// Join the room: connect to signaling, start capture/encode, offer to everyone already there.
     pub async fn join(config: ParticipantConfig) -> Result<Participant, CallError> {
         let joined_at = Instant::now();
-        let request = JoinRequest { secret: config.room_secret.clone(), rejoin_key: Some(new_rejoin_key()), ..JoinRequest::new(&config.room, &config.name) };
-        let (client, welcome, server_rx) = SignalClient::join_request(&config.signal_url, &request).await.map_err(|e| CallError::Signaling(e.to_string()))?;
+        let request = JoinRequest {
+            secret: config.room_secret.clone(),
+            rejoin_key: Some(new_rejoin_key()),
+            ..JoinRequest::new(&config.room, &config.name)
+        };
+        let (client, welcome, server_rx) = SignalClient::join_request(&config.signal_url, &request)
+            .await
+            .map_err(|e| CallError::Signaling(e.to_string()))?;
         let line = SignalLine(Arc::new(Mutex::new(client.clone())));
         let id = client.id().to_string();
         tracing::info!(participant = %id, room = %config.room, peers = welcome.peers.len(), "joined");
@@ -180,7 +189,13 @@ impl Participant {
         let stop_media = Arc::new(AtomicBool::new(false));
         let frames_sent = Arc::new(AtomicU64::new(0));
         let (notice_tx, notice_rx) = mpsc::unbounded_channel();
-        let encoded = media::start_capture(&config.media, config.view.clone(), Arc::clone(&stop_media), Arc::clone(&frames_sent), notice_tx)?;
+        let encoded = media::start_capture(
+            &config.media,
+            config.view.clone(),
+            Arc::clone(&stop_media),
+            Arc::clone(&frames_sent),
+            notice_tx,
+        )?;
 
         let shared = Arc::new(Shared::default());
         shared.signaling.locked().state = "connected".into();
@@ -206,20 +221,51 @@ impl Participant {
         }
         let (commands, command_rx) = mpsc::unbounded_channel();
         let engine_task = AbortOnDrop(tokio::spawn(engine.run(server_rx, link_rx, command_rx, notice_rx)));
-        let task = tokio::spawn(supervise(engine_task, Arc::clone(&shared), line.clone(), Arc::clone(&stop_media), config.view.clone(), id.clone()));
-        Ok(Participant { id, name: config.name, joined_at, shared, frames_sent, stop_media, task, line, commands, playout: config.playout.clone(), encoded })
+        let task = tokio::spawn(supervise(
+            engine_task,
+            Arc::clone(&shared),
+            line.clone(),
+            Arc::clone(&stop_media),
+            config.view.clone(),
+            id.clone(),
+        ));
+        Ok(Participant {
+            id,
+            name: config.name,
+            joined_at,
+            shared,
+            frames_sent,
+            stop_media,
+            task,
+            line,
+            commands,
+            playout: config.playout.clone(),
+            encoded,
+        })
     }
 
     /// The report of this participant now (re-reads the selected path of each connection).
     pub async fn snapshot(&self) -> ParticipantReport {
-        type Entry = (Arc<Mutex<PeerReport>>, Arc<Mutex<VideoStats>>, Arc<AtomicU64>, Option<Arc<dyn PeerConnection>>, Option<peer::Outgoing>);
+        type Entry = (
+            Arc<Mutex<PeerReport>>,
+            Arc<Mutex<VideoStats>>,
+            Arc<AtomicU64>,
+            Option<Arc<dyn PeerConnection>>,
+            Option<peer::Outgoing>,
+        );
         let entries: Vec<Entry> = {
             let peers = self.shared.peers.locked();
             peers
                 .values()
                 .map(|p| {
                     let live_pc = p.pc.clone();
-                    (Arc::clone(&p.record), Arc::clone(&p.video), Arc::clone(&p.audio_packets), live_pc, p.outgoing.clone())
+                    (
+                        Arc::clone(&p.record),
+                        Arc::clone(&p.video),
+                        Arc::clone(&p.audio_packets),
+                        live_pc,
+                        p.outgoing.clone(),
+                    )
                 })
                 .collect()
         };
@@ -247,8 +293,11 @@ impl Participant {
             let now_ms = self.joined_at.elapsed().as_secs_f64() * 1000.0;
             // Only a stall on a connection that is up and whose sender is sending counts now.
             let sending = report.state == "connected" && !report.remote_video_muted && report.left_ms.is_none();
-            let (freeze_count, longest_freeze_ms, freezes) =
-                if sending { stats.freezes_at(now_ms) } else { (stats.freeze_count, stats.longest_freeze_ms, stats.freezes.clone()) };
+            let (freeze_count, longest_freeze_ms, freezes) = if sending {
+                stats.freezes_at(now_ms)
+            } else {
+                (stats.freeze_count, stats.longest_freeze_ms, stats.freezes.clone())
+            };
             report.video = VideoReport {
                 frames_received: stats.frames_received,
                 frames_decoded: stats.frames_decoded,
@@ -289,12 +338,18 @@ impl Participant {
 
     /// Turn the microphone off (`true`) or on; the others see it on this participant's tile.
     pub fn set_audio_muted(&self, muted: bool) {
-        let _ = self.commands.send(Command::SetMuted { audio: Some(muted), video: None });
+        let _ = self.commands.send(Command::SetMuted {
+            audio: Some(muted),
+            video: None,
+        });
     }
 
     /// Turn the camera off (`true`) or on.
     pub fn set_video_muted(&self, muted: bool) {
-        let _ = self.commands.send(Command::SetMuted { audio: None, video: Some(muted) });
+        let _ = self.commands.send(Command::SetMuted {
+            audio: None,
+            video: Some(muted),
+        });
     }
 
     /// Send from another camera: a device name or id, "default", or the synthetic pattern. The
@@ -349,19 +404,34 @@ impl Drop for AbortOnDrop {
 /// leaving it half-alive: stop capture, leave signaling (the others see it leave), close every
 /// connection, and say what happened in the report and the window. Other participants in the
 /// process are not affected; tokio catches the panic at the task boundary.
-async fn supervise(mut engine: AbortOnDrop, shared: Arc<Shared>, line: SignalLine, stop_media: Arc<AtomicBool>, view: Option<ViewSink>, id: String) {
+async fn supervise(
+    mut engine: AbortOnDrop,
+    shared: Arc<Shared>,
+    line: SignalLine,
+    stop_media: Arc<AtomicBool>,
+    view: Option<ViewSink>,
+    id: String,
+) {
     let Err(error) = (&mut engine.0).await else { return };
     if !error.is_panic() {
         return;
     }
     let payload = error.into_panic();
-    let what = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into());
-    let message = format!("the call engine stopped on an internal error ({what}); this call was ended, join again to continue");
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    let message =
+        format!("the call engine stopped on an internal error ({what}); this call was ended, join again to continue");
     tracing::error!(participant = %id, "{message}");
     stop_media.store(true, Ordering::Relaxed);
     *shared.crashed.locked() = Some(message.clone());
     if let Some(view) = &view {
-        let _ = view.events.try_send(ViewEvent::Notice { medium: "call".into(), message });
+        let _ = view.events.try_send(ViewEvent::Notice {
+            medium: "call".into(),
+            message,
+        });
     }
     hang_up(&shared, &line).await;
 }
@@ -369,7 +439,12 @@ async fn supervise(mut engine: AbortOnDrop, shared: Arc<Shared>, line: SignalLin
 /// Leave signaling (the others see us leave) and close every connection still open.
 async fn hang_up(shared: &Shared, line: &SignalLine) {
     let _ = line.current().leave().await;
-    let pcs: Vec<(String, Arc<dyn PeerConnection>)> = shared.peers.locked().iter().filter_map(|(remote, p)| Some((remote.clone(), Arc::clone(p.pc.as_ref()?)))).collect();
+    let pcs: Vec<(String, Arc<dyn PeerConnection>)> = shared
+        .peers
+        .locked()
+        .iter()
+        .filter_map(|(remote, p)| Some((remote.clone(), Arc::clone(p.pc.as_ref()?))))
+        .collect();
     for (remote, pc) in pcs {
         peer::close(&pc, &remote).await;
     }
@@ -429,7 +504,11 @@ impl Engine {
         loop {
             // `--stack-defaults` measures the webrtc crate as it comes: none of our recovery.
             let stack_defaults = self.config.link.stack_defaults;
-            let next_deadline = if stack_defaults { None } else { self.links.values().filter_map(|l| l.policy.poll_timeout()).min() };
+            let next_deadline = if stack_defaults {
+                None
+            } else {
+                self.links.values().filter_map(|l| l.policy.poll_timeout()).min()
+            };
             let policy_timer = async {
                 match next_deadline {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -476,7 +555,11 @@ impl Engine {
     /// backoff until it works, the server refuses us, or the participant is gone.
     fn on_signaling_lost(&mut self, rejoined: mpsc::UnboundedSender<Rejoined>) {
         self.signaling_lost_at = Some(Instant::now());
-        self.signaling_event("reconnecting", "lost", "lost the signaling connection; calls in progress continue; reconnecting…");
+        self.signaling_event(
+            "reconnecting",
+            "lost",
+            "lost the signaling connection; calls in progress continue; reconnecting…",
+        );
         let url = self.config.signal_url.clone();
         let request = self.join_request.clone();
         let participant = self.id.clone();
@@ -491,8 +574,12 @@ impl Engine {
                         let _ = rejoined.send(Ok(joined));
                         return;
                     }
-                    Err(natter_signal::SignalError::Rejected { code, message }) if code != natter_signal::protocol::ErrorCode::RateLimited => {
-                        let _ = rejoined.send(Err(format!("the signaling server refused to let us back in ({code}): {message}")));
+                    Err(natter_signal::SignalError::Rejected { code, message })
+                        if code != natter_signal::protocol::ErrorCode::RateLimited =>
+                    {
+                        let _ = rejoined.send(Err(format!(
+                            "the signaling server refused to let us back in ({code}): {message}"
+                        )));
                         return;
                     }
                     Err(e) => tracing::debug!(participant, attempt, "signaling not back yet: {e}"),
@@ -508,9 +595,17 @@ impl Engine {
             tracing::warn!(participant = %self.id, new_id = %welcome.id, "the signaling server gave us another id; calls in progress continue, but cannot be renegotiated");
         }
         self.line.replace(client);
-        let took = self.signaling_lost_at.take().map(|at| format!(" after {:.1} s", at.elapsed().as_secs_f64())).unwrap_or_default();
+        let took = self
+            .signaling_lost_at
+            .take()
+            .map(|at| format!(" after {:.1} s", at.elapsed().as_secs_f64()))
+            .unwrap_or_default();
         self.shared.signaling.locked().reconnects += 1;
-        self.signaling_event("connected", "reconnected", &format!("signaling is back{took}; {} other(s) in the room", welcome.peers.len()));
+        self.signaling_event(
+            "connected",
+            "reconnected",
+            &format!("signaling is back{took}; {} other(s) in the room", welcome.peers.len()),
+        );
         for peer in welcome.peers {
             self.names.insert(peer.id.clone(), peer.name.clone());
             self.drop_ended_link(&peer.id);
@@ -547,10 +642,17 @@ impl Engine {
         {
             let mut signaling = self.shared.signaling.locked();
             signaling.state = state.to_string();
-            signaling.events.push(PeerEvent { at_ms, kind: kind.into(), detail: detail.into() });
+            signaling.events.push(PeerEvent {
+                at_ms,
+                kind: kind.into(),
+                detail: detail.into(),
+            });
         }
         if let Some(view) = &self.config.view {
-            let _ = view.events.try_send(ViewEvent::Notice { medium: "signaling".into(), message: detail.to_string() });
+            let _ = view.events.try_send(ViewEvent::Notice {
+                medium: "signaling".into(),
+                message: detail.to_string(),
+            });
         }
     }
 
@@ -575,7 +677,15 @@ impl Engine {
         if self.links.contains_key(remote) {
             return Ok(());
         }
-        let link = PeerLink::open(&self.config.link, &self.id, remote, &self.name_of(remote), self.link_tx.clone(), video_preference).await?;
+        let link = PeerLink::open(
+            &self.config.link,
+            &self.id,
+            remote,
+            &self.name_of(remote),
+            self.link_tx.clone(),
+            video_preference,
+        )
+        .await?;
         self.shared.peers.locked().insert(
             remote.to_string(),
             PeerShared {
@@ -600,7 +710,11 @@ impl Engine {
         link.pc.set_local_description(offer.clone()).await.map_err(wrap)?;
         link.on_local_description(&offer.sdp);
         link.local_offer_pending = true;
-        self.send(ClientMessage::Offer { to: remote.to_string(), sdp: offer.sdp }).await;
+        self.send(ClientMessage::Offer {
+            to: remote.to_string(),
+            sdp: offer.sdp,
+        })
+        .await;
         Ok(())
     }
 
@@ -649,14 +763,22 @@ impl Engine {
             ServerMessage::Offer { from, sdp } => self.on_offer(&from, sdp).await,
             ServerMessage::Answer { from, sdp } => self.on_answer(&from, sdp).await,
             ServerMessage::Candidate { from, candidate } => self.on_remote_candidate(&from, candidate).await,
-            ServerMessage::MediaState { from, audio_muted, video_muted } => {
+            ServerMessage::MediaState {
+                from,
+                audio_muted,
+                video_muted,
+            } => {
                 if let Some(link) = self.links.get(&from) {
                     let mut record = link.record.locked();
                     record.remote_audio_muted = audio_muted;
                     record.remote_video_muted = video_muted;
                 }
                 if let Some(view) = &self.config.view {
-                    let _ = view.events.try_send(ViewEvent::Media { tile_id: from.clone(), audio_muted, video_muted });
+                    let _ = view.events.try_send(ViewEvent::Media {
+                        tile_id: from.clone(),
+                        audio_muted,
+                        video_muted,
+                    });
                 }
                 Ok(())
             }
@@ -679,7 +801,8 @@ impl Engine {
         }
         // Parsed (again, into the stack's type) before opening anything: a malformed offer must
         // not leave a half-made link.
-        let offer = RTCSessionDescription::offer(natter_ice::sdp::for_the_stack(&sdp)).map_err(|e| CallError::Signaling(format!("offer from {from} is not valid SDP: {e}")))?;
+        let offer = RTCSessionDescription::offer(natter_ice::sdp::for_the_stack(&sdp))
+            .map_err(|e| CallError::Signaling(format!("offer from {from} is not valid SDP: {e}")))?;
         let is_restart = self.links.get(from).is_some_and(|l| l.has_remote_description);
         // Glare: both sides restarted ICE at once (both changed servers, say). The side that made
         // the first offer keeps its offer and ignores this one; the other side rolls its own
@@ -692,17 +815,24 @@ impl Engine {
                 return Ok(());
             }
             tracing::debug!(participant = %self.id, remote = from, "offer collision: rolling back ours and answering theirs");
-            link.pc.set_local_description(RTCSessionDescription::rollback(None).map_err(wrap)?).await.map_err(wrap)?;
+            link.pc
+                .set_local_description(RTCSessionDescription::rollback(None).map_err(wrap)?)
+                .await
+                .map_err(wrap)?;
             link.local_offer_pending = false;
         }
-        self.open_link(from, &crate::codecs::offered_video_codecs(offer.sdp.as_str())).await?;
+        self.open_link(from, &crate::codecs::offered_video_codecs(offer.sdp.as_str()))
+            .await?;
         if is_restart {
             // The remote restarts ICE: gather our side with the servers that work now (without
             // the relay that just stopped carrying this call, if it did here too).
             self.on_remote_restart(from);
             let (config, dropped) = self.working_config().await;
             let link = self.links.get_mut(from).expect("link exists");
-            link.pc.set_configuration(webrtc_setup::rtc_configuration(&config, self.config.link.relay_only)).await.map_err(wrap)?;
+            link.pc
+                .set_configuration(webrtc_setup::rtc_configuration(&config, self.config.link.relay_only))
+                .await
+                .map_err(wrap)?;
             let detail = restart_detail(&config, &dropped, "the remote restarted ICE");
             self.event(from, "ice_restart", &detail);
         }
@@ -713,7 +843,11 @@ impl Engine {
         let answer = link.pc.create_answer(None).await.map_err(wrap)?;
         link.pc.set_local_description(answer.clone()).await.map_err(wrap)?;
         link.on_local_description(&answer.sdp);
-        self.send(ClientMessage::Answer { to: from.to_string(), sdp: answer.sdp }).await;
+        self.send(ClientMessage::Answer {
+            to: from.to_string(),
+            sdp: answer.sdp,
+        })
+        .await;
         self.flush_candidates(from).await;
         self.after_negotiation(from).await;
         Ok(())
@@ -721,7 +855,9 @@ impl Engine {
 
     async fn on_answer(&mut self, from: &str, sdp: String) -> Result<(), CallError> {
         if !self.links.contains_key(from) {
-            return Err(CallError::Signaling(format!("answer from {from}, to whom we made no offer")));
+            return Err(CallError::Signaling(format!(
+                "answer from {from}, to whom we made no offer"
+            )));
         }
         if let Err(problem) = natter_ice::sdp::check_remote_sdp(&sdp) {
             return self.refuse(from, &problem).await;
@@ -752,7 +888,16 @@ impl Engine {
                 Ok(None) => {}
                 Err(problem) => {
                     tracing::warn!(participant = %self.id, remote, "{problem}");
-                    self.event(remote, "codec", &format!("{}: {problem}; {} receives no {} from us", self.name_of(remote), self.name_of(remote), track.kind));
+                    self.event(
+                        remote,
+                        "codec",
+                        &format!(
+                            "{}: {problem}; {} receives no {} from us",
+                            self.name_of(remote),
+                            self.name_of(remote),
+                            track.kind
+                        ),
+                    );
                 }
             }
         }
@@ -777,8 +922,16 @@ impl Engine {
     async fn refuse(&mut self, remote: &str, problem: &natter_ice::sdp::SdpProblem) -> Result<(), CallError> {
         let name = self.name_of(remote);
         tracing::warn!(participant = %self.id, remote, "refused a session description: {problem}");
-        if self.links.get(remote).is_some_and(|l| l.record.locked().connect_ms.is_some()) {
-            self.event(remote, "ignored", &format!("ignored a new session description from {name}: {problem}"));
+        if self
+            .links
+            .get(remote)
+            .is_some_and(|l| l.record.locked().connect_ms.is_some())
+        {
+            self.event(
+                remote,
+                "ignored",
+                &format!("ignored a new session description from {name}: {problem}"),
+            );
             return Ok(());
         }
         self.open_link(remote, &VideoCodec::OFFERED).await?;
@@ -798,7 +951,9 @@ impl Engine {
         // Signaling is one ordered WebSocket, so a candidate never overtakes its offer: a
         // candidate from someone we have no connection with is noise, not a reason to open one.
         let Some(link) = self.links.get_mut(from) else {
-            return Err(CallError::Signaling(format!("candidate from {from}, with whom no call is being set up")));
+            return Err(CallError::Signaling(format!(
+                "candidate from {from}, with whom no call is being set up"
+            )));
         };
         if init.candidate.is_empty() {
             // End-of-candidates: nothing for the stack, but the setup watch need not wait.
@@ -806,7 +961,12 @@ impl Engine {
             return Ok(());
         }
         link.setup.on_remote_candidate(&init.candidate, Instant::now());
-        if init.candidate.split_whitespace().nth(4).is_some_and(|address| address.ends_with(".local")) {
+        if init
+            .candidate
+            .split_whitespace()
+            .nth(4)
+            .is_some_and(|address| address.ends_with(".local"))
+        {
             link.record.locked().remote_mdns_candidates = true;
         }
         if link.has_remote_description {
@@ -837,7 +997,9 @@ impl Engine {
                     return;
                 }
                 if let Some(url) = candidate.url.as_ref().filter(|u| !u.is_empty()) {
-                    let url = crate::bridge::original_of(url).map(|(original, _)| original).unwrap_or_else(|| url.clone());
+                    let url = crate::bridge::original_of(url)
+                        .map(|(original, _)| original)
+                        .unwrap_or_else(|| url.clone());
                     self.shared.gathered_from.locked().insert(url);
                 }
                 let Some(link) = self.links.get(&remote) else { return };
@@ -849,16 +1011,26 @@ impl Engine {
                 if let Some(ufrag) = candidate.username_fragment.filter(|u| !u.is_empty()) {
                     tagged.username_fragment = Some(ufrag);
                 }
-                self.send(ClientMessage::Candidate { to: remote, candidate: tagged }).await;
+                self.send(ClientMessage::Candidate {
+                    to: remote,
+                    candidate: tagged,
+                })
+                .await;
             }
             LinkEvent::State { remote, state } => self.on_state(&remote, state).await,
             LinkEvent::GatheringComplete { remote } => {
-                let Some(link) = self.links.get_mut(&remote) else { return };
+                let Some(link) = self.links.get_mut(&remote) else {
+                    return;
+                };
                 link.setup.on_gathering_complete();
                 // End-of-candidates (W3C: an empty candidate), so a peer that waits for it can
                 // judge its pairs.
                 let end = link.tagged("");
-                self.send(ClientMessage::Candidate { to: remote, candidate: end }).await;
+                self.send(ClientMessage::Candidate {
+                    to: remote,
+                    candidate: end,
+                })
+                .await;
             }
             LinkEvent::Track { remote, track } => self.on_track(&remote, track).await,
         }
@@ -882,7 +1054,11 @@ impl Engine {
         // ICE found a path but the connection failed before it ever connected: the DTLS
         // handshake failed (see `DTLS_REFUSED`).
         let never_connected = link.record.locked().connect_ms.is_none();
-        if state == RTCPeerConnectionState::Failed && never_connected && link.ice_connected.get().is_some() && !link.policy.gave_up() {
+        if state == RTCPeerConnectionState::Failed
+            && never_connected
+            && link.ice_connected.get().is_some()
+            && !link.policy.gave_up()
+        {
             let pc = Arc::clone(&link.pc);
             let lossy = peer::check_loss(&pc).await.is_none_or(|loss| loss >= LOSSY_CHECKS);
             self.refuse_link(remote, if lossy { DTLS_INCOMPLETE } else { DTLS_REFUSED });
@@ -912,11 +1088,17 @@ impl Engine {
             // A connection that never worked: say why, as far as the candidates tell.
             let detail = match state {
                 RTCPeerConnectionState::Failed if record.connect_ms.is_none() => link.setup.explain(),
-                RTCPeerConnectionState::Failed => "the path in use stopped working and no other path answered".to_string(),
+                RTCPeerConnectionState::Failed => {
+                    "the path in use stopped working and no other path answered".to_string()
+                }
                 _ => String::new(),
             };
             if let Some(kind) = kind {
-                record.events.push(PeerEvent { at_ms: elapsed_ms, kind: kind.into(), detail });
+                record.events.push(PeerEvent {
+                    at_ms: elapsed_ms,
+                    kind: kind.into(),
+                    detail,
+                });
             }
         }
         if state == RTCPeerConnectionState::Connected && was_restarting {
@@ -944,33 +1126,62 @@ impl Engine {
                 let link = self.links.get_mut(remote).expect("link exists");
                 let path = peer::current_path(&link.pc).await;
                 if let Some(rtt_ms) = path.as_ref().and_then(|(_, rtt)| *rtt) {
-                    link.estimate.seed_rtt(Duration::from_secs_f64(rtt_ms.max(0.0) / 1000.0));
+                    link.estimate
+                        .seed_rtt(Duration::from_secs_f64(rtt_ms.max(0.0) / 1000.0));
                 }
-                let previous_relay = std::mem::replace(&mut link.relay_in_use, path.as_ref().and_then(|(p, _)| p.relay_server.clone()));
-                let detail = path.as_ref().map(|(p, _)| describe_path(p)).unwrap_or_else(|| "connected".into());
+                let previous_relay = std::mem::replace(
+                    &mut link.relay_in_use,
+                    path.as_ref().and_then(|(p, _)| p.relay_server.clone()),
+                );
+                let detail = path
+                    .as_ref()
+                    .map(|(p, _)| describe_path(p))
+                    .unwrap_or_else(|| "connected".into());
                 {
                     let mut record = link.record.locked();
                     let (kind, event_detail) = if was_restarting {
                         // "Moved the call with Bob to relay turn:b:3478 over TCP in 2.8 s (was relay turn:a:3478)."
-                        let broke_at = record.events.iter().rev().find(|e| e.kind == "disconnected" || e.kind == "failed").map(|e| e.at_ms);
-                        let took = broke_at.map(|at| format!(" in {:.1} s", (elapsed_ms - at) / 1000.0)).unwrap_or_default();
+                        let broke_at = record
+                            .events
+                            .iter()
+                            .rev()
+                            .find(|e| e.kind == "disconnected" || e.kind == "failed")
+                            .map(|e| e.at_ms);
+                        let took = broke_at
+                            .map(|at| format!(" in {:.1} s", (elapsed_ms - at) / 1000.0))
+                            .unwrap_or_default();
                         let was = previous_relay
                             .filter(|url| Some(url) != link.relay_in_use.as_ref())
                             .map(|url| format!(" (was relay {url})"))
                             .unwrap_or_default();
-                        ("recovered", format!("moved the call with {name} to {detail}{took}{was}"))
+                        (
+                            "recovered",
+                            format!("moved the call with {name} to {detail}{took}{was}"),
+                        )
                     } else {
                         ("connected", detail.clone())
                     };
-                    record.events.push(PeerEvent { at_ms: elapsed_ms, kind: kind.into(), detail: event_detail });
+                    record.events.push(PeerEvent {
+                        at_ms: elapsed_ms,
+                        kind: kind.into(),
+                        detail: event_detail,
+                    });
                 }
                 self.status(remote, "connected", &detail);
             }
-            RTCPeerConnectionState::Failed => self.status(remote, "connecting", "no path works right now; trying other servers…"),
+            RTCPeerConnectionState::Failed => {
+                self.status(remote, "connecting", "no path works right now; trying other servers…")
+            }
             RTCPeerConnectionState::Disconnected => {
                 // Tell every other connection: if the relay died, none should restart onto it.
                 if let (Some(url), Some(board)) = (&link.relay_in_use, &self.config.board) {
-                    board.report_failure(url, &format!("stopped carrying the call with {}", self.names.get(remote).map(String::as_str).unwrap_or(remote)));
+                    board.report_failure(
+                        url,
+                        &format!(
+                            "stopped carrying the call with {}",
+                            self.names.get(remote).map(String::as_str).unwrap_or(remote)
+                        ),
+                    );
                 }
                 self.status(remote, "connecting", "connection interrupted, checking paths…")
             }
@@ -982,7 +1193,11 @@ impl Engine {
         let at_ms = self.joined_at.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(participant = %self.id, remote, kind, "{detail}");
         if let Some(link) = self.links.get(remote) {
-            link.record.locked().events.push(PeerEvent { at_ms, kind: kind.into(), detail: detail.into() });
+            link.record.locked().events.push(PeerEvent {
+                at_ms,
+                kind: kind.into(),
+                detail: detail.into(),
+            });
         }
     }
 
@@ -996,14 +1211,22 @@ impl Engine {
     /// Tell `remote` whether our microphone and camera are off.
     async fn send_media_state(&self, remote: &str) {
         let (audio_muted, video_muted) = (self.encoded.audio_muted(), self.encoded.video_muted());
-        self.send(ClientMessage::MediaState { to: remote.to_string(), audio_muted, video_muted }).await;
+        self.send(ClientMessage::MediaState {
+            to: remote.to_string(),
+            audio_muted,
+            video_muted,
+        })
+        .await;
     }
 
     /// A local device changed (none found, lost, back): the others learn whether we still send,
     /// the user learns what happened.
     async fn on_media_notice(&mut self, notice: crate::capture::MediaNotice) {
         if let Some(view) = &self.config.view {
-            let _ = view.events.try_send(ViewEvent::Notice { medium: notice.medium.as_str().into(), message: notice.message });
+            let _ = view.events.try_send(ViewEvent::Notice {
+                medium: notice.medium.as_str().into(),
+                message: notice.message,
+            });
         }
         let remotes: Vec<String> = self.links.keys().cloned().collect();
         for remote in remotes {
@@ -1054,7 +1277,12 @@ impl Engine {
         let handshake_stuck: Vec<String> = self
             .links
             .iter()
-            .filter(|(_, l)| !l.setup_judged && l.ice_connected.get().is_some_and(|at| now.duration_since(*at) >= DTLS_HANDSHAKE_LIMIT))
+            .filter(|(_, l)| {
+                !l.setup_judged
+                    && l.ice_connected
+                        .get()
+                        .is_some_and(|at| now.duration_since(*at) >= DTLS_HANDSHAKE_LIMIT)
+            })
             .map(|(remote, _)| remote.clone())
             .collect();
         for remote in handshake_stuck {
@@ -1077,15 +1305,25 @@ impl Engine {
             .map(|(remote, l)| (remote.clone(), Arc::clone(&l.pc)))
             .collect();
         for (remote, pc) in candidates {
-            let Some(pairs) = peer::pair_counts(&pc).await else { continue };
+            let Some(pairs) = peer::pair_counts(&pc).await else {
+                continue;
+            };
             tracing::debug!(participant = %self.id, remote, ?pairs, "setup check");
-            let Some(link) = self.links.get_mut(&remote) else { continue };
-            let Some(reason) = link.setup.verdict(pairs, Instant::now()) else { continue };
+            let Some(link) = self.links.get_mut(&remote) else {
+                continue;
+            };
+            let Some(reason) = link.setup.verdict(pairs, Instant::now()) else {
+                continue;
+            };
             link.setup_judged = true;
             link.policy.on_state(LinkState::Failed, Instant::now());
             link.record.locked().state = "failed".into();
             self.event(&remote, "failed", &reason);
-            self.status(&remote, "connecting", &format!("cannot connect yet: {reason}; still trying…"));
+            self.status(
+                &remote,
+                "connecting",
+                &format!("cannot connect yet: {reason}; still trying…"),
+            );
         }
     }
 
@@ -1124,12 +1362,30 @@ impl Engine {
             let name = self.name_of(&remote);
             let Some(link) = self.links.get(&remote) else { continue };
             let (kind, at_ms, detail) = if began {
-                ("video_stalled", freeze.from_ms, format!("{name}'s picture stopped: no new frame for {:.1} s although the connection is up (the path may be congested or losing packets)", freeze.duration_ms() / 1000.0))
+                (
+                    "video_stalled",
+                    freeze.from_ms,
+                    format!(
+                        "{name}'s picture stopped: no new frame for {:.1} s although the connection is up (the path may be congested or losing packets)",
+                        freeze.duration_ms() / 1000.0
+                    ),
+                )
             } else {
-                ("video_resumed", freeze.to_ms, format!("{name}'s picture is moving again after {:.1} s", freeze.duration_ms() / 1000.0))
+                (
+                    "video_resumed",
+                    freeze.to_ms,
+                    format!(
+                        "{name}'s picture is moving again after {:.1} s",
+                        freeze.duration_ms() / 1000.0
+                    ),
+                )
             };
             tracing::info!(participant = %self.id, remote, kind, "{detail}");
-            link.record.locked().events.push(PeerEvent { at_ms, kind: kind.into(), detail });
+            link.record.locked().events.push(PeerEvent {
+                at_ms,
+                kind: kind.into(),
+                detail,
+            });
         }
         for (remote, since) in stopped {
             self.note_media_stopped(&remote, since, now);
@@ -1149,7 +1405,11 @@ impl Engine {
         tracing::info!(participant = %self.id, remote, silent_s, "no media on a connected link");
         let at_ms = since.duration_since(self.joined_at).as_secs_f64() * 1000.0;
         let detail = format!("no audio or video from {name} for {silent_s:.1} s: the path stopped carrying media");
-        link.record.locked().events.push(PeerEvent { at_ms, kind: "disconnected".into(), detail });
+        link.record.locked().events.push(PeerEvent {
+            at_ms,
+            kind: "disconnected".into(),
+            detail,
+        });
         if let (Some(url), Some(board)) = (&link.relay_in_use, &self.config.board) {
             board.report_failure(url, &format!("stopped carrying the call with {name}"));
         }
@@ -1162,9 +1422,12 @@ impl Engine {
         let now = Instant::now();
         let since = {
             let peers = self.shared.peers.locked();
-            let (Some(shared), Some(link)) = (peers.get(remote), self.links.get_mut(remote)) else { return };
+            let (Some(shared), Some(link)) = (peers.get(remote), self.links.get_mut(remote)) else {
+                return;
+            };
             let (total, expecting) = media_progress(shared, link);
-            link.media_watch.observe_with_limit(now, total, expecting, REMOTE_RESTART_SILENCE)
+            link.media_watch
+                .observe_with_limit(now, total, expecting, REMOTE_RESTART_SILENCE)
         };
         if let Some(since) = since {
             self.note_media_stopped(remote, since, now);
@@ -1208,21 +1471,41 @@ impl Engine {
     async fn restart_ice(&mut self, remote: &str, why: &str) -> Result<(), CallError> {
         let (config, dropped) = self.working_config().await;
         let relay_only = self.config.link.relay_only;
-        let link = self.links.get_mut(remote).ok_or_else(|| CallError::WebRtc(format!("no connection to {remote}")))?;
-        link.pc.set_configuration(webrtc_setup::rtc_configuration(&config, relay_only)).await.map_err(wrap)?;
-        let offer = link.pc.create_offer(Some(RTCOfferOptions { ice_restart: true })).await.map_err(wrap)?;
+        let link = self
+            .links
+            .get_mut(remote)
+            .ok_or_else(|| CallError::WebRtc(format!("no connection to {remote}")))?;
+        link.pc
+            .set_configuration(webrtc_setup::rtc_configuration(&config, relay_only))
+            .await
+            .map_err(wrap)?;
+        let offer = link
+            .pc
+            .create_offer(Some(RTCOfferOptions { ice_restart: true }))
+            .await
+            .map_err(wrap)?;
         link.pc.set_local_description(offer.clone()).await.map_err(wrap)?;
         link.on_local_description(&offer.sdp);
         link.local_offer_pending = true;
         let detail = restart_detail(&config, &dropped, why);
         self.event(remote, "ice_restart", &detail);
         self.status(remote, "connecting", "reconnecting through another path…");
-        self.send(ClientMessage::Offer { to: remote.to_string(), sdp: offer.sdp }).await;
+        self.send(ClientMessage::Offer {
+            to: remote.to_string(),
+            sdp: offer.sdp,
+        })
+        .await;
         Ok(())
     }
 
     async fn on_track(&mut self, remote: &str, track: Arc<dyn TrackRemote>) {
-        let Some(shared) = self.shared.peers.locked().get(remote).map(|p| (Arc::clone(&p.record), Arc::clone(&p.video), Arc::clone(&p.audio_packets))) else {
+        let Some(shared) = self.shared.peers.locked().get(remote).map(|p| {
+            (
+                Arc::clone(&p.record),
+                Arc::clone(&p.video),
+                Arc::clone(&p.audio_packets),
+            )
+        }) else {
             return;
         };
         let (record, video, audio_packets) = shared;
@@ -1233,8 +1516,21 @@ impl Engine {
         let remote = remote.to_string();
         let task = match kind {
             RtpCodecKind::Video => {
-                let types = self.links.get(&remote).map(|l| Arc::clone(&l.receive_video_types)).unwrap_or_default();
-                tokio::spawn(receive_video(track, remote.clone(), label, record, video, joined_at, view, types))
+                let types = self
+                    .links
+                    .get(&remote)
+                    .map(|l| Arc::clone(&l.receive_video_types))
+                    .unwrap_or_default();
+                tokio::spawn(receive_video(
+                    track,
+                    remote.clone(),
+                    label,
+                    record,
+                    video,
+                    joined_at,
+                    view,
+                    types,
+                ))
             }
             _ => {
                 let playout = self.config.playout.clone();
@@ -1244,7 +1540,12 @@ impl Engine {
                         if let TrackRemoteEvent::OnRtpPacket(packet) = event {
                             audio_packets.fetch_add(1, Ordering::Relaxed);
                             if let Some(playout) = &playout {
-                                playout.push(&remote, packet.header.sequence_number, packet.header.timestamp, packet.payload.to_vec());
+                                playout.push(
+                                    &remote,
+                                    packet.header.sequence_number,
+                                    packet.header.timestamp,
+                                    packet.payload.to_vec(),
+                                );
                             }
                         }
                     }
@@ -1261,7 +1562,10 @@ impl Engine {
 fn describe_path(path: &crate::report::PathReport) -> String {
     match (&path.relay_server, &path.relay_transport) {
         (Some(server), transport) if path.local_candidate == "relay" => {
-            format!("relay {server} over {}", transport.as_deref().unwrap_or("udp").to_uppercase())
+            format!(
+                "relay {server} over {}",
+                transport.as_deref().unwrap_or("udp").to_uppercase()
+            )
         }
         _ if path.local_candidate == "relay" => "a TURN relay".to_string(),
         _ => format!("direct path ({} → {})", path.local_candidate, path.remote_candidate),
@@ -1271,7 +1575,14 @@ fn describe_path(path: &crate::report::PathReport) -> String {
 /// "attempt 2: using turn:b:3478; left out turn:a:3478 (timeout …)".
 fn restart_detail(config: &natter_ice::IceConfig, dropped: &[String], why: &str) -> String {
     let using: Vec<String> = config.urls().map(|(u, _)| u.original.clone()).collect();
-    let mut detail = format!("{why}: using {}", if using.is_empty() { "host candidates only".to_string() } else { using.join(", ") });
+    let mut detail = format!(
+        "{why}: using {}",
+        if using.is_empty() {
+            "host candidates only".to_string()
+        } else {
+            using.join(", ")
+        }
+    );
     if !dropped.is_empty() {
         detail.push_str(&format!("; left out {}", dropped.join(", ")));
     }
@@ -1318,18 +1629,20 @@ async fn receive_video(
     let needs_keyframe = Arc::new(AtomicBool::new(true));
     let decoder_needs_keyframe = Arc::clone(&needs_keyframe);
     let decoder_record = Arc::clone(&record);
-    let decoder = std::thread::Builder::new().name(format!("decode-{remote}")).spawn(move || {
-        let target = media::DecodeTarget {
-            remote: &decoder_remote,
-            label: &label,
-            record: &decoder_record,
-            stats: &decoder_stats,
-            joined_at,
-            view: view.as_ref(),
-            needs_keyframe: &decoder_needs_keyframe,
-        };
-        media::decode_loop(frame_rx, target)
-    });
+    let decoder = std::thread::Builder::new()
+        .name(format!("decode-{remote}"))
+        .spawn(move || {
+            let target = media::DecodeTarget {
+                remote: &decoder_remote,
+                label: &label,
+                record: &decoder_record,
+                stats: &decoder_stats,
+                joined_at,
+                view: view.as_ref(),
+                needs_keyframe: &decoder_needs_keyframe,
+            };
+            media::decode_loop(frame_rx, target)
+        });
     if let Err(e) = decoder {
         tracing::error!(remote, "could not start a decoder thread: {e}");
         return;
@@ -1378,7 +1691,12 @@ async fn receive_video(
                 needs_keyframe.store(true, Ordering::Relaxed);
             }
             let (_, codec, frames) = assembler.as_mut().expect("set above");
-            match frames.push(packet.header.sequence_number, packet.header.timestamp, packet.header.marker, &packet.payload) {
+            match frames.push(
+                packet.header.sequence_number,
+                packet.header.timestamp,
+                packet.header.marker,
+                &packet.payload,
+            ) {
                 Assembled::Frame(frame) => {
                     stats.locked().on_received();
                     if frame_tx.try_send((*codec, frame)).is_err() {
@@ -1395,7 +1713,10 @@ async fn receive_video(
         if let Some(media_ssrc) = media_ssrc
             && pli.poll(needs_keyframe.load(Ordering::Relaxed), now)
         {
-            let request = PictureLossIndication { sender_ssrc: 0, media_ssrc };
+            let request = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc,
+            };
             if let Err(e) = track.write_rtcp(vec![Box::new(request)]).await {
                 tracing::debug!(remote, "could not send a keyframe request: {e}");
             }

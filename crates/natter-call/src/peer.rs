@@ -1,33 +1,42 @@
 //! One WebRTC peer connection to one remote participant, and the report record kept for it.
 //! The `webrtc` crate's callbacks are turned into `LinkEvent`s for the participant's loop.
 
+use crate::CallError;
+use crate::codecs::{SendCodec, VideoCodec};
 use crate::report::{PathReport, PeerReport};
 use crate::webrtc_setup;
-use crate::CallError;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::mpsc;
+use tokio::sync::watch;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
-use webrtc::rtp_transceiver::RtpSender;
-use crate::codecs::{SendCodec, VideoCodec};
-use tokio::sync::watch;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit, RTCPeerConnectionIceEvent,
     RTCPeerConnectionState, RTCStatsReportEntry, StatsSelector,
 };
+use webrtc::rtp_transceiver::RtpSender;
 
 /// What a peer connection tells its participant.
 pub enum LinkEvent {
-    LocalCandidate { remote: String, candidate: RTCIceCandidateInit },
-    State { remote: String, state: RTCPeerConnectionState },
+    LocalCandidate {
+        remote: String,
+        candidate: RTCIceCandidateInit,
+    },
+    State {
+        remote: String,
+        state: RTCPeerConnectionState,
+    },
     /// We have offered every candidate we will find (this round).
     GatheringComplete { remote: String },
-    Track { remote: String, track: Arc<dyn TrackRemote> },
+    Track {
+        remote: String,
+        track: Arc<dyn TrackRemote>,
+    },
 }
 
 struct Handler {
@@ -42,7 +51,10 @@ impl PeerConnectionEventHandler for Handler {
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
         match event.candidate.to_json() {
             Ok(candidate) => {
-                let _ = self.events.send(LinkEvent::LocalCandidate { remote: self.remote.clone(), candidate });
+                let _ = self.events.send(LinkEvent::LocalCandidate {
+                    remote: self.remote.clone(),
+                    candidate,
+                });
             }
             Err(e) => tracing::warn!(remote = %self.remote, "could not serialize a local candidate: {e}"),
         }
@@ -50,7 +62,9 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_ice_gathering_state_change(&self, state: webrtc::peer_connection::RTCIceGatheringState) {
         if state == webrtc::peer_connection::RTCIceGatheringState::Complete {
-            let _ = self.events.send(LinkEvent::GatheringComplete { remote: self.remote.clone() });
+            let _ = self.events.send(LinkEvent::GatheringComplete {
+                remote: self.remote.clone(),
+            });
         }
     }
 
@@ -62,11 +76,17 @@ impl PeerConnectionEventHandler for Handler {
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        let _ = self.events.send(LinkEvent::State { remote: self.remote.clone(), state });
+        let _ = self.events.send(LinkEvent::State {
+            remote: self.remote.clone(),
+            state,
+        });
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let _ = self.events.send(LinkEvent::Track { remote: self.remote.clone(), track });
+        let _ = self.events.send(LinkEvent::Track {
+            remote: self.remote.clone(),
+            track,
+        });
     }
 }
 
@@ -99,9 +119,16 @@ impl Outgoing {
         );
     }
 
-    fn report(&self, estimate: &crate::bwe::EstimateState, state: &crate::send::VideoSendState) -> crate::report::SentReport {
+    fn report(
+        &self,
+        estimate: &crate::bwe::EstimateState,
+        state: &crate::send::VideoSendState,
+    ) -> crate::report::SentReport {
         let stream = |(ssrc, codec): &(u32, watch::Receiver<Option<SendCodec>>)| {
-            self.reception.get(*ssrc).unwrap_or_default().report(codec.borrow().as_ref().map(SendCodec::describe))
+            self.reception
+                .get(*ssrc)
+                .unwrap_or_default()
+                .report(codec.borrow().as_ref().map(SendCodec::describe))
         };
         let mut video = stream(&self.video);
         let since_join = |at: Instant| at.saturating_duration_since(self.joined_at).as_secs_f64() * 1000.0;
@@ -109,10 +136,21 @@ impl Outgoing {
         video.bitrate_kbps = (state.width > 0).then(|| (state.bitrate_bps() / 1000.0).round());
         video.resolution = (state.width > 0).then(|| format!("{}x{}", state.width, state.height));
         video.frames_sent = (state.width > 0).then_some(state.frames_sent);
-        video.resolution_changes = state.resolution_changes.iter().map(|&(at, width, height)| crate::report::ResolutionChange { at_ms: since_join(at), width, height }).collect();
+        video.resolution_changes = state
+            .resolution_changes
+            .iter()
+            .map(|&(at, width, height)| crate::report::ResolutionChange {
+                at_ms: since_join(at),
+                width,
+                height,
+            })
+            .collect();
         video.retransmitted_packets = estimate.retransmitted_packets;
         video.retransmissions_withheld = estimate.retransmissions_withheld;
-        crate::report::SentReport { video, audio: stream(&self.audio) }
+        crate::report::SentReport {
+            video,
+            audio: stream(&self.audio),
+        }
     }
 }
 
@@ -137,7 +175,11 @@ impl OutTrack {
         if chosen.is_none() && !codecs.is_empty() {
             let listed: Vec<String> = codecs.iter().map(|c| c.rtp_codec.mime_type.clone()).collect();
             self.codec.send_replace(None);
-            return Err(format!("none of the {} codecs the other side accepts ({}) is one we can send", self.kind, listed.join(", ")));
+            return Err(format!(
+                "none of the {} codecs the other side accepts ({}) is one we can send",
+                self.kind,
+                listed.join(", ")
+            ));
         }
         let changed = *self.codec.borrow() != chosen;
         if changed {
@@ -216,11 +258,23 @@ impl PeerLink {
         video_preference: &[VideoCodec],
     ) -> Result<PeerLink, CallError> {
         let reception = crate::reception::ReceptionBoard::default();
-        let estimate = if settings.stack_defaults { crate::bwe::LinkEstimate::fixed(crate::bwe::MAX_BPS) } else { crate::bwe::LinkEstimate::default() };
-        let adaptation = webrtc_setup::Adaptation { stack_defaults: settings.stack_defaults, estimate: &estimate };
-        let (media, registry) = webrtc_setup::media_engine_and_interceptors(settings.offer_payload_types, &reception, adaptation)?;
+        let estimate = if settings.stack_defaults {
+            crate::bwe::LinkEstimate::fixed(crate::bwe::MAX_BPS)
+        } else {
+            crate::bwe::LinkEstimate::default()
+        };
+        let adaptation = webrtc_setup::Adaptation {
+            stack_defaults: settings.stack_defaults,
+            estimate: &estimate,
+        };
+        let (media, registry) =
+            webrtc_setup::media_engine_and_interceptors(settings.offer_payload_types, &reception, adaptation)?;
         let ice_connected = Arc::new(std::sync::OnceLock::new());
-        let handler = Arc::new(Handler { remote: remote.to_string(), events, ice_connected: Arc::clone(&ice_connected) });
+        let handler = Arc::new(Handler {
+            remote: remote.to_string(),
+            events,
+            ice_connected: Arc::clone(&ice_connected),
+        });
         let pc = PeerConnectionBuilder::new()
             .with_configuration(webrtc_setup::rtc_configuration(&settings.ice, settings.relay_only))
             .with_media_engine(media)
@@ -347,25 +401,47 @@ async fn add_track(
         format!("{kind}"),
         kind,
         vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
             codec,
             ..Default::default()
         }],
     )));
-    let sender = pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await.map_err(webrtc_err)?;
+    let sender = pc
+        .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+        .await
+        .map_err(webrtc_err)?;
     if kind == RtpCodecKind::Video {
         // The stack narrows a transceiver to its track's codec; offer all of ours.
         let all = webrtc_setup::offered_video_codecs(numbers);
-        let ordered: Vec<_> = video_order.iter().filter_map(|c| all.iter().find(|p| VideoCodec::from_mime(&p.rtp_codec.mime_type) == Some(*c)).cloned()).collect();
+        let ordered: Vec<_> = video_order
+            .iter()
+            .filter_map(|c| {
+                all.iter()
+                    .find(|p| VideoCodec::from_mime(&p.rtp_codec.mime_type) == Some(*c))
+                    .cloned()
+            })
+            .collect();
         for transceiver in pc.get_transceivers().await {
             if let Ok(Some(s)) = transceiver.sender().await
                 && s.id() == sender.id()
             {
-                transceiver.set_codec_preferences(ordered.clone()).await.map_err(webrtc_err)?;
+                transceiver
+                    .set_codec_preferences(ordered.clone())
+                    .await
+                    .map_err(webrtc_err)?;
             }
         }
     }
-    Ok(OutTrack { track, ssrc, kind, sender, codec: watch::Sender::new(None) })
+    Ok(OutTrack {
+        track,
+        ssrc,
+        kind,
+        sender,
+        codec: watch::Sender::new(None),
+    })
 }
 
 /// Longest anyone waits for a stats query of the `webrtc` crate.
@@ -379,7 +455,10 @@ pub async fn close(pc: &Arc<dyn PeerConnection>, remote: &str) {
     match tokio::time::timeout(CLOSE_LIMIT, pc.close()).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::debug!(remote, "closing peer connection: {e}"),
-        Err(_) => tracing::warn!(remote, "closing the connection took longer than {CLOSE_LIMIT:?}; left to finish in the background"),
+        Err(_) => tracing::warn!(
+            remote,
+            "closing the connection took longer than {CLOSE_LIMIT:?}; left to finish in the background"
+        ),
     }
 }
 
@@ -393,7 +472,9 @@ fn rand_ssrc() -> u32 {
 /// the stack does not answer within `STATS_LIMIT`).
 pub async fn pair_counts(pc: &Arc<dyn PeerConnection>) -> Option<crate::diagnosis::PairCounts> {
     use rtc::statistics::stats::ice_candidate_pair::RTCStatsIceCandidatePairState;
-    let report = tokio::time::timeout(STATS_LIMIT, pc.get_stats(Instant::now(), StatsSelector::None)).await.ok()?;
+    let report = tokio::time::timeout(STATS_LIMIT, pc.get_stats(Instant::now(), StatsSelector::None))
+        .await
+        .ok()?;
     let mut counts = crate::diagnosis::PairCounts::default();
     for pair in report.candidate_pairs() {
         counts.total += 1;
@@ -408,11 +489,15 @@ pub async fn pair_counts(pc: &Arc<dyn PeerConnection>) -> Option<crate::diagnosi
 /// at least 5 were sent: how lossy the path is, before any media flows. `None` without enough.
 pub async fn check_loss(pc: &Arc<dyn PeerConnection>) -> Option<f64> {
     use rtc::statistics::stats::ice_candidate_pair::RTCStatsIceCandidatePairState;
-    let report = tokio::time::timeout(STATS_LIMIT, pc.get_stats(Instant::now(), StatsSelector::None)).await.ok()?;
+    let report = tokio::time::timeout(STATS_LIMIT, pc.get_stats(Instant::now(), StatsSelector::None))
+        .await
+        .ok()?;
     let (sent, answered) = report
         .candidate_pairs()
         .filter(|p| p.state == RTCStatsIceCandidatePairState::Succeeded || p.nominated)
-        .fold((0u64, 0u64), |(s, a), p| (s + p.requests_sent, a + p.responses_received));
+        .fold((0u64, 0u64), |(s, a), p| {
+            (s + p.requests_sent, a + p.responses_received)
+        });
     // (`requests_sent` includes the consent checks; the latest may still be on its way.)
     (sent >= 5).then(|| 1.0 - ((answered + 1).min(sent) as f64 / sent as f64))
 }
@@ -436,7 +521,9 @@ pub struct InboundTotals {
 
 /// The path and RTT (if a pair is selected) and the inbound totals, from one stats query.
 pub async fn current_stats(pc: &Arc<dyn PeerConnection>) -> Option<(Option<(PathReport, Option<f64>)>, InboundTotals)> {
-    let report = tokio::time::timeout(STATS_LIMIT, pc.get_stats(Instant::now(), StatsSelector::None)).await.ok()?;
+    let report = tokio::time::timeout(STATS_LIMIT, pc.get_stats(Instant::now(), StatsSelector::None))
+        .await
+        .ok()?;
     let mut inbound = InboundTotals::default();
     for stream in report.inbound_rtp_streams() {
         let received = &stream.received_rtp_stream_stats;
@@ -457,7 +544,10 @@ pub async fn current_stats(pc: &Arc<dyn PeerConnection>) -> Option<(Option<(Path
 fn path_of(report: &webrtc::peer_connection::RTCStatsReport) -> Option<(PathReport, Option<f64>)> {
     let ids_match = |a: &str, b: &str| !a.is_empty() && !b.is_empty() && (a.ends_with(b) || b.ends_with(a));
     // After an ICE restart old pairs may still be listed: the transport names the selected one.
-    let selected = report.transport().map(|t| t.selected_candidate_pair_id.clone()).unwrap_or_default();
+    let selected = report
+        .transport()
+        .map(|t| t.selected_candidate_pair_id.clone())
+        .unwrap_or_default();
     let pair = report
         .candidate_pairs()
         .find(|p| ids_match(&p.stats.id, &selected))
@@ -467,8 +557,12 @@ fn path_of(report: &webrtc::peer_connection::RTCStatsReport) -> Option<(PathRepo
     let mut remote = None;
     for entry in report.iter() {
         match entry {
-            RTCStatsReportEntry::LocalCandidate(c) if ids_match(&c.stats.id, &pair.local_candidate_id) => local = Some(c),
-            RTCStatsReportEntry::RemoteCandidate(c) if ids_match(&c.stats.id, &pair.remote_candidate_id) => remote = Some(c),
+            RTCStatsReportEntry::LocalCandidate(c) if ids_match(&c.stats.id, &pair.local_candidate_id) => {
+                local = Some(c)
+            }
+            RTCStatsReportEntry::RemoteCandidate(c) if ids_match(&c.stats.id, &pair.remote_candidate_id) => {
+                remote = Some(c)
+            }
             _ => {}
         }
     }
@@ -481,7 +575,13 @@ fn path_of(report: &webrtc::peer_connection::RTCStatsReport) -> Option<(PathRepo
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
     let mut relay_server = relay.then(|| local.url.clone()).filter(|u| !u.is_empty());
-    let mut relay_transport = relay.then(|| if relay_protocol.is_empty() || relay_protocol == "Unspecified" { "udp".to_string() } else { relay_protocol });
+    let mut relay_transport = relay.then(|| {
+        if relay_protocol.is_empty() || relay_protocol == "Unspecified" {
+            "udp".to_string()
+        } else {
+            relay_protocol
+        }
+    });
     // A relay reached through our TCP/TLS bridge: report the server the user configured.
     if let Some((original, transport)) = relay_server.as_deref().and_then(crate::bridge::original_of) {
         relay_server = Some(original);
@@ -491,7 +591,9 @@ fn path_of(report: &webrtc::peer_connection::RTCStatsReport) -> Option<(PathRepo
         local_candidate: local_type,
         // A remote candidate the remote never signaled was learned from its checks: peer-reflexive
         // (the stack does not list those among the remote candidates in its stats).
-        remote_candidate: remote.map(|r| r.candidate_type.to_string()).unwrap_or_else(|| "prflx".into()),
+        remote_candidate: remote
+            .map(|r| r.candidate_type.to_string())
+            .unwrap_or_else(|| "prflx".into()),
         protocol: local.protocol.to_lowercase(),
         relay_server,
         relay_transport,

@@ -37,7 +37,10 @@ impl Output {
     fn tell(&self, message: String) {
         tracing::info!(medium = "speaker", "{message}");
         if let Some(events) = &self.events {
-            let _ = events.try_send(ViewEvent::Notice { medium: "speaker".into(), message });
+            let _ = events.try_send(ViewEvent::Notice {
+                medium: "speaker".into(),
+                message,
+            });
         }
     }
 }
@@ -61,18 +64,24 @@ impl AudioPlayout {
     pub fn open(speaker: Option<String>, events: Option<tokio::sync::mpsc::Sender<ViewEvent>>) -> Arc<AudioPlayout> {
         let playout = Self::start_with_events(Box::new(DiscardSink::default()), events);
         let opener = Arc::clone(&playout);
-        let spawned = std::thread::Builder::new().name("speaker-open".into()).spawn(move || opener.use_speaker(speaker.as_deref()));
+        let spawned = std::thread::Builder::new()
+            .name("speaker-open".into())
+            .spawn(move || opener.use_speaker(speaker.as_deref()));
         if let Err(e) = spawned {
             tracing::warn!("cannot open the speaker: {e}");
         }
         playout
     }
 
-    fn start_with_events(sink: Box<dyn AudioSink>, events: Option<tokio::sync::mpsc::Sender<ViewEvent>>) -> Arc<AudioPlayout> {
+    fn start_with_events(
+        sink: Box<dyn AudioSink>,
+        events: Option<tokio::sync::mpsc::Sender<ViewEvent>>,
+    ) -> Arc<AudioPlayout> {
         let remotes: Arc<Mutex<HashMap<String, RemoteAudio>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let output = Arc::new(Mutex::new(Output { sink, events }));
-        let (remotes_for_mixer, output_for_mixer, stop_for_mixer) = (Arc::clone(&remotes), Arc::clone(&output), Arc::clone(&stop));
+        let (remotes_for_mixer, output_for_mixer, stop_for_mixer) =
+            (Arc::clone(&remotes), Arc::clone(&output), Arc::clone(&stop));
         std::thread::Builder::new()
             .name("mixer".into())
             .spawn(move || mix_loop(output_for_mixer, remotes_for_mixer, stop_for_mixer))
@@ -107,7 +116,13 @@ impl AudioPlayout {
         if !remotes.contains_key(remote) {
             match AudioDecoder::new() {
                 Ok(decoder) => {
-                    remotes.insert(remote.to_string(), RemoteAudio { buffer: JitterBuffer::new(), decoder });
+                    remotes.insert(
+                        remote.to_string(),
+                        RemoteAudio {
+                            buffer: JitterBuffer::new(),
+                            decoder,
+                        },
+                    );
                 }
                 Err(e) => {
                     tracing::warn!(remote, "cannot decode this participant's audio: {e}");
@@ -127,7 +142,11 @@ impl AudioPlayout {
 
     /// Jitter-buffer counters of `remote` (played, concealed, late…), its depth and target.
     pub fn stats(&self, remote: &str) -> Option<(JitterStats, Duration, Duration)> {
-        self.remotes.lock().unwrap().get(remote).map(|a| (a.buffer.stats(), a.buffer.depth(), a.buffer.target()))
+        self.remotes
+            .lock()
+            .unwrap()
+            .get(remote)
+            .map(|a| (a.buffer.stats(), a.buffer.depth(), a.buffer.target()))
     }
 
     /// The report's view of `remote`'s jitter buffer.
@@ -177,7 +196,10 @@ fn mix_loop(output: Arc<Mutex<Output>>, remotes: Arc<Mutex<HashMap<String, Remot
                 }
             }
         }
-        let out: Vec<i16> = mix.iter().map(|&s| s.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16).collect();
+        let out: Vec<i16> = mix
+            .iter()
+            .map(|&s| s.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16)
+            .collect();
         let lost = output.lock().unwrap().sink.play(&out).err();
         if let Some(lost) = lost {
             // The default speaker stands in (opened off the lock; it may take a moment).
@@ -189,7 +211,9 @@ fn mix_loop(output: Arc<Mutex<Output>>, remotes: Arc<Mutex<HashMap<String, Remot
                     output.sink = Box::new(speaker);
                 }
                 Err(e) => {
-                    output.tell(format!("{lost}, and {e}: you cannot hear the others until a speaker is back"));
+                    output.tell(format!(
+                        "{lost}, and {e}: you cannot hear the others until a speaker is back"
+                    ));
                     output.sink = Box::new(DiscardSink::default());
                 }
             }

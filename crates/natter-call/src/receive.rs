@@ -58,7 +58,13 @@ pub struct FrameAssembler {
 
 impl Default for FrameAssembler {
     fn default() -> Self {
-        Self { depacketizer: H264Packet::default(), sequence: SequenceGaps::default(), current_ts: None, buffer: BytesMut::new(), corrupt: false }
+        Self {
+            depacketizer: H264Packet::default(),
+            sequence: SequenceGaps::default(),
+            current_ts: None,
+            buffer: BytesMut::new(),
+            corrupt: false,
+        }
     }
 }
 
@@ -90,7 +96,11 @@ impl FrameAssembler {
         let frame = std::mem::take(&mut self.buffer).freeze();
         self.current_ts = None;
         self.depacketizer = H264Packet::default();
-        if std::mem::take(&mut self.corrupt) || frame.is_empty() { Assembled::Lost } else { Assembled::Frame(frame) }
+        if std::mem::take(&mut self.corrupt) || frame.is_empty() {
+            Assembled::Lost
+        } else {
+            Assembled::Frame(frame)
+        }
     }
 }
 
@@ -145,7 +155,11 @@ fn vp8_payload(payload: &Bytes) -> Option<(Vp8Packet, Bytes)> {
     }
     let first = *payload.first()?;
     if payload.len() >= 2 && payload.len() < 4 && first & 0x80 == 0 {
-        let descriptor = Vp8Packet { s: (first >> 4) & 1, pid: first & 0x07, ..Vp8Packet::default() };
+        let descriptor = Vp8Packet {
+            s: (first >> 4) & 1,
+            pid: first & 0x07,
+            ..Vp8Packet::default()
+        };
         return Some((descriptor, payload.slice(1..)));
     }
     None
@@ -310,7 +324,10 @@ impl VideoStats {
         if let Some(last) = self.last_shown_ms.replace(at_ms)
             && at_ms - last > FREEZE_MS
         {
-            let freeze = Freeze { from_ms: last, to_ms: at_ms };
+            let freeze = Freeze {
+                from_ms: last,
+                to_ms: at_ms,
+            };
             self.freeze_count += 1;
             self.longest_freeze_ms = Some(self.longest_freeze_ms.unwrap_or(0.0).max(freeze.duration_ms()));
             if self.freezes.len() == FREEZES_KEPT {
@@ -326,7 +343,10 @@ impl VideoStats {
     /// comes back would look fine.
     pub fn ongoing_freeze(&self, now_ms: f64) -> Option<Freeze> {
         let last = self.last_shown_ms?;
-        (now_ms - last > FREEZE_MS).then_some(Freeze { from_ms: last, to_ms: now_ms })
+        (now_ms - last > FREEZE_MS).then_some(Freeze {
+            from_ms: last,
+            to_ms: now_ms,
+        })
     }
 
     /// Freeze count, longest and list as a report taken `now_ms` after joining shows them: with
@@ -414,7 +434,11 @@ mod tests {
     /// counters), and their RTP packets as the `rtc` sender makes them (mtu 1200), frame by frame.
     /// Sequence numbers start just before the wrap. At 4 Mbps, frames from the 8th on take 4–5
     /// packets (the encoder's rate control starts low).
-    fn vp8_stream(count: u32, keyframes: &[u32], picture_id: bool) -> (Vec<natter_media::EncodedVideo>, Vec<Vec<Packet>>) {
+    fn vp8_stream(
+        count: u32,
+        keyframes: &[u32],
+        picture_id: bool,
+    ) -> (Vec<natter_media::EncodedVideo>, Vec<Vec<Packet>>) {
         use rtc::rtp::codec::vp8::Vp8Payloader;
         use rtc::rtp::packetizer::Payloader;
         let mut camera = natter_media::SyntheticCamera::new(640, 360, 2);
@@ -424,7 +448,9 @@ mod tests {
         let mut seq = 65_530u16;
         let (mut frames, mut packets) = (Vec::new(), Vec::new());
         for counter in 1..=count {
-            let encoded = encoder.encode(&camera.frame(counter, 0), keyframes.contains(&counter)).unwrap();
+            let encoded = encoder
+                .encode(&camera.frame(counter, 0), keyframes.contains(&counter))
+                .unwrap();
             let payloads = payloader.payload(1200, &Bytes::from(encoded.data.clone())).unwrap();
             let last = payloads.len() - 1;
             let frame_packets = payloads
@@ -432,7 +458,12 @@ mod tests {
                 .enumerate()
                 .map(|(i, payload)| {
                     seq = seq.wrapping_add(1);
-                    Packet { seq, ts: counter * 3000, marker: i == last, payload }
+                    Packet {
+                        seq,
+                        ts: counter * 3000,
+                        marker: i == last,
+                        payload,
+                    }
                 })
                 .collect();
             frames.push(encoded);
@@ -443,7 +474,10 @@ mod tests {
 
     /// What the assembler said at each frame's marker (or its last packet pushed).
     fn push_all(assembler: &mut VideoAssembler, packets: &[Packet]) -> Vec<Assembled> {
-        packets.iter().map(|p| assembler.push(p.seq, p.ts, p.marker, &p.payload)).collect()
+        packets
+            .iter()
+            .map(|p| assembler.push(p.seq, p.ts, p.marker, &p.payload))
+            .collect()
     }
 
     fn vp8() -> VideoAssembler {
@@ -460,7 +494,11 @@ mod tests {
                 let results = push_all(&mut assembler, packets);
                 let (last, rest) = results.split_last().unwrap();
                 assert!(rest.iter().all(|r| *r == Assembled::Pending), "{rest:?}");
-                assert_eq!(*last, Assembled::Frame(Bytes::from(frame.data.clone())), "picture id {picture_id}");
+                assert_eq!(
+                    *last,
+                    Assembled::Frame(Bytes::from(frame.data.clone())),
+                    "picture id {picture_id}"
+                );
             }
         }
     }
@@ -471,7 +509,9 @@ mod tests {
         let mut assembler = vp8();
         let mut decoder = natter_media::Vp8Decoder::new().unwrap();
         for (counter, packets) in (1..).zip(&packets) {
-            let Some(Assembled::Frame(frame)) = push_all(&mut assembler, packets).pop() else { panic!("frame {counter}") };
+            let Some(Assembled::Frame(frame)) = push_all(&mut assembler, packets).pop() else {
+                panic!("frame {counter}")
+            };
             let picture = decoder.decode(&frame).unwrap().expect("picture");
             assert_eq!(natter_media::read_stamp(&picture).map(|s| s.counter), Some(counter));
         }
@@ -492,10 +532,16 @@ mod tests {
         let (frames, packets, gap_at) = with_a_lost_middle_packet(9);
         let mut assembler = vp8();
         for packets in &packets[..9] {
-            assert!(matches!(push_all(&mut assembler, packets).pop(), Some(Assembled::Frame(_))));
+            assert!(matches!(
+                push_all(&mut assembler, packets).pop(),
+                Some(Assembled::Frame(_))
+            ));
         }
         let results = push_all(&mut assembler, &packets[9]);
-        assert!(results[..gap_at].iter().all(|r| *r == Assembled::Pending), "{results:?}");
+        assert!(
+            results[..gap_at].iter().all(|r| *r == Assembled::Pending),
+            "{results:?}"
+        );
         assert_eq!(results[gap_at], Assembled::Lost, "reported at the gap");
         assert_eq!(results.last(), Some(&Assembled::Lost), "and at the marker");
         // Inter frames 11..=19 would decode against the lost frame: withheld, each a loss.
@@ -504,7 +550,10 @@ mod tests {
         }
         // The keyframe and everything after it come through intact.
         for (frame, packets) in frames.iter().zip(&packets).skip(19) {
-            assert_eq!(push_all(&mut assembler, packets).pop(), Some(Assembled::Frame(Bytes::from(frame.data.clone()))));
+            assert_eq!(
+                push_all(&mut assembler, packets).pop(),
+                Some(Assembled::Frame(Bytes::from(frame.data.clone())))
+            );
         }
     }
 
@@ -515,7 +564,11 @@ mod tests {
         let mut assembler = vp8();
         let results: Vec<Option<Assembled>> = packets.iter().map(|p| push_all(&mut assembler, p).pop()).collect();
         for (i, (frame, result)) in frames.iter().zip(results).enumerate() {
-            let expected = if i == 18 { Assembled::Lost } else { Assembled::Frame(Bytes::from(frame.data.clone())) };
+            let expected = if i == 18 {
+                Assembled::Lost
+            } else {
+                Assembled::Frame(Bytes::from(frame.data.clone()))
+            };
             assert_eq!(result, Some(expected), "frame {}", i + 1);
         }
     }
@@ -529,13 +582,20 @@ mod tests {
             let mut last = None;
             for p in packets {
                 last = Some(assembler.push(p.seq, p.ts, p.marker, &p.payload));
-                assert_eq!(assembler.push(p.seq, p.ts, p.marker, &p.payload), Assembled::Pending, "a duplicate");
+                assert_eq!(
+                    assembler.push(p.seq, p.ts, p.marker, &p.payload),
+                    Assembled::Pending,
+                    "a duplicate"
+                );
             }
             assert_eq!(last, Some(Assembled::Frame(Bytes::from(frame.data.clone()))));
         }
         // An old packet of a finished frame, long after: ignored.
         let old = &packets[1][0];
-        assert_eq!(assembler.push(old.seq, old.ts, old.marker, &old.payload), Assembled::Pending);
+        assert_eq!(
+            assembler.push(old.seq, old.ts, old.marker, &old.payload),
+            Assembled::Pending
+        );
         // The first two packets of frame 10 swapped: the gap is a loss, the late one is ignored.
         let mut swapped = packets[9].clone();
         assert!(swapped.len() >= 3);
@@ -548,7 +608,10 @@ mod tests {
             assert_eq!(push_all(&mut assembler, packets).pop(), Some(Assembled::Lost));
         }
         for (frame, packets) in frames.iter().zip(&packets).skip(19) {
-            assert_eq!(push_all(&mut assembler, packets).pop(), Some(Assembled::Frame(Bytes::from(frame.data.clone()))));
+            assert_eq!(
+                push_all(&mut assembler, packets).pop(),
+                Some(Assembled::Frame(Bytes::from(frame.data.clone())))
+            );
         }
     }
 
@@ -563,7 +626,10 @@ mod tests {
             assert_eq!(push_all(&mut assembler, packets).pop(), Some(Assembled::Lost));
         }
         for (frame, packets) in frames.iter().zip(&packets).skip(19) {
-            assert_eq!(push_all(&mut assembler, packets).pop(), Some(Assembled::Frame(Bytes::from(frame.data.clone()))));
+            assert_eq!(
+                push_all(&mut assembler, packets).pop(),
+                Some(Assembled::Frame(Bytes::from(frame.data.clone())))
+            );
         }
     }
 
@@ -572,13 +638,19 @@ mod tests {
         let (frames, packets) = vp8_stream(25, &[1, 20], true);
         let mut assembler = vp8();
         for packets in &packets[..3] {
-            assert!(matches!(push_all(&mut assembler, packets).pop(), Some(Assembled::Frame(_))));
+            assert!(matches!(
+                push_all(&mut assembler, packets).pop(),
+                Some(Assembled::Frame(_))
+            ));
         }
         assembler.skip_to_keyframe(); // frame 3 never reached the decoder
         for packets in &packets[3..19] {
             assert_eq!(push_all(&mut assembler, packets).pop(), Some(Assembled::Lost));
         }
-        assert_eq!(push_all(&mut assembler, &packets[19]).pop(), Some(Assembled::Frame(Bytes::from(frames[19].data.clone()))));
+        assert_eq!(
+            push_all(&mut assembler, &packets[19]).pop(),
+            Some(Assembled::Frame(Bytes::from(frames[19].data.clone())))
+        );
     }
 
     #[test]
@@ -591,7 +663,10 @@ mod tests {
         let payloads = rtc::rtp::packetizer::Payloader::payload(&mut payloader, 1200, &frame).unwrap();
         assert_eq!(payloads.iter().map(Bytes::len).collect::<Vec<_>>(), [1200, 1200, 2]);
         let mut assembler = vp8();
-        let results: Vec<Assembled> = (0..).zip(&payloads).map(|(i, p)| assembler.push(i, 90, i == 2, p)).collect();
+        let results: Vec<Assembled> = (0..)
+            .zip(&payloads)
+            .map(|(i, p)| assembler.push(i, 90, i == 2, p))
+            .collect();
         assert_eq!(results.last(), Some(&Assembled::Frame(frame)));
     }
 
@@ -609,7 +684,9 @@ mod tests {
                     seed as u8
                 })
                 .collect();
-            if let Assembled::Frame(frame) = assembler.push(seq, u32::from(seq / 3), seq % 3 == 2, &Bytes::from(payload)) {
+            if let Assembled::Frame(frame) =
+                assembler.push(seq, u32::from(seq / 3), seq % 3 == 2, &Bytes::from(payload))
+            {
                 assert!(!frame.is_empty());
             }
         }
@@ -617,10 +694,22 @@ mod tests {
 
     #[test]
     fn the_assembler_follows_the_mime_type() {
-        assert!(matches!(VideoAssembler::for_mime("video/H264"), Some(VideoAssembler::H264(_))));
-        assert!(matches!(VideoAssembler::for_mime("video/h264"), Some(VideoAssembler::H264(_))));
-        assert!(matches!(VideoAssembler::for_mime("VIDEO/VP8"), Some(VideoAssembler::Vp8(_))));
-        assert!(matches!(VideoAssembler::for_mime("video/vp8"), Some(VideoAssembler::Vp8(_))));
+        assert!(matches!(
+            VideoAssembler::for_mime("video/H264"),
+            Some(VideoAssembler::H264(_))
+        ));
+        assert!(matches!(
+            VideoAssembler::for_mime("video/h264"),
+            Some(VideoAssembler::H264(_))
+        ));
+        assert!(matches!(
+            VideoAssembler::for_mime("VIDEO/VP8"),
+            Some(VideoAssembler::Vp8(_))
+        ));
+        assert!(matches!(
+            VideoAssembler::for_mime("video/vp8"),
+            Some(VideoAssembler::Vp8(_))
+        ));
         for other in ["video/VP9", "video/AV1", "audio/opus", "", "video/H2645"] {
             assert!(VideoAssembler::for_mime(other).is_none(), "{other}");
         }
@@ -650,7 +739,19 @@ mod tests {
             s.on_shown(at);
         }
         assert_eq!(s.freeze_count, 2);
-        assert_eq!(s.freezes, vec![Freeze { from_ms: 100.0, to_ms: 2100.0 }, Freeze { from_ms: 2133.0, to_ms: 2333.5 }]);
+        assert_eq!(
+            s.freezes,
+            vec![
+                Freeze {
+                    from_ms: 100.0,
+                    to_ms: 2100.0
+                },
+                Freeze {
+                    from_ms: 2133.0,
+                    to_ms: 2333.5
+                }
+            ]
+        );
         assert_eq!(s.longest_freeze_ms, Some(2000.0));
     }
 
@@ -662,7 +763,13 @@ mod tests {
         assert_eq!(stats.freezes_at(1_100.0), (0, None, vec![]), "67 ms is no freeze");
         let (count, longest, freezes) = stats.freezes_at(13_833.0);
         assert_eq!((count, longest), (1, Some(12_800.0)), "the last 12.8 s stood still");
-        assert_eq!(freezes, vec![Freeze { from_ms: 1_033.0, to_ms: 13_833.0 }]);
+        assert_eq!(
+            freezes,
+            vec![Freeze {
+                from_ms: 1_033.0,
+                to_ms: 13_833.0
+            }]
+        );
         assert_eq!(stats.freeze_count, 0, "nothing recorded until the picture comes back");
     }
 
@@ -674,7 +781,10 @@ mod tests {
         }
         assert_eq!(s.freeze_count, FREEZES_KEPT as u64 + 4);
         assert_eq!(s.freezes.len(), FREEZES_KEPT);
-        assert_eq!(s.freezes.last().unwrap().to_ms, f64::from(FREEZES_KEPT as u32 + 4) * 1000.0);
+        assert_eq!(
+            s.freezes.last().unwrap().to_ms,
+            f64::from(FREEZES_KEPT as u32 + 4) * 1000.0
+        );
     }
 
     #[test]

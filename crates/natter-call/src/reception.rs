@@ -76,9 +76,7 @@ impl StreamReception {
         // Packets expected = extended highest sequence − first sequence + 1 (the remote's
         // extended counter starts at the first packet it saw, in cycle 0).
         let expected = match self.first_sequence {
-            Some(first) => {
-                u64::from(block.last_sequence_number.wrapping_sub(u32::from(first))).wrapping_add(1)
-            }
+            Some(first) => u64::from(block.last_sequence_number.wrapping_sub(u32::from(first))).wrapping_add(1),
             None => 0,
         };
         // A report about packets we never sent (a bogus block, or wrap-around confusion) must
@@ -91,16 +89,13 @@ impl StreamReception {
         // total_lost is a signed 24-bit number (duplicates can make it negative).
         let lost = sign_extend_24(block.total_lost);
         self.remote_packets_lost = lost;
-        self.remote_packets_received =
-            (expected as i64 - lost).clamp(0, self.packets_sent as i64) as u64;
+        self.remote_packets_received = (expected as i64 - lost).clamp(0, self.packets_sent as i64) as u64;
         self.remote_fraction_lost = f64::from(block.fraction_lost) / 256.0;
         if self.clock_rate > 0 {
             self.remote_jitter_ms = f64::from(block.jitter) / f64::from(self.clock_rate) * 1000.0;
         }
         if block.last_sender_report != 0 {
-            let rtt = now_ntp
-                .wrapping_sub(block.last_sender_report)
-                .wrapping_sub(block.delay);
+            let rtt = now_ntp.wrapping_sub(block.last_sender_report).wrapping_sub(block.delay);
             // More than a minute is a wrap or a clock jump, not a round trip.
             if rtt < 60 * 65_536 {
                 self.rtt_ms = Some(f64::from(rtt) / 65_536.0 * 1000.0);
@@ -111,11 +106,7 @@ impl StreamReception {
 
 fn sign_extend_24(value: u32) -> i64 {
     let v = (value & 0x00ff_ffff) as i64;
-    if v & 0x0080_0000 != 0 {
-        v - 0x0100_0000
-    } else {
-        v
-    }
+    if v & 0x0080_0000 != 0 { v - 0x0100_0000 } else { v }
 }
 
 /// The middle 32 bits of the NTP time of `now` (wall clock, as the stack stamps its SRs).
@@ -206,8 +197,7 @@ impl rtc::sansio::Protocol<TaggedPacket, TaggedPacket, ()> for ReceptionReader {
 
     fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
         if let Packet::Rtp(packet) = &msg.message.packet {
-            self.board
-                .on_sent(packet.header.ssrc, packet.header.sequence_number);
+            self.board.on_sent(packet.header.ssrc, packet.header.sequence_number);
         }
         self.outbound.push_back(msg);
         Ok(())

@@ -61,7 +61,14 @@ impl<P> Default for ReorderBuffer<P> {
 
 impl<P> ReorderBuffer<P> {
     pub fn new() -> Self {
-        Self { held: BTreeMap::new(), next: None, highest: 0, waiting_since: None, max_wait: MIN_WAIT * 2, stats: ReorderStats::default() }
+        Self {
+            held: BTreeMap::new(),
+            next: None,
+            highest: 0,
+            waiting_since: None,
+            max_wait: MIN_WAIT * 2,
+            stats: ReorderStats::default(),
+        }
     }
 
     /// How long a gap is waited for: two retransmission round trips (the NACK goes out, the
@@ -117,11 +124,17 @@ impl<P> ReorderBuffer<P> {
         let next = self.next?;
         if let Some(packet) = self.held.remove(&next) {
             self.next = Some(next + 1);
-            self.waiting_since = if self.held.is_empty() || self.held.contains_key(&(next + 1)) { None } else { Some(now) };
+            self.waiting_since = if self.held.is_empty() || self.held.contains_key(&(next + 1)) {
+                None
+            } else {
+                Some(now)
+            };
             return Some(Released::Packet(packet));
         }
         let (&first_held, _) = self.held.first_key_value()?;
-        let waited = self.waiting_since.is_some_and(|since| now.saturating_duration_since(since) >= self.max_wait);
+        let waited = self
+            .waiting_since
+            .is_some_and(|since| now.saturating_duration_since(since) >= self.max_wait);
         if waited || self.held.len() > CAPACITY {
             let count = first_held - next;
             self.stats.given_up += count;
@@ -168,7 +181,10 @@ mod tests {
         assert_eq!(drain(&mut buffer, t0), vec![Released::Packet(1)], "3 and 4 wait for 2");
         assert!(buffer.deadline().is_some());
         buffer.push(2, 2, t0 + Duration::from_millis(5));
-        assert_eq!(drain(&mut buffer, t0 + Duration::from_millis(5)), vec![Released::Packet(2), Released::Packet(3), Released::Packet(4)]);
+        assert_eq!(
+            drain(&mut buffer, t0 + Duration::from_millis(5)),
+            vec![Released::Packet(2), Released::Packet(3), Released::Packet(4)]
+        );
         assert_eq!(buffer.stats().reordered, 1);
         assert_eq!(buffer.deadline(), None);
     }
@@ -182,9 +198,15 @@ mod tests {
         buffer.push(1, 1, t0);
         drain(&mut buffer, t0);
         buffer.push(3, 3, t0);
-        assert!(drain(&mut buffer, t0 + Duration::from_millis(150)).is_empty(), "still waiting");
+        assert!(
+            drain(&mut buffer, t0 + Duration::from_millis(150)).is_empty(),
+            "still waiting"
+        );
         buffer.push(2, 2, t0 + Duration::from_millis(160));
-        assert_eq!(drain(&mut buffer, t0 + Duration::from_millis(160)), vec![Released::Packet(2), Released::Packet(3)]);
+        assert_eq!(
+            drain(&mut buffer, t0 + Duration::from_millis(160)),
+            vec![Released::Packet(2), Released::Packet(3)]
+        );
         assert_eq!(buffer.stats().given_up, 0);
     }
 
@@ -196,10 +218,20 @@ mod tests {
         buffer.push(4, 4, t0);
         assert_eq!(drain(&mut buffer, t0), vec![Released::Packet(1)]);
         let due = buffer.deadline().expect("waiting for 2 and 3");
-        assert_eq!(drain(&mut buffer, due), vec![Released::Gap { count: 2 }, Released::Packet(4)]);
+        assert_eq!(
+            drain(&mut buffer, due),
+            vec![Released::Gap { count: 2 }, Released::Packet(4)]
+        );
         buffer.push(2, 2, due);
         assert!(drain(&mut buffer, due).is_empty());
-        assert_eq!(buffer.stats(), ReorderStats { reordered: 0, given_up: 2, discarded: 1 });
+        assert_eq!(
+            buffer.stats(),
+            ReorderStats {
+                reordered: 0,
+                given_up: 2,
+                discarded: 1
+            }
+        );
     }
 
     #[test]
@@ -211,8 +243,15 @@ mod tests {
         buffer.push(5, 5, t0);
         drain(&mut buffer, t0);
         let first = buffer.deadline().unwrap();
-        assert_eq!(drain(&mut buffer, first), vec![Released::Gap { count: 1 }, Released::Packet(3)]);
-        assert_eq!(buffer.deadline(), Some(first + buffer.max_wait()), "4 gets its own full wait");
+        assert_eq!(
+            drain(&mut buffer, first),
+            vec![Released::Gap { count: 1 }, Released::Packet(3)]
+        );
+        assert_eq!(
+            buffer.deadline(),
+            Some(first + buffer.max_wait()),
+            "4 gets its own full wait"
+        );
     }
 
     #[test]
@@ -223,7 +262,15 @@ mod tests {
         buffer.push(0, 3, t0);
         buffer.push(65_535, 2, t0);
         buffer.push(1, 4, t0);
-        assert_eq!(drain(&mut buffer, t0), vec![Released::Packet(1), Released::Packet(2), Released::Packet(3), Released::Packet(4)]);
+        assert_eq!(
+            drain(&mut buffer, t0),
+            vec![
+                Released::Packet(1),
+                Released::Packet(2),
+                Released::Packet(3),
+                Released::Packet(4)
+            ]
+        );
     }
 
     #[test]

@@ -209,7 +209,12 @@ pub struct PeerEvent {
 
 impl PeerReport {
     pub fn new(remote: &str, remote_name: &str) -> Self {
-        PeerReport { remote: remote.into(), remote_name: remote_name.into(), state: "new".into(), ..Default::default() }
+        PeerReport {
+            remote: remote.into(),
+            remote_name: remote_name.into(),
+            state: "new".into(),
+            ..Default::default()
+        }
     }
 }
 

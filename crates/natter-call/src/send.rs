@@ -34,17 +34,8 @@ impl RtpWriter {
     }
 
     /// RTP packets for one sample of `duration`, for `codec` (a new packetizer when it changed).
-    fn packets(
-        &mut self,
-        codec: &SendCodec,
-        data: &bytes::Bytes,
-        duration: Duration,
-    ) -> Vec<rtc::rtp::Packet> {
-        if self
-            .packetizer
-            .as_ref()
-            .is_none_or(|(current, _)| current != codec)
-        {
+    fn packets(&mut self, codec: &SendCodec, data: &bytes::Bytes, duration: Duration) -> Vec<rtc::rtp::Packet> {
+        if self.packetizer.as_ref().is_none_or(|(current, _)| current != codec) {
             let payloader = RTCRtpCodec {
                 mime_type: codec.mime.clone(),
                 clock_rate: codec.clock_rate,
@@ -68,12 +59,10 @@ impl RtpWriter {
         }
         let (_, packetizer) = self.packetizer.as_mut().expect("just made");
         let samples = (duration.as_secs_f64() * f64::from(codec.clock_rate)).round() as u32;
-        packetizer
-            .packetize(Instant::now(), data, samples)
-            .unwrap_or_else(|e| {
-                tracing::debug!("packetizing failed: {e}");
-                Vec::new()
-            })
+        packetizer.packetize(Instant::now(), data, samples).unwrap_or_else(|e| {
+            tracing::debug!("packetizing failed: {e}");
+            Vec::new()
+        })
     }
 }
 
@@ -115,15 +104,26 @@ impl VideoSendState {
             (self.width, self.height) = (width, height);
         }
         self.recent.push_back((now, bytes));
-        while self.recent.front().is_some_and(|(at, _)| now.duration_since(*at) > Duration::from_secs(1)) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > Duration::from_secs(1))
+        {
             self.recent.pop_front();
         }
     }
 
     /// Video sent over the last second, bits per second (RTP payload, no retransmissions).
     pub fn bitrate_bps(&self) -> f64 {
-        let recent_enough = self.recent.back().is_some_and(|(at, _)| at.elapsed() < Duration::from_secs(2));
-        if recent_enough { self.recent.iter().map(|(_, b)| *b as f64 * 8.0).sum() } else { 0.0 }
+        let recent_enough = self
+            .recent
+            .back()
+            .is_some_and(|(at, _)| at.elapsed() < Duration::from_secs(2));
+        if recent_enough {
+            self.recent.iter().map(|(_, b)| *b as f64 * 8.0).sum()
+        } else {
+            0.0
+        }
     }
 }
 
@@ -157,11 +157,7 @@ impl Drop for Wants {
 /// (the layer that fits it, see `adapt`), subscribes to that stream's encoder (the capture
 /// thread encodes a stream only while someone sends it), starts at a keyframe. A layer switch
 /// keeps sending the old layer until the new one's keyframe arrives, so the picture never stops.
-pub fn spawn_video_writer(
-    link: &PeerLink,
-    encoded: EncodedStreams,
-    fps: u32,
-) -> tokio::task::JoinHandle<()> {
+pub fn spawn_video_writer(link: &PeerLink, encoded: EncodedStreams, fps: u32) -> tokio::task::JoinHandle<()> {
     let track = OutTrackRef::of(&link.video);
     let mut codec_rx = link.video.codec.subscribe();
     let remote = link.remote.clone();
@@ -170,7 +166,10 @@ pub fn spawn_video_writer(
     let reception = link.reception.clone();
     let nominal = Duration::from_secs_f64(1.0 / f64::from(fps.max(1)));
     tokio::spawn(async move {
-        let wants = Wants { encoded: encoded.clone(), id: WRITER_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) };
+        let wants = Wants {
+            encoded: encoded.clone(),
+            id: WRITER_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        };
         let mut writer = RtpWriter::new(track.ssrc);
         let mut choice = crate::adapt::LayerChoice::new(crate::adapt::video_budget(estimate.get().target_bps, None));
         let mut current: Option<(SendCodec, VideoCodec, LayerFeed)> = None;
@@ -199,7 +198,14 @@ pub fn spawn_video_writer(
                         let layer = choice.layer();
                         tracing::info!(remote, codec = %codec.describe(), layer, "sending video");
                         encoded.request_keyframe_for_layer(video, layer);
-                        (codec, video, LayerFeed { layer, frames: encoded.video(video, layer).subscribe() })
+                        (
+                            codec,
+                            video,
+                            LayerFeed {
+                                layer,
+                                frames: encoded.video(video, layer).subscribe(),
+                            },
+                        )
                     });
                     waiting_for_keyframe = true;
                 }
@@ -220,14 +226,24 @@ pub fn spawn_video_writer(
             encoded.report_loss(wants.id, link.loss);
             let now = Instant::now();
             let overdue = link.feedback_overdue(now, sending_since.unwrap_or(now));
-            let budget = crate::adapt::feedback_pushback(crate::adapt::video_budget(link.target_bps, link.loss), overdue);
+            let budget =
+                crate::adapt::feedback_pushback(crate::adapt::video_budget(link.target_bps, link.loss), overdue);
             // Late feedback is a queue we cannot see yet: the layer choice treats it as one.
             let queue_ms = link.queue_ms.max(overdue.as_secs_f64() * 1000.0);
             let layer = choice.update_with_queue(budget, link.measured && !link.pushed_back, queue_ms, now);
             if layer != feed.layer && pending.as_ref().is_none_or(|p| p.layer != layer) {
-                tracing::info!(remote, from = feed.layer, to = layer, budget_kbps = (budget / 1000.0).round(), "switching video layer");
+                tracing::info!(
+                    remote,
+                    from = feed.layer,
+                    to = layer,
+                    budget_kbps = (budget / 1000.0).round(),
+                    "switching video layer"
+                );
                 encoded.request_keyframe_for_layer(*video, layer);
-                pending = Some(LayerFeed { layer, frames: encoded.video(*video, layer).subscribe() });
+                pending = Some(LayerFeed {
+                    layer,
+                    frames: encoded.video(*video, layer).subscribe(),
+                });
             } else if layer == feed.layer && pending.is_some() {
                 pending = None;
             }
@@ -241,7 +257,9 @@ pub fn spawn_video_writer(
             encoded.want(wants.id, *video, feed.layer, rate);
             match &pending {
                 Some(p) => encoded.want(wants.id, *video, p.layer, rate),
-                None => (0..crate::adapt::LAYERS).filter(|l| *l != feed.layer).for_each(|l| encoded.forget(wants.id, l)),
+                None => (0..crate::adapt::LAYERS)
+                    .filter(|l| *l != feed.layer)
+                    .for_each(|l| encoded.forget(wants.id, l)),
             }
             let (frame, from_pending) = tokio::select! {
                 changed = codec_rx.changed() => {
@@ -308,7 +326,15 @@ pub fn spawn_video_writer(
                 state.on_written(Instant::now(), frame.data.len(), frame.width, frame.height);
                 if last_said.is_none_or(|at: Instant| at.elapsed() >= Duration::from_millis(500)) {
                     last_said = Some(Instant::now());
-                    tracing::debug!(remote, layer = feed.layer, budget_kbps = (budget / 1000.0).round(), sent_kbps = (state.bitrate_bps() / 1000.0).round(), queue_ms = link.queue_ms.round(), frame_bytes = frame.data.len(), "video sent");
+                    tracing::debug!(
+                        remote,
+                        layer = feed.layer,
+                        budget_kbps = (budget / 1000.0).round(),
+                        sent_kbps = (state.bitrate_bps() / 1000.0).round(),
+                        queue_ms = link.queue_ms.round(),
+                        frame_bytes = frame.data.len(),
+                        "video sent"
+                    );
                 }
             }
             write_all(&track, packets, &remote).await;
@@ -351,10 +377,7 @@ pub fn spawn_audio_writer(
 
 /// Watch RTCP on our video track: a PLI/FIR from this remote makes the next frame of the stream
 /// (codec and layer) it receives a keyframe.
-pub fn spawn_keyframe_request_listener(
-    link: &PeerLink,
-    encoded: EncodedStreams,
-) -> tokio::task::JoinHandle<()> {
+pub fn spawn_keyframe_request_listener(link: &PeerLink, encoded: EncodedStreams) -> tokio::task::JoinHandle<()> {
     let track = Arc::clone(&link.video.track);
     let codec_rx = link.video.codec.subscribe();
     let remote = link.remote.clone();
@@ -362,9 +385,7 @@ pub fn spawn_keyframe_request_listener(
     tokio::spawn(async move {
         while let Some(event) = track.poll().await {
             if let TrackLocalEvent::OnRtcpPacket(packets) = event
-                && packets
-                    .iter()
-                    .any(|p| crate::keyframe::is_keyframe_request(p.as_ref()))
+                && packets.iter().any(|p| crate::keyframe::is_keyframe_request(p.as_ref()))
             {
                 tracing::debug!(remote, "keyframe requested");
                 let layer = state.lock().unwrap_or_else(|e| e.into_inner()).layer;

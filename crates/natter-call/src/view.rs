@@ -21,7 +21,11 @@ pub struct TileFrame {
 pub enum ViewEvent {
     Frame(TileFrame),
     /// A remote participant turned its microphone or camera off or on.
-    Media { tile_id: String, audio_muted: bool, video_muted: bool },
+    Media {
+        tile_id: String,
+        audio_muted: bool,
+        video_muted: bool,
+    },
     /// Something about a local device the user should know ("no camera found: you are not
     /// sending video…", "USB Mic stopped working: looking for another microphone").
     Notice {

@@ -1,8 +1,8 @@
 //! How Natter configures the `webrtc` crate: codecs, ICE servers, timers, sockets. Every deviation
 //! from the crate's defaults lives here, with the reason.
 
-use natter_ice::{IceConfig, TransportPolicy};
 use crate::codecs::VideoCodec;
+use natter_ice::{IceConfig, TransportPolicy};
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MediaEngine};
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
 use std::time::Duration;
@@ -26,7 +26,11 @@ pub struct PayloadTypes {
 
 impl Default for PayloadTypes {
     fn default() -> Self {
-        Self { h264: 102, vp8: 96, opus: 111 }
+        Self {
+            h264: 102,
+            vp8: 96,
+            opus: 111,
+        }
     }
 }
 
@@ -35,7 +39,13 @@ pub fn video_codec(codec: VideoCodec) -> RTCRtpCodec {
         VideoCodec::H264 => "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
         VideoCodec::Vp8 => "",
     };
-    RTCRtpCodec { mime_type: codec.mime().to_owned(), clock_rate: 90_000, channels: 0, sdp_fmtp_line: sdp_fmtp_line.to_owned(), rtcp_feedback: vec![] }
+    RTCRtpCodec {
+        mime_type: codec.mime().to_owned(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: sdp_fmtp_line.to_owned(),
+        rtcp_feedback: vec![],
+    }
 }
 
 /// Opus as browsers offer it: stereo in the SDP (RFC 7587 says so even for mono), 10 ms minimum
@@ -63,7 +73,13 @@ impl PayloadTypes {
 
 /// Our video codecs with our payload types, in the order we offer them.
 pub fn offered_video_codecs(numbers: PayloadTypes) -> Vec<RTCRtpCodecParameters> {
-    VideoCodec::OFFERED.iter().map(|&c| RTCRtpCodecParameters { rtp_codec: video_codec(c), payload_type: numbers.video(c) }).collect()
+    VideoCodec::OFFERED
+        .iter()
+        .map(|&c| RTCRtpCodecParameters {
+            rtp_codec: video_codec(c),
+            payload_type: numbers.video(c),
+        })
+        .collect()
 }
 
 /// RTX (RFC 4588) for each of our video codecs: retransmissions on their own SSRC and payload
@@ -76,7 +92,10 @@ pub fn rtx_codecs(numbers: PayloadTypes) -> Vec<RTCRtpCodecParameters> {
         .iter()
         .map(|&c| {
             let primary = numbers.video(c);
-            let payload_type = std::iter::once(primary.wrapping_add(1)).chain(96..=127).find(|pt| (96..=127).contains(pt) && !used.contains(pt)).unwrap_or(127);
+            let payload_type = std::iter::once(primary.wrapping_add(1))
+                .chain(96..=127)
+                .find(|pt| (96..=127).contains(pt) && !used.contains(pt))
+                .unwrap_or(127);
             used.push(payload_type);
             RTCRtpCodecParameters {
                 rtp_codec: RTCRtpCodec {
@@ -114,7 +133,9 @@ pub fn media_engine_and_interceptors(
     adaptation: Adaptation<'_>,
 ) -> Result<(MediaEngine, Registry), CallError> {
     use rtc::interceptor::{CongestionControlBuilder, NackResponderBuilder, Slot, TwccSenderBuilder};
-    use rtc::peer_connection::configuration::interceptor_registry::{configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only};
+    use rtc::peer_connection::configuration::interceptor_registry::{
+        configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only,
+    };
     use rtc::rtp_transceiver::rtp_sender::RTCPFeedback;
     let mut media = MediaEngine::default();
     let wrap = |e: rtc::shared::error::Error| CallError::WebRtc(e.to_string());
@@ -128,7 +149,10 @@ pub fn media_engine_and_interceptors(
     }
     media
         .register_codec(
-            RTCRtpCodecParameters { rtp_codec: audio_codec(), payload_type: numbers.opus },
+            RTCRtpCodecParameters {
+                rtp_codec: audio_codec(),
+                payload_type: numbers.opus,
+            },
             RtpCodecKind::Audio,
         )
         .map_err(wrap)?;
@@ -139,7 +163,13 @@ pub fn media_engine_and_interceptors(
         // send-side congestion control: the same calls it makes, so that nothing is registered
         // twice.
         for parameter in ["", "pli"] {
-            media.register_feedback(RTCPFeedback { typ: "nack".to_owned(), parameter: parameter.to_owned() }, RtpCodecKind::Video);
+            media.register_feedback(
+                RTCPFeedback {
+                    typ: "nack".to_owned(),
+                    parameter: parameter.to_owned(),
+                },
+                RtpCodecKind::Video,
+            );
         }
         configure_simulcast_extension_headers(&mut media).map_err(wrap)?;
         // Registers the transport-wide sequence number extension and `transport-cc` feedback
@@ -151,14 +181,24 @@ pub fn media_engine_and_interceptors(
         // queue of about a second at the floor rate rather than 4 096 packets.
         // Video paced from the starting estimate (the crate's pacer starts at 1 Mbit/s and holds
         // audio behind video: see `pacer`).
-        let pacer = crate::pacer::VideoPacer::new(crate::bwe::INITIAL_BPS * crate::bwe::PACING_FACTOR, PACER_BURST_BITS);
+        let pacer =
+            crate::pacer::VideoPacer::new(crate::bwe::INITIAL_BPS * crate::bwe::PACING_FACTOR, PACER_BURST_BITS);
         registry
             .with(Slot::NackResponder, NackResponderBuilder::new().build())
             // Missing packets are asked for again as the round trip allows (see `nack`; the
             // crate's generator asks every 100 ms for as long as they are missing).
-            .with(Slot::NackGenerator, crate::nack::NackRequester::new(adaptation.estimate.clone()))
-            .with(Slot::from(crate::bwe::BUDGET_SLOT), crate::bwe::RetransmissionBudget::new(adaptation.estimate.clone()))
-            .with(Slot::CongestionControl, CongestionControlBuilder::new(estimator).build())
+            .with(
+                Slot::NackGenerator,
+                crate::nack::NackRequester::new(adaptation.estimate.clone()),
+            )
+            .with(
+                Slot::from(crate::bwe::BUDGET_SLOT),
+                crate::bwe::RetransmissionBudget::new(adaptation.estimate.clone()),
+            )
+            .with(
+                Slot::CongestionControl,
+                CongestionControlBuilder::new(estimator).build(),
+            )
             .with(Slot::TwccSender, TwccSenderBuilder::new().build())
             .with(Slot::Pacer, pacer)
     };
@@ -168,7 +208,10 @@ pub fn media_engine_and_interceptors(
         crate::keyframe::KeyframeRequestForwarder::default(),
     );
     // What the remote says it received of our streams (see `reception`).
-    let registry = registry.with(rtc::interceptor::Slot::from(crate::reception::READER_SLOT), reception.reader());
+    let registry = registry.with(
+        rtc::interceptor::Slot::from(crate::reception::READER_SLOT),
+        reception.reader(),
+    );
     Ok((media, registry))
 }
 
@@ -189,13 +232,20 @@ pub fn rtc_configuration(ice: &IceConfig, relay_only: bool) -> RTCConfiguration 
     } else {
         RTCIceTransportPolicy::All
     };
-    RTCConfigurationBuilder::new().with_ice_servers(servers).with_ice_transport_policy(policy).build()
+    RTCConfigurationBuilder::new()
+        .with_ice_servers(servers)
+        .with_ice_transport_policy(policy)
+        .build()
 }
 
 /// Timers. The crate's defaults check a pair every 200 ms and wait 2 s before accepting a relay
 /// pair (see NOTES.md); a call app wants the first working path at once.
 pub fn setting_engine(relay_only: bool) -> SettingEngine {
-    let relay_wait = if relay_only { Duration::ZERO } else { Duration::from_millis(300) };
+    let relay_wait = if relay_only {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(300)
+    };
     SettingEngineBuilder::new()
         .with_ice_connection_attempts(Some(Duration::from_millis(50)), Some(25))
         .with_host_acceptance_min_wait(Some(Duration::ZERO))
@@ -207,7 +257,11 @@ pub fn setting_engine(relay_only: bool) -> SettingEngine {
         // An ICE restart after a relay died must not keep pairing the dead relay's candidates:
         // re-bind and re-gather from scratch with the (filtered) servers.
         .with_discard_local_candidates_during_ice_restart(true)
-        .with_ice_timeouts(Some(Duration::from_millis(2500)), Some(Duration::from_secs(6)), Some(Duration::from_millis(500)))
+        .with_ice_timeouts(
+            Some(Duration::from_millis(2500)),
+            Some(Duration::from_secs(6)),
+            Some(Duration::from_millis(500)),
+        )
         .build()
 }
 
@@ -221,7 +275,11 @@ mod tests {
         assert_eq!(ours.iter().map(|c| c.payload_type).collect::<Vec<_>>(), vec![103, 97]);
         assert_eq!(ours[0].rtp_codec.sdp_fmtp_line, "apt=102");
         // Numbered like another stack (VP8 100, H.264 101): VP8's RTX cannot be 101.
-        let other = rtx_codecs(PayloadTypes { h264: 101, vp8: 100, opus: 96 });
+        let other = rtx_codecs(PayloadTypes {
+            h264: 101,
+            vp8: 100,
+            opus: 96,
+        });
         let pts: Vec<u8> = other.iter().map(|c| c.payload_type).collect();
         assert_eq!(pts, vec![102, 97]);
         assert!(pts.iter().all(|pt| ![101, 100, 96].contains(pt)));

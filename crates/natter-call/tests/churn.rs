@@ -48,7 +48,10 @@ struct Counts {
 
 fn status_field(name: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} in /proc/self/status"));
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("{name} in /proc/self/status"));
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
@@ -88,7 +91,8 @@ async fn settled(expected: Option<Counts>) -> Counts {
     loop {
         natter_call::memory::release_freed_memory();
         let now = count();
-        let done = expected.is_none_or(|b| now.tasks <= b.tasks && now.sockets <= b.sockets && now.threads <= b.threads);
+        let done =
+            expected.is_none_or(|b| now.tasks <= b.tasks && now.sockets <= b.sockets && now.threads <= b.threads);
         if done || Instant::now() > deadline {
             return now;
         }
@@ -113,41 +117,91 @@ async fn hundreds_of_joins_and_leaves_leak_nothing() {
 
     let mut checkpoints: Vec<(usize, Counts)> = Vec::new();
     for cycle in 1..=WARM_UP + CYCLES {
-        let bob = Participant::join(config("Bob", ROOM, &url, 1 + cycle as u32)).await.unwrap_or_else(|e| panic!("cycle {cycle}: join failed: {e}"));
+        let bob = Participant::join(config("Bob", ROOM, &url, 1 + cycle as u32))
+            .await
+            .unwrap_or_else(|e| panic!("cycle {cycle}: join failed: {e}"));
         let bob_id = bob.id.clone();
         wait_until_by(&ann, &format!("cycle {cycle}: Bob's video at Ann"), deadline, |r| {
-            r.peers.iter().any(|p| p.remote == bob_id && p.state == "connected" && p.video.frames_decoded > 0)
+            r.peers
+                .iter()
+                .any(|p| p.remote == bob_id && p.state == "connected" && p.video.frames_decoded > 0)
         })
         .await;
         bob.leave().await;
-        wait_until_by(&ann, &format!("cycle {cycle}: Ann to see Bob leave"), deadline, |r| r.peers.iter().any(|p| p.remote == bob_id && p.left_ms.is_some())).await;
+        wait_until_by(&ann, &format!("cycle {cycle}: Ann to see Bob leave"), deadline, |r| {
+            r.peers.iter().any(|p| p.remote == bob_id && p.left_ms.is_some())
+        })
+        .await;
         if cycle >= WARM_UP && (cycle - WARM_UP) % CHECKPOINT_EVERY == 0 {
             let counts = settled(checkpoints.first().map(|(_, c)| *c)).await;
-            println!("after {cycle:>3} cycles ({:>3.0} s): {counts:?}", started.elapsed().as_secs_f64());
+            println!(
+                "after {cycle:>3} cycles ({:>3.0} s): {counts:?}",
+                started.elapsed().as_secs_f64()
+            );
             checkpoints.push((cycle, counts));
         }
     }
     let took = started.elapsed().as_secs_f64();
-    println!("{} cycles in {took:.0} s ({:.0} ms per join+leave, with the pauses to count)", WARM_UP + CYCLES, took * 1000.0 / (WARM_UP + CYCLES) as f64);
+    println!(
+        "{} cycles in {took:.0} s ({:.0} ms per join+leave, with the pauses to count)",
+        WARM_UP + CYCLES,
+        took * 1000.0 / (WARM_UP + CYCLES) as f64
+    );
     let (baseline, end) = (checkpoints[0].1, checkpoints[checkpoints.len() - 1].1);
-    assert!(end.tasks <= baseline.tasks, "tokio tasks leaked: {} after warm-up, {} after {CYCLES} more cycles", baseline.tasks, end.tasks);
-    assert!(end.sockets <= baseline.sockets, "sockets leaked: {} after warm-up, {} after {CYCLES} more cycles", baseline.sockets, end.sockets);
-    assert!(end.threads <= baseline.threads, "threads leaked: {} after warm-up, {} after {CYCLES} more cycles", baseline.threads, end.threads);
+    assert!(
+        end.tasks <= baseline.tasks,
+        "tokio tasks leaked: {} after warm-up, {} after {CYCLES} more cycles",
+        baseline.tasks,
+        end.tasks
+    );
+    assert!(
+        end.sockets <= baseline.sockets,
+        "sockets leaked: {} after warm-up, {} after {CYCLES} more cycles",
+        baseline.sockets,
+        end.sockets
+    );
+    assert!(
+        end.threads <= baseline.threads,
+        "threads leaked: {} after warm-up, {} after {CYCLES} more cycles",
+        baseline.threads,
+        end.threads
+    );
     let heap_growth = growth_percent(baseline.heap_in_use_kb, end.heap_in_use_kb);
     let kept_per_cycle = (end.heap_in_use_kb as f64 - baseline.heap_in_use_kb as f64) / CYCLES as f64;
-    println!("heap in use {} → {} KiB ({heap_growth:+.1} %, {kept_per_cycle:.2} KiB per cycle)", baseline.heap_in_use_kb, end.heap_in_use_kb);
-    assert!(kept_per_cycle <= 1.0, "heap in use grew {kept_per_cycle:.2} KiB per join+leave over {CYCLES} cycles after warm-up ({} → {} KiB)", baseline.heap_in_use_kb, end.heap_in_use_kb);
+    println!(
+        "heap in use {} → {} KiB ({heap_growth:+.1} %, {kept_per_cycle:.2} KiB per cycle)",
+        baseline.heap_in_use_kb, end.heap_in_use_kb
+    );
+    assert!(
+        kept_per_cycle <= 1.0,
+        "heap in use grew {kept_per_cycle:.2} KiB per join+leave over {CYCLES} cycles after warm-up ({} → {} KiB)",
+        baseline.heap_in_use_kb,
+        end.heap_in_use_kb
+    );
     let floor = |points: &[(usize, Counts)]| points.iter().map(|(_, c)| c.rss_kb).min().unwrap();
     let (early, late) = (floor(&checkpoints[..3]), floor(&checkpoints[checkpoints.len() - 3..]));
     let rss_growth = growth_percent(early, late);
     let readings: Vec<(usize, u64)> = checkpoints.iter().map(|(cycle, c)| (*cycle, c.rss_kb)).collect();
     println!("settled RSS (cycle, KiB): {readings:?}; floor {early} → {late} KiB ({rss_growth:+.1} %)");
-    assert!(rss_growth <= 25.0, "resident size grew {rss_growth:.1} % over {CYCLES} cycles after warm-up (floor {early} → {late} KiB; {readings:?})");
+    assert!(
+        rss_growth <= 25.0,
+        "resident size grew {rss_growth:.1} % over {CYCLES} cycles after warm-up (floor {early} → {late} KiB; {readings:?})"
+    );
 
     // Ann's call is still fine: a last newcomer reaches her.
     let last = Participant::join(config("Last", ROOM, &url, 9999)).await.unwrap();
     let last_id = last.id.clone();
-    wait_until_by(&ann, "a last newcomer's video", Instant::now() + Duration::from_secs(20), |r| r.peers.iter().any(|p| p.remote == last_id && p.video.frames_decoded > 0)).await;
+    wait_until_by(
+        &ann,
+        "a last newcomer's video",
+        Instant::now() + Duration::from_secs(20),
+        |r| {
+            r.peers
+                .iter()
+                .any(|p| p.remote == last_id && p.video.frames_decoded > 0)
+        },
+    )
+    .await;
     last.leave().await;
     ann.leave().await;
 }

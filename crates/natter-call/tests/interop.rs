@@ -36,13 +36,27 @@ async fn an_offer_numbering_codecs_unlike_natter_gets_media_both_ways() {
     // Ann answers with her own numbering in mind (H.264 102, Opus 111)…
     let ann = Participant::join(config("Ann", "numbers", &url, 1)).await.unwrap();
     // …Bob offers as another stack did: H.264 101, VP8 100, Opus 96.
-    let foreign = PayloadTypes { h264: 101, vp8: 100, opus: 96 };
-    let bob = Participant::join(numbered(config("Bob", "numbers", &url, 2), foreign)).await.unwrap();
+    let foreign = PayloadTypes {
+        h264: 101,
+        vp8: 100,
+        opus: 96,
+    };
+    let bob = Participant::join(numbered(config("Bob", "numbers", &url, 2), foreign))
+        .await
+        .unwrap();
     let (at_ann, at_bob) = call_both_ways(&ann, &bob).await;
     // Both send with the numbers of the offer, whoever wrote it.
     for (who, peer) in [("Ann", &at_ann), ("Bob", &at_bob)] {
-        assert_eq!(peer.sent.video.codec.as_deref(), Some("H264/90000 as payload type 101"), "{who}: {peer:#?}");
-        assert_eq!(peer.sent.audio.codec.as_deref(), Some("opus/48000 as payload type 96"), "{who}: {peer:#?}");
+        assert_eq!(
+            peer.sent.video.codec.as_deref(),
+            Some("H264/90000 as payload type 101"),
+            "{who}: {peer:#?}"
+        );
+        assert_eq!(
+            peer.sent.audio.codec.as_deref(),
+            Some("opus/48000 as payload type 96"),
+            "{who}: {peer:#?}"
+        );
     }
     ann.leave().await;
     bob.leave().await;
@@ -83,13 +97,23 @@ fn vp8_only(sdp: &str) -> String {
     let h264 = video_payload_types_of(sdp, "H264");
     assert!(!h264.is_empty(), "the offer has no H.264: {sdp}");
     let about_h264 = |line: &str| {
-        ["a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"].iter().any(|prefix| line.strip_prefix(prefix).and_then(|l| l.split([' ', ':']).next()).is_some_and(|pt| h264.iter().any(|h| h == pt)))
+        ["a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"].iter().any(|prefix| {
+            line.strip_prefix(prefix)
+                .and_then(|l| l.split([' ', ':']).next())
+                .is_some_and(|pt| h264.iter().any(|h| h == pt))
+        })
     };
     let lines: Vec<String> = sdp
         .split("\r\n")
         .filter(|line| !about_h264(line))
         .map(|line| match line.strip_prefix("m=video ") {
-            Some(rest) => format!("m=video {}", rest.split(' ').filter(|part| !h264.iter().any(|h| h == part)).collect::<Vec<_>>().join(" ")),
+            Some(rest) => format!(
+                "m=video {}",
+                rest.split(' ')
+                    .filter(|part| !h264.iter().any(|h| h == part))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
             None => line.to_string(),
         })
         .collect();
@@ -107,7 +131,10 @@ async fn a_remote_that_prefers_vp8_gets_vp8_and_sends_it() {
     for (who, peer) in [("Ann", &at_ann), ("Bob", &at_bob)] {
         let codec = peer.sent.video.codec.as_deref().unwrap_or_default();
         assert!(codec.starts_with("VP8/90000"), "{who} sends {codec}: {peer:#?}");
-        assert_eq!(peer.video.frames_unreadable, 0, "{who}: VP8 pictures must carry their stamps intact: {peer:#?}");
+        assert_eq!(
+            peer.video.frames_unreadable, 0,
+            "{who}: VP8 pictures must carry their stamps intact: {peer:#?}"
+        );
     }
     ann.leave().await;
     bob.leave().await;
@@ -133,10 +160,19 @@ fn sha384_first(sdp: &str) -> String {
     let sha384 = format!("a=fingerprint:sha-384 {}", ["5A"; 48].join(":"));
     let lines: Vec<String> = sdp
         .split("\r\n")
-        .flat_map(|line| if line.starts_with("a=fingerprint:sha-256 ") { vec![sha384.clone(), line.to_string()] } else { vec![line.to_string()] })
+        .flat_map(|line| {
+            if line.starts_with("a=fingerprint:sha-256 ") {
+                vec![sha384.clone(), line.to_string()]
+            } else {
+                vec![line.to_string()]
+            }
+        })
         .collect();
     let rewritten = lines.join("\r\n");
-    assert!(rewritten.contains("sha-384"), "the description had no fingerprint: {sdp}");
+    assert!(
+        rewritten.contains("sha-384"),
+        "the description had no fingerprint: {sdp}"
+    );
     rewritten
 }
 
@@ -145,7 +181,9 @@ async fn a_description_listing_sha384_before_sha256_connects() {
     let (_server, url) = signal_server().await;
     let proxy = tampering_proxy(url.clone(), sha384_first).await;
     // Ann receives Bob's offer with a sha-384 fingerprint first; Bob receives Ann's answer as is.
-    let ann = Participant::join(config("Ann", "fingerprints", &proxy, 1)).await.unwrap();
+    let ann = Participant::join(config("Ann", "fingerprints", &proxy, 1))
+        .await
+        .unwrap();
     let bob = Participant::join(config("Bob", "fingerprints", &url, 2)).await.unwrap();
     let (at_ann, _) = call_both_ways(&ann, &bob).await;
     assert!(!at_ann.events.iter().any(|e| e.kind == "refused"), "{at_ann:#?}");

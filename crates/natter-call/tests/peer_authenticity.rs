@@ -18,7 +18,18 @@ fn swap_fingerprint(sdp: &str) -> String {
         .map(|line| match line.strip_prefix("a=fingerprint:") {
             Some(value) => {
                 let (hash, hex) = value.split_once(' ').expect("fingerprint has a hash name");
-                let flipped: String = hex.chars().map(|c| if c == ':' { c } else if c == '0' { '1' } else { '0' }).collect();
+                let flipped: String = hex
+                    .chars()
+                    .map(|c| {
+                        if c == ':' {
+                            c
+                        } else if c == '0' {
+                            '1'
+                        } else {
+                            '0'
+                        }
+                    })
+                    .collect();
                 assert_ne!(flipped, hex);
                 format!("a=fingerprint:{hash} {flipped}")
             }
@@ -35,7 +46,10 @@ fn strip_encryption(sdp: &str) -> String {
 }
 
 fn refusal(peer: &PeerReport) -> Option<&str> {
-    peer.events.iter().find(|e| e.kind == "refused").map(|e| e.detail.as_str())
+    peer.events
+        .iter()
+        .find(|e| e.kind == "refused")
+        .map(|e| e.detail.as_str())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,20 +64,35 @@ async fn a_swapped_dtls_fingerprint_fails_the_call_with_the_reason_and_no_media(
 
     let at_bob = wait_for(&bob, "Bob to refuse the call", |p| refusal(p).is_some()).await;
     let reason = refusal(&at_bob).unwrap();
-    assert!(reason.contains("certificate does not match the fingerprint"), "the reason names the fingerprint: {reason}");
+    assert!(
+        reason.contains("certificate does not match the fingerprint"),
+        "the reason names the fingerprint: {reason}"
+    );
     assert_eq!(at_bob.state, "failed", "{at_bob:#?}");
-    assert!(at_bob.connect_ms.is_none(), "the call must never count as connected: {at_bob:#?}");
+    assert!(
+        at_bob.connect_ms.is_none(),
+        "the call must never count as connected: {at_bob:#?}"
+    );
 
     // Give anything that could slip through time to arrive, then check that nothing did.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let at_bob = peer_of(&bob).await.unwrap();
     let at_ann = peer_of(&ann).await.unwrap();
     for (who, peer) in [("Bob", &at_bob), ("Ann", &at_ann)] {
-        assert_eq!(peer.video.frames_decoded, 0, "{who} decoded video over an unauthenticated link: {peer:#?}");
-        assert_eq!(peer.audio.packets_received, 0, "{who} received audio over an unauthenticated link: {peer:#?}");
+        assert_eq!(
+            peer.video.frames_decoded, 0,
+            "{who} decoded video over an unauthenticated link: {peer:#?}"
+        );
+        assert_eq!(
+            peer.audio.packets_received, 0,
+            "{who} received audio over an unauthenticated link: {peer:#?}"
+        );
         assert_ne!(peer.state, "connected", "{who} connected to an impostor: {peer:#?}");
     }
-    assert_eq!(at_bob.state, "failed", "refused is final (no ICE restart can fix a certificate): {at_bob:#?}");
+    assert_eq!(
+        at_bob.state, "failed",
+        "refused is final (no ICE restart can fix a certificate): {at_bob:#?}"
+    );
     ann.leave().await;
     bob.leave().await;
 }
@@ -79,11 +108,19 @@ async fn an_offer_of_unencrypted_media_is_refused_before_the_stack_sees_it() {
 
     let at_ann = wait_for(&ann, "Ann to refuse Bob's offer", |p| refusal(p).is_some()).await;
     let reason = refusal(&at_ann).unwrap();
-    assert!(reason.contains("refused the call with Bob") && reason.contains("unencrypted media") && reason.contains("RTP/AVP"), "{reason}");
+    assert!(
+        reason.contains("refused the call with Bob")
+            && reason.contains("unencrypted media")
+            && reason.contains("RTP/AVP"),
+        "{reason}"
+    );
     assert_eq!(at_ann.state, "failed");
     tokio::time::sleep(Duration::from_secs(1)).await;
     let at_bob = peer_of(&bob).await.unwrap();
-    assert_ne!(at_bob.state, "connected", "Bob cannot have a call Ann refused: {at_bob:#?}");
+    assert_ne!(
+        at_bob.state, "connected",
+        "Bob cannot have a call Ann refused: {at_bob:#?}"
+    );
     assert_eq!(peer_of(&ann).await.unwrap().video.frames_decoded, 0);
     ann.leave().await;
     bob.leave().await;

@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 const ROOM: &str = "restart";
 
 fn peer<'a>(report: &'a ParticipantReport, name: &str) -> Option<&'a PeerReport> {
-    report.peers.iter().find(|p| p.remote_name == name && p.left_ms.is_none())
+    report
+        .peers
+        .iter()
+        .find(|p| p.remote_name == name && p.left_ms.is_none())
 }
 
 fn decoded_from(report: &ParticipantReport, name: &str) -> u64 {
@@ -51,40 +54,81 @@ async fn calls_keep_their_media_and_rejoin_signaling_after_a_server_restart() {
     server.shutdown();
     drop(server);
     for p in [&ann, &bob] {
-        let report = wait_until(p, "signaling to be noticed lost", |r| r.signaling.state == "reconnecting").await;
-        assert!(report.signaling.events.iter().any(|e| e.kind == "lost"), "{:#?}", report.signaling);
+        let report = wait_until(p, "signaling to be noticed lost", |r| {
+            r.signaling.state == "reconnecting"
+        })
+        .await;
+        assert!(
+            report.signaling.events.iter().any(|e| e.kind == "lost"),
+            "{:#?}",
+            report.signaling
+        );
     }
     // Media goes on without signaling.
     let before = decoded_from(&bob.snapshot().await, "Ann");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let during = bob.snapshot().await;
-    assert!(decoded_from(&during, "Ann") > before + 15, "video stopped while signaling was down: {before} → {:#?}", peer(&during, "Ann"));
+    assert!(
+        decoded_from(&during, "Ann") > before + 15,
+        "video stopped while signaling was down: {before} → {:#?}",
+        peer(&during, "Ann")
+    );
     assert_eq!(peer(&during, "Ann").unwrap().state, "connected");
 
     // A new server on the same address: both come back by themselves, with their ids.
     let _server = start_at(addr).await;
     for p in [&ann, &bob] {
-        let report = wait_until(p, "signaling to come back", |r| r.signaling.state == "connected" && r.signaling.reconnects == 1).await;
-        assert!(report.signaling.events.iter().any(|e| e.kind == "reconnected" && e.detail.contains("signaling is back")), "{:#?}", report.signaling);
+        let report = wait_until(p, "signaling to come back", |r| {
+            r.signaling.state == "connected" && r.signaling.reconnects == 1
+        })
+        .await;
+        assert!(
+            report
+                .signaling
+                .events
+                .iter()
+                .any(|e| e.kind == "reconnected" && e.detail.contains("signaling is back")),
+            "{:#?}",
+            report.signaling
+        );
     }
     assert_eq!((ann.id.as_str(), bob.id.as_str()), (ann_id.as_str(), bob_id.as_str()));
 
     // Signaling works again: a newcomer reaches both...
     let carol = Participant::join(config("Carol", ROOM, &url, 3)).await.unwrap();
-    wait_until(&carol, "Ann's and Bob's video at Carol", |r| decoded_from(r, "Ann") > 10 && decoded_from(r, "Bob") > 10).await;
+    wait_until(&carol, "Ann's and Bob's video at Carol", |r| {
+        decoded_from(r, "Ann") > 10 && decoded_from(r, "Bob") > 10
+    })
+    .await;
     wait_until(&ann, "Carol's video at Ann", |r| decoded_from(r, "Carol") > 10).await;
     // ...and a microphone change crosses it.
     ann.set_audio_muted(true);
-    wait_until(&bob, "Bob to learn that Ann muted", |r| peer(r, "Ann").is_some_and(|p| p.remote_audio_muted)).await;
+    wait_until(&bob, "Bob to learn that Ann muted", |r| {
+        peer(r, "Ann").is_some_and(|p| p.remote_audio_muted)
+    })
+    .await;
 
     // The call between Ann and Bob is the one they had: one connection, never broken.
     for (p, other) in [(&ann, "Bob"), (&bob, "Ann")] {
         let report = p.snapshot().await;
         let calls: Vec<&PeerReport> = report.peers.iter().filter(|x| x.remote_name == other).collect();
-        assert_eq!(calls.len(), 1, "{}: a second call with {other} was set up: {calls:#?}", p.name);
+        assert_eq!(
+            calls.len(),
+            1,
+            "{}: a second call with {other} was set up: {calls:#?}",
+            p.name
+        );
         let call = calls[0];
         assert_eq!(call.state, "connected", "{call:#?}");
-        assert!(!call.events.iter().any(|e| e.kind == "disconnected" || e.kind == "failed"), "{}: the call with {other} broke: {:#?}", p.name, call.events);
+        assert!(
+            !call
+                .events
+                .iter()
+                .any(|e| e.kind == "disconnected" || e.kind == "failed"),
+            "{}: the call with {other} broke: {:#?}",
+            p.name,
+            call.events
+        );
     }
     for p in [ann, bob, carol] {
         p.leave().await;

@@ -9,9 +9,9 @@
 
 use crate::{DeviceError, DeviceKind};
 use natter_media::{DeviceLost, I420Frame, camera_formats};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// What we ask for: 1280x720 at 30 frames per second.
@@ -70,7 +70,11 @@ pub struct CameraMode {
 
 impl std::fmt::Display for CameraMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}x{} at {} fps ({:?})", self.width, self.height, self.fps, self.format)
+        write!(
+            f,
+            "{}x{} at {} fps ({:?})",
+            self.width, self.height, self.fps, self.format
+        )
     }
 }
 
@@ -131,14 +135,25 @@ impl CameraCapture {
         std::thread::Builder::new()
             .name("camera".into())
             .spawn(move || capture_thread(camera, opened_tx, frames_tx, stop_for_thread))
-            .map_err(|e| DeviceError::Failed { kind: DeviceKind::Camera, device: name.clone(), detail: format!("cannot start the camera thread: {e}") })?;
-        let mode = opened_rx.recv_timeout(Duration::from_secs(10)).map_err(|_| DeviceError::Failed {
-            kind: DeviceKind::Camera,
-            device: name.clone(),
-            detail: "the camera did not start within 10 s".into(),
-        })??;
+            .map_err(|e| DeviceError::Failed {
+                kind: DeviceKind::Camera,
+                device: name.clone(),
+                detail: format!("cannot start the camera thread: {e}"),
+            })?;
+        let mode = opened_rx
+            .recv_timeout(Duration::from_secs(10))
+            .map_err(|_| DeviceError::Failed {
+                kind: DeviceKind::Camera,
+                device: name.clone(),
+                detail: "the camera did not start within 10 s".into(),
+            })??;
         tracing::info!(camera = %name, %mode, "camera open");
-        Ok(CameraCapture { frames, stop, name, mode })
+        Ok(CameraCapture {
+            frames,
+            stop,
+            name,
+            mode,
+        })
     }
 }
 
@@ -162,7 +177,9 @@ impl natter_media::VideoSource for CameraCapture {
                 Ok(Ok(frame)) => newest = Some(frame),
                 Ok(Err(why)) => return Err(DeviceLost(why)),
                 Err(TryRecvError::Empty) => return Ok(newest),
-                Err(TryRecvError::Disconnected) => return Err(DeviceLost(format!("{} stopped delivering pictures", self.name))),
+                Err(TryRecvError::Disconnected) => {
+                    return Err(DeviceLost(format!("{} stopped delivering pictures", self.name)));
+                }
             }
         }
     }
@@ -182,22 +199,45 @@ fn capture_thread(
 ) {
     use nokhwa::utils::{CameraIndex, RequestedFormat, RequestedFormatType};
     let fail = |detail: String| DeviceError::classify(DeviceKind::Camera, &found.name, &detail);
-    let index = found.id.parse::<u32>().map(CameraIndex::Index).unwrap_or_else(|_| CameraIndex::String(found.id.clone()));
+    let index = found
+        .id
+        .parse::<u32>()
+        .map(CameraIndex::Index)
+        .unwrap_or_else(|_| CameraIndex::String(found.id.clone()));
     let formats = [PixelFormat::Mjpeg, PixelFormat::Yuyv, PixelFormat::Nv12].map(PixelFormat::to_nokhwa);
     let setup = (|| {
-        let mut camera = nokhwa::Camera::new(index, RequestedFormat::with_formats(RequestedFormatType::None, &formats)).map_err(|e| fail(e.to_string()))?;
+        let mut camera = nokhwa::Camera::new(
+            index,
+            RequestedFormat::with_formats(RequestedFormatType::None, &formats),
+        )
+        .map_err(|e| fail(e.to_string()))?;
         let offered: Vec<CameraMode> = camera
             .compatible_camera_formats()
             .map_err(|e| fail(e.to_string()))?
             .into_iter()
             .filter_map(|f| {
                 let format = PixelFormat::from_nokhwa(f.format())?;
-                Some(CameraMode { width: f.resolution().width(), height: f.resolution().height(), fps: f.frame_rate(), format })
+                Some(CameraMode {
+                    width: f.resolution().width(),
+                    height: f.resolution().height(),
+                    fps: f.frame_rate(),
+                    format,
+                })
             })
             .collect();
-        let mode = choose_mode(&offered).ok_or_else(|| fail("it offers no picture format Natter can read (MJPEG, YUYV or NV12)".into()))?;
-        let exact = nokhwa::utils::CameraFormat::new(nokhwa::utils::Resolution::new(mode.width, mode.height), mode.format.to_nokhwa(), mode.fps);
-        camera.set_camera_requset(RequestedFormat::with_formats(RequestedFormatType::Exact(exact), &formats)).map_err(|e| fail(e.to_string()))?;
+        let mode = choose_mode(&offered)
+            .ok_or_else(|| fail("it offers no picture format Natter can read (MJPEG, YUYV or NV12)".into()))?;
+        let exact = nokhwa::utils::CameraFormat::new(
+            nokhwa::utils::Resolution::new(mode.width, mode.height),
+            mode.format.to_nokhwa(),
+            mode.fps,
+        );
+        camera
+            .set_camera_requset(RequestedFormat::with_formats(
+                RequestedFormatType::Exact(exact),
+                &formats,
+            ))
+            .map_err(|e| fail(e.to_string()))?;
         camera.open_stream().map_err(|e| fail(e.to_string()))?;
         Ok::<_, DeviceError>((camera, mode))
     })();
@@ -245,7 +285,12 @@ mod tests {
     use super::*;
 
     fn mode(width: u32, height: u32, fps: u32, format: PixelFormat) -> CameraMode {
-        CameraMode { width, height, fps, format }
+        CameraMode {
+            width,
+            height,
+            fps,
+            format,
+        }
     }
 
     #[test]
@@ -262,28 +307,45 @@ mod tests {
 
     #[test]
     fn a_smooth_smaller_picture_beats_a_jerky_720p() {
-        let offered = [mode(1280, 720, 10, PixelFormat::Yuyv), mode(640, 480, 30, PixelFormat::Yuyv), mode(320, 240, 30, PixelFormat::Yuyv)];
+        let offered = [
+            mode(1280, 720, 10, PixelFormat::Yuyv),
+            mode(640, 480, 30, PixelFormat::Yuyv),
+            mode(320, 240, 30, PixelFormat::Yuyv),
+        ];
         assert_eq!(choose_mode(&offered), Some(mode(640, 480, 30, PixelFormat::Yuyv)));
     }
 
     #[test]
     fn equal_modes_take_the_cheaper_conversion_and_the_rate_nearest_30() {
-        let offered = [mode(1280, 720, 30, PixelFormat::Mjpeg), mode(1280, 720, 30, PixelFormat::Yuyv)];
+        let offered = [
+            mode(1280, 720, 30, PixelFormat::Mjpeg),
+            mode(1280, 720, 30, PixelFormat::Yuyv),
+        ];
         assert_eq!(choose_mode(&offered).unwrap().format, PixelFormat::Yuyv);
-        let offered = [mode(1280, 720, 60, PixelFormat::Mjpeg), mode(1280, 720, 30, PixelFormat::Mjpeg)];
+        let offered = [
+            mode(1280, 720, 60, PixelFormat::Mjpeg),
+            mode(1280, 720, 30, PixelFormat::Mjpeg),
+        ];
         assert_eq!(choose_mode(&offered).unwrap().fps, 30);
     }
 
     #[test]
     fn a_4k_camera_is_opened_at_1080p_rather_than_4k() {
-        let offered = [mode(3840, 2160, 30, PixelFormat::Mjpeg), mode(1920, 1080, 30, PixelFormat::Mjpeg)];
+        let offered = [
+            mode(3840, 2160, 30, PixelFormat::Mjpeg),
+            mode(1920, 1080, 30, PixelFormat::Mjpeg),
+        ];
         assert_eq!(choose_mode(&offered).unwrap().width, 1920);
     }
 
     #[test]
     fn nothing_usable_is_none() {
         assert_eq!(choose_mode(&[]), None);
-        assert_eq!(choose_mode(&[mode(1279, 719, 30, PixelFormat::Yuyv)]), None, "odd sizes cannot be subsampled");
+        assert_eq!(
+            choose_mode(&[mode(1279, 719, 30, PixelFormat::Yuyv)]),
+            None,
+            "odd sizes cannot be subsampled"
+        );
     }
 
     #[test]

@@ -32,10 +32,16 @@ pub enum DeviceError {
     NoMatch { kind: DeviceKind, wanted: String },
     #[error("{device} is busy: another application is using it (close it, then pick the {kind} again)")]
     Busy { kind: DeviceKind, device: String },
-    #[error("permission to use {device} was denied (allow Natter in the system's privacy settings; on Linux, join the `video` or `audio` group)")]
+    #[error(
+        "permission to use {device} was denied (allow Natter in the system's privacy settings; on Linux, join the `video` or `audio` group)"
+    )]
     PermissionDenied { kind: DeviceKind, device: String },
     #[error("{device} cannot be used: {detail}")]
-    Failed { kind: DeviceKind, device: String, detail: String },
+    Failed {
+        kind: DeviceKind,
+        device: String,
+        detail: String,
+    },
 }
 
 impl DeviceError {
@@ -45,11 +51,19 @@ impl DeviceError {
         let device = device.to_string();
         if lower.contains("busy") || lower.contains("ebusy") || lower.contains("in use") {
             DeviceError::Busy { kind, device }
-        } else if lower.contains("permission denied") || lower.contains("access denied") || lower.contains("not permitted") || lower.contains("eacces") {
+        } else if lower.contains("permission denied")
+            || lower.contains("access denied")
+            || lower.contains("not permitted")
+            || lower.contains("eacces")
+        {
             DeviceError::PermissionDenied { kind, device }
         } else {
             // Platform messages end with a full stop; ours goes on after them.
-            DeviceError::Failed { kind, device, detail: detail.trim().trim_end_matches('.').to_string() }
+            DeviceError::Failed {
+                kind,
+                device,
+                detail: detail.trim().trim_end_matches('.').to_string(),
+            }
         }
     }
 
@@ -81,15 +95,32 @@ mod tests {
 
     #[test]
     fn platform_messages_are_sorted_into_what_the_user_can_do() {
-        let busy = DeviceError::classify(DeviceKind::Camera, "HD Webcam", "Could not open device 0: Device or resource busy (os error 16)");
+        let busy = DeviceError::classify(
+            DeviceKind::Camera,
+            "HD Webcam",
+            "Could not open device 0: Device or resource busy (os error 16)",
+        );
         assert_eq!(busy.reason(), "busy");
         assert!(busy.to_string().contains("another application is using it"), "{busy}");
         let denied = DeviceError::classify(DeviceKind::Camera, "HD Webcam", "Permission denied (os error 13)");
         assert_eq!(denied.reason(), "permission denied");
         let other = DeviceError::classify(DeviceKind::Microphone, "USB Mic", "format not supported");
         assert_eq!(other.to_string(), "USB Mic cannot be used: format not supported");
-        let sentence = DeviceError::classify(DeviceKind::Speaker, "Default Audio Device", "It may have been disconnected. ");
-        assert_eq!(sentence.to_string(), "Default Audio Device cannot be used: It may have been disconnected");
-        assert_eq!(DeviceError::NoneFound { kind: DeviceKind::Camera }.to_string(), "no camera found on this machine");
+        let sentence = DeviceError::classify(
+            DeviceKind::Speaker,
+            "Default Audio Device",
+            "It may have been disconnected. ",
+        );
+        assert_eq!(
+            sentence.to_string(),
+            "Default Audio Device cannot be used: It may have been disconnected"
+        );
+        assert_eq!(
+            DeviceError::NoneFound {
+                kind: DeviceKind::Camera
+            }
+            .to_string(),
+            "no camera found on this machine"
+        );
     }
 }

@@ -60,7 +60,11 @@ pub fn enumerate() -> Devices {
         Ok(cameras) => {
             devices.cameras = cameras
                 .into_iter()
-                .map(|c| Camera { id: c.index().to_string(), name: c.human_name(), description: c.description().to_string() })
+                .map(|c| Camera {
+                    id: c.index().to_string(),
+                    name: c.human_name(),
+                    description: c.description().to_string(),
+                })
                 .collect();
         }
         Err(e) => devices.problems.push(format!("cameras could not be listed: {e}")),
@@ -77,9 +81,19 @@ pub fn find_camera(wanted: &str) -> Result<Camera, DeviceError> {
     let wanted = wanted.to_lowercase();
     cameras
         .into_iter()
-        .map(|c| Camera { id: c.index().to_string(), name: c.human_name(), description: c.description().to_string() })
+        .map(|c| Camera {
+            id: c.index().to_string(),
+            name: c.human_name(),
+            description: c.description().to_string(),
+        })
         .find(|c| wanted == "default" || c.id.to_lowercase() == wanted || c.name.to_lowercase().contains(&wanted))
-        .ok_or_else(|| if wanted == "default" { DeviceError::NoneFound { kind } } else { DeviceError::NoMatch { kind, wanted } })
+        .ok_or_else(|| {
+            if wanted == "default" {
+                DeviceError::NoneFound { kind }
+            } else {
+                DeviceError::NoMatch { kind, wanted }
+            }
+        })
 }
 
 fn enumerate_audio(devices: &mut Devices) {
@@ -91,18 +105,42 @@ fn enumerate_audio(devices: &mut Devices) {
     let default_out = host.default_output_device().as_ref().and_then(id_of);
     let describe = |d: &cpal::Device, default: &Option<String>, input: bool| -> Option<AudioDevice> {
         let id = id_of(d)?;
-        let name = d.description().map(|desc| desc.name().to_string()).unwrap_or_else(|_| d.to_string());
-        let config = if input { d.default_input_config() } else { d.default_output_config() };
-        let default_format = config.ok().map(|c| format!("{} Hz, {} ch", c.sample_rate(), c.channels()));
-        Some(AudioDevice { default: default.as_deref() == Some(id.as_str()), id, name, default_format })
+        let name = d
+            .description()
+            .map(|desc| desc.name().to_string())
+            .unwrap_or_else(|_| d.to_string());
+        let config = if input {
+            d.default_input_config()
+        } else {
+            d.default_output_config()
+        };
+        let default_format = config
+            .ok()
+            .map(|c| format!("{} Hz, {} ch", c.sample_rate(), c.channels()));
+        Some(AudioDevice {
+            default: default.as_deref() == Some(id.as_str()),
+            id,
+            name,
+            default_format,
+        })
     };
     match host.input_devices() {
         // ALSA lists every plugin; one without a usable default format cannot be opened anyway.
-        Ok(list) => devices.microphones = list.filter_map(|d| describe(&d, &default_in, true)).filter(|d| d.default_format.is_some()).collect(),
+        Ok(list) => {
+            devices.microphones = list
+                .filter_map(|d| describe(&d, &default_in, true))
+                .filter(|d| d.default_format.is_some())
+                .collect()
+        }
         Err(e) => devices.problems.push(format!("microphones could not be listed: {e}")),
     }
     match host.output_devices() {
-        Ok(list) => devices.speakers = list.filter_map(|d| describe(&d, &default_out, false)).filter(|d| d.default_format.is_some()).collect(),
+        Ok(list) => {
+            devices.speakers = list
+                .filter_map(|d| describe(&d, &default_out, false))
+                .filter(|d| d.default_format.is_some())
+                .collect()
+        }
         Err(e) => devices.problems.push(format!("speakers could not be listed: {e}")),
     }
 }
@@ -119,16 +157,32 @@ impl Devices {
             out.push_str(&format!("  [{}] {}  ({})\n", c.id, c.name, c.description));
         }
         for (title, list, none) in [
-            ("Microphones", &self.microphones, "none found: calls send no audio from this machine (receive-only audio)"),
-            ("Speakers", &self.speakers, "none found: received audio cannot be played here"),
+            (
+                "Microphones",
+                &self.microphones,
+                "none found: calls send no audio from this machine (receive-only audio)",
+            ),
+            (
+                "Speakers",
+                &self.speakers,
+                "none found: received audio cannot be played here",
+            ),
         ] {
             out.push_str(&format!("{title} ({})\n", self.audio_host));
             if list.is_empty() {
                 out.push_str(&format!("  {none}\n"));
             }
             for d in list {
-                let format = d.default_format.as_deref().map(|f| format!("  {f}")).unwrap_or_default();
-                out.push_str(&format!("  {}{}{format}\n", d.name, if d.default { "  (default)" } else { "" }));
+                let format = d
+                    .default_format
+                    .as_deref()
+                    .map(|f| format!("  {f}"))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "  {}{}{format}\n",
+                    d.name,
+                    if d.default { "  (default)" } else { "" }
+                ));
             }
         }
         for problem in &self.problems {
@@ -144,18 +198,37 @@ mod tests {
 
     #[test]
     fn empty_lists_say_what_they_mean_for_a_call() {
-        let devices = Devices { audio_host: "ALSA".into(), problems: vec!["cameras could not be listed: no V4L2".into()], ..Default::default() };
+        let devices = Devices {
+            audio_host: "ALSA".into(),
+            problems: vec!["cameras could not be listed: no V4L2".into()],
+            ..Default::default()
+        };
         let text = devices.to_text();
-        assert!(text.contains("Cameras\n  none found: calls send no video from this machine (receive-only video)"), "{text}");
-        assert!(text.contains("Microphones (ALSA)\n  none found: calls send no audio"), "{text}");
+        assert!(
+            text.contains("Cameras\n  none found: calls send no video from this machine (receive-only video)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Microphones (ALSA)\n  none found: calls send no audio"),
+            "{text}"
+        );
         assert!(text.contains("note: cameras could not be listed: no V4L2"), "{text}");
     }
 
     #[test]
     fn devices_are_listed_with_their_default_marked() {
         let devices = Devices {
-            cameras: vec![Camera { id: "0".into(), name: "Integrated Camera".into(), description: "uvcvideo".into() }],
-            microphones: vec![AudioDevice { id: "alsa:default".into(), name: "Default".into(), default: true, default_format: Some("48000 Hz, 2 ch".into()) }],
+            cameras: vec![Camera {
+                id: "0".into(),
+                name: "Integrated Camera".into(),
+                description: "uvcvideo".into(),
+            }],
+            microphones: vec![AudioDevice {
+                id: "alsa:default".into(),
+                name: "Default".into(),
+                default: true,
+                default_format: Some("48000 Hz, 2 ch".into()),
+            }],
             audio_host: "ALSA".into(),
             ..Default::default()
         };

@@ -2,11 +2,11 @@
 //! call gets 48 kHz mono in 20 ms frames (channels averaged, linear resampling). The device's
 //! callback fills a bounded buffer; the capture thread takes one frame per 20 ms tick.
 
-use std::collections::VecDeque;
 use crate::stream::{self, LostFlag};
 use crate::{DeviceError, DeviceKind};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::VecDeque;
 use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,10 +45,20 @@ impl Microphone {
         let lost_for_device = lost.clone();
         let callbacks = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&callbacks);
-        let (name, device_rate, channels) = stream::open_on_own_thread("microphone", DeviceKind::Microphone, Arc::clone(&stop), move || {
-            build_stream(wanted.as_deref(), ring_for_device, lost_for_device, counter)
-        })?;
-        Ok(Microphone { ring, stop, lost, callbacks, last_callback: (0, Instant::now()), name, device_rate, channels })
+        let (name, device_rate, channels) =
+            stream::open_on_own_thread("microphone", DeviceKind::Microphone, Arc::clone(&stop), move || {
+                build_stream(wanted.as_deref(), ring_for_device, lost_for_device, counter)
+            })?;
+        Ok(Microphone {
+            ring,
+            stop,
+            lost,
+            callbacks,
+            last_callback: (0, Instant::now()),
+            name,
+            device_rate,
+            channels,
+        })
     }
 
     /// The next 20 ms (960 samples at 48 kHz), or `None` if the device has not delivered them yet.
@@ -75,7 +85,10 @@ impl natter_media::AudioSource for Microphone {
         if callbacks != self.last_callback.0 {
             self.last_callback = (callbacks, Instant::now());
         } else if self.last_callback.1.elapsed() > SILENT_DEVICE_IS_LOST_AFTER {
-            return Err(natter_media::DeviceLost(format!("{} stopped delivering sound", self.name)));
+            return Err(natter_media::DeviceLost(format!(
+                "{} stopped delivering sound",
+                self.name
+            )));
         }
         Ok(std::iter::from_fn(|| self.read_frame()).take(5).collect())
     }
@@ -87,13 +100,25 @@ impl Drop for Microphone {
     }
 }
 
-fn build_stream(wanted: Option<&str>, ring: Arc<Mutex<VecDeque<i16>>>, lost: LostFlag, callbacks: Arc<AtomicU64>) -> Result<stream::Opened, DeviceError> {
+fn build_stream(
+    wanted: Option<&str>,
+    ring: Arc<Mutex<VecDeque<i16>>>,
+    lost: LostFlag,
+    callbacks: Arc<AtomicU64>,
+) -> Result<stream::Opened, DeviceError> {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
     let host = cpal::default_host();
-    let device = stream::pick_device(wanted, host.default_input_device(), || host.input_devices().map(Iterator::collect), DeviceKind::Microphone)?;
+    let device = stream::pick_device(
+        wanted,
+        host.default_input_device(),
+        || host.input_devices().map(Iterator::collect),
+        DeviceKind::Microphone,
+    )?;
     let name = stream::device_name(&device);
     let fail = |detail: String| DeviceError::classify(DeviceKind::Microphone, &name, &detail);
-    let supported = device.default_input_config().map_err(|e| fail(format!("no usable input format: {e}")))?;
+    let supported = device
+        .default_input_config()
+        .map_err(|e| fail(format!("no usable input format: {e}")))?;
     let config = supported.config();
     let (rate, channels) = (config.sample_rate, config.channels);
     let mut resampler = Downmix::new(rate, MIX_RATE);
@@ -149,7 +174,11 @@ struct Downmix {
 
 impl Downmix {
     fn new(from: u32, to: u32) -> Self {
-        Self { step: f64::from(from.max(1)) / f64::from(to), next_out: 0.0, previous: 0 }
+        Self {
+            step: f64::from(from.max(1)) / f64::from(to),
+            next_out: 0.0,
+            previous: 0,
+        }
     }
 
     fn push(&mut self, sample: i16, out: &mut VecDeque<i16>) {

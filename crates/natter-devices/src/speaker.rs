@@ -3,9 +3,9 @@
 //! the mono signal copied to every channel). What the device wants that we have not produced yet
 //! is silence; what we produce faster than the device plays is trimmed to `MAX_BUFFERED`.
 
-use std::collections::VecDeque;
 use crate::stream::{self, LostFlag};
 use crate::{DeviceError, DeviceKind};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,8 +38,17 @@ impl Speaker {
         let lost = LostFlag::default();
         let lost_for_device = lost.clone();
         let (name, device_rate, channels) =
-            stream::open_on_own_thread("speaker", DeviceKind::Speaker, Arc::clone(&stop), move || build_stream(wanted.as_deref(), ring_for_device, lost_for_device))?;
-        Ok(Speaker { ring, stop, lost, name, device_rate, channels })
+            stream::open_on_own_thread("speaker", DeviceKind::Speaker, Arc::clone(&stop), move || {
+                build_stream(wanted.as_deref(), ring_for_device, lost_for_device)
+            })?;
+        Ok(Speaker {
+            ring,
+            stop,
+            lost,
+            name,
+            device_rate,
+            channels,
+        })
     }
 
     /// Queue 48 kHz mono samples for playback.
@@ -76,13 +85,24 @@ impl Drop for Speaker {
     }
 }
 
-fn build_stream(wanted: Option<&str>, ring: Arc<Mutex<VecDeque<i16>>>, lost: LostFlag) -> Result<stream::Opened, DeviceError> {
+fn build_stream(
+    wanted: Option<&str>,
+    ring: Arc<Mutex<VecDeque<i16>>>,
+    lost: LostFlag,
+) -> Result<stream::Opened, DeviceError> {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
     let host = cpal::default_host();
-    let device = stream::pick_device(wanted, host.default_output_device(), || host.output_devices().map(Iterator::collect), DeviceKind::Speaker)?;
+    let device = stream::pick_device(
+        wanted,
+        host.default_output_device(),
+        || host.output_devices().map(Iterator::collect),
+        DeviceKind::Speaker,
+    )?;
     let name = stream::device_name(&device);
     let fail = |detail: String| DeviceError::classify(DeviceKind::Speaker, &name, &detail);
-    let supported = device.default_output_config().map_err(|e| fail(format!("no usable output format: {e}")))?;
+    let supported = device
+        .default_output_config()
+        .map_err(|e| fail(format!("no usable output format: {e}")))?;
     let config = supported.config();
     let (rate, channels) = (config.sample_rate, config.channels);
     let mut resampler = Resampler::new(MIX_RATE, rate);
@@ -130,7 +150,12 @@ struct Resampler {
 
 impl Resampler {
     fn new(from: u32, to: u32) -> Self {
-        Self { step: f64::from(from) / f64::from(to.max(1)), position: 0.0, previous: 0, current: 0 }
+        Self {
+            step: f64::from(from) / f64::from(to.max(1)),
+            position: 0.0,
+            previous: 0,
+            current: 0,
+        }
     }
 
     /// The next output sample, reading input from `ring` as needed (silence when it is empty).

@@ -39,7 +39,11 @@ pub(crate) fn open_on_own_thread(
             }
             drop(stream);
         })
-        .map_err(|e| DeviceError::Failed { kind, device: kind.to_string(), detail: format!("cannot start the {thread} thread: {e}") })?;
+        .map_err(|e| DeviceError::Failed {
+            kind,
+            device: kind.to_string(),
+            detail: format!("cannot start the {thread} thread: {e}"),
+        })?;
     rx.recv_timeout(OPEN_LIMIT).map_err(|_| DeviceError::Failed {
         kind,
         device: kind.to_string(),
@@ -49,7 +53,9 @@ pub(crate) fn open_on_own_thread(
 
 /// `wanted` with "default" meaning the system default (`None`), lower-cased for matching.
 pub(crate) fn wanted_name(wanted: Option<&str>) -> Option<String> {
-    wanted.filter(|w| !w.eq_ignore_ascii_case("default")).map(str::to_lowercase)
+    wanted
+        .filter(|w| !w.eq_ignore_ascii_case("default"))
+        .map(str::to_lowercase)
 }
 
 /// The device whose id or name contains `wanted`, or `default` when `wanted` is `None`. The
@@ -71,17 +77,27 @@ pub(crate) fn pick_device(
         None => default.ok_or(DeviceError::NoneFound { kind }),
         Some(wanted) if default.as_ref().is_some_and(|d| matches(d, wanted)) => Ok(default.expect("checked")),
         Some(wanted) => list()
-            .map_err(|e| DeviceError::Failed { kind, device: format!("the {kind} list"), detail: e.to_string() })?
+            .map_err(|e| DeviceError::Failed {
+                kind,
+                device: format!("the {kind} list"),
+                detail: e.to_string(),
+            })?
             .into_iter()
             .find(|d| matches(d, wanted))
-            .ok_or_else(|| DeviceError::NoMatch { kind, wanted: wanted.to_string() }),
+            .ok_or_else(|| DeviceError::NoMatch {
+                kind,
+                wanted: wanted.to_string(),
+            }),
     }
 }
 
 /// The name a picker shows for `device`.
 pub(crate) fn device_name(device: &cpal::Device) -> String {
     use cpal::traits::DeviceTrait;
-    device.description().map(|d| d.name().to_string()).unwrap_or_else(|_| device.to_string())
+    device
+        .description()
+        .map(|d| d.name().to_string())
+        .unwrap_or_else(|_| device.to_string())
 }
 
 /// Where a stream's error callback leaves the news that its device is gone.
@@ -96,7 +112,10 @@ impl LostFlag {
         match error.kind() {
             ErrorKind::DeviceNotAvailable | ErrorKind::HostUnavailable | ErrorKind::StreamInvalidated => {
                 tracing::warn!(device, "audio device lost: {error}");
-                self.0.lock().unwrap().get_or_insert_with(|| format!("{device} stopped working ({error})"));
+                self.0
+                    .lock()
+                    .unwrap()
+                    .get_or_insert_with(|| format!("{device} stopped working ({error})"));
             }
             _ => tracing::debug!(device, "audio stream: {error}"),
         }

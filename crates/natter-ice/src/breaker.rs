@@ -29,7 +29,10 @@ impl Default for BreakerTiming {
     /// 5 s then doubling to 60 s: the health monitor's own backoff (`monitor`), so a server the
     /// prober retries and a server a call retries come back on the same rhythm.
     fn default() -> Self {
-        Self { first_cooldown: Duration::from_secs(5), max_cooldown: Duration::from_secs(60) }
+        Self {
+            first_cooldown: Duration::from_secs(5),
+            max_cooldown: Duration::from_secs(60),
+        }
     }
 }
 
@@ -37,9 +40,14 @@ impl Default for BreakerTiming {
 pub enum BreakerState {
     Closed,
     /// Demoted until `until`; `cause` is the failure, in plain words.
-    Open { until: Instant, cause: String },
+    Open {
+        until: Instant,
+        cause: String,
+    },
     /// Cool-down over: offered again, waiting for a result.
-    HalfOpen { cause: String },
+    HalfOpen {
+        cause: String,
+    },
 }
 
 /// A change worth telling the user (and the event timeline) about.
@@ -77,26 +85,41 @@ pub struct ServerBreakers {
 
 impl ServerBreakers {
     pub fn new(timing: BreakerTiming) -> Self {
-        Self { timing, breakers: HashMap::new() }
+        Self {
+            timing,
+            breakers: HashMap::new(),
+        }
     }
 
     /// `url` failed (a probe, or a connection that relied on it). Returns `Demoted` only when
     /// this failure is news: a second connection reporting the same dead server changes nothing.
     pub fn on_failure(&mut self, url: &str, cause: &str, now: Instant) -> Option<BreakerEvent> {
         let timing = self.timing;
-        let breaker = self.breakers.entry(url.to_string()).or_insert(Breaker { state: BreakerState::Closed, cooldown: timing.first_cooldown });
+        let breaker = self.breakers.entry(url.to_string()).or_insert(Breaker {
+            state: BreakerState::Closed,
+            cooldown: timing.first_cooldown,
+        });
         breaker.refresh(now);
         match &breaker.state {
             BreakerState::Open { .. } => None,
             BreakerState::Closed => {
                 breaker.cooldown = timing.first_cooldown;
-                breaker.state = BreakerState::Open { until: now + breaker.cooldown, cause: cause.to_string() };
-                Some(BreakerEvent::Demoted { url: url.to_string(), cause: cause.to_string() })
+                breaker.state = BreakerState::Open {
+                    until: now + breaker.cooldown,
+                    cause: cause.to_string(),
+                };
+                Some(BreakerEvent::Demoted {
+                    url: url.to_string(),
+                    cause: cause.to_string(),
+                })
             }
             BreakerState::HalfOpen { .. } => {
                 // The retry failed too: stay demoted, and wait longer before the next one.
                 breaker.cooldown = (breaker.cooldown * 2).min(timing.max_cooldown);
-                breaker.state = BreakerState::Open { until: now + breaker.cooldown, cause: cause.to_string() };
+                breaker.state = BreakerState::Open {
+                    until: now + breaker.cooldown,
+                    cause: cause.to_string(),
+                };
                 None
             }
         }
@@ -113,7 +136,9 @@ impl ServerBreakers {
 
     /// The state of `url` at `now` (an expired cool-down reads as half-open).
     pub fn state(&mut self, url: &str, now: Instant) -> BreakerState {
-        let Some(breaker) = self.breakers.get_mut(url) else { return BreakerState::Closed };
+        let Some(breaker) = self.breakers.get_mut(url) else {
+            return BreakerState::Closed;
+        };
         breaker.refresh(now);
         breaker.state.clone()
     }
@@ -169,8 +194,18 @@ mod tests {
     fn opens_once_when_six_connections_report_the_same_dead_server() {
         let t0 = Instant::now();
         let mut breakers = ServerBreakers::new(BreakerTiming::default());
-        let events: Vec<_> = (0..6).filter_map(|peer| breakers.on_failure(A, "relay stopped answering", t0 + peer * 10 * Duration::from_millis(1))).collect();
-        assert_eq!(events, vec![BreakerEvent::Demoted { url: A.into(), cause: "relay stopped answering".into() }]);
+        let events: Vec<_> = (0..6)
+            .filter_map(|peer| {
+                breakers.on_failure(A, "relay stopped answering", t0 + peer * 10 * Duration::from_millis(1))
+            })
+            .collect();
+        assert_eq!(
+            events,
+            vec![BreakerEvent::Demoted {
+                url: A.into(),
+                cause: "relay stopped answering".into()
+            }]
+        );
         // Every connection restarting now gets the same, filtered set.
         for peer in 0..6 {
             let (filtered, left_out) = breakers.filter(&config(), t0 + S + peer * 100 * Duration::from_millis(1));
@@ -185,7 +220,12 @@ mod tests {
         let mut breakers = ServerBreakers::new(BreakerTiming::default());
         breakers.on_failure(A, "timeout", t0);
         assert!(!breakers.usable(A, t0 + 4 * S));
-        assert_eq!(breakers.state(A, t0 + 5 * S), BreakerState::HalfOpen { cause: "timeout".into() });
+        assert_eq!(
+            breakers.state(A, t0 + 5 * S),
+            BreakerState::HalfOpen {
+                cause: "timeout".into()
+            }
+        );
         assert!(breakers.usable(A, t0 + 5 * S));
         assert_eq!(breakers.on_success(A), Some(BreakerEvent::Restored { url: A.into() }));
         assert_eq!(breakers.state(A, t0 + 5 * S), BreakerState::Closed);
@@ -206,7 +246,11 @@ mod tests {
                 now += S;
             }
             cooldowns.push((now - opened).as_secs());
-            assert_eq!(breakers.on_failure(A, "timeout", now), None, "already demoted: not news");
+            assert_eq!(
+                breakers.on_failure(A, "timeout", now),
+                None,
+                "already demoted: not news"
+            );
         }
         assert_eq!(cooldowns, vec![5, 10, 20, 40, 60, 60]);
     }

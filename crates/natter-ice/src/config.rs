@@ -36,7 +36,11 @@ impl IceServer {
             CredentialKind::Password => Some((self.username.clone()?, credential.clone())),
             CredentialKind::SharedSecret => {
                 let user = self.username.clone().unwrap_or_default();
-                Some(crate::rest::credentials(credential, &user, now_unix + REST_CREDENTIAL_TTL_SECS))
+                Some(crate::rest::credentials(
+                    credential,
+                    &user,
+                    now_unix + REST_CREDENTIAL_TTL_SECS,
+                ))
             }
         }
     }
@@ -89,7 +93,11 @@ impl IceConfig {
         let transport_policy = match raw.ice_transport_policy.as_deref() {
             None | Some("all") => TransportPolicy::All,
             Some("relay") => TransportPolicy::Relay,
-            Some(other) => return Err(IceError::Json(format!("iceTransportPolicy must be \"all\" or \"relay\", not {other:?}"))),
+            Some(other) => {
+                return Err(IceError::Json(format!(
+                    "iceTransportPolicy must be \"all\" or \"relay\", not {other:?}"
+                )));
+            }
         };
         let mut ice_servers = Vec::new();
         for (index, server) in raw.ice_servers.into_iter().enumerate() {
@@ -116,11 +124,21 @@ impl IceConfig {
             if let Some(turn) = urls.iter().find(|u| u.is_turn())
                 && ((needs_username && username.is_none()) || credential.is_none())
             {
-                return Err(IceError::MissingCredentials { url: turn.original.clone() });
+                return Err(IceError::MissingCredentials {
+                    url: turn.original.clone(),
+                });
             }
-            ice_servers.push(IceServer { urls, username, credential, credential_kind });
+            ice_servers.push(IceServer {
+                urls,
+                username,
+                credential,
+                credential_kind,
+            });
         }
-        Ok(IceConfig { ice_servers, transport_policy })
+        Ok(IceConfig {
+            ice_servers,
+            transport_policy,
+        })
     }
 
     /// What to probe: every URL over the transport an ICE agent would use for it (as browsers
@@ -141,7 +159,11 @@ impl IceConfig {
                 (_, None) => &[ProbeTransport::Udp],
             };
             for &transport in transports {
-                specs.push(ProbeSpec { url: url.clone(), transport, credentials: credentials.clone() });
+                specs.push(ProbeSpec {
+                    url: url.clone(),
+                    transport,
+                    credentials: credentials.clone(),
+                });
             }
         }
         specs
@@ -172,7 +194,10 @@ mod tests {
     #[test]
     fn turn_without_credentials_is_rejected() {
         let err = IceConfig::from_json(r#"{"iceServers":[{"urls":"turn:h"}]}"#).unwrap_err();
-        assert_eq!(err.to_string(), "turn:h: turn: and turns: URLs need a username and credential");
+        assert_eq!(
+            err.to_string(),
+            "turn:h: turn: and turns: URLs need a username and credential"
+        );
     }
 
     #[test]
@@ -185,7 +210,9 @@ mod tests {
         assert_eq!(user, format!("{}:alice", 1_000 + REST_CREDENTIAL_TTL_SECS));
         assert_ne!(pass.expose(), "s3cret");
         assert!(!format!("{cfg:?}").contains("s3cret"));
-        let err = IceConfig::from_json(r#"{"iceServers":[{"urls":"turn:h","credential":"x","credentialType":"oauth"}]}"#).unwrap_err();
+        let err =
+            IceConfig::from_json(r#"{"iceServers":[{"urls":"turn:h","credential":"x","credentialType":"oauth"}]}"#)
+                .unwrap_err();
         assert!(err.to_string().contains("credentialType"), "{err}");
     }
 
@@ -195,7 +222,11 @@ mod tests {
             r#"{"iceServers":[{"urls":["stun:a","turn:b?transport=tcp","turns:c"],"username":"u","credential":"p"}]}"#,
         )
         .unwrap();
-        let specs: Vec<String> = cfg.probe_specs(0).iter().map(|s| format!("{} {}", s.url, s.transport)).collect();
+        let specs: Vec<String> = cfg
+            .probe_specs(0)
+            .iter()
+            .map(|s| format!("{} {}", s.url, s.transport))
+            .collect();
         assert_eq!(specs, ["stun:a UDP", "turn:b?transport=tcp TCP", "turns:c TLS"]);
         assert!(cfg.probe_specs(0)[0].credentials.is_none(), "STUN needs no credentials");
         assert_eq!(cfg.probe_specs(0)[1].credentials.as_ref().unwrap().username, "u");

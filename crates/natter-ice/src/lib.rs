@@ -6,14 +6,14 @@
 //!
 //! No I/O lives here: sockets and timers belong to the callers.
 
-mod config;
-mod secret;
-mod url;
 pub mod breaker;
+mod config;
 pub mod monitor;
 pub mod probe;
 pub mod rest;
 pub mod sdp;
+mod secret;
+mod url;
 pub use rest::credentials as rest_credentials;
 
 pub use config::{CredentialKind, IceConfig, IceServer, REST_CREDENTIAL_TTL_SECS, TransportPolicy};

@@ -16,7 +16,11 @@ pub struct MonitorTiming {
 
 impl Default for MonitorTiming {
     fn default() -> Self {
-        Self { healthy_interval: Duration::from_secs(15), first_backoff: Duration::from_secs(5), max_backoff: Duration::from_secs(60) }
+        Self {
+            healthy_interval: Duration::from_secs(15),
+            first_backoff: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(60),
+        }
     }
 }
 
@@ -50,7 +54,15 @@ pub struct Monitor {
 impl Monitor {
     /// Everything is due at `now`.
     pub fn new(specs: Vec<ProbeSpec>, timing: MonitorTiming, now: Instant) -> Monitor {
-        let entries = specs.into_iter().map(|spec| Entry { spec, status: None, failures: 0, next_probe: Some(now) }).collect();
+        let entries = specs
+            .into_iter()
+            .map(|spec| Entry {
+                spec,
+                status: None,
+                failures: 0,
+                next_probe: Some(now),
+            })
+            .collect();
         Monitor { timing, entries }
     }
 
@@ -84,7 +96,13 @@ impl Monitor {
     }
 
     /// Record a result; returns the transition if the status changed.
-    pub fn on_result(&mut self, index: usize, result: &ProbeResult, now: Instant, wall: SystemTime) -> Option<HealthTransition> {
+    pub fn on_result(
+        &mut self,
+        index: usize,
+        result: &ProbeResult,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Option<HealthTransition> {
         let timing = self.timing;
         let entry = &mut self.entries[index];
         if result.status.is_ok() {
@@ -92,7 +110,10 @@ impl Monitor {
             entry.next_probe = Some(now + timing.healthy_interval);
         } else {
             entry.failures += 1;
-            let backoff = timing.first_backoff.saturating_mul(2u32.saturating_pow(entry.failures - 1)).min(timing.max_backoff);
+            let backoff = timing
+                .first_backoff
+                .saturating_mul(2u32.saturating_pow(entry.failures - 1))
+                .min(timing.max_backoff);
             entry.next_probe = Some(now + backoff);
         }
         let from = entry.status.replace(result.status);
@@ -102,12 +123,24 @@ impl Monitor {
         let at_unix = wall.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let status_words = result.status.as_str().replace('_', " ");
         let verb = if from.is_none() { "is" } else { "became" };
-        let mut message = format!("{} {} {verb} {status_words} at {} UTC", entry.spec.url, entry.spec.transport, clock(at_unix));
+        let mut message = format!(
+            "{} {} {verb} {status_words} at {} UTC",
+            entry.spec.url,
+            entry.spec.transport,
+            clock(at_unix)
+        );
         if let Some(error) = &result.error {
             message.push_str(": ");
             message.push_str(error);
         }
-        Some(HealthTransition { url: entry.spec.url.original.clone(), transport: entry.spec.transport, from, to: result.status, at_unix, message })
+        Some(HealthTransition {
+            url: entry.spec.url.original.clone(),
+            transport: entry.spec.transport,
+            from,
+            to: result.status,
+            at_unix,
+            message,
+        })
     }
 }
 
@@ -123,11 +156,23 @@ mod tests {
     use crate::IceUrl;
 
     fn spec() -> ProbeSpec {
-        ProbeSpec { url: IceUrl::parse("turn:a.example:3478").unwrap(), transport: ProbeTransport::Udp, credentials: None }
+        ProbeSpec {
+            url: IceUrl::parse("turn:a.example:3478").unwrap(),
+            transport: ProbeTransport::Udp,
+            credentials: None,
+        }
     }
 
     fn result(status: ProbeStatus, error: Option<&str>) -> ProbeResult {
-        ProbeResult { status, rtt_ms: None, mapped_address: None, relayed_address: None, error: error.map(str::to_owned), attempts: 4, elapsed_ms: 0.0 }
+        ProbeResult {
+            status,
+            rtt_ms: None,
+            mapped_address: None,
+            relayed_address: None,
+            error: error.map(str::to_owned),
+            attempts: 4,
+            elapsed_ms: 0.0,
+        }
     }
 
     const S: Duration = Duration::from_secs(1);
@@ -144,18 +189,30 @@ mod tests {
         assert_eq!(m.poll_timeout(), Some(t0 + 15 * S));
         assert!(m.due(t0 + 14 * S).is_empty());
         assert_eq!(m.due(t0 + 15 * S), vec![0]);
-        assert_eq!(m.on_result(0, &result(ProbeStatus::Ok, None), t0 + 15 * S, wall), None, "no change, no event");
+        assert_eq!(
+            m.on_result(0, &result(ProbeStatus::Ok, None), t0 + 15 * S, wall),
+            None,
+            "no change, no event"
+        );
 
         // Failures: 5 s, 10 s, 20 s, 40 s, then capped at 60 s.
         let mut now = t0 + 30 * S;
         let mut gaps = Vec::new();
         for i in 0..6 {
             m.due(now);
-            let event = m.on_result(0, &result(ProbeStatus::Timeout, Some("no answer to 4 requests in 2.4 s")), now, wall);
+            let event = m.on_result(
+                0,
+                &result(ProbeStatus::Timeout, Some("no answer to 4 requests in 2.4 s")),
+                now,
+                wall,
+            );
             if i == 0 {
                 let event = event.unwrap();
                 assert_eq!(event.from, Some(ProbeStatus::Ok));
-                assert_eq!(event.message, "turn:a.example:3478 UDP became timeout at 12:03:41 UTC: no answer to 4 requests in 2.4 s");
+                assert_eq!(
+                    event.message,
+                    "turn:a.example:3478 UDP became timeout at 12:03:41 UTC: no answer to 4 requests in 2.4 s"
+                );
             } else {
                 assert!(event.is_none());
             }

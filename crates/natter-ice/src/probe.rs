@@ -171,7 +171,11 @@ pub struct ProbeTiming {
 impl Default for ProbeTiming {
     /// 4 tries at 0, 200, 600, 1400 ms; timeout at 2.4 s.
     fn default() -> Self {
-        Self { initial_rto: Duration::from_millis(200), max_attempts: 4, give_up_after: Duration::from_millis(2400) }
+        Self {
+            initial_rto: Duration::from_millis(200),
+            max_attempts: 4,
+            give_up_after: Duration::from_millis(2400),
+        }
     }
 }
 
@@ -181,7 +185,10 @@ enum Phase {
     /// First Allocate, without credentials, to learn realm and nonce.
     AllocateChallenge,
     /// Allocate with credentials.
-    AllocateAuthenticated { realm: String, nonce: String },
+    AllocateAuthenticated {
+        realm: String,
+        nonce: String,
+    },
     Done,
 }
 
@@ -265,7 +272,11 @@ impl Probe {
             return;
         }
         if now >= self.started + self.timing.give_up_after {
-            let what = if self.attempts == 1 { "1 request".to_string() } else { format!("{} requests", self.attempts) };
+            let what = if self.attempts == 1 {
+                "1 request".to_string()
+            } else {
+                format!("{} requests", self.attempts)
+            };
             let message = format!(
                 "no answer to {what} in {:.1} s: the server is down, or {} traffic to it is blocked",
                 self.timing.give_up_after.as_secs_f64(),
@@ -292,11 +303,20 @@ impl Probe {
         let (status, message) = match failure {
             TransportFailure::Refused => (
                 ProbeStatus::Unreachable,
-                format!("connection refused: nothing listens on {}:{} over {}", self.spec.url.host, self.spec.url.port, self.spec.transport),
+                format!(
+                    "connection refused: nothing listens on {}:{} over {}",
+                    self.spec.url.host, self.spec.url.port, self.spec.transport
+                ),
             ),
-            TransportFailure::Unreachable(why) => (ProbeStatus::Unreachable, format!("cannot reach {}: {why}", self.spec.url.host)),
+            TransportFailure::Unreachable(why) => (
+                ProbeStatus::Unreachable,
+                format!("cannot reach {}: {why}", self.spec.url.host),
+            ),
             TransportFailure::Tls(why) => (ProbeStatus::TlsFailed, format!("TLS handshake failed: {why}")),
-            TransportFailure::Closed => (ProbeStatus::ProtocolError, "the server closed the connection without answering".to_string()),
+            TransportFailure::Closed => (
+                ProbeStatus::ProtocolError,
+                "the server closed the connection without answering".to_string(),
+            ),
         };
         self.finish(status, Some(message), None, now);
     }
@@ -310,7 +330,10 @@ impl Probe {
         if msg.unmarshal_binary(data).is_err() {
             self.finish(
                 ProbeStatus::ProtocolError,
-                Some(format!("the reply ({} bytes) is not STUN: this is not a STUN/TURN server", data.len())),
+                Some(format!(
+                    "the reply ({} bytes) is not STUN: this is not a STUN/TURN server",
+                    data.len()
+                )),
                 None,
                 now,
             );
@@ -324,7 +347,10 @@ impl Probe {
         match (&self.phase, class) {
             (Phase::Binding, c) if c == CLASS_SUCCESS_RESPONSE => {
                 let mut mapped = XorMappedAddress::default();
-                let mapped = mapped.get_from(&msg).ok().map(|_| SocketAddr::new(mapped.ip, mapped.port));
+                let mapped = mapped
+                    .get_from(&msg)
+                    .ok()
+                    .map(|_| SocketAddr::new(mapped.ip, mapped.port));
                 self.finish_ok(rtt, mapped, None, now);
             }
             (Phase::AllocateChallenge, c) if c == CLASS_SUCCESS_RESPONSE => {
@@ -341,7 +367,12 @@ impl Probe {
             (phase, c) if c == CLASS_ERROR_RESPONSE => {
                 let mut error = ErrorCodeAttribute::default();
                 if error.get_from(&msg).is_err() {
-                    self.finish(ProbeStatus::ProtocolError, Some("error response without an error code".into()), Some(rtt), now);
+                    self.finish(
+                        ProbeStatus::ProtocolError,
+                        Some("error response without an error code".into()),
+                        Some(rtt),
+                        now,
+                    );
                     return;
                 }
                 let code = error.code.0;
@@ -355,23 +386,42 @@ impl Probe {
                                 self.phase = Phase::AllocateAuthenticated { realm, nonce };
                                 self.start_transaction(now);
                             }
-                            _ => self.finish(ProbeStatus::ProtocolError, Some("401 challenge without REALM and NONCE".into()), Some(rtt), now),
+                            _ => self.finish(
+                                ProbeStatus::ProtocolError,
+                                Some("401 challenge without REALM and NONCE".into()),
+                                Some(rtt),
+                                now,
+                            ),
                         }
                     }
-                    (Phase::AllocateAuthenticated { realm, .. }, 438) if self.stale_nonce_retries < MAX_STALE_NONCE_RETRIES => {
+                    (Phase::AllocateAuthenticated { realm, .. }, 438)
+                        if self.stale_nonce_retries < MAX_STALE_NONCE_RETRIES =>
+                    {
                         // Stale nonce: retry with the new one (never shown to the user).
                         self.stale_nonce_retries += 1;
                         let realm = realm.clone();
                         match Nonce::get_from_as(&msg, rtc_stun::attributes::ATTR_NONCE) {
                             Ok(nonce) => {
-                                self.phase = Phase::AllocateAuthenticated { realm, nonce: nonce.text };
+                                self.phase = Phase::AllocateAuthenticated {
+                                    realm,
+                                    nonce: nonce.text,
+                                };
                                 self.start_transaction(now);
                             }
-                            Err(_) => self.finish(ProbeStatus::ProtocolError, Some("438 stale nonce without a new NONCE".into()), Some(rtt), now),
+                            Err(_) => self.finish(
+                                ProbeStatus::ProtocolError,
+                                Some("438 stale nonce without a new NONCE".into()),
+                                Some(rtt),
+                                now,
+                            ),
                         }
                     }
                     (_, code) => {
-                        let (status, words) = explain(code, &reason, self.spec.credentials.as_ref().map(|c| c.username.as_str()));
+                        let (status, words) = explain(
+                            code,
+                            &reason,
+                            self.spec.credentials.as_ref().map(|c| c.username.as_str()),
+                        );
                         self.finish(status, Some(words), Some(rtt), now);
                     }
                 }
@@ -392,12 +442,19 @@ impl Probe {
             Phase::AllocateChallenge => build(&[
                 Box::new(transaction),
                 Box::new(MessageType::new(METHOD_ALLOCATE, CLASS_REQUEST)),
-                Box::new(RequestedTransport { protocol: rtc_turn::proto::PROTO_UDP }),
+                Box::new(RequestedTransport {
+                    protocol: rtc_turn::proto::PROTO_UDP,
+                }),
                 Box::new(FINGERPRINT),
             ]),
             Phase::AllocateAuthenticated { realm, nonce } => {
                 let Some(credentials) = self.spec.credentials.clone() else {
-                    self.finish(ProbeStatus::AuthFailed, Some("the server asks for credentials and none are configured".into()), None, now);
+                    self.finish(
+                        ProbeStatus::AuthFailed,
+                        Some("the server asks for credentials and none are configured".into()),
+                        None,
+                        now,
+                    );
                     return;
                 };
                 let integrity = match MessageIntegrity::new_long_term_integrity_with_provider(
@@ -408,14 +465,21 @@ impl Probe {
                 ) {
                     Ok(i) => i,
                     Err(e) => {
-                        self.finish(ProbeStatus::ProtocolError, Some(format!("cannot sign the request: {e}")), None, now);
+                        self.finish(
+                            ProbeStatus::ProtocolError,
+                            Some(format!("cannot sign the request: {e}")),
+                            None,
+                            now,
+                        );
                         return;
                     }
                 };
                 build(&[
                     Box::new(transaction),
                     Box::new(MessageType::new(METHOD_ALLOCATE, CLASS_REQUEST)),
-                    Box::new(RequestedTransport { protocol: rtc_turn::proto::PROTO_UDP }),
+                    Box::new(RequestedTransport {
+                        protocol: rtc_turn::proto::PROTO_UDP,
+                    }),
                     Box::new(Username::new(rtc_stun::attributes::ATTR_USERNAME, credentials.username)),
                     Box::new(Realm::new(rtc_stun::attributes::ATTR_REALM, realm.clone())),
                     Box::new(Nonce::new(rtc_stun::attributes::ATTR_NONCE, nonce.clone())),
@@ -432,7 +496,12 @@ impl Probe {
                 self.sent_in_transaction = 0;
                 self.send_current(now);
             }
-            Err(e) => self.finish(ProbeStatus::ProtocolError, Some(format!("cannot build the request: {e}")), None, now),
+            Err(e) => self.finish(
+                ProbeStatus::ProtocolError,
+                Some(format!("cannot build the request: {e}")),
+                None,
+                now,
+            ),
         }
     }
 
@@ -451,7 +520,9 @@ impl Probe {
 
     /// Refresh with lifetime 0 releases the allocation we just proved we can get.
     fn queue_release(&mut self, realm: &str, nonce: &str) {
-        let Some(credentials) = self.spec.credentials.clone() else { return };
+        let Some(credentials) = self.spec.credentials.clone() else {
+            return;
+        };
         let Ok(integrity) = MessageIntegrity::new_long_term_integrity_with_provider(
             credentials.username.clone(),
             realm.to_string(),
@@ -505,9 +576,15 @@ fn build(setters: &[Box<dyn Setter + '_>]) -> Result<Vec<u8>, String> {
 
 fn addresses(msg: &Message) -> (Option<SocketAddr>, Option<SocketAddr>) {
     let mut mapped = XorMappedAddress::default();
-    let mapped = mapped.get_from(msg).ok().map(|_| SocketAddr::new(mapped.ip, mapped.port));
+    let mapped = mapped
+        .get_from(msg)
+        .ok()
+        .map(|_| SocketAddr::new(mapped.ip, mapped.port));
     let mut relayed = RelayedAddress::default();
-    let relayed = relayed.get_from(msg).ok().map(|_| SocketAddr::new(relayed.ip, relayed.port));
+    let relayed = relayed
+        .get_from(msg)
+        .ok()
+        .map(|_| SocketAddr::new(relayed.ip, relayed.port));
     (mapped, relayed)
 }
 
@@ -515,13 +592,34 @@ fn addresses(msg: &Message) -> (Option<SocketAddr>, Option<SocketAddr>) {
 fn explain(code: u16, reason: &str, username: Option<&str>) -> (ProbeStatus, String) {
     let user = username.map(|u| format!(" for user {u:?}")).unwrap_or_default();
     match code {
-        401 => (ProbeStatus::AuthFailed, format!("401 Unauthorized: wrong username/password{user}, or an expired time-limited credential")),
-        403 => (ProbeStatus::Forbidden, format!("403 Forbidden: the server's policy refuses this request ({reason})")),
-        437 => (ProbeStatus::AllocationMismatch, "437 Allocation Mismatch: an allocation already exists from this address; retry from another port".into()),
-        441 => (ProbeStatus::WrongCredentials, format!("441 Wrong Credentials{user}: they do not match the allocation")),
-        442 => (ProbeStatus::UnsupportedTransport, "442 Unsupported Transport Protocol: the server is misconfigured for UDP relaying".into()),
-        486 => (ProbeStatus::Quota, format!("486 Allocation Quota Reached{user}: too many allocations at once; wait a minute")),
-        508 => (ProbeStatus::Capacity, "508 Insufficient Capacity: the server is full; try the next server".into()),
+        401 => (
+            ProbeStatus::AuthFailed,
+            format!("401 Unauthorized: wrong username/password{user}, or an expired time-limited credential"),
+        ),
+        403 => (
+            ProbeStatus::Forbidden,
+            format!("403 Forbidden: the server's policy refuses this request ({reason})"),
+        ),
+        437 => (
+            ProbeStatus::AllocationMismatch,
+            "437 Allocation Mismatch: an allocation already exists from this address; retry from another port".into(),
+        ),
+        441 => (
+            ProbeStatus::WrongCredentials,
+            format!("441 Wrong Credentials{user}: they do not match the allocation"),
+        ),
+        442 => (
+            ProbeStatus::UnsupportedTransport,
+            "442 Unsupported Transport Protocol: the server is misconfigured for UDP relaying".into(),
+        ),
+        486 => (
+            ProbeStatus::Quota,
+            format!("486 Allocation Quota Reached{user}: too many allocations at once; wait a minute"),
+        ),
+        508 => (
+            ProbeStatus::Capacity,
+            "508 Insufficient Capacity: the server is full; try the next server".into(),
+        ),
         _ => (ProbeStatus::ServerError, format!("error {code} {reason}")),
     }
 }
@@ -537,8 +635,15 @@ mod tests {
 
     fn spec(url: &str, transport: ProbeTransport) -> ProbeSpec {
         let url = IceUrl::parse(url).unwrap();
-        let credentials = url.is_turn().then(|| TurnCredentials { username: "alice".into(), password: Secret::new("pw") });
-        ProbeSpec { url, transport, credentials }
+        let credentials = url.is_turn().then(|| TurnCredentials {
+            username: "alice".into(),
+            password: Secret::new("pw"),
+        });
+        ProbeSpec {
+            url,
+            transport,
+            credentials,
+        }
     }
 
     fn request_of(bytes: &[u8]) -> Message {
@@ -547,15 +652,24 @@ mod tests {
         m
     }
 
-    fn reply(to: &Message, method: rtc_stun::message::Method, class: rtc_stun::message::MessageClass, extra: Vec<Box<dyn Setter>>) -> Vec<u8> {
-        let mut setters: Vec<Box<dyn Setter>> = vec![Box::new(to.transaction_id), Box::new(MessageType::new(method, class))];
+    fn reply(
+        to: &Message,
+        method: rtc_stun::message::Method,
+        class: rtc_stun::message::MessageClass,
+        extra: Vec<Box<dyn Setter>>,
+    ) -> Vec<u8> {
+        let mut setters: Vec<Box<dyn Setter>> =
+            vec![Box::new(to.transaction_id), Box::new(MessageType::new(method, class))];
         setters.extend(extra);
         setters.push(Box::new(FINGERPRINT));
         build(&setters).unwrap()
     }
 
     fn error_reply(to: &Message, code: u16, extra: Vec<Box<dyn Setter>>) -> Vec<u8> {
-        let mut setters: Vec<Box<dyn Setter>> = vec![Box::new(ErrorCodeAttribute { code: ErrorCode(code), reason: b"x".to_vec() })];
+        let mut setters: Vec<Box<dyn Setter>> = vec![Box::new(ErrorCodeAttribute {
+            code: ErrorCode(code),
+            reason: b"x".to_vec(),
+        })];
         setters.extend(extra);
         reply(to, to.typ.method, CLASS_ERROR_RESPONSE, setters)
     }
@@ -572,7 +686,11 @@ mod tests {
     #[test]
     fn udp_retransmits_with_doubling_rto_then_times_out() {
         let t0 = Instant::now();
-        let mut probe = Probe::new(spec("stun:192.0.2.1:3478", ProbeTransport::Udp), ProbeTiming::default(), t0);
+        let mut probe = Probe::new(
+            spec("stun:192.0.2.1:3478", ProbeTransport::Udp),
+            ProbeTiming::default(),
+            t0,
+        );
         let mut sent_at = Vec::new();
         let mut now = t0;
         while !probe.is_done() {
@@ -587,13 +705,25 @@ mod tests {
         assert_eq!(result.status, ProbeStatus::Timeout);
         assert_eq!(result.attempts, 4);
         assert_eq!(now.duration_since(t0), 2400 * MS);
-        assert!(result.error.as_deref().unwrap().contains("no answer to 4 requests in 2.4 s"), "{:?}", result.error);
+        assert!(
+            result
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("no answer to 4 requests in 2.4 s"),
+            "{:?}",
+            result.error
+        );
     }
 
     #[test]
     fn tcp_sends_once_and_gives_up_at_the_deadline() {
         let t0 = Instant::now();
-        let mut probe = Probe::new(spec("turn:192.0.2.1:3478?transport=tcp", ProbeTransport::Tcp), ProbeTiming::default(), t0);
+        let mut probe = Probe::new(
+            spec("turn:192.0.2.1:3478?transport=tcp", ProbeTransport::Tcp),
+            ProbeTiming::default(),
+            t0,
+        );
         assert!(probe.poll_transmit().is_some());
         assert_eq!(probe.poll_timeout(), Some(t0 + 2400 * MS));
         probe.handle_timeout(t0 + 2399 * MS);
@@ -612,11 +742,22 @@ mod tests {
         assert_eq!(request.typ, BINDING_REQUEST);
         // A stray answer to another transaction is ignored.
         let mut other = Message::new();
-        other.build(&[Box::new(TransactionId::new()), Box::new(BINDING_REQUEST)]).unwrap();
-        probe.handle_input(&reply(&other, METHOD_BINDING, CLASS_SUCCESS_RESPONSE, vec![]), t0 + 5 * MS);
+        other
+            .build(&[Box::new(TransactionId::new()), Box::new(BINDING_REQUEST)])
+            .unwrap();
+        probe.handle_input(
+            &reply(&other, METHOD_BINDING, CLASS_SUCCESS_RESPONSE, vec![]),
+            t0 + 5 * MS,
+        );
         assert!(!probe.is_done());
-        let mapped = XorMappedAddress { ip: "198.51.100.7".parse().unwrap(), port: 40000 };
-        probe.handle_input(&reply(&request, METHOD_BINDING, CLASS_SUCCESS_RESPONSE, vec![Box::new(mapped)]), t0 + 12 * MS);
+        let mapped = XorMappedAddress {
+            ip: "198.51.100.7".parse().unwrap(),
+            port: 40000,
+        };
+        probe.handle_input(
+            &reply(&request, METHOD_BINDING, CLASS_SUCCESS_RESPONSE, vec![Box::new(mapped)]),
+            t0 + 12 * MS,
+        );
         let result = probe.result().unwrap();
         assert_eq!(result.status, ProbeStatus::Ok);
         assert_eq!(result.rtt_ms, Some(12.0));
@@ -631,7 +772,10 @@ mod tests {
         let request = request_of(&probe.poll_transmit().unwrap());
         probe.handle_timeout(t0 + 200 * MS);
         assert!(probe.poll_transmit().is_some());
-        probe.handle_input(&reply(&request, METHOD_BINDING, CLASS_SUCCESS_RESPONSE, vec![]), t0 + 230 * MS);
+        probe.handle_input(
+            &reply(&request, METHOD_BINDING, CLASS_SUCCESS_RESPONSE, vec![]),
+            t0 + 230 * MS,
+        );
         assert_eq!(probe.result().unwrap().rtt_ms, Some(30.0));
         assert_eq!(probe.result().unwrap().attempts, 2);
     }
@@ -640,7 +784,10 @@ mod tests {
     fn through_challenge(probe: &mut Probe, now: Instant) -> Message {
         let first = request_of(&probe.poll_transmit().unwrap());
         assert_eq!(first.typ, MessageType::new(METHOD_ALLOCATE, CLASS_REQUEST));
-        assert!(first.get(rtc_stun::attributes::ATTR_USERNAME).is_err(), "first Allocate must be anonymous");
+        assert!(
+            first.get(rtc_stun::attributes::ATTR_USERNAME).is_err(),
+            "first Allocate must be anonymous"
+        );
         probe.handle_input(&error_reply(&first, 401, challenge("natter.test", "n1")), now);
         let second = request_of(&probe.poll_transmit().expect("authenticated Allocate"));
         let user = Username::get_from_as(&second, rtc_stun::attributes::ATTR_USERNAME).unwrap();
@@ -653,8 +800,14 @@ mod tests {
         let t0 = Instant::now();
         let mut probe = Probe::new(spec("turn:192.0.2.1", ProbeTransport::Udp), ProbeTiming::default(), t0);
         let auth = through_challenge(&mut probe, t0 + 3 * MS);
-        let relayed = RelayedAddress { ip: "192.0.2.1".parse().unwrap(), port: 49152 };
-        probe.handle_input(&reply(&auth, METHOD_ALLOCATE, CLASS_SUCCESS_RESPONSE, vec![Box::new(relayed)]), t0 + 7 * MS);
+        let relayed = RelayedAddress {
+            ip: "192.0.2.1".parse().unwrap(),
+            port: 49152,
+        };
+        probe.handle_input(
+            &reply(&auth, METHOD_ALLOCATE, CLASS_SUCCESS_RESPONSE, vec![Box::new(relayed)]),
+            t0 + 7 * MS,
+        );
         let result = probe.result().unwrap().clone();
         assert_eq!(result.status, ProbeStatus::Ok);
         assert_eq!(result.relayed_address, Some("192.0.2.1:49152".parse().unwrap()));
@@ -674,8 +827,19 @@ mod tests {
         probe.handle_input(&error_reply(&auth, 401, challenge("natter.test", "n2")), t0 + MS);
         let result = probe.result().unwrap();
         assert_eq!(result.status, ProbeStatus::AuthFailed);
-        assert!(result.error.as_deref().unwrap().contains("wrong username/password for user \"alice\""), "{:?}", result.error);
-        assert!(!result.error.as_deref().unwrap().contains("pw"), "the password must not appear");
+        assert!(
+            result
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("wrong username/password for user \"alice\""),
+            "{:?}",
+            result.error
+        );
+        assert!(
+            !result.error.as_deref().unwrap().contains("pw"),
+            "the password must not appear"
+        );
     }
 
     #[test]
@@ -686,8 +850,16 @@ mod tests {
         probe.handle_input(&error_reply(&auth, 438, challenge("natter.test", "n-fresh")), t0 + MS);
         assert!(!probe.is_done());
         let retry = request_of(&probe.poll_transmit().expect("retry with the new nonce"));
-        assert_eq!(Nonce::get_from_as(&retry, rtc_stun::attributes::ATTR_NONCE).unwrap().text, "n-fresh");
-        probe.handle_input(&reply(&retry, METHOD_ALLOCATE, CLASS_SUCCESS_RESPONSE, vec![]), t0 + 2 * MS);
+        assert_eq!(
+            Nonce::get_from_as(&retry, rtc_stun::attributes::ATTR_NONCE)
+                .unwrap()
+                .text,
+            "n-fresh"
+        );
+        probe.handle_input(
+            &reply(&retry, METHOD_ALLOCATE, CLASS_SUCCESS_RESPONSE, vec![]),
+            t0 + 2 * MS,
+        );
         assert_eq!(probe.result().unwrap().status, ProbeStatus::Ok);
     }
 
@@ -739,13 +911,28 @@ mod tests {
         probe.handle_input(b"HTTP/1.1 400 Bad Request\r\n\r\n", t0 + MS);
         assert_eq!(probe.result().unwrap().status, ProbeStatus::ProtocolError);
 
-        let mut refused = Probe::new(spec("turn:192.0.2.1?transport=tcp", ProbeTransport::Tcp), ProbeTiming::default(), t0);
+        let mut refused = Probe::new(
+            spec("turn:192.0.2.1?transport=tcp", ProbeTransport::Tcp),
+            ProbeTiming::default(),
+            t0,
+        );
         refused.handle_transport_failure(TransportFailure::Refused, t0 + MS);
         assert_eq!(refused.result().unwrap().status, ProbeStatus::Unreachable);
-        assert!(refused.result().unwrap().error.as_deref().unwrap().contains("connection refused"));
+        assert!(
+            refused
+                .result()
+                .unwrap()
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("connection refused")
+        );
 
         let mut tls = Probe::new(spec("turns:192.0.2.1", ProbeTransport::Tls), ProbeTiming::default(), t0);
-        tls.handle_transport_failure(TransportFailure::Tls("invalid peer certificate: UnknownIssuer".into()), t0 + MS);
+        tls.handle_transport_failure(
+            TransportFailure::Tls("invalid peer certificate: UnknownIssuer".into()),
+            t0 + MS,
+        );
         assert_eq!(tls.result().unwrap().status, ProbeStatus::TlsFailed);
     }
 }

@@ -8,8 +8,13 @@ use hmac::{Hmac, Mac};
 
 /// Credentials valid until `expires_unix`.
 pub fn credentials(secret: &Secret, user: &str, expires_unix: u64) -> (String, Secret) {
-    let username = if user.is_empty() { expires_unix.to_string() } else { format!("{expires_unix}:{user}") };
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes keys of any length");
+    let username = if user.is_empty() {
+        expires_unix.to_string()
+    } else {
+        format!("{expires_unix}:{user}")
+    };
+    let mut mac =
+        Hmac::<sha1::Sha1>::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes keys of any length");
     mac.update(username.as_bytes());
     let password = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
     (username, Secret::new(password))

@@ -52,7 +52,8 @@ pub fn check_remote_sdp(sdp: &str) -> Result<CheckedSdp, SdpProblem> {
     if sdp.len() > MAX_SDP_BYTES {
         return Err(SdpProblem::TooLarge(sdp.len()));
     }
-    let parsed = SessionDescription::unmarshal(&mut std::io::Cursor::new(sdp.as_bytes())).map_err(|e| SdpProblem::Unreadable(shorten(&e.to_string())))?;
+    let parsed = SessionDescription::unmarshal(&mut std::io::Cursor::new(sdp.as_bytes()))
+        .map_err(|e| SdpProblem::Unreadable(shorten(&e.to_string())))?;
     let session_fingerprints = fingerprints_of(&parsed.attributes);
     let session_ufrag = parsed.attribute("ice-ufrag").is_some();
     let session_pwd = parsed.attribute("ice-pwd").is_some();
@@ -77,8 +78,13 @@ pub fn check_remote_sdp(sdp: &str) -> Result<CheckedSdp, SdpProblem> {
         if listed.is_empty() {
             listed = session_fingerprints.clone();
         }
-        let first = listed.first().ok_or_else(|| SdpProblem::NoFingerprint { media: kind.clone() })?;
-        let checked = listed.iter().find_map(|v| check_fingerprint(v).ok()).ok_or_else(|| SdpProblem::BadFingerprint(shorten(first)))?;
+        let first = listed
+            .first()
+            .ok_or_else(|| SdpProblem::NoFingerprint { media: kind.clone() })?;
+        let checked = listed
+            .iter()
+            .find_map(|v| check_fingerprint(v).ok())
+            .ok_or_else(|| SdpProblem::BadFingerprint(shorten(first)))?;
         fingerprint.get_or_insert(checked);
         let ufrag = section.attribute("ice-ufrag").is_some() || session_ufrag;
         let pwd = section.attribute("ice-pwd").is_some() || session_pwd;
@@ -99,7 +105,11 @@ pub fn check_remote_sdp(sdp: &str) -> Result<CheckedSdp, SdpProblem> {
 }
 
 fn fingerprints_of(attributes: &[rtc_sdp::description::common::Attribute]) -> Vec<&str> {
-    attributes.iter().filter(|a| a.key.eq_ignore_ascii_case("fingerprint")).filter_map(|a| a.value.as_deref()).collect()
+    attributes
+        .iter()
+        .filter(|a| a.key.eq_ignore_ascii_case("fingerprint"))
+        .filter_map(|a| a.value.as_deref())
+        .collect()
 }
 
 /// The description as the WebRTC stack should see it: only its SHA-256 fingerprint lines. The
@@ -110,7 +120,10 @@ fn fingerprints_of(attributes: &[rtc_sdp::description::common::Attribute]) -> Ve
 pub fn for_the_stack(sdp: &str) -> String {
     let (hash, _) = FINGERPRINT_HASH;
     let keep = |line: &str| match line.trim_start().strip_prefix("a=fingerprint:") {
-        Some(value) => value.trim_start().split_once(' ').is_some_and(|(h, _)| h.eq_ignore_ascii_case(hash)),
+        Some(value) => value
+            .trim_start()
+            .split_once(' ')
+            .is_some_and(|(h, _)| h.eq_ignore_ascii_case(hash)),
         None => true,
     };
     let mut out = String::with_capacity(sdp.len());
@@ -155,7 +168,11 @@ pub fn candidate_tag(sdp: &str) -> CandidateTag {
 /// The `a=candidate:` lines of a description (candidates sent inside the SDP instead of
 /// trickled, as aiortc does), and whether it says `a=end-of-candidates`.
 pub fn candidates_in(sdp: &str) -> (Vec<&str>, bool) {
-    let candidates = sdp.lines().filter_map(|l| l.trim_end().strip_prefix("a=")).filter(|l| l.starts_with("candidate:")).collect();
+    let candidates = sdp
+        .lines()
+        .filter_map(|l| l.trim_end().strip_prefix("a="))
+        .filter(|l| l.starts_with("candidate:"))
+        .collect();
     let complete = sdp.lines().any(|l| l.trim_end() == "a=end-of-candidates");
     (candidates, complete)
 }
@@ -179,7 +196,10 @@ fn check_fingerprint(value: &str) -> Result<String, SdpProblem> {
         return Err(bad());
     }
     let parts: Vec<&str> = hex.trim().split(':').collect();
-    let valid = parts.len() == bytes && parts.iter().all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()));
+    let valid = parts.len() == bytes
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()));
     if !valid {
         return Err(bad());
     }
@@ -198,7 +218,8 @@ fn shorten(text: &str) -> String {
 mod tests {
     use super::*;
 
-    const FP: &str = "sha-256 0F:1E:2D:3C:4B:5A:69:78:87:96:A5:B4:C3:D2:E1:F0:0F:1E:2D:3C:4B:5A:69:78:87:96:A5:B4:C3:D2:E1:F0";
+    const FP: &str =
+        "sha-256 0F:1E:2D:3C:4B:5A:69:78:87:96:A5:B4:C3:D2:E1:F0:0F:1E:2D:3C:4B:5A:69:78:87:96:A5:B4:C3:D2:E1:F0";
 
     fn offer(media_proto: &str, extra: &str) -> String {
         format!(
@@ -212,17 +233,28 @@ mod tests {
     fn a_webrtc_offer_with_a_fingerprint_is_accepted() {
         let checked = check_remote_sdp(&offer("UDP/TLS/RTP/SAVPF", &format!("a=fingerprint:{FP}\r\n"))).unwrap();
         assert_eq!(checked.media, vec!["video"]);
-        assert!(checked.fingerprint.starts_with("sha-256 0F:1E"), "{}", checked.fingerprint);
+        assert!(
+            checked.fingerprint.starts_with("sha-256 0F:1E"),
+            "{}",
+            checked.fingerprint
+        );
     }
 
     #[test]
     fn a_sha256_fingerprint_after_others_is_found_and_kept_for_the_stack() {
         let sha384 = format!("a=fingerprint:sha-384 {}\r\n", ["AB"; 48].join(":"));
         let sha512 = format!("a=fingerprint:sha-512 {}\r\n", ["CD"; 64].join(":"));
-        for extra in [format!("{sha384}a=fingerprint:{FP}\r\n"), format!("{sha512}{sha384}a=fingerprint:{FP}\r\n")] {
+        for extra in [
+            format!("{sha384}a=fingerprint:{FP}\r\n"),
+            format!("{sha512}{sha384}a=fingerprint:{FP}\r\n"),
+        ] {
             let sdp = offer("UDP/TLS/RTP/SAVPF", &extra);
             let checked = check_remote_sdp(&sdp).unwrap();
-            assert!(checked.fingerprint.starts_with("sha-256 0F:1E"), "{}", checked.fingerprint);
+            assert!(
+                checked.fingerprint.starts_with("sha-256 0F:1E"),
+                "{}",
+                checked.fingerprint
+            );
             let stack = for_the_stack(&sdp);
             assert!(!stack.contains("sha-384") && !stack.contains("sha-512"), "{stack}");
             assert!(stack.contains(&format!("a=fingerprint:{FP}\r\n")));
@@ -233,7 +265,10 @@ mod tests {
         assert!(check_remote_sdp(&media_level).is_ok());
         // Only hashes we cannot verify: refused, saying what it gave.
         let err = check_remote_sdp(&offer("UDP/TLS/RTP/SAVPF", &sha384)).unwrap_err();
-        assert!(matches!(err, SdpProblem::BadFingerprint(ref v) if v.starts_with("sha-384")), "{err}");
+        assert!(
+            matches!(err, SdpProblem::BadFingerprint(ref v) if v.starts_with("sha-384")),
+            "{err}"
+        );
         assert!(err.to_string().contains("SHA-256"), "{err}");
     }
 
@@ -241,13 +276,21 @@ mod tests {
     fn candidates_are_tagged_with_the_first_mid_and_our_ufrag() {
         let sdp = offer("UDP/TLS/RTP/SAVPF", "") + "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:1\r\n";
         let tag = candidate_tag(&sdp);
-        assert_eq!(tag, CandidateTag { mid: Some("0".into()), mline_index: Some(0), ufrag: Some("abcd".into()) });
+        assert_eq!(
+            tag,
+            CandidateTag {
+                mid: Some("0".into()),
+                mline_index: Some(0),
+                ufrag: Some("abcd".into())
+            }
+        );
         assert_eq!(candidate_tag("v=0\r\n"), CandidateTag::default());
     }
 
     #[test]
     fn candidates_inside_a_description_are_found() {
-        let sdp = offer("UDP/TLS/RTP/SAVPF", "") + "a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\na=end-of-candidates\r\n";
+        let sdp = offer("UDP/TLS/RTP/SAVPF", "")
+            + "a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\na=end-of-candidates\r\n";
         let (candidates, complete) = candidates_in(&sdp);
         assert_eq!(candidates, vec!["candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host"]);
         assert!(complete);
@@ -257,7 +300,13 @@ mod tests {
     #[test]
     fn unencrypted_rtp_is_refused_in_words() {
         let err = check_remote_sdp(&offer("RTP/AVP", &format!("a=fingerprint:{FP}\r\n"))).unwrap_err();
-        assert_eq!(err, SdpProblem::Unencrypted { media: "video".into(), proto: "RTP/AVP".into() });
+        assert_eq!(
+            err,
+            SdpProblem::Unencrypted {
+                media: "video".into(),
+                proto: "RTP/AVP".into()
+            }
+        );
         assert!(err.to_string().contains("only accepts SRTP"), "{err}");
     }
 
@@ -266,27 +315,49 @@ mod tests {
         let err = check_remote_sdp(&offer("UDP/TLS/RTP/SAVPF", "")).unwrap_err();
         assert_eq!(err, SdpProblem::NoFingerprint { media: "video".into() });
         let sha1 = "a=fingerprint:sha-1 0F:1E:2D:3C:4B:5A:69:78:87:96:A5:B4:C3:D2:E1:F0:0F:1E:2D:3C\r\n";
-        assert!(matches!(check_remote_sdp(&offer("UDP/TLS/RTP/SAVPF", sha1)), Err(SdpProblem::BadFingerprint(_))));
+        assert!(matches!(
+            check_remote_sdp(&offer("UDP/TLS/RTP/SAVPF", sha1)),
+            Err(SdpProblem::BadFingerprint(_))
+        ));
         let short = "a=fingerprint:sha-256 0F:1E\r\n";
-        assert!(matches!(check_remote_sdp(&offer("UDP/TLS/RTP/SAVPF", short)), Err(SdpProblem::BadFingerprint(_))));
+        assert!(matches!(
+            check_remote_sdp(&offer("UDP/TLS/RTP/SAVPF", short)),
+            Err(SdpProblem::BadFingerprint(_))
+        ));
     }
 
     #[test]
     fn garbage_and_empty_descriptions_are_refused() {
         assert!(matches!(check_remote_sdp("hello"), Err(SdpProblem::Unreadable(_))));
-        assert_eq!(check_remote_sdp("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"), Err(SdpProblem::NoMedia));
-        assert!(matches!(check_remote_sdp(&"a".repeat(MAX_SDP_BYTES + 1)), Err(SdpProblem::TooLarge(_))));
+        assert_eq!(
+            check_remote_sdp("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"),
+            Err(SdpProblem::NoMedia)
+        );
+        assert!(matches!(
+            check_remote_sdp(&"a".repeat(MAX_SDP_BYTES + 1)),
+            Err(SdpProblem::TooLarge(_))
+        ));
         // A stranger's long text is not repeated in full in the message.
         let long_proto = format!("RTP/{}", "X".repeat(5000));
-        let err = check_remote_sdp(&offer(&long_proto, &format!("a=fingerprint:{FP}\r\n"))).unwrap_err().to_string();
+        let err = check_remote_sdp(&offer(&long_proto, &format!("a=fingerprint:{FP}\r\n")))
+            .unwrap_err()
+            .to_string();
         assert!(err.len() < 300, "{} bytes: {err:.100}", err.len());
     }
 
     #[test]
     fn data_channels_over_dtls_are_encrypted() {
         assert!(is_encrypted(&["UDP".into(), "DTLS".into(), "SCTP".into()]));
-        assert!(is_encrypted(&["UDP".into(), "TLS".into(), "RTP".into(), "SAVPF".into()]));
-        assert!(!is_encrypted(&["RTP".into(), "SAVPF".into()]), "SDES keys in the SDP: not what WebRTC uses");
+        assert!(is_encrypted(&[
+            "UDP".into(),
+            "TLS".into(),
+            "RTP".into(),
+            "SAVPF".into()
+        ]));
+        assert!(
+            !is_encrypted(&["RTP".into(), "SAVPF".into()]),
+            "SDES keys in the SDP: not what WebRTC uses"
+        );
         assert!(!is_encrypted(&["RTP".into(), "AVPF".into()]));
     }
 }

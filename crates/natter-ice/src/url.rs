@@ -33,7 +33,10 @@ pub struct IceUrl {
 
 impl IceUrl {
     pub fn parse(input: &str) -> Result<IceUrl, IceError> {
-        let bad = |problem: &str| IceError::BadUrl { url: input.to_string(), problem: problem.to_string() };
+        let bad = |problem: &str| IceError::BadUrl {
+            url: input.to_string(),
+            problem: problem.to_string(),
+        };
         let trimmed = input.trim();
         let (scheme_text, rest) = trimmed
             .split_once(':')
@@ -66,7 +69,9 @@ impl IceUrl {
             }
         };
         let (host, port_text) = if let Some(after_bracket) = authority.strip_prefix('[') {
-            let (host, after) = after_bracket.split_once(']').ok_or_else(|| bad("IPv6 address is missing its closing ]"))?;
+            let (host, after) = after_bracket
+                .split_once(']')
+                .ok_or_else(|| bad("IPv6 address is missing its closing ]"))?;
             if host.parse::<std::net::Ipv6Addr>().is_err() {
                 return Err(bad("brackets must hold an IPv6 address, e.g. turn:[2001:db8::1]:3478"));
             }
@@ -77,7 +82,9 @@ impl IceUrl {
             }
         } else {
             match authority.rsplit_once(':') {
-                Some((h, _)) if h.contains(':') => return Err(bad("IPv6 addresses must be written in brackets, e.g. turn:[::1]:3478")),
+                Some((h, _)) if h.contains(':') => {
+                    return Err(bad("IPv6 addresses must be written in brackets, e.g. turn:[::1]:3478"));
+                }
                 Some((h, p)) => (h, Some(p)),
                 None => (authority, None),
             }
@@ -86,21 +93,31 @@ impl IceUrl {
             return Err(bad("host is missing"));
         }
         if let Some(c) = host.chars().find(|c| c.is_whitespace() || "/@#?[]".contains(*c)) {
-            return Err(bad(&format!("host contains {c:?}; write only a host name or IP address")));
+            return Err(bad(&format!(
+                "host contains {c:?}; write only a host name or IP address"
+            )));
         }
         let port = match port_text {
             None => match scheme {
                 Scheme::Stun | Scheme::Turn => 3478,
                 Scheme::Stuns | Scheme::Turns => 5349,
             },
-            Some(p) if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) => return Err(bad(&format!("port {p:?} is not a number"))),
+            Some(p) if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) => {
+                return Err(bad(&format!("port {p:?} is not a number")));
+            }
             Some(p) => match p.parse::<u32>() {
                 Ok(n) if (1..=65535).contains(&n) => n as u16,
                 Ok(n) => return Err(bad(&format!("port {n} is out of range (1-65535)"))),
                 Err(_) => return Err(bad(&format!("port {p:?} is not a number"))),
             },
         };
-        Ok(IceUrl { scheme, host: host.to_string(), port, transport, original: trimmed.to_string() })
+        Ok(IceUrl {
+            scheme,
+            host: host.to_string(),
+            port,
+            transport,
+            original: trimmed.to_string(),
+        })
     }
 
     pub fn is_turn(&self) -> bool {
@@ -128,7 +145,10 @@ mod tests {
     #[test]
     fn parses_common_forms() {
         let u = IceUrl::parse("turn:127.0.0.1:3478?transport=udp").unwrap();
-        assert_eq!((u.scheme, u.host.as_str(), u.port, u.transport), (Scheme::Turn, "127.0.0.1", 3478, Some(Transport::Udp)));
+        assert_eq!(
+            (u.scheme, u.host.as_str(), u.port, u.transport),
+            (Scheme::Turn, "127.0.0.1", 3478, Some(Transport::Udp))
+        );
         assert_eq!(IceUrl::parse("stun:example.org").unwrap().port, 3478);
         assert_eq!(IceUrl::parse("turns:example.org").unwrap().port, 5349);
         let v6 = IceUrl::parse("turn:[::1]:5000").unwrap();

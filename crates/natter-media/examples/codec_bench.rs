@@ -48,12 +48,8 @@ fn video(kind: Codec, width: u32, height: u32, bitrate: u32, frames: u32) {
         Codec::H264 => "H.264",
         Codec::Vp8 => "VP8",
     };
-    let (mut t_cam, mut t_enc, mut t_dec, mut t_rgba) = (
-        Duration::ZERO,
-        Duration::ZERO,
-        Duration::ZERO,
-        Duration::ZERO,
-    );
+    let (mut t_cam, mut t_enc, mut t_dec, mut t_rgba) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let (mut bytes, mut stamped, mut worst_enc, mut psnr_sum) = (0usize, 0u32, Duration::ZERO, 0.0);
     for counter in 1..=frames {
         let t = Instant::now();
@@ -67,10 +63,7 @@ fn video(kind: Codec, width: u32, height: u32, bitrate: u32, frames: u32) {
         worst_enc = worst_enc.max(e);
         bytes += encoded.data.len();
         if counter == 1 && kind == Codec::Vp8 {
-            println!(
-                "{width}x{height}: VP8 keyframe {} bytes",
-                encoded.data.len()
-            );
+            println!("{width}x{height}: VP8 keyframe {} bytes", encoded.data.len());
         } else if counter == 1 {
             // SPS after the first start code: NAL header, profile_idc, constraint flags, level_idc.
             let d = &encoded.data;
@@ -135,10 +128,7 @@ fn audio(frames: u32) {
 }
 
 fn main() {
-    let frames: u32 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(150);
+    let frames: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(150);
     for kind in [Codec::H264, Codec::Vp8] {
         video(kind, 320, 180, 150_000, frames);
         video(kind, 640, 360, 600_000, frames);

@@ -15,7 +15,10 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let size = args.next().unwrap_or_else(|| "1280x720".into());
     let seconds: u32 = args.next().map(|s| s.parse().expect("SECONDS")).unwrap_or(10);
-    let (width, height) = size.split_once('x').map(|(w, h)| (w.parse().expect("WIDTH"), h.parse().expect("HEIGHT"))).expect("WIDTHxHEIGHT");
+    let (width, height) = size
+        .split_once('x')
+        .map(|(w, h)| (w.parse().expect("WIDTH"), h.parse().expect("HEIGHT")))
+        .expect("WIDTHxHEIGHT");
     // The bitrate calls give a picture of this size (800 kbps at 360p, in proportion to the area, at most 2.5 Mbps).
     let bitrate = ((800_000.0 * f64::from(width * height) / (640.0 * 360.0)) as u32).min(2_500_000);
     let mut camera = SyntheticCamera::new(width, height, 7);
@@ -47,5 +50,8 @@ fn main() {
 /// Nanoseconds this thread has run on a CPU (Linux).
 fn thread_cpu_ns() -> u64 {
     let text = std::fs::read_to_string("/proc/thread-self/schedstat").expect("/proc/thread-self/schedstat (Linux)");
-    text.split_whitespace().next().and_then(|v| v.parse().ok()).expect("schedstat run time")
+    text.split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("schedstat run time")
 }

@@ -17,15 +17,9 @@ pub struct AudioEncoder {
 
 impl AudioEncoder {
     pub fn new() -> Result<Self, MediaError> {
-        let mut inner = opus::Encoder::new(
-            AUDIO_SAMPLE_RATE,
-            opus::Channels::Mono,
-            opus::Application::Voip,
-        )
-        .map_err(opus_err)?;
-        inner
-            .set_bitrate(opus::Bitrate::Bits(32_000))
-            .map_err(opus_err)?;
+        let mut inner =
+            opus::Encoder::new(AUDIO_SAMPLE_RATE, opus::Channels::Mono, opus::Application::Voip).map_err(opus_err)?;
+        inner.set_bitrate(opus::Bitrate::Bits(32_000)).map_err(opus_err)?;
         inner.set_inband_fec(true).map_err(opus_err)?;
         inner.set_packet_loss_perc(10).map_err(opus_err)?;
         Ok(Self { inner })
@@ -69,10 +63,7 @@ impl AudioDecoder {
             return self.conceal();
         }
         let mut out = vec![0i16; AUDIO_FRAME_SAMPLES * 6];
-        let n = self
-            .inner
-            .decode(packet, &mut out, false)
-            .map_err(opus_err)?;
+        let n = self.inner.decode(packet, &mut out, false).map_err(opus_err)?;
         out.truncate(n);
         Ok(out)
     }

@@ -10,10 +10,18 @@ use crate::{I420Frame, MediaError};
 pub fn yuyv_to_i420(data: &[u8], width: u32, height: u32, stride: usize) -> Result<I420Frame, MediaError> {
     let (w, h) = (width as usize, height as usize);
     if w == 0 || h == 0 || w % 2 == 1 || h % 2 == 1 {
-        return Err(MediaError::FrameSize { width, height, reason: "YUYV frames need an even, non-zero width and height" });
+        return Err(MediaError::FrameSize {
+            width,
+            height,
+            reason: "YUYV frames need an even, non-zero width and height",
+        });
     }
     if stride < w * 2 || data.len() < stride * (h - 1) + w * 2 {
-        return Err(MediaError::FrameSize { width, height, reason: "the YUYV buffer is shorter than its size says" });
+        return Err(MediaError::FrameSize {
+            width,
+            height,
+            reason: "the YUYV buffer is shorter than its size says",
+        });
     }
     let mut y = vec![0u8; w * h];
     let mut u = vec![0u8; (w / 2) * (h / 2)];
@@ -43,8 +51,12 @@ pub fn mjpeg_to_i420(jpeg: &[u8]) -> Result<I420Frame, MediaError> {
     use zune_jpeg::zune_core::options::DecoderOptions;
     let options = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB);
     let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
-    let rgb = decoder.decode().map_err(|e| MediaError::Decoder(format!("MJPEG frame: {e}")))?;
-    let (width, height) = decoder.dimensions().ok_or_else(|| MediaError::Decoder("MJPEG frame without a size".into()))?;
+    let rgb = decoder
+        .decode()
+        .map_err(|e| MediaError::Decoder(format!("MJPEG frame: {e}")))?;
+    let (width, height) = decoder
+        .dimensions()
+        .ok_or_else(|| MediaError::Decoder("MJPEG frame without a size".into()))?;
     rgb_to_i420(&rgb, width as u32, height as u32)
 }
 
@@ -53,24 +65,46 @@ pub fn mjpeg_to_i420(jpeg: &[u8]) -> Result<I420Frame, MediaError> {
 pub fn nv12_to_i420(data: &[u8], width: u32, height: u32) -> Result<I420Frame, MediaError> {
     let (w, h) = (width as usize, height as usize);
     if w == 0 || h == 0 || w % 2 == 1 || h % 2 == 1 {
-        return Err(MediaError::FrameSize { width, height, reason: "NV12 frames need an even, non-zero width and height" });
+        return Err(MediaError::FrameSize {
+            width,
+            height,
+            reason: "NV12 frames need an even, non-zero width and height",
+        });
     }
     if data.len() < w * h + w * h / 2 {
-        return Err(MediaError::FrameSize { width, height, reason: "the NV12 buffer is shorter than its size says" });
+        return Err(MediaError::FrameSize {
+            width,
+            height,
+            reason: "the NV12 buffer is shorter than its size says",
+        });
     }
     let (luma, chroma) = data.split_at(w * h);
     let (u, v) = chroma[..w * h / 2].chunks_exact(2).map(|uv| (uv[0], uv[1])).unzip();
-    Ok(I420Frame { width, height, y: luma.to_vec(), u, v })
+    Ok(I420Frame {
+        width,
+        height,
+        y: luma.to_vec(),
+        u,
+        v,
+    })
 }
 
 /// Packed RGB (3 bytes per pixel, what a JPEG decoder gives) → I420, BT.601 limited range.
 pub fn rgb_to_i420(rgb: &[u8], width: u32, height: u32) -> Result<I420Frame, MediaError> {
     let (w, h) = (width as usize, height as usize);
     if w == 0 || h == 0 || w % 2 == 1 || h % 2 == 1 {
-        return Err(MediaError::FrameSize { width, height, reason: "frames need an even, non-zero width and height" });
+        return Err(MediaError::FrameSize {
+            width,
+            height,
+            reason: "frames need an even, non-zero width and height",
+        });
     }
     if rgb.len() < w * h * 3 {
-        return Err(MediaError::FrameSize { width, height, reason: "the RGB buffer is shorter than its size says" });
+        return Err(MediaError::FrameSize {
+            width,
+            height,
+            reason: "the RGB buffer is shorter than its size says",
+        });
     }
     let luma = |r: i32, g: i32, b: i32| ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16;
     let mut y = vec![0u8; w * h];
@@ -132,7 +166,10 @@ mod tests {
     fn padded_rows_are_skipped() {
         let (padded, stride) = yuyv_sample(8, 4, 16);
         let (tight, tight_stride) = yuyv_sample(8, 4, 0);
-        assert_eq!(yuyv_to_i420(&padded, 8, 4, stride).unwrap(), yuyv_to_i420(&tight, 8, 4, tight_stride).unwrap());
+        assert_eq!(
+            yuyv_to_i420(&padded, 8, 4, stride).unwrap(),
+            yuyv_to_i420(&tight, 8, 4, tight_stride).unwrap()
+        );
     }
 
     #[test]
@@ -161,18 +198,32 @@ mod tests {
         // A 64×32 JPEG made here: left half red, right half blue (as a camera's MJPEG would be).
         let (w, h) = (64u16, 32u16);
         let rgb: Vec<u8> = (0..usize::from(w) * usize::from(h))
-            .flat_map(|i| if i % usize::from(w) < usize::from(w) / 2 { [255, 0, 0] } else { [0, 0, 255] })
+            .flat_map(|i| {
+                if i % usize::from(w) < usize::from(w) / 2 {
+                    [255, 0, 0]
+                } else {
+                    [0, 0, 255]
+                }
+            })
             .collect();
         let mut jpeg = Vec::new();
-        jpeg_encoder::Encoder::new(&mut jpeg, 90).encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb).unwrap();
+        jpeg_encoder::Encoder::new(&mut jpeg, 90)
+            .encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
         let frame = mjpeg_to_i420(&jpeg).unwrap();
         assert_eq!((frame.width, frame.height), (64, 32));
         let (left, right) = (frame.y[16 * 64 + 8], frame.y[16 * 64 + 56]);
         assert!((75..=90).contains(&left), "red's luma ≈ 82: {left}");
         assert!((35..=48).contains(&right), "blue's luma ≈ 41: {right}");
         let (left_v, right_u) = (frame.v[8 * 32 + 4], frame.u[8 * 32 + 28]);
-        assert!(left_v > 220 && right_u > 220, "red has high V ({left_v}), blue high U ({right_u})");
-        assert!(mjpeg_to_i420(&jpeg[..jpeg.len() / 3]).is_err(), "a truncated frame is an error");
+        assert!(
+            left_v > 220 && right_u > 220,
+            "red has high V ({left_v}), blue high U ({right_u})"
+        );
+        assert!(
+            mjpeg_to_i420(&jpeg[..jpeg.len() / 3]).is_err(),
+            "a truncated frame is an error"
+        );
     }
 
     #[test]
@@ -186,6 +237,11 @@ mod tests {
         let frame = rgb_to_i420(&rgb, 6, 2).unwrap();
         assert_eq!(&frame.y[0..6], &[235, 235, 16, 16, 82, 82]);
         assert_eq!(frame.u[0..2], [128, 128], "white and black have no chroma");
-        assert!(frame.v[2] > 230 && frame.u[2] < 100, "red: U {} V {}", frame.u[2], frame.v[2]);
+        assert!(
+            frame.v[2] > 230 && frame.u[2] < 100,
+            "red: U {} V {}",
+            frame.u[2],
+            frame.v[2]
+        );
     }
 }

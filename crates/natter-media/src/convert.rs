@@ -78,15 +78,11 @@ mod tests {
         let (ow, oh) = (101, 37);
         let rgba = i420_to_rgba_scaled(&frame, ow, oh);
         assert_eq!(rgba.len(), (ow * oh * 4) as usize);
-        let at =
-            |x: u32, y: u32| &rgba[((y * ow + x) * 4) as usize..((y * ow + x) * 4 + 4) as usize];
+        let at = |x: u32, y: u32| &rgba[((y * ow + x) * 4) as usize..((y * ow + x) * 4 + 4) as usize];
         let red = at(10, 20);
         assert!(red[0] >= 245 && red[1] <= 10 && red[2] <= 10, "{red:?}");
         let grey = at(90, 5);
-        assert!(
-            grey.iter().take(3).all(|&c| c.abs_diff(128) <= 3),
-            "{grey:?}"
-        );
+        assert!(grey.iter().take(3).all(|&c| c.abs_diff(128) <= 3), "{grey:?}");
         // Degenerate inputs do not panic.
         assert_eq!(i420_to_rgba_scaled(&frame, 0, 0).len(), 0);
         let broken = I420Frame {

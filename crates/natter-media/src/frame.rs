@@ -41,14 +41,20 @@ impl I420Frame {
             for row in 0..h {
                 let (a, b) = (&src[2 * row * src_w..], &src[(2 * row + 1) * src_w..]);
                 for col in 0..w {
-                    let sum = u16::from(a[2 * col]) + u16::from(a[2 * col + 1]) + u16::from(b[2 * col]) + u16::from(b[2 * col + 1]);
+                    let sum = u16::from(a[2 * col])
+                        + u16::from(a[2 * col + 1])
+                        + u16::from(b[2 * col])
+                        + u16::from(b[2 * col + 1]);
                     out.push(((sum + 2) / 4) as u8);
                 }
             }
             out
         };
         let (w, h, src_w) = (width as usize, height as usize, self.width as usize);
-        if self.y.len() < src_w * self.height as usize || self.u.len() < (src_w / 2) * (self.height as usize / 2) || self.v.len() < self.u.len().min((src_w / 2) * (self.height as usize / 2)) {
+        if self.y.len() < src_w * self.height as usize
+            || self.u.len() < (src_w / 2) * (self.height as usize / 2)
+            || self.v.len() < self.u.len().min((src_w / 2) * (self.height as usize / 2))
+        {
             return None;
         }
         Some(I420Frame {
@@ -63,7 +69,13 @@ impl I420Frame {
 
 /// An encoder's input: of the size it was made for, with planes long enough for it.
 pub(crate) fn check_input(frame: &I420Frame, width: u32, height: u32) -> Result<(), MediaError> {
-    let refuse = |reason| Err(MediaError::FrameSize { width: frame.width, height: frame.height, reason });
+    let refuse = |reason| {
+        Err(MediaError::FrameSize {
+            width: frame.width,
+            height: frame.height,
+            reason,
+        })
+    };
     if frame.width != width || frame.height != height {
         return refuse("differs from the encoder's size");
     }
@@ -115,6 +127,9 @@ mod tests {
         assert_eq!(half.y[0], 100);
         assert_eq!(half.y[1], 16);
         assert_eq!(half.u.len(), 16 * 9);
-        assert!(I420Frame::black(62, 40).unwrap().half_size().is_none(), "31 px wide would be odd and too small");
+        assert!(
+            I420Frame::black(62, 40).unwrap().half_size().is_none(),
+            "31 px wide would be odd and too small"
+        );
     }
 }

@@ -197,7 +197,10 @@ impl<P: Clone> JitterBuffer<P> {
             Some(highest) => {
                 let cycle = highest & !0xFFFF;
                 let candidates = [cycle.wrapping_sub(1 << 16), cycle, cycle + (1 << 16)].map(|c| c + u64::from(seq));
-                *candidates.iter().min_by_key(|c| c.abs_diff(highest)).expect("three candidates")
+                *candidates
+                    .iter()
+                    .min_by_key(|c| c.abs_diff(highest))
+                    .expect("three candidates")
             }
         };
         self.highest = Some(self.highest.map_or(ext, |h| h.max(ext)));
@@ -240,7 +243,12 @@ mod tests {
             while let Some(&(at, seq)) = arrivals.peek()
                 && at <= now_ms
             {
-                buffer.push(seq, u32::from(seq).wrapping_mul(TS_PER_FRAME), seq, t0 + Duration::from_millis(at));
+                buffer.push(
+                    seq,
+                    u32::from(seq).wrapping_mul(TS_PER_FRAME),
+                    seq,
+                    t0 + Duration::from_millis(at),
+                );
                 arrivals.next();
             }
             out.push(buffer.pop());
@@ -250,7 +258,10 @@ mod tests {
     }
 
     fn frames(played: &[Playout<u16>]) -> Vec<u16> {
-        played.iter().filter_map(|p| if let Playout::Frame(seq) = p { Some(*seq) } else { None }).collect()
+        played
+            .iter()
+            .filter_map(|p| if let Playout::Frame(seq) = p { Some(*seq) } else { None })
+            .collect()
     }
 
     #[test]
@@ -259,7 +270,11 @@ mod tests {
         let (played, buffer) = run(&arrivals, 1000);
         assert_eq!(frames(&played), (0..50).collect::<Vec<_>>());
         let first = played.iter().position(|p| matches!(p, Playout::Frame(_))).unwrap();
-        assert_eq!(first * 20, 20, "starts once the minimum target (40 ms, two frames) is buffered");
+        assert_eq!(
+            first * 20,
+            20,
+            "starts once the minimum target (40 ms, two frames) is buffered"
+        );
         assert_eq!(buffer.stats().concealed, 0);
     }
 
@@ -285,7 +300,10 @@ mod tests {
     #[test]
     fn a_200_ms_gap_is_concealed_then_playout_resumes() {
         // Packets 20..30 are lost (200 ms of audio).
-        let arrivals: Vec<(u64, u16)> = (0..60).filter(|i| !(20..30).contains(i)).map(|i| (u64::from(i) * 20, i)).collect();
+        let arrivals: Vec<(u64, u16)> = (0..60)
+            .filter(|i| !(20..30).contains(i))
+            .map(|i| (u64::from(i) * 20, i))
+            .collect();
         // Until the last packet has had its turn (after that the stream has simply ended).
         let (played, buffer) = run(&arrivals, 1260);
         let stats = buffer.stats();
@@ -309,28 +327,51 @@ mod tests {
         let (played, buffer) = run(&arrivals, 800);
         assert!(!frames(&played).contains(&15));
         assert_eq!(buffer.stats().late, 1);
-        assert_eq!((buffer.stats().concealed, buffer.stats().recovered), (0, 1), "rebuilt from packet 16");
+        assert_eq!(
+            (buffer.stats().concealed, buffer.stats().recovered),
+            (0, 1),
+            "rebuilt from packet 16"
+        );
     }
 
     #[test]
     fn the_silence_after_a_stream_ends_is_not_counted_as_concealment() {
         let arrivals: Vec<(u64, u16)> = (0..50).map(|i| (u64::from(i) * 20, i)).collect();
         let (played, buffer) = run(&arrivals, 2000);
-        assert!(played.iter().rev().take(60).any(|p| *p == Playout::Conceal), "the decoder still fades out the last sound");
+        assert!(
+            played.iter().rev().take(60).any(|p| *p == Playout::Conceal),
+            "the decoder still fades out the last sound"
+        );
         assert_eq!(buffer.stats().concealed, 0, "{:?}", buffer.stats());
     }
 
     #[test]
     fn scattered_single_losses_are_rebuilt_from_the_next_packet_not_guessed() {
         // Every 10th packet lost (10 % loss, never two in a row).
-        let arrivals: Vec<(u64, u16)> = (0..100).filter(|i| i % 10 != 5).map(|i| (u64::from(i) * 20, i)).collect();
+        let arrivals: Vec<(u64, u16)> = (0..100)
+            .filter(|i| i % 10 != 5)
+            .map(|i| (u64::from(i) * 20, i))
+            .collect();
         let (played, buffer) = run(&arrivals, 2100);
         let stats = buffer.stats();
         let last = played.iter().rposition(|p| matches!(p, Playout::Frame(_))).unwrap();
         let concealed = played[..last].iter().filter(|p| **p == Playout::Conceal).count();
         assert_eq!((stats.recovered, concealed), (10, 0), "{stats:?}");
-        let recovered: Vec<u16> = played.iter().filter_map(|p| if let Playout::Recover(next) = p { Some(*next) } else { None }).collect();
-        assert_eq!(recovered, (0..10).map(|i| i * 10 + 6).collect::<Vec<u16>>(), "each with the payload of the packet after the lost one");
+        let recovered: Vec<u16> = played
+            .iter()
+            .filter_map(|p| {
+                if let Playout::Recover(next) = p {
+                    Some(*next)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(
+            recovered,
+            (0..10).map(|i| i * 10 + 6).collect::<Vec<u16>>(),
+            "each with the payload of the packet after the lost one"
+        );
         assert_eq!(frames(&played).len(), 90, "and every packet that came still plays");
     }
 
@@ -347,14 +388,22 @@ mod tests {
             while let Some(&(at, seq)) = arrivals.peek()
                 && at <= now_ms
             {
-                buffer.push(seq, u32::from(seq).wrapping_mul(TS_PER_FRAME), seq, t0 + Duration::from_millis(at));
+                buffer.push(
+                    seq,
+                    u32::from(seq).wrapping_mul(TS_PER_FRAME),
+                    seq,
+                    t0 + Duration::from_millis(at),
+                );
                 arrivals.next();
             }
             buffer.pop();
             max_depth = max_depth.max(buffer.depth());
         }
         let stats = buffer.stats();
-        assert!(max_depth <= buffer.target() + DRIFT_SLACK + FRAME * 2, "delay grew to {max_depth:?}; {stats:?}");
+        assert!(
+            max_depth <= buffer.target() + DRIFT_SLACK + FRAME * 2,
+            "delay grew to {max_depth:?}; {stats:?}"
+        );
         assert!(stats.dropped_for_drift > 0, "{stats:?}");
         assert_eq!(stats.concealed, 0, "{stats:?}");
     }
@@ -368,7 +417,10 @@ mod tests {
         // Every packet plays; the missing 2 % of time is concealed (stretched), nothing is late.
         assert_eq!(frames(&played), (0..1500).collect::<Vec<u16>>(), "{stats:?}");
         assert_eq!(stats.late, 0, "{stats:?}");
-        assert!((20..=40).contains(&stats.concealed), "about one concealment per 50 frames: {stats:?}");
+        assert!(
+            (20..=40).contains(&stats.concealed),
+            "about one concealment per 50 frames: {stats:?}"
+        );
     }
 
     #[test]
@@ -382,7 +434,9 @@ mod tests {
     #[test]
     fn jitter_raises_the_target_and_is_capped() {
         // Arrivals jittering by ±30 ms around their schedule.
-        let arrivals: Vec<(u64, u16)> = (0..200).map(|i| (u64::from(i) * 20 + if i % 2 == 0 { 30 } else { 0 }, i)).collect();
+        let arrivals: Vec<(u64, u16)> = (0..200)
+            .map(|i| (u64::from(i) * 20 + if i % 2 == 0 { 30 } else { 0 }, i))
+            .collect();
         let (_, buffer) = run(&arrivals, 4200);
         assert!(buffer.target() > MIN_TARGET, "target {:?}", buffer.target());
         assert!(buffer.target() <= MAX_TARGET);

@@ -51,7 +51,12 @@ pub struct SyntheticVideo {
 impl SyntheticVideo {
     pub fn new(width: u32, height: u32, fps: u32, seed: u32) -> Self {
         let interval = Duration::from_secs_f64(1.0 / f64::from(fps.max(1)));
-        Self { camera: SyntheticCamera::new(width, height, seed), interval, next_at: Instant::now(), counter: 0 }
+        Self {
+            camera: SyntheticCamera::new(width, height, seed),
+            interval,
+            next_at: Instant::now(),
+            counter: 0,
+        }
     }
 }
 
@@ -125,7 +130,10 @@ mod tests {
     fn the_synthetic_video_paces_itself_and_stamps_consecutive_counters() {
         let mut video = SyntheticVideo::new(320, 180, 50, 1);
         let first = video.next_frame().unwrap().expect("a frame at once");
-        assert!(video.next_frame().unwrap().is_none(), "no second frame within the same 20 ms");
+        assert!(
+            video.next_frame().unwrap().is_none(),
+            "no second frame within the same 20 ms"
+        );
         std::thread::sleep(video.poll_interval());
         let second = video.next_frame().unwrap().expect("a frame after one interval");
         let (a, b) = (crate::read_stamp(&first).unwrap(), crate::read_stamp(&second).unwrap());

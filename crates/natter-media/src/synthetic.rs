@@ -32,11 +32,7 @@ impl SyntheticCamera {
         let mut u = vec![0u8; cw * ch];
         let mut v = vec![0u8; cw * ch];
         // Smooth colour ramps (no wrap-around edges, which cost bits and look like artifacts).
-        for (row, (u_row, v_row)) in u
-            .chunks_exact_mut(cw)
-            .zip(v.chunks_exact_mut(cw))
-            .enumerate()
-        {
+        for (row, (u_row, v_row)) in u.chunks_exact_mut(cw).zip(v.chunks_exact_mut(cw)).enumerate() {
             u_row.fill((hue / 2 + 64 + (row * 64 / ch) as u32) as u8);
             for (col, px) in v_row.iter_mut().enumerate() {
                 *px = ((255 - hue) / 2 + 64 - (col * 64 / cw) as u32).min(255) as u8;
@@ -70,13 +66,7 @@ impl SyntheticCamera {
             u: self.u.clone(),
             v: self.v.clone(),
         };
-        stamp_frame(
-            &mut frame,
-            FrameStamp {
-                counter,
-                capture_ms,
-            },
-        );
+        stamp_frame(&mut frame, FrameStamp { counter, capture_ms });
         frame
     }
 }
@@ -131,10 +121,7 @@ mod tests {
         let f = cam.frame(10, 0);
         let row = 150; // below the stamp band
         // Gradient: ((col + row + 4n) % 256) / 2 + 40.
-        assert_eq!(
-            f.y[row * 320 + 200],
-            (((200 + row + 40) % 256) / 2 + 40) as u8
-        );
+        assert_eq!(f.y[row * 320 + 200], (((200 + row + 40) % 256) / 2 + 40) as u8);
         // The bar is centred on x = 6n.
         assert_eq!(f.y[row * 320 + 60], 220);
         assert_ne!(f.y[row * 320 + 100], 220);

@@ -19,8 +19,7 @@ use crate::{I420Frame, MediaError};
 use openh264::OpenH264API;
 use openh264::decoder::{DecodeOptions, Decoder, DecoderConfig, Flush};
 use openh264::encoder::{
-    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod,
-    RateControlMode, UsageType,
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode, UsageType,
 };
 use openh264::formats::YUVSource;
 
@@ -80,9 +79,7 @@ impl VideoEncoder {
     pub fn new(width: u32, height: u32, fps: f32, bitrate_bps: u32) -> Result<Self, MediaError> {
         check_size(width, height)?;
         if !(fps.is_finite() && (1.0..=120.0).contains(&fps)) {
-            return Err(MediaError::Encoder(format!(
-                "frame rate {fps} is outside 1..=120"
-            )));
+            return Err(MediaError::Encoder(format!("frame rate {fps} is outside 1..=120")));
         }
         if !(10_000..=50_000_000).contains(&bitrate_bps) {
             return Err(MediaError::Encoder(format!(
@@ -100,8 +97,7 @@ impl VideoEncoder {
             .intra_frame_period(IntraFramePeriod::from_num_frames(0))
             .num_threads(1)
             .complexity(Complexity::Low);
-        let inner =
-            Encoder::with_api_config(OpenH264API::from_source(), config).map_err(encoder_err)?;
+        let inner = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(encoder_err)?;
         Ok(Self {
             inner,
             width,
@@ -122,7 +118,9 @@ impl VideoEncoder {
     pub fn set_bitrate(&mut self, bitrate_bps: u32) -> Result<(), MediaError> {
         use openh264_sys2::{ENCODER_OPTION_BITRATE, ENCODER_OPTION_MAX_BITRATE, SPATIAL_LAYER_0, SPATIAL_LAYER_ALL};
         if !(10_000..=50_000_000).contains(&bitrate_bps) {
-            return Err(MediaError::Encoder(format!("bitrate {bitrate_bps} bps is outside 10 kbps..=50 Mbps")));
+            return Err(MediaError::Encoder(format!(
+                "bitrate {bitrate_bps} bps is outside 10 kbps..=50 Mbps"
+            )));
         }
         if bitrate_bps > self.bitrate_bps {
             self.set_option_bitrate(ENCODER_OPTION_MAX_BITRATE, SPATIAL_LAYER_0, bitrate_bps)?;
@@ -141,15 +139,25 @@ impl VideoEncoder {
     }
 
     #[allow(unsafe_code)] // one call into openh264's C API; see SAFETY below
-    fn set_option_bitrate(&mut self, option: openh264_sys2::ENCODER_OPTION, layer: openh264_sys2::LAYER_NUM, bitrate_bps: u32) -> Result<(), MediaError> {
-        let mut info = openh264_sys2::SBitrateInfo { iLayer: layer, iBitrate: bitrate_bps as i32 };
+    fn set_option_bitrate(
+        &mut self,
+        option: openh264_sys2::ENCODER_OPTION,
+        layer: openh264_sys2::LAYER_NUM,
+        bitrate_bps: u32,
+    ) -> Result<(), MediaError> {
+        let mut info = openh264_sys2::SBitrateInfo {
+            iLayer: layer,
+            iBitrate: bitrate_bps as i32,
+        };
         // SAFETY: the encoder is initialised (made in `new`); ENCODER_OPTION_BITRATE and
         // ENCODER_OPTION_MAX_BITRATE take a pointer to an `SBitrateInfo`, which openh264 reads
         // during the call and does not keep. Changing the rate is what the options exist for:
         // no parameter the wrapper relies on (size, frame rate, threads) changes.
         let code = unsafe { self.inner.raw_api().set_option(option, (&raw mut info).cast()) };
         if code != 0 {
-            return Err(MediaError::Encoder(format!("changing the bitrate to {bitrate_bps} bps failed (code {code})")));
+            return Err(MediaError::Encoder(format!(
+                "changing the bitrate to {bitrate_bps} bps failed (code {code})"
+            )));
         }
         Ok(())
     }
@@ -165,24 +173,15 @@ impl VideoEncoder {
 
     /// Encode one frame; the result is never empty. `force_keyframe` makes this picture an IDR
     /// with SPS and PPS in front (the first picture always is one).
-    pub fn encode(
-        &mut self,
-        frame: &I420Frame,
-        force_keyframe: bool,
-    ) -> Result<EncodedVideo, MediaError> {
+    pub fn encode(&mut self, frame: &I420Frame, force_keyframe: bool) -> Result<EncodedVideo, MediaError> {
         crate::frame::check_input(frame, self.width, self.height)?;
         if force_keyframe {
             self.inner.force_intra_frame();
         }
-        let bitstream = self
-            .inner
-            .encode(&FrameSource(frame))
-            .map_err(encoder_err)?;
+        let bitstream = self.inner.encode(&FrameSource(frame)).map_err(encoder_err)?;
         let frame_type = bitstream.frame_type();
         if matches!(frame_type, FrameType::Skip | FrameType::Invalid) {
-            return Err(MediaError::Encoder(format!(
-                "encoder gave no picture ({frame_type:?})"
-            )));
+            return Err(MediaError::Encoder(format!("encoder gave no picture ({frame_type:?})")));
         }
         let keyframe = matches!(frame_type, FrameType::IDR | FrameType::I);
         let mut data = Vec::with_capacity(self.last_size + self.last_size / 2);
@@ -231,12 +230,8 @@ pub struct VideoDecoder {
 impl VideoDecoder {
     pub fn new() -> Result<Self, MediaError> {
         let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
-        let inner = Decoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| {
-            MediaError::Decoder(format!(
-                "could not create the decoder (code {})",
-                e.native_code()
-            ))
-        })?;
+        let inner = Decoder::with_api_config(OpenH264API::from_source(), config)
+            .map_err(|e| MediaError::Decoder(format!("could not create the decoder (code {})", e.native_code())))?;
         Ok(Self { inner })
     }
 
@@ -245,17 +240,12 @@ impl VideoDecoder {
         if annex_b.len() < 4 {
             return Err(MediaError::Decoder("access unit is too short".into()));
         }
-        let decoded = match self
-            .inner
-            .decode_with_options(annex_b, DecodeOptions::default())
-        {
+        let decoded = match self.inner.decode_with_options(annex_b, DecodeOptions::default()) {
             Ok(decoded) => decoded,
             // "Frame pending": the picture comes with a later access unit.
             Err(e) if e.native_code() == DS_FRAME_PENDING => return Ok(None),
             Err(e) => {
-                return Err(MediaError::Decoder(describe_decoding_state(
-                    e.native_code(),
-                )));
+                return Err(MediaError::Decoder(describe_decoding_state(e.native_code())));
             }
         };
         let Some(picture) = decoded else {
@@ -266,9 +256,7 @@ impl VideoDecoder {
         // An odd size (another stack's scaled stream) is shown one column / row smaller.
         let (w, h) = (w & !1, h & !1);
         if w == 0 || h == 0 {
-            return Err(MediaError::Decoder(format!(
-                "decoded an unusable picture size {w}x{h}"
-            )));
+            return Err(MediaError::Decoder(format!("decoded an unusable picture size {w}x{h}")));
         }
         let mut frame = I420Frame {
             width: w as u32,
@@ -278,17 +266,11 @@ impl VideoDecoder {
             v: Vec::with_capacity(w * h / 4),
         };
         for row in 0..h {
-            frame
-                .y
-                .extend_from_slice(&picture.y()[row * ys..row * ys + w]);
+            frame.y.extend_from_slice(&picture.y()[row * ys..row * ys + w]);
         }
         for row in 0..h / 2 {
-            frame
-                .u
-                .extend_from_slice(&picture.u()[row * us..row * us + w / 2]);
-            frame
-                .v
-                .extend_from_slice(&picture.v()[row * vs..row * vs + w / 2]);
+            frame.u.extend_from_slice(&picture.u()[row * us..row * us + w / 2]);
+            frame.v.extend_from_slice(&picture.v()[row * vs..row * vs + w / 2]);
         }
         Ok(Some(frame))
     }

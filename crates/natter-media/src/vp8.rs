@@ -34,14 +34,13 @@ use std::ffi::CStr;
 use std::mem::MaybeUninit;
 use std::os::raw::{c_int, c_uint, c_ulong};
 use vpx_sys::{
-    VPX_DECODER_ABI_VERSION, VPX_DL_REALTIME, VPX_EFLAG_FORCE_KF, VPX_ENCODER_ABI_VERSION,
-    VPX_ERROR_RESILIENT_DEFAULT, VPX_FRAME_IS_KEY, vp8_dec_control_id, vp8e_enc_control_id,
-    vpx_codec_control_, vpx_codec_ctx_t, vpx_codec_cx_pkt_kind, vpx_codec_dec_cfg_t,
-    vpx_codec_dec_init_ver, vpx_codec_decode, vpx_codec_destroy, vpx_codec_enc_cfg_t,
-    vpx_codec_enc_config_default, vpx_codec_enc_config_set, vpx_codec_enc_init_ver,
-    vpx_codec_encode, vpx_codec_err_t, vpx_codec_err_to_string, vpx_codec_error_detail,
-    vpx_codec_get_cx_data, vpx_codec_get_frame, vpx_codec_vp8_cx, vpx_codec_vp8_dx, vpx_enc_pass,
-    vpx_image_t, vpx_img_fmt, vpx_kf_mode, vpx_rc_mode,
+    VPX_DECODER_ABI_VERSION, VPX_DL_REALTIME, VPX_EFLAG_FORCE_KF, VPX_ENCODER_ABI_VERSION, VPX_ERROR_RESILIENT_DEFAULT,
+    VPX_FRAME_IS_KEY, vp8_dec_control_id, vp8e_enc_control_id, vpx_codec_control_, vpx_codec_ctx_t,
+    vpx_codec_cx_pkt_kind, vpx_codec_dec_cfg_t, vpx_codec_dec_init_ver, vpx_codec_decode, vpx_codec_destroy,
+    vpx_codec_enc_cfg_t, vpx_codec_enc_config_default, vpx_codec_enc_config_set, vpx_codec_enc_init_ver,
+    vpx_codec_encode, vpx_codec_err_t, vpx_codec_err_to_string, vpx_codec_error_detail, vpx_codec_get_cx_data,
+    vpx_codec_get_frame, vpx_codec_vp8_cx, vpx_codec_vp8_dx, vpx_enc_pass, vpx_image_t, vpx_img_fmt, vpx_kf_mode,
+    vpx_rc_mode,
 };
 
 /// The RTP clock of video (RFC 7741): libvpx's timebase, so its rate control sees real durations.
@@ -108,9 +107,7 @@ impl Vp8Encoder {
     pub fn new(width: u32, height: u32, fps: f32, bitrate_bps: u32) -> Result<Self, MediaError> {
         check_size(width, height)?;
         if !(fps.is_finite() && (1.0..=120.0).contains(&fps)) {
-            return Err(MediaError::Encoder(format!(
-                "frame rate {fps} is outside 1..=120"
-            )));
+            return Err(MediaError::Encoder(format!("frame rate {fps} is outside 1..=120")));
         }
         check_bitrate(bitrate_bps)?;
 
@@ -155,15 +152,7 @@ impl Vp8Encoder {
         // SAFETY: `ctx` is a zeroed context at a stable (boxed) address, `config` a complete
         // configuration (libvpx copies it), the ABI version the one our bindings were made for
         // (libvpx refuses a mismatch instead of misreading the struct).
-        let result = unsafe {
-            vpx_codec_enc_init_ver(
-                &mut *ctx,
-                iface,
-                &config,
-                0,
-                VPX_ENCODER_ABI_VERSION as c_int,
-            )
-        };
+        let result = unsafe { vpx_codec_enc_init_ver(&mut *ctx, iface, &config, 0, VPX_ENCODER_ABI_VERSION as c_int) };
         if result != vpx_codec_err_t::VPX_CODEC_OK {
             // A failed init leaves nothing to destroy (libvpx frees what it allocated).
             return Err(MediaError::Encoder(format!(
@@ -236,11 +225,7 @@ impl Vp8Encoder {
 
     /// Encode one frame; the result is never empty. `force_keyframe` makes this frame a keyframe
     /// (the first frame always is one).
-    pub fn encode(
-        &mut self,
-        frame: &I420Frame,
-        force_keyframe: bool,
-    ) -> Result<EncodedVideo, MediaError> {
+    pub fn encode(&mut self, frame: &I420Frame, force_keyframe: bool) -> Result<EncodedVideo, MediaError> {
         crate::frame::check_input(frame, self.width, self.height)?;
         let w = frame.width as usize;
         // SAFETY: all-zero is a valid `vpx_image_t` (null pointers, zero sizes, enums whose 0 is
@@ -368,11 +353,7 @@ unsafe impl Send for Vp8Decoder {}
 
 impl Vp8Decoder {
     pub fn new() -> Result<Self, MediaError> {
-        let config = vpx_codec_dec_cfg_t {
-            threads: 1,
-            w: 0,
-            h: 0,
-        };
+        let config = vpx_codec_dec_cfg_t { threads: 1, w: 0, h: 0 };
         let mut ctx = zeroed_context();
         // SAFETY: `ctx` is a zeroed context at a stable address, the interface libvpx's static VP8
         // decoder, `config` complete (libvpx copies it), the ABI version our bindings were made for.
@@ -417,9 +398,7 @@ impl Vp8Decoder {
         };
         // SAFETY: `self.ctx` is an initialised decoder; `frame` is `len` readable bytes that
         // libvpx reads only during the call (no frame threading, no input fragments).
-        let result = unsafe {
-            vpx_codec_decode(&mut *self.ctx, frame.as_ptr(), len, std::ptr::null_mut(), 0)
-        };
+        let result = unsafe { vpx_codec_decode(&mut *self.ctx, frame.as_ptr(), len, std::ptr::null_mut(), 0) };
         if result != vpx_codec_err_t::VPX_CODEC_OK {
             self.needs_keyframe = true;
             return Err(MediaError::Decoder(format!(
@@ -473,9 +452,7 @@ impl Vp8Decoder {
         // column / row smaller rather than not at all (I420 frames here have even sizes).
         let (w, h) = (w & !1, h & !1);
         if w == 0 || h == 0 || w > 4096 || h > 4096 {
-            return Err(MediaError::Decoder(format!(
-                "decoded an unusable picture size {w}x{h}"
-            )));
+            return Err(MediaError::Decoder(format!("decoded an unusable picture size {w}x{h}")));
         }
         if planes[..3].iter().any(|p| p.is_null())
             || strides[..3]
@@ -484,9 +461,7 @@ impl Vp8Decoder {
                 .any(|(&s, min)| s < 0 || (s as usize) < min)
         {
             self.needs_keyframe = true;
-            return Err(MediaError::Decoder(
-                "decoded picture has no usable planes".into(),
-            ));
+            return Err(MediaError::Decoder("decoded picture has no usable planes".into()));
         }
         let copy_plane = |index: usize, width: usize, rows: usize| -> Vec<u8> {
             let stride = strides[index] as usize;
@@ -495,8 +470,7 @@ impl Vp8Decoder {
                 // SAFETY: libvpx's plane `index` holds `rows` rows of `stride >= width` bytes
                 // (chroma planes half the luma size, I420 checked above); the image is alive
                 // until the next call on the decoder.
-                let line =
-                    unsafe { std::slice::from_raw_parts(planes[index].add(row * stride), width) };
+                let line = unsafe { std::slice::from_raw_parts(planes[index].add(row * stride), width) };
                 out.extend_from_slice(line);
             }
             out

@@ -14,10 +14,7 @@ fn stamps_survive(width: u32, height: u32, bitrate: u32, frames: u32, keyframe_e
         let frame = camera.frame(counter, capture_ms);
         let force = (counter - 1) % keyframe_every == 0;
         let encoded = encoder.encode(&frame, force).unwrap();
-        assert!(
-            !encoded.data.is_empty(),
-            "frame {counter} was skipped by the encoder"
-        );
+        assert!(!encoded.data.is_empty(), "frame {counter} was skipped by the encoder");
         assert_eq!(encoded.keyframe, force, "frame {counter}");
         total_bytes += encoded.data.len();
         let decoded = decoder
@@ -27,18 +24,12 @@ fn stamps_survive(width: u32, height: u32, bitrate: u32, frames: u32, keyframe_e
         assert_eq!((decoded.width, decoded.height), (width, height));
         assert_eq!(
             read_stamp(&decoded),
-            Some(FrameStamp {
-                counter,
-                capture_ms
-            }),
+            Some(FrameStamp { counter, capture_ms }),
             "{width}x{height} frame {counter}"
         );
     }
     let kbps = total_bytes as f64 * 8.0 * 30.0 / f64::from(frames) / 1000.0;
-    eprintln!(
-        "{width}x{height}: {kbps:.0} kbps for a {} kbps target",
-        bitrate / 1000
-    );
+    eprintln!("{width}x{height}: {kbps:.0} kbps for a {} kbps target", bitrate / 1000);
     // Rate control works (without skipping frames): within 1.5x of the target on average.
     assert!(
         kbps < f64::from(bitrate) * 1.5 / 1000.0,
@@ -106,10 +97,7 @@ fn access_units_are_sps_pps_idr_or_one_slice() {
             // profile_idc 66 (baseline) with constraint_set1 (constrained baseline).
             assert_eq!(sps[1], 66, "profile_idc");
             assert_ne!(sps[2] & 0x40, 0, "constraint_set1_flag");
-            eprintln!(
-                "profile-level-id {:02x}{:02x}{:02x}",
-                sps[1], sps[2], sps[3]
-            );
+            eprintln!("profile-level-id {:02x}{:02x}{:02x}", sps[1], sps[2], sps[3]);
         } else {
             assert!(!encoded.keyframe);
             assert_eq!(types, [1], "frame {counter}");
@@ -135,9 +123,7 @@ fn the_decoder_wants_a_keyframe_first_and_after_a_loss() {
     // Joining mid-stream: delta frames give errors (never a wrong picture) until a keyframe comes.
     let mut late = VideoDecoder::new().unwrap();
     for frame in &frames[5..10] {
-        let err = late
-            .decode(&frame.data)
-            .expect_err("a delta frame without a keyframe");
+        let err = late.decode(&frame.data).expect_err("a delta frame without a keyframe");
         assert!(err.to_string().contains("keyframe"), "{err}");
     }
     let picture = late
@@ -148,18 +134,11 @@ fn the_decoder_wants_a_keyframe_first_and_after_a_loss() {
 
     // A lost delta frame: the following ones are errors until the next keyframe, then all is well.
     let mut decoder = VideoDecoder::new().unwrap();
-    decoder
-        .decode(&frames[0].data)
-        .unwrap()
-        .expect("first keyframe");
+    decoder.decode(&frames[0].data).unwrap().expect("first keyframe");
     for (i, frame) in frames.iter().enumerate().take(29).skip(2) {
         match decoder.decode(&frame.data) {
             Err(_) | Ok(None) => {}
-            Ok(Some(picture)) => panic!(
-                "frame {} decoded after a loss: {:?}",
-                i + 1,
-                read_stamp(&picture)
-            ),
+            Ok(Some(picture)) => panic!("frame {} decoded after a loss: {:?}", i + 1, read_stamp(&picture)),
         }
     }
     for (i, frame) in frames.iter().enumerate().skip(29) {
@@ -173,9 +152,7 @@ fn a_forced_keyframe_mid_stream_is_a_keyframe_and_decodes_alone() {
     let mut camera = SyntheticCamera::new(320, 180, 1);
     let mut encoder = VideoEncoder::new(320, 180, 30.0, 300_000).unwrap();
     for counter in 1..10 {
-        encoder
-            .encode(&camera.frame(counter, 0), counter == 1)
-            .unwrap();
+        encoder.encode(&camera.frame(counter, 0), counter == 1).unwrap();
     }
     let key = encoder.encode(&camera.frame(10, 42), true).unwrap();
     assert!(key.keyframe);
@@ -205,12 +182,7 @@ fn garbage_and_truncated_input_never_panics() {
         key[..key.len() / 2].to_vec(),
         key[..20].to_vec(),
         key[key.len() / 2..].to_vec(),
-        [
-            &key[..key.len() / 2],
-            &[0, 0, 0, 1, 0x65][..],
-            &[0xAB; 64][..],
-        ]
-        .concat(),
+        [&key[..key.len() / 2], &[0, 0, 0, 1, 0x65][..], &[0xAB; 64][..]].concat(),
         key.iter().map(|b| b ^ 0x5A).collect(),
     ];
     let mut seed = 0x1234_5678u32;
@@ -298,26 +270,17 @@ fn opus_keeps_a_440_hz_tone() {
     let tail = &decoded[4800..]; // skip the codec's start-up
     let share_440 = tone_share(tail, 440.0);
     let share_1000 = tone_share(tail, 1000.0);
-    assert!(
-        share_440 > 0.8,
-        "440 Hz holds only {share_440:.2} of the power"
-    );
+    assert!(share_440 > 0.8, "440 Hz holds only {share_440:.2} of the power");
     assert!(share_1000 < 0.01, "1 kHz holds {share_1000:.3}");
     // The dominant frequency between 50 Hz and 4 kHz, in 1 Hz steps.
     let dominant = (50..4000)
         .map(f64::from)
         .max_by(|a, b| power_at(tail, *a).total_cmp(&power_at(tail, *b)))
         .unwrap();
-    assert!(
-        (dominant - 440.0).abs() <= 10.0,
-        "dominant frequency {dominant} Hz"
-    );
+    assert!((dominant - 440.0).abs() <= 10.0, "dominant frequency {dominant} Hz");
     let rms = (tail.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / tail.len() as f64).sqrt();
     let expected = 0.3 * 32767.0 / 2f64.sqrt();
-    assert!(
-        (rms / expected - 1.0).abs() < 0.25,
-        "level {rms:.0} vs {expected:.0}"
-    );
+    assert!((rms / expected - 1.0).abs() < 0.25, "level {rms:.0} vs {expected:.0}");
 }
 
 #[test]
@@ -326,16 +289,10 @@ fn opus_conceals_a_lost_packet_with_one_frame_and_rejects_garbage() {
     let mut encoder = AudioEncoder::new().unwrap();
     let mut decoder = AudioDecoder::new().unwrap();
     for _ in 0..10 {
-        decoder
-            .decode(&encoder.encode(&mic.next_frame()).unwrap())
-            .unwrap();
+        decoder.decode(&encoder.encode(&mic.next_frame()).unwrap()).unwrap();
     }
     let concealed = decoder.decode(&[]).unwrap();
-    assert_eq!(
-        concealed.len(),
-        AUDIO_FRAME_SAMPLES,
-        "one 20 ms frame, not 120 ms"
-    );
+    assert_eq!(concealed.len(), AUDIO_FRAME_SAMPLES, "one 20 ms frame, not 120 ms");
     assert!(
         concealed.iter().any(|&x| x.unsigned_abs() > 1000),
         "concealment continues the tone"
@@ -365,7 +322,9 @@ fn an_h264_bitrate_change_takes_effect_without_a_keyframe() {
     let mut bytes_of = |encoder: &mut VideoEncoder, from: u32| -> (usize, bool) {
         let (mut total, mut keyframes) = (0, false);
         for i in from..from + 30 {
-            let out = encoder.encode(&camera.frame(i, 1_764_000_000_000 + u64::from(i) * 33), i == 0).unwrap();
+            let out = encoder
+                .encode(&camera.frame(i, 1_764_000_000_000 + u64::from(i) * 33), i == 0)
+                .unwrap();
             if i > 0 {
                 total += out.data.len();
                 keyframes |= out.keyframe;
@@ -377,7 +336,10 @@ fn an_h264_bitrate_change_takes_effect_without_a_keyframe() {
     encoder.set_bitrate(100_000).unwrap();
     let (low, keyframes) = bytes_of(&mut encoder, 30);
     assert!(!keyframes, "no keyframe for a rate change");
-    assert!(low * 2 < high, "100 kbit/s: {low} bytes in 30 frames vs {high} at 1.5 Mbit/s");
+    assert!(
+        low * 2 < high,
+        "100 kbit/s: {low} bytes in 30 frames vs {high} at 1.5 Mbit/s"
+    );
     assert!(encoder.set_bitrate(5).is_err(), "5 bit/s is refused");
 }
 
@@ -389,13 +351,24 @@ fn an_h264_bitrate_can_rise_above_the_rate_the_encoder_was_made_with() {
     let mut camera = SyntheticCamera::new(320, 180, 7);
     let mut encoder = VideoEncoder::new(320, 180, 30.0, 100_000).unwrap();
     let mut bytes_of = |encoder: &mut VideoEncoder, from: u32| -> usize {
-        (from..from + 30).map(|i| encoder.encode(&camera.frame(i, 1_764_000_000_000 + u64::from(i) * 33), i == 0).unwrap()).skip(1).map(|out| out.data.len()).sum()
+        (from..from + 30)
+            .map(|i| {
+                encoder
+                    .encode(&camera.frame(i, 1_764_000_000_000 + u64::from(i) * 33), i == 0)
+                    .unwrap()
+            })
+            .skip(1)
+            .map(|out| out.data.len())
+            .sum()
     };
     let low = bytes_of(&mut encoder, 0);
     encoder.set_bitrate(1_500_000).expect("a raise above the starting rate");
     assert_eq!(encoder.bitrate(), 1_500_000);
     let high = bytes_of(&mut encoder, 30);
-    assert!(high > low * 2, "1.5 Mbit/s: {high} bytes in 29 frames vs {low} at 100 kbit/s");
+    assert!(
+        high > low * 2,
+        "1.5 Mbit/s: {high} bytes in 29 frames vs {low} at 100 kbit/s"
+    );
     encoder.set_bitrate(200_000).expect("and down again");
     encoder.set_bitrate(200_000).expect("the same rate again is no change");
 }
@@ -405,7 +378,9 @@ fn an_h264_bitrate_can_rise_above_the_rate_the_encoder_was_made_with() {
 /// repeated copy instead of adding to it).
 #[test]
 fn opus_takes_the_expected_loss_and_stays_decodable() {
-    let tone: Vec<i16> = (0..AUDIO_FRAME_SAMPLES).map(|i| ((i as f64 * 0.0576).sin() * 8000.0) as i16).collect();
+    let tone: Vec<i16> = (0..AUDIO_FRAME_SAMPLES)
+        .map(|i| ((i as f64 * 0.0576).sin() * 8000.0) as i16)
+        .collect();
     for loss in [-1.0, 0.0, 0.35, 1.0] {
         let mut encoder = AudioEncoder::new().unwrap();
         encoder.set_expected_loss(loss).unwrap();
@@ -424,9 +399,16 @@ fn opus_takes_the_expected_loss_and_stays_decodable() {
 #[test]
 fn a_lost_opus_frame_is_rebuilt_from_the_next_packet() {
     let pitch = |hz: f64, frame: usize| -> Vec<i16> {
-        (0..AUDIO_FRAME_SAMPLES).map(|i| (((frame * AUDIO_FRAME_SAMPLES + i) as f64 * hz * std::f64::consts::TAU / 48_000.0).sin() * 8000.0) as i16).collect()
+        (0..AUDIO_FRAME_SAMPLES)
+            .map(|i| {
+                (((frame * AUDIO_FRAME_SAMPLES + i) as f64 * hz * std::f64::consts::TAU / 48_000.0).sin() * 8000.0)
+                    as i16
+            })
+            .collect()
     };
-    let frames: Vec<Vec<i16>> = (0..20).map(|f| if f < 10 { pitch(220.0, f) } else { pitch(330.0, f) }).collect();
+    let frames: Vec<Vec<i16>> = (0..20)
+        .map(|f| if f < 10 { pitch(220.0, f) } else { pitch(330.0, f) })
+        .collect();
     let mut encoder = AudioEncoder::new().unwrap();
     encoder.set_expected_loss(0.10).unwrap();
     let packets: Vec<Vec<u8>> = frames.iter().map(|f| encoder.encode(f).unwrap()).collect();
@@ -454,8 +436,14 @@ fn a_lost_opus_frame_is_rebuilt_from_the_next_packet() {
         packets[..11].iter().map(|p| d.decode(p).unwrap()).last().unwrap()
     };
     let (with_fec, without) = (correlation(&rebuilt, &truth), correlation(&guessed, &truth));
-    assert!(with_fec > 0.8, "rebuilt frame vs the intact one: correlation {with_fec:.2}");
-    assert!(with_fec > without + 0.2, "FEC {with_fec:.2} vs concealment {without:.2}");
+    assert!(
+        with_fec > 0.8,
+        "rebuilt frame vs the intact one: correlation {with_fec:.2}"
+    );
+    assert!(
+        with_fec > without + 0.2,
+        "FEC {with_fec:.2} vs concealment {without:.2}"
+    );
     // The decoder carries on with the next packet as usual.
     assert_eq!(decoder.decode(&packets[11]).unwrap().len(), AUDIO_FRAME_SAMPLES);
 }

@@ -17,10 +17,7 @@ fn stamps_survive(width: u32, height: u32, bitrate: u32, frames: u32, keyframe_e
         let frame = camera.frame(counter, capture_ms);
         let force = (counter - 1) % keyframe_every == 0;
         let encoded = encoder.encode(&frame, force).unwrap();
-        assert!(
-            !encoded.data.is_empty(),
-            "frame {counter} was dropped by the encoder"
-        );
+        assert!(!encoded.data.is_empty(), "frame {counter} was dropped by the encoder");
         assert_eq!(encoded.keyframe, force, "frame {counter}");
         // The frame tag agrees: bit 0 is 0 on a keyframe.
         assert_eq!(encoded.data[0] & 1 == 0, force, "frame {counter} tag");
@@ -34,10 +31,7 @@ fn stamps_survive(width: u32, height: u32, bitrate: u32, frames: u32, keyframe_e
         assert_eq!(decoded.u.len(), (width * height / 4) as usize);
         assert_eq!(
             read_stamp(&decoded),
-            Some(FrameStamp {
-                counter,
-                capture_ms
-            }),
+            Some(FrameStamp { counter, capture_ms }),
             "{width}x{height} frame {counter}"
         );
     }
@@ -98,10 +92,7 @@ fn the_bitrate_is_roughly_held_over_60_frames_and_can_change() {
     let at_200 = kbps_over(&mut encoder, 121);
     eprintln!("VP8 640x360: {at_600:.0} kbps at 600, then {at_200:.0} kbps at 200");
     assert_near_target(at_200, 200_000);
-    assert!(
-        at_200 < at_600,
-        "{at_200:.0} kbps after lowering from {at_600:.0}"
-    );
+    assert!(at_200 < at_600, "{at_200:.0} kbps after lowering from {at_600:.0}");
     assert!(encoder.set_bitrate(5).is_err());
 }
 
@@ -132,9 +123,7 @@ fn the_decoder_wants_a_keyframe_first_and_after_an_error() {
     // Joining mid-stream: inter frames give errors (never a wrong picture) until a keyframe.
     let mut late = Vp8Decoder::new().unwrap();
     for frame in &frames[5..29] {
-        let err = late
-            .decode(&frame.data)
-            .expect_err("an inter frame without a keyframe");
+        let err = late.decode(&frame.data).expect_err("an inter frame without a keyframe");
         assert!(err.to_string().contains("keyframe"), "{err}");
     }
     for (i, frame) in frames.iter().enumerate().skip(29) {
@@ -150,9 +139,7 @@ fn the_decoder_wants_a_keyframe_first_and_after_an_error() {
     let truncated = &frames[3].data[..frames[3].data.len() / 3];
     assert!(decoder.decode(truncated).is_err(), "a truncated frame");
     for frame in &frames[4..29] {
-        let err = decoder
-            .decode(&frame.data)
-            .expect_err("refused after an error");
+        let err = decoder.decode(&frame.data).expect_err("refused after an error");
         assert!(err.to_string().contains("keyframe"), "{err}");
     }
     for (i, frame) in frames.iter().enumerate().skip(29) {
@@ -166,9 +153,7 @@ fn a_forced_keyframe_mid_stream_is_a_keyframe_and_decodes_alone() {
     let mut camera = SyntheticCamera::new(320, 180, 1);
     let mut encoder = Vp8Encoder::new(320, 180, 30.0, 300_000).unwrap();
     for counter in 1..10 {
-        let encoded = encoder
-            .encode(&camera.frame(counter, 0), counter == 1)
-            .unwrap();
+        let encoded = encoder.encode(&camera.frame(counter, 0), counter == 1).unwrap();
         assert_eq!(encoded.keyframe, counter == 1);
     }
     let key = encoder.encode(&camera.frame(10, 42), true).unwrap();
@@ -191,10 +176,7 @@ fn a_new_picture_size_arrives_with_a_keyframe() {
     for (counter, (width, height)) in (1..).zip([(320, 180), (640, 360), (320, 180)]) {
         let mut encoder = Vp8Encoder::new(width, height, 30.0, 300_000).unwrap();
         let key = encoder
-            .encode(
-                &SyntheticCamera::new(width, height, 1).frame(counter, 0),
-                true,
-            )
+            .encode(&SyntheticCamera::new(width, height, 1).frame(counter, 0), true)
             .unwrap();
         let picture = decoder.decode(&key.data).unwrap().expect("picture");
         assert_eq!((picture.width, picture.height), (width, height));
@@ -220,19 +202,13 @@ fn garbage_and_truncated_input_never_panics() {
         key[key.len() / 2..].to_vec(),
         key.iter().map(|b| b ^ 0x5A).collect(),
         // A keyframe tag and start code with a huge picture size and nothing behind it.
-        vec![
-            0x50, 0x2a, 0x00, 0x9d, 0x01, 0x2a, 0xFF, 0x3F, 0xFF, 0x3F, 0,
-        ],
+        vec![0x50, 0x2a, 0x00, 0x9d, 0x01, 0x2a, 0xFF, 0x3F, 0xFF, 0x3F, 0],
     ];
     let mut seed = 0x1234_5678u32;
     for i in 0..200 {
         // Random bytes behind a real keyframe's header (every other one) or a random tag.
         let len = 8 + (seed % 3000) as usize;
-        let mut junk = if i % 2 == 0 {
-            key[..10].to_vec()
-        } else {
-            vec![]
-        };
+        let mut junk = if i % 2 == 0 { key[..10].to_vec() } else { vec![] };
         junk.extend((0..len).map(|_| {
             seed ^= seed << 13;
             seed ^= seed >> 17;
@@ -274,11 +250,7 @@ fn wrong_sizes_and_settings_are_clear_errors() {
     short.y.truncate(100);
     assert!(encoder.encode(&short, false).is_err());
     // The encoder still works after refusing those.
-    assert!(
-        encoder
-            .encode(&I420Frame::black(320, 180).unwrap(), false)
-            .is_ok()
-    );
+    assert!(encoder.encode(&I420Frame::black(320, 180).unwrap(), false).is_ok());
 }
 
 #[test]

@@ -30,20 +30,32 @@ impl Browser {
     pub fn find() -> Result<Browser, String> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser");
         let dir = dir.canonicalize().unwrap_or(dir);
-        let chromium = std::env::var_os("NATTER_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+        let chromium = std::env::var_os("NATTER_CHROMIUM")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
         let mut missing = Vec::new();
         if !chromium.is_file() {
-            missing.push(format!("no Chromium at {} (apt-get install chromium)", chromium.display()));
+            missing.push(format!(
+                "no Chromium at {} (apt-get install chromium)",
+                chromium.display()
+            ));
         }
         let node = which("node");
         if node.is_none() {
             missing.push("no `node` on PATH (apt-get install nodejs npm)".to_string());
         }
         if !dir.join("node_modules/playwright-core/package.json").is_file() {
-            missing.push(format!("no {}/node_modules (npm ci --prefix tests/browser)", dir.display()));
+            missing.push(format!(
+                "no {}/node_modules (npm ci --prefix tests/browser)",
+                dir.display()
+            ));
         }
         match node {
-            Some(node) if missing.is_empty() => Ok(Browser { node, chromium, driver: dir.join("participant.mjs") }),
+            Some(node) if missing.is_empty() => Ok(Browser {
+                node,
+                chromium,
+                driver: dir.join("participant.mjs"),
+            }),
             _ => Err(missing.join("; ")),
         }
     }
@@ -53,8 +65,20 @@ impl Browser {
         let mut command = Command::new(&self.node);
         command
             .arg(&self.driver)
-            .args(["--signal", &options.signal, "--room", &options.room, "--name", &options.name])
-            .args(["--expect", &options.expect.to_string(), "--duration", &options.duration_s.to_string()])
+            .args([
+                "--signal",
+                &options.signal,
+                "--room",
+                &options.room,
+                "--name",
+                &options.name,
+            ])
+            .args([
+                "--expect",
+                &options.expect.to_string(),
+                "--duration",
+                &options.duration_s.to_string(),
+            ])
             .arg("--chromium")
             .arg(&self.chromium)
             .arg("--report")
@@ -79,9 +103,19 @@ impl Browser {
         if options.mdns_hide_ips {
             command.arg("--mdns-hide-ips");
         }
-        let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start node tests/browser/participant.mjs");
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start node tests/browser/participant.mjs");
         let lines = follow(child.stderr.take().expect("piped stderr"));
-        BrowserParticipant { child: Some(child), report: report.to_path_buf(), lines, seen: String::new(), name: options.name.clone() }
+        BrowserParticipant {
+            child: Some(child),
+            report: report.to_path_buf(),
+            lines,
+            seen: String::new(),
+            name: options.name.clone(),
+        }
     }
 }
 
@@ -106,7 +140,14 @@ pub struct BrowserOptions {
 
 impl BrowserOptions {
     pub fn new(signal: &str, room: &str, name: &str, expect: usize, duration_s: u64) -> BrowserOptions {
-        BrowserOptions { signal: signal.into(), room: room.into(), name: name.into(), expect, duration_s, ..Default::default() }
+        BrowserOptions {
+            signal: signal.into(),
+            room: room.into(),
+            name: name.into(),
+            expect,
+            duration_s,
+            ..Default::default()
+        }
     }
 }
 
@@ -134,7 +175,10 @@ impl BrowserParticipant {
     pub fn wait_joined(&mut self, limit: Duration) -> Result<(String, SystemTime), String> {
         let deadline = Instant::now() + limit;
         loop {
-            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            match self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
                 Ok(line) => {
                     let at = SystemTime::now();
                     self.seen.push_str(&line);
@@ -143,8 +187,18 @@ impl BrowserParticipant {
                         return Ok((id.split_whitespace().next().unwrap_or_default().to_string(), at));
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => return Err(format!("browser {} did not join within {limit:?}; log:\n{}", self.name, self.seen)),
-                Err(RecvTimeoutError::Disconnected) => return Err(format!("browser {} exited before joining; log:\n{}", self.name, self.seen)),
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!(
+                        "browser {} did not join within {limit:?}; log:\n{}",
+                        self.name, self.seen
+                    ));
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(format!(
+                        "browser {} exited before joining; log:\n{}",
+                        self.name, self.seen
+                    ));
+                }
             }
         }
     }
@@ -172,7 +226,11 @@ impl BrowserParticipant {
             .ok()
             .and_then(|text| serde_json::from_str(&text).ok())
             .unwrap_or_else(|| serde_json::json!({ "ok": false, "reason": format!("the driver wrote no report (exit {status:?})"), "peers": [] }));
-        BrowserRun { status, log: std::mem::take(&mut self.seen), report }
+        BrowserRun {
+            status,
+            log: std::mem::take(&mut self.seen),
+            report,
+        }
     }
 
     /// Read what the driver logged within `wait`; `false` once its stderr is closed.
@@ -227,5 +285,7 @@ pub fn follow(stderr: impl std::io::Read + Send + 'static) -> Receiver<String> {
 
 /// Milliseconds since the Unix epoch.
 pub fn unix_ms(at: SystemTime) -> f64 {
-    at.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
 }

@@ -54,11 +54,16 @@ impl Coturn {
         let port = options.port.unwrap_or_else(free_port);
         let min_port = 40000 + (port % 200) * 100;
         let user = "natter".to_string();
-        let password = options.password.clone().unwrap_or_else(|| format!("pw-{}", unique() + u64::from(port)));
+        let password = options
+            .password
+            .clone()
+            .unwrap_or_else(|| format!("pw-{}", unique() + u64::from(port)));
         let binary = which("turnserver").unwrap_or_else(|| {
             panic!("coturn's `turnserver` is not installed: run `sudo apt-get install -y coturn` (or bash scripts/setup.sh)")
         });
-        let ip = options.ip.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        let ip = options
+            .ip
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
         let mut command = match &options.netns {
             Some(name) => netns::in_namespace(name, binary.to_str().expect("UTF-8 path")),
             None => Command::new(binary),
@@ -71,7 +76,13 @@ impl Coturn {
             .arg(format!("--min-port={min_port}"))
             .arg(format!("--max-port={}", min_port + 99))
             .args(["--realm=natter.test", "--fingerprint", "--no-dtls"])
-            .args(["--no-tcp-relay", "--allow-loopback-peers", "--no-cli", "--log-file=stdout", "--simple-log"])
+            .args([
+                "--no-tcp-relay",
+                "--allow-loopback-peers",
+                "--no-cli",
+                "--log-file=stdout",
+                "--simple-log",
+            ])
             .arg(format!("--pidfile={}", dir.path("turn.pid").display()))
             .arg(format!("--userdb={}", dir.path("turn.db").display()))
             .stdout(Stdio::null())
@@ -87,7 +98,9 @@ impl Coturn {
             Some((cert, key)) => {
                 let tls_port = options.tls_port.unwrap_or_else(free_port);
                 command.arg(format!("--tls-listening-port={tls_port}"));
-                command.arg(format!("--cert={}", cert.display())).arg(format!("--pkey={}", key.display()));
+                command
+                    .arg(format!("--cert={}", cert.display()))
+                    .arg(format!("--pkey={}", key.display()));
                 Some(tls_port)
             }
             None => {
@@ -96,8 +109,23 @@ impl Coturn {
             }
         };
         let child = command.spawn().expect("start turnserver");
-        let restart_options = CoturnOptions { port: Some(port), tls_port, password: Some(password.clone()), ..options.clone() };
-        let coturn = Coturn { ip, port, tls_port, user, password, child, netns: options.netns, options: restart_options, _dir: dir };
+        let restart_options = CoturnOptions {
+            port: Some(port),
+            tls_port,
+            password: Some(password.clone()),
+            ..options.clone()
+        };
+        let coturn = Coturn {
+            ip,
+            port,
+            tls_port,
+            user,
+            password,
+            child,
+            netns: options.netns,
+            options: restart_options,
+            _dir: dir,
+        };
         coturn.wait_ready(Duration::from_secs(10));
         coturn
     }
@@ -122,7 +150,10 @@ impl Coturn {
                 return;
             }
         }
-        panic!("coturn on {}:{} did not answer a STUN binding within {limit:?}", self.ip, self.port);
+        panic!(
+            "coturn on {}:{} did not answer a STUN binding within {limit:?}",
+            self.ip, self.port
+        );
     }
 
     pub fn turn_url(&self) -> String {
@@ -132,7 +163,10 @@ impl Coturn {
     /// A W3C RTCConfiguration JSON for this server as reached through `proxy` (e.g. an
     /// `impair::UdpProxy` in front of it): its credentials, the proxy's address, UDP.
     pub fn ice_config_json_via(&self, proxy: std::net::SocketAddr) -> String {
-        format!(r#"{{"iceServers":[{{"urls":["turn:{proxy}?transport=udp"],"username":"{}","credential":"{}"}}]}}"#, self.user, self.password)
+        format!(
+            r#"{{"iceServers":[{{"urls":["turn:{proxy}?transport=udp"],"username":"{}","credential":"{}"}}]}}"#,
+            self.user, self.password
+        )
     }
 
     /// A W3C RTCConfiguration JSON for this server.
@@ -174,17 +208,70 @@ pub fn make_certificates(dir: &TempDir) -> (PathBuf, PathBuf, PathBuf) {
 
 /// A CA and a server certificate for `ip` signed by it: (CA, certificate, key).
 pub fn make_certificates_for(dir: &TempDir, ip: &str) -> (PathBuf, PathBuf, PathBuf) {
-    let (ca_key, ca, key, csr, cert, ext) =
-        (dir.path("ca.key"), dir.path("ca.pem"), dir.path("server.key"), dir.path("server.csr"), dir.path("server.pem"), dir.path("san.ext"));
+    let (ca_key, ca, key, csr, cert, ext) = (
+        dir.path("ca.key"),
+        dir.path("ca.pem"),
+        dir.path("server.key"),
+        dir.path("server.csr"),
+        dir.path("server.pem"),
+        dir.path("san.ext"),
+    );
     std::fs::write(&ext, format!("subjectAltName=IP:{ip}\nbasicConstraints=CA:FALSE\n")).unwrap();
     let run = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).output().expect("openssl is installed");
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl is installed");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     let p = |p: &std::path::Path| p.to_str().unwrap().to_string();
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Natter Test CA", "-keyout", &p(&ca_key), "-out", &p(&ca)]);
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", &format!("/CN={ip}"), "-keyout", &p(&key), "-out", &p(&csr)]);
-    run(&["x509", "-req", "-in", &p(&csr), "-CA", &p(&ca), "-CAkey", &p(&ca_key), "-CAcreateserial", "-days", "2", "-extfile", &p(&ext), "-out", &p(&cert)]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Natter Test CA",
+        "-keyout",
+        &p(&ca_key),
+        "-out",
+        &p(&ca),
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        &format!("/CN={ip}"),
+        "-keyout",
+        &p(&key),
+        "-out",
+        &p(&csr),
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &p(&csr),
+        "-CA",
+        &p(&ca),
+        "-CAkey",
+        &p(&ca_key),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &p(&ext),
+        "-out",
+        &p(&cert),
+    ]);
     (ca, cert, key)
 }
-

@@ -60,7 +60,11 @@ pub fn free_port() -> u16 {
 pub fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin"), PathBuf::from("/sbin")])
+        .chain([
+            PathBuf::from("/usr/sbin"),
+            PathBuf::from("/usr/bin"),
+            PathBuf::from("/sbin"),
+        ])
         .map(|dir| dir.join(program))
         .find(|p| p.is_file())
 }
@@ -89,7 +93,10 @@ pub fn signal_server(natter: &std::path::Path) -> (Reaped, String) {
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(Instant::now() < deadline, "natter signal-server did not listen on {listen} within 10 s");
+        assert!(
+            Instant::now() < deadline,
+            "natter signal-server did not listen on {listen} within 10 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     (server, format!("ws://{listen}"))
@@ -104,7 +111,12 @@ pub fn streams(report: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
         .flatten()
         .flat_map(|p| {
             let id = p["id"].as_str().unwrap_or_default().to_string();
-            p["peers"].as_array().cloned().unwrap_or_default().into_iter().map(move |peer| (id.clone(), peer))
+            p["peers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |peer| (id.clone(), peer))
         })
         .collect()
 }

@@ -56,17 +56,32 @@ impl NetRig {
     /// machine cannot create network namespaces; any later failure is a bug and panics.
     pub fn new(nats: &[Nat]) -> Result<NetRig, String> {
         for tool in ["ip", "iptables"] {
-            assert!(super::which(tool).is_some(), "`{tool}` is not installed (bash scripts/setup.sh installs it)");
+            assert!(
+                super::which(tool).is_some(),
+                "`{tool}` is not installed (bash scripts/setup.sh installs it)"
+            );
         }
-        let prefix = format!("nt{:x}", (std::process::id() % 0x10000) * 16 + (super::unique() % 16) as u32);
-        let mut rig = NetRig { public: format!("{prefix}pub"), prefix, hosts: Vec::new(), routers: Vec::new() };
+        let prefix = format!(
+            "nt{:x}",
+            (std::process::id() % 0x10000) * 16 + (super::unique() % 16) as u32
+        );
+        let mut rig = NetRig {
+            public: format!("{prefix}pub"),
+            prefix,
+            hosts: Vec::new(),
+            routers: Vec::new(),
+        };
         // The first step tells whether this machine lets us create namespaces at all.
         if let Err(e) = run(&["ip", "netns", "add", &rig.public]) {
-            return Err(format!("cannot create a network namespace here ({e}); the rig needs root or CAP_NET_ADMIN"));
+            return Err(format!(
+                "cannot create a network namespace here ({e}); the rig needs root or CAP_NET_ADMIN"
+            ));
         }
-        rig.build_public().unwrap_or_else(|e| panic!("building the public segment: {e}"));
+        rig.build_public()
+            .unwrap_or_else(|e| panic!("building the public segment: {e}"));
         for (index, nat) in nats.iter().enumerate() {
-            rig.add_host(index + 1, nat).unwrap_or_else(|e| panic!("building host {} ({nat:?}): {e}", index + 1));
+            rig.add_host(index + 1, nat)
+                .unwrap_or_else(|e| panic!("building host {} ({nat:?}): {e}", index + 1));
         }
         Ok(rig)
     }
@@ -76,12 +91,18 @@ impl NetRig {
         ns(&public, &["ip", "link", "set", "lo", "up"])?;
         ns(&public, &["ip", "link", "add", "name", "seg", "type", "bridge"])?;
         ns(&public, &["ip", "link", "set", "seg", "up"])?;
-        ns(&public, &["ip", "addr", "add", &format!("{PUBLIC_SERVER_IP}/24"), "dev", "seg"])?;
+        ns(
+            &public,
+            &["ip", "addr", "add", &format!("{PUBLIC_SERVER_IP}/24"), "dev", "seg"],
+        )?;
         // Servers on the Internet have a default route: a packet to an address nobody answers
         // (a peer's private host candidate, say) leaves and is lost. Without one, the kernel
         // refuses the send (ENETUNREACH), and coturn closes a TCP client's whole session over it.
         // The gateway does not exist, so such packets die on the segment, as they would upstream.
-        ns(&public, &["ip", "route", "add", "default", "via", "198.51.100.254", "dev", "seg"])?;
+        ns(
+            &public,
+            &["ip", "route", "add", "default", "via", "198.51.100.254", "dev", "seg"],
+        )?;
         Ok(())
     }
 
@@ -99,7 +120,10 @@ impl NetRig {
         run(&["ip", "link", "add", &wan_tmp, "type", "veth", "peer", "name", &port_tmp])?;
         move_link(&wan_tmp, &router, "wan")?;
         move_link(&port_tmp, &self.public, &format!("r{index}"))?;
-        ns(&self.public, &["ip", "link", "set", &format!("r{index}"), "master", "seg", "up"])?;
+        ns(
+            &self.public,
+            &["ip", "link", "set", &format!("r{index}"), "master", "seg", "up"],
+        )?;
         let wan_ip = self.router_public_ip(index);
         ns(&router, &["ip", "addr", "add", &format!("{wan_ip}/24"), "dev", "wan"])?;
         ns(&router, &["ip", "link", "set", "wan", "up"])?;
@@ -108,11 +132,27 @@ impl NetRig {
         run(&["ip", "link", "add", &lan_tmp, "type", "veth", "peer", "name", &eth_tmp])?;
         move_link(&lan_tmp, &router, "lan")?;
         move_link(&eth_tmp, &host, "eth0")?;
-        ns(&router, &["ip", "addr", "add", &format!("10.0.{index}.1/24"), "dev", "lan"])?;
+        ns(
+            &router,
+            &["ip", "addr", "add", &format!("10.0.{index}.1/24"), "dev", "lan"],
+        )?;
         ns(&router, &["ip", "link", "set", "lan", "up"])?;
-        ns(&host, &["ip", "addr", "add", &format!("{}/24", self.host_ip(index)), "dev", "eth0"])?;
+        ns(
+            &host,
+            &[
+                "ip",
+                "addr",
+                "add",
+                &format!("{}/24", self.host_ip(index)),
+                "dev",
+                "eth0",
+            ],
+        )?;
         ns(&host, &["ip", "link", "set", "eth0", "up"])?;
-        ns(&host, &["ip", "route", "add", "default", "via", &format!("10.0.{index}.1")])?;
+        ns(
+            &host,
+            &["ip", "route", "add", "default", "via", &format!("10.0.{index}.1")],
+        )?;
         ns(&router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
 
         let ipt = |args: &[&str]| -> Result<(), String> {
@@ -124,20 +164,69 @@ impl NetRig {
         // this, a peer's early check creates a conntrack entry that clashes with the mapping our
         // host's own packet needs a moment later, and Linux silently picks another port: the NAT
         // would turn symmetric by accident (the well-known Linux hole-punching pitfall).
-        ipt(&["-A", "INPUT", "-i", "wan", "-p", "udp", "-m", "conntrack", "--ctstate", "NEW", "-j", "DROP"])?;
+        ipt(&[
+            "-A",
+            "INPUT",
+            "-i",
+            "wan",
+            "-p",
+            "udp",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "NEW",
+            "-j",
+            "DROP",
+        ])?;
         match nat {
-            Nat::Symmetric => ipt(&["-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j", "MASQUERADE", "--random-fully"])?,
+            Nat::Symmetric => ipt(&[
+                "-t",
+                "nat",
+                "-A",
+                "POSTROUTING",
+                "-o",
+                "wan",
+                "-j",
+                "MASQUERADE",
+                "--random-fully",
+            ])?,
             _ => ipt(&["-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j", "MASQUERADE"])?,
         }
         match nat {
             Nat::FullCone => {
                 let host_ip = self.host_ip(index).to_string();
-                ipt(&["-t", "nat", "-A", "PREROUTING", "-i", "wan", "-p", "udp", "-j", "DNAT", "--to-destination", &host_ip])?;
+                ipt(&[
+                    "-t",
+                    "nat",
+                    "-A",
+                    "PREROUTING",
+                    "-i",
+                    "wan",
+                    "-p",
+                    "udp",
+                    "-j",
+                    "DNAT",
+                    "--to-destination",
+                    &host_ip,
+                ])?;
             }
             Nat::UdpBlocked => ipt(&["-A", "FORWARD", "-i", "lan", "-p", "udp", "-j", "DROP"])?,
             Nat::TcpOnlyTo(ports) => {
                 let list = ports.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
-                ipt(&["-A", "FORWARD", "-i", "lan", "-p", "tcp", "-m", "multiport", "--dports", &list, "-j", "ACCEPT"])?;
+                ipt(&[
+                    "-A",
+                    "FORWARD",
+                    "-i",
+                    "lan",
+                    "-p",
+                    "tcp",
+                    "-m",
+                    "multiport",
+                    "--dports",
+                    &list,
+                    "-j",
+                    "ACCEPT",
+                ])?;
                 ipt(&["-A", "FORWARD", "-i", "lan", "-j", "DROP"])?;
             }
             Nat::PortRestricted | Nat::Symmetric => {}
@@ -229,10 +318,17 @@ fn ns(name: &str, args: &[&str]) -> Result<(), String> {
 }
 
 fn run(args: &[&str]) -> Result<(), String> {
-    let out = Command::new(args[0]).args(&args[1..]).output().map_err(|e| format!("{}: {e}", args.join(" ")))?;
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("`{}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
+        Err(format!(
+            "`{}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }

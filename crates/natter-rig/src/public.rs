@@ -55,14 +55,26 @@ impl PublicServers {
         let deadline = Instant::now() + Duration::from_secs(10);
         let public = rig.public_namespace().to_string();
         loop {
-            let up = within(&public, move || TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()).unwrap();
+            let up = within(&public, move || {
+                TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
+            })
+            .unwrap();
             if up {
                 break;
             }
-            assert!(Instant::now() < deadline, "natter signal-server did not listen on {listen} within 10 s");
+            assert!(
+                Instant::now() < deadline,
+                "natter signal-server did not listen on {listen} within 10 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
-        PublicServers { turn, _signal: signal, ca, dir, natter: natter.to_path_buf() }
+        PublicServers {
+            turn,
+            _signal: signal,
+            ca,
+            dir,
+            natter: natter.to_path_buf(),
+        }
     }
 
     pub fn stun(&self) -> String {
@@ -73,8 +85,15 @@ impl PublicServers {
     pub fn ice_config(&self, turn_urls: &[String]) -> PathBuf {
         let mut servers = vec![format!(r#"{{"urls":["{}"]}}"#, self.stun())];
         if !turn_urls.is_empty() {
-            let urls = turn_urls.iter().map(|u| format!("\"{u}\"")).collect::<Vec<_>>().join(",");
-            servers.push(format!(r#"{{"urls":[{urls}],"username":"{}","credential":"{}"}}"#, self.turn.user, self.turn.password));
+            let urls = turn_urls
+                .iter()
+                .map(|u| format!("\"{u}\""))
+                .collect::<Vec<_>>()
+                .join(",");
+            servers.push(format!(
+                r#"{{"urls":[{urls}],"username":"{}","credential":"{}"}}"#,
+                self.turn.user, self.turn.password
+            ));
         }
         let path = self.dir.path(&format!("ice-{}.json", turn_urls.len()));
         std::fs::write(&path, format!(r#"{{"iceServers":[{}]}}"#, servers.join(","))).unwrap();
@@ -104,12 +123,23 @@ impl PublicServers {
             let log = self.dir.path(&format!("{room}-host{host}.log"));
             let mut command = rig.on_host(host, self.natter.to_str().expect("UTF-8 path"));
             command
-                .args(["headless", "--participants", "1", "--expect", &expect, "--duration", &duration])
+                .args([
+                    "headless",
+                    "--participants",
+                    "1",
+                    "--expect",
+                    &expect,
+                    "--duration",
+                    &duration,
+                ])
                 .args(["--signal", &url, "--room", &room, "--ice-config"])
                 .arg(ice_config)
                 .arg("--report")
                 .arg(&report)
-                .env("RUST_LOG", std::env::var("NATTER_TEST_LOG").unwrap_or_else(|_| "warn,natter=info,natter_call=info".into()))
+                .env(
+                    "RUST_LOG",
+                    std::env::var("NATTER_TEST_LOG").unwrap_or_else(|_| "warn,natter=info,natter_call=info".into()),
+                )
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(&log).unwrap());
             if let Some(ca) = &self.ca {
@@ -128,14 +158,24 @@ impl PublicServers {
                         break status;
                     }
                     if Instant::now() > deadline {
-                        panic!("host {host}: natter headless still running after its deadline; log:\n{}", read(&log));
+                        panic!(
+                            "host {host}: natter headless still running after its deadline; log:\n{}",
+                            read(&log)
+                        );
                     }
                     std::thread::sleep(Duration::from_millis(50));
                 };
                 let log = read(&log);
-                let text = std::fs::read_to_string(&report).unwrap_or_else(|e| panic!("host {host}: no report ({e}); log:\n{log}"));
-                let report = serde_json::from_str(&text).unwrap_or_else(|e| panic!("host {host}: report is not JSON ({e}):\n{text}"));
-                HostRun { host, ok_exit: status.success(), log, report }
+                let text = std::fs::read_to_string(&report)
+                    .unwrap_or_else(|e| panic!("host {host}: no report ({e}); log:\n{log}"));
+                let report = serde_json::from_str(&text)
+                    .unwrap_or_else(|e| panic!("host {host}: report is not JSON ({e}):\n{text}"));
+                HostRun {
+                    host,
+                    ok_exit: status.success(),
+                    log,
+                    report,
+                }
             })
             .collect()
     }

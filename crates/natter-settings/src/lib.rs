@@ -91,7 +91,14 @@ fn default_name() -> String {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { display_name: default_name(), servers: Vec::new(), camera: None, microphone: None, speaker: None, detailed_logs: false }
+        Self {
+            display_name: default_name(),
+            servers: Vec::new(),
+            camera: None,
+            microphone: None,
+            speaker: None,
+            detailed_logs: false,
+        }
     }
 }
 
@@ -113,7 +120,10 @@ pub struct ConfigDir {
 
 impl ConfigDir {
     pub fn at(path: impl Into<PathBuf>) -> ConfigDir {
-        ConfigDir { path: path.into(), file_credentials: false }
+        ConfigDir {
+            path: path.into(),
+            file_credentials: false,
+        }
     }
 
     /// Never use the OS keyring for this directory's credentials.
@@ -127,7 +137,9 @@ impl ConfigDir {
         if let Some(dir) = std::env::var_os("NATTER_CONFIG_DIR") {
             return Ok(ConfigDir::at(dir));
         }
-        dirs::config_dir().map(|d| ConfigDir::at(d.join("natter"))).ok_or(SettingsError::NoConfigDir)
+        dirs::config_dir()
+            .map(|d| ConfigDir::at(d.join("natter")))
+            .ok_or(SettingsError::NoConfigDir)
     }
 
     pub fn settings_file(&self) -> PathBuf {
@@ -142,9 +154,15 @@ impl ConfigDir {
     pub fn load(&self) -> Result<Settings, SettingsError> {
         let path = self.settings_file();
         match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| SettingsError::Corrupt { path: path.display().to_string(), reason: e.to_string() }),
+            Ok(text) => serde_json::from_str(&text).map_err(|e| SettingsError::Corrupt {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
-            Err(e) => Err(SettingsError::Read { path: path.display().to_string(), reason: e.to_string() }),
+            Err(e) => Err(SettingsError::Read {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }),
         }
     }
 
@@ -175,7 +193,12 @@ impl ConfigDir {
 
     /// Where credentials go: the OS keyring if it answers, else `credentials.json`.
     pub fn secrets(&self) -> SecretStore {
-        let file = |why: String| SecretStore { backend: Backend::File { path: self.credentials_file(), why } };
+        let file = |why: String| SecretStore {
+            backend: Backend::File {
+                path: self.credentials_file(),
+                why,
+            },
+        };
         if self.file_credentials {
             return file("this settings directory keeps its own credentials".into());
         }
@@ -183,14 +206,18 @@ impl ConfigDir {
             return file("NATTER_CREDENTIALS=file".into());
         }
         match keyring_answers() {
-            Ok(()) => SecretStore { backend: Backend::Keyring },
+            Ok(()) => SecretStore {
+                backend: Backend::Keyring,
+            },
             Err(why) => file(why),
         }
     }
 
     /// The ICE configuration calls use: every listed server with its stored credential.
     pub fn ice_config(&self, settings: &Settings) -> Result<natter_ice::IceConfig, SettingsError> {
-        let secrets = self.secrets().load_for(settings.servers.iter().map(|s| s.id.as_str()))?;
+        let secrets = self
+            .secrets()
+            .load_for(settings.servers.iter().map(|s| s.id.as_str()))?;
         Ok(ice_config(settings, &secrets)?)
     }
 }
@@ -207,12 +234,17 @@ pub fn log_dir() -> Option<PathBuf> {
     } else if cfg!(windows) {
         dirs::data_local_dir().map(|d| d.join("Natter").join("logs"))
     } else {
-        dirs::state_dir().or_else(|| dirs::home_dir().map(|h| h.join(".local/state"))).map(|d| d.join("natter").join("logs"))
+        dirs::state_dir()
+            .or_else(|| dirs::home_dir().map(|h| h.join(".local/state")))
+            .map(|d| d.join("natter").join("logs"))
     }
 }
 
 /// Join entries and credentials into an `IceConfig` (validated by the `natter_ice` parser).
-pub fn ice_config(settings: &Settings, secrets: &BTreeMap<String, String>) -> Result<natter_ice::IceConfig, natter_ice::IceError> {
+pub fn ice_config(
+    settings: &Settings,
+    secrets: &BTreeMap<String, String>,
+) -> Result<natter_ice::IceConfig, natter_ice::IceError> {
     natter_ice::IceConfig::from_json(&w3c_json(&settings.servers, secrets, true))
 }
 
@@ -239,14 +271,20 @@ pub fn w3c_json(servers: &[ServerEntry], secrets: &BTreeMap<String, String>, wit
 
 /// Entries (with fresh ids) and their credentials from a W3C `iceServers` JSON, validated with
 /// the same parser and messages as everywhere else.
-pub fn import_w3c(text: &str, mut new_id: impl FnMut() -> String) -> Result<(Vec<ServerEntry>, Vec<CredentialUpdate>), natter_ice::IceError> {
+pub fn import_w3c(
+    text: &str,
+    mut new_id: impl FnMut() -> String,
+) -> Result<(Vec<ServerEntry>, Vec<CredentialUpdate>), natter_ice::IceError> {
     let config = natter_ice::IceConfig::from_json(text)?;
     let mut entries = Vec::new();
     let mut credentials = Vec::new();
     for server in config.ice_servers {
         let id = new_id();
         let credential = server.credential.as_ref().map(|c| c.expose().to_string());
-        credentials.push(CredentialUpdate { id: id.clone(), credential: credential.clone() });
+        credentials.push(CredentialUpdate {
+            id: id.clone(),
+            credential: credential.clone(),
+        });
         entries.push(ServerEntry {
             id,
             urls: server.urls.iter().map(|u| u.original.clone()).collect(),
@@ -294,7 +332,10 @@ fn keyring_answers() -> Result<(), String> {
 enum Backend {
     Keyring,
     /// `why`: the reason the keyring is not used.
-    File { path: PathBuf, why: String },
+    File {
+        path: PathBuf,
+        why: String,
+    },
 }
 
 /// Credentials by server id, kept apart from the settings.
@@ -332,7 +373,9 @@ impl SecretStore {
 
     pub fn set(&self, id: &str, secret: &str) -> Result<(), SettingsError> {
         match &self.backend {
-            Backend::Keyring => keyring_entry(id)?.set_password(secret).map_err(|e| SettingsError::Keyring(e.to_string())),
+            Backend::Keyring => keyring_entry(id)?
+                .set_password(secret)
+                .map_err(|e| SettingsError::Keyring(e.to_string())),
             Backend::File { path, .. } => {
                 let mut map = read_file_map(path)?;
                 map.insert(id.to_string(), secret.to_string());
@@ -358,7 +401,10 @@ impl SecretStore {
     }
 
     /// The credentials of these server ids (those that have one).
-    pub fn load_for<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Result<BTreeMap<String, String>, SettingsError> {
+    pub fn load_for<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<BTreeMap<String, String>, SettingsError> {
         let mut out = BTreeMap::new();
         for id in ids {
             if let Some(secret) = self.get(id)? {
@@ -375,9 +421,15 @@ fn keyring_entry(id: &str) -> Result<keyring::Entry, SettingsError> {
 
 fn read_file_map(path: &Path) -> Result<BTreeMap<String, String>, SettingsError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text).map_err(|e| SettingsError::Corrupt { path: path.display().to_string(), reason: e.to_string() }),
+        Ok(text) => serde_json::from_str(&text).map_err(|e| SettingsError::Corrupt {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-        Err(e) => Err(SettingsError::Read { path: path.display().to_string(), reason: e.to_string() }),
+        Err(e) => Err(SettingsError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }),
     }
 }
 
@@ -388,7 +440,10 @@ fn write_file_map(path: &Path, map: &BTreeMap<String, String>) -> Result<(), Set
 
 /// Write to a temporary file in the same directory, then rename: a crash never leaves half a file.
 fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> Result<(), SettingsError> {
-    let err = |e: std::io::Error| SettingsError::Write { path: path.display().to_string(), reason: e.to_string() };
+    let err = |e: std::io::Error| SettingsError::Write {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
@@ -412,7 +467,12 @@ fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> Result<(), Sett
 /// TypeScript declarations of the types the UI exchanges with this crate (see `src-tauri`'s
 /// bindings test).
 pub fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
-    vec![CredentialType::decl(cfg), ServerEntry::decl(cfg), Settings::decl(cfg), CredentialUpdate::decl(cfg)]
+    vec![
+        CredentialType::decl(cfg),
+        ServerEntry::decl(cfg),
+        Settings::decl(cfg),
+        CredentialUpdate::decl(cfg),
+    ]
 }
 
 #[cfg(test)]
@@ -439,13 +499,27 @@ mod tests {
     #[test]
     fn passwords_never_reach_the_settings_file() {
         let dir = temp_dir("secret");
-        let settings = Settings { servers: vec![turn("a")], ..Default::default() };
-        let saved = dir.save(&settings, &[CredentialUpdate { id: "a".into(), credential: Some("hunter2-secret".into()) }]).unwrap();
+        let settings = Settings {
+            servers: vec![turn("a")],
+            ..Default::default()
+        };
+        let saved = dir
+            .save(
+                &settings,
+                &[CredentialUpdate {
+                    id: "a".into(),
+                    credential: Some("hunter2-secret".into()),
+                }],
+            )
+            .unwrap();
         assert!(saved.servers[0].has_credential);
         let file = std::fs::read_to_string(dir.settings_file()).unwrap();
         assert!(!file.contains("hunter2-secret"), "{file}");
         let config = dir.ice_config(&dir.load().unwrap()).unwrap();
-        assert_eq!(config.ice_servers[0].credential.as_ref().unwrap().expose(), "hunter2-secret");
+        assert_eq!(
+            config.ice_servers[0].credential.as_ref().unwrap().expose(),
+            "hunter2-secret"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -458,14 +532,37 @@ mod tests {
     #[test]
     fn removing_a_server_forgets_its_credential_and_none_keeps_it() {
         let dir = temp_dir("forget");
-        let two = Settings { servers: vec![turn("a"), turn("b")], ..Default::default() };
-        dir.save(&two, &[
-            CredentialUpdate { id: "a".into(), credential: Some("pa".into()) },
-            CredentialUpdate { id: "b".into(), credential: Some("pb".into()) },
-        ])
+        let two = Settings {
+            servers: vec![turn("a"), turn("b")],
+            ..Default::default()
+        };
+        dir.save(
+            &two,
+            &[
+                CredentialUpdate {
+                    id: "a".into(),
+                    credential: Some("pa".into()),
+                },
+                CredentialUpdate {
+                    id: "b".into(),
+                    credential: Some("pb".into()),
+                },
+            ],
+        )
         .unwrap();
-        let one = Settings { servers: vec![turn("b")], ..Default::default() };
-        let saved = dir.save(&one, &[CredentialUpdate { id: "b".into(), credential: None }]).unwrap();
+        let one = Settings {
+            servers: vec![turn("b")],
+            ..Default::default()
+        };
+        let saved = dir
+            .save(
+                &one,
+                &[CredentialUpdate {
+                    id: "b".into(),
+                    credential: None,
+                }],
+            )
+            .unwrap();
         assert!(saved.servers[0].has_credential, "None keeps the stored credential");
         let secrets = dir.secrets().load_for(["a", "b"]).unwrap();
         assert_eq!(secrets.keys().collect::<Vec<_>>(), vec!["b"]);
@@ -495,9 +592,15 @@ mod tests {
         })
         .unwrap();
         assert_eq!(entries.len(), 3);
-        assert_eq!(entries[1].urls, vec!["turn:t.example.org:3478?transport=udp", "turns:t.example.org:5349"]);
+        assert_eq!(
+            entries[1].urls,
+            vec!["turn:t.example.org:3478?transport=udp", "turns:t.example.org:5349"]
+        );
         assert_eq!(entries[2].credential_type, CredentialType::SharedSecret);
-        let secrets: BTreeMap<String, String> = credentials.into_iter().filter_map(|c| Some((c.id, c.credential?))).collect();
+        let secrets: BTreeMap<String, String> = credentials
+            .into_iter()
+            .filter_map(|c| Some((c.id, c.credential?)))
+            .collect();
         let with = w3c_json(&entries, &secrets, true);
         let again = natter_ice::IceConfig::from_json(&with).unwrap();
         assert_eq!(again.ice_servers.len(), 3);

@@ -18,7 +18,10 @@ fn credentials_go_to_the_system_keyring_when_one_answers() {
         return;
     }
     for tool in ["dbus-run-session", "gnome-keyring-daemon"] {
-        assert!(which(tool).is_some(), "`{tool}` is not installed: run `bash scripts/setup.sh` (packages dbus, gnome-keyring)");
+        assert!(
+            which(tool).is_some(),
+            "`{tool}` is not installed: run `bash scripts/setup.sh` (packages dbus, gnome-keyring)"
+        );
     }
     // A private home: the keyring files of this test live and die with it.
     let home = std::env::temp_dir().join(format!("natter-keyring-home-{}", std::process::id()));
@@ -41,9 +44,16 @@ fn credentials_go_to_the_system_keyring_when_one_answers() {
         .output()
         .expect("run dbus-run-session");
     let _ = std::fs::remove_dir_all(&home);
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(output.status.success(), "inside the D-Bus session:\n{text}");
-    assert!(text.contains("1 passed"), "the test did not run inside the session:\n{text}");
+    assert!(
+        text.contains("1 passed"),
+        "the test did not run inside the session:\n{text}"
+    );
 }
 
 /// Runs inside the session: save a TURN password, find it in the keyring and nowhere on disk,
@@ -51,7 +61,11 @@ fn credentials_go_to_the_system_keyring_when_one_answers() {
 fn inside_the_session() {
     let dir = ConfigDir::at(PathBuf::from(std::env::var("HOME").unwrap()).join("natter-config"));
     let store = dir.secrets();
-    assert!(store.uses_keyring(), "the Secret Service answers here, yet: {}", store.describe());
+    assert!(
+        store.uses_keyring(),
+        "the Secret Service answers here, yet: {}",
+        store.describe()
+    );
     assert!(store.describe().contains("system keyring"), "{}", store.describe());
     let server = ServerEntry {
         id: "k1".into(),
@@ -60,20 +74,43 @@ fn inside_the_session() {
         credential_type: CredentialType::Password,
         has_credential: false,
     };
-    let settings = Settings { servers: vec![server], ..Settings::default() };
-    let saved = dir.save(&settings, &[CredentialUpdate { id: "k1".into(), credential: Some("s3cret-in-keyring".into()) }]).unwrap();
+    let settings = Settings {
+        servers: vec![server],
+        ..Settings::default()
+    };
+    let saved = dir
+        .save(
+            &settings,
+            &[CredentialUpdate {
+                id: "k1".into(),
+                credential: Some("s3cret-in-keyring".into()),
+            }],
+        )
+        .unwrap();
     assert!(saved.servers[0].has_credential);
     let file = std::fs::read_to_string(dir.settings_file()).unwrap();
     assert!(!file.contains("s3cret-in-keyring"), "{file}");
-    assert!(!dir.credentials_file().exists(), "no credentials file when the keyring is used");
+    assert!(
+        !dir.credentials_file().exists(),
+        "no credentials file when the keyring is used"
+    );
     let again = ConfigDir::at(dir.path.clone());
     let config = again.ice_config(&again.load().unwrap()).unwrap();
-    assert_eq!(config.ice_servers[0].credential.as_ref().unwrap().expose(), "s3cret-in-keyring");
+    assert_eq!(
+        config.ice_servers[0].credential.as_ref().unwrap().expose(),
+        "s3cret-in-keyring"
+    );
     dir.save(&Settings::default(), &[]).unwrap();
-    assert_eq!(dir.secrets().get("k1").unwrap(), None, "a removed server's credential is deleted from the keyring");
+    assert_eq!(
+        dir.secrets().get("k1").unwrap(),
+        None,
+        "a removed server's credential is deleted from the keyring"
+    );
 }
 
 fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
 }

@@ -43,7 +43,13 @@ pub struct JoinRequest {
 impl JoinRequest {
     /// Join (or open) `room` as `name`, without a secret or rejoin key.
     pub fn new(room: &str, name: &str) -> JoinRequest {
-        JoinRequest { room: room.to_string(), name: name.to_string(), create: true, secret: None, rejoin_key: None }
+        JoinRequest {
+            room: room.to_string(),
+            name: name.to_string(),
+            create: true,
+            secret: None,
+            rejoin_key: None,
+        }
     }
 }
 
@@ -95,7 +101,11 @@ impl SignalClient {
         create: bool,
         secret: Option<crate::protocol::RoomSecret>,
     ) -> Result<(SignalClient, Welcome, mpsc::Receiver<ServerMessage>), SignalError> {
-        let request = JoinRequest { create, secret, ..JoinRequest::new(room, name) };
+        let request = JoinRequest {
+            create,
+            secret,
+            ..JoinRequest::new(room, name)
+        };
         Self::join_request(url, &request).await
     }
 
@@ -221,15 +231,7 @@ impl SignalClient {
     pub async fn leave(&self) -> Result<(), SignalError> {
         let (done, written) = oneshot::channel();
         let text = ClientMessage::Leave {}.to_json();
-        if self
-            .outbound
-            .send(Outgoing {
-                text,
-                done: Some(done),
-            })
-            .await
-            .is_err()
-        {
+        if self.outbound.send(Outgoing { text, done: Some(done) }).await.is_err() {
             return Ok(());
         }
         let _ = tokio::time::timeout(LEAVE_TIMEOUT, written).await;

@@ -14,17 +14,9 @@ pub struct IceCandidate {
     pub candidate: String,
     #[serde(rename = "sdpMid", default, skip_serializing_if = "Option::is_none")]
     pub sdp_mid: Option<String>,
-    #[serde(
-        rename = "sdpMLineIndex",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "sdpMLineIndex", default, skip_serializing_if = "Option::is_none")]
     pub sdp_mline_index: Option<u16>,
-    #[serde(
-        rename = "usernameFragment",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "usernameFragment", default, skip_serializing_if = "Option::is_none")]
     pub username_fragment: Option<String>,
 }
 
@@ -298,8 +290,7 @@ mod tests {
 
     #[test]
     fn join_creates_by_default() {
-        let msg: ClientMessage =
-            serde_json::from_str(r#"{"type":"join","room":"r","name":"n"}"#).unwrap();
+        let msg: ClientMessage = serde_json::from_str(r#"{"type":"join","room":"r","name":"n"}"#).unwrap();
         assert_eq!(
             msg,
             ClientMessage::Join {

@@ -137,10 +137,7 @@ impl SignalServer {
     }
 
     /// Listen on `addr` with explicit limits.
-    pub async fn bind_with(
-        addr: SocketAddr,
-        config: ServerConfig,
-    ) -> Result<SignalServer, SignalError> {
+    pub async fn bind_with(addr: SocketAddr, config: ServerConfig) -> Result<SignalServer, SignalError> {
         let listen_error = |e: std::io::Error| SignalError::Listen {
             addr: addr.to_string(),
             reason: e.to_string(),
@@ -151,11 +148,7 @@ impl SignalServer {
             outbound_queue: config.outbound_queue.max(1),
             ..config
         };
-        Ok(SignalServer {
-            listener,
-            addr,
-            config,
-        })
+        Ok(SignalServer { listener, addr, config })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -238,7 +231,12 @@ impl ConnectionSlot {
     fn take(shared: &Arc<Shared>) -> Option<ConnectionSlot> {
         use std::sync::atomic::Ordering;
         let limit = shared.config.max_connections;
-        shared.connections.fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| (open < limit).then_some(open + 1)).ok()?;
+        shared
+            .connections
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
+                (open < limit).then_some(open + 1)
+            })
+            .ok()?;
         Some(ConnectionSlot(Arc::clone(shared)))
     }
 }
@@ -251,15 +249,17 @@ impl Drop for ConnectionSlot {
 
 impl Shared {
     fn new(config: ServerConfig) -> Arc<Shared> {
-        Arc::new(Shared { rooms: Mutex::new(Rooms::default()), config, connections: Default::default() })
+        Arc::new(Shared {
+            rooms: Mutex::new(Rooms::default()),
+            config,
+            connections: Default::default(),
+        })
     }
 
     /// The room table. Nothing panics while holding it, but a poisoned lock is still usable:
     /// every operation leaves the table consistent before it can fail.
     fn rooms(&self) -> MutexGuard<'_, Rooms> {
-        self.rooms
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.rooms.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -316,10 +316,7 @@ impl Rooms {
             if value.is_empty() || value.len() > MAX_NAME_BYTES {
                 return Err((
                     ErrorCode::BadMessage,
-                    format!(
-                        "{what} must be 1 to {MAX_NAME_BYTES} bytes, got {}",
-                        value.len()
-                    ),
+                    format!("{what} must be 1 to {MAX_NAME_BYTES} bytes, got {}", value.len()),
                 ));
             }
         }
@@ -332,7 +329,10 @@ impl Rooms {
         }
         match (self.secrets.get(room), &secret) {
             (Some(_), None) => {
-                return Err((ErrorCode::RoomLocked, format!("room {room:?} needs its secret: ask whoever opened it")));
+                return Err((
+                    ErrorCode::RoomLocked,
+                    format!("room {room:?} needs its secret: ask whoever opened it"),
+                ));
             }
             (Some(expected), Some(given)) if !expected.matches(given) => {
                 return Err((ErrorCode::RoomLocked, format!("wrong secret for room {room:?}")));
@@ -344,7 +344,11 @@ impl Rooms {
         {
             return Err((
                 ErrorCode::BadMessage,
-                format!("rejoin_key must be {} to {} printable ASCII characters", RejoinKey::MIN_BYTES, RejoinKey::MAX_BYTES),
+                format!(
+                    "rejoin_key must be {} to {} printable ASCII characters",
+                    RejoinKey::MIN_BYTES,
+                    RejoinKey::MAX_BYTES
+                ),
             ));
         }
         if !exists && let Some(secret) = secret {
@@ -468,7 +472,12 @@ impl Rooms {
 /// The id of whoever joins `room` with `key`: the same for the same key, unguessable without it.
 fn keyed_id(room: &str, key: &RejoinKey) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::new().chain_update(b"natter rejoin\0").chain_update(room.as_bytes()).chain_update(b"\0").chain_update(key.0.as_bytes()).finalize();
+    let digest = Sha256::new()
+        .chain_update(b"natter rejoin\0")
+        .chain_update(room.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(key.0.as_bytes())
+        .finalize();
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     format!("p{hex}")
 }
@@ -494,8 +503,7 @@ struct Session {
 impl Session {
     fn allow(&mut self, config: &ServerConfig) -> bool {
         let now = Instant::now();
-        self.tokens = (self.tokens
-            + now.duration_since(self.last_refill).as_secs_f64() * config.rate_per_second)
+        self.tokens = (self.tokens + now.duration_since(self.last_refill).as_secs_f64() * config.rate_per_second)
             .min(config.rate_burst);
         self.last_refill = now;
         if self.tokens >= 1.0 {
@@ -564,9 +572,8 @@ async fn handle_connection(
         let text = match incoming {
             None | Some(Ok(Message::Close(_))) => break End::Graceful,
             Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
-                let too_large = format!(
-                    "message of {size} bytes exceeds the {max_size}-byte hard limit; closing the connection"
-                );
+                let too_large =
+                    format!("message of {size} bytes exceeds the {max_size}-byte hard limit; closing the connection");
                 out.push(frame(&error(ErrorCode::TooLarge, too_large)));
                 out.push(Message::Close(Some(CloseFrame {
                     code: CloseCode::Size,
@@ -645,10 +652,7 @@ async fn handle_connection(
             writer.abort();
         }
         End::Graceful | End::ServerStopping | End::Failed(_) => {
-            if tokio::time::timeout(FLUSH_ON_CLOSE, &mut writer)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(FLUSH_ON_CLOSE, &mut writer).await.is_err() {
                 writer.abort();
             }
         }
@@ -672,15 +676,15 @@ async fn drain(stream: &mut TcpStream) {
 }
 
 /// Apply one well-formed client message, answering the sender (if at all) through `slot`.
-fn apply(
-    shared: &Shared,
-    session: &mut Session,
-    out: &Outbox,
-    slot: Permit<'_, Message>,
-    msg: ClientMessage,
-) {
+fn apply(shared: &Shared, session: &mut Session, out: &Outbox, slot: Permit<'_, Message>, msg: ClientMessage) {
     let answer = match msg {
-        ClientMessage::Join { room, name, create, secret, rejoin_key } => {
+        ClientMessage::Join {
+            room,
+            name,
+            create,
+            secret,
+            rejoin_key,
+        } => {
             if let Some((room, _)) = &session.joined {
                 Some(error(
                     ErrorCode::AlreadyJoined,
@@ -711,24 +715,25 @@ fn apply(
             None => Some(error(ErrorCode::NotJoined, "join a room first")),
         },
         ClientMessage::Ping {} => Some(ServerMessage::Pong {}),
-        ClientMessage::Offer { to, sdp } => relay(shared, session, "offer", &to, |from| {
-            ServerMessage::Offer { from, sdp }
-        }),
-        ClientMessage::Answer { to, sdp } => relay(shared, session, "answer", &to, |from| {
-            ServerMessage::Answer { from, sdp }
-        }),
-        ClientMessage::Candidate { to, candidate } => {
-            relay(shared, session, "candidate", &to, |from| {
-                ServerMessage::Candidate { from, candidate }
-            })
+        ClientMessage::Offer { to, sdp } => {
+            relay(shared, session, "offer", &to, |from| ServerMessage::Offer { from, sdp })
         }
-        ClientMessage::MediaState { to, audio_muted, video_muted } => {
-            relay(shared, session, "media_state", &to, |from| ServerMessage::MediaState {
-                from,
-                audio_muted,
-                video_muted,
-            })
-        }
+        ClientMessage::Answer { to, sdp } => relay(shared, session, "answer", &to, |from| ServerMessage::Answer {
+            from,
+            sdp,
+        }),
+        ClientMessage::Candidate { to, candidate } => relay(shared, session, "candidate", &to, |from| {
+            ServerMessage::Candidate { from, candidate }
+        }),
+        ClientMessage::MediaState {
+            to,
+            audio_muted,
+            video_muted,
+        } => relay(shared, session, "media_state", &to, |from| ServerMessage::MediaState {
+            from,
+            audio_muted,
+            video_muted,
+        }),
     };
     if let Some(answer) = answer {
         slot.send(frame(&answer));

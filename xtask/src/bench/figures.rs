@@ -50,9 +50,18 @@ impl Summary {
         let mut sorted = samples.to_vec();
         sorted.sort_by(|a, b| a.total_cmp(b));
         let n = sorted.len();
-        let median = if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0 };
+        let median = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        };
         let rank = ((0.95 * n as f64).ceil() as usize).clamp(1, n);
-        Some(Summary { runs: n, median, p95: sorted[rank - 1], max: sorted[n - 1] })
+        Some(Summary {
+            runs: n,
+            median,
+            p95: sorted[rank - 1],
+            max: sorted[n - 1],
+        })
     }
 
     fn to_json(self) -> Value {
@@ -73,7 +82,13 @@ pub struct Metric {
 
 impl Metric {
     pub fn new(name: &str, unit: &'static str) -> Metric {
-        Metric { name: name.to_string(), unit, samples: Vec::new(), default_samples: None, goals: Vec::new() }
+        Metric {
+            name: name.to_string(),
+            unit,
+            samples: Vec::new(),
+            default_samples: None,
+            goals: Vec::new(),
+        }
     }
 
     pub fn with_defaults(mut self) -> Metric {
@@ -114,11 +129,16 @@ impl Metric {
     }
 
     pub fn goal_text(&self) -> String {
-        self.goals.iter().map(|g| g.describe(self.unit)).collect::<Vec<_>>().join(", ")
+        self.goals
+            .iter()
+            .map(|g| g.describe(self.unit))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub fn to_json(&self) -> Value {
-        let mut out = json!({ "unit": self.unit, "samples": self.samples.iter().map(|v| round(*v)).collect::<Vec<_>>() });
+        let mut out =
+            json!({ "unit": self.unit, "samples": self.samples.iter().map(|v| round(*v)).collect::<Vec<_>>() });
         match Summary::of(&self.samples) {
             Some(s) => merge(&mut out, s.to_json()),
             None => merge(&mut out, json!({ "runs": 0, "median": null, "p95": null, "max": null })),
@@ -152,7 +172,10 @@ pub struct ScenarioResult {
 
 impl ScenarioResult {
     pub fn metric(&mut self, name: &str) -> &mut Metric {
-        self.metrics.iter_mut().find(|m| m.name == name).unwrap_or_else(|| panic!("no metric {name}"))
+        self.metrics
+            .iter_mut()
+            .find(|m| m.name == name)
+            .unwrap_or_else(|| panic!("no metric {name}"))
     }
 
     /// The scenario's JSON: the first metric's figures at the top level (the headline), every
@@ -209,7 +232,10 @@ mod tests {
 
     #[test]
     fn goals_and_ratio() {
-        let mut m = Metric::new("first_frame_ms", "ms").with_defaults().goal(Goal::P95Below(300.0)).goal(Goal::RatioAtMost(0.25));
+        let mut m = Metric::new("first_frame_ms", "ms")
+            .with_defaults()
+            .goal(Goal::P95Below(300.0))
+            .goal(Goal::RatioAtMost(0.25));
         m.samples = vec![100.0, 120.0];
         m.default_samples = Some(vec![800.0, 900.0]);
         assert_eq!(m.ratio(), Some(110.0 / 850.0));

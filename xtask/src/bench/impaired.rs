@@ -46,17 +46,34 @@ fn spec(name: &str) -> Spec {
     let (uplink, note) = match name {
         "impaired_loss_2" => (perfect.random_loss(0.02), "2 % random loss"),
         "impaired_loss_10" => (perfect.random_loss(0.10), "10 % random loss"),
-        "impaired_burst_5" => (perfect.burst_loss(0.05, 4.0), "5 % loss in bursts of 4 datagrams on average (Gilbert–Elliott)"),
-        "impaired_reorder" => {
-            (perfect.delay(Duration::from_millis(100), Duration::from_millis(20)), "100 ± 20 ms delay (uniform), reordering")
-        }
-        "impaired_cap_1500" => (perfect.rate(kbps(1500)), "1500 kbit/s cap, a home router's queue (32 KiB)"),
-        "impaired_cap_500" => (perfect.rate(kbps(500)), "500 kbit/s cap, a home router's queue (32 KiB)"),
-        "impaired_cap_250" => (perfect.rate(kbps(250)), "250 kbit/s cap, a home router's queue (32 KiB)"),
-        "impaired_drop_2000_300" => {
-            (perfect.rate(kbps(2000)), "2000 kbit/s falling to 300 kbit/s 8 s after the call is established, 32 KiB queue")
-        }
-        "impaired_mesh3_one_capped" => (perfect.rate(kbps(300)), "one participant of 3 with a 300 kbit/s uplink (32 KiB queue)"),
+        "impaired_burst_5" => (
+            perfect.burst_loss(0.05, 4.0),
+            "5 % loss in bursts of 4 datagrams on average (Gilbert–Elliott)",
+        ),
+        "impaired_reorder" => (
+            perfect.delay(Duration::from_millis(100), Duration::from_millis(20)),
+            "100 ± 20 ms delay (uniform), reordering",
+        ),
+        "impaired_cap_1500" => (
+            perfect.rate(kbps(1500)),
+            "1500 kbit/s cap, a home router's queue (32 KiB)",
+        ),
+        "impaired_cap_500" => (
+            perfect.rate(kbps(500)),
+            "500 kbit/s cap, a home router's queue (32 KiB)",
+        ),
+        "impaired_cap_250" => (
+            perfect.rate(kbps(250)),
+            "250 kbit/s cap, a home router's queue (32 KiB)",
+        ),
+        "impaired_drop_2000_300" => (
+            perfect.rate(kbps(2000)),
+            "2000 kbit/s falling to 300 kbit/s 8 s after the call is established, 32 KiB queue",
+        ),
+        "impaired_mesh3_one_capped" => (
+            perfect.rate(kbps(300)),
+            "one participant of 3 with a 300 kbit/s uplink (32 KiB queue)",
+        ),
         other => panic!("unknown impaired scenario {other}"),
     };
     let change = (name == "impaired_drop_2000_300").then(|| (DROP_AFTER, perfect.rate(kbps(300))));
@@ -68,14 +85,24 @@ pub fn run(name: &str, bin: &Binaries, runs: usize) -> ScenarioResult {
         return mesh3_one_capped(bin, runs);
     }
     let spec = spec(name);
-    let mut metrics = vec![Metric::new("frames_delivered", "%").with_defaults(), Metric::new("longest_freeze_ms", "ms").with_defaults()];
+    let mut metrics = vec![
+        Metric::new("frames_delivered", "%").with_defaults(),
+        Metric::new("longest_freeze_ms", "ms").with_defaults(),
+    ];
     metrics.extend(common_metrics("", true));
     if spec.change.is_some() {
-        metrics.push(Metric::new("longest_freeze_after_drop_ms", "ms").with_defaults().goal(Goal::MaxBelow(300.0)));
+        metrics.push(
+            Metric::new("longest_freeze_after_drop_ms", "ms")
+                .with_defaults()
+                .goal(Goal::MaxBelow(300.0)),
+        );
         metrics.push(Metric::new("up_kbps_before_drop", "kbps").with_defaults());
         metrics.push(Metric::new("up_kbps_after_drop", "kbps").with_defaults());
     }
-    let mut result = ScenarioResult { metrics, ..Default::default() };
+    let mut result = ScenarioResult {
+        metrics,
+        ..Default::default()
+    };
     match name {
         "impaired_loss_10" | "impaired_cap_500" => goals(&mut result, 98.0, Some(200.0)),
         "impaired_cap_250" => goals(&mut result, 95.0, None),
@@ -153,19 +180,36 @@ struct Call {
 
 /// A 2-party relay-only call through a fresh proxy.
 fn two_party(bin: &Binaries, turn: &Coturn, spec: &Spec, seed: u64, defaults: bool) -> Result<Call, String> {
-    let proxy = UdpProxy::builder(std::net::SocketAddr::new(turn.ip, turn.port)).conditions(Direction::Up, spec.uplink).seed(seed).start();
+    let proxy = UdpProxy::builder(std::net::SocketAddr::new(turn.ip, turn.port))
+        .conditions(Direction::Up, spec.uplink)
+        .seed(seed)
+        .start();
     let config = proxied_config(bin, turn, &proxy);
     let duration = CALL_S.to_string();
-    let mut args = vec!["--participants", "2", "--duration", &duration, "--relay-only", "--ice-config", path(&config)];
+    let mut args = vec![
+        "--participants",
+        "2",
+        "--duration",
+        &duration,
+        "--relay-only",
+        "--ice-config",
+        path(&config),
+    ];
     if defaults {
         args.push("--stack-defaults");
     }
-    let (run, timeline) = watched(&proxy, spec.change, |on_line| bin.headless_watching(&args, LIMIT, on_line))?;
+    let (run, timeline) = watched(&proxy, spec.change, |on_line| {
+        bin.headless_watching(&args, LIMIT, on_line)
+    })?;
     let run = run?;
     keep(&run.report, &run.log);
     let mut not_ok = Vec::new();
     if !run.success {
-        not_ok.push(format!("call not ok: {}; log:\n{}", run.report["reason"].as_str().unwrap_or("?"), tail(&run.log)));
+        not_ok.push(format!(
+            "call not ok: {}; log:\n{}",
+            run.report["reason"].as_str().unwrap_or("?"),
+            tail(&run.log)
+        ));
     }
     Ok(Call {
         reports: vec![run.report],
@@ -223,7 +267,11 @@ fn watched<T: Send>(
     })
 }
 
-fn watch(proxy: &UdpProxy, change: Option<(Duration, LinkConditions)>, seen: &mpsc::Receiver<(&'static str, Instant)>) -> Timeline {
+fn watch(
+    proxy: &UdpProxy,
+    change: Option<(Duration, LinkConditions)>,
+    seen: &mpsc::Receiver<(&'static str, Instant)>,
+) -> Timeline {
     let mut timeline = Timeline::default();
     let mut joined = None;
     // The call is established when headless says so, or (when it never says so: a pair that
@@ -250,11 +298,18 @@ fn watch(proxy: &UdpProxy, change: Option<(Duration, LinkConditions)>, seen: &mp
             Ok(_) => continue,
         }
     };
-    let sent =
-        |stats: &[(std::net::SocketAddr, [LinkStats; 2])]| stats.iter().map(|(a, s)| (*a, s[0].arrived_bytes)).collect::<HashMap<_, _>>();
+    let sent = |stats: &[(std::net::SocketAddr, [LinkStats; 2])]| {
+        stats
+            .iter()
+            .map(|(a, s)| (*a, s[0].arrived_bytes))
+            .collect::<HashMap<_, _>>()
+    };
     let total = |stats: &HashMap<std::net::SocketAddr, u64>| stats.values().sum::<u64>();
     let rate = |bytes: u64, over: Duration| bytes as f64 * 8.0 / over.as_secs_f64() / 1000.0;
-    let mut events = vec![(established + COUNT_FROM, "count"), (established + COUNT_FROM + COUNT_FOR, "counted")];
+    let mut events = vec![
+        (established + COUNT_FROM, "count"),
+        (established + COUNT_FROM + COUNT_FOR, "counted"),
+    ];
     if let Some((after, _)) = change {
         events.push((established + after - Duration::from_secs(4), "before"));
         events.push((established + after, "change"));
@@ -271,19 +326,32 @@ fn watch(proxy: &UdpProxy, change: Option<(Duration, LinkConditions)>, seen: &mp
             && let Some((_, conditions)) = change
         {
             proxy.set(Direction::Up, conditions);
-            let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-            eprintln!("bench:     uplink conditions changed at unix {:.3} s (to match the kept logs)", unix.as_secs_f64());
+            let unix = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            eprintln!(
+                "bench:     uplink conditions changed at unix {:.3} s (to match the kept logs)",
+                unix.as_secs_f64()
+            );
         }
         marks.insert(what, sent(&proxy.client_stats()));
     }
     if let (Some(from), Some(to)) = (marks.get("count"), marks.get("counted")) {
-        timeline.up_kbps = to.iter().map(|(addr, bytes)| rate(bytes - from.get(addr).copied().unwrap_or(0), COUNT_FOR)).collect();
+        timeline.up_kbps = to
+            .iter()
+            .map(|(addr, bytes)| rate(bytes - from.get(addr).copied().unwrap_or(0), COUNT_FOR))
+            .collect();
     }
-    if let (Some(before), Some(change_at), Some(after), Some(after_end)) =
-        (marks.get("before"), marks.get("change"), marks.get("after"), marks.get("after_end"))
-    {
+    if let (Some(before), Some(change_at), Some(after), Some(after_end)) = (
+        marks.get("before"),
+        marks.get("change"),
+        marks.get("after"),
+        marks.get("after_end"),
+    ) {
         let clients = change_at.len().max(1) as f64;
-        let drop_ms = joined.map_or(f64::NAN, |j: Instant| (established + DROP_AFTER - j).as_secs_f64() * 1000.0);
+        let drop_ms = joined.map_or(f64::NAN, |j: Instant| {
+            (established + DROP_AFTER - j).as_secs_f64() * 1000.0
+        });
         timeline.drop = Some((
             drop_ms,
             rate(total(change_at) - total(before), Duration::from_secs(4)) / clients,
@@ -315,13 +383,20 @@ struct Figures {
 /// Figures over the streams `from` senders accepted by `from` to receivers accepted by `to`
 /// (participant ids), across every report of a call.
 fn figures(reports: &[Value], from: impl Fn(&str) -> bool, to: impl Fn(&str) -> bool) -> Figures {
-    let participants: Vec<&Value> = reports.iter().flat_map(|r| r["participants"].as_array().into_iter().flatten()).collect();
-    let frames_sent: HashMap<&str, f64> =
-        participants.iter().filter_map(|p| Some((p["id"].as_str()?, p["frames_sent"].as_f64()?))).collect();
+    let participants: Vec<&Value> = reports
+        .iter()
+        .flat_map(|r| r["participants"].as_array().into_iter().flatten())
+        .collect();
+    let frames_sent: HashMap<&str, f64> = participants
+        .iter()
+        .filter_map(|p| Some((p["id"].as_str()?, p["frames_sent"].as_f64()?)))
+        .collect();
     let all: Vec<(String, Value)> = reports.iter().flat_map(streams).collect();
     let end_ms = call_end_ms(reports, &all);
-    let wanted: Vec<&(String, Value)> =
-        all.iter().filter(|(receiver, p)| to(receiver) && from(p["remote"].as_str().unwrap_or(""))).collect();
+    let wanted: Vec<&(String, Value)> = all
+        .iter()
+        .filter(|(receiver, p)| to(receiver) && from(p["remote"].as_str().unwrap_or("")))
+        .collect();
     let mut f = Figures::default();
     let worst = |values: Vec<f64>, pick: fn(f64, f64) -> f64| values.into_iter().reduce(pick);
     let mut delivered = Vec::new();
@@ -330,20 +405,38 @@ fn figures(reports: &[Value], from: impl Fn(&str) -> bool, to: impl Fn(&str) -> 
     let link_frames = |sender: &str, receiver: &str| -> Option<f64> {
         let sender = participants.iter().find(|p| p["id"].as_str() == Some(sender))?;
         let peers = sender["peers"].as_array()?;
-        peers.iter().filter(|peer| peer["remote"].as_str() == Some(receiver)).find_map(|peer| peer["sent"]["video"]["frames_sent"].as_f64())
+        peers
+            .iter()
+            .filter(|peer| peer["remote"].as_str() == Some(receiver))
+            .find_map(|peer| peer["sent"]["video"]["frames_sent"].as_f64())
     };
     let (mut freezes, mut longest, mut p50, mut p95) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (receiver, peer) in &wanted {
         let video = &peer["video"];
-        if let (Some(decoded), Some(sent)) = (video["frames_decoded"].as_f64(), frames_sent.get(peer["remote"].as_str().unwrap_or(""))) {
+        if let (Some(decoded), Some(sent)) = (
+            video["frames_decoded"].as_f64(),
+            frames_sent.get(peer["remote"].as_str().unwrap_or("")),
+        ) {
             delivered.push(if *sent > 0.0 { 100.0 * decoded / sent } else { 0.0 });
         }
-        if let (Some(decoded), Some(sent)) = (video["frames_decoded"].as_f64(), link_frames(peer["remote"].as_str().unwrap_or(""), receiver)) {
-            delivered_connected.push(if sent > 0.0 { (100.0 * decoded / sent).min(100.0) } else { 0.0 });
+        if let (Some(decoded), Some(sent)) = (
+            video["frames_decoded"].as_f64(),
+            link_frames(peer["remote"].as_str().unwrap_or(""), receiver),
+        ) {
+            delivered_connected.push(if sent > 0.0 {
+                (100.0 * decoded / sent).min(100.0)
+            } else {
+                0.0
+            });
         }
         let stall = stall_at_end(peer, end_ms);
         freezes.push(video["freeze_count"].as_f64().unwrap_or(0.0) + if stall.is_some() { 1.0 } else { 0.0 });
-        longest.push(video["longest_freeze_ms"].as_f64().unwrap_or(0.0).max(stall.unwrap_or(0.0)));
+        longest.push(
+            video["longest_freeze_ms"]
+                .as_f64()
+                .unwrap_or(0.0)
+                .max(stall.unwrap_or(0.0)),
+        );
         p50.extend(video["latency_ms_p50"].as_f64());
         p95.extend(video["latency_ms_p95"].as_f64());
     }
@@ -362,26 +455,50 @@ fn figures(reports: &[Value], from: impl Fn(&str) -> bool, to: impl Fn(&str) -> 
         .filter(|peer| to(peer["remote"].as_str().unwrap_or("")))
         .collect();
     let mean = |values: Vec<f64>| (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64);
-    let field = |name: &str| sending.iter().filter_map(|peer| peer["sent"]["video"][name].as_f64()).collect::<Vec<_>>();
+    let field = |name: &str| {
+        sending
+            .iter()
+            .filter_map(|peer| peer["sent"]["video"][name].as_f64())
+            .collect::<Vec<_>>()
+    };
     f.sent_kbps = mean(field("bitrate_kbps"));
     f.target_kbps = mean(field("target_kbps"));
     f.retransmitted_packets = mean(field("retransmitted_packets"));
-    let heights: Vec<f64> =
-        sending.iter().filter_map(|peer| parse_resolution(peer["sent"]["video"]["resolution"].as_str()?).map(|(_, h)| h)).collect();
+    let heights: Vec<f64> = sending
+        .iter()
+        .filter_map(|peer| parse_resolution(peer["sent"]["video"]["resolution"].as_str()?).map(|(_, h)| h))
+        .collect();
     f.sent_height_px = worst(heights, f64::min);
-    let changes: Vec<f64> =
-        sending.iter().filter_map(|peer| peer["sent"]["video"]["resolution_changes"].as_array().map(|c| c.len() as f64)).collect();
+    let changes: Vec<f64> = sending
+        .iter()
+        .filter_map(|peer| {
+            peer["sent"]["video"]["resolution_changes"]
+                .as_array()
+                .map(|c| c.len() as f64)
+        })
+        .collect();
     f.resolution_changes = worst(changes, f64::max);
     for peer in &sending {
         if let Some(changes) = peer["sent"]["video"]["resolution_changes"].as_array() {
             let steps: Vec<String> = changes
                 .iter()
-                .map(|c| format!("{}x{} at {:.1} s", c["width"], c["height"], c["at_ms"].as_f64().unwrap_or(f64::NAN) / 1000.0))
+                .map(|c| {
+                    format!(
+                        "{}x{} at {:.1} s",
+                        c["width"],
+                        c["height"],
+                        c["at_ms"].as_f64().unwrap_or(f64::NAN) / 1000.0
+                    )
+                })
                 .collect();
             f.resolutions.push(format!(
                 "→ {}: {}",
                 peer["remote"].as_str().unwrap_or("?"),
-                if steps.is_empty() { "no change".into() } else { steps.join(", ") }
+                if steps.is_empty() {
+                    "no change".into()
+                } else {
+                    steps.join(", ")
+                }
             ));
         }
         if let Some(limit) = peer["quality_limitation"].as_str() {
@@ -408,7 +525,9 @@ fn figures(reports: &[Value], from: impl Fn(&str) -> bool, to: impl Fn(&str) -> 
 /// when later (every stream may have stalled).
 fn call_end_ms(reports: &[Value], all: &[(String, Value)]) -> Option<f64> {
     let last_frame = all.iter().filter_map(|(_, p)| p["last_frame_ms"].as_f64());
-    let durations = reports.iter().filter_map(|r| r["duration_s"].as_f64().map(|s| s * 1000.0));
+    let durations = reports
+        .iter()
+        .filter_map(|r| r["duration_s"].as_f64().map(|s| s * 1000.0));
     last_frame.chain(durations).reduce(f64::max)
 }
 
@@ -484,7 +603,9 @@ impl Call {
                 .map(|(_, peer)| {
                     let freezes = peer["video"]["freezes"].as_array().into_iter().flatten();
                     let ended_after = freezes.filter(|fr| fr["to_ms"].as_f64().is_some_and(|t| t > drop_ms));
-                    let longest = ended_after.filter_map(|fr| Some(fr["to_ms"].as_f64()? - fr["from_ms"].as_f64()?)).fold(0.0, f64::max);
+                    let longest = ended_after
+                        .filter_map(|fr| Some(fr["to_ms"].as_f64()? - fr["from_ms"].as_f64()?))
+                        .fold(0.0, f64::max);
                     longest.max(stall_at_end(peer, end_ms).unwrap_or(0.0))
                 })
                 .fold(0.0, f64::max);
@@ -516,14 +637,20 @@ impl Call {
             n(f.target_kbps),
             n(f.sent_height_px),
             n(f.retransmitted_packets),
-            if f.limitations.is_empty() { "–".into() } else { f.limitations.join("/") },
+            if f.limitations.is_empty() {
+                "–".into()
+            } else {
+                f.limitations.join("/")
+            },
             f.audio_concealed.map_or("–".into(), |v| format!("{v:.1}")),
             self.up.lost,
             self.up.overflowed,
             self.up.arrived,
         );
         if let (Some((_, before, after)), Some(longest)) = (self.drop, after_drop) {
-            line.push_str(&format!("; uplink {before:.0} → {after:.0} kbit/s across the drop, longest freeze after it {longest:.0} ms"));
+            line.push_str(&format!(
+                "; uplink {before:.0} → {after:.0} kbit/s across the drop, longest freeze after it {longest:.0} ms"
+            ));
         }
         eprintln!("{line}");
         if !f.resolutions.is_empty() {
@@ -537,21 +664,37 @@ impl Call {
 /// must keep full quality between themselves.
 fn mesh3_one_capped(bin: &Binaries, runs: usize) -> ScenarioResult {
     let mut metrics = vec![
-        Metric::new("frames_delivered", "%").with_defaults().goal(Goal::MedianAtLeast(98.0)),
-        Metric::new("longest_freeze_ms", "ms").with_defaults().goal(Goal::MaxBelow(200.0)),
+        Metric::new("frames_delivered", "%")
+            .with_defaults()
+            .goal(Goal::MedianAtLeast(98.0)),
+        Metric::new("longest_freeze_ms", "ms")
+            .with_defaults()
+            .goal(Goal::MaxBelow(200.0)),
     ];
     metrics.extend(common_metrics("", false));
     metrics.push(Metric::new("capped_frames_delivered", "%").with_defaults());
     metrics.push(Metric::new("capped_longest_freeze_ms", "ms").with_defaults());
     metrics.extend(common_metrics("capped_", true));
-    let mut result = ScenarioResult { metrics, ..Default::default() };
+    let mut result = ScenarioResult {
+        metrics,
+        ..Default::default()
+    };
     let turn = Coturn::start();
     let direct = bin.write("mesh3-direct.json", &turn.ice_config_json());
     let (_server, url) = natter_rig::signal_server(&bin.natter);
     let spec = spec("impaired_mesh3_one_capped");
     for run in 0..runs {
         for defaults in [false, true] {
-            match mesh3_call(bin, &turn, &direct, &url, &spec, &format!("mesh3-{run}-{defaults}"), run as u64 + 1, defaults) {
+            match mesh3_call(
+                bin,
+                &turn,
+                &direct,
+                &url,
+                &spec,
+                &format!("mesh3-{run}-{defaults}"),
+                run as u64 + 1,
+                defaults,
+            ) {
                 Ok(call) => {
                     let capped = call.capped.clone();
                     let is_capped = |id: &str| capped.iter().any(|c| c == id);
@@ -560,7 +703,13 @@ fn mesh3_one_capped(bin: &Binaries, runs: usize) -> ScenarioResult {
                     if let Some(v) = f.sent_kbps {
                         push(result.metric("sent_kbps"), defaults, v);
                     }
-                    call.print("impaired_mesh3_one_capped", defaults, " (uncapped ⇄ uncapped)", &f, None);
+                    call.print(
+                        "impaired_mesh3_one_capped",
+                        defaults,
+                        " (uncapped ⇄ uncapped)",
+                        &f,
+                        None,
+                    );
                     let g = call.record_streams(&mut result, defaults, "capped_", is_capped, |id| !is_capped(id));
                     call.record_proxy(&mut result, defaults, "capped_", &g);
                     call.print("impaired_mesh3_one_capped", defaults, " (capped → uncapped)", &g, None);
@@ -590,7 +739,10 @@ fn mesh3_call(
     seed: u64,
     defaults: bool,
 ) -> Result<Call, String> {
-    let proxy = UdpProxy::builder(std::net::SocketAddr::new(turn.ip, turn.port)).conditions(Direction::Up, spec.uplink).seed(seed).start();
+    let proxy = UdpProxy::builder(std::net::SocketAddr::new(turn.ip, turn.port))
+        .conditions(Direction::Up, spec.uplink)
+        .seed(seed)
+        .start();
     let proxied = proxied_config(bin, turn, &proxy);
     let duration = CALL_S.to_string();
     let args = |participants: &'static str, config: &std::path::Path| {
@@ -621,8 +773,17 @@ fn mesh3_call(
     let ((capped, others), timeline) = watched(&proxy, None, |on_line| {
         std::thread::scope(|s| {
             let others = s.spawn(|| bin.headless(&others_args.iter().map(String::as_str).collect::<Vec<_>>(), LIMIT));
-            let capped = bin.headless_watching(&capped_args.iter().map(String::as_str).collect::<Vec<_>>(), LIMIT, on_line);
-            (capped, others.join().unwrap_or_else(|_| Err("the thread running the others panicked".into())))
+            let capped = bin.headless_watching(
+                &capped_args.iter().map(String::as_str).collect::<Vec<_>>(),
+                LIMIT,
+                on_line,
+            );
+            (
+                capped,
+                others
+                    .join()
+                    .unwrap_or_else(|_| Err("the thread running the others panicked".into())),
+            )
         })
     })?;
     let (capped, others): (HeadlessRun, HeadlessRun) = (capped?, others?);
@@ -631,13 +792,24 @@ fn mesh3_call(
     let mut not_ok = Vec::new();
     for (who, run) in [("capped", &capped), ("uncapped", &others)] {
         if !run.success {
-            not_ok.push(format!("{who} process not ok: {}; log:\n{}", run.report["reason"].as_str().unwrap_or("?"), tail(&run.log)));
+            not_ok.push(format!(
+                "{who} process not ok: {}; log:\n{}",
+                run.report["reason"].as_str().unwrap_or("?"),
+                tail(&run.log)
+            ));
         }
     }
-    let capped_ids: Vec<String> =
-        capped.report["participants"].as_array().into_iter().flatten().filter_map(|p| p["id"].as_str().map(String::from)).collect();
+    let capped_ids: Vec<String> = capped.report["participants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["id"].as_str().map(String::from))
+        .collect();
     if capped_ids.is_empty() {
-        return Err(format!("the capped participant's report has no participant; log:\n{}", tail(&capped.log)));
+        return Err(format!(
+            "the capped participant's report has no participant; log:\n{}",
+            tail(&capped.log)
+        ));
     }
     Ok(Call {
         reports: vec![capped.report, others.report],
@@ -687,13 +859,20 @@ mod tests {
 
     #[test]
     fn every_impaired_scenario_has_a_link() {
-        let names: Vec<&str> = super::super::scenarios::ALL.iter().copied().filter(|n| n.starts_with("impaired_")).collect();
+        let names: Vec<&str> = super::super::scenarios::ALL
+            .iter()
+            .copied()
+            .filter(|n| n.starts_with("impaired_"))
+            .collect();
         assert_eq!(names.len(), 9);
         for name in names {
             let spec = spec(name);
             assert_ne!(spec.uplink, LinkConditions::perfect(), "{name}");
         }
-        assert_eq!(spec("impaired_drop_2000_300").change.map(|(_, c)| c.rate_bps), Some(Some(300_000)));
+        assert_eq!(
+            spec("impaired_drop_2000_300").change.map(|(_, c)| c.rate_bps),
+            Some(Some(300_000))
+        );
     }
 
     fn participant(id: &str, frames_sent: u64, peers: Value) -> Value {
@@ -726,7 +905,11 @@ mod tests {
         assert_eq!(f.sent_kbps, Some(400.0));
         assert_eq!(f.sent_height_px, Some(180.0));
         assert_eq!(f.resolution_changes, Some(1.0));
-        assert_eq!((f.target_kbps, f.retransmitted_packets, f.audio_concealed), (None, None, None), "fields this report lacks stay absent");
+        assert_eq!(
+            (f.target_kbps, f.retransmitted_packets, f.audio_concealed),
+            (None, None, None),
+            "fields this report lacks stay absent"
+        );
         // Only the streams from a: b's reception of a.
         let only_a = figures(
             &[

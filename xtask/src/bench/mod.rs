@@ -28,10 +28,17 @@ pub fn run(options: Options) -> Result<(), String> {
     } else {
         for name in &options.only {
             if !scenarios::ALL.contains(&name.as_str()) {
-                return Err(format!("no scenario `{name}`; there are: {}", scenarios::ALL.join(", ")));
+                return Err(format!(
+                    "no scenario `{name}`; there are: {}",
+                    scenarios::ALL.join(", ")
+                ));
             }
         }
-        scenarios::ALL.iter().copied().filter(|s| options.only.iter().any(|o| o == s)).collect()
+        scenarios::ALL
+            .iter()
+            .copied()
+            .filter(|s| options.only.iter().any(|o| o == s))
+            .collect()
     };
     let target = crate::target_dir()?;
     let profile_dir = crate::build_for_bench(options.release)?;
@@ -68,9 +75,22 @@ pub fn run(options: Options) -> Result<(), String> {
         "scenarios": Value::Object(results),
     });
     let path = out_dir.join("results.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&document).unwrap()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    eprintln!("bench: {} scenario(s) in {:.0} s; figures in {}", names.len(), started.elapsed().as_secs_f64(), path.display());
-    if broken.is_empty() { Ok(()) } else { Err(format!("no figures from: {} (see the failed runs above)", broken.join(", "))) }
+    std::fs::write(&path, serde_json::to_string_pretty(&document).unwrap())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    eprintln!(
+        "bench: {} scenario(s) in {:.0} s; figures in {}",
+        names.len(),
+        started.elapsed().as_secs_f64(),
+        path.display()
+    );
+    if broken.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "no figures from: {} (see the failed runs above)",
+            broken.join(", ")
+        ))
+    }
 }
 
 /// The table for one scenario: a line per metric (and its failures and notes below).
@@ -85,8 +105,16 @@ fn print_scenario(name: &str, result: &ScenarioResult) {
             Some(s) => format!("{:>9.1} {:>9.1} {:>9.1}", s.median, s.p95, s.max),
             None => format!("{:>9} {:>9} {:>9}", "-", "-", "-"),
         };
-        let defaults = metric.default_samples.as_ref().and_then(|d| Summary::of(d)).map(|s| format!("{:>9.1}", s.median)).unwrap_or_else(|| format!("{:>9}", ""));
-        let ratio = metric.ratio().map(|r| format!("{r:>6.2}")).unwrap_or_else(|| format!("{:>6}", ""));
+        let defaults = metric
+            .default_samples
+            .as_ref()
+            .and_then(|d| Summary::of(d))
+            .map(|s| format!("{:>9.1}", s.median))
+            .unwrap_or_else(|| format!("{:>9}", ""));
+        let ratio = metric
+            .ratio()
+            .map(|r| format!("{r:>6.2}"))
+            .unwrap_or_else(|| format!("{:>6}", ""));
         let verdict = match metric.goals_met() {
             Some(true) => format!("ok   ({})", metric.goal_text()),
             Some(false) => format!("MISS ({})", metric.goal_text()),
@@ -113,9 +141,12 @@ pub fn print_header() {
 }
 
 fn machine() -> Value {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| c.lines().find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())));
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| {
+        c.lines().find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+    });
     json!({
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "cpu": cpu,

@@ -36,7 +36,10 @@ impl Binaries {
             .arg("--report")
             .arg(report)
             // NATTER_BENCH_LOG: another filter for a closer look (e.g. natter_call::bwe=debug).
-            .env("RUST_LOG", std::env::var("NATTER_BENCH_LOG").unwrap_or_else(|_| "warn,natter=info,natter_call=info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("NATTER_BENCH_LOG").unwrap_or_else(|_| "warn,natter=info,natter_call=info".into()),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -50,7 +53,12 @@ impl Binaries {
 
     /// Like [`Binaries::headless`], calling `on_line` with each log line as it is written (a
     /// scenario acts on what the call says, e.g. which relay it uses).
-    pub fn headless_watching(&self, args: &[&str], limit: Duration, mut on_line: impl FnMut(&str)) -> Result<HeadlessRun, String> {
+    pub fn headless_watching(
+        &self,
+        args: &[&str],
+        limit: Duration,
+        mut on_line: impl FnMut(&str),
+    ) -> Result<HeadlessRun, String> {
         let report_path = self.scratch.path(&format!("report-{}.json", unique()));
         let cpu_before = children_cpu_s();
         let started = Instant::now();
@@ -72,7 +80,10 @@ impl Binaries {
             if started.elapsed() > limit {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("natter headless {} still running after {limit:?}", args.join(" ")));
+                return Err(format!(
+                    "natter headless {} still running after {limit:?}",
+                    args.join(" ")
+                ));
             }
             while let Ok(line) = lines.recv_timeout(Duration::from_millis(20)) {
                 on_line(&line);
@@ -88,10 +99,18 @@ impl Binaries {
             log.push_str(&line);
             log.push('\n');
         }
-        let text = std::fs::read_to_string(&report_path).map_err(|e| format!("no report ({e}); log:\n{}", tail(&log)))?;
+        let text =
+            std::fs::read_to_string(&report_path).map_err(|e| format!("no report ({e}); log:\n{}", tail(&log)))?;
         let _ = std::fs::remove_file(&report_path);
         let report = serde_json::from_str(&text).map_err(|e| format!("report is not JSON: {e}"))?;
-        Ok(HeadlessRun { success: status.success(), report, log, wall_s, cpu_s, peak_rss_kb })
+        Ok(HeadlessRun {
+            success: status.success(),
+            report,
+            log,
+            wall_s,
+            cpu_s,
+            peak_rss_kb,
+        })
     }
 
     /// Start `natter headless ARGS --report FILE` in the background: each log line arrives with
@@ -108,18 +127,34 @@ impl Binaries {
                 }
             }
         });
-        Ok(Spawned { child, report, lines, log: Vec::new() })
+        Ok(Spawned {
+            child,
+            report,
+            lines,
+            log: Vec::new(),
+        })
     }
 
     /// Run an example that prints one JSON line; that line.
     pub fn example(&self, name: &str, args: &[&str]) -> Result<Value, String> {
         let program = self.examples.join(name);
-        let out = Command::new(&program).args(args).output().map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+        let out = Command::new(&program)
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
         if !out.status.success() {
-            return Err(format!("{name} {}: {}", args.join(" "), tail(&String::from_utf8_lossy(&out.stderr))));
+            return Err(format!(
+                "{name} {}: {}",
+                args.join(" "),
+                tail(&String::from_utf8_lossy(&out.stderr))
+            ));
         }
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let line = stdout.lines().rev().find(|l| l.starts_with('{')).ok_or_else(|| format!("{name} printed no JSON: {stdout}"))?;
+        let line = stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .ok_or_else(|| format!("{name} printed no JSON: {stdout}"))?;
         serde_json::from_str(line).map_err(|e| format!("{name}: {e}: {line}"))
     }
 
@@ -151,7 +186,12 @@ impl Spawned {
             let (at, line) = self
                 .lines
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .map_err(|_| format!("natter never logged {words:?} within {limit:?}; log:\n{}", tail(&self.text())))?;
+                .map_err(|_| {
+                    format!(
+                        "natter never logged {words:?} within {limit:?}; log:\n{}",
+                        tail(&self.text())
+                    )
+                })?;
             self.log.push((at, line));
             let line = &self.log.last().expect("just pushed").1;
             if words.iter().all(|w| line.contains(w)) {
@@ -162,7 +202,10 @@ impl Spawned {
 
     /// When a log line containing every one of `words` was written, among those read so far.
     pub fn logged(&self, words: &[&str]) -> Option<SystemTime> {
-        self.log.iter().find(|(_, l)| words.iter().all(|w| l.contains(w))).map(|(at, _)| *at)
+        self.log
+            .iter()
+            .find(|(_, l)| words.iter().all(|w| l.contains(w)))
+            .map(|(at, _)| *at)
     }
 
     /// Wait (at most `limit`, then kill it) for the end, reading its whole log; whether it
@@ -177,13 +220,17 @@ impl Spawned {
                 break status;
             }
             if Instant::now() >= deadline {
-                return Err(format!("natter headless still running after {limit:?}; log:\n{}", tail(&self.text())));
+                return Err(format!(
+                    "natter headless still running after {limit:?}; log:\n{}",
+                    tail(&self.text())
+                ));
             }
         };
         while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
             self.log.push(line);
         }
-        let text = std::fs::read_to_string(&self.report).map_err(|e| format!("no report ({e}); log:\n{}", tail(&self.text())))?;
+        let text = std::fs::read_to_string(&self.report)
+            .map_err(|e| format!("no report ({e}); log:\n{}", tail(&self.text())))?;
         let _ = std::fs::remove_file(&self.report);
         let report = serde_json::from_str(&text).map_err(|e| format!("report is not JSON: {e}"))?;
         Ok((status.success(), report))
@@ -216,7 +263,10 @@ fn children_cpu_s() -> f64 {
 /// Peak resident set size of a running process (`VmHWM`), in KiB.
 fn peak_rss_of(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn unique() -> u64 {

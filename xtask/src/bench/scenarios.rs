@@ -5,10 +5,10 @@
 
 use super::figures::{Goal, Metric, ScenarioResult};
 use super::runner::{Binaries, HeadlessRun, slowest, streams, tail};
-use natter_rig::netns::{Nat, NetRig};
-use natter_rig::public::PublicServers;
 use natter_rig::Coturn;
 use natter_rig::browser::unix_ms;
+use natter_rig::netns::{Nat, NetRig};
+use natter_rig::public::PublicServers;
 use std::time::Duration;
 
 /// Every scenario, in the order they run.
@@ -92,13 +92,17 @@ fn connect_figures(bin: &Binaries, runs: usize, args: &[&str], result: &mut Scen
 fn host_connect(bin: &Binaries, runs: usize) -> ScenarioResult {
     let mut result = ScenarioResult {
         metrics: vec![
-            Metric::new("first_frame_ms", "ms").with_defaults().goal(Goal::P95Below(300.0)),
+            Metric::new("first_frame_ms", "ms")
+                .with_defaults()
+                .goal(Goal::P95Below(300.0)),
             Metric::new("connect_ms", "ms").with_defaults(),
         ],
         ..Default::default()
     };
     connect_figures(bin, runs, &[], &mut result);
-    result.notes.push("2 participants in one process, host candidates on 127.0.0.1; the slower direction of the pair".into());
+    result
+        .notes
+        .push("2 participants in one process, host candidates on 127.0.0.1; the slower direction of the pair".into());
     result
 }
 
@@ -107,13 +111,18 @@ fn relay_connect(bin: &Binaries, runs: usize) -> ScenarioResult {
     let config = bin.write("relay.json", &turn.ice_config_json());
     let mut result = ScenarioResult {
         metrics: vec![
-            Metric::new("first_frame_ms", "ms").with_defaults().goal(Goal::P95Below(500.0)).goal(Goal::RatioAtMost(0.25)),
+            Metric::new("first_frame_ms", "ms")
+                .with_defaults()
+                .goal(Goal::P95Below(500.0))
+                .goal(Goal::RatioAtMost(0.25)),
             Metric::new("connect_ms", "ms").with_defaults(),
         ],
         ..Default::default()
     };
     connect_figures(bin, runs, &["--relay-only", "--ice-config", path(&config)], &mut result);
-    result.notes.push("relay-only through one coturn (UDP) on loopback".into());
+    result
+        .notes
+        .push("relay-only through one coturn (UDP) on loopback".into());
     result
 }
 
@@ -123,8 +132,16 @@ fn dead_stun_first(bin: &Binaries, runs: usize) -> ScenarioResult {
     let turn = Coturn::start();
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a silent socket");
     let dead = format!("stun:{}", silent.local_addr().unwrap());
-    let good = format!(r#"{{"urls":["{}"],"username":"{}","credential":"{}"}}"#, turn.turn_url(), turn.user, turn.password);
-    let with_dead = bin.write("dead-stun.json", &format!(r#"{{"iceServers":[{{"urls":["{dead}"]}},{good}]}}"#));
+    let good = format!(
+        r#"{{"urls":["{}"],"username":"{}","credential":"{}"}}"#,
+        turn.turn_url(),
+        turn.user,
+        turn.password
+    );
+    let with_dead = bin.write(
+        "dead-stun.json",
+        &format!(r#"{{"iceServers":[{{"urls":["{dead}"]}},{good}]}}"#),
+    );
     let alone = bin.write("good-only.json", &format!(r#"{{"iceServers":[{good}]}}"#));
     let mut result = ScenarioResult {
         metrics: vec![
@@ -138,7 +155,16 @@ fn dead_stun_first(bin: &Binaries, runs: usize) -> ScenarioResult {
     for _ in 0..runs {
         let mut figures = [None, None];
         for (i, config) in [&with_dead, &alone].into_iter().enumerate() {
-            let args = ["--participants", "2", "--duration", "20", "--until-connected", "--relay-only", "--ice-config", path(config)];
+            let args = [
+                "--participants",
+                "2",
+                "--duration",
+                "20",
+                "--until-connected",
+                "--relay-only",
+                "--ice-config",
+                path(config),
+            ];
             match bin.headless(&args, CALL_LIMIT) {
                 Ok(run) if run.success => figures[i] = slowest(&run.report, "first_frame_ms"),
                 Ok(run) => result.failures.push(failure(false, &run)),
@@ -154,7 +180,17 @@ fn dead_stun_first(bin: &Binaries, runs: usize) -> ScenarioResult {
         if defaults_failed >= 2 {
             continue;
         }
-        let args = ["--participants", "2", "--duration", "20", "--until-connected", "--relay-only", "--stack-defaults", "--ice-config", path(&with_dead)];
+        let args = [
+            "--participants",
+            "2",
+            "--duration",
+            "20",
+            "--until-connected",
+            "--relay-only",
+            "--stack-defaults",
+            "--ice-config",
+            path(&with_dead),
+        ];
         match bin.headless(&args, CALL_LIMIT) {
             Ok(run) if run.success => {
                 if let Some(v) = slowest(&run.report, "first_frame_ms") {
@@ -171,7 +207,9 @@ fn dead_stun_first(bin: &Binaries, runs: usize) -> ScenarioResult {
             }
         }
     }
-    result.notes.push(format!("dead server: {dead} (bound, never answers); added_ms = with it − without it, per run"));
+    result.notes.push(format!(
+        "dead server: {dead} (bound, never answers); added_ms = with it − without it, per run"
+    ));
     if defaults_failed > 0 {
         result.notes.push(format!("webrtc defaults with the dead server first: {defaults_failed} run(s) did not connect within 20 s (then no more were tried)"));
     }
@@ -193,13 +231,20 @@ fn turn_failover(bin: &Binaries, runs: usize) -> ScenarioResult {
     };
     for _ in 0..runs {
         match failover_once(bin, false) {
-            Ok(Failover { recovered, affected, freezes_ms }) => {
+            Ok(Failover {
+                recovered,
+                affected,
+                freezes_ms,
+            }) => {
                 if let Some(worst) = freezes_ms.iter().copied().reduce(f64::max) {
                     result.metric("recovery_ms").samples.push(worst);
                 }
                 result.metric("per_pair_recovery_ms").samples.extend(&freezes_ms);
                 if affected > 0 {
-                    result.metric("pairs_recovered").samples.push(100.0 * recovered as f64 / affected as f64);
+                    result
+                        .metric("pairs_recovered")
+                        .samples
+                        .push(100.0 * recovered as f64 / affected as f64);
                 }
             }
             Err(e) => result.failures.push(e),
@@ -207,9 +252,11 @@ fn turn_failover(bin: &Binaries, runs: usize) -> ScenarioResult {
     }
     // The crate alone never restarts ICE, so it never moves a call: one run shows it.
     match failover_once(bin, true) {
-        Ok(Failover { recovered, affected, .. }) => {
-            result.notes.push(format!("webrtc defaults: {recovered} of {affected} affected pairs decoded video again after the kill (one run)"))
-        }
+        Ok(Failover {
+            recovered, affected, ..
+        }) => result.notes.push(format!(
+            "webrtc defaults: {recovered} of {affected} affected pairs decoded video again after the kill (one run)"
+        )),
         Err(e) => result.failures.push(format!("defaults: {e}")),
     }
     result.notes.push("recovery = the freeze of each pair whose relay died (a pair that never recovers has no freeze end and counts in pairs_recovered)".into());
@@ -226,10 +273,27 @@ struct Failover {
 
 fn failover_once(bin: &Binaries, defaults: bool) -> Result<Failover, String> {
     let mut servers = [Coturn::start(), Coturn::start()];
-    let entries: Vec<String> =
-        servers.iter().map(|s| format!(r#"{{"urls":["{}"],"username":"{}","credential":"{}"}}"#, s.turn_url(), s.user, s.password)).collect();
+    let entries: Vec<String> = servers
+        .iter()
+        .map(|s| {
+            format!(
+                r#"{{"urls":["{}"],"username":"{}","credential":"{}"}}"#,
+                s.turn_url(),
+                s.user,
+                s.password
+            )
+        })
+        .collect();
     let config = bin.write("failover.json", &format!(r#"{{"iceServers":[{}]}}"#, entries.join(",")));
-    let mut args = vec!["--participants", "3", "--duration", "9", "--relay-only", "--ice-config", path(&config)];
+    let mut args = vec![
+        "--participants",
+        "3",
+        "--duration",
+        "9",
+        "--relay-only",
+        "--ice-config",
+        path(&config),
+    ];
     if defaults {
         args.push("--stack-defaults");
     }
@@ -247,11 +311,24 @@ fn failover_once(bin: &Binaries, defaults: bool) -> Result<Failover, String> {
             victim = Some(i);
         }
     })?;
-    let Some(victim) = victim else { return Err(format!("the call never said which relays it uses; log:\n{}", tail(&run.log))) };
+    let Some(victim) = victim else {
+        return Err(format!(
+            "the call never said which relays it uses; log:\n{}",
+            tail(&run.log)
+        ));
+    };
     let dead = &urls[victim];
-    let mut outcome = Failover { recovered: 0, affected: 0, freezes_ms: Vec::new() };
+    let mut outcome = Failover {
+        recovered: 0,
+        affected: 0,
+        freezes_ms: Vec::new(),
+    };
     for (_, peer) in streams(&run.report) {
-        let broke = peer["events"].as_array().into_iter().flatten().any(|e| ["disconnected", "failed", "ice_restart"].contains(&e["kind"].as_str().unwrap_or("")));
+        let broke = peer["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| ["disconnected", "failed", "ice_restart"].contains(&e["kind"].as_str().unwrap_or("")));
         // A freeze is recorded when pictures come back: an outage that never ended has none.
         let longest = peer["video"]["longest_freeze_ms"].as_f64().filter(|f| *f > 500.0);
         if broke || longest.is_some() {
@@ -263,7 +340,10 @@ fn failover_once(bin: &Binaries, defaults: bool) -> Result<Failover, String> {
         }
     }
     if outcome.affected == 0 {
-        return Err(format!("no pair lost its path when {dead} died; report:\n{}", run.report));
+        return Err(format!(
+            "no pair lost its path when {dead} died; report:\n{}",
+            run.report
+        ));
     }
     Ok(outcome)
 }
@@ -273,10 +353,17 @@ fn failover_once(bin: &Binaries, defaults: bool) -> Result<Failover, String> {
 fn udp_blocked(bin: &Binaries, runs: usize, tls: bool) -> ScenarioResult {
     use natter_rig::public::{SIGNAL_PORT, TURNS_PORT};
     let mut result = ScenarioResult {
-        metrics: vec![Metric::new("first_frame_ms", "ms").goal(Goal::P95Below(if tls { 3500.0 } else { 3000.0 })), Metric::new("connect_ms", "ms")],
+        metrics: vec![
+            Metric::new("first_frame_ms", "ms").goal(Goal::P95Below(if tls { 3500.0 } else { 3000.0 })),
+            Metric::new("connect_ms", "ms"),
+        ],
         ..Default::default()
     };
-    let locked = if tls { Nat::TcpOnlyTo(vec![TURNS_PORT, SIGNAL_PORT]) } else { Nat::UdpBlocked };
+    let locked = if tls {
+        Nat::TcpOnlyTo(vec![TURNS_PORT, SIGNAL_PORT])
+    } else {
+        Nat::UdpBlocked
+    };
     let rig = match NetRig::new(&[locked, Nat::PortRestricted]) {
         Ok(rig) => rig,
         Err(reason) => {
@@ -285,7 +372,11 @@ fn udp_blocked(bin: &Binaries, runs: usize, tls: bool) -> ScenarioResult {
         }
     };
     let servers = PublicServers::start(&rig, &bin.natter, tls);
-    let urls = if tls { vec![servers.turn_udp(), servers.turn_tcp(), servers.turns()] } else { vec![servers.turn_udp(), servers.turn_tcp()] };
+    let urls = if tls {
+        vec![servers.turn_udp(), servers.turn_tcp(), servers.turns()]
+    } else {
+        vec![servers.turn_udp(), servers.turn_tcp()]
+    };
     let config = servers.ice_config(&urls);
     let want = if tls { "tls" } else { "tcp" };
     for _ in 0..runs {
@@ -300,7 +391,12 @@ fn udp_blocked(bin: &Binaries, runs: usize, tls: bool) -> ScenarioResult {
                     }
                 }
             }
-            other => result.failures.push(format!("host 1: exit ok {}, path {:?}; log:\n{}", locked_down.ok_exit, other.map(|s| s["path"].clone()), tail(&locked_down.log))),
+            other => result.failures.push(format!(
+                "host 1: exit ok {}, path {:?}; log:\n{}",
+                locked_down.ok_exit,
+                other.map(|s| s["path"].clone()),
+                tail(&locked_down.log)
+            )),
         }
     }
     result.notes.push(format!(
@@ -327,13 +423,28 @@ fn mesh_6(bin: &Binaries, runs: usize) -> ScenarioResult {
         match bin.headless(&["--participants", "6", "--duration", "30"], Duration::from_secs(120)) {
             Ok(run) if run.success => {
                 let all = streams(&run.report);
-                let decoded: f64 = all.iter().map(|(_, p)| p["video"]["frames_decoded"].as_f64().unwrap_or(0.0)).sum();
-                let lost: f64 = all.iter().map(|(_, p)| p["video"]["frames_lost"].as_f64().unwrap_or(0.0)).sum();
-                let mut p50: Vec<f64> = all.iter().filter_map(|(_, p)| p["video"]["latency_ms_p50"].as_f64()).collect();
+                let decoded: f64 = all
+                    .iter()
+                    .map(|(_, p)| p["video"]["frames_decoded"].as_f64().unwrap_or(0.0))
+                    .sum();
+                let lost: f64 = all
+                    .iter()
+                    .map(|(_, p)| p["video"]["frames_lost"].as_f64().unwrap_or(0.0))
+                    .sum();
+                let mut p50: Vec<f64> = all
+                    .iter()
+                    .filter_map(|(_, p)| p["video"]["latency_ms_p50"].as_f64())
+                    .collect();
                 p50.sort_by(f64::total_cmp);
-                let p95 = all.iter().filter_map(|(_, p)| p["video"]["latency_ms_p95"].as_f64()).reduce(f64::max);
+                let p95 = all
+                    .iter()
+                    .filter_map(|(_, p)| p["video"]["latency_ms_p95"].as_f64())
+                    .reduce(f64::max);
                 if decoded + lost > 0.0 {
-                    result.metric("frames_delivered").samples.push(100.0 * decoded / (decoded + lost));
+                    result
+                        .metric("frames_delivered")
+                        .samples
+                        .push(100.0 * decoded / (decoded + lost));
                 }
                 result.metric("cpu_cores").samples.push(run.cpu_s / run.wall_s);
                 if let Some(p95) = p95 {
@@ -342,7 +453,10 @@ fn mesh_6(bin: &Binaries, runs: usize) -> ScenarioResult {
                 if !p50.is_empty() {
                     result.metric("latency_p50_ms").samples.push(p50[p50.len() / 2]);
                 }
-                result.metric("peak_rss_mb").samples.push(run.peak_rss_kb as f64 / 1024.0);
+                result
+                    .metric("peak_rss_mb")
+                    .samples
+                    .push(run.peak_rss_kb as f64 / 1024.0);
             }
             Ok(run) => result.failures.push(failure(false, &run)),
             Err(e) => result.failures.push(e),
@@ -359,8 +473,12 @@ fn pc_memory(bin: &Binaries, runs: usize) -> ScenarioResult {
     let runs = runs.min(LONG_RUNS);
     let mut result = ScenarioResult {
         metrics: vec![
-            Metric::new("per_connection_mb", "MB").with_defaults().goal(Goal::MedianBelow(5.0)),
-            Metric::new("after_close_vs_before", "%").with_defaults().goal(Goal::MedianBelow(10.0)),
+            Metric::new("per_connection_mb", "MB")
+                .with_defaults()
+                .goal(Goal::MedianBelow(5.0)),
+            Metric::new("after_close_vs_before", "%")
+                .with_defaults()
+                .goal(Goal::MedianBelow(10.0)),
             Metric::new("connect_100_s", "s").with_defaults(),
             Metric::new("still_allocated_after_close_kb", "KiB").goal(Goal::MaxBelow(1024.0)),
         ],
@@ -368,19 +486,36 @@ fn pc_memory(bin: &Binaries, runs: usize) -> ScenarioResult {
     };
     for _ in 0..runs {
         for defaults in [false, true] {
-            let args: &[&str] = if defaults { &["--connections", "100", "--stack-defaults"] } else { &["--connections", "100"] };
+            let args: &[&str] = if defaults {
+                &["--connections", "100", "--stack-defaults"]
+            } else {
+                &["--connections", "100"]
+            };
             match bin.example("pc_memory", args) {
                 Ok(v) if v["connected"] == 100 => {
                     let growth = 100.0 * (v["closed_vs_before"].as_f64().unwrap_or(f64::NAN) - 1.0);
-                    push(result.metric("per_connection_mb"), defaults, v["per_connection_kb"].as_f64().unwrap_or(f64::NAN) / 1024.0);
+                    push(
+                        result.metric("per_connection_mb"),
+                        defaults,
+                        v["per_connection_kb"].as_f64().unwrap_or(f64::NAN) / 1024.0,
+                    );
                     push(result.metric("after_close_vs_before"), defaults, growth);
-                    push(result.metric("connect_100_s"), defaults, v["connect_all_s"].as_f64().unwrap_or(f64::NAN));
+                    push(
+                        result.metric("connect_100_s"),
+                        defaults,
+                        v["connect_all_s"].as_f64().unwrap_or(f64::NAN),
+                    );
                     if !defaults {
-                        let leaked = v["live_closed_kb"].as_f64().unwrap_or(f64::NAN) - v["live_before_kb"].as_f64().unwrap_or(f64::NAN);
+                        let leaked = v["live_closed_kb"].as_f64().unwrap_or(f64::NAN)
+                            - v["live_before_kb"].as_f64().unwrap_or(f64::NAN);
                         result.metric("still_allocated_after_close_kb").samples.push(leaked);
                     }
                 }
-                Ok(v) => result.failures.push(format!("{}: only {} of 100 connected: {v}", who(defaults), v["connected"])),
+                Ok(v) => result.failures.push(format!(
+                    "{}: only {} of 100 connected: {v}",
+                    who(defaults),
+                    v["connected"]
+                )),
                 Err(e) => result.failures.push(format!("{}: {e}", who(defaults))),
             }
         }
@@ -394,15 +529,28 @@ fn pc_memory(bin: &Binaries, runs: usize) -> ScenarioResult {
 /// Encoder CPU for one 720p30 stream (example `encode_cpu`, 5 s of video per run).
 fn encode_720p(bin: &Binaries, runs: usize) -> ScenarioResult {
     let mut result = ScenarioResult {
-        metrics: vec![Metric::new("core_share", "%").goal(Goal::MedianBelow(30.0)), Metric::new("ms_per_frame", "ms"), Metric::new("kbps", "kbps")],
+        metrics: vec![
+            Metric::new("core_share", "%").goal(Goal::MedianBelow(30.0)),
+            Metric::new("ms_per_frame", "ms"),
+            Metric::new("kbps", "kbps"),
+        ],
         ..Default::default()
     };
     for _ in 0..runs {
         match bin.example("encode_cpu", &["1280x720", "5"]) {
             Ok(v) => {
-                result.metric("core_share").samples.push(100.0 * v["core_fraction"].as_f64().unwrap_or(f64::NAN));
-                result.metric("ms_per_frame").samples.push(v["ms_per_frame"].as_f64().unwrap_or(f64::NAN));
-                result.metric("kbps").samples.push(v["kbps"].as_f64().unwrap_or(f64::NAN));
+                result
+                    .metric("core_share")
+                    .samples
+                    .push(100.0 * v["core_fraction"].as_f64().unwrap_or(f64::NAN));
+                result
+                    .metric("ms_per_frame")
+                    .samples
+                    .push(v["ms_per_frame"].as_f64().unwrap_or(f64::NAN));
+                result
+                    .metric("kbps")
+                    .samples
+                    .push(v["kbps"].as_f64().unwrap_or(f64::NAN));
             }
             Err(e) => result.failures.push(e),
         }
@@ -450,7 +598,10 @@ fn interop_browser(bin: &Binaries, runs: usize) -> ScenarioResult {
         metrics.push(Metric::new(&at_newcomer, "ms"));
         metrics.push(Metric::new(&at_first, "ms"));
     }
-    let mut result = ScenarioResult { metrics, ..Default::default() };
+    let mut result = ScenarioResult {
+        metrics,
+        ..Default::default()
+    };
     let browser = match natter_rig::browser::Browser::find() {
         Ok(browser) => browser,
         Err(missing) => {
@@ -502,7 +653,10 @@ fn side_metrics(prefix: &str, first: Stack, newcomer: Stack) -> (String, String)
     if first == newcomer {
         (format!("{prefix}_at_offerer_ms"), format!("{prefix}_at_answerer_ms"))
     } else {
-        (format!("{prefix}_at_{}_ms", short(newcomer)), format!("{prefix}_at_{}_ms", short(first)))
+        (
+            format!("{prefix}_at_{}_ms", short(newcomer)),
+            format!("{prefix}_at_{}_ms", short(first)),
+        )
     }
 }
 
@@ -514,13 +668,33 @@ enum Running {
 
 /// One call: `first` joins, then `newcomer` (which offers); (first frame at the newcomer from its
 /// join, first frame at `first` from the newcomer's arrival), in ms.
-fn browser_call(bin: &Binaries, browser: &natter_rig::browser::Browser, url: &str, room: &str, first: Stack, newcomer: Stack) -> Result<(f64, f64), String> {
+fn browser_call(
+    bin: &Binaries,
+    browser: &natter_rig::browser::Browser,
+    url: &str,
+    room: &str,
+    first: Stack,
+    newcomer: Stack,
+) -> Result<(f64, f64), String> {
     let join_limit = Duration::from_secs(20);
     let start = |stack: Stack, name: &str| -> Result<Running, String> {
         match stack {
             Stack::Natter => {
                 let duration = BROWSER_CALL_S.to_string();
-                let args = ["--participants", "1", "--expect", "2", "--duration", &duration, "--bind", "127.0.0.1", "--signal", url, "--room", room];
+                let args = [
+                    "--participants",
+                    "1",
+                    "--expect",
+                    "2",
+                    "--duration",
+                    &duration,
+                    "--bind",
+                    "127.0.0.1",
+                    "--signal",
+                    url,
+                    "--room",
+                    room,
+                ];
                 let mut natter = bin.spawn_headless(&args)?;
                 natter.wait_for(&["joined", "peers="], join_limit)?;
                 Ok(Running::Natter(natter))
@@ -543,27 +717,50 @@ fn browser_call(bin: &Binaries, browser: &natter_rig::browser::Browser, url: &st
             let peer = streams(&report).into_iter().next().map(|(_, p)| p);
             match peer.as_ref().and_then(|p| p["first_frame_ms"].as_f64()) {
                 Some(v) if ok => v,
-                _ => return Err(format!("the natter newcomer: {}", report["reason"].as_str().unwrap_or("no first frame"))),
+                _ => {
+                    return Err(format!(
+                        "the natter newcomer: {}",
+                        report["reason"].as_str().unwrap_or("no first frame")
+                    ));
+                }
             }
         }
         Running::Chromium(page) => {
             let run = page.finish(call_limit);
             match run.report["peers"][0]["first_frame_ms"].as_f64() {
                 Some(v) if run.report["ok"] == true => v,
-                _ => return Err(format!("the browser newcomer: {}; log:\n{}", run.report["reason"], tail(&run.log))),
+                _ => {
+                    return Err(format!(
+                        "the browser newcomer: {}; log:\n{}",
+                        run.report["reason"],
+                        tail(&run.log)
+                    ));
+                }
             }
         }
     };
     let at_first = match answerer {
         Running::Natter(mut natter) => {
             let (ok, report) = natter.finish(call_limit)?;
-            let first_frame = streams(&report).into_iter().next().and_then(|(_, p)| p["first_frame_ms"].as_f64());
-            let (Some(joined), Some(arrived)) = (natter.logged(&["joined", "peers="]), natter.logged(&["peer joined"])) else {
-                return Err(format!("the natter already there never logged the newcomer's arrival; log:\n{}", tail(&natter.text())));
+            let first_frame = streams(&report)
+                .into_iter()
+                .next()
+                .and_then(|(_, p)| p["first_frame_ms"].as_f64());
+            let (Some(joined), Some(arrived)) = (natter.logged(&["joined", "peers="]), natter.logged(&["peer joined"]))
+            else {
+                return Err(format!(
+                    "the natter already there never logged the newcomer's arrival; log:\n{}",
+                    tail(&natter.text())
+                ));
             };
             match first_frame {
                 Some(ms) if ok => unix_ms(joined) + ms - unix_ms(arrived),
-                _ => return Err(format!("the natter already there: {}", report["reason"].as_str().unwrap_or("no first frame"))),
+                _ => {
+                    return Err(format!(
+                        "the natter already there: {}",
+                        report["reason"].as_str().unwrap_or("no first frame")
+                    ));
+                }
             }
         }
         Running::Chromium(page) => {
@@ -571,7 +768,13 @@ fn browser_call(bin: &Binaries, browser: &natter_rig::browser::Browser, url: &st
             let peer = &run.report["peers"][0];
             match (peer["first_frame_ms"].as_f64(), peer["peer_joined_ms"].as_f64()) {
                 (Some(frame), Some(arrived)) if run.report["ok"] == true => frame - arrived,
-                _ => return Err(format!("the browser already there: {}; log:\n{}", run.report["reason"], tail(&run.log))),
+                _ => {
+                    return Err(format!(
+                        "the browser already there: {}; log:\n{}",
+                        run.report["reason"],
+                        tail(&run.log)
+                    ));
+                }
             }
         }
     };
@@ -591,7 +794,12 @@ fn who(defaults: bool) -> &'static str {
 }
 
 fn failure(defaults: bool, run: &HeadlessRun) -> String {
-    format!("{}: call failed: {}; log:\n{}", who(defaults), run.report["reason"].as_str().unwrap_or("?"), tail(&run.log))
+    format!(
+        "{}: call failed: {}; log:\n{}",
+        who(defaults),
+        run.report["reason"].as_str().unwrap_or("?"),
+        tail(&run.log)
+    )
 }
 
 fn path(p: &std::path::Path) -> &str {

@@ -2,13 +2,13 @@
 //! media, and bounded waiting on its report.
 #![allow(dead_code)] // each test file uses part of it
 
+use futures_util::{SinkExt, StreamExt};
 use natter_call::media::MediaSettings;
 use natter_call::participant::{Participant, ParticipantConfig};
 use natter_call::peer::LinkSettings;
 use natter_call::report::{ParticipantReport, PeerReport};
-use natter_signal::server::{ServerHandle, SignalServer};
-use futures_util::{SinkExt, StreamExt};
 use natter_signal::protocol::ServerMessage;
+use natter_signal::server::{ServerHandle, SignalServer};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
@@ -18,7 +18,10 @@ pub const LIMIT: Duration = Duration::from_secs(20);
 
 /// A signaling server on a free loopback port, running until the handle drops; and its URL.
 pub async fn signal_server() -> (ServerHandle, String) {
-    let server = SignalServer::bind("127.0.0.1:0".parse().unwrap()).await.unwrap().spawn();
+    let server = SignalServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .spawn();
     let url = server.url();
     (server, url)
 }
@@ -31,8 +34,17 @@ pub fn config(name: &str, room: &str, url: &str, seed: u32) -> ParticipantConfig
         room: room.into(),
         room_secret: None,
         signal_url: url.to_string(),
-        link: LinkSettings { ice: Default::default(), relay_only: false, bind: "127.0.0.1:0".parse().unwrap(), stack_defaults: false, offer_payload_types: Default::default() },
-        media: MediaSettings { seed, ..MediaSettings::default() },
+        link: LinkSettings {
+            ice: Default::default(),
+            relay_only: false,
+            bind: "127.0.0.1:0".parse().unwrap(),
+            stack_defaults: false,
+            offer_payload_types: Default::default(),
+        },
+        media: MediaSettings {
+            seed,
+            ..MediaSettings::default()
+        },
         view: None,
         board: None,
         playout: None,
@@ -45,13 +57,22 @@ pub async fn wait_until(p: &Participant, what: &str, ok: impl Fn(&ParticipantRep
 }
 
 /// [`wait_until`] with a deadline of the caller's.
-pub async fn wait_until_by(p: &Participant, what: &str, deadline: Instant, ok: impl Fn(&ParticipantReport) -> bool) -> ParticipantReport {
+pub async fn wait_until_by(
+    p: &Participant,
+    what: &str,
+    deadline: Instant,
+    ok: impl Fn(&ParticipantReport) -> bool,
+) -> ParticipantReport {
     loop {
         let report = p.snapshot().await;
         if ok(&report) {
             return report;
         }
-        assert!(Instant::now() < deadline, "{}: timed out waiting for {what}: {report:#?}", p.name);
+        assert!(
+            Instant::now() < deadline,
+            "{}: timed out waiting for {what}: {report:#?}",
+            p.name
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -76,8 +97,12 @@ pub async fn tampering_proxy(upstream: String, tamper: fn(&str) -> String) -> St
         while let Ok((tcp, _)) = listener.accept().await {
             let upstream = upstream.clone();
             tokio::spawn(async move {
-                let Ok(client) = tokio_tungstenite::accept_async(tcp).await else { return };
-                let Ok((server, _)) = tokio_tungstenite::connect_async(upstream.as_str()).await else { return };
+                let Ok(client) = tokio_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
+                let Ok((server, _)) = tokio_tungstenite::connect_async(upstream.as_str()).await else {
+                    return;
+                };
                 let (mut to_client, mut from_client) = client.split();
                 let (mut to_server, mut from_server) = server.split();
                 let up = async {
@@ -107,9 +132,16 @@ pub async fn tampering_proxy(upstream: String, tamper: fn(&str) -> String) -> St
 
 fn rewrite(text: &str, tamper: fn(&str) -> String) -> String {
     match serde_json::from_str::<ServerMessage>(text) {
-        Ok(ServerMessage::Offer { from, sdp }) => ServerMessage::Offer { from, sdp: tamper(&sdp) }.to_json(),
-        Ok(ServerMessage::Answer { from, sdp }) => ServerMessage::Answer { from, sdp: tamper(&sdp) }.to_json(),
+        Ok(ServerMessage::Offer { from, sdp }) => ServerMessage::Offer {
+            from,
+            sdp: tamper(&sdp),
+        }
+        .to_json(),
+        Ok(ServerMessage::Answer { from, sdp }) => ServerMessage::Answer {
+            from,
+            sdp: tamper(&sdp),
+        }
+        .to_json(),
         _ => text.to_string(),
     }
 }
-

@@ -33,7 +33,12 @@ pub enum Loss {
     /// Gilbert–Elliott: a two-state chain stepped once per datagram. In the good state a
     /// datagram is lost with probability `loss_good`, in the bad one with `loss_bad`; the chain
     /// moves good → bad with probability `good_to_bad`, bad → good with `bad_to_good`.
-    Burst { good_to_bad: f64, bad_to_good: f64, loss_good: f64, loss_bad: f64 },
+    Burst {
+        good_to_bad: f64,
+        bad_to_good: f64,
+        loss_good: f64,
+        loss_bad: f64,
+    },
 }
 
 impl Loss {
@@ -41,11 +46,19 @@ impl Loss {
     /// average: every datagram of the bad state lost, none of the good state (the Gilbert model),
     /// so a burst's length is geometric with mean 1 / `bad_to_good`.
     pub fn bursts(mean_loss: f64, mean_burst: f64) -> Loss {
-        assert!((0.0..1.0).contains(&mean_loss) && mean_burst >= 1.0, "mean loss in [0, 1), mean burst ≥ 1 datagram");
+        assert!(
+            (0.0..1.0).contains(&mean_loss) && mean_burst >= 1.0,
+            "mean loss in [0, 1), mean burst ≥ 1 datagram"
+        );
         let bad_to_good = 1.0 / mean_burst;
         // Stationary share of the bad state: g→b / (g→b + b→g) = mean_loss.
         let good_to_bad = mean_loss * bad_to_good / (1.0 - mean_loss);
-        Loss::Burst { good_to_bad, bad_to_good, loss_good: 0.0, loss_bad: 1.0 }
+        Loss::Burst {
+            good_to_bad,
+            bad_to_good,
+            loss_good: 0.0,
+            loss_bad: 1.0,
+        }
     }
 
     /// The share of datagrams this loses in the long run.
@@ -53,8 +66,17 @@ impl Loss {
         match *self {
             Loss::None => 0.0,
             Loss::Random(p) => p,
-            Loss::Burst { good_to_bad, bad_to_good, loss_good, loss_bad } => {
-                let bad = if good_to_bad + bad_to_good > 0.0 { good_to_bad / (good_to_bad + bad_to_good) } else { 0.0 };
+            Loss::Burst {
+                good_to_bad,
+                bad_to_good,
+                loss_good,
+                loss_bad,
+            } => {
+                let bad = if good_to_bad + bad_to_good > 0.0 {
+                    good_to_bad / (good_to_bad + bad_to_good)
+                } else {
+                    0.0
+                };
                 bad * loss_bad + (1.0 - bad) * loss_good
             }
         }
@@ -177,7 +199,8 @@ impl LinkStats {
 
     /// Datagrams neither delivered nor dropped yet: held by the link (queued or delayed).
     pub fn in_flight(&self) -> u64 {
-        self.arrived.saturating_sub(self.passed + self.filtered + self.lost + self.overflowed)
+        self.arrived
+            .saturating_sub(self.passed + self.filtered + self.lost + self.overflowed)
     }
 }
 
@@ -266,7 +289,10 @@ pub struct LossState {
 
 impl LossState {
     pub fn new(seed: u64) -> LossState {
-        LossState { rng: Rng::new(seed), bad: false }
+        LossState {
+            rng: Rng::new(seed),
+            bad: false,
+        }
     }
 
     /// Whether the next datagram is lost.
@@ -274,8 +300,17 @@ impl LossState {
         match *loss {
             Loss::None => false,
             Loss::Random(p) => self.rng.chance(p),
-            Loss::Burst { good_to_bad, bad_to_good, loss_good, loss_bad } => {
-                self.bad = if self.bad { !self.rng.chance(bad_to_good) } else { self.rng.chance(good_to_bad) };
+            Loss::Burst {
+                good_to_bad,
+                bad_to_good,
+                loss_good,
+                loss_bad,
+            } => {
+                self.bad = if self.bad {
+                    !self.rng.chance(bad_to_good)
+                } else {
+                    self.rng.chance(good_to_bad)
+                };
                 self.rng.chance(if self.bad { loss_bad } else { loss_good })
             }
         }
@@ -324,12 +359,18 @@ impl Link {
             last_release: None,
             counters,
         };
-        std::thread::Builder::new().name(name).spawn(move || link.run(messages, send)).expect("start a link thread");
+        std::thread::Builder::new()
+            .name(name)
+            .spawn(move || link.run(messages, send))
+            .expect("start a link thread");
     }
 
     fn run(mut self, messages: Receiver<Message>, mut send: impl FnMut(&[u8])) {
         loop {
-            let next = [self.head_done, self.delayed.peek().map(|Reverse((at, _, _))| *at)].into_iter().flatten().min();
+            let next = [self.head_done, self.delayed.peek().map(|Reverse((at, _, _))| *at)]
+                .into_iter()
+                .flatten()
+                .min();
             let message = match next {
                 Some(at) => messages.recv_timeout(at.saturating_duration_since(Instant::now())),
                 None => messages.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -366,7 +407,9 @@ impl Link {
         };
         if self.queued_bytes + datagram.len() > self.conditions.queue.bytes(rate) {
             self.counters.overflowed.fetch_add(1, Ordering::Relaxed);
-            self.counters.overflowed_bytes.fetch_add(datagram.len() as u64, Ordering::Relaxed);
+            self.counters
+                .overflowed_bytes
+                .fetch_add(datagram.len() as u64, Ordering::Relaxed);
             return;
         }
         self.enqueue(at, datagram);
@@ -390,8 +433,14 @@ impl Link {
 
     /// Into the delay stage, serialised at `at`.
     fn propagate(&mut self, at: Instant, datagram: Vec<u8>) {
-        let LinkConditions { delay, jitter, reorder, .. } = self.conditions;
-        let offset = if jitter.is_zero() { 0.0 } else { (self.jitter.unit() * 2.0 - 1.0) * jitter.as_secs_f64() };
+        let LinkConditions {
+            delay, jitter, reorder, ..
+        } = self.conditions;
+        let offset = if jitter.is_zero() {
+            0.0
+        } else {
+            (self.jitter.unit() * 2.0 - 1.0) * jitter.as_secs_f64()
+        };
         let mut release = at + Duration::from_secs_f64((delay.as_secs_f64() + offset).max(0.0));
         if !reorder && let Some(last) = self.last_release {
             release = release.max(last);
@@ -415,7 +464,9 @@ impl Link {
             let Reverse((_, _, datagram)) = self.delayed.pop().expect("peeked");
             send(&datagram);
             self.counters.passed.fetch_add(1, Ordering::Relaxed);
-            self.counters.passed_bytes.fetch_add(datagram.len() as u64, Ordering::Relaxed);
+            self.counters
+                .passed_bytes
+                .fetch_add(datagram.len() as u64, Ordering::Relaxed);
         }
     }
 }
@@ -456,7 +507,9 @@ mod tests {
     fn the_same_seed_gives_the_same_losses() {
         let run = |seed| {
             let mut state = LossState::new(seed);
-            (0..1000).map(|_| state.lose(&Loss::bursts(0.1, 3.0))).collect::<Vec<_>>()
+            (0..1000)
+                .map(|_| state.lose(&Loss::bursts(0.1, 3.0)))
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(3), run(3));
         assert_ne!(run(3), run(4));
@@ -464,9 +517,17 @@ mod tests {
 
     #[test]
     fn queue_limits() {
-        assert_eq!(QueueLimit::Router.bytes(300_000), 32 * 1024, "a slow link: the buffer's bytes");
+        assert_eq!(
+            QueueLimit::Router.bytes(300_000),
+            32 * 1024,
+            "a slow link: the buffer's bytes"
+        );
         assert_eq!(QueueLimit::Router.bytes(10_000_000), 125_000, "a fast one: 100 ms");
         assert_eq!(QueueLimit::Time(Duration::from_millis(100)).bytes(2_000_000), 25_000);
-        assert_eq!(QueueLimit::Time(Duration::from_millis(1)).bytes(100_000), 1500, "at least a datagram");
+        assert_eq!(
+            QueueLimit::Time(Duration::from_millis(1)).bytes(100_000),
+            1500,
+            "at least a datagram"
+        );
     }
 }

@@ -76,7 +76,8 @@ impl ProxyBuilder {
 
     /// Both directions start with these conditions.
     pub fn both(self, conditions: LinkConditions) -> ProxyBuilder {
-        self.conditions(Direction::Up, conditions).conditions(Direction::Down, conditions)
+        self.conditions(Direction::Up, conditions)
+            .conditions(Direction::Down, conditions)
     }
 
     /// The seed of every random choice (loss, jitter); default 1.
@@ -88,7 +89,9 @@ impl ProxyBuilder {
     /// Listen on a free 127.0.0.1 port.
     pub fn start(self) -> UdpProxy {
         let listen = UdpSocket::bind("127.0.0.1:0").expect("bind the proxy");
-        listen.set_read_timeout(Some(Duration::from_millis(100))).expect("read timeout");
+        listen
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("read timeout");
         let addr = listen.local_addr().expect("proxy address");
         let shared = Arc::new(Shared {
             upstream: self.upstream,
@@ -96,7 +99,10 @@ impl ProxyBuilder {
             seed: self.seed,
             stop: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
-            state: Mutex::new(State { conditions: self.conditions, clients: Vec::new() }),
+            state: Mutex::new(State {
+                conditions: self.conditions,
+                clients: Vec::new(),
+            }),
         });
         let thread_shared = Arc::clone(&shared);
         std::thread::Builder::new()
@@ -148,7 +154,12 @@ impl UdpProxy {
     /// A proxy to `upstream` to configure: perfect links and a filter that passes everything
     /// unless told otherwise.
     pub fn builder(upstream: SocketAddr) -> ProxyBuilder {
-        ProxyBuilder { upstream, filter: Arc::new(|_, _| true), conditions: [LinkConditions::default(); 2], seed: 1 }
+        ProxyBuilder {
+            upstream,
+            filter: Arc::new(|_, _| true),
+            conditions: [LinkConditions::default(); 2],
+            seed: 1,
+        }
     }
 
     /// Datagrams the filter dropped so far.
@@ -190,7 +201,11 @@ impl UdpProxy {
     /// Each client's counters `[up, down]`, in the order clients first sent.
     pub fn client_stats(&self) -> Vec<(SocketAddr, [LinkStats; 2])> {
         let state = self.shared.state.lock().unwrap();
-        state.clients.iter().map(|c| (c.addr, [c.links[0].1.snapshot(), c.links[1].1.snapshot()])).collect()
+        state
+            .clients
+            .iter()
+            .map(|c| (c.addr, [c.links[0].1.snapshot(), c.links[1].1.snapshot()]))
+            .collect()
     }
 }
 
@@ -202,24 +217,38 @@ impl Drop for UdpProxy {
 
 /// A client's two links and the sockets behind them: the uplink sends from the client's own
 /// upstream socket to the server, the downlink from the proxy's socket to the client.
-fn new_client(shared: &Arc<Shared>, listen: &Arc<UdpSocket>, client: SocketAddr, index: u64) -> (Arc<UdpSocket>, [LinkEnd; 2]) {
+fn new_client(
+    shared: &Arc<Shared>,
+    listen: &Arc<UdpSocket>,
+    client: SocketAddr,
+    index: u64,
+) -> (Arc<UdpSocket>, [LinkEnd; 2]) {
     let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").expect("bind an upstream socket"));
-    socket.set_read_timeout(Some(Duration::from_millis(100))).expect("read timeout");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("read timeout");
     let conditions = shared.state.lock().unwrap().conditions;
     let links = [Direction::Up, Direction::Down].map(|direction| {
         let (tx, rx) = std::sync::mpsc::channel();
         let counters = Arc::new(Counters::default());
-        let seed = shared.seed.wrapping_mul(0x1000_0000_01b3).wrapping_add(index * 2 + direction.index() as u64);
+        let seed = shared
+            .seed
+            .wrapping_mul(0x1000_0000_01b3)
+            .wrapping_add(index * 2 + direction.index() as u64);
         let name = format!("udp-proxy-{index}-{direction:?}").to_lowercase();
         let upstream = shared.upstream;
         match direction {
             Direction::Up => {
                 let out = Arc::clone(&socket);
-                Link::spawn(name, conditions[0], seed, rx, Arc::clone(&counters), move |d| drop(out.send_to(d, upstream)));
+                Link::spawn(name, conditions[0], seed, rx, Arc::clone(&counters), move |d| {
+                    drop(out.send_to(d, upstream))
+                });
             }
             Direction::Down => {
                 let out = Arc::clone(listen);
-                Link::spawn(name, conditions[1], seed, rx, Arc::clone(&counters), move |d| drop(out.send_to(d, client)));
+                Link::spawn(name, conditions[1], seed, rx, Arc::clone(&counters), move |d| {
+                    drop(out.send_to(d, client))
+                });
             }
         }
         (tx, counters)
@@ -244,12 +273,19 @@ fn forward_up(listen: UdpSocket, shared: &Arc<Shared>) {
     let mut uplinks: HashMap<SocketAddr, LinkEnd> = HashMap::new();
     let mut buf = vec![0u8; 65_536];
     while !shared.stop.load(Ordering::Relaxed) {
-        let Ok((n, client)) = listen.recv_from(&mut buf) else { continue };
+        let Ok((n, client)) = listen.recv_from(&mut buf) else {
+            continue;
+        };
         let index = uplinks.len() as u64;
         let uplink = uplinks.entry(client).or_insert_with(|| {
             let (socket, links) = new_client(shared, &listen, client, index);
             let (up, down) = (links[0].clone(), links[1].clone());
-            shared.state.lock().unwrap().clients.push(Client { addr: client, links });
+            shared
+                .state
+                .lock()
+                .unwrap()
+                .clients
+                .push(Client { addr: client, links });
             let thread_shared = Arc::clone(shared);
             std::thread::Builder::new()
                 .name(format!("udp-proxy-{index}-recv"))
@@ -320,7 +356,9 @@ mod tests {
         send.extend_from_slice(&[0x00, 0x13, 0x00, rtp.len() as u8]);
         send.extend_from_slice(&rtp);
         assert_eq!(relayed_payload(&send), Some(&rtp[..]));
-        let binding = [0x00u8, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let binding = [
+            0x00u8, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
         assert_eq!(relayed_payload(&binding), None);
     }
 
@@ -391,7 +429,8 @@ mod tests {
 
     #[test]
     fn a_perfect_proxy_passes_everything_and_the_filter_still_drops() {
-        let rig = rig(|server| UdpProxy::builder(server).filter(|direction, d| direction == Direction::Down || d[0] != 0xff));
+        let rig =
+            rig(|server| UdpProxy::builder(server).filter(|direction, d| direction == Direction::Down || d[0] != 0xff));
         for seq in 0..20 {
             rig.client.send(&numbered(seq, 100)).unwrap();
         }
@@ -400,12 +439,26 @@ mod tests {
         assert_eq!(got.iter().map(|g| g.1).collect::<Vec<_>>(), (0..20).collect::<Vec<_>>());
         assert_eq!(rig.proxy.dropped(), 1);
         let up = rig.proxy.stats(Direction::Up);
-        assert_eq!((up.arrived, up.passed, up.passed_bytes, up.filtered, up.lost, up.overflowed), (21, 20, 2000, 1, 0, 0));
+        assert_eq!(
+            (
+                up.arrived,
+                up.passed,
+                up.passed_bytes,
+                up.filtered,
+                up.lost,
+                up.overflowed
+            ),
+            (21, 20, 2000, 1, 0, 0)
+        );
     }
 
     #[test]
     fn random_loss_stays_within_bounds_over_many_datagrams() {
-        let rig = rig(|server| UdpProxy::builder(server).conditions(Direction::Up, LinkConditions::perfect().random_loss(0.10)).seed(42));
+        let rig = rig(|server| {
+            UdpProxy::builder(server)
+                .conditions(Direction::Up, LinkConditions::perfect().random_loss(0.10))
+                .seed(42)
+        });
         let mut received = 0;
         let mut buf = [0u8; 2048];
         // In batches the sockets' buffers hold, each one drained once the link has decided on all of it.
@@ -426,15 +479,23 @@ mod tests {
         let up = rig.proxy.stats(Direction::Up);
         assert_eq!(up.passed + up.lost, 3000, "{up:?}");
         assert!((240..=360).contains(&up.lost), "lost {} of 3000 at 10 %", up.lost);
-        assert_eq!(rig.proxy.stats(Direction::Down), LinkStats::default(), "nothing came back");
+        assert_eq!(
+            rig.proxy.stats(Direction::Down),
+            LinkStats::default(),
+            "nothing came back"
+        );
     }
 
     #[test]
     fn a_rate_cap_holds_throughput_and_drops_what_overfills_its_queue() {
         let cap = 2_000_000;
         let rig = rig(|server| {
-            UdpProxy::builder(server)
-                .conditions(Direction::Up, LinkConditions::perfect().rate(cap).queue(QueueLimit::Time(Duration::from_millis(100))))
+            UdpProxy::builder(server).conditions(
+                Direction::Up,
+                LinkConditions::perfect()
+                    .rate(cap)
+                    .queue(QueueLimit::Time(Duration::from_millis(100))),
+            )
         });
         // Offer about twice the cap for 1.5 s: 1000-byte datagrams every 2 ms.
         let started = Instant::now();
@@ -450,9 +511,15 @@ mod tests {
         let got = collect(&rig.server, Duration::from_millis(500));
         let (sent, took) = sender.join().unwrap();
         let offered = f64::from(sent) * 8000.0 / took.as_secs_f64();
-        assert!(offered > 1.3 * cap as f64, "the test must overfill the link: offered {offered:.0} bit/s");
+        assert!(
+            offered > 1.3 * cap as f64,
+            "the test must overfill the link: offered {offered:.0} bit/s"
+        );
         let rate = arrival_rate(&got);
-        assert!((rate - cap as f64).abs() < 0.15 * cap as f64, "throughput {rate:.0} bit/s under a {cap} cap");
+        assert!(
+            (rate - cap as f64).abs() < 0.15 * cap as f64,
+            "throughput {rate:.0} bit/s under a {cap} cap"
+        );
         let up = rig.proxy.stats(Direction::Up);
         assert!(up.overflowed > 0, "{up:?}");
         assert_eq!(up.passed, got.len() as u64);
@@ -473,17 +540,25 @@ mod tests {
         let up = rig.proxy.stats(Direction::Up);
         assert_eq!(up.arrived, 50, "the burst reached the proxy whole: {up:?}");
         assert_eq!(up.passed + up.overflowed, 50, "{up:?}");
-        assert!((10..=13).contains(&up.passed), "a 10 kB queue at 300 kbit/s passes ~10 of a 50 kB burst: {up:?}");
+        assert!(
+            (10..=13).contains(&up.passed),
+            "a 10 kB queue at 300 kbit/s passes ~10 of a 50 kB burst: {up:?}"
+        );
         assert_eq!(up.overflowed_bytes, up.overflowed * 1000);
         // The first ones got in; what came later found the queue full.
-        assert_eq!(got.iter().map(|g| g.1).take(10).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
+        assert_eq!(
+            got.iter().map(|g| g.1).take(10).collect::<Vec<_>>(),
+            (0..10).collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn delay_applies_to_its_direction_only() {
         let delay = Duration::from_millis(60);
-        let rig =
-            rig(|server| UdpProxy::builder(server).conditions(Direction::Down, LinkConditions::perfect().delay(delay, Duration::ZERO)));
+        let rig = rig(|server| {
+            UdpProxy::builder(server)
+                .conditions(Direction::Down, LinkConditions::perfect().delay(delay, Duration::ZERO))
+        });
         let mut buf = [0u8; 2048];
         for seq in 0..5 {
             let sent = Instant::now();
@@ -495,7 +570,10 @@ mod tests {
             rig.client.recv(&mut buf).unwrap();
             let down = echoed.elapsed();
             assert!(up < Duration::from_millis(20), "the uplink is perfect: {up:?}");
-            assert!(down >= delay && down < delay + Duration::from_millis(30), "the downlink delays by {delay:?}: {down:?}");
+            assert!(
+                down >= delay && down < delay + Duration::from_millis(30),
+                "the downlink delays by {delay:?}: {down:?}"
+            );
         }
         let down = rig.proxy.stats(Direction::Down);
         assert_eq!((down.arrived, down.passed), (5, 5));
@@ -504,9 +582,13 @@ mod tests {
     /// 200 numbered datagrams 1 ms apart through 40 ± 20 ms: (seq, one-way delay) as received.
     fn through_jitter(reorder: bool) -> Vec<(u32, Duration)> {
         let (delay, jitter) = (Duration::from_millis(40), Duration::from_millis(20));
-        let conditions =
-            if reorder { LinkConditions::perfect().delay(delay, jitter) } else { LinkConditions::perfect().delay_in_order(delay, jitter) };
-        let Rig { proxy, server, client } = rig(|server| UdpProxy::builder(server).conditions(Direction::Up, conditions).seed(9));
+        let conditions = if reorder {
+            LinkConditions::perfect().delay(delay, jitter)
+        } else {
+            LinkConditions::perfect().delay_in_order(delay, jitter)
+        };
+        let Rig { proxy, server, client } =
+            rig(|server| UdpProxy::builder(server).conditions(Direction::Up, conditions).seed(9));
         let sender = std::thread::spawn(move || {
             let mut sent_at = Vec::new();
             for seq in 0..200 {
@@ -519,22 +601,33 @@ mod tests {
         let got = collect(&server, Duration::from_millis(300));
         let sent_at = sender.join().unwrap();
         assert_eq!(got.len(), 200, "delay loses nothing: {:?}", proxy.stats(Direction::Up));
-        got.iter().map(|(at, seq, _)| (*seq, *at - sent_at[*seq as usize])).collect()
+        got.iter()
+            .map(|(at, seq, _)| (*seq, *at - sent_at[*seq as usize]))
+            .collect()
     }
 
     #[test]
     fn jitter_reorders_unless_told_to_keep_order() {
         let reordered = through_jitter(true);
         let inversions = reordered.windows(2).filter(|w| w[0].0 > w[1].0).count();
-        assert!(inversions > 20, "jitter of ±20 ms over 1 ms spacing reorders: {inversions} inversions");
+        assert!(
+            inversions > 20,
+            "jitter of ±20 ms over 1 ms spacing reorders: {inversions} inversions"
+        );
         for (seq, delay) in &reordered {
-            assert!(*delay >= Duration::from_millis(20) && *delay < Duration::from_millis(80), "#{seq}: {delay:?}");
+            assert!(
+                *delay >= Duration::from_millis(20) && *delay < Duration::from_millis(80),
+                "#{seq}: {delay:?}"
+            );
         }
         let in_order = through_jitter(false);
         assert!(in_order.windows(2).all(|w| w[0].0 < w[1].0), "kept in order");
         let delays: Vec<Duration> = in_order.iter().map(|d| d.1).collect();
         let (min, max) = (delays.iter().min().unwrap(), delays.iter().max().unwrap());
-        assert!(*min >= Duration::from_millis(20) && *max - *min > Duration::from_millis(10), "still jittered: {min:?}..{max:?}");
+        assert!(
+            *min >= Duration::from_millis(20) && *max - *min > Duration::from_millis(10),
+            "still jittered: {min:?}..{max:?}"
+        );
     }
 
     #[test]
@@ -567,13 +660,23 @@ mod tests {
         sender.join().unwrap();
         let first_after = changed.load(Ordering::Relaxed) as u32;
         let (before, after): (Vec<(Instant, u32, usize)>, Vec<_>) = got.iter().partition(|g| g.1 < first_after);
-        assert!(before.windows(2).all(|w| w[1].1 == w[0].1 + 1), "nothing lost before the change");
+        assert!(
+            before.windows(2).all(|w| w[1].1 == w[0].1 + 1),
+            "nothing lost before the change"
+        );
         let rate = arrival_rate(&after);
-        assert!((rate - 300_000.0).abs() < 0.15 * 300_000.0, "{rate:.0} bit/s after the change to 300 kbit/s");
+        assert!(
+            (rate - 300_000.0).abs() < 0.15 * 300_000.0,
+            "{rate:.0} bit/s after the change to 300 kbit/s"
+        );
         let up = proxy.stats(Direction::Up);
         assert!(up.overflowed > 0, "{up:?}");
         assert_eq!(proxy.conditions(Direction::Up).rate_bps, Some(300_000));
-        assert_eq!(proxy.conditions(Direction::Down).rate_bps, Some(2_000_000), "the other direction is untouched");
+        assert_eq!(
+            proxy.conditions(Direction::Down).rate_bps,
+            Some(2_000_000),
+            "the other direction is untouched"
+        );
     }
 
     #[test]
@@ -590,6 +693,13 @@ mod tests {
         let clients = rig.proxy.client_stats();
         assert_eq!(clients.len(), 2);
         assert_eq!(clients[0].0, rig.client.local_addr().unwrap());
-        assert_eq!((clients[0].1[0].passed, clients[1].1[0].passed, clients[1].1[0].passed_bytes), (1, 3, 150));
+        assert_eq!(
+            (
+                clients[0].1[0].passed,
+                clients[1].1[0].passed,
+                clients[1].1[0].passed_bytes
+            ),
+            (1, 3, 150)
+        );
     }
 }
