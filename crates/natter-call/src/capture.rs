@@ -527,7 +527,7 @@ impl VideoThread {
                     continue;
                 }
                 let budget = self.streams.lowest_budget(codec, layer);
-                if budget.is_some_and(|b| counter % crate::adapt::frame_divisor(layer, b) != 0) {
+                if budget.is_some_and(|b| !counter.is_multiple_of(crate::adapt::frame_divisor(layer, b))) {
                     continue;
                 }
                 let picture = if layer == 0 {

@@ -68,6 +68,10 @@ pub struct EncodedFrame {
 }
 
 /// A video encoder of either codec, for the capture thread.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per encoded stream, kept in place on the capture thread"
+)]
 pub enum AnyEncoder {
     H264(natter_media::VideoEncoder),
     Vp8(natter_media::Vp8Encoder),

@@ -132,7 +132,7 @@ async fn hundreds_of_joins_and_leaves_leak_nothing() {
             r.peers.iter().any(|p| p.remote == bob_id && p.left_ms.is_some())
         })
         .await;
-        if cycle >= WARM_UP && (cycle - WARM_UP) % CHECKPOINT_EVERY == 0 {
+        if cycle >= WARM_UP && (cycle - WARM_UP).is_multiple_of(CHECKPOINT_EVERY) {
             let counts = settled(checkpoints.first().map(|(_, c)| *c)).await;
             println!(
                 "after {cycle:>3} cycles ({:>3.0} s): {counts:?}",

@@ -183,7 +183,7 @@ fn is_encrypted(protos: &[String]) -> bool {
     let upper: Vec<String> = protos.iter().map(|p| p.to_ascii_uppercase()).collect();
     let has = |token: &str| upper.iter().any(|p| p == token);
     let dtls = has("TLS") || has("DTLS");
-    (dtls && (has("SAVPF") || has("SAVP"))) || (dtls && has("SCTP"))
+    dtls && (has("SAVPF") || has("SAVP") || has("SCTP"))
 }
 
 /// `sha-256 AB:CD:…` with the right number of hex bytes for the hash.
