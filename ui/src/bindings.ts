@@ -85,7 +85,7 @@ export type SignalingReport = {
 /**
  * "connected" | "reconnecting" | "refused" (the server refused the rejoin: see `events`).
  */
-state: string, 
+state: SignalingState, 
 /**
  * Times the connection came back after a drop.
  */
@@ -99,7 +99,7 @@ export type PeerReport = { remote: string, remote_name: string,
 /**
  * W3C RTCPeerConnectionState: "new" | "connecting" | "connected" | "disconnected" | "failed" | "closed".
  */
-state: string, 
+state: PeerState, 
 /**
  * join → ICE + DTLS connected.
  */
@@ -161,16 +161,17 @@ export type PeerEvent = {
 /**
  * join → the event.
  */
-at_ms: number, 
-/**
- * "connected" | "disconnected" | "failed" | "ice_restart" | "recovered" | "gave_up" |
- * "video_stalled" | "video_resumed" | …
- */
-kind: string, 
+at_ms: number, kind: EventKind, 
 /**
  * Plain words for the user.
  */
 detail: string, };
+
+export type PeerState = "new" | "connecting" | "connected" | "disconnected" | "failed" | "closed";
+
+export type EventKind = "connected" | "recovered" | "disconnected" | "failed" | "ice_restart" | "refused" | "gave_up" | "codec" | "ignored" | "video_stalled" | "video_resumed" | "lost" | "reconnected";
+
+export type SignalingState = "connected" | "reconnecting" | "refused";
 
 export type Freeze = { from_ms: number, to_ms: number, };
 

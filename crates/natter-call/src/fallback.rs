@@ -19,18 +19,18 @@ pub struct RestartTiming {
     /// A restart that has not reached `connected` after this long has failed.
     pub attempt_timeout: Duration,
     /// Pause before restart attempt n+1 (the last value repeats).
-    pub backoff: &'static [Duration],
+    pub backoff: crate::backoff::Backoff,
     pub max_attempts: u32,
 }
 
 impl Default for RestartTiming {
     fn default() -> Self {
-        const BACKOFF: &[Duration] = &[
+        const BACKOFF: crate::backoff::Backoff = crate::backoff::Backoff::new(&[
             Duration::ZERO,
             Duration::from_secs(1),
             Duration::from_secs(2),
             Duration::from_secs(4),
-        ];
+        ]);
         Self {
             disconnected_grace: Duration::from_secs(1),
             attempt_timeout: Duration::from_secs(6),
@@ -153,12 +153,7 @@ impl RestartPolicy {
     }
 
     fn backoff_after(&self, attempt: u32) -> Duration {
-        let table = self.timing.backoff;
-        table
-            .get(attempt as usize)
-            .or(table.last())
-            .copied()
-            .unwrap_or_default()
+        self.timing.backoff.delay(attempt as usize)
     }
 }
 

@@ -5,7 +5,7 @@ use crate::CallError;
 use crate::media::MediaSettings;
 use crate::participant::{Participant, ParticipantConfig};
 use crate::peer::LinkSettings;
-use crate::report::{ParticipantReport, Report, ServerReport};
+use crate::report::{EventKind, ParticipantReport, PeerState, Report, ServerReport};
 use natter_ice::IceConfig;
 use natter_signal::server::SignalServer;
 use std::net::SocketAddr;
@@ -281,12 +281,12 @@ async fn survey(participants: &[Participant]) -> CallSurvey {
         let snapshot = p.snapshot().await;
         for peer in &snapshot.peers {
             let problem = unconfirmed(&snapshot, peer);
-            now.all_connected &= peer.state == "connected" && peer.first_frame_ms.is_some();
+            now.all_connected &= peer.state == PeerState::Connected && peer.first_frame_ms.is_some();
             now.all_confirmed &= problem.is_none();
             now.relays
                 .extend(peer.path.as_ref().and_then(|path| path.relay_server.clone()));
             if peer.left_ms.is_none() {
-                now.present_not_connected |= peer.state != "connected";
+                now.present_not_connected |= peer.state != PeerState::Connected;
                 now.awaiting_first_reports |=
                     problem.is_some() && (peer.sent.video.reports == 0 || peer.sent.audio.reports == 0);
             }
@@ -305,7 +305,7 @@ pub fn judge(participants: &[ParticipantReport], expect_total: usize) -> Option<
         // know why the connection could not be made: then that is the call's problem. (Unless
         // we refused them: what they sent was not a call, and they are gone.)
         let refused_and_gone = |peer: &&crate::report::PeerReport| {
-            peer.left_ms.is_some() && peer.events.iter().any(|e| e.kind == "refused")
+            peer.left_ms.is_some() && peer.events.iter().any(|e| e.kind == EventKind::Refused)
         };
         if let Some((peer, why)) = p
             .peers
@@ -329,7 +329,7 @@ pub fn judge(participants: &[ParticipantReport], expect_total: usize) -> Option<
             ));
         }
         for peer in in_call {
-            if peer.state != "connected" {
+            if peer.state != PeerState::Connected {
                 return Some(match failure_explanation(peer) {
                     Some(why) => format!("{} → {}: cannot connect: {why}", p.id, peer.remote),
                     None => format!(
@@ -407,7 +407,7 @@ fn failure_explanation(peer: &crate::report::PeerReport) -> Option<&str> {
     peer.events
         .iter()
         .rev()
-        .find(|e| !e.detail.is_empty() && matches!(e.kind.as_str(), "failed" | "gave_up" | "refused"))
+        .find(|e| !e.detail.is_empty() && matches!(e.kind, EventKind::Failed | EventKind::GaveUp | EventKind::Refused))
         .map(|e| e.detail.as_str())
 }
 

@@ -4,8 +4,16 @@
 //! report; `demo` is the embedded call the desktop app shows.
 //!
 //! Module map:
-//! - `participant`: the per-user event loop (signaling ↔ peer connections ↔ media).
+//! - `call_core`: the participant's decisions, sans-IO (`CallCore`: inputs in, outputs out, named
+//!   timers; negotiation and collisions, setup diagnosis, refusal, restarts, signaling rejoin,
+//!   the events of the report); tested on virtual time.
+//! - `participant`: the handle (`Participant`) and the driver that runs the core: one `select!`,
+//!   the core's outputs performed, nothing slow on the loop.
+//! - `link_task`: one task per peer connection: the core's operations in order, the media plane
+//!   (writers, receivers, decoders).
+//! - `records`: what the report reads while a participant runs (the core's records, counters).
 //! - `peer`: one peer connection and the path/RTT read from its stats.
+//! - `backoff`: the one schedule of growing delays between attempts.
 //! - `codecs`: what we offer, which codec and payload type each sender uses (negotiated, never
 //!   constants), how arriving payload types are read (pure logic).
 //! - `send`: encoded media → RTP per connection with its negotiated codec.
@@ -23,17 +31,21 @@
 //! - `sync`: locks that survive a panic elsewhere (one participant's crash stays its own).
 
 pub mod adapt;
+pub mod backoff;
 pub mod bridge;
 pub mod bwe;
+pub mod call_core;
 pub mod capture;
 pub mod codecs;
 pub mod demo;
 pub mod diagnosis;
+pub mod driver;
 pub mod error;
 pub mod fallback;
 pub mod headless;
 pub mod health;
 pub mod keyframe;
+pub mod link_task;
 pub mod media;
 pub mod memory;
 pub mod nack;
@@ -43,6 +55,7 @@ pub mod peer;
 pub mod playout;
 pub mod receive;
 pub mod reception;
+pub mod records;
 pub mod reorder;
 pub mod report;
 pub mod send;

@@ -4,7 +4,6 @@
 
 use crate::codecs::VideoCodec;
 use crate::receive::VideoStats;
-use crate::report::PeerReport;
 use crate::view::{TileFrame, ViewEvent};
 use bytes::Bytes;
 use std::sync::Mutex;
@@ -148,7 +147,6 @@ pub struct EncodedAudio {
 pub struct DecodeTarget<'a> {
     pub remote: &'a str,
     pub label: &'a str,
-    pub record: &'a Mutex<PeerReport>,
     pub stats: &'a Mutex<VideoStats>,
     pub joined_at: Instant,
     pub view: Option<&'a ViewSink>,
@@ -162,7 +160,6 @@ pub fn decode_loop(frames: std::sync::mpsc::Receiver<(VideoCodec, Bytes)>, targe
     let DecodeTarget {
         remote,
         label,
-        record,
         stats,
         joined_at,
         view,
@@ -203,11 +200,6 @@ pub fn decode_loop(frames: std::sync::mpsc::Receiver<(VideoCodec, Bytes)>, targe
                 None => stats.on_unstamped(),
             }
             stats.on_shown(at_ms);
-        }
-        {
-            let mut record = record.lock().unwrap();
-            record.first_frame_ms.get_or_insert(at_ms);
-            record.last_frame_ms = Some(at_ms);
         }
         if let Some(view) = view
             && pictures.is_multiple_of(view.every_nth.max(1))

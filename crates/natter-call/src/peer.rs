@@ -1,9 +1,10 @@
-//! One WebRTC peer connection to one remote participant, and the report record kept for it.
-//! The `webrtc` crate's callbacks are turned into `LinkEvent`s for the participant's loop.
+//! One WebRTC peer connection to one remote participant: its tracks, its adaptation state, and
+//! the path/RTT read from its stats. The `webrtc` crate's callbacks are turned into `LinkEvent`s
+//! (`link_task` forwards them to the core). The decisions about the link live in `call_core`.
 
 use crate::CallError;
 use crate::codecs::{SendCodec, VideoCodec};
-use crate::report::{PathReport, PeerReport};
+use crate::report::PathReport;
 use crate::webrtc_setup;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
@@ -33,6 +34,8 @@ pub enum LinkEvent {
     },
     /// We have offered every candidate we will find (this round).
     GatheringComplete { remote: String },
+    /// ICE found a working path (the DTLS handshake comes next); sent once.
+    IceConnected { remote: String },
     Track {
         remote: String,
         track: Arc<dyn TrackRemote>,
@@ -42,8 +45,8 @@ pub enum LinkEvent {
 struct Handler {
     remote: String,
     events: mpsc::UnboundedSender<LinkEvent>,
-    /// When ICE first found a working path (to tell a failed DTLS handshake from no path at all).
-    ice_connected: Arc<std::sync::OnceLock<Instant>>,
+    /// ICE found a path already (told once).
+    ice_connected: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait::async_trait]
@@ -70,8 +73,12 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_ice_connection_state_change(&self, state: webrtc::peer_connection::RTCIceConnectionState) {
         use webrtc::peer_connection::RTCIceConnectionState as Ice;
-        if matches!(state, Ice::Connected | Ice::Completed) {
-            let _ = self.ice_connected.set(Instant::now());
+        if matches!(state, Ice::Connected | Ice::Completed)
+            && !self.ice_connected.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            let _ = self.events.send(LinkEvent::IceConnected {
+                remote: self.remote.clone(),
+            });
         }
     }
 
@@ -192,43 +199,21 @@ impl OutTrack {
 /// The peer connection to one remote participant.
 pub struct PeerLink {
     pub remote: String,
+    /// The remote's name (its tile's label).
+    pub remote_name: String,
     pub pc: Arc<dyn PeerConnection>,
     pub video: Arc<OutTrack>,
     pub audio: Arc<OutTrack>,
-    /// Remote candidates that arrived before the remote description.
-    pub pending_candidates: Vec<RTCIceCandidateInit>,
-    pub has_remote_description: bool,
-    pub record: Arc<Mutex<PeerReport>>,
-    /// We sent the first offer, so we also drive ICE restarts for this pair.
-    pub offerer: bool,
-    /// When to restart ICE, and when to give up.
-    pub policy: crate::fallback::RestartPolicy,
     /// Background tasks of this link (media writers, receivers), aborted on close.
     pub tasks: Vec<tokio::task::JoinHandle<()>>,
-    /// What is known about the first connection attempt, to say early why it cannot work.
-    pub setup: crate::diagnosis::SetupWatch,
-    /// The first attempt was judged hopeless (or connected): stop watching it.
-    pub setup_judged: bool,
-    /// The TURN server (URL as configured) carrying this connection, if relayed.
-    pub relay_in_use: Option<String>,
-    /// We sent an offer and wait for its answer (signaling state have-local-offer).
-    pub local_offer_pending: bool,
-    /// Notices when the connected path stops carrying media (faster than ICE consent).
-    pub media_watch: crate::fallback::MediaWatch,
-    /// When ICE first found a working path, if it has (set by the stack's event handler).
-    pub ice_connected: Arc<std::sync::OnceLock<Instant>>,
     /// What the remote reports receiving of our streams (RTCP report blocks).
     pub reception: crate::reception::ReceptionBoard,
     /// What the path to this remote carries (see `bwe`); fixed with `stack_defaults`.
     pub estimate: crate::bwe::LinkEstimate,
     /// What our video writer sends this remote (layer, size, bitrate).
     pub video_state: Arc<Mutex<crate::send::VideoSendState>>,
-    /// The remote's picture has stood still since (ms since joining), on a connection that is up.
-    pub video_stalled_since: Option<f64>,
     /// Video codecs by the payload types of our own description (what arrives is read by them).
     pub receive_video_types: Arc<Mutex<std::collections::HashMap<u8, VideoCodec>>>,
-    /// What our trickled candidates carry (from our current local description).
-    pub candidate_tag: natter_ice::sdp::CandidateTag,
 }
 
 /// Everything needed to open peer connections the same way for every remote.
@@ -269,11 +254,10 @@ impl PeerLink {
         };
         let (media, registry) =
             webrtc_setup::media_engine_and_interceptors(settings.offer_payload_types, &reception, adaptation)?;
-        let ice_connected = Arc::new(std::sync::OnceLock::new());
         let handler = Arc::new(Handler {
             remote: remote.to_string(),
             events,
-            ice_connected: Arc::clone(&ice_connected),
+            ice_connected: Default::default(),
         });
         let pc = PeerConnectionBuilder::new()
             .with_configuration(webrtc_setup::rtc_configuration(&settings.ice, settings.relay_only))
@@ -295,30 +279,17 @@ impl PeerLink {
         let audio = Arc::new(add_track(&pc, local_id, RtpCodecKind::Audio, video_preference, numbers).await?);
         reception.register(video.ssrc, 90_000);
         reception.register(audio.ssrc, 48_000);
-        let record = Arc::new(Mutex::new(PeerReport::new(remote, remote_name)));
         Ok(PeerLink {
             remote: remote.to_string(),
+            remote_name: remote_name.to_string(),
             pc,
             video,
             audio,
-            pending_candidates: Vec::new(),
-            has_remote_description: false,
-            record,
-            offerer: false,
-            policy: crate::fallback::RestartPolicy::new(crate::fallback::RestartTiming::default()),
             tasks: Vec::new(),
-            setup: crate::diagnosis::SetupWatch::new(Instant::now()),
-            setup_judged: false,
-            relay_in_use: None,
-            local_offer_pending: false,
-            media_watch: crate::fallback::MediaWatch::default(),
-            ice_connected,
             reception,
             estimate,
             video_state: Arc::default(),
-            video_stalled_since: None,
             receive_video_types: Arc::default(),
-            candidate_tag: Default::default(),
         })
     }
 
@@ -334,35 +305,10 @@ impl PeerLink {
         }
     }
 
-    /// Our own description was set: what arrives on video is read by its payload types, and
-    /// our candidates carry its mid and ufrag.
+    /// Our own description was set: what arrives on video is read by its payload types.
     pub fn on_local_description(&mut self, local_sdp: &str) {
         let types = crate::codecs::video_payload_types(local_sdp);
         *self.receive_video_types.lock().unwrap_or_else(|p| p.into_inner()) = types;
-        self.candidate_tag = natter_ice::sdp::candidate_tag(local_sdp);
-    }
-
-    /// A remote description may carry its candidates inside (aiortc does): the setup watch
-    /// counts them as if trickled.
-    pub fn note_candidates_in(&mut self, remote_sdp: &str) {
-        let (candidates, complete) = natter_ice::sdp::candidates_in(remote_sdp);
-        for candidate in candidates {
-            self.setup.on_remote_candidate(candidate, Instant::now());
-        }
-        if complete {
-            self.setup.on_remote_gathering_complete();
-        }
-    }
-
-    /// A local candidate in the W3C shape (`sdpMid` of our first section, our ufrag); an empty
-    /// `candidate` is end-of-candidates.
-    pub fn tagged(&self, candidate: &str) -> natter_signal::protocol::IceCandidate {
-        natter_signal::protocol::IceCandidate {
-            candidate: candidate.to_string(),
-            sdp_mid: self.candidate_tag.mid.clone(),
-            sdp_mline_index: self.candidate_tag.mline_index,
-            username_fragment: self.candidate_tag.ufrag.clone(),
-        }
     }
 
     pub async fn close(&mut self) {

@@ -276,8 +276,9 @@ pub struct VideoStats {
     pub unreadable: u64,
     last_counter: Option<u32>,
     latencies_ms: Vec<f64>,
-    /// When the last new picture was shown (ms since joining), for freezes.
-    last_shown_ms: Option<f64>,
+    /// When the first and the last new picture were shown (ms since joining).
+    pub first_shown_ms: Option<f64>,
+    pub last_shown_ms: Option<f64>,
     /// Stalls longer than [`FREEZE_MS`], the most recent [`FREEZES_KEPT`].
     pub freezes: Vec<Freeze>,
     pub freeze_count: u64,
@@ -321,6 +322,7 @@ impl VideoStats {
     /// A new picture was shown `at_ms` after joining: a gap since the last one longer than
     /// [`FREEZE_MS`] is recorded as a freeze (what the user saw as stalled video).
     pub fn on_shown(&mut self, at_ms: f64) {
+        self.first_shown_ms.get_or_insert(at_ms);
         if let Some(last) = self.last_shown_ms.replace(at_ms)
             && at_ms - last > FREEZE_MS
         {

@@ -43,7 +43,7 @@ pub struct ParticipantReport {
 #[derive(Debug, Clone, Default, Serialize, TS)]
 pub struct SignalingReport {
     /// "connected" | "reconnecting" | "refused" (the server refused the rejoin: see `events`).
-    pub state: String,
+    pub state: SignalingState,
     /// Times the connection came back after a drop.
     pub reconnects: u32,
     /// `lost` / `reconnected` / `refused`, in words, with the time since joining.
@@ -78,7 +78,7 @@ pub struct PeerReport {
     pub remote: String,
     pub remote_name: String,
     /// W3C RTCPeerConnectionState: "new" | "connecting" | "connected" | "disconnected" | "failed" | "closed".
-    pub state: String,
+    pub state: PeerState,
     /// join → ICE + DTLS connected.
     pub connect_ms: Option<f64>,
     /// join → first decoded remote frame.
@@ -196,13 +196,11 @@ pub struct ResolutionChange {
 }
 
 /// One thing that happened to a connection.
-#[derive(Debug, Clone, Default, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 pub struct PeerEvent {
     /// join → the event.
     pub at_ms: f64,
-    /// "connected" | "disconnected" | "failed" | "ice_restart" | "recovered" | "gave_up" |
-    /// "video_stalled" | "video_resumed" | …
-    pub kind: String,
+    pub kind: EventKind,
     /// Plain words for the user.
     pub detail: String,
 }
@@ -212,7 +210,7 @@ impl PeerReport {
         PeerReport {
             remote: remote.into(),
             remote_name: remote_name.into(),
-            state: "new".into(),
+            state: PeerState::New,
             ..Default::default()
         }
     }
@@ -324,6 +322,94 @@ pub struct ServerReport {
     pub candidates: String,
 }
 
+/// Words of the report that are one of a fixed set: an enum that serializes to exactly that word,
+/// compares with it (`state == "connected"`, for tools and tests that read the words) and prints it.
+macro_rules! report_words {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $word:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, TS)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $word)] $variant,)+
+        }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, word: &&str) -> bool {
+                self.as_str() == *word
+            }
+        }
+    };
+}
+
+report_words! {
+    /// A peer connection's state, in the W3C `RTCPeerConnectionState` words.
+    PeerState {
+        #[default]
+        New = "new",
+        Connecting = "connecting",
+        Connected = "connected",
+        Disconnected = "disconnected",
+        Failed = "failed",
+        Closed = "closed",
+    }
+}
+
+report_words! {
+    /// What happened to a connection (or to the signaling connection).
+    EventKind {
+        /// The connection came up (its path in words).
+        #[default]
+        Connected = "connected",
+        /// It came back on another path after a break.
+        Recovered = "recovered",
+        /// The path stopped carrying media, or ICE lost it.
+        Disconnected = "disconnected",
+        /// No path works (why, in words).
+        Failed = "failed",
+        /// An ICE restart started (which servers it uses, which it left out).
+        IceRestart = "ice_restart",
+        /// The call was refused: nothing an ICE restart can fix.
+        Refused = "refused",
+        /// The restarts ran out.
+        GaveUp = "gave_up",
+        /// What we send with, or why a medium cannot be sent.
+        Codec = "codec",
+        /// A new session description that failed our check was ignored (the call goes on).
+        Ignored = "ignored",
+        /// The remote's picture stands still although the connection is up …
+        VideoStalled = "video_stalled",
+        /// … and moves again.
+        VideoResumed = "video_resumed",
+        /// The signaling connection dropped …
+        Lost = "lost",
+        /// … and came back.
+        Reconnected = "reconnected",
+    }
+}
+
+report_words! {
+    /// The signaling connection: up, being joined again after a drop, or refused for good.
+    SignalingState {
+        #[default]
+        Connected = "connected",
+        Reconnecting = "reconnecting",
+        Refused = "refused",
+    }
+}
+
 /// TypeScript declarations of the report types the desktop UI receives (live stats).
 pub fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
     vec![
@@ -333,6 +419,9 @@ pub fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
         SignalingReport::decl(cfg),
         PeerReport::decl(cfg),
         PeerEvent::decl(cfg),
+        PeerState::decl(cfg),
+        EventKind::decl(cfg),
+        SignalingState::decl(cfg),
         Freeze::decl(cfg),
         PathReport::decl(cfg),
         VideoReport::decl(cfg),
