@@ -193,12 +193,10 @@ async fn connection(
             if writer.write_all(&datagram).await.is_err() {
                 return;
             }
-            // ChannelData (first two bits 01) is padded to a multiple of 4 on streams.
-            if datagram.first().is_some_and(|b| b & 0xC0 == 0x40) && datagram.len() % 4 != 0 {
-                let pad = [0u8; 3];
-                if writer.write_all(&pad[..4 - datagram.len() % 4]).await.is_err() {
-                    return;
-                }
+            // ChannelData is padded to a multiple of 4 on streams.
+            let padding = natter_ice::framing::stream_padding(&datagram);
+            if padding > 0 && writer.write_all(&[0u8; 3][..padding]).await.is_err() {
+                return;
             }
         }
     };
@@ -208,18 +206,17 @@ async fn connection(
             if reader.read_exact(&mut header).await.is_err() {
                 return;
             }
-            let length = usize::from(u16::from_be_bytes([header[2], header[3]]));
-            let (body, padding) = match header[0] & 0xC0 {
-                0x00 => (16 + length, 0),               // STUN: rest of the 20-byte header + attributes
-                0x40 => (length, (4 - length % 4) % 4), // ChannelData
-                _ => return,                            // not TURN: drop the connection
+            let (length, padding) = match natter_ice::framing::framed(header) {
+                natter_ice::framing::Framed::Stun { length } => (length, 0),
+                natter_ice::framing::Framed::ChannelData { length, padding } => (length, padding),
+                natter_ice::framing::Framed::NotTurn => return, // drop the connection
             };
-            let mut frame = vec![0u8; 4 + body + padding];
+            let mut frame = vec![0u8; length + padding];
             frame[..4].copy_from_slice(&header);
             if reader.read_exact(&mut frame[4..]).await.is_err() {
                 return;
             }
-            frame.truncate(4 + body);
+            frame.truncate(length);
             if socket.send_to(&frame, client).await.is_err() {
                 return;
             }

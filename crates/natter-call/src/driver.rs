@@ -50,6 +50,22 @@ pub(crate) struct Driver {
     pub epochs: u64,
     pub records: Arc<Records>,
     pub encoded: media::EncodedStreams,
+    /// Messages to the signaling server, sent in order by one task (`send_in_order`).
+    pub outbox: mpsc::UnboundedSender<natter_signal::protocol::ClientMessage>,
+}
+
+/// Send what the core says on signaling, in the order it says it (an offer before its
+/// candidates, mute states in the order they changed), on whichever connection is current.
+pub(crate) async fn send_in_order(
+    line: SignalLine,
+    mut outbox: mpsc::UnboundedReceiver<natter_signal::protocol::ClientMessage>,
+    participant: String,
+) {
+    while let Some(message) = outbox.recv().await {
+        if let Err(e) = line.current().send(message).await {
+            tracing::warn!(participant, "signaling send failed: {e}");
+        }
+    }
 }
 
 impl Driver {
@@ -114,19 +130,26 @@ impl Driver {
 
     /// A link task's news, unless it comes from a link that was replaced since.
     fn on_link_news(&mut self, tagged: Tagged) -> Option<Input> {
-        if self.links.get(&tagged.remote).is_none_or(|l| l.epoch != tagged.epoch) {
+        let current = self.links.get(&tagged.remote).map(|l| l.epoch);
+        let is_current = current == Some(tagged.epoch);
+        // News from a link a newer one replaced is stale. A link that is closing (no current
+        // one) still reports what was asked of it before its close (the path at leaving).
+        if current.is_some() && !is_current {
             return None;
         }
         match tagged.what {
             FromLink::Opened { pc, outgoing } => {
-                self.records.opened(&tagged.remote, pc, outgoing);
+                if is_current {
+                    self.records.opened(&tagged.remote, pc, outgoing);
+                }
                 None
             }
             FromLink::Input(input) => {
-                if let Input::Done {
-                    result: OpResult::OpenFailed(_),
-                    ..
-                } = &input
+                if is_current
+                    && let Input::Done {
+                        result: OpResult::OpenFailed(_),
+                        ..
+                    } = &input
                 {
                     self.links.remove(&tagged.remote);
                 }
@@ -170,12 +193,7 @@ impl Driver {
         while let Some(output) = self.core.poll_output() {
             match output {
                 Output::Signal(message) => {
-                    let (client, id) = (self.line.current(), self.core.id().to_string());
-                    tokio::spawn(async move {
-                        if let Err(e) = client.send(message).await {
-                            tracing::warn!(participant = %id, "signaling send failed: {e}");
-                        }
-                    });
+                    let _ = self.outbox.send(message);
                 }
                 Output::Link { remote, op } => self.link_op(&remote, op),
                 Output::FetchWorkingConfig { remote, purpose } => self.fetch_working_config(remote, purpose, inputs),

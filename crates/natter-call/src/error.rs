@@ -15,7 +15,7 @@ pub enum CallError {
     #[error("cannot reach the signaling server at {url}: {reason}")]
     SignalingUnreachable { url: String, reason: String },
     /// The room was opened with a secret, and ours is missing or another one.
-    #[error("the room is locked: its secret is missing or wrong")]
+    #[error("the room is locked (room_locked): its secret is missing or wrong; ask whoever opened it for the secret")]
     RoomLocked,
     /// The signaling server said no for another reason (its words).
     #[error("the signaling server refused: {message} ({code})")]

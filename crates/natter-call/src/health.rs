@@ -228,16 +228,21 @@ async fn connect_tcp(probe: &mut Probe, addr: SocketAddr, deadline: Instant) -> 
     }
 }
 
-/// STUN over a byte stream: 20-byte header, then the length it announces.
+/// One STUN message from a TURN stream (see `natter_ice::framing`; a probe creates no channels,
+/// so ChannelData never comes). Anything else is handed over as its first 20 bytes, for the probe
+/// to call it what it is (an HTTP server, say) instead of waiting for a length it made up.
 async fn read_message<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<Vec<u8>> {
+    use natter_ice::framing::{Framed, framed};
     let mut message = vec![0u8; 20];
     stream.read_exact(&mut message).await?;
-    let is_stun = message[0] & 0xC0 == 0 && message[4..8] == [0x21, 0x12, 0xA4, 0x42];
-    if !is_stun {
-        return Ok(message); // let the probe call it what it is
+    let has_cookie = message[4..8] == [0x21, 0x12, 0xA4, 0x42];
+    let Framed::Stun { length } = framed([message[0], message[1], message[2], message[3]]) else {
+        return Ok(message);
+    };
+    if !has_cookie {
+        return Ok(message);
     }
-    let length = usize::from(u16::from_be_bytes([message[2], message[3]]));
-    message.resize(20 + length, 0);
+    message.resize(length, 0);
     stream.read_exact(&mut message[20..]).await?;
     Ok(message)
 }

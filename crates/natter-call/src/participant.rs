@@ -104,6 +104,8 @@ impl Participant {
         )?;
         let records = Arc::new(Records::default());
         let (to_driver, from_links) = mpsc::unbounded_channel();
+        let (outbox, outbox_rx) = mpsc::unbounded_channel();
+        let sender = crate::driver::send_in_order(line.clone(), outbox_rx, id.clone());
         let core_settings = CoreSettings {
             id: id.clone(),
             recovery: !config.link.stack_defaults,
@@ -127,9 +129,15 @@ impl Participant {
             epochs: 0,
             records: Arc::clone(&records),
             encoded: encoded.clone(),
+            outbox,
         };
         let (requests, request_rx) = mpsc::unbounded_channel();
-        let driver_task = AbortOnDrop(tokio::spawn(driver.run(server_rx, from_links, request_rx, notice_rx)));
+        let driver_task = AbortOnDrop(tokio::spawn(async move {
+            // The sender ends with the driver (a panic included): no message outlives it.
+            let sender = AbortOnDrop(tokio::spawn(sender));
+            driver.run(server_rx, from_links, request_rx, notice_rx).await;
+            drop(sender);
+        }));
         let task = tokio::spawn(supervise(
             driver_task,
             Arc::clone(&records),

@@ -8,6 +8,7 @@
 
 pub mod breaker;
 mod config;
+pub mod framing;
 pub mod monitor;
 pub mod probe;
 pub mod rest;
