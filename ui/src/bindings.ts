@@ -423,7 +423,7 @@ detailed: boolean,
  */
 overridden: boolean, };
 
-export type ErrorCode = "noBackend" | "noConfigDir" | "settingsUnreadable" | "settingsUnwritable" | "settingsDamaged" | "keyringRefused" | "invalidIceConfig" | "invalidIceUrl" | "invalidSignalUrl" | "missingRoom" | "notInCall" | "signalingFailed" | "mediaFailed" | "callFailed" | "exportFailed";
+export type ErrorCode = "noBackend" | "noConfigDir" | "settingsUnreadable" | "settingsUnwritable" | "settingsDamaged" | "keyringRefused" | "invalidIceConfig" | "invalidIceUrl" | "invalidSignalUrl" | "missingRoom" | "notInCall" | "signalingUnreachable" | "roomLocked" | "signalingRefused" | "signalingFailed" | "mediaFailed" | "callFailed" | "exportFailed";
 
 export type AppError = { code: ErrorCode, 
 /**

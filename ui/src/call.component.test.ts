@@ -102,7 +102,7 @@ describe("call view", () => {
       core: {
         ...fakeBackend().core,
         invoke: async () => {
-          throw { code: "signalingFailed", message: "cannot reach the signaling server at ws://127.0.0.1:1" };
+          throw { code: "signalingUnreachable", message: "cannot reach the signaling server at ws://127.0.0.1:1" };
         },
       },
     };

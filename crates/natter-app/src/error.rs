@@ -30,8 +30,13 @@ pub enum ErrorCode {
     MissingRoom,
     /// The command needs a running call.
     NotInCall,
-    /// The signaling server could not be reached, refused the join (a locked room, …) or broke
-    /// off. natter-call reports these as one kind today; see `From<CallError>`.
+    /// The signaling server cannot be reached: wrong address, server down, network, no answer.
+    SignalingUnreachable,
+    /// The room was opened with a secret, and the join's is missing or another one.
+    RoomLocked,
+    /// The signaling server said no for another reason (its words in the message).
+    SignalingRefused,
+    /// Signaling failed otherwise (another protocol, the connection closed).
     SignalingFailed,
     /// The local media pipeline could not start.
     MediaFailed,
@@ -87,13 +92,14 @@ impl From<natter_ice::IceError> for AppError {
     }
 }
 
-/// natter-call's `CallError` wraps a `String` per kind, so a locked room, an unknown room and a
-/// server that is down are all `Signaling`: they stay `SignalingFailed` until it says which.
 impl From<natter_call::CallError> for AppError {
     fn from(e: natter_call::CallError) -> AppError {
         use natter_call::CallError as E;
         let code = match &e {
             E::IceConfig(_) => ErrorCode::InvalidIceConfig,
+            E::SignalingUnreachable { .. } => ErrorCode::SignalingUnreachable,
+            E::RoomLocked => ErrorCode::RoomLocked,
+            E::SignalingRefused { .. } => ErrorCode::SignalingRefused,
             E::Signaling(_) => ErrorCode::SignalingFailed,
             E::Media(_) => ErrorCode::MediaFailed,
             E::Options(_) | E::WebRtc(_) | E::Report { .. } => ErrorCode::CallFailed,
@@ -125,9 +131,18 @@ mod tests {
         assert_eq!(e.code, ErrorCode::SettingsDamaged);
         assert!(e.message.contains("/x/settings.json is damaged"), "{}", e.message);
 
-        let e: AppError = natter_call::CallError::Signaling("down".into()).into();
+        let e: AppError = natter_call::CallError::Signaling("closed".into()).into();
         assert_eq!(e.code, ErrorCode::SignalingFailed);
-        assert_eq!(e.message, "signaling failed: down");
+        assert_eq!(e.message, "signaling failed: closed");
+        let e: AppError = natter_call::CallError::RoomLocked.into();
+        assert_eq!(e.code, ErrorCode::RoomLocked);
+        assert_eq!(e.message, "the room is locked: its secret is missing or wrong");
+        let e: AppError = natter_call::CallError::SignalingRefused {
+            code: natter_signal::protocol::ErrorCode::RateLimited,
+            message: "slow down".into(),
+        }
+        .into();
+        assert_eq!(e.code, ErrorCode::SignalingRefused);
 
         let e: AppError = natter_ice::IceConfig::from_json("{").unwrap_err().into();
         assert_eq!(e.code, ErrorCode::InvalidIceConfig);

@@ -305,7 +305,7 @@ async fn muting_needs_a_call_and_a_bad_join_keeps_the_current_one() {
 }
 
 #[tokio::test]
-async fn a_room_nobody_serves_is_a_signaling_failure() {
+async fn a_server_nobody_runs_is_unreachable() {
     let scratch = Scratch::new("room");
     let app = app(&scratch, DemoSetup::default());
     // A port nothing listens on.
@@ -321,7 +321,7 @@ async fn a_room_nobody_serves_is_a_signaling_failure() {
         room_secret: None,
     };
     let e = app.start_call(Some(join), Arc::new(Page::default())).await.unwrap_err();
-    assert_eq!(e.code, ErrorCode::SignalingFailed, "{}", e.message);
+    assert_eq!(e.code, ErrorCode::SignalingUnreachable, "{}", e.message);
     assert!(e.message.contains(&format!("127.0.0.1:{port}")), "{}", e.message);
 }
 
@@ -355,4 +355,45 @@ async fn the_demo_call_reaches_the_page_and_the_diagnostics() {
     let text = app.diagnostics().await.unwrap().to_json();
     assert!(text.contains("test pattern (synthetic camera)"), "{text}");
     app.leave_call().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_room_is_told_apart_from_a_server_that_is_down() {
+    let server = natter_signal::server::SignalServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .spawn();
+    let (first, second) = (Scratch::new("locked-a"), Scratch::new("locked-b"));
+    let (first, second) = (app(&first, DemoSetup::default()), app(&second, DemoSetup::default()));
+    for app in [&first, &second] {
+        app.choose_device(DeviceKind::Camera, SYNTHETIC_CAMERA.into())
+            .await
+            .unwrap();
+        app.choose_device(DeviceKind::Microphone, SYNTHETIC_MICROPHONE.into())
+            .await
+            .unwrap();
+    }
+    let join = |secret: Option<&str>| JoinRequest {
+        signal_url: server.url(),
+        room: "standup".into(),
+        name: "Ann".into(),
+        room_secret: secret.map(|s| natter_signal::protocol::RoomSecret(s.into())),
+    };
+    let info = first
+        .start_call(Some(join(Some("s3cret"))), Arc::new(Page::default()))
+        .await
+        .unwrap();
+    assert_eq!((info.room.as_str(), info.mode), ("standup", CallKind::Room));
+    let e = second
+        .start_call(Some(join(None)), Arc::new(Page::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::RoomLocked, "{}", e.message);
+    let e = second
+        .start_call(Some(join(Some("guess"))), Arc::new(Page::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::RoomLocked, "{}", e.message);
+    first.leave_call().await.unwrap();
+    server.shutdown();
 }
