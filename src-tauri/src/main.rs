@@ -1,12 +1,13 @@
 //! `natter`: the one binary. A thin command line over the library crates; every branch forwards to
-//! `natter-call`, `natter-signal` or the desktop shell (`desktop.rs`). No call logic lives here.
+//! `natter-call`, `natter-signal` or the window (`window.rs`, whose commands forward to
+//! `natter_app::App`). No call logic lives here.
 
 #[cfg(test)]
 mod bindings;
-mod desktop;
+mod commands;
 mod frame_wire;
 mod logging;
-mod settings_ui;
+mod window;
 
 use clap::{Parser, Subcommand};
 use std::net::{IpAddr, SocketAddr};
@@ -162,12 +163,8 @@ fn main() -> ExitCode {
     match cli.command {
         // For now the bare app runs the same embedded demo call as `natter demo`; joining a real
         // room from the window comes with the full UI.
-        None => desktop::run(desktop::Mode::Demo {
-            remote_participants: 2,
-            tile: (320, 180),
-            render_test: false,
-        }),
-        Some(Command::Demo(args)) => desktop::run(desktop::Mode::Demo {
+        None => window::run(natter_app::DemoSetup::default()),
+        Some(Command::Demo(args)) => window::run(natter_app::DemoSetup {
             remote_participants: args.participants.into(),
             tile: args.tile,
             render_test: args.render_test,

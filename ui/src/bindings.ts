@@ -1,5 +1,7 @@
 // Generated from the Rust types by src-tauri/src/bindings.rs (ts-rs). Do not edit:
-// run `NATTER_UPDATE_BINDINGS=1 cargo test bindings` after changing a Rust type.
+// run `NATTER_UPDATE_BINDINGS=1 cargo test -p natter --bin natter bindings` after changing a Rust type or command.
+
+import { invoke, type Channel } from "./tauri";
 
 export type CredentialType = "password" | "shared-secret";
 
@@ -389,6 +391,8 @@ credentialStorage: string, configDir: string, };
 
 export type ImportedServers = { servers: Array<ServerEntry>, credentials: Array<CredentialUpdate>, };
 
+export type DeviceKind = "camera" | "microphone" | "speaker";
+
 export type Device = { id: string, label: string, 
 /**
  * A generated source (test pattern, tone), not hardware.
@@ -419,13 +423,23 @@ detailed: boolean,
  */
 overridden: boolean, };
 
-export type UiError = { code: string, message: string, };
+export type ErrorCode = "noBackend" | "noConfigDir" | "settingsUnreadable" | "settingsUnwritable" | "settingsDamaged" | "keyringRefused" | "invalidIceConfig" | "invalidIceUrl" | "invalidSignalUrl" | "missingRoom" | "notInCall" | "signalingUnreachable" | "roomLocked" | "signalingRefused" | "signalingFailed" | "mediaFailed" | "callFailed" | "exportFailed";
 
-export type CallInfo = { room: string, mode: string, 
+export type AppError = { code: ErrorCode, 
+/**
+ * One sentence for the user (the crates' own words).
+ */
+message: string, };
+
+export type CallKind = "demo" | "render-test" | "room";
+
+export type CallInfo = { room: string, mode: CallKind, 
 /**
  * Set when the saved ICE servers could not be used (the call runs without them).
  */
 iceWarning: string | null, };
+
+export type MediaKind = "audio" | "video";
 
 export type JoinRequest = { 
 /**
@@ -442,3 +456,102 @@ export type StatsSample = {
  * Milliseconds since the call started.
  */
 atMs: number, report: ParticipantReport, };
+
+export type CallMessage = { "type": "status", 
+/**
+ * `"local"` for the self view, otherwise the remote participant id.
+ */
+tileId: string, label: string, 
+/**
+ * "connecting" | "connected" | "failed" | "left"
+ */
+state: string, 
+/**
+ * One plain sentence ("checking paths…", "relayed via turn:…").
+ */
+detail: string, } | { "type": "media", tileId: string, audioMuted: boolean, videoMuted: boolean, } | { "type": "notice", 
+/**
+ * "camera" | "microphone" | "speaker"
+ */
+medium: string, message: string, } | { "type": "stats" } & StatsSample | { "type": "ended" };
+
+/** The backend's commands (src-tauri/src/commands.rs), typed. Failures reject with an `AppError`. */
+export const commands = {
+  /**
+   * Start the call this window shows (the demo, or the room joined), streamed on the channel.
+   * Replaces a running call.
+   */
+  startCall: (onEvent: Channel<CallMessage | ArrayBuffer>, join: JoinRequest | null): Promise<CallInfo> => invoke<CallInfo>("start_call", { onEvent, join }),
+  /**
+   * Leave (stop) the call. Idempotent.
+   */
+  leaveCall: (): Promise<void> => invoke<void>("leave_call"),
+  /**
+   * Turn the local microphone or camera off or on in the running call.
+   */
+  setMuted: (kind: MediaKind, muted: boolean): Promise<void> => invoke<void>("set_muted", { kind, muted }),
+  /**
+   * The page drew (or discarded) `count` frame messages.
+   */
+  framesDrawn: (count: number): Promise<void> => invoke<void>("frames_drawn", { count }),
+  /**
+   * Probe every server of an ICE configuration (W3C `RTCConfiguration` JSON) once.
+   */
+  probeIceServers: (iceConfig: string): Promise<Array<ServerHealth>> => invoke<Array<ServerHealth>>("probe_ice_servers", { iceConfig }),
+  /**
+   * Watch the saved servers: every status change arrives on the channel. Replaces the previous watch.
+   */
+  watchIceHealth: (onEvent: Channel<HealthTransition>): Promise<void> => invoke<void>("watch_ice_health", { onEvent }),
+  /**
+   * The latest result per server × transport of the running health watch.
+   */
+  iceHealthSnapshot: (): Promise<Array<ServerHealth>> => invoke<Array<ServerHealth>>("ice_health_snapshot"),
+  /**
+   * The settings, where credentials are kept and the config directory.
+   */
+  getSettings: (): Promise<SettingsView> => invoke<SettingsView>("get_settings"),
+  /**
+   * Save the settings and their credentials (apart); the running call moves onto the new servers.
+   */
+  saveSettings: (settings: Settings, credentials: Array<CredentialUpdate>): Promise<Settings> => invoke<Settings>("save_settings", { settings, credentials }),
+  /**
+   * `null` if `url` is a valid STUN/TURN URL, else the parser's message.
+   */
+  checkIceUrl: (url: string): Promise<string | null> => invoke<string | null>("check_ice_url", { url }),
+  /**
+   * Test one server entry over every transport its URLs name; no credential: the stored one.
+   */
+  testIceServer: (server: ServerEntry, credential: string | null): Promise<Array<ServerHealth>> => invoke<Array<ServerHealth>>("test_ice_server", { server, credential }),
+  /**
+   * Servers and their credentials from a W3C `iceServers` JSON (fresh ids), to be saved.
+   */
+  importIceServers: (json: string): Promise<ImportedServers> => invoke<ImportedServers>("import_ice_servers", { json }),
+  /**
+   * The saved servers as W3C `iceServers` JSON; credentials only when asked for.
+   */
+  exportIceServers: (withCredentials: boolean): Promise<string> => invoke<string>("export_ice_servers", { withCredentials }),
+  /**
+   * The machine's devices with the system default, the synthetic sources and the saved choices.
+   */
+  listDevices: (): Promise<Devices> => invoke<Devices>("list_devices"),
+  /**
+   * The device lists on the channel now and whenever a device comes or goes.
+   */
+  watchDevices: (onChange: Channel<Devices>): Promise<void> => invoke<void>("watch_devices", { onChange }),
+  /**
+   * Save the pick of a camera, microphone or speaker (an id from the device lists) and use it now.
+   */
+  chooseDevice: (kind: DeviceKind, id: string): Promise<void> => invoke<void>("choose_device", { kind, id }),
+  /**
+   * Write a diagnostics file into the config directory; its path.
+   */
+  exportDiagnostics: (): Promise<string> => invoke<string>("export_diagnostics"),
+  /**
+   * Where the log files are and whether detailed logs are on.
+   */
+  logsInfo: (): Promise<LogsInfo> => invoke<LogsInfo>("logs_info"),
+  /**
+   * Detailed logs on or off (saved; from the next start).
+   */
+  setDetailedLogs: (on: boolean): Promise<LogsInfo> => invoke<LogsInfo>("set_detailed_logs", { on }),
+};

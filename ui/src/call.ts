@@ -1,10 +1,10 @@
 // The call view: one tile per participant (self view first), drawn from the frames the backend
 // decodes; status badges; leave/rejoin. Frames arrive as binary channel messages (frames.ts),
 // everything else as JSON: status, stats (also for the health panel), ended.
-import type { CallInfo, JoinRequest, LocalMediaReport, ParticipantReport } from "./bindings";
+import { commands, type CallInfo, type CallMessage, type JoinRequest, type LocalMediaReport, type MediaKind, type ParticipantReport } from "./bindings";
 import { decodeMessage, type DecodedFrame } from "./frames";
 import { pathBadge, type Quality } from "./format";
-import { api, channel, describeError, inApp } from "./tauri";
+import { channel, describeError, inApp } from "./tauri";
 import { byId, clearError, cloneTemplate, showError } from "./dom";
 
 const STATE_TEXT: Record<string, string> = { connecting: "connecting…", connected: "connected", failed: "can't connect", left: "left" };
@@ -167,7 +167,7 @@ export class CallView {
     if (this.drawn === 0 || !inApp()) return;
     const count = this.drawn;
     this.drawn = 0;
-    api.framesDrawn(count).catch(() => {});
+    commands.framesDrawn(count).catch(() => {});
   }
 
   private paint(): void {
@@ -191,7 +191,7 @@ export class CallView {
     this.framesDrawn[frame.tileId] = (this.framesDrawn[frame.tileId] ?? 0) + 1;
   }
 
-  private onMessage(mySession: number, message: unknown): void {
+  private onMessage(mySession: number, message: CallMessage | ArrayBuffer): void {
     if (mySession !== this.session) return;
     // Frame messages are acknowledged once painted (or replaced unpainted), so the backend never
     // sends faster than this window can show: see `paint`.
@@ -199,27 +199,27 @@ export class CallView {
       this.draw(message);
       return;
     }
-    if (message instanceof Uint8Array || Array.isArray(message)) {
-      this.draw(new Uint8Array(message as ArrayLike<number>).buffer as ArrayBuffer);
+    // Some webviews hand binary messages over as bytes or a plain array of them.
+    const bytes: unknown = message;
+    if (bytes instanceof Uint8Array || Array.isArray(bytes)) {
+      this.draw(new Uint8Array(bytes as ArrayLike<number>).buffer as ArrayBuffer);
       return;
     }
-    const m = message as { type?: string; [k: string]: unknown };
-    switch (m?.type) {
+    switch (message.type) {
       case "status": {
-        const tileId = String(m.tileId);
-        const t = this.tile(tileId, String(m.label));
-        if (m.state === "left" && tileId !== "local") {
+        const t = this.tile(message.tileId, message.label);
+        if (message.state === "left" && message.tileId !== "local") {
           t.root.remove();
-          this.tiles.delete(tileId);
+          this.tiles.delete(message.tileId);
           this.updateSummary();
         } else {
-          this.setStatus(t, String(m.state), String(m.detail ?? ""));
+          this.setStatus(t, message.state, message.detail);
         }
         break;
       }
       case "stats": {
-        const report = m.report as ParticipantReport;
-        this.hooks.onStats(Number(m.atMs), report);
+        const report = message.report;
+        this.hooks.onStats(message.atMs, report);
         this.showLocalMedia(report.local_media);
         for (const peer of report.peers) {
           const t = this.tiles.get(peer.remote);
@@ -231,22 +231,21 @@ export class CallView {
         break;
       }
       case "media": {
-        const t = this.tiles.get(String(m.tileId));
-        if (t) this.showMedia(t, Boolean(m.audioMuted), Boolean(m.videoMuted));
+        const t = this.tiles.get(message.tileId);
+        if (t) this.showMedia(t, message.audioMuted, message.videoMuted);
         break;
       }
       case "notice": {
         // A local device changed (none found, unplugged, back): said above the tiles, the
         // latest per device kind.
         const box = byId("device-notice");
-        const medium = String(m.medium);
-        let line = [...box.children].find((c) => (c as HTMLElement).dataset.medium === medium) as HTMLElement | undefined;
+        let line = [...box.children].find((c) => (c as HTMLElement).dataset.medium === message.medium) as HTMLElement | undefined;
         if (!line) {
           line = document.createElement("p");
-          line.dataset.medium = medium;
+          line.dataset.medium = message.medium;
           box.append(line);
         }
-        line.textContent = String(m.message);
+        line.textContent = message.message;
         box.hidden = false;
         break;
       }
@@ -281,10 +280,10 @@ export class CallView {
   private muted = { audio: false, video: false };
 
   /** Microphone or camera off/on for everyone in the call. */
-  async toggle(kind: "audio" | "video"): Promise<void> {
+  async toggle(kind: MediaKind): Promise<void> {
     const muted = !this.muted[kind];
     try {
-      await api.setMuted(kind, muted);
+      await commands.setMuted(kind, muted);
       this.muted[kind] = muted;
       this.renderMuteButtons();
       const local = this.tiles.get("local");
@@ -338,7 +337,7 @@ export class CallView {
     const mySession = ++this.session;
     byId("call-summary").textContent = "joining…";
     try {
-      const info = await api.startCall(channel((message) => this.onMessage(mySession, message)), join);
+      const info = await commands.startCall(channel((message: CallMessage | ArrayBuffer) => this.onMessage(mySession, message)), join);
       if (mySession !== this.session) return;
       byId("room-name").textContent = info.room;
       this.inCall = true;
@@ -361,7 +360,7 @@ export class CallView {
     byId<HTMLButtonElement>("leave").disabled = true;
     this.endView("You left the call", "");
     try {
-      await api.leaveCall();
+      await commands.leaveCall();
     } catch (e) {
       showError(`Leaving failed: ${describeError(e)}`);
     }

@@ -1,7 +1,7 @@
 // Device pickers, fed by the backend: the lists follow devices plugged in or out (the backend
 // watches them), a pick is saved and applied to the running call at once.
-import type { Device, Devices } from "./bindings";
-import { api, channel, describeError, inApp, type DeviceKind } from "./tauri";
+import { commands, type Device, type DeviceKind, type Devices } from "./bindings";
+import { channel, describeError, inApp } from "./tauri";
 import { byId, el } from "./dom";
 
 const PICKERS: [DeviceKind, string][] = [["camera", "camera-select"], ["microphone", "microphone-select"], ["speaker", "speaker-select"]];
@@ -13,7 +13,7 @@ export async function loadDevices(): Promise<void> {
     select.addEventListener("change", () => void choose(kind, select.value));
   }
   try {
-    await api.watchDevices(channel<Devices>(show));
+    await commands.watchDevices(channel<Devices>(show));
   } catch (e) {
     byId("devices-note").textContent = `Cannot list devices: ${describeError(e)}`;
   }
@@ -30,7 +30,7 @@ export function show(devices: Devices): void {
 async function choose(kind: DeviceKind, id: string): Promise<void> {
   const status = byId("devices-status");
   try {
-    await api.chooseDevice(kind, id);
+    await commands.chooseDevice(kind, id);
     status.textContent = `Saved: the ${kind} is used from now on (also in the call in progress).`;
   } catch (e) {
     status.textContent = `Could not use that ${kind}: ${describeError(e)}`;

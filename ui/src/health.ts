@@ -2,10 +2,10 @@
 // participant the path in use with RTT, loss, jitter, bitrate and fps over the last minute, plus
 // a timeline of what happened (server status changes, disconnects, restarts, recoveries).
 // Data arrives pushed: server transitions on their own channel, call stats once a second.
-import type { HealthTransition, LogsInfo, ParticipantReport, PeerEvent, ServerHealth } from "./bindings";
+import { commands, type HealthTransition, type LogsInfo, type ParticipantReport, type PeerEvent, type ServerHealth } from "./bindings";
 import { bitrate, ms, pathWords, percent, quality, remoteReception, statusWords, transportWords, type Quality } from "./format";
 import { PeerHistory, Series, sparklinePath } from "./history";
-import { api, channel, describeError, inApp } from "./tauri";
+import { channel, describeError, inApp } from "./tauri";
 import { byId, el } from "./dom";
 
 interface TimelineEntry { key: string; whenMs: number; text: string; kind: string }
@@ -22,8 +22,8 @@ export class HealthPanel {
     byId("recheck-servers").addEventListener("click", () => void this.watch());
     byId("export-diagnostics").addEventListener("click", () => void this.exportDiagnostics());
     const detailed = byId<HTMLInputElement>("detailed-logs");
-    detailed.addEventListener("change", () => void this.showLogs(api.setDetailedLogs(detailed.checked)));
-    if (inApp()) void this.showLogs(api.logsInfo());
+    detailed.addEventListener("change", () => void this.showLogs(commands.setDetailedLogs(detailed.checked)));
+    if (inApp()) void this.showLogs(commands.logsInfo());
   }
 
   /** The logs line of the footer: where the files are, and the detailed-logs choice. */
@@ -44,7 +44,7 @@ export class HealthPanel {
     this.servers.clear();
     this.renderServers();
     try {
-      await api.watchIceHealth(channel<HealthTransition>((t) => this.onTransition(t)));
+      await commands.watchIceHealth(channel<HealthTransition>((t) => this.onTransition(t)));
     } catch (e) {
       byId("server-health-empty").hidden = false;
       byId("server-health-empty").textContent = `Cannot watch the ICE servers: ${describeError(e)}`;
@@ -55,7 +55,7 @@ export class HealthPanel {
     this.addTimeline(`srv:${t.url}:${t.transport}:${t.at_unix}:${t.to}`, t.at_unix * 1000, t.message, t.to === "ok" ? "ok" : "bad");
     // The transition says what changed; the snapshot has RTT and the error text.
     try {
-      for (const h of await api.iceHealthSnapshot()) this.servers.set(`${h.url}|${h.transport}`, h);
+      for (const h of await commands.iceHealthSnapshot()) this.servers.set(`${h.url}|${h.transport}`, h);
     } catch {
       /* the next transition will try again */
     }
@@ -210,7 +210,7 @@ export class HealthPanel {
     const result = byId("diagnostics-result");
     result.textContent = "writing…";
     try {
-      result.textContent = `Saved to ${await api.exportDiagnostics()} (passwords removed)`;
+      result.textContent = `Saved to ${await commands.exportDiagnostics()} (passwords removed)`;
     } catch (e) {
       result.textContent = `Could not export: ${describeError(e)}`;
     }

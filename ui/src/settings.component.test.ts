@@ -27,7 +27,7 @@ function fakeBackend() {
             stored = args!.settings as Settings;
             return { ...stored, servers: stored.servers.map((s) => ({ ...s, hasCredential: true })) };
           default:
-            throw { code: "unexpected", message: command };
+            throw { code: "callFailed", message: command };
         }
       },
     },

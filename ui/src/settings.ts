@@ -1,10 +1,10 @@
 // The ICE-server settings page: list, add, edit, remove, reorder; validation as you type with the
 // Rust parser's own messages; Test per server and Test all; W3C import/export; Save applies to the
 // running call. Editing state lives in SettingsModel (settings-model.ts); this file is the DOM.
-import type { ServerHealth } from "./bindings";
+import { commands, type ServerHealth } from "./bindings";
 import { SettingsModel, needsCredential, type EditableServer } from "./settings-model";
 import { ms, statusWords, transportWords } from "./format";
-import { api, describeError, inApp } from "./tauri";
+import { describeError, inApp } from "./tauri";
 import { byId, cloneTemplate, el } from "./dom";
 
 /** Split what the user typed in the URL box into URLs (spaces, commas or new lines between). */
@@ -27,7 +27,7 @@ export class SettingsPage {
   async load(): Promise<void> {
     if (!inApp()) return;
     try {
-      const view = await api.getSettings();
+      const view = await commands.getSettings();
       this.model = new SettingsModel(view.settings);
       byId("credential-storage").textContent = view.credentialStorage;
       this.render();
@@ -115,7 +115,7 @@ export class SettingsPage {
     const problems: string[] = [];
     if (!server.entry.urls.length) problems.push("Enter at least one stun:, turn: or turns: URL.");
     for (const url of server.entry.urls) {
-      const problem = await api.checkIceUrl(url);
+      const problem = await commands.checkIceUrl(url);
       if (problem) problems.push(problem);
     }
     box.textContent = problems.join(" ");
@@ -133,7 +133,7 @@ export class SettingsPage {
     }
     out.replaceChildren(el("li", "muted", "testing…"));
     try {
-      const results = await api.testIceServer(server.entry, server.newCredential);
+      const results = await commands.testIceServer(server.entry, server.newCredential);
       out.replaceChildren(...results.map(resultLine));
     } catch (e) {
       out.replaceChildren(el("li", "bad", describeError(e)));
@@ -161,7 +161,7 @@ export class SettingsPage {
     const result = byId("save-result");
     result.textContent = "saving…";
     try {
-      const saved = await api.saveSettings(settings, credentials);
+      const saved = await commands.saveSettings(settings, credentials);
       this.model.saved_as(saved);
       this.render();
       result.textContent = "Saved. Calls in progress move to these servers.";
@@ -174,7 +174,7 @@ export class SettingsPage {
   private async importJson(): Promise<void> {
     const result = byId("import-result");
     try {
-      const imported = await api.importIceServers(byId<HTMLTextAreaElement>("ice-json").value);
+      const imported = await commands.importIceServers(byId<HTMLTextAreaElement>("ice-json").value);
       this.model?.addImported(imported.servers, imported.credentials);
       this.render();
       result.textContent = `Added ${imported.servers.length} server(s); press Save to keep them.`;
@@ -186,7 +186,7 @@ export class SettingsPage {
   private async exportJson(): Promise<void> {
     const result = byId("import-result");
     try {
-      byId<HTMLTextAreaElement>("ice-json").value = await api.exportIceServers(byId<HTMLInputElement>("export-with-credentials").checked);
+      byId<HTMLTextAreaElement>("ice-json").value = await commands.exportIceServers(byId<HTMLInputElement>("export-with-credentials").checked);
       result.textContent = "The saved servers are in the box above.";
     } catch (e) {
       result.textContent = describeError(e);

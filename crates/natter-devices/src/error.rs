@@ -1,11 +1,11 @@
 //! Why a device cannot be used, in the words the user needs: none there, busy, permission
 //! denied, or another failure with the platform's own message.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Which kind of device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Which kind of device (on the wire: "camera" | "microphone" | "speaker").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceKind {
     Camera,

@@ -1,0 +1,504 @@
+//! natter-app: the desktop app as a service. `App` owns what the window works with — the running
+//! call (the demo, or a room), the settings, the ICE-server health watch, the devices and their
+//! watch, the diagnostics export and the logs footer — and offers each as a plain async method.
+//! No Tauri here: the shell (`src-tauri/`) forwards each command to one method and carries what
+//! the methods send to the page (`CallView`, the watch callbacks) over its channels.
+//!
+//! Everything the page sees is a type here (exported to TypeScript by the shell's `bindings.rs`),
+//! and every failure an `AppError` with an `ErrorCode` it can branch on.
+
+mod call;
+mod devices;
+mod diagnostics;
+mod error;
+mod settings;
+
+pub use call::{CallInfo, CallKind, CallMessage, CallView, Closed, JoinRequest, MediaKind, StatsSample};
+pub use devices::{
+    Device, Devices, SYNTHETIC_CAMERA, SYNTHETIC_MICROPHONE, SYSTEM_DEFAULT, device_lists, local_devices, source_choice,
+};
+pub use diagnostics::Diagnostics;
+pub use error::{AppError, ErrorCode};
+pub use natter_devices::DeviceKind;
+pub use settings::{ImportedServers, LogsInfo, SettingsView};
+
+use call::{Flow, History, RunningCall};
+use natter_call::demo::{DemoHandle, DemoOptions, RoomOptions};
+use natter_call::health::{HealthMonitor, ProbeOptions, ServerHealth};
+use natter_ice::monitor::HealthTransition;
+use natter_settings::{ConfigDir, CredentialUpdate, ServerEntry, Settings};
+use std::net::IpAddr;
+use std::sync::Arc;
+use tokio::sync::{Mutex, mpsc};
+
+/// Room name of the embedded demo call (as set by `natter_call::demo`).
+const DEMO_ROOM: &str = "demo";
+
+/// What the window's own call is when the page asks for no room (`natter demo` options).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoSetup {
+    /// Synthetic remote participants.
+    pub remote_participants: usize,
+    /// Size of the frames sent to the page per tile.
+    pub tile: (u32, u32),
+    /// Only the render path: synthetic frames, no codec, no network.
+    pub render_test: bool,
+}
+
+impl Default for DemoSetup {
+    fn default() -> Self {
+        DemoSetup {
+            remote_participants: 2,
+            tile: (320, 180),
+            render_test: false,
+        }
+    }
+}
+
+/// How the app is set up.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    pub demo: DemoSetup,
+    /// Where settings live (`Err`: no config directory on this system, with the reason).
+    pub config: Result<ConfigDir, String>,
+    /// Local address for a room's ICE sockets (every interface unless told otherwise).
+    pub bind: IpAddr,
+    /// The version and commit, as `natter --version` says them (for the diagnostics).
+    pub version: String,
+}
+
+impl AppOptions {
+    /// The platform's config directory (or `NATTER_CONFIG_DIR`), and `NATTER_BIND` to pin ICE
+    /// sockets to one local address (the tests use 127.0.0.1).
+    pub fn from_env(demo: DemoSetup, version: impl Into<String>) -> AppOptions {
+        AppOptions {
+            demo,
+            config: ConfigDir::locate().map_err(|e| e.to_string()),
+            bind: std::env::var("NATTER_BIND")
+                .ok()
+                .and_then(|b| b.parse().ok())
+                .unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            version: version.into(),
+        }
+    }
+}
+
+/// The app: one per window. Every method can be called from any task of a tokio runtime.
+pub struct App {
+    options: AppOptions,
+    call: Mutex<Option<RunningCall>>,
+    flow: Arc<Flow>,
+    /// The ICE-server health monitor the page watches (replaced by each `watch_ice_health`).
+    health: Mutex<Option<HealthMonitor>>,
+    /// The last call snapshots (one per second), for the diagnostics export.
+    history: History,
+}
+
+impl App {
+    pub fn new(options: AppOptions) -> App {
+        App {
+            options,
+            call: Mutex::new(None),
+            flow: Arc::new(Flow::default()),
+            health: Mutex::new(None),
+            history: Arc::default(),
+        }
+    }
+
+    fn config_dir(&self) -> Result<&ConfigDir, AppError> {
+        self.options
+            .config
+            .as_ref()
+            .map_err(|e| AppError::new(ErrorCode::NoConfigDir, e))
+    }
+
+    /// The saved settings, or the defaults when there are none or they cannot be read (a call or
+    /// a device list must not fail for that).
+    fn settings_or_default(&self) -> Settings {
+        self.config_dir()
+            .ok()
+            .and_then(|dir| dir.load().ok())
+            .unwrap_or_default()
+    }
+
+    /// The ICE configuration saved in the settings (with credentials), for calls and the monitor.
+    fn saved_ice_config(&self) -> Result<natter_ice::IceConfig, AppError> {
+        let dir = self.config_dir()?;
+        let settings = dir.load()?;
+        Ok(dir.ice_config(&settings)?)
+    }
+
+    /// The call in progress, if any.
+    async fn running_call(&self) -> Option<Arc<DemoHandle>> {
+        self.call.lock().await.as_ref().map(|c| Arc::clone(&c.demo))
+    }
+
+    // --- the call ---------------------------------------------------------------------------
+
+    /// Start the call the window shows (the demo, or the room in `join`) and show it on `view`.
+    /// Replaces a running call. A join that cannot be tried fails before the old call stops.
+    pub async fn start_call(&self, join: Option<JoinRequest>, view: Arc<dyn CallView>) -> Result<CallInfo, AppError> {
+        let target = join.as_ref().map(JoinRequest::check).transpose()?;
+        let mut call = self.call.lock().await;
+        if let Some(previous) = call.take() {
+            previous.stop().await;
+        }
+        self.flow.reset();
+        // The user's ICE servers; a broken settings file must not keep anyone out of a call.
+        let (ice, ice_warning) = match self.saved_ice_config() {
+            Ok(ice) => (ice, None),
+            Err(e) => (
+                natter_ice::IceConfig::default(),
+                Some(format!("your ICE servers are not used: {}", e.message)),
+            ),
+        };
+        self.history.lock().unwrap().clear();
+        let DemoSetup {
+            remote_participants,
+            tile: (tile_width, tile_height),
+            render_test,
+        } = self.options.demo;
+        let (tx, rx) = mpsc::channel(64);
+        let (started, room, mode) = match (join, target) {
+            (Some(join), Some((signal_url, room, name))) => {
+                let options = RoomOptions {
+                    signal_url,
+                    room: room.clone(),
+                    room_secret: join.room_secret.filter(|s| !s.0.is_empty()),
+                    name,
+                    ice,
+                    tile_width,
+                    tile_height,
+                    bind: self.options.bind,
+                    devices: local_devices(&self.settings_or_default()),
+                };
+                (natter_call::demo::join_room(options, tx).await, room, CallKind::Room)
+            }
+            _ if render_test => {
+                let handle = natter_call::demo::start_render_test(remote_participants, tile_width, tile_height, 30, tx);
+                (Ok(handle), "render test".to_string(), CallKind::RenderTest)
+            }
+            _ => {
+                let options = DemoOptions {
+                    remote_participants,
+                    tile_width,
+                    tile_height,
+                    ice,
+                    devices: local_devices(&self.settings_or_default()),
+                };
+                (
+                    natter_call::demo::start_demo(options, tx).await,
+                    DEMO_ROOM.to_string(),
+                    CallKind::Demo,
+                )
+            }
+        };
+        let demo = started.map_err(|e| {
+            tracing::error!("call failed to start: {e}");
+            AppError::from(e)
+        })?;
+        *call = Some(RunningCall::show(
+            demo,
+            rx,
+            view,
+            Arc::clone(&self.flow),
+            Arc::clone(&self.history),
+        ));
+        Ok(CallInfo {
+            room,
+            mode,
+            ice_warning,
+        })
+    }
+
+    /// Leave (stop) the call. Idempotent.
+    pub async fn leave_call(&self) -> Result<(), AppError> {
+        if let Some(call) = self.call.lock().await.take() {
+            call.stop().await;
+        }
+        Ok(())
+    }
+
+    /// Turn the local microphone or camera off or on in the running call.
+    pub async fn set_muted(&self, kind: MediaKind, muted: bool) -> Result<(), AppError> {
+        let call = self.call.lock().await;
+        let call = call
+            .as_ref()
+            .ok_or_else(|| AppError::new(ErrorCode::NotInCall, "there is no call to mute"))?;
+        match kind {
+            MediaKind::Audio => call.demo.set_audio_muted(muted),
+            MediaKind::Video => call.demo.set_video_muted(muted),
+        }
+        Ok(())
+    }
+
+    /// The page drew (or discarded) `count` frame messages.
+    pub fn frames_drawn(&self, count: usize) {
+        self.flow.drawn(count);
+    }
+
+    /// The latest call snapshots, oldest first.
+    pub fn stats_history(&self) -> Vec<StatsSample> {
+        self.history.lock().unwrap().iter().cloned().collect()
+    }
+
+    // --- ICE servers ------------------------------------------------------------------------
+
+    /// Probe every server of an ICE configuration (W3C `RTCConfiguration` JSON) once. An invalid
+    /// configuration is `InvalidIceConfig` with the parser's message (the CLI's words).
+    pub async fn probe_ice_servers(&self, ice_config: &str) -> Result<Vec<ServerHealth>, AppError> {
+        let config = natter_ice::IceConfig::from_json(ice_config)?;
+        Ok(natter_call::health::probe_all(&config, &ProbeOptions::from_env()).await)
+    }
+
+    /// `None` if `url` is a valid STUN/TURN URL, else the parser's message (as the CLI says it).
+    pub fn check_ice_url(&self, url: &str) -> Option<String> {
+        natter_settings::url_problem(url)
+    }
+
+    /// Test one server entry (the page's "Test" button) over every transport its URLs name.
+    /// `credential: None` (or empty) uses the stored one.
+    pub async fn test_ice_server(
+        &self,
+        server: ServerEntry,
+        credential: Option<String>,
+    ) -> Result<Vec<ServerHealth>, AppError> {
+        let dir = self.config_dir()?;
+        let mut secrets = dir.secrets().load_for([server.id.as_str()])?;
+        if let Some(credential) = credential.filter(|c| !c.is_empty()) {
+            secrets.insert(server.id.clone(), credential);
+        }
+        let single = Settings {
+            servers: vec![server],
+            ..Settings::default()
+        };
+        let config = natter_settings::ice_config(&single, &secrets)?;
+        Ok(natter_call::health::probe_all(&config, &ProbeOptions::from_env()).await)
+    }
+
+    /// Entries and credentials from a W3C `iceServers` JSON (fresh ids), to be saved.
+    pub fn import_ice_servers(&self, json: &str) -> Result<ImportedServers, AppError> {
+        let (servers, credentials) = natter_settings::import_w3c(json, settings::new_id)?;
+        Ok(ImportedServers { servers, credentials })
+    }
+
+    /// The saved servers as W3C `iceServers` JSON; credentials only when asked for.
+    pub fn export_ice_servers(&self, with_credentials: bool) -> Result<String, AppError> {
+        let dir = self.config_dir()?;
+        let settings = dir.load()?;
+        let secrets = dir.secrets().load_for(settings.servers.iter().map(|s| s.id.as_str()))?;
+        Ok(natter_settings::w3c_json(&settings.servers, &secrets, with_credentials))
+    }
+
+    /// Start watching the saved servers: every status change goes to `on_event`;
+    /// `ice_health_snapshot` gives the full table. Replaces the previous watch.
+    pub async fn watch_ice_health(
+        &self,
+        on_event: impl Fn(&HealthTransition) + Send + 'static,
+    ) -> Result<(), AppError> {
+        let config = self.saved_ice_config()?;
+        let monitor = HealthMonitor::start(
+            &config,
+            ProbeOptions::from_env(),
+            natter_ice::monitor::MonitorTiming::default(),
+            on_event,
+        );
+        *self.health.lock().await = Some(monitor);
+        Ok(())
+    }
+
+    /// The latest result per server × transport of the running health watch.
+    pub async fn ice_health_snapshot(&self) -> Result<Vec<ServerHealth>, AppError> {
+        Ok(self
+            .health
+            .lock()
+            .await
+            .as_ref()
+            .map(HealthMonitor::snapshot)
+            .unwrap_or_default())
+    }
+
+    // --- settings ---------------------------------------------------------------------------
+
+    pub fn settings(&self) -> Result<SettingsView, AppError> {
+        let dir = self.config_dir()?;
+        Ok(SettingsView {
+            settings: dir.load()?,
+            credential_storage: dir.secrets().describe(),
+            config_dir: dir.path.display().to_string(),
+        })
+    }
+
+    /// Save the settings (credentials go to the secret store, never to the settings file) and
+    /// move the running call onto the new servers. Nothing is saved if a server is invalid.
+    pub async fn save_settings(
+        &self,
+        settings: Settings,
+        credentials: Vec<CredentialUpdate>,
+    ) -> Result<Settings, AppError> {
+        let dir = self.config_dir()?;
+        if let Some(problem) = settings::first_url_problem(&settings) {
+            return Err(AppError::new(ErrorCode::InvalidIceUrl, problem));
+        }
+        // Validate the whole configuration with the new credentials before writing anything.
+        let mut secrets = dir.secrets().load_for(settings.servers.iter().map(|s| s.id.as_str()))?;
+        for update in &credentials {
+            if let Some(credential) = &update.credential {
+                secrets.insert(update.id.clone(), credential.clone());
+            }
+        }
+        let ice = natter_settings::ice_config(&settings, &secrets)?;
+        let saved = dir.save(&settings, &credentials)?;
+        if let Some(call) = self.call.lock().await.as_ref() {
+            call.demo.set_ice_config(ice);
+        }
+        Ok(saved)
+    }
+
+    // --- devices ----------------------------------------------------------------------------
+
+    /// The machine's devices, the system default and the synthetic sources, with the saved
+    /// choice of each.
+    pub async fn list_devices(&self) -> Result<Devices, AppError> {
+        let found = tokio::task::spawn_blocking(natter_devices::enumerate)
+            .await
+            .unwrap_or_default();
+        Ok(device_lists(&found, &self.settings_or_default()))
+    }
+
+    /// Hot-plug: the device lists to `on_change` now and whenever a device appears or disappears
+    /// (listed again every few seconds; no platform notification API is used). Stops when
+    /// `on_change` says the page is gone.
+    pub async fn watch_devices(
+        &self,
+        on_change: impl Fn(Devices) -> Result<(), Closed> + Send + 'static,
+    ) -> Result<(), AppError> {
+        let dir = self.config_dir().ok().cloned();
+        tokio::spawn(async move {
+            let mut last: Option<natter_devices::Devices> = None;
+            loop {
+                let found = tokio::task::spawn_blocking(natter_devices::enumerate)
+                    .await
+                    .unwrap_or_default();
+                if last.as_ref() != Some(&found) {
+                    if last.is_some() {
+                        tracing::info!(
+                            cameras = found.cameras.len(),
+                            microphones = found.microphones.len(),
+                            speakers = found.speakers.len(),
+                            "devices changed"
+                        );
+                    }
+                    let settings = dir.as_ref().and_then(|d| d.load().ok()).unwrap_or_default();
+                    if on_change(device_lists(&found, &settings)).is_err() {
+                        return;
+                    }
+                    last = Some(found);
+                }
+                tokio::time::sleep(devices::DEVICE_POLL).await;
+            }
+        });
+        Ok(())
+    }
+
+    /// The user picked a camera, microphone or speaker (`id` from `list_devices`): saved, and
+    /// used at once by the running call. If it cannot be opened the call goes on without it and
+    /// says so (a notice).
+    pub async fn choose_device(&self, kind: DeviceKind, id: String) -> Result<(), AppError> {
+        let dir = self.config_dir()?;
+        let mut settings = dir.load()?;
+        devices::choose(&mut settings, kind, &id);
+        dir.save(&settings, &[])?;
+        if let Some(call) = self.running_call().await {
+            match kind {
+                DeviceKind::Camera => call.use_camera(source_choice(Some(&id), SYNTHETIC_CAMERA)),
+                DeviceKind::Microphone => call.use_microphone(source_choice(Some(&id), SYNTHETIC_MICROPHONE)),
+                DeviceKind::Speaker => {
+                    let speaker = (id != SYSTEM_DEFAULT).then_some(id);
+                    tokio::task::spawn_blocking(move || call.use_speaker(speaker.as_deref()))
+                        .await
+                        .ok();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // --- diagnostics and logs ---------------------------------------------------------------
+
+    /// What the diagnostics file holds now.
+    pub async fn diagnostics(&self) -> Result<Diagnostics, AppError> {
+        let settings = self.config_dir()?.load()?;
+        let (servers, health_events) = self
+            .health
+            .lock()
+            .await
+            .as_ref()
+            .map(|m| (m.snapshot(), m.transitions()))
+            .unwrap_or_default();
+        Ok(Diagnostics {
+            natter_version: self.options.version.clone(),
+            os: std::env::consts::OS,
+            arch: std::env::consts::ARCH,
+            written_unix: diagnostics::now_unix(),
+            settings,
+            servers,
+            health_events,
+            stats_history: self.stats_history(),
+        })
+    }
+
+    /// Write the diagnostics file into the config directory; its path.
+    pub async fn export_diagnostics(&self) -> Result<String, AppError> {
+        let dir = self.config_dir()?.path.clone();
+        let path = self
+            .diagnostics()
+            .await?
+            .write_into(&dir)
+            .map_err(|e| AppError::new(ErrorCode::ExportFailed, e))?;
+        Ok(path.display().to_string())
+    }
+
+    pub fn logs_info(&self) -> Result<LogsInfo, AppError> {
+        let settings = self.config_dir()?.load()?;
+        Ok(LogsInfo {
+            directory: natter_settings::log_dir().map(|d| d.display().to_string()),
+            detailed: settings.detailed_logs,
+            overridden: std::env::var_os("NATTER_LOG").is_some() || std::env::var_os("RUST_LOG").is_some(),
+        })
+    }
+
+    /// Turn detailed logs on or off (saved; from the next start).
+    pub fn set_detailed_logs(&self, on: bool) -> Result<LogsInfo, AppError> {
+        let dir = self.config_dir()?;
+        let mut settings = dir.load()?;
+        settings.detailed_logs = on;
+        dir.save(&settings, &[])?;
+        self.logs_info()
+    }
+}
+
+/// TypeScript declarations of every type the page exchanges with the app, in dependency order
+/// after natter-settings' and natter-call's own.
+pub fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
+    use ts_rs::TS;
+    vec![
+        SettingsView::decl(cfg),
+        ImportedServers::decl(cfg),
+        DeviceKind::decl(cfg),
+        Device::decl(cfg),
+        Devices::decl(cfg),
+        LogsInfo::decl(cfg),
+        ErrorCode::decl(cfg),
+        AppError::decl(cfg),
+        CallKind::decl(cfg),
+        CallInfo::decl(cfg),
+        MediaKind::decl(cfg),
+        JoinRequest::decl(cfg),
+        StatsSample::decl(cfg),
+        CallMessage::decl(cfg),
+    ]
+}
+
+#[cfg(test)]
+mod tests;

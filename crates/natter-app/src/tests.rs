@@ -1,0 +1,399 @@
+//! `App` end to end without a window: real settings directories, the real call engine (the
+//! embedded demo and the render test), a recording `CallView` where the page would be.
+
+use super::*;
+use natter_settings::CredentialType;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// A scratch settings directory (credentials in its own file, never the OS keyring).
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(what: &str) -> Scratch {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "natter-app-{what}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Scratch(path)
+    }
+    fn config(&self) -> ConfigDir {
+        ConfigDir::at(&self.0).with_file_credentials()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn app(scratch: &Scratch, demo: DemoSetup) -> App {
+    App::new(AppOptions {
+        demo,
+        config: Ok(scratch.config()),
+        bind: IpAddr::from([127, 0, 0, 1]),
+        version: "0.0.0-test (commit test)".into(),
+    })
+}
+
+fn server(id: &str, url: &str, username: &str) -> ServerEntry {
+    ServerEntry {
+        id: id.into(),
+        urls: vec![url.into()],
+        username: Some(username.into()),
+        credential_type: CredentialType::Password,
+        has_credential: false,
+    }
+}
+
+fn credential(id: &str, secret: &str) -> CredentialUpdate {
+    CredentialUpdate {
+        id: id.into(),
+        credential: Some(secret.into()),
+    }
+}
+
+/// Where the page would be: keeps every message and counts frame messages.
+#[derive(Default)]
+struct Page {
+    messages: std::sync::Mutex<Vec<CallMessage>>,
+    frame_messages: AtomicUsize,
+}
+
+impl CallView for Page {
+    fn frames(&self, frames: &[natter_call::view::TileFrame]) -> Result<(), Closed> {
+        assert!(!frames.is_empty());
+        self.frame_messages.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+    fn message(&self, message: &CallMessage) -> Result<(), Closed> {
+        self.messages.lock().unwrap().push(message.clone());
+        Ok(())
+    }
+}
+
+impl Page {
+    async fn wait_for(&self, what: &str, mut found: impl FnMut(&[CallMessage]) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !found(&self.messages.lock().unwrap()) {
+            assert!(tokio::time::Instant::now() < deadline, "no {what} within 60 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn saving_checks_every_url_and_the_whole_configuration_before_writing() {
+    let scratch = Scratch::new("save");
+    let app = app(&scratch, DemoSetup::default());
+    let mut settings = Settings {
+        servers: vec![
+            server("a", "stun:127.0.0.1:3478", "u"),
+            server("b", "http://turn.example", "u"),
+        ],
+        ..Settings::default()
+    };
+    let e = app.save_settings(settings.clone(), vec![]).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidIceUrl);
+    assert!(e.message.contains("http://turn.example"), "{}", e.message);
+    assert!(!scratch.config().settings_file().exists(), "nothing saved");
+
+    // A TURN server without its password: the URL is fine, the configuration is not.
+    settings.servers[1] = server("b", "turn:127.0.0.1:3478", "u");
+    let e = app.save_settings(settings.clone(), vec![]).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidIceConfig, "{}", e.message);
+    assert!(!scratch.config().settings_file().exists(), "nothing saved");
+
+    let saved = app.save_settings(settings, vec![credential("b", "pw")]).await.unwrap();
+    assert!(saved.servers[1].has_credential);
+    let view = app.settings().unwrap();
+    assert_eq!(view.settings, saved);
+    assert_eq!(view.config_dir, scratch.0.display().to_string());
+    let exported = app.export_ice_servers(true).unwrap();
+    assert!(exported.contains("\"credential\": \"pw\""), "{exported}");
+    assert!(!app.export_ice_servers(false).unwrap().contains("pw"));
+}
+
+#[tokio::test]
+async fn without_a_config_dir_every_settings_command_says_so() {
+    let app = App::new(AppOptions {
+        config: Err("no home".into()),
+        ..AppOptions::from_env(DemoSetup::default(), "v")
+    });
+    for e in [
+        app.settings().map(|_| ()).unwrap_err(),
+        app.logs_info().map(|_| ()).unwrap_err(),
+        app.export_diagnostics().await.map(|_| ()).unwrap_err(),
+        app.choose_device(DeviceKind::Camera, "0".into()).await.unwrap_err(),
+    ] {
+        assert_eq!(e, AppError::new(ErrorCode::NoConfigDir, "no home"));
+    }
+}
+
+#[tokio::test]
+async fn imports_and_url_checks_use_the_parsers_words() {
+    let scratch = Scratch::new("import");
+    let app = app(&scratch, DemoSetup::default());
+    let imported = app
+        .import_ice_servers(r#"{"iceServers":[{"urls":"turn:127.0.0.1:3478","username":"u","credential":"pw"}]}"#)
+        .unwrap();
+    assert_eq!(imported.servers.len(), 1);
+    assert_eq!(imported.credentials[0].id, imported.servers[0].id);
+    assert_eq!(imported.credentials[0].credential.as_deref(), Some("pw"));
+    assert_eq!(
+        app.import_ice_servers("{").unwrap_err().code,
+        ErrorCode::InvalidIceConfig
+    );
+    assert_eq!(app.check_ice_url("stun:127.0.0.1"), None);
+    assert!(app.check_ice_url("stun:").is_some());
+    assert_eq!(
+        app.probe_ice_servers("not json").await.unwrap_err().code,
+        ErrorCode::InvalidIceConfig
+    );
+}
+
+#[tokio::test]
+async fn chosen_devices_and_detailed_logs_are_saved() {
+    let scratch = Scratch::new("choose");
+    let app = app(&scratch, DemoSetup::default());
+    app.choose_device(DeviceKind::Camera, SYNTHETIC_CAMERA.into())
+        .await
+        .unwrap();
+    app.choose_device(DeviceKind::Speaker, SYSTEM_DEFAULT.into())
+        .await
+        .unwrap();
+    let settings = scratch.config().load().unwrap();
+    assert_eq!(settings.camera.as_deref(), Some(SYNTHETIC_CAMERA));
+    assert_eq!(settings.speaker, None);
+    assert!(!app.logs_info().unwrap().detailed);
+    assert!(app.set_detailed_logs(true).unwrap().detailed);
+    assert!(scratch.config().load().unwrap().detailed_logs);
+}
+
+#[tokio::test]
+async fn a_common_word_as_password_leaves_the_diagnostics_intact_and_is_not_in_them() {
+    let scratch = Scratch::new("diagnostics");
+    let app = app(&scratch, DemoSetup::default());
+    let settings = Settings {
+        display_name: "Ann's test pattern".into(),
+        servers: vec![
+            server("common", "turn:test.example.com:3478?transport=udp", "test-user"),
+            server("rare", "turn:127.0.0.1:3478", "natter"),
+        ],
+        ..Settings::default()
+    };
+    app.save_settings(
+        settings,
+        vec![credential("common", "test"), credential("rare", "pw-5f1c9e-rare")],
+    )
+    .await
+    .unwrap();
+
+    let path = app.export_diagnostics().await.unwrap();
+    assert!(path.starts_with(&scratch.0.display().to_string()), "{path}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // Ordinary text with the password in it is as the user wrote it: nothing was replaced.
+    for intact in [
+        "Ann's test pattern",
+        "turn:test.example.com:3478?transport=udp",
+        "test-user",
+    ] {
+        assert!(text.contains(intact), "`{intact}` is missing:\n{text}");
+    }
+    assert!(!text.contains("***"), "{text}");
+    assert!(!text.contains("pw-5f1c9e-rare"), "{text}");
+    // The common-word password is nowhere as a value of its own, and no credential field exists.
+    let document: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut strings = Vec::new();
+    collect(&document, &mut strings);
+    assert!(!strings.iter().any(|s| s == "test"), "the password as a value: {text}");
+    assert!(!strings.iter().any(|s| s.contains("credential\":")), "{text}");
+    assert!(!text.contains("\"credential\""), "{text}");
+    // The contract of the file: these keys, the settings without secrets.
+    for key in [
+        "natter_version",
+        "os",
+        "arch",
+        "written_unix",
+        "settings",
+        "servers",
+        "health_events",
+        "stats_history",
+    ] {
+        assert!(document.get(key).is_some(), "no {key}");
+    }
+    assert_eq!(document["natter_version"], "0.0.0-test (commit test)");
+    assert_eq!(document["settings"]["servers"][0]["hasCredential"], true);
+}
+
+/// Every string in a JSON document, keys included.
+fn collect(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                out.push(k.clone());
+                collect(v, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn muting_needs_a_call_and_a_bad_join_keeps_the_current_one() {
+    let scratch = Scratch::new("render");
+    let app = app(
+        &scratch,
+        DemoSetup {
+            remote_participants: 2,
+            tile: (32, 18),
+            render_test: true,
+        },
+    );
+    assert_eq!(
+        app.set_muted(MediaKind::Audio, true).await.unwrap_err().code,
+        ErrorCode::NotInCall
+    );
+    let page = Arc::new(Page::default());
+    let info = app.start_call(None, page.clone()).await.unwrap();
+    assert_eq!(
+        (info.room.as_str(), info.mode, info.ice_warning),
+        ("render test", CallKind::RenderTest, None)
+    );
+    page.wait_for("status of both tiles", |m| {
+        m.iter()
+            .filter(|m| matches!(m, CallMessage::Status { state, .. } if state == "connected"))
+            .count()
+            == 2
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while page.frame_messages.load(Ordering::Relaxed) < call::MAX_FRAMES_IN_FLIGHT + 3 {
+        // Acknowledge as the page does, or the flow control holds the frames back.
+        app.frames_drawn(1);
+        assert!(tokio::time::Instant::now() < deadline, "frames stopped");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    app.set_muted(MediaKind::Video, true).await.unwrap();
+
+    let bad = JoinRequest {
+        signal_url: "http://127.0.0.1:1".into(),
+        room: "r".into(),
+        name: String::new(),
+        room_secret: None,
+    };
+    let e = app.start_call(Some(bad), Arc::new(Page::default())).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidSignalUrl);
+    app.set_muted(MediaKind::Video, false)
+        .await
+        .expect("the call still runs");
+
+    // Leaving stops the frames at once (the page has ended its view already: no `ended`).
+    app.leave_call().await.unwrap();
+    let frames = page.frame_messages.load(Ordering::Relaxed);
+    app.frames_drawn(10);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(page.frame_messages.load(Ordering::Relaxed), frames);
+    app.leave_call().await.expect("leaving twice is fine");
+}
+
+#[tokio::test]
+async fn a_server_nobody_runs_is_unreachable() {
+    let scratch = Scratch::new("room");
+    let app = app(&scratch, DemoSetup::default());
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let join = JoinRequest {
+        signal_url: format!("ws://127.0.0.1:{port}"),
+        room: "r".into(),
+        name: "Ann".into(),
+        room_secret: None,
+    };
+    let e = app.start_call(Some(join), Arc::new(Page::default())).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::SignalingUnreachable, "{}", e.message);
+    assert!(e.message.contains(&format!("127.0.0.1:{port}")), "{}", e.message);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_call_reaches_the_page_and_the_diagnostics() {
+    let scratch = Scratch::new("demo");
+    let app = app(
+        &scratch,
+        DemoSetup {
+            remote_participants: 1,
+            tile: (64, 36),
+            render_test: false,
+        },
+    );
+    // The synthetic sources (CI has no camera or microphone) and no speaker to wait for.
+    app.choose_device(DeviceKind::Camera, SYNTHETIC_CAMERA.into())
+        .await
+        .unwrap();
+    app.choose_device(DeviceKind::Microphone, SYNTHETIC_MICROPHONE.into())
+        .await
+        .unwrap();
+    let page = Arc::new(Page::default());
+    let info = app.start_call(None, page.clone()).await.unwrap();
+    assert_eq!((info.room.as_str(), info.mode), ("demo", CallKind::Demo));
+    page.wait_for("a stats message", |m| {
+        m.iter().any(|m| matches!(m, CallMessage::Stats(_)))
+    })
+    .await;
+    let history = app.stats_history();
+    assert!(!history.is_empty());
+    let text = app.diagnostics().await.unwrap().to_json();
+    assert!(text.contains("test pattern (synthetic camera)"), "{text}");
+    app.leave_call().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_room_is_told_apart_from_a_server_that_is_down() {
+    let server = natter_signal::server::SignalServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .spawn();
+    let (first, second) = (Scratch::new("locked-a"), Scratch::new("locked-b"));
+    let (first, second) = (app(&first, DemoSetup::default()), app(&second, DemoSetup::default()));
+    for app in [&first, &second] {
+        app.choose_device(DeviceKind::Camera, SYNTHETIC_CAMERA.into())
+            .await
+            .unwrap();
+        app.choose_device(DeviceKind::Microphone, SYNTHETIC_MICROPHONE.into())
+            .await
+            .unwrap();
+    }
+    let join = |secret: Option<&str>| JoinRequest {
+        signal_url: server.url(),
+        room: "standup".into(),
+        name: "Ann".into(),
+        room_secret: secret.map(|s| natter_signal::protocol::RoomSecret(s.into())),
+    };
+    let info = first
+        .start_call(Some(join(Some("s3cret"))), Arc::new(Page::default()))
+        .await
+        .unwrap();
+    assert_eq!((info.room.as_str(), info.mode), ("standup", CallKind::Room));
+    let e = second
+        .start_call(Some(join(None)), Arc::new(Page::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::RoomLocked, "{}", e.message);
+    let e = second
+        .start_call(Some(join(Some("guess"))), Arc::new(Page::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::RoomLocked, "{}", e.message);
+    first.leave_call().await.unwrap();
+    server.shutdown();
+}
