@@ -2,10 +2,8 @@
 //! a kind of device is missing say what that means for a call. On CI there is no camera and no
 //! sound card; on a developer's laptop there may be: the test checks against what `/dev` shows.
 
-mod support;
-
+use crate::support::NATTER;
 use std::process::Command;
-use support::NATTER;
 
 fn has_video_device() -> bool {
     std::fs::read_dir("/dev")
@@ -64,8 +62,8 @@ fn devices_json_has_the_documented_fields() {
 /// everyone's audio flow; nobody waits for its video).
 #[test]
 fn a_participant_without_a_camera_joins_receive_only() {
-    let dir = support::TempDir::new("nocam");
-    let run = support::run_headless(
+    let dir = crate::support::TempDir::new("nocam");
+    let run = crate::support::run_headless(
         &dir,
         "nocam",
         &[
@@ -108,7 +106,7 @@ fn a_participant_without_a_camera_joins_receive_only() {
         camera_less["local_media"]["microphone"]["sending"], true,
         "the synthetic microphone still sends: {camera_less:#}"
     );
-    let streams = support::streams(&run.report);
+    let streams = crate::support::streams(&run.report);
     let (_, from_camera_less) = streams
         .iter()
         .find(|(_, peer)| peer["remote_name"] == "headless-1")

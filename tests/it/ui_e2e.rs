@@ -5,12 +5,10 @@
 //! Run: `cargo test --test ui_e2e -- --nocapture` (screenshots go to `$NATTER_SCREENSHOT_DIR`,
 //! else `<$CARGO_TARGET_DIR or target>/screenshots`).
 
-mod support;
-
+use crate::support::webdriver::{AppUnderTest, screenshot_dir};
+use crate::support::{Coturn, NATTER, Reaped, TempDir, read_report, streams};
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::webdriver::{AppUnderTest, screenshot_dir};
-use support::{Coturn, NATTER, Reaped, TempDir, read_report, streams};
 
 /// The canvases of the remote participants' tiles (the self view is `.tile.local`).
 const REMOTE_TILE_CANVAS: &str = ".tile[data-remote] canvas";
@@ -288,7 +286,7 @@ fn settings_validate_test_save_and_survive_a_restart() {
 #[test]
 fn joining_a_room_from_the_window_reaches_everyone_in_it() {
     let seconds = Duration::from_secs;
-    let port = support::free_port();
+    let port = crate::support::free_port();
     let listen = format!("127.0.0.1:{port}");
     let _server = Reaped(
         std::process::Command::new(NATTER)

@@ -8,15 +8,13 @@
 //! Without Chromium, Node or `tests/browser/node_modules` the tests skip with a message, unless
 //! `NATTER_REQUIRE_BROWSER` is set (`.ci/run` sets it): then that is a failure.
 
-mod support;
-
+use crate::support::*;
 use natter_rig::browser::{self, Browser, BrowserOptions, BrowserParticipant, BrowserRun};
 use natter_rig::impair::{Direction, LinkConditions, UdpProxy};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::*;
 
 /// Frames (and audio packets) each side must have from each other side: a call of
 /// [`CALL_S`] seconds carries ≈ 20 fps × 4 s of video and 50 audio packets a second.
@@ -52,11 +50,14 @@ fn run_here_or_sealed(test: &str) -> bool {
         return true;
     }
     let exe = std::env::current_exe().expect("the test binary");
+    // The test's full name in this binary: this module's path without the crate's name.
+    let module = module_path!().split_once("::").map_or(module_path!(), |(_, m)| m);
+    let full_name = format!("{module}::{test}");
     let script = r#"ip link set lo up && exec "$0" --exact "$1" --nocapture --test-threads=1"#;
     let output = Command::new("unshare")
         .args(["-n", "sh", "-c", script])
         .arg(&exe)
-        .arg(test)
+        .arg(&full_name)
         .env(SEALED, "1")
         .output()
         .expect("run the sealed copy of the test");

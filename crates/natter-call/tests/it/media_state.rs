@@ -2,9 +2,7 @@
 //! WebRTC peers on loopback): nothing is sent while off, the other side is told and shows it,
 //! and media resumes (video from a keyframe) when turned back on.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use natter_call::participant::Participant;
 use std::time::Duration;
 

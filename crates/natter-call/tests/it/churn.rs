@@ -16,9 +16,7 @@
 //! Linux only (it reads /proc/self).
 #![cfg(target_os = "linux")]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use natter_call::participant::Participant;
 use std::time::{Duration, Instant};
 

@@ -1,16 +1,14 @@
 //! Calls between real hosts behind real NATs and firewalls (network namespaces, see
-//! `support::netns`): each test builds the networks, puts coturn and a signaling server on the
+//! natter-rig's `netns`): each test builds the networks, puts coturn and a signaling server on the
 //! "public" segment, runs one `natter headless` per host and checks the path every pair found.
 //!
 //! Needs root (CAP_NET_ADMIN). Where namespaces cannot be created the tests say so and skip,
 //! unless `NATTER_REQUIRE_NETNS=1` (set by `.ci/run`), which turns that into a failure.
 
-mod support;
-
+use crate::support::netns::{Nat, NetRig};
+use crate::support::public::{HostRun, PublicServers, SIGNAL_PORT, TURNS_PORT};
+use crate::support::{NATTER, streams};
 use std::path::Path;
-use support::netns::{Nat, NetRig};
-use support::public::{HostRun, PublicServers, SIGNAL_PORT, TURNS_PORT};
-use support::{NATTER, streams};
 
 fn start_servers(rig: &NetRig, tls: bool) -> PublicServers {
     PublicServers::start(rig, Path::new(NATTER), tls)

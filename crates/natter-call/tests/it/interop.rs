@@ -4,9 +4,7 @@
 //! the other's video and the other side's RTCP reports confirm it received ours.
 //! (Chromium itself joins in `tests/interop_browser.rs` at the root of the repository.)
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use natter_call::participant::{Participant, ParticipantConfig};
 use natter_call::report::PeerReport;
 use natter_call::webrtc_setup::PayloadTypes;

@@ -1,11 +1,9 @@
 //! End-to-end calls through the real `natter` binary: real WebRTC peers on loopback, real H.264 and
 //! Opus, a real coturn for relayed calls, a real signaling server for multi-process calls.
 
-mod support;
-
+use crate::support::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::*;
 
 #[test]
 fn two_participants_on_host_candidates_decode_each_other() {

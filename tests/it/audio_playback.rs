@@ -8,11 +8,9 @@
 //! speaker. Needs `pulseaudio`, `pulseaudio-utils` (parec, pacat) and `libasound2-plugins`
 //! (`bash scripts/setup.sh` installs them).
 
-mod support;
-
+use crate::support::{NATTER, Reaped, TempDir, which};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{NATTER, Reaped, TempDir, which};
 
 /// Participant 2's synthetic microphone: 300 + 40 × (seed 2 % 10) Hz (`natter_media::SyntheticMic`).
 const TONE_HZ: f64 = 380.0;
@@ -187,8 +185,8 @@ fn a_participants_tone_comes_out_of_the_speaker() {
     assert!(output.status.success(), "natter headless failed:\n{log}");
     assert!(log.contains("playing the first participant's audio"), "{log}");
     // The report shows the jitter buffer of what was played.
-    let report = support::read_report(&dir.path("report.json"), &log);
-    let heard = support::streams(&report)
+    let report = crate::support::read_report(&dir.path("report.json"), &log);
+    let heard = crate::support::streams(&report)
         .into_iter()
         .find(|(_, peer)| peer["remote_name"] == "headless-2")
         .expect("headless-1's view of headless-2")
@@ -232,7 +230,7 @@ fn a_known_signal_at_the_microphone_reaches_the_other_side() {
     );
     let recording = pulse.record("natter_null");
     // Two processes, as two machines: the sender captures, the receiver plays.
-    let port = support::free_port();
+    let port = crate::support::free_port();
     let listen = format!("127.0.0.1:{port}");
     let _signal = Reaped(
         Command::new(NATTER)
@@ -375,7 +373,7 @@ fn a_microphone_that_vanishes_mid_call_is_reported_and_the_call_goes_on() {
         log.contains("stopped delivering sound") || log.contains("stopped working"),
         "the loss was not noticed:\n{log}"
     );
-    let report = support::read_report(&dir.path("report.json"), &log);
+    let report = crate::support::read_report(&dir.path("report.json"), &log);
     let sender = report["participants"]
         .as_array()
         .unwrap()
@@ -386,7 +384,7 @@ fn a_microphone_that_vanishes_mid_call_is_reported_and_the_call_goes_on() {
     let microphone = &sender["local_media"]["microphone"];
     assert_eq!(microphone["sending"], false, "{microphone:#}");
     assert!(microphone["problem"].is_string(), "the report says why: {microphone:#}");
-    let (_, heard) = support::streams(&report)
+    let (_, heard) = crate::support::streams(&report)
         .into_iter()
         .find(|(_, peer)| peer["remote_name"] == "headless-1")
         .expect("headless-2's view of headless-1");

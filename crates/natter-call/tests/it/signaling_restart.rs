@@ -4,9 +4,7 @@
 //! newcomer reaches both, and a microphone change reaches the other side — with no second call
 //! between the two who were already talking.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use natter_call::participant::Participant;
 use natter_call::report::{ParticipantReport, PeerReport};
 use natter_signal::server::{ServerHandle, SignalServer};

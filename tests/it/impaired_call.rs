@@ -4,11 +4,9 @@
 //! (video and audio keep arriving, the picture size follows the link, resends stay bounded, the
 //! report names the limit), never about how fast; the figures are in the bench's `impaired_*`.
 
-mod support;
-
+use crate::support::*;
 use natter_rig::impair::{Direction, LinkConditions, UdpProxy};
 use std::time::{Duration, Instant};
-use support::*;
 
 /// A call through a proxy in front of coturn: returns the report. `change` runs on its own
 /// thread with the proxy once media flows (to change the link mid-call).

@@ -3,9 +3,7 @@
 //! in it go on calling each other, the crashed one's report says what happened, the others see
 //! it leave, and a newcomer can still join. Real participants, signaling and WebRTC on loopback.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use natter_call::participant::Participant;
 use natter_call::report::ParticipantReport;
 

@@ -3,10 +3,8 @@
 //! at `trace`; not one log line, report or table may contain the password or the secret. The
 //! window's diagnostics export and settings files are checked by `ui_e2e.rs`.
 
-mod support;
-
+use crate::support::*;
 use std::process::Command;
-use support::*;
 
 const SHARED_SECRET: &str = "natter-rest-secret-7a41c";
 

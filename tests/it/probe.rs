@@ -1,11 +1,9 @@
 //! `natter probe` against real coturn processes on loopback: each server's exact status.
 
-mod support;
-
+use crate::support::*;
 use std::net::UdpSocket;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::*;
 
 struct ProbeRun {
     code: Option<i32>,

@@ -4,9 +4,7 @@
 //! the reason in words, without a single media packet decoded; an offer of unencrypted media
 //! must be refused before the stack sees it.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use natter_call::participant::Participant;
 use natter_call::report::PeerReport;
 use std::time::Duration;

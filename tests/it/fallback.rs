@@ -1,10 +1,8 @@
 //! Automatic fallback, end to end: real coturn servers die mid-call and calls move on by themselves.
 
-mod support;
-
+use crate::support::*;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use support::*;
 
 /// A relay-only `natter headless` call in a child process, followed through its log.
 struct RelayCall {
