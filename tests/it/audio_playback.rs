@@ -62,7 +62,7 @@ impl Pulse {
             "module-native-protocol-unix auth-anonymous=1 socket={}",
             socket.display()
         ));
-        let child = Reaped(
+        let child = Reaped::new(
             command
                 .env("XDG_RUNTIME_DIR", &dir.0)
                 .env("HOME", &dir.0)
@@ -106,15 +106,15 @@ impl Pulse {
             .spawn()
             .expect("start parec");
         std::thread::sleep(Duration::from_millis(300));
-        (Reaped(child), file)
+        (Reaped::new(child), file)
     }
 }
 
 /// Stop a recording and return its samples.
 fn stop_recording((mut recorder, file): (Reaped, std::path::PathBuf)) -> Vec<i16> {
     std::thread::sleep(Duration::from_millis(300));
-    let _ = recorder.0.kill();
-    let _ = recorder.0.wait();
+    let _ = recorder.kill();
+    let _ = recorder.wait();
     let bytes = std::fs::read(file).unwrap();
     bytes
         .chunks_exact(2)
@@ -211,7 +211,7 @@ fn a_known_signal_at_the_microphone_reaches_the_other_side() {
         })
         .collect();
     std::fs::write(&feed_file, feed).unwrap();
-    let _feeder = Reaped(
+    let _feeder = Reaped::new(
         Command::new("pacat")
             .args([
                 "--playback",
@@ -230,21 +230,8 @@ fn a_known_signal_at_the_microphone_reaches_the_other_side() {
     );
     let recording = pulse.record("natter_null");
     // Two processes, as two machines: the sender captures, the receiver plays.
-    let port = crate::support::free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let _signal = Reaped(
-        Command::new(NATTER)
-            .args(["signal-server", "--listen", &listen])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(Instant::now() < deadline, "signal-server did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let url = format!("ws://{listen}");
+    let signal = crate::support::signal_server();
+    let url = signal.url().to_string();
     let dir = TempDir::new("capture");
     let spawn = |name: &str, device_args: [&str; 2], env: (&str, &str)| {
         Command::new(NATTER)
@@ -309,7 +296,7 @@ fn a_microphone_that_vanishes_mid_call_is_reported_and_the_call_goes_on() {
     let pulse = Pulse::start(&["mic_feed"]);
     let feed_file = pulse.dir.path("feed.raw");
     std::fs::write(&feed_file, vec![0x10u8; 48_000 * 2 * 20]).unwrap();
-    let _feeder = Reaped(
+    let _feeder = Reaped::new(
         Command::new("pacat")
             .args([
                 "--playback",

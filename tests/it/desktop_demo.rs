@@ -2,11 +2,10 @@
 //! tiles move from one screenshot to the next. Needs `xvfb`, `xdotool` and `imagemagick`
 //! (`scripts/setup.sh` installs them); a missing tool fails the test with what to install.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use crate::support::{NATTER, Reaped, TempDir, Xvfb};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-const NATTER: &str = env!("CARGO_BIN_EXE_natter");
 
 /// Environment that makes WebKitGTK render under Xvfb (no GPU, no DMA-BUF, possibly root).
 const WEBKIT_ENV: &[(&str, &str)] = &[
@@ -18,8 +17,8 @@ const WEBKIT_ENV: &[(&str, &str)] = &[
 
 #[test]
 fn demo_window_renders_moving_tiles() {
-    let work = Scratch::new();
-    let display = Xvfb::start(&work.0);
+    let work = TempDir::new("desktop");
+    let display = Xvfb::start(&work);
     let log = work.0.join("natter.log");
     let mut app = Command::new(NATTER);
     app.arg("demo")
@@ -29,7 +28,7 @@ fn demo_window_renders_moving_tiles() {
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::fs::File::create(work.0.join("natter.err.log")).unwrap());
-    let mut app = Guard::spawn("natter demo", &mut app);
+    let mut app = Reaped::spawn_group("natter demo", &mut app, "build the natter binary first");
     let logs = || {
         let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
         format!(
@@ -46,7 +45,7 @@ fn demo_window_renders_moving_tiles() {
         if found.status.success() && !found.stdout.is_empty() {
             break;
         }
-        app.assert_running(&logs);
+        assert_running(&mut app, &logs);
         assert!(Instant::now() < deadline, "no Natter window after 60 s\n{}", logs());
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -68,7 +67,7 @@ fn demo_window_renders_moving_tiles() {
         if spread > 0.02 && changed > 500 {
             break;
         }
-        app.assert_running(&logs);
+        assert_running(&mut app, &logs);
         if Instant::now() >= deadline {
             let kept = work.keep();
             panic!(
@@ -81,149 +80,20 @@ fn demo_window_renders_moving_tiles() {
     eprintln!("desktop demo: {last}");
 }
 
-/// A scratch directory, removed on drop unless kept for a failure report.
-struct Scratch(PathBuf, std::cell::Cell<bool>);
-
-impl Scratch {
-    fn new() -> Scratch {
-        let dir = std::env::temp_dir().join(format!("natter-desktop-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir, std::cell::Cell::new(false))
-    }
-    fn keep(&self) -> PathBuf {
-        self.1.set(true);
-        self.0.clone()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !self.1.get() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-/// A child process (in its own process group) killed with its whole group on drop.
-struct Guard {
-    what: &'static str,
-    child: Child,
-}
-
-impl Guard {
-    fn spawn(what: &'static str, command: &mut Command) -> Guard {
-        use std::os::unix::process::CommandExt;
-        command.process_group(0);
-        match command.spawn() {
-            Ok(child) => Guard { what, child },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                panic!("`{what}` not found: {}", install_hint(what))
-            }
-            Err(e) => panic!("cannot start {what}: {e}"),
-        }
-    }
-
-    fn assert_running(&mut self, logs: &dyn Fn() -> String) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!("{} exited early with {status}\n{}", self.what, logs());
-        }
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        // The whole group (WebKit's helper processes go with the app): politely first, so Xvfb
-        // removes its socket and lock file, then for sure.
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// The app must still be running (it exits only when its window is closed).
+fn assert_running(app: &mut Reaped, logs: &dyn Fn() -> String) {
+    if let Ok(Some(status)) = app.try_wait() {
+        panic!("natter demo exited early with {status}\n{}", logs());
     }
 }
 
 fn install_hint(tool: &str) -> &'static str {
     match tool {
-        "Xvfb" => "install xvfb (apt-get install xvfb xauth), or run `bash scripts/setup.sh`",
         "xdotool" => "install xdotool (apt-get install xdotool), or run `bash scripts/setup.sh`",
         "import" | "compare" | "convert" => {
             "install imagemagick (apt-get install imagemagick), or run `bash scripts/setup.sh`"
         }
-        _ => "build the natter binary first",
-    }
-}
-
-/// A private X server on a free display number.
-struct Xvfb {
-    display: u32,
-    _process: Guard,
-}
-
-impl Xvfb {
-    fn start(work: &Path) -> Xvfb {
-        let base = 100 + std::process::id() % 700;
-        for display in (base..base + 200).chain(100..base) {
-            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{display}"));
-            if socket.exists() || Path::new(&format!("/tmp/.X{display}-lock")).exists() {
-                continue;
-            }
-            let mut command = Command::new("Xvfb");
-            command
-                .args([
-                    &format!(":{display}"),
-                    "-screen",
-                    "0",
-                    "1280x800x24",
-                    "-nolisten",
-                    "tcp",
-                ])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(work.join(format!("xvfb-{display}.log"))).unwrap());
-            let mut process = Guard::spawn("Xvfb", &mut command);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                // The socket appears before the server answers: wait until a client can talk to it
-                // (GTK aborts the app if the display is not ready yet).
-                if socket.exists()
-                    && Command::new("xdotool")
-                        .arg("getdisplaygeometry")
-                        .env("DISPLAY", format!(":{display}"))
-                        .stdout(Stdio::null())
-                        .stderr(Stdio::null())
-                        .status()
-                        .is_ok_and(|s| s.success())
-                {
-                    return Xvfb {
-                        display,
-                        _process: process,
-                    };
-                }
-                if let Ok(Some(_)) = process.child.try_wait() {
-                    break; // lost a race for this display number: try the next one
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        panic!("could not start Xvfb on any display number (see {})", work.display());
-    }
-
-    fn name(&self) -> String {
-        format!(":{}", self.display)
+        _ => "see the test's documentation",
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::support::*;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn two_participants_on_host_candidates_decode_each_other() {
@@ -79,7 +79,8 @@ fn relay_only_through_coturn_uses_relay_paths() {
 
 #[test]
 fn two_processes_meet_through_a_signal_server() {
-    let (server, url) = start_signal_server();
+    let server = signal_server();
+    let url = server.url().to_string();
     let dir = TempDir::new("procs");
     let spawn = |name: &str| {
         let report = dir.path(&format!("{name}.json"));
@@ -118,7 +119,8 @@ fn two_processes_meet_through_a_signal_server() {
 /// clear message and never joins; one with it joins and the call works.
 #[test]
 fn a_room_with_a_secret_lets_in_only_those_who_know_it() {
-    let (server, url) = start_signal_server();
+    let server = signal_server();
+    let url = server.url().to_string();
     let dir = TempDir::new("secret-room");
     let spawn = |name: &str, secret: Option<&str>, expect: &str| {
         let report = dir.path(&format!("{name}.json"));
@@ -214,32 +216,12 @@ fn a_bad_ice_config_is_a_clear_error() {
     assert!(stderr.contains("port 70000 is out of range"), "stderr:\n{stderr}");
 }
 
-/// A `natter signal-server` process on a free loopback port, and its URL.
-fn start_signal_server() -> (Reaped, String) {
-    let listen = format!("127.0.0.1:{}", free_port());
-    let server = Reaped(
-        Command::new(NATTER)
-            .args(["signal-server", "--listen", &listen])
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start signal-server"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "natter signal-server did not listen on {listen} within 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (server, format!("ws://{listen}"))
-}
-
 /// A hostile client in the room sends garbage to the server and malformed SDP and candidates to a
 /// participant: it gets errors, the participants ignore the garbage, and the real call works.
 #[test]
 fn garbage_on_signaling_does_not_disturb_a_call() {
-    let (_server, url) = start_signal_server();
+    let server = signal_server();
+    let url = server.url().to_string();
     // Mallory is in the room first, so the participants offer to her too and must later cope
     // with her leaving a call that never connected.
     let (mut socket, _) = tungstenite::connect(url.as_str()).expect("connect to signaling");
@@ -419,7 +401,8 @@ fn a_one_way_call_fails_with_the_reason_in_words() {
     let through_proxy = dir.path("proxy.json");
     let proxied = turn.ice_config_json_via(proxy.addr);
     std::fs::write(&through_proxy, proxied).unwrap();
-    let (_signal, url) = natter_rig::signal_server(std::path::Path::new(NATTER));
+    let signal = signal_server();
+    let url = signal.url().to_string();
     let run = |name: &str, config: &std::path::Path| {
         let config = config.to_str().unwrap();
         let args = [

@@ -222,7 +222,8 @@ fn in_a_mesh_one_capped_participant_does_not_drag_the_others_down() {
     let capped = dir.path("capped.json");
     let proxied = turn.ice_config_json_via(proxy.addr);
     std::fs::write(&capped, proxied).unwrap();
-    let (_signal, url) = natter_rig::signal_server(std::path::Path::new(NATTER));
+    let signal = signal_server();
+    let url = signal.url().to_string();
     let run = |name: &str, participants: &str, config: &std::path::Path| {
         let config = config.to_str().unwrap();
         let args = [

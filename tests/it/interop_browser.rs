@@ -13,7 +13,7 @@ use natter_rig::browser::{self, Browser, BrowserOptions, BrowserParticipant, Bro
 use natter_rig::impair::{Direction, LinkConditions, UdpProxy};
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Frames (and audio packets) each side must have from each other side: a call of
@@ -94,7 +94,7 @@ fn browser_or_skip(test: &str) -> Option<Browser> {
 
 /// A signaling server, and what the participants of one test share.
 struct Room {
-    _server: Reaped,
+    _server: SignalServerProcess,
     url: String,
     name: String,
     expect: usize,
@@ -112,10 +112,10 @@ struct Room {
 
 impl Room {
     fn new(name: &str, expect: usize) -> Room {
-        let (server, url) = natter_rig::signal_server(std::path::Path::new(NATTER));
+        let server = signal_server();
         Room {
+            url: server.url().to_string(),
             _server: server,
-            url,
             name: name.into(),
             expect,
             dir: TempDir::new(name),
@@ -170,7 +170,7 @@ impl Room {
         if self.relay_only {
             command.arg("--relay-only");
         }
-        let mut child = command.spawn().expect("start natter headless");
+        let mut child = Reaped::new(command.spawn().expect("start natter headless"));
         let lines = browser::follow(child.stderr.take().unwrap());
         let mut natter = NatterParticipant {
             name: name.into(),
@@ -199,7 +199,7 @@ impl Room {
 /// A running `natter headless --participants 1`; killed on drop.
 struct NatterParticipant {
     name: String,
-    child: Option<Child>,
+    child: Option<Reaped>,
     lines: std::sync::mpsc::Receiver<String>,
     log: String,
     report: PathBuf,
@@ -264,15 +264,6 @@ impl NatterParticipant {
             success: status.success(),
             log: std::mem::take(&mut self.log),
             report,
-        }
-    }
-}
-
-impl Drop for NatterParticipant {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
         }
     }
 }

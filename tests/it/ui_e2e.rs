@@ -2,7 +2,7 @@
 //! WebKitWebDriver) on a private Xvfb display. Needs `tauri-driver`, `WebKitWebDriver` and `Xvfb`:
 //! `bash scripts/install-e2e.sh` installs them; a missing tool fails the test saying so.
 //!
-//! Run: `cargo test --test ui_e2e -- --nocapture` (screenshots go to `$NATTER_SCREENSHOT_DIR`,
+//! Run: `cargo test --test it ui_e2e:: -- --nocapture` (screenshots go to `$NATTER_SCREENSHOT_DIR`,
 //! else `<$CARGO_TARGET_DIR or target>/screenshots`).
 
 use crate::support::webdriver::{AppUnderTest, screenshot_dir};
@@ -286,24 +286,8 @@ fn settings_validate_test_save_and_survive_a_restart() {
 #[test]
 fn joining_a_room_from_the_window_reaches_everyone_in_it() {
     let seconds = Duration::from_secs;
-    let port = crate::support::free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let _server = Reaped(
-        std::process::Command::new(NATTER)
-            .args(["signal-server", "--listen", &listen])
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start natter signal-server"),
-    );
-    let listening = std::time::Instant::now() + seconds(10);
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(
-            std::time::Instant::now() < listening,
-            "natter signal-server did not listen on {listen} within 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let url = format!("ws://{listen}");
+    let server = crate::support::signal_server();
+    let url = server.url().to_string();
     let dir = TempDir::new("e2e-join");
     let others: Vec<(Reaped, std::path::PathBuf)> = ["ann", "bob"]
         .iter()
@@ -328,7 +312,7 @@ fn joining_a_room_from_the_window_reaches_everyone_in_it() {
                 .stderr(std::process::Stdio::null())
                 .spawn()
                 .expect("start natter headless");
-            (Reaped(child), report)
+            (Reaped::new(child), report)
         })
         .collect();
 
@@ -376,7 +360,7 @@ fn joining_a_room_from_the_window_reaches_everyone_in_it() {
     app.screenshot_png(&screenshot_dir().join("call-muted.png"));
     for (mut child, report) in others {
         let deadline = std::time::Instant::now() + seconds(60);
-        while child.0.try_wait().unwrap().is_none() {
+        while child.try_wait().unwrap().is_none() {
             assert!(
                 std::time::Instant::now() < deadline,
                 "headless participant still running"

@@ -1,12 +1,12 @@
 //! Debian's Chromium as a participant of a Natter room: `tests/browser/participant.mjs` (Node +
 //! `playwright-core`, no browser download) runs `/usr/bin/chromium` on a static page that speaks
-//! docs/signaling.md, and writes a JSON report. Used by `tests/interop_browser.rs` and the
+//! docs/signaling.md, and writes a JSON report. Used by `tests/it/interop_browser.rs` and the
 //! bench's `interop_browser` scenario. Everything stays on loopback.
 
-use crate::which;
+use crate::{Reaped, which};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -103,11 +103,13 @@ impl Browser {
         if options.mdns_hide_ips {
             command.arg("--mdns-hide-ips");
         }
-        let mut child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start node tests/browser/participant.mjs");
+        let mut child = Reaped::new(
+            command
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start node tests/browser/participant.mjs"),
+        );
         let lines = follow(child.stderr.take().expect("piped stderr"));
         BrowserParticipant {
             child: Some(child),
@@ -153,7 +155,8 @@ impl BrowserOptions {
 
 /// A running browser participant; killed (with its Chromium) on drop.
 pub struct BrowserParticipant {
-    child: Option<Child>,
+    /// Killing node closes Chromium's debugging pipe, and Chromium exits with it.
+    child: Option<Reaped>,
     report: PathBuf,
     lines: Receiver<String>,
     /// The log lines read so far.
@@ -244,16 +247,6 @@ impl BrowserParticipant {
                 Err(RecvTimeoutError::Timeout) => return true,
                 Err(RecvTimeoutError::Disconnected) => return false,
             }
-        }
-    }
-}
-
-impl Drop for BrowserParticipant {
-    fn drop(&mut self) {
-        // Killing node closes Chromium's debugging pipe, and Chromium exits with it.
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
         }
     }
 }

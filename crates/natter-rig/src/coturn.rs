@@ -1,13 +1,13 @@
 //! coturn (`turnserver`) started fresh per test or bench run, with long-term or TURN REST
 //! credentials, optional TLS, inside a namespace or on loopback; and test certificates for it.
 
-use crate::{TempDir, free_port, netns, unique, which};
+use crate::{Reaped, TempDir, free_port, netns, unique, which};
 use std::net::UdpSocket;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A coturn process on loopback with long-term credentials; killed on drop.
+/// A coturn process on loopback with long-term credentials; killed on drop (its `Reaped`).
 pub struct Coturn {
     /// Where it listens (127.0.0.1 unless started in a namespace).
     pub ip: std::net::IpAddr,
@@ -16,7 +16,7 @@ pub struct Coturn {
     pub tls_port: Option<u16>,
     pub user: String,
     pub password: String,
-    child: Child,
+    child: Reaped,
     netns: Option<String>,
     /// How it was started (with its port and password fixed), to start it again.
     options: CoturnOptions,
@@ -108,7 +108,7 @@ impl Coturn {
                 None
             }
         };
-        let child = command.spawn().expect("start turnserver");
+        let child = Reaped::new(command.spawn().expect("start turnserver"));
         let restart_options = CoturnOptions {
             port: Some(port),
             tls_port,
@@ -192,12 +192,6 @@ impl Coturn {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-impl Drop for Coturn {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 

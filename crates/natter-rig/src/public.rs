@@ -1,9 +1,9 @@
 //! The servers of a [`NetRig`]'s "public" segment — coturn (UDP/TCP, TLS when asked) and
 //! `natter signal-server` — and calls between the rig's hosts, one `natter headless` per host.
 
-use crate::netns::{NetRig, PUBLIC_SERVER_IP, within};
-use crate::{Coturn, CoturnOptions, Reaped, TempDir, make_certificates_for};
-use std::net::{SocketAddr, TcpStream};
+use crate::netns::{NetRig, PUBLIC_SERVER_IP};
+use crate::{Coturn, CoturnOptions, Reaped, SignalServerProcess, TempDir, make_certificates_for};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ pub const TURNS_PORT: u16 = 5349;
 /// Servers on the public segment, stopped on drop.
 pub struct PublicServers {
     pub turn: Coturn,
-    _signal: Reaped,
+    _signal: SignalServerProcess,
     /// The CA that signed coturn's certificate (when started with TLS).
     pub ca: Option<PathBuf>,
     pub dir: TempDir,
@@ -42,32 +42,8 @@ impl PublicServers {
             tls_port: Some(TURNS_PORT),
             ..Default::default()
         });
-        let listen = format!("{ip}:{SIGNAL_PORT}");
-        let signal = Reaped(
-            rig.on_public(natter.to_str().expect("UTF-8 path"))
-                .args(["signal-server", "--listen", &listen])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start natter signal-server"),
-        );
-        let address: SocketAddr = listen.parse().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let public = rig.public_namespace().to_string();
-        loop {
-            let up = within(&public, move || {
-                TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
-            })
-            .unwrap();
-            if up {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "natter signal-server did not listen on {listen} within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let listen = SocketAddr::new(PUBLIC_SERVER_IP.into(), SIGNAL_PORT);
+        let signal = SignalServerProcess::start_in(rig.public_namespace(), natter, listen);
         PublicServers {
             turn,
             _signal: signal,
@@ -152,9 +128,9 @@ impl PublicServers {
         running
             .into_iter()
             .map(|(host, child, report, log)| {
-                let mut child = Reaped(child);
+                let mut child = Reaped::new(child);
                 let status = loop {
-                    if let Some(status) = child.0.try_wait().unwrap() {
+                    if let Some(status) = child.try_wait().unwrap() {
                         break status;
                     }
                     if Instant::now() > deadline {

@@ -4,6 +4,7 @@
 //! `gnome-keyring-daemon` (`bash scripts/setup.sh` installs them); a missing tool fails the test
 //! saying what to install.
 
+use natter_rig::{TempDir, which};
 use natter_settings::{ConfigDir, CredentialType, CredentialUpdate, ServerEntry, Settings};
 use std::path::PathBuf;
 use std::process::Command;
@@ -24,9 +25,8 @@ fn credentials_go_to_the_system_keyring_when_one_answers() {
         );
     }
     // A private home: the keyring files of this test live and die with it.
-    let home = std::env::temp_dir().join(format!("natter-keyring-home-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&home);
-    std::fs::create_dir_all(&home).unwrap();
+    let home_dir = TempDir::new("keyring-home");
+    let home = &home_dir.0;
     let me = std::env::current_exe().unwrap();
     let output = Command::new("dbus-run-session")
         .arg("--")
@@ -37,13 +37,13 @@ fn credentials_go_to_the_system_keyring_when_one_answers() {
         .arg(&me)
         .arg(TEST_NAME)
         .env(CHILD, "1")
-        .env("HOME", &home)
+        .env("HOME", home)
         .env("XDG_DATA_HOME", home.join(".local/share"))
-        .env("XDG_RUNTIME_DIR", &home)
+        .env("XDG_RUNTIME_DIR", home)
         .env_remove("NATTER_CREDENTIALS")
         .output()
         .expect("run dbus-run-session");
-    let _ = std::fs::remove_dir_all(&home);
+    drop(home_dir);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -106,11 +106,4 @@ fn inside_the_session() {
         None,
         "a removed server's credential is deleted from the keyring"
     );
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
 }

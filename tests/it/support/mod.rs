@@ -1,14 +1,14 @@
 //! Test harness shared by the integration tests: running the `natter` binary and reading its
-//! report, on the rig of `natter-rig` (real coturn servers, scratch directories, network
-//! namespaces), re-exported here. Everything stays on 127.0.0.1, or inside network namespaces
-//! the tests create themselves (`netns`).
+//! report, on the rig of `natter-rig` (real coturn servers, `natter signal-server` processes,
+//! Xvfb, scratch directories, child processes killed on drop, network namespaces), re-exported
+//! here. Everything stays on 127.0.0.1, or inside network namespaces the tests create
+//! themselves (`netns`).
 #![allow(dead_code)]
 
 pub mod webdriver;
 
-#[allow(unused_imports)] // each test binary uses a different part
 pub use natter_rig::{
-    Coturn, CoturnOptions, Reaped, TempDir, free_port, make_certificates, make_certificates_for, netns, public,
+    Coturn, CoturnOptions, Reaped, SignalServerProcess, TempDir, Xvfb, free_port, make_certificates, netns, public,
     streams, which,
 };
 
@@ -16,6 +16,11 @@ use std::path::Path;
 use std::process::Command;
 
 pub const NATTER: &str = env!("CARGO_BIN_EXE_natter");
+
+/// `natter signal-server` (the binary under test) on a free loopback port, until it drops.
+pub fn signal_server() -> SignalServerProcess {
+    SignalServerProcess::start(Path::new(NATTER))
+}
 
 /// Result of one `natter headless` run.
 pub struct HeadlessRun {

@@ -25,13 +25,11 @@
 //! the logs is kept, and its path printed, when the test is panicking.
 #![allow(dead_code)]
 
+use super::{NATTER, Reaped, TempDir, Xvfb, free_port};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-pub const NATTER: &str = env!("CARGO_BIN_EXE_natter");
 
 /// Environment that makes WebKitGTK render under Xvfb (no GPU, no DMA-BUF, possibly root).
 pub const WEBKIT_ENV: &[(&str, &str)] = &[
@@ -74,13 +72,14 @@ pub struct AppUnderTest {
     /// `http://127.0.0.1:PORT/session/ID`
     session: String,
     session_id: String,
-    work: PathBuf,
+    /// The logs; kept if the test fails.
+    work: TempDir,
     log: PathBuf,
     display: u32,
-    // Field order = drop order after `Drop::drop`: the drivers (and the app under them) first,
-    // the X server last.
-    driver: Option<Proc>,
-    xvfb: Option<Proc>,
+    // Ended in this order by `Drop::drop`: the drivers (and the app under them) first, the X
+    // server last; the scratch directory goes after them.
+    driver: Option<Reaped>,
+    xvfb: Option<Xvfb>,
 }
 
 /// An element found in the page.
@@ -112,12 +111,10 @@ impl AppUnderTest {
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> AppUnderTest {
         let tauri_driver = find_tool("tauri-driver", &[cargo_bin().join("tauri-driver")]);
         let native = find_tool("WebKitWebDriver", &[PathBuf::from("/usr/bin/WebKitWebDriver")]);
-        let xvfb_bin = find_tool("Xvfb", &[]);
 
-        let work = std::env::temp_dir().join(format!("natter-e2e-{}-{}", std::process::id(), unique()));
-        let _ = std::fs::remove_dir_all(&work);
-        std::fs::create_dir_all(&work).expect("create e2e scratch dir");
-        let (xvfb, display) = start_xvfb(&xvfb_bin, &work);
+        let work = TempDir::new("e2e");
+        let xvfb = Xvfb::start(&work);
+        let display = xvfb.number();
 
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -125,7 +122,7 @@ impl AppUnderTest {
             .proxy(None)
             .build()
             .into();
-        let log = work.join("tauri-driver.log");
+        let log = work.path("tauri-driver.log");
 
         // tauri-driver needs two free ports; a lost race makes it exit, so retry a few times.
         let mut last_failure = String::new();
@@ -147,9 +144,9 @@ impl AppUnderTest {
                 .envs(WEBKIT_ENV.iter().copied())
                 .envs(env.iter().copied())
                 .stdin(Stdio::null())
-                .stdout(std::fs::File::create(work.join("tauri-driver.out")).unwrap())
+                .stdout(std::fs::File::create(work.path("tauri-driver.out")).unwrap())
                 .stderr(std::fs::File::create(&log).unwrap());
-            let mut driver = Proc::spawn("tauri-driver", &mut command);
+            let mut driver = Reaped::spawn_group("tauri-driver", &mut command, INSTALL_HINT);
             let base = format!("http://127.0.0.1:{port}");
 
             // Ready when WebKitWebDriver answers /status through tauri-driver.
@@ -194,7 +191,7 @@ impl AppUnderTest {
                     };
                 }
                 Err(e) => {
-                    keep_dir(&work);
+                    work.keep();
                     panic!(
                         "cannot start `{NATTER} {}` through tauri-driver: {e}\n{}",
                         args.join(" "),
@@ -203,7 +200,7 @@ impl AppUnderTest {
                 }
             }
         }
-        keep_dir(&work);
+        work.keep();
         panic!("{last_failure}");
     }
 
@@ -219,7 +216,7 @@ impl AppUnderTest {
 
     /// Scratch directory holding the logs (kept if the test panics).
     pub fn work_dir(&self) -> &Path {
-        &self.work
+        &self.work.0
     }
 
     /// A raw WebDriver command on the session (`path` is relative to `/session/{id}`, e.g.
@@ -238,10 +235,10 @@ impl AppUnderTest {
 
     /// Panics with `what`, the state of the processes and the tail of the app's log.
     pub fn fail(&self, what: &str) -> ! {
-        keep_dir(&self.work);
+        self.work.keep();
         panic!(
             "{what}\n--- logs in {} (tail of tauri-driver.log: app stderr + drivers)\n{}",
-            self.work.display(),
+            self.work.0.display(),
             self.log()
         )
     }
@@ -308,8 +305,8 @@ impl AppUnderTest {
             if let Some(v) = probe() {
                 return v;
             }
-            if let Some(status) = self.driver.as_ref().and_then(Proc::exit_status) {
-                self.fail(&format!("tauri-driver exited ({status}) while waiting for {what}"));
+            if self.driver.as_ref().is_some_and(Reaped::has_exited) {
+                self.fail(&format!("tauri-driver exited while waiting for {what}"));
             }
             if Instant::now() >= deadline {
                 self.fail(&format!("timed out after {timeout:?} waiting for {what}"));
@@ -376,9 +373,11 @@ impl Drop for AppUnderTest {
         self.driver.take(); // kills tauri-driver, WebKitWebDriver, the app and its helpers
         self.xvfb.take();
         if std::thread::panicking() {
-            eprintln!("e2e logs kept in {} (session {})", self.work.display(), self.session_id);
-        } else if !kept(&self.work) {
-            let _ = std::fs::remove_dir_all(&self.work);
+            eprintln!(
+                "e2e logs kept in {} (session {})",
+                self.work.keep().display(),
+                self.session_id
+            );
         }
     }
 }
@@ -496,149 +495,7 @@ fn request(agent: &ureq::Agent, method: &str, url: &str, body: Option<&Value>) -
 }
 
 // ---------------------------------------------------------------------------------------------
-// Processes
-
-/// A child in its own process group. Drop kills the group and every descendant (found through
-/// /proc before killing, since WebKit helpers may leave the group), politely first.
-struct Proc {
-    what: &'static str,
-    child: Child,
-}
-
-impl Proc {
-    fn spawn(what: &'static str, command: &mut Command) -> Proc {
-        use std::os::unix::process::CommandExt;
-        command.process_group(0);
-        match command.spawn() {
-            Ok(child) => Proc { what, child },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("`{what}` not found: {INSTALL_HINT}"),
-            Err(e) => panic!("cannot start {what}: {e}"),
-        }
-    }
-
-    fn exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
-    }
-
-    /// Exit status if it has exited (non-blocking; usable through `&self`).
-    fn exit_status(&self) -> Option<String> {
-        // try_wait needs &mut; /proc tells us without reaping.
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
-        let state = stat.rsplit_once(')')?.1.split_whitespace().next()?.to_string();
-        (state == "Z").then(|| format!("{} is a zombie", self.what))
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let pid = self.child.id();
-        let descendants = descendants_of(pid);
-        let group = format!("-{pid}");
-        signal("TERM", &group);
-        for d in &descendants {
-            signal("TERM", &d.to_string());
-        }
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline && !self.exited() {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        signal("KILL", &group);
-        for d in &descendants {
-            signal("KILL", &d.to_string());
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn signal(sig: &str, target: &str) {
-    let _ = Command::new("kill")
-        .args([&format!("-{sig}"), "--", target])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// Every live descendant of `root` (children first found, then theirs), from /proc.
-fn descendants_of(root: u32) -> Vec<u32> {
-    let mut parent_of = Vec::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-                continue;
-            };
-            // "pid (comm) state ppid ..." — comm may contain spaces/parens, so split after the last ')'.
-            let Some((_, rest)) = stat.rsplit_once(')') else {
-                continue;
-            };
-            let mut fields = rest.split_whitespace();
-            let _state = fields.next();
-            if let Some(ppid) = fields.next().and_then(|p| p.parse::<u32>().ok()) {
-                parent_of.push((pid, ppid));
-            }
-        }
-    }
-    let mut found = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let p = found[i];
-        found.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
-        i += 1;
-    }
-    found.remove(0);
-    found
-}
-
-/// Starts Xvfb on a free display (`-displayfd`: the server picks the number and prints it once
-/// it accepts connections, so there is neither a race nor a readiness poll).
-fn start_xvfb(binary: &Path, work: &Path) -> (Proc, u32) {
-    let mut command = Command::new(binary);
-    command
-        .args([
-            "-displayfd",
-            "1",
-            "-screen",
-            "0",
-            "1280x800x24",
-            "-nolisten",
-            "tcp",
-            "-noreset",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(work.join("xvfb.log")).unwrap());
-    let mut xvfb = Proc::spawn("Xvfb", &mut command);
-    let stdout = xvfb.child.stdout.take().expect("Xvfb stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    match rx.recv_timeout(Duration::from_secs(20)) {
-        Ok(line) => match line.trim().parse::<u32>() {
-            Ok(display) => (xvfb, display),
-            Err(_) => {
-                keep_dir(work);
-                panic!(
-                    "Xvfb did not start (printed {line:?}); see {}: {}",
-                    work.join("xvfb.log").display(),
-                    log_tail(&work.join("xvfb.log"))
-                )
-            }
-        },
-        Err(_) => {
-            keep_dir(work);
-            panic!(
-                "Xvfb gave no display number within 20 s; see {}",
-                work.join("xvfb.log").display()
-            )
-        }
-    }
-}
+// Tools
 
 /// `name` on PATH, else the first of `fallbacks` that exists; panics with what to install.
 fn find_tool(name: &str, fallbacks: &[PathBuf]) -> PathBuf {
@@ -667,27 +524,6 @@ fn cargo_bin() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
         .unwrap_or_else(|| PathBuf::from("/root/.cargo"))
         .join("bin")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a free port")
-        .port()
-}
-
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
-}
-
-fn keep_dir(dir: &Path) {
-    let _ = std::fs::write(dir.join(".keep"), "");
-}
-
-fn kept(dir: &Path) -> bool {
-    dir.join(".keep").exists()
 }
 
 /// The last ~150 lines of a log, ANSI colour codes removed.

@@ -681,7 +681,8 @@ fn mesh3_one_capped(bin: &Binaries, runs: usize) -> ScenarioResult {
     };
     let turn = Coturn::start();
     let direct = bin.write("mesh3-direct.json", &turn.ice_config_json());
-    let (_server, url) = natter_rig::signal_server(&bin.natter);
+    let server = natter_rig::SignalServerProcess::start(&bin.natter);
+    let url = server.url().to_string();
     let spec = spec("impaired_mesh3_one_capped");
     for run in 0..runs {
         for defaults in [false, true] {

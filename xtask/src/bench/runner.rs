@@ -1,8 +1,8 @@
 //! Running the built `natter` binary and the measuring examples as child processes, with what
 //! they cost: wall time, CPU time (the kernel's accounting of reaped children) and peak RSS.
 
-use natter_rig::TempDir;
 pub use natter_rig::streams;
+use natter_rig::{Reaped, TempDir, unique};
 use serde_json::Value;
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -128,7 +128,7 @@ impl Binaries {
             }
         });
         Ok(Spawned {
-            child,
+            child: Reaped::new(child),
             report,
             lines,
             log: Vec::new(),
@@ -168,7 +168,7 @@ impl Binaries {
 
 /// A `natter headless` running in the background ([`Binaries::spawn_headless`]); killed on drop.
 pub struct Spawned {
-    child: std::process::Child,
+    child: Reaped,
     report: PathBuf,
     lines: std::sync::mpsc::Receiver<(SystemTime, String)>,
     /// Every line read so far, with when it was written.
@@ -242,13 +242,6 @@ impl Spawned {
     }
 }
 
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// CPU seconds (user + system) of every child this process has reaped so far (Linux: fields
 /// `cutime` and `cstime` of `/proc/self/stat`, in clock ticks of 1/100 s).
 fn children_cpu_s() -> f64 {
@@ -267,12 +260,6 @@ fn peak_rss_of(pid: u32) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The last lines of a log, for error messages.

@@ -609,7 +609,8 @@ fn interop_browser(bin: &Binaries, runs: usize) -> ScenarioResult {
             return result;
         }
     };
-    let (_server, url) = natter_rig::signal_server(&bin.natter);
+    let server = natter_rig::SignalServerProcess::start(&bin.natter);
+    let url = server.url().to_string();
     for run in 0..runs {
         let mut slower = std::collections::HashMap::new();
         for (prefix, first, newcomer) in PAIRINGS {
