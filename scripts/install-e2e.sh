@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the WebDriver end-to-end tests (tests/ui_e2e.rs) need, on Debian/Ubuntu:
+# Installs what the WebDriver end-to-end tests (tests/it/ui_e2e.rs) need, on Debian/Ubuntu:
 #   - WebKitWebDriver (apt package webkit2gtk-driver) and Xvfb (xvfb, xauth);
 #   - tauri-driver (cargo install tauri-driver --locked, into ~/.cargo/bin), only if it is not
 #     already on PATH or in ~/.cargo/bin.

@@ -15,7 +15,7 @@ PACKAGES=(
   # a real sound server for the audio tests (user-space PulseAudio, ALSA's pulse plugin)
   pulseaudio pulseaudio-utils libasound2-plugins
 )
-# A foreign WebRTC stack for the browser interop tests (tests/browser, tests/interop_browser.rs):
+# A foreign WebRTC stack for the browser interop tests (tests/browser, tests/it/interop_browser.rs):
 # Debian's Chromium, driven through playwright-core. Ubuntu has it only as a snap (not installed
 # here: the tests then skip unless NATTER_REQUIRE_BROWSER is set).
 if grep -qx 'ID=debian' /etc/os-release 2>/dev/null; then PACKAGES+=(chromium); fi

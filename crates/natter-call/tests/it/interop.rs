@@ -2,7 +2,7 @@
 //! like other stacks' (payload types numbered otherwise, VP8 preferred or alone, a sha-384
 //! fingerprint listed first). A call counts only when media flows *both* ways: each side decodes
 //! the other's video and the other side's RTCP reports confirm it received ours.
-//! (Chromium itself joins in `tests/interop_browser.rs` at the root of the repository.)
+//! (Chromium itself joins in `tests/it/interop_browser.rs` at the root of the repository.)
 
 use crate::common::*;
 use natter_call::participant::{Participant, ParticipantConfig};
