@@ -136,7 +136,11 @@ mod tests {
         assert_eq!(e.message, "signaling failed: closed");
         let e: AppError = natter_call::CallError::RoomLocked.into();
         assert_eq!(e.code, ErrorCode::RoomLocked);
-        assert!(e.message.starts_with("the room is locked (room_locked)"), "{}", e.message);
+        assert!(
+            e.message.starts_with("the room is locked (room_locked)"),
+            "{}",
+            e.message
+        );
         let e: AppError = natter_call::CallError::SignalingRefused {
             code: natter_signal::protocol::ErrorCode::RateLimited,
             message: "slow down".into(),
