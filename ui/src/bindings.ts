@@ -457,23 +457,19 @@ export type StatsSample = {
  */
 atMs: number, report: ParticipantReport, };
 
+export type TileState = "connecting" | "connected" | "failed" | "left";
+
+export type NoticeAbout = "call" | "camera" | "microphone" | "speaker" | "signaling";
+
 export type CallMessage = { "type": "status", 
 /**
  * `"local"` for the self view, otherwise the remote participant id.
  */
-tileId: string, label: string, 
-/**
- * "connecting" | "connected" | "failed" | "left"
- */
-state: string, 
+tileId: string, label: string, state: TileState, 
 /**
  * One plain sentence ("checking paths…", "relayed via turn:…").
  */
-detail: string, } | { "type": "media", tileId: string, audioMuted: boolean, videoMuted: boolean, } | { "type": "notice", 
-/**
- * "camera" | "microphone" | "speaker"
- */
-medium: string, message: string, } | { "type": "stats" } & StatsSample | { "type": "ended" };
+detail: string, } | { "type": "media", tileId: string, audioMuted: boolean, videoMuted: boolean, } | { "type": "notice", medium: NoticeAbout, message: string, } | { "type": "stats" } & StatsSample | { "type": "ended" };
 
 /** The backend's commands (src-tauri/src/commands.rs), typed. Failures reject with an `AppError`. */
 export const commands = {

@@ -112,8 +112,7 @@ pub enum CallMessage {
         /// `"local"` for the self view, otherwise the remote participant id.
         tile_id: String,
         label: String,
-        /// "connecting" | "connected" | "failed" | "left"
-        state: String,
+        state: natter_call::view::TileState,
         /// One plain sentence ("checking paths…", "relayed via turn:…").
         detail: String,
     },
@@ -126,8 +125,7 @@ pub enum CallMessage {
     },
     /// Something about a local device, in a sentence.
     Notice {
-        /// "camera" | "microphone" | "speaker"
-        medium: String,
+        medium: natter_call::view::NoticeAbout,
         message: String,
     },
     /// The call's snapshot, every second.
@@ -401,7 +399,7 @@ mod tests {
         let status = CallMessage::Status {
             tile_id: "p1".into(),
             label: "Ann".into(),
-            state: "connected".into(),
+            state: natter_call::view::TileState::Connected,
             detail: "direct".into(),
         };
         assert_eq!(
@@ -418,7 +416,7 @@ mod tests {
             r#"{"type":"media","tileId":"p1","audioMuted":true,"videoMuted":false}"#
         );
         let notice = CallMessage::Notice {
-            medium: "camera".into(),
+            medium: natter_call::view::NoticeAbout::Camera,
             message: "no camera found".into(),
         };
         assert_eq!(
@@ -477,7 +475,7 @@ mod tests {
         tx.send(ViewEvent::Status {
             tile_id: "b".into(),
             label: "B".into(),
-            state: "connected".into(),
+            state: natter_call::view::TileState::Connected,
             detail: "direct".into(),
         })
         .await
@@ -485,7 +483,7 @@ mod tests {
         tx.send(frame("a", 3)).await.unwrap();
         // The window is behind: the next batch finds no room and is dropped.
         tx.send(ViewEvent::Notice {
-            medium: "camera".into(),
+            medium: natter_call::view::NoticeAbout::Camera,
             message: "m".into(),
         })
         .await

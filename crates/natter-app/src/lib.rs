@@ -496,6 +496,8 @@ pub fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
         MediaKind::decl(cfg),
         JoinRequest::decl(cfg),
         StatsSample::decl(cfg),
+        natter_call::view::TileState::decl(cfg),
+        natter_call::view::NoticeAbout::decl(cfg),
         CallMessage::decl(cfg),
     ]
 }

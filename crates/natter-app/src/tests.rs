@@ -269,7 +269,9 @@ async fn muting_needs_a_call_and_a_bad_join_keeps_the_current_one() {
     );
     page.wait_for("status of both tiles", |m| {
         m.iter()
-            .filter(|m| matches!(m, CallMessage::Status { state, .. } if state == "connected"))
+            .filter(
+                |m| matches!(m, CallMessage::Status { state, .. } if *state == natter_call::view::TileState::Connected),
+            )
             .count()
             == 2
     })

@@ -279,7 +279,7 @@ pub fn start_render_test(
                 .send(ViewEvent::Status {
                     tile_id: format!("r{}", tile + 1),
                     label: format!("Render test {}", tile + 1),
-                    state: "connected".into(),
+                    state: crate::view::TileState::Connected,
                     detail: "synthetic frames, no network".into(),
                 })
                 .await;

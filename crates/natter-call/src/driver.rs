@@ -119,7 +119,7 @@ impl Driver {
                 Some(notice) = notices.recv() => {
                     // A local device changed (none found, lost, back): the user learns what
                     // happened, the others whether we still send.
-                    self.show(ViewEvent::Notice { medium: notice.medium.as_str().into(), message: notice.message });
+                    self.show(ViewEvent::Notice { medium: notice.medium.into(), message: notice.message });
                     self.local_media()
                 }
             };

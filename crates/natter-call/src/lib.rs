@@ -49,6 +49,8 @@ pub mod link_task;
 pub mod media;
 pub mod memory;
 pub mod nack;
+#[cfg(test)]
+mod netem;
 pub mod pacer;
 pub mod participant;
 pub mod peer;

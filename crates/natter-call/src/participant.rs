@@ -277,7 +277,7 @@ async fn supervise(
     *records.crashed.locked() = Some(message.clone());
     if let Some(view) = &view {
         let _ = view.events.try_send(ViewEvent::Notice {
-            medium: "call".into(),
+            medium: crate::view::NoticeAbout::Call,
             message,
         });
     }

@@ -38,7 +38,7 @@ impl Output {
         tracing::info!(medium = "speaker", "{message}");
         if let Some(events) = &self.events {
             let _ = events.try_send(ViewEvent::Notice {
-                medium: "speaker".into(),
+                medium: crate::view::NoticeAbout::Speaker,
                 message,
             });
         }

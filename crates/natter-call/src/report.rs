@@ -354,6 +354,8 @@ macro_rules! report_words {
     };
 }
 
+pub(crate) use report_words;
+
 report_words! {
     /// A peer connection's state, in the W3C `RTCPeerConnectionState` words.
     PeerState {

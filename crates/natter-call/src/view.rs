@@ -16,6 +16,43 @@ pub struct TileFrame {
     pub frame_counter: u32,
 }
 
+use crate::report::report_words;
+use serde::Serialize;
+use ts_rs::TS;
+
+report_words! {
+    /// What a notice is about.
+    NoticeAbout {
+        #[default]
+        Call = "call",
+        Camera = "camera",
+        Microphone = "microphone",
+        Speaker = "speaker",
+        Signaling = "signaling",
+    }
+}
+
+impl From<crate::capture::Medium> for NoticeAbout {
+    fn from(medium: crate::capture::Medium) -> Self {
+        match medium {
+            crate::capture::Medium::Camera => NoticeAbout::Camera,
+            crate::capture::Medium::Microphone => NoticeAbout::Microphone,
+            crate::capture::Medium::Speaker => NoticeAbout::Speaker,
+        }
+    }
+}
+
+report_words! {
+    /// A tile's connection, as the call view shows it.
+    TileState {
+        #[default]
+        Connecting = "connecting",
+        Connected = "connected",
+        Failed = "failed",
+        Left = "left",
+    }
+}
+
 /// Everything the UI is told about.
 #[derive(Debug, Clone)]
 pub enum ViewEvent {
@@ -29,16 +66,14 @@ pub enum ViewEvent {
     /// Something about a local device the user should know ("no camera found: you are not
     /// sending video…", "USB Mic stopped working: looking for another microphone").
     Notice {
-        /// "camera" | "microphone" | "speaker"
-        medium: String,
+        medium: NoticeAbout,
         message: String,
     },
     /// A tile's connection state changed.
     Status {
         tile_id: String,
         label: String,
-        /// "connecting" | "connected" | "failed" | "left"
-        state: String,
+        state: TileState,
         /// One plain sentence for the user ("checking paths…", "relayed via turn:…").
         detail: String,
     },

@@ -38,7 +38,7 @@ use crate::codecs::VideoCodec;
 use crate::diagnosis::PairCounts;
 use crate::fallback::{Action, LinkState};
 use crate::report::{EventKind, PeerEvent, PeerState, SignalingReport, SignalingState};
-use crate::view::ViewEvent;
+use crate::view::{NoticeAbout, TileState, ViewEvent};
 use link::{HeldCandidate, Link, Negotiation, Role, Setup};
 use natter_signal::protocol::{ClientMessage, IceCandidate, ServerMessage, Welcome};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -314,7 +314,7 @@ impl CallCore {
             self.link_op(remote, LinkOp::Close);
             self.mark_departed(remote);
         }
-        self.status(remote, "left", "left the call");
+        self.status(remote, TileState::Left, "left the call");
         // Its name lives on in its record; the map must not grow with everyone who came by.
         self.names.remove(remote);
     }
@@ -680,14 +680,18 @@ impl CallCore {
                     },
                 );
             }
-            PeerState::Failed => self.status(remote, "connecting", "no path works right now; trying other servers…"),
+            PeerState::Failed => self.status(
+                remote,
+                TileState::Connecting,
+                "no path works right now; trying other servers…",
+            ),
             PeerState::Disconnected => {
                 // Tell every other connection: if the relay died, none should restart onto it.
                 if let Some(url) = relay_in_use {
                     let cause = format!("stopped carrying the call with {}", self.name_of(remote));
                     self.outputs.push_back(Output::ServerFailed { url, cause });
                 }
-                self.status(remote, "connecting", "connection interrupted, checking paths…");
+                self.status(remote, TileState::Connecting, "connection interrupted, checking paths…");
             }
             _ => {}
         }
@@ -832,7 +836,7 @@ impl CallCore {
                     kind,
                     detail: event_detail,
                 });
-                self.status(remote, "connected", &detail);
+                self.status(remote, TileState::Connected, &detail);
             }
         }
     }
@@ -866,7 +870,7 @@ impl CallCore {
                     },
                 );
                 self.event(remote, EventKind::IceRestart, &detail, now);
-                self.status(remote, "connecting", "reconnecting through another path…");
+                self.status(remote, TileState::Connecting, "reconnecting through another path…");
             }
             ConfigFor::AnswerRestart => {
                 let Negotiation::AwaitingConfig { offer } =
@@ -925,7 +929,11 @@ impl CallCore {
             Some(Action::GiveUp { reason }) => {
                 self.event(remote, EventKind::GaveUp, &reason, now);
                 self.record_mut(remote).state = PeerState::Failed;
-                self.status(remote, "failed", &format!("cannot reach this participant: {reason}"));
+                self.status(
+                    remote,
+                    TileState::Failed,
+                    &format!("cannot reach this participant: {reason}"),
+                );
             }
         }
     }
@@ -981,7 +989,7 @@ impl CallCore {
         self.event(remote, EventKind::Failed, &reason, now);
         self.status(
             remote,
-            "connecting",
+            TileState::Connecting,
             &format!("cannot connect yet: {reason}; still trying…"),
         );
     }
@@ -1066,7 +1074,11 @@ impl CallCore {
                 if let Some(link) = self.links.get_mut(&remote) {
                     link.policy.on_media_stopped(now);
                 }
-                self.status(&remote, "connecting", "connection interrupted, moving to another path…");
+                self.status(
+                    &remote,
+                    TileState::Connecting,
+                    "connection interrupted, moving to another path…",
+                );
             }
         }
     }
@@ -1087,7 +1099,7 @@ impl CallCore {
         if self.settings.recovery && self.next_media_check.is_none() {
             self.next_media_check = Some(now + CHECK_INTERVAL);
         }
-        self.status(remote, "connecting", "gathering network paths…");
+        self.status(remote, TileState::Connecting, "gathering network paths…");
     }
 
     fn offer_to(&mut self, remote: &str, now: Instant) {
@@ -1189,7 +1201,7 @@ impl CallCore {
         }
         let reason = format!("refused the call with {}: {why}", self.name_of(remote));
         self.event(remote, EventKind::Refused, &reason, now);
-        self.status(remote, "failed", &reason);
+        self.status(remote, TileState::Failed, &reason);
     }
 
     /// Forget a link to `remote` whose call is over (it hung up, or was refused), so that a new
@@ -1271,16 +1283,16 @@ impl CallCore {
         });
         self.signaling_changed = true;
         self.view(ViewEvent::Notice {
-            medium: "signaling".into(),
+            medium: NoticeAbout::Signaling,
             message: detail.to_string(),
         });
     }
 
-    fn status(&mut self, remote: &str, state: &str, detail: &str) {
+    fn status(&mut self, remote: &str, state: TileState, detail: &str) {
         self.view(ViewEvent::Status {
             tile_id: remote.to_string(),
             label: self.name_of(remote),
-            state: state.to_string(),
+            state,
             detail: detail.to_string(),
         });
     }

@@ -462,11 +462,12 @@ impl Link {
         }
         while self.delayed.peek().is_some_and(|Reverse((at, _, _))| *at <= now) {
             let Reverse((_, _, datagram)) = self.delayed.pop().expect("peeked");
-            send(&datagram);
+            // Counted before it goes: whoever receives it may read the counters at once.
             self.counters.passed.fetch_add(1, Ordering::Relaxed);
             self.counters
                 .passed_bytes
                 .fetch_add(datagram.len() as u64, Ordering::Relaxed);
+            send(&datagram);
         }
     }
 }
