@@ -4,9 +4,10 @@
 //! sockets and threads come back to their warm-up count, and the heap in use (glibc's count of
 //! live bytes) grows by at most 1 KiB per join+leave on average.
 //!
-//! Resident size is printed and bounded only loosely (25 %): at this scale it is noise. Settled
-//! readings of the same idle process differ by up to ±6 MB of ~27 MB from one checkpoint to the
-//! next, with no trend (where freed pages sit in glibc's per-thread arenas, its cache of exited
+//! Resident size is printed and bounded only loosely (the late floor at most 16 MB above the
+//! early one, twice the noise): at this scale it is noise. Settled readings of the same idle
+//! process differ by up to ±8 MB of ~30 MB from one checkpoint to the next (26–47 MB seen within
+//! one run whose heap grew 0.4 %), with no trend (where freed pages sit in glibc's per-thread arenas, its cache of exited
 //! threads' stacks; with that cache off the spread is still ±3 MB), so a 10 % bound on it would
 //! fail by chance. The heap count is exact, so it is held to a leak rate rather than a
 //! percentage (its base is 1 or 11 MB from run to run, with or without one large mapped block):
@@ -26,6 +27,8 @@ const ROOM: &str = "churn";
 /// departed list of the resident participant fills up to its bound).
 const CYCLES: usize = 300;
 const WARM_UP: usize = 50;
+/// How far apart settled resident sizes of the same idle process are seen (see the module docs).
+const RSS_NOISE_KB: u64 = 8 * 1024;
 /// Counts are taken every this many cycles.
 const CHECKPOINT_EVERY: usize = 50;
 /// The whole soak's bound (not a timing goal: a run that needs longer is stuck somewhere).
@@ -212,8 +215,9 @@ async fn hundreds_of_joins_and_leaves_leak_nothing() {
     let rss_growth = growth_percent(early, late);
     let readings: Vec<(usize, u64)> = checkpoints.iter().map(|(cycle, c)| (*cycle, c.rss_kb)).collect();
     println!("settled RSS (cycle, KiB): {readings:?}; floor {early} → {late} KiB ({rss_growth:+.1} %)");
+    // A leak that matters for RSS (a peer connection kept per cycle, ≈ 0.5 MB) adds ≈ 150 MB.
     assert!(
-        rss_growth <= 25.0,
+        late.saturating_sub(early) <= RSS_NOISE_KB * 2,
         "resident size grew {rss_growth:.1} % over {CYCLES} cycles after warm-up (floor {early} → {late} KiB; {readings:?})"
     );
 
