@@ -181,7 +181,7 @@ export type PathReport = {
 /**
  * "host" | "srflx" | "prflx" | "relay"
  */
-local_candidate: string, remote_candidate: string, 
+local_candidate: CandidateType, remote_candidate: CandidateType, 
 /**
  * "udp" | "tcp" (between us and the next hop)
  */
@@ -200,6 +200,8 @@ relay_transport: string | null,
  * connectivity checks (`prflx`).
  */
 note?: string, };
+
+export type CandidateType = "host" | "srflx" | "prflx" | "relay" | "unknown";
 
 export type VideoReport = { frames_received: number, frames_decoded: number, frames_lost: number, 
 /**

@@ -4,7 +4,7 @@
 
 use crate::CallError;
 use crate::codecs::{SendCodec, VideoCodec};
-use crate::report::PathReport;
+use crate::report::{CandidateType, PathReport};
 use crate::webrtc_setup;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
@@ -513,8 +513,8 @@ fn path_of(report: &webrtc::peer_connection::RTCStatsReport) -> Option<(PathRepo
         }
     }
     let local = local?;
-    let local_type = local.candidate_type.to_string();
-    let relay = local_type == "relay";
+    let local_type = CandidateType::from_word(&local.candidate_type.to_string());
+    let relay = local_type == CandidateType::Relay;
     // Serde names of RTCIceServerTransportProtocol are "udp" | "tcp" | "tls" (it has no Display).
     let relay_protocol = serde_json::to_value(local.relay_protocol)
         .ok()
@@ -537,9 +537,9 @@ fn path_of(report: &webrtc::peer_connection::RTCStatsReport) -> Option<(PathRepo
         local_candidate: local_type,
         // A remote candidate the remote never signaled was learned from its checks: peer-reflexive
         // (the stack does not list those among the remote candidates in its stats).
-        remote_candidate: remote
-            .map(|r| r.candidate_type.to_string())
-            .unwrap_or_else(|| "prflx".into()),
+        remote_candidate: remote.map_or(CandidateType::Prflx, |r| {
+            CandidateType::from_word(&r.candidate_type.to_string())
+        }),
         protocol: local.protocol.to_lowercase(),
         relay_server,
         relay_transport,

@@ -6,7 +6,7 @@
 use crate::call_core::{CallRecord, MediaSample};
 use crate::link_task::Received;
 use crate::peer::{self, Outgoing};
-use crate::report::{PeerReport, PeerState, SignalingReport, VideoReport};
+use crate::report::{CandidateType, PeerReport, PeerState, SignalingReport, VideoReport};
 use crate::sync::Locked;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
@@ -182,7 +182,7 @@ impl Records {
             };
             if let Some((path, inbound)) = stats {
                 if let Some((mut path, rtt)) = path {
-                    if path.remote_candidate == "prflx" && report.remote_mdns_candidates {
+                    if path.remote_candidate == CandidateType::Prflx && report.remote_mdns_candidates {
                         path.note = Some(MDNS_NOTE.into());
                     }
                     report.path = Some(path);

@@ -219,8 +219,8 @@ impl PeerReport {
 #[derive(Debug, Clone, Default, Serialize, TS, PartialEq)]
 pub struct PathReport {
     /// "host" | "srflx" | "prflx" | "relay"
-    pub local_candidate: String,
-    pub remote_candidate: String,
+    pub local_candidate: CandidateType,
+    pub remote_candidate: CandidateType,
     /// "udp" | "tcp" (between us and the next hop)
     pub protocol: String,
     /// The TURN URL of the relay in use, if any.
@@ -403,6 +403,36 @@ report_words! {
 }
 
 report_words! {
+    /// What kind of address an end of a path is (RFC 8445 candidate types).
+    CandidateType {
+        /// An address of the machine itself.
+        #[default]
+        Host = "host",
+        /// Our address as a STUN server saw it (behind a NAT).
+        Srflx = "srflx",
+        /// An address learned from the other side's checks.
+        Prflx = "prflx",
+        /// An address on a TURN relay.
+        Relay = "relay",
+        /// A type the stack names otherwise.
+        Unknown = "unknown",
+    }
+}
+
+impl CandidateType {
+    /// The type for the stack's word for it.
+    pub fn from_word(word: &str) -> CandidateType {
+        match word {
+            "host" => CandidateType::Host,
+            "srflx" => CandidateType::Srflx,
+            "prflx" => CandidateType::Prflx,
+            "relay" => CandidateType::Relay,
+            _ => CandidateType::Unknown,
+        }
+    }
+}
+
+report_words! {
     /// The signaling connection: up, being joined again after a drop, or refused for good.
     SignalingState {
         #[default]
@@ -426,6 +456,7 @@ pub fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
         SignalingState::decl(cfg),
         Freeze::decl(cfg),
         PathReport::decl(cfg),
+        CandidateType::decl(cfg),
         VideoReport::decl(cfg),
         SentReport::decl(cfg),
         SentStreamReport::decl(cfg),

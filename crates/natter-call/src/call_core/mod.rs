@@ -37,7 +37,7 @@ pub use io::*;
 use crate::codecs::VideoCodec;
 use crate::diagnosis::PairCounts;
 use crate::fallback::{Action, LinkState};
-use crate::report::{EventKind, PeerEvent, PeerState, SignalingReport, SignalingState};
+use crate::report::{CandidateType, EventKind, PeerEvent, PeerState, SignalingReport, SignalingState};
 use crate::view::{NoticeAbout, TileState, ViewEvent};
 use link::{HeldCandidate, Link, Negotiation, Role, Setup};
 use natter_signal::protocol::{ClientMessage, IceCandidate, ServerMessage, Welcome};
@@ -1337,13 +1337,13 @@ impl CallCore {
 /// "relay turn:b:3478?transport=tcp over TCP" or "direct path (host → srflx)".
 pub fn describe_path(path: &crate::report::PathReport) -> String {
     match (&path.relay_server, &path.relay_transport) {
-        (Some(server), transport) if path.local_candidate == "relay" => {
+        (Some(server), transport) if path.local_candidate == CandidateType::Relay => {
             format!(
                 "relay {server} over {}",
                 transport.as_deref().unwrap_or("udp").to_uppercase()
             )
         }
-        _ if path.local_candidate == "relay" => "a TURN relay".to_string(),
+        _ if path.local_candidate == CandidateType::Relay => "a TURN relay".to_string(),
         _ => format!("direct path ({} → {})", path.local_candidate, path.remote_candidate),
     }
 }

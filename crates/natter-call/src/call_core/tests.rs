@@ -335,8 +335,8 @@ fn route(from: &str, message: ClientMessage) -> Option<(String, ServerMessage)> 
 
 fn host_path() -> PathReport {
     PathReport {
-        local_candidate: "host".into(),
-        remote_candidate: "host".into(),
+        local_candidate: crate::report::CandidateType::Host,
+        remote_candidate: crate::report::CandidateType::Host,
         protocol: "udp".into(),
         ..Default::default()
     }
