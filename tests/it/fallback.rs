@@ -328,6 +328,7 @@ async fn editing_ice_servers_mid_call_moves_the_call() {
             bind: "127.0.0.1:0".parse().unwrap(),
             stack_defaults: false,
             offer_payload_types: Default::default(),
+            bridges: Default::default(),
         },
         media: natter_call::media::MediaSettings {
             width: 320,

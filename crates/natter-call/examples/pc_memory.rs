@@ -66,6 +66,7 @@ async fn main() {
         bind: "127.0.0.1:0".parse().unwrap(),
         stack_defaults,
         offer_payload_types: Default::default(),
+        bridges: Default::default(),
     };
 
     let (links, _) = open_pairs(&settings, WARM_UP).await;

@@ -15,13 +15,17 @@
 //! UDP server's would, and the fallback policy moves the call (an ICE restart gathers from fresh
 //! sockets, which get fresh connections). Only a connection that never came up is retried on the
 //! client's next datagram (the server may have been restarting).
+//!
+//! The bridges belong to whoever holds the `Bridges` value (a headless run, a desktop call: it
+//! travels in `LinkSettings`): started on first use, shared by that engine's connections, and
+//! stopped, with their server connections, when the last clone is dropped.
 
 use crate::health::{ProbeOptions, tls_connector};
 use natter_ice::{IceUrl, Scheme};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
@@ -29,16 +33,30 @@ use tokio::sync::mpsc;
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
-/// One running bridge.
+/// One running bridge; dropping it stops it (and its connections to the server).
 struct Bridge {
     local: SocketAddr,
     transport: &'static str,
     original: String,
+    task: tokio::task::JoinHandle<()>,
 }
 
-fn registry() -> &'static Mutex<HashMap<String, Bridge>> {
-    static REGISTRY: OnceLock<Mutex<HashMap<String, Bridge>>> = OnceLock::new();
-    REGISTRY.get_or_init(Default::default)
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        // Its clients' senders go with the task, so each server connection ends too.
+        self.task.abort();
+    }
+}
+
+/// The running bridges of one engine, by the URL the `webrtc` crate is given for each.
+#[derive(Clone, Default)]
+pub struct Bridges(Arc<Mutex<HashMap<String, Bridge>>>);
+
+impl std::fmt::Debug for Bridges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = self.0.lock().map(|b| b.len()).unwrap_or_default();
+        write!(f, "Bridges({count} running)")
+    }
 }
 
 /// Does this URL need a bridge (TURN over TCP or TLS)?
@@ -50,41 +68,40 @@ pub fn needs_bridge(url: &IceUrl) -> bool {
     }
 }
 
-/// The URL to give the `webrtc` crate for `url`: a local UDP bridge for TURN over TCP/TLS
-/// (started on first use, shared afterwards), the URL itself otherwise. Must run inside tokio.
-pub fn agent_url(url: &IceUrl) -> String {
-    if !needs_bridge(url) {
-        return url.original.clone();
-    }
-    let mut bridges = registry().lock().unwrap();
-    if let Some(bridge) = bridges.values().find(|b| b.original == url.original) {
-        return format!("turn:{}?transport=udp", bridge.local);
-    }
-    match start(url) {
-        Ok(bridge) => {
-            let local = format!("turn:{}?transport=udp", bridge.local);
-            tracing::info!(
-                "TURN over {} to {} goes through the local bridge {local}",
-                bridge.transport.to_uppercase(),
-                url.original
-            );
-            bridges.insert(local.clone(), bridge);
-            local
+impl Bridges {
+    /// The URL to give the `webrtc` crate for `url`: a local UDP bridge for TURN over TCP/TLS
+    /// (started on first use, shared afterwards), the URL itself otherwise. Must run inside tokio.
+    pub fn agent_url(&self, url: &IceUrl) -> String {
+        if !needs_bridge(url) {
+            return url.original.clone();
         }
-        Err(e) => {
-            tracing::warn!("cannot bridge {}: {e}; the agent will skip it", url.original);
-            url.original.clone()
+        let mut bridges = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(bridge) = bridges.values().find(|b| b.original == url.original) {
+            return format!("turn:{}?transport=udp", bridge.local);
+        }
+        match start(url) {
+            Ok(bridge) => {
+                let local = format!("turn:{}?transport=udp", bridge.local);
+                tracing::info!(
+                    "TURN over {} to {} goes through the local bridge {local}",
+                    bridge.transport.to_uppercase(),
+                    url.original
+                );
+                bridges.insert(local.clone(), bridge);
+                local
+            }
+            Err(e) => {
+                tracing::warn!("cannot bridge {}: {e}; the agent will skip it", url.original);
+                url.original.clone()
+            }
         }
     }
-}
 
-/// For a relay URL seen in the stack's stats: the URL the user configured and how it is reached.
-pub fn original_of(agent_url: &str) -> Option<(String, &'static str)> {
-    registry()
-        .lock()
-        .unwrap()
-        .get(agent_url)
-        .map(|b| (b.original.clone(), b.transport))
+    /// For a relay URL seen in the stack's stats: the URL the user configured and how it is reached.
+    pub fn original_of(&self, agent_url: &str) -> Option<(String, &'static str)> {
+        let bridges = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        bridges.get(agent_url).map(|b| (b.original.clone(), b.transport))
+    }
 }
 
 fn start(url: &IceUrl) -> std::io::Result<Bridge> {
@@ -100,11 +117,12 @@ fn start(url: &IceUrl) -> std::io::Result<Bridge> {
     } else {
         None
     };
-    tokio::spawn(serve(socket, target, connector));
+    let task = tokio::spawn(serve(socket, target, connector));
     Ok(Bridge {
         local,
         transport,
         original: url.original.clone(),
+        task,
     })
 }
 

@@ -107,6 +107,7 @@ pub async fn join_room(options: RoomOptions, events: mpsc::Sender<ViewEvent>) ->
         bind,
         stack_defaults: false,
         offer_payload_types: Default::default(),
+        bridges: Default::default(),
     };
     let view = ViewSink {
         events,
@@ -213,6 +214,7 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
         bind: "127.0.0.1:0".parse().expect("valid address"),
         stack_defaults: false,
         offer_payload_types: Default::default(),
+        bridges: Default::default(),
     };
     let room = "demo".to_string();
     let view = ViewSink {

@@ -124,6 +124,7 @@ pub async fn run(options: HeadlessOptions) -> Result<Report, CallError> {
         bind,
         stack_defaults: options.stack_defaults,
         offer_payload_types: Default::default(),
+        bridges: Default::default(),
     };
 
     let started = Instant::now();

@@ -161,6 +161,7 @@ impl LinkRunner {
     fn stack_forwarder(&self, link: &PeerLink) -> StackForwarder {
         StackForwarder {
             to_driver: self.context.to_driver.clone(),
+            bridges: self.context.settings.bridges.clone(),
             remote: self.remote.clone(),
             epoch: self.epoch,
             receive: ReceiveContext {
@@ -179,14 +180,14 @@ impl LinkRunner {
 
     async fn perform(&self, link: &mut PeerLink, op: LinkOp) -> Option<OpResult> {
         let failed = |op: &'static str| move |e: String| OpResult::Failed { op, error: e };
-        let relay_only = self.context.settings.relay_only;
+        let settings = &self.context.settings;
         let result = match op {
             LinkOp::Open { .. } | LinkOp::Close => return None,
             LinkOp::Offer {
                 generation,
                 ice_restart,
                 config,
-            } => offer(link, config, ice_restart, relay_only)
+            } => offer(link, config, ice_restart, settings)
                 .await
                 .map(|sdp| OpResult::LocalDescription { generation, sdp })
                 .unwrap_or_else(failed("offer")),
@@ -198,7 +199,7 @@ impl LinkRunner {
                 generation,
                 offer,
                 config,
-            } => answer(link, &offer, config, relay_only)
+            } => answer(link, &offer, config, settings)
                 .await
                 .map(|sdp| OpResult::LocalDescription { generation, sdp })
                 .unwrap_or_else(failed("answer")),
@@ -237,7 +238,7 @@ impl LinkRunner {
                 return None;
             }
             LinkOp::ReadPath { purpose } => {
-                let path = peer::current_path(&link.pc).await;
+                let path = peer::current_path(&link.pc, &settings.bridges).await;
                 if let Some(rtt_ms) = path.as_ref().and_then(|(_, rtt)| *rtt) {
                     link.estimate
                         .seed_rtt(Duration::from_secs_f64(rtt_ms.max(0.0) / 1000.0));
@@ -258,9 +259,13 @@ fn text(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-async fn use_servers(link: &PeerLink, config: Option<natter_ice::IceConfig>, relay_only: bool) -> Result<(), String> {
+async fn use_servers(
+    link: &PeerLink,
+    config: Option<natter_ice::IceConfig>,
+    settings: &LinkSettings,
+) -> Result<(), String> {
     if let Some(config) = config {
-        let configuration = crate::webrtc_setup::rtc_configuration(&config, relay_only);
+        let configuration = crate::webrtc_setup::rtc_configuration(&config, settings.relay_only, &settings.bridges);
         link.pc.set_configuration(configuration).await.map_err(text)?;
     }
     Ok(())
@@ -270,9 +275,9 @@ async fn offer(
     link: &mut PeerLink,
     config: Option<natter_ice::IceConfig>,
     ice_restart: bool,
-    relay_only: bool,
+    settings: &LinkSettings,
 ) -> Result<String, String> {
-    use_servers(link, config, relay_only).await?;
+    use_servers(link, config, settings).await?;
     let options = ice_restart.then_some(RTCOfferOptions { ice_restart: true });
     let offer = link.pc.create_offer(options).await.map_err(text)?;
     link.pc.set_local_description(offer.clone()).await.map_err(text)?;
@@ -289,10 +294,10 @@ async fn answer(
     link: &mut PeerLink,
     offer: &str,
     config: Option<natter_ice::IceConfig>,
-    relay_only: bool,
+    settings: &LinkSettings,
 ) -> Result<String, String> {
     let offer = RTCSessionDescription::offer(natter_ice::sdp::for_the_stack(offer)).map_err(text)?;
-    use_servers(link, config, relay_only).await?;
+    use_servers(link, config, settings).await?;
     link.pc.set_remote_description(offer).await.map_err(text)?;
     let answer = link.pc.create_answer(None).await.map_err(text)?;
     link.pc.set_local_description(answer.clone()).await.map_err(text)?;
@@ -325,6 +330,7 @@ fn peer_state(state: RTCPeerConnectionState) -> Option<PeerState> {
 /// Turns the stack's callbacks into core inputs (tracks it handles itself: a receiver each).
 struct StackForwarder {
     to_driver: mpsc::UnboundedSender<Tagged>,
+    bridges: crate::bridge::Bridges,
     remote: String,
     epoch: u64,
     receive: ReceiveContext,
@@ -338,7 +344,9 @@ async fn forward_events(forwarder: StackForwarder, mut events: mpsc::UnboundedRe
                 // A candidate of a TURN-over-TCP/TLS bridge names the bridge: the report names
                 // the server as configured.
                 let url = candidate.url.as_ref().filter(|u| !u.is_empty()).map(|url| {
-                    crate::bridge::original_of(url)
+                    forwarder
+                        .bridges
+                        .original_of(url)
                         .map(|(original, _)| original)
                         .unwrap_or_else(|| url.clone())
                 });

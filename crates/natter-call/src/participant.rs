@@ -76,6 +76,8 @@ pub struct Participant {
     playout: Option<Arc<crate::playout::AudioPlayout>>,
     /// This participant's camera and microphone (switching, their state for the report).
     encoded: media::EncodedStreams,
+    /// Its TURN-over-TCP/TLS bridges (the report names the servers behind them).
+    bridges: crate::bridge::Bridges,
 }
 
 impl Participant {
@@ -158,6 +160,7 @@ impl Participant {
             requests,
             playout: config.playout.clone(),
             encoded,
+            bridges: config.link.bridges.clone(),
         })
     }
 
@@ -165,7 +168,7 @@ impl Participant {
     pub async fn snapshot(&self) -> ParticipantReport {
         let peers = self
             .records
-            .peer_reports(self.joined_at, &self.encoded, self.playout.as_deref())
+            .peer_reports(self.joined_at, &self.encoded, self.playout.as_deref(), &self.bridges)
             .await;
         ParticipantReport {
             id: self.id.clone(),

@@ -227,6 +227,8 @@ pub struct LinkSettings {
     pub stack_defaults: bool,
     /// How our offers number the codecs (what is sent always follows the negotiation).
     pub offer_payload_types: webrtc_setup::PayloadTypes,
+    /// The TURN-over-TCP/TLS bridges of these connections (see `bridge`).
+    pub bridges: crate::bridge::Bridges,
 }
 
 fn webrtc_err(e: impl std::fmt::Display) -> CallError {
@@ -260,7 +262,11 @@ impl PeerLink {
             ice_connected: Default::default(),
         });
         let pc = PeerConnectionBuilder::new()
-            .with_configuration(webrtc_setup::rtc_configuration(&settings.ice, settings.relay_only))
+            .with_configuration(webrtc_setup::rtc_configuration(
+                &settings.ice,
+                settings.relay_only,
+                &settings.bridges,
+            ))
             .with_media_engine(media)
             .with_interceptor_registry(registry)
             .with_setting_engine(if settings.stack_defaults {
@@ -451,8 +457,11 @@ pub async fn check_loss(pc: &Arc<dyn PeerConnection>) -> Option<f64> {
 /// The path the connection uses now (selected candidate pair) and its RTT, from the crate's stats.
 /// `None` also when the stack does not answer within `STATS_LIMIT` (seen with a connection whose
 /// remote left before answering): callers run on event loops that must not stall.
-pub async fn current_path(pc: &Arc<dyn PeerConnection>) -> Option<(PathReport, Option<f64>)> {
-    current_stats(pc).await.and_then(|(path, _)| path)
+pub async fn current_path(
+    pc: &Arc<dyn PeerConnection>,
+    bridges: &crate::bridge::Bridges,
+) -> Option<(PathReport, Option<f64>)> {
+    current_stats(pc, bridges).await.and_then(|(path, _)| path)
 }
 
 /// What arrived from the remote so far, summed over its audio and video streams.
@@ -466,7 +475,10 @@ pub struct InboundTotals {
 }
 
 /// The path and RTT (if a pair is selected) and the inbound totals, from one stats query.
-pub async fn current_stats(pc: &Arc<dyn PeerConnection>) -> Option<(Option<(PathReport, Option<f64>)>, InboundTotals)> {
+pub async fn current_stats(
+    pc: &Arc<dyn PeerConnection>,
+    bridges: &crate::bridge::Bridges,
+) -> Option<(Option<(PathReport, Option<f64>)>, InboundTotals)> {
     let report = tokio::time::timeout(STATS_LIMIT, pc.get_stats(Instant::now(), StatsSelector::None))
         .await
         .ok()?;
@@ -484,10 +496,13 @@ pub async fn current_stats(pc: &Arc<dyn PeerConnection>) -> Option<(Option<(Path
         let jitter_ms = received.jitter / clock_rate * 1000.0;
         inbound.jitter_ms = Some(inbound.jitter_ms.map_or(jitter_ms, |j: f64| j.max(jitter_ms)));
     }
-    Some((path_of(&report), inbound))
+    Some((path_of(&report, bridges), inbound))
 }
 
-fn path_of(report: &webrtc::peer_connection::RTCStatsReport) -> Option<(PathReport, Option<f64>)> {
+fn path_of(
+    report: &webrtc::peer_connection::RTCStatsReport,
+    bridges: &crate::bridge::Bridges,
+) -> Option<(PathReport, Option<f64>)> {
     let ids_match = |a: &str, b: &str| !a.is_empty() && !b.is_empty() && (a.ends_with(b) || b.ends_with(a));
     // After an ICE restart old pairs may still be listed: the transport names the selected one.
     let selected = report
@@ -529,7 +544,7 @@ fn path_of(report: &webrtc::peer_connection::RTCStatsReport) -> Option<(PathRepo
         }
     });
     // A relay reached through our TCP/TLS bridge: report the server the user configured.
-    if let Some((original, transport)) = relay_server.as_deref().and_then(crate::bridge::original_of) {
+    if let Some((original, transport)) = relay_server.as_deref().and_then(|url| bridges.original_of(url)) {
         relay_server = Some(original);
         relay_transport = Some(transport.to_string());
     }

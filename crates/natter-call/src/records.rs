@@ -133,6 +133,7 @@ impl Records {
         joined_at: Instant,
         encoded: &crate::media::EncodedStreams,
         playout: Option<&crate::playout::AudioPlayout>,
+        bridges: &crate::bridge::Bridges,
     ) -> Vec<PeerReport> {
         type Entry = (
             CallRecord,
@@ -160,7 +161,7 @@ impl Records {
         let mut reports = Vec::new();
         for (call, received, pc, outgoing, sent_at_end) in entries {
             let stats = match pc {
-                Some(pc) => peer::current_stats(&pc).await,
+                Some(pc) => peer::current_stats(&pc, bridges).await,
                 None => None,
             };
             let video = received.video.locked().clone();

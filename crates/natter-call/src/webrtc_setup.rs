@@ -216,13 +216,13 @@ pub fn media_engine_and_interceptors(
 }
 
 /// The W3C configuration handed to the crate. Credentials leave the `Secret` only here.
-pub fn rtc_configuration(ice: &IceConfig, relay_only: bool) -> RTCConfiguration {
+/// TURN over TCP/TLS goes through one of `bridges` (see `bridge`).
+pub fn rtc_configuration(ice: &IceConfig, relay_only: bool, bridges: &crate::bridge::Bridges) -> RTCConfiguration {
     let servers = ice
         .ice_servers
         .iter()
         .map(|s| RTCIceServer {
-            // TURN over TCP/TLS goes through a local bridge (see `bridge`).
-            urls: s.urls.iter().map(crate::bridge::agent_url).collect(),
+            urls: s.urls.iter().map(|url| bridges.agent_url(url)).collect(),
             username: s.username.clone().unwrap_or_default(),
             credential: s.credential.as_ref().map(|c| c.expose().to_owned()).unwrap_or_default(),
         })

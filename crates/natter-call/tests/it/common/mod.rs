@@ -40,6 +40,7 @@ pub fn config(name: &str, room: &str, url: &str, seed: u32) -> ParticipantConfig
             bind: "127.0.0.1:0".parse().unwrap(),
             stack_defaults: false,
             offer_payload_types: Default::default(),
+            bridges: Default::default(),
         },
         media: MediaSettings {
             seed,
