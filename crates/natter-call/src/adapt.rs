@@ -89,6 +89,9 @@ const SWITCH_DOWN_WAIT: Duration = Duration::from_millis(1_000);
 const FAILED_STEP_UP: Duration = Duration::from_secs(4);
 /// The wait before stepping up again after failed probes doubles up to this.
 const MAX_STEP_UP_AFTER: Duration = Duration::from_secs(32);
+/// The wait before a step up: [`STEP_UP_AFTER`], doubled by every failed one.
+const STEP_UP_BACKOFF: natter_ice::backoff::Backoff =
+    natter_ice::backoff::Backoff::doubling(STEP_UP_AFTER, MAX_STEP_UP_AFTER);
 
 /// One connection's choice of layer, with hysteresis. A step up is also how we learn whether
 /// the link carries the larger picture (an estimate is only proven by traffic): when it has to
@@ -98,8 +101,8 @@ pub struct LayerChoice {
     layer: usize,
     /// Since when the budget has allowed the next larger layer.
     room_since: Option<Instant>,
-    /// How long the room must last before the next step up.
-    up_after: Duration,
+    /// Step ups undone soon after (failed probes of the link): each makes the next wait longer.
+    failed_step_ups: usize,
     stepped_up_at: Option<Instant>,
     /// Since when a step down has waited for the path's queue to drain.
     down_waiting_since: Option<Instant>,
@@ -111,7 +114,7 @@ impl LayerChoice {
         Self {
             layer: Self::fitting(budget_bps),
             room_since: None,
-            up_after: STEP_UP_AFTER,
+            failed_step_ups: 0,
             stepped_up_at: None,
             down_waiting_since: None,
         }
@@ -165,7 +168,7 @@ impl LayerChoice {
             && now.saturating_duration_since(at) > FAILED_STEP_UP * 2
         {
             // The last step up held: the link carries it, be quick again next time.
-            self.up_after = STEP_UP_AFTER;
+            self.failed_step_ups = 0;
             self.stepped_up_at = None;
         }
         if fits > self.layer {
@@ -173,7 +176,7 @@ impl LayerChoice {
                 .stepped_up_at
                 .is_some_and(|at| now.saturating_duration_since(at) < FAILED_STEP_UP)
             {
-                self.up_after = (self.up_after * 2).min(MAX_STEP_UP_AFTER);
+                self.failed_step_ups += 1;
             }
             self.layer = fits;
             self.room_since = None;
@@ -182,7 +185,7 @@ impl LayerChoice {
             && (budget_bps >= FULL_SIZE_MIN_BPS * STEP_UP_MARGIN || (may_probe && budget_bps >= PROBE_FROM_BPS))
         {
             let since = *self.room_since.get_or_insert(now);
-            if now.saturating_duration_since(since) >= self.up_after {
+            if now.saturating_duration_since(since) >= STEP_UP_BACKOFF.delay(self.failed_step_ups) {
                 self.layer -= 1;
                 self.room_since = None;
                 self.stepped_up_at = Some(now);

@@ -19,13 +19,13 @@ pub struct RestartTiming {
     /// A restart that has not reached `connected` after this long has failed.
     pub attempt_timeout: Duration,
     /// Pause before restart attempt n+1 (the last value repeats).
-    pub backoff: crate::backoff::Backoff,
+    pub backoff: natter_ice::backoff::Backoff,
     pub max_attempts: u32,
 }
 
 impl Default for RestartTiming {
     fn default() -> Self {
-        const BACKOFF: crate::backoff::Backoff = crate::backoff::Backoff::new(&[
+        const BACKOFF: natter_ice::backoff::Backoff = natter_ice::backoff::Backoff::table(&[
             Duration::ZERO,
             Duration::from_secs(1),
             Duration::from_secs(2),

@@ -13,7 +13,6 @@
 //!   (writers, receivers, decoders).
 //! - `records`: what the report reads while a participant runs (the core's records, counters).
 //! - `peer`: one peer connection and the path/RTT read from its stats.
-//! - `backoff`: the one schedule of growing delays between attempts.
 //! - `codecs`: what we offer, which codec and payload type each sender uses (negotiated, never
 //!   constants), how arriving payload types are read (pure logic).
 //! - `send`: encoded media → RTP per connection with its negotiated codec.
@@ -31,7 +30,6 @@
 //! - `sync`: locks that survive a panic elsewhere (one participant's crash stays its own).
 
 pub mod adapt;
-pub mod backoff;
 pub mod bridge;
 pub mod bwe;
 pub mod call_core;

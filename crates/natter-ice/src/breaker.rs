@@ -62,7 +62,8 @@ pub enum BreakerEvent {
 #[derive(Debug)]
 struct Breaker {
     state: BreakerState,
-    cooldown: Duration,
+    /// Half-open tries that failed since it was demoted (each one waits longer).
+    failed_tries: usize,
 }
 
 impl Breaker {
@@ -95,17 +96,18 @@ impl ServerBreakers {
     /// this failure is news: a second connection reporting the same dead server changes nothing.
     pub fn on_failure(&mut self, url: &str, cause: &str, now: Instant) -> Option<BreakerEvent> {
         let timing = self.timing;
+        let cooldowns = crate::backoff::Backoff::doubling(timing.first_cooldown, timing.max_cooldown);
         let breaker = self.breakers.entry(url.to_string()).or_insert(Breaker {
             state: BreakerState::Closed,
-            cooldown: timing.first_cooldown,
+            failed_tries: 0,
         });
         breaker.refresh(now);
         match &breaker.state {
             BreakerState::Open { .. } => None,
             BreakerState::Closed => {
-                breaker.cooldown = timing.first_cooldown;
+                breaker.failed_tries = 0;
                 breaker.state = BreakerState::Open {
-                    until: now + breaker.cooldown,
+                    until: now + cooldowns.delay(0),
                     cause: cause.to_string(),
                 };
                 Some(BreakerEvent::Demoted {
@@ -115,9 +117,9 @@ impl ServerBreakers {
             }
             BreakerState::HalfOpen { .. } => {
                 // The retry failed too: stay demoted, and wait longer before the next one.
-                breaker.cooldown = (breaker.cooldown * 2).min(timing.max_cooldown);
+                breaker.failed_tries += 1;
                 breaker.state = BreakerState::Open {
-                    until: now + breaker.cooldown,
+                    until: now + cooldowns.delay(breaker.failed_tries),
                     cause: cause.to_string(),
                 };
                 None
@@ -130,7 +132,7 @@ impl ServerBreakers {
         let breaker = self.breakers.get_mut(url)?;
         let was_demoted = breaker.state != BreakerState::Closed;
         breaker.state = BreakerState::Closed;
-        breaker.cooldown = self.timing.first_cooldown;
+        breaker.failed_tries = 0;
         was_demoted.then(|| BreakerEvent::Restored { url: url.to_string() })
     }
 

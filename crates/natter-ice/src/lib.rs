@@ -6,6 +6,7 @@
 //!
 //! No I/O lives here: sockets and timers belong to the callers.
 
+pub mod backoff;
 pub mod breaker;
 mod config;
 pub mod framing;

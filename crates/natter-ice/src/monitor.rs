@@ -110,11 +110,8 @@ impl Monitor {
             entry.next_probe = Some(now + timing.healthy_interval);
         } else {
             entry.failures += 1;
-            let backoff = timing
-                .first_backoff
-                .saturating_mul(2u32.saturating_pow(entry.failures - 1))
-                .min(timing.max_backoff);
-            entry.next_probe = Some(now + backoff);
+            let backoff = crate::backoff::Backoff::doubling(timing.first_backoff, timing.max_backoff);
+            entry.next_probe = Some(now + backoff.delay(entry.failures as usize - 1));
         }
         let from = entry.status.replace(result.status);
         if from == Some(result.status) {

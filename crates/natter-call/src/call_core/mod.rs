@@ -74,7 +74,7 @@ const VIDEO_STALL_MS: f64 = 2_000.0;
 /// How many departed participants' records the report keeps.
 const DEPARTED_KEPT: usize = 32;
 /// Delays between attempts to reach signaling again (the last one repeats).
-const REJOIN_BACKOFF: crate::backoff::Backoff = crate::backoff::Backoff::new(&[
+const REJOIN_BACKOFF: natter_ice::backoff::Backoff = natter_ice::backoff::Backoff::table(&[
     Duration::from_millis(250),
     Duration::from_millis(500),
     Duration::from_secs(1),
