@@ -831,11 +831,18 @@ impl CallCore {
                 } else {
                     (EventKind::Connected, detail.clone())
                 };
-                self.record_mut(remote).events.push(PeerEvent {
+                let record = self.record_mut(remote);
+                record.events.push(PeerEvent {
                     at_ms,
                     kind,
                     detail: event_detail,
                 });
+                // The path as it came up: a report taken after the remote left (its connection
+                // closed before a fresh read) still says how the call went.
+                if let Some((path, rtt)) = path {
+                    record.path = Some(path);
+                    record.rtt_ms = rtt.or(record.rtt_ms);
+                }
                 self.status(remote, TileState::Connected, &detail);
             }
         }

@@ -383,6 +383,7 @@ fn the_newcomer_offers_the_other_answers_and_both_connect() {
         assert_eq!(record.remote_name, them.to_uppercase());
         assert_eq!(room.kinds(me, them), vec![EventKind::Connected]);
         assert_eq!(record.events[0].detail, "direct path (host → host)");
+        assert_eq!(record.path, Some(host_path()), "the path as it came up is kept");
         // Media starts once, at the first `connected`.
         assert_eq!(room.count_ops(me, them, |op| *op == LinkOp::StartMedia), 1);
         assert_eq!(*room.negotiation(me, them), Negotiation::Stable);
