@@ -129,6 +129,19 @@ impl Link {
         }
     }
 
+    /// The remote's description goes to the stack: candidates can follow it. A description may
+    /// carry its candidates inside (aiortc does): the setup watch counts them as trickled.
+    pub fn on_remote_description(&mut self, sdp: &str, now: Instant) {
+        let (candidates, complete) = natter_ice::sdp::candidates_in(sdp);
+        for candidate in candidates {
+            self.candidates.on_remote_candidate(candidate, now);
+        }
+        if complete {
+            self.candidates.on_remote_gathering_complete();
+        }
+        self.remote_description = true;
+    }
+
     /// The next description's generation.
     pub fn next_generation(&mut self) -> u64 {
         self.generation += 1;

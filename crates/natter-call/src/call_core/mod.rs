@@ -354,15 +354,7 @@ impl CallCore {
             self.open_link(from, Role::Answerer, crate::codecs::offered_video_codecs(&sdp), now);
         }
         let link = self.links.get_mut(from).expect("link exists");
-        let (candidates, complete) = natter_ice::sdp::candidates_in(&sdp);
-        // A description may carry its candidates inside (aiortc does): counted as trickled.
-        for candidate in candidates {
-            link.candidates.on_remote_candidate(candidate, now);
-        }
-        if complete {
-            link.candidates.on_remote_gathering_complete();
-        }
-        link.remote_description = true;
+        link.on_remote_description(&sdp, now);
         if is_restart {
             // The remote restarts ICE: our side gathers with the servers that work now
             // (without the relay that just stopped carrying this call, if it did here too).
@@ -410,14 +402,7 @@ impl CallCore {
             return self.refuse_description(from, &problem.to_string(), now);
         }
         let link = self.links.get_mut(from).expect("checked above");
-        let (candidates, complete) = natter_ice::sdp::candidates_in(&sdp);
-        for candidate in candidates {
-            link.candidates.on_remote_candidate(candidate, now);
-        }
-        if complete {
-            link.candidates.on_remote_gathering_complete();
-        }
-        link.remote_description = true;
+        link.on_remote_description(&sdp, now);
         link.negotiation = Negotiation::Stable;
         let pending = std::mem::take(&mut link.pending_remote);
         self.link_op(from, LinkOp::AcceptAnswer { sdp });

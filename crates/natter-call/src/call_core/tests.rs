@@ -346,6 +346,16 @@ fn is_restart_offer(op: &LinkOp) -> bool {
     matches!(op, LinkOp::Offer { ice_restart: true, .. })
 }
 
+/// The path between Alice and Bob stops for good: every attempt fails, for a minute.
+fn path_dies_for_good(room: &mut Room) {
+    room.media("alice", "bob", false);
+    room.both("alice", "bob", PeerState::Failed);
+    for _ in 0..12 {
+        room.advance(Duration::from_secs(5));
+        room.both("alice", "bob", PeerState::Failed);
+    }
+}
+
 /// Alice is in the room; Bob joins, offers, and both connect.
 fn connected_pair() -> Room {
     let mut room = Room::new();
@@ -559,12 +569,7 @@ fn a_path_that_stops_carrying_media_is_restarted_before_ice_notices() {
 #[test]
 fn a_link_that_never_comes_back_is_given_up_after_its_restarts() {
     let mut room = connected_pair();
-    room.media("alice", "bob", false);
-    room.both("alice", "bob", PeerState::Failed);
-    for _ in 0..12 {
-        room.advance(Duration::from_secs(5));
-        room.both("alice", "bob", PeerState::Failed);
-    }
+    path_dies_for_good(&mut room);
     let restarts = room.count_ops("bob", "alice", is_restart_offer);
     assert_eq!(restarts, 5, "a bounded number of attempts");
     let record = room.record("bob", "alice");
@@ -727,12 +732,7 @@ fn calls_go_on_while_signaling_is_away_and_rejoining_keeps_them() {
 #[test]
 fn after_rejoining_a_call_that_had_ended_starts_again_and_a_refusal_is_final() {
     let mut room = connected_pair();
-    room.media("alice", "bob", false);
-    room.both("alice", "bob", PeerState::Failed);
-    for _ in 0..12 {
-        room.advance(Duration::from_secs(5));
-        room.both("alice", "bob", PeerState::Failed);
-    }
+    path_dies_for_good(&mut room);
     assert_eq!(room.record("bob", "alice").state, PeerState::Failed);
     room.input("bob", Input::SignalingLost);
     room.advance(Duration::from_secs(1));
