@@ -20,7 +20,14 @@ const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("NATT
 
 /// Natter: video calls with connectivity you can see and trust.
 #[derive(Debug, Parser)]
-#[command(name = "natter", version = VERSION, about, propagate_version = true)]
+#[command(
+    name = "natter",
+    version = VERSION,
+    about,
+    propagate_version = true,
+    after_help = "Without a command, natter opens the window with the embedded demo call (as `natter demo`); \
+                  join a room from there, or run `natter headless` for a call without a window."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -292,6 +299,13 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_says_that_plain_natter_opens_the_window() {
+        let help = Cli::command().render_help().to_string();
+        assert!(help.contains("Without a command, natter opens the window"), "{help}");
+        assert!(Cli::try_parse_from(["natter"]).unwrap().command.is_none());
     }
 
     #[test]
