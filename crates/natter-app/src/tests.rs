@@ -7,28 +7,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// A scratch settings directory (credentials in its own file, never the OS keyring).
-struct Scratch(std::path::PathBuf);
+struct Scratch(natter_rig::TempDir);
 
 impl Scratch {
     fn new(what: &str) -> Scratch {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "natter-app-{what}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        Scratch(path)
+        Scratch(natter_rig::TempDir::new(&format!("app-{what}")))
     }
-    fn config(&self) -> ConfigDir {
-        ConfigDir::at(&self.0).with_file_credentials()
-    }
-}
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+    fn config(&self) -> ConfigDir {
+        ConfigDir::at(&self.0.0).with_file_credentials()
     }
 }
 
@@ -113,7 +100,7 @@ async fn saving_checks_every_url_and_the_whole_configuration_before_writing() {
     assert!(saved.servers[1].has_credential);
     let view = app.settings().unwrap();
     assert_eq!(view.settings, saved);
-    assert_eq!(view.config_dir, scratch.0.display().to_string());
+    assert_eq!(view.config_dir, scratch.0.0.display().to_string());
     let exported = app.export_ice_servers(true).unwrap();
     assert!(exported.contains("\"credential\": \"pw\""), "{exported}");
     assert!(!app.export_ice_servers(false).unwrap().contains("pw"));
@@ -195,7 +182,7 @@ async fn a_common_word_as_password_leaves_the_diagnostics_intact_and_is_not_in_t
     .unwrap();
 
     let path = app.export_diagnostics().await.unwrap();
-    assert!(path.starts_with(&scratch.0.display().to_string()), "{path}");
+    assert!(path.starts_with(&scratch.0.0.display().to_string()), "{path}");
     let text = std::fs::read_to_string(&path).unwrap();
     // Ordinary text with the password in it is as the user wrote it: nothing was replaced.
     for intact in [

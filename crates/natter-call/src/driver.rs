@@ -198,8 +198,8 @@ impl Driver {
                 Output::Link { remote, op } => self.link_op(&remote, op),
                 Output::FetchWorkingConfig { remote, purpose } => self.fetch_working_config(remote, purpose, inputs),
                 Output::UseIceServers(ice) => {
+                    // The servers every later connection and working configuration start from.
                     self.context.settings.ice = ice.clone();
-                    self.config.link.ice = ice.clone();
                     let (board, inputs) = (self.config.board.clone(), inputs.clone());
                     tokio::spawn(async move {
                         if let Some(board) = board {
@@ -260,7 +260,11 @@ impl Driver {
 
     /// The servers that work now (a probe of up to a few seconds, off the loop).
     fn fetch_working_config(&self, remote: String, purpose: ConfigFor, inputs: &mpsc::UnboundedSender<Input>) {
-        let (board, base, inputs) = (self.config.board.clone(), self.config.link.ice.clone(), inputs.clone());
+        let (board, base, inputs) = (
+            self.config.board.clone(),
+            self.context.settings.ice.clone(),
+            inputs.clone(),
+        );
         tokio::spawn(async move {
             let (config, dropped) = match board {
                 Some(board) => board.working_config().await,

@@ -203,16 +203,10 @@ impl LinkRunner {
                 .await
                 .map(|sdp| OpResult::LocalDescription { generation, sdp })
                 .unwrap_or_else(failed("answer")),
-            LinkOp::AcceptAnswer { sdp } => {
-                let answer = RTCSessionDescription::answer(natter_ice::sdp::for_the_stack(&sdp)).map_err(text);
-                match answer {
-                    Ok(answer) => match link.pc.set_remote_description(answer).await {
-                        Ok(()) => return None,
-                        Err(e) => failed("accept the answer")(e.to_string()),
-                    },
-                    Err(e) => failed("accept the answer")(e),
-                }
-            }
+            LinkOp::AcceptAnswer { sdp } => match accept_answer(link, &sdp).await {
+                Ok(()) => return None,
+                Err(e) => failed("accept the answer")(e),
+            },
             LinkOp::AddCandidates(candidates) => {
                 for candidate in candidates {
                     if let Err(e) = link.pc.add_ice_candidate(to_stack(candidate)).await {
@@ -283,6 +277,11 @@ async fn offer(
     link.pc.set_local_description(offer.clone()).await.map_err(text)?;
     link.on_local_description(&offer.sdp);
     Ok(offer.sdp)
+}
+
+async fn accept_answer(link: &PeerLink, sdp: &str) -> Result<(), String> {
+    let answer = RTCSessionDescription::answer(natter_ice::sdp::for_the_stack(sdp)).map_err(text)?;
+    link.pc.set_remote_description(answer).await.map_err(text)
 }
 
 async fn rollback(link: &PeerLink) -> Result<(), String> {

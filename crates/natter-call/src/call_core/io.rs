@@ -229,3 +229,10 @@ pub struct CallRecord {
     pub path: Option<PathReport>,
     pub rtt_ms: Option<f64>,
 }
+
+impl CallRecord {
+    /// Media should be arriving: the call is up and the remote sends at least one medium.
+    pub fn expects_media(&self) -> bool {
+        self.state == PeerState::Connected && !(self.remote_audio_muted && self.remote_video_muted)
+    }
+}

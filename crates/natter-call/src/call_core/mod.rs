@@ -133,7 +133,7 @@ pub struct CallCore {
     signaling_record: SignalingReport,
     audio_muted: bool,
     video_muted: bool,
-    /// An ICE server change waits for [`Input::IceServersApplied`].
+    /// When to sample what the links received next (while there are links and recovery is on).
     next_media_check: Option<Instant>,
     outputs: VecDeque<Output>,
     changed: BTreeSet<String>,
@@ -1022,8 +1022,7 @@ impl CallCore {
             let Some(record) = self.records.get(&remote) else {
                 continue;
             };
-            let expecting =
-                record.state == PeerState::Connected && !(record.remote_audio_muted && record.remote_video_muted);
+            let expecting = record.expects_media();
             let video_expected = expecting && !record.remote_video_muted;
             let Some(link) = self.links.get_mut(&remote) else {
                 continue;
@@ -1137,8 +1136,7 @@ impl CallCore {
     /// recovery of this side's call, not as a fresh connection.
     fn on_remote_restart(&mut self, remote: &str, now: Instant) {
         let Some(record) = self.records.get(remote) else { return };
-        let expecting =
-            record.state == PeerState::Connected && !(record.remote_audio_muted && record.remote_video_muted);
+        let expecting = record.expects_media();
         let Some(link) = self.links.get_mut(remote) else { return };
         let received = link.received;
         if let Some(since) = link
