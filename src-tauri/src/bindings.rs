@@ -40,6 +40,7 @@ macro_rules! plain_params {
 plain_params!(
     String,
     bool,
+    u32,
     usize,
     Option<String>,
     Option<JoinRequest>,
@@ -48,6 +49,7 @@ plain_params!(
     natter_settings::Settings,
     natter_settings::ServerEntry,
     Vec<natter_settings::CredentialUpdate>,
+    Vec<natter_app::TilePainting>,
 );
 
 impl<T: TS> TsParam for Channel<T> {

@@ -5,7 +5,7 @@
 
 use natter_app::{
     App, AppError, CallInfo, CallMessage, CallView, Closed, DeviceKind, Devices, ImportedServers, JoinRequest,
-    LogsInfo, MediaKind, SettingsView,
+    LogsInfo, MediaKind, SettingsView, TilePainting,
 };
 use natter_call::health::ServerHealth;
 use natter_call::view::TileFrame;
@@ -68,6 +68,14 @@ commands! {
     /// The page drew (or discarded) `count` frame messages.
     sync fn frames_drawn(app, count: usize) -> () {
         app.frames_drawn(count)
+    }
+    /// The page draws its tiles at `width` × `height` device pixels: frames are scaled to it.
+    sync fn set_tile_size(app, width: u32, height: u32) -> () {
+        app.set_tile_size(width, height)
+    }
+    /// What the page painted per tile over its last measuring window.
+    sync fn painted(app, tiles: Vec<TilePainting>) -> () {
+        app.painted(tiles)
     }
     /// Probe every server of an ICE configuration (W3C `RTCConfiguration` JSON) once.
     async fn probe_ice_servers(app, ice_config: String) -> Result<Vec<ServerHealth>, AppError> {

@@ -69,11 +69,12 @@ enum Command {
 #[derive(Debug, clap::Args)]
 struct DemoArgs {
     /// Synthetic remote participants in the embedded call.
-    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=8))]
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=12))]
     participants: u16,
-    /// Size of the video frames sent to the window per tile (WIDTHxHEIGHT).
-    #[arg(long, value_name = "WxH", default_value = "320x180", value_parser = parse_size)]
-    tile: (u32, u32),
+    /// Fix the size of the video frames sent to the window per tile (WIDTHxHEIGHT; for
+    /// measurements). Without it, frames are scaled to the size the window draws its tiles at.
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    tile: Option<(u32, u32)>,
     /// Measure the window's render path alone: tiles of synthetic frames at 30 fps, no codec, no
     /// network (the page counts frames drawn per tile in `window.natterDebug`).
     #[arg(long)]

@@ -14,10 +14,17 @@ pub fn run(demo: natter_app::DemoSetup) -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    let render_test = demo.render_test;
     let app = natter_app::App::new(natter_app::AppOptions::from_env(demo, crate::VERSION));
     let result = tauri::Builder::default()
         .manage(app)
         .invoke_handler(crate::commands::handler())
+        .setup(move |tauri_app| {
+            if render_test {
+                print_painting(tauri_app.handle().clone());
+            }
+            Ok(())
+        })
         .run(tauri::generate_context!());
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -26,4 +33,20 @@ pub fn run(demo: natter_app::DemoSetup) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `natter demo --render-test`: what the page painted, per tile, printed every two seconds.
+fn print_painting(handle: tauri::AppHandle) {
+    use tauri::Manager;
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            let tiles = handle.state::<natter_app::App>().painting();
+            if tiles.is_empty() {
+                continue;
+            }
+            let lines: Vec<String> = tiles.iter().map(|t| t.to_text()).collect();
+            println!("painted: {}", lines.join(" | "));
+        }
+    });
 }

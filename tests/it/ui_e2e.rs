@@ -15,12 +15,17 @@ const REMOTE_TILE_CANVAS: &str = ".tile[data-remote] canvas";
 
 /// For every canvas matching the selector (argument 0): [width, height, FNV-1a hash of its
 /// pixels, number of distinct sampled colours]. The colour count tells a drawn frame from a
-/// blank or uniformly filled canvas.
+/// blank or uniformly filled canvas. The pixels are read through a 2D copy, whatever paints the
+/// tile (WebGL, or 2D where WebGL is missing).
 const CANVAS_FINGERPRINTS: &str = r#"
 const out = [];
 for (const c of document.querySelectorAll(arguments[0])) {
   if (!c.width || !c.height) { out.push([c.width, c.height, 0, 0]); continue; }
-  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  const copy = document.createElement("canvas");
+  copy.width = c.width; copy.height = c.height;
+  const ctx = copy.getContext("2d");
+  ctx.drawImage(c, 0, 0);
+  const d = ctx.getImageData(0, 0, c.width, c.height).data;
   let h = 0x811c9dc5;
   const colours = new Set();
   for (let i = 0; i < d.length; i += 4) {
@@ -404,6 +409,10 @@ fn four_360p_tiles_render_figures() {
             &["demo", "--participants", "4", "--tile", "640x360", "--render-test"][..],
         ),
         (
+            "render_test_2d",
+            &["demo", "--participants", "4", "--tile", "640x360", "--render-test"][..],
+        ),
+        (
             "render_test_transport_only",
             &["demo", "--participants", "4", "--tile", "640x360", "--render-test"][..],
         ),
@@ -415,15 +424,26 @@ fn four_360p_tiles_render_figures() {
             let counts = app.execute("return Object.entries(window.natterDebug?.framesDrawn ?? {}).filter(([id, n]) => id !== 'local' && n > 30).length", json!([]));
             (counts.as_u64() == Some(4)).then_some(())
         });
+        if name.ends_with("_2d") {
+            // The 2D canvas path (the page converts I420 itself), to compare with WebGL's.
+            app.execute("window.natterDebug.useRenderer('2d')", json!([]));
+        }
         if name.ends_with("transport_only") {
             // Count frames as they arrive and do not paint them: the channel's share of the cost.
             app.execute("window.natterDebug.skipDraw = true", json!([]));
         }
         let read = || app.execute("return window.natterDebug?.framesDrawn ?? {}", json!([]));
-        let before = read();
+        let work = || app.execute("return window.natterDebug.paintWork()", json!([]));
+        let (before, work_before) = (read(), work());
         let started = std::time::Instant::now();
         std::thread::sleep(Duration::from_secs(5));
-        let after = read();
+        let (after, work_after) = (read(), work());
+        let delta = |k: &str| work_after[k].as_f64().unwrap_or(0.0) - work_before[k].as_f64().unwrap_or(0.0);
+        eprintln!(
+            "{name}: {:.0} paint rounds, {:.1} ms of the page's painting code each",
+            delta("rounds"),
+            delta("ms") / delta("rounds").max(1.0)
+        );
         let elapsed = started.elapsed().as_secs_f64();
         let mut fps = serde_json::Map::new();
         for (tile, count) in after.as_object().unwrap() {
@@ -436,6 +456,8 @@ fn four_360p_tiles_render_figures() {
             .map(|(_, v)| v.as_f64().unwrap())
             .collect();
         eprintln!("{name}: frames drawn per second per tile (640x360): {}", json!(fps));
+        let painting = app.execute("return window.natterDebug.painting()", json!([]));
+        eprintln!("{name}: the page's paint figures: {painting}");
         assert_eq!(remote.len(), 4, "{name}: {fps:?}");
         assert!(
             remote.iter().all(|f| *f > 0.0),

@@ -473,6 +473,34 @@ tileId: string, label: string, state: TileState,
  */
 detail: string, } | { "type": "media", tileId: string, audioMuted: boolean, videoMuted: boolean, } | { "type": "notice", medium: NoticeAbout, message: string, } | { "type": "stats" } & StatsSample | { "type": "ended" };
 
+export type TilePainting = { 
+/**
+ * `"local"` for the self view, otherwise the remote participant id.
+ */
+tile_id: string, 
+/**
+ * Frames painted per second.
+ */
+painted_fps: number, 
+/**
+ * Frames per second that reached the tile's pipeline but were never painted (a newer one
+ * replaced them first).
+ */
+dropped_fps: number, 
+/**
+ * Capture-to-paint latency (the sender's stamp to the page's paint call), when the pictures
+ * carry stamps: synthetic sources do, cameras do not.
+ */
+capture_to_paint_p50_ms: number | null, capture_to_paint_p95_ms: number | null, 
+/**
+ * Since the tile appeared.
+ */
+painted_total: number, dropped_total: number, 
+/**
+ * "webgl" or "2d": which way the page paints.
+ */
+renderer: string, };
+
 /** The backend's commands (src-tauri/src/commands.rs), typed. Failures reject with an `AppError`. */
 export const commands = {
   /**
@@ -492,6 +520,14 @@ export const commands = {
    * The page drew (or discarded) `count` frame messages.
    */
   framesDrawn: (count: number): Promise<void> => invoke<void>("frames_drawn", { count }),
+  /**
+   * The page draws its tiles at `width` × `height` device pixels: frames are scaled to it.
+   */
+  setTileSize: (width: number, height: number): Promise<void> => invoke<void>("set_tile_size", { width, height }),
+  /**
+   * What the page painted per tile over its last measuring window.
+   */
+  painted: (tiles: Array<TilePainting>): Promise<void> => invoke<void>("painted", { tiles }),
   /**
    * Probe every server of an ICE configuration (W3C `RTCConfiguration` JSON) once.
    */

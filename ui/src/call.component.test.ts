@@ -53,6 +53,7 @@ describe("call view", () => {
       qualityOf: () => null,
       onOpenDetails: () => {},
       onCallStarted: () => {},
+      onPainting: () => {},
     });
     await view.start();
     expect(calls[0]).toEqual({ command: "start_call", args: { onEvent: callChannel, join: null } });
@@ -106,7 +107,7 @@ describe("call view", () => {
         },
       },
     };
-    const view = new CallView({ onStats: () => {}, qualityOf: () => null, onOpenDetails: () => {}, onCallStarted: () => {} });
+    const view = new CallView({ onStats: () => {}, qualityOf: () => null, onOpenDetails: () => {}, onCallStarted: () => {}, onPainting: () => {} });
     await view.start({ signalUrl: "ws://127.0.0.1:1", room: "r", name: "" });
     expect(document.getElementById("left-title")!.textContent).toBe("Not in a call");
     expect(document.body.textContent).toContain("cannot reach the signaling server");

@@ -1,15 +1,17 @@
 // The call view: one tile per participant (self view first), drawn from the frames the backend
 // decodes; status badges; leave/rejoin. Frames arrive as binary channel messages (frames.ts),
 // everything else as JSON: status, stats (also for the health panel), ended.
-import { commands, type CallInfo, type CallMessage, type JoinRequest, type LocalMediaReport, type MediaKind, type ParticipantReport } from "./bindings";
+import { commands, type CallInfo, type CallMessage, type JoinRequest, type LocalMediaReport, type MediaKind, type ParticipantReport, type TilePainting } from "./bindings";
 import { decodeMessage, type DecodedFrame } from "./frames";
+import { createRenderer, type TileRenderer } from "./render";
+import { PaintMeter } from "./paint-meter";
 import { pathBadge, type Quality } from "./format";
 import { channel, describeError, inApp } from "./tauri";
 import { byId, clearError, cloneTemplate, showError } from "./dom";
 
 const STATE_TEXT: Record<string, string> = { connecting: "connecting…", connected: "connected", failed: "can't connect", left: "left" };
 
-interface Tile { root: HTMLElement; canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D | null; name: HTMLElement; badge: HTMLButtonElement; waiting: HTMLElement; cameraOff: HTMLElement; micOff: HTMLElement; state: string | null; detail: string; path: string; quality: Quality | null }
+interface Tile { root: HTMLElement; canvas: HTMLCanvasElement; renderer: TileRenderer | null; name: HTMLElement; badge: HTMLButtonElement; waiting: HTMLElement; cameraOff: HTMLElement; micOff: HTMLElement; state: string | null; detail: string; path: string; quality: Quality | null }
 
 export interface CallHooks {
   /** Called first with each stats message (the health panel keeps the history and rates). */
@@ -18,6 +20,8 @@ export interface CallHooks {
   qualityOf(remote: string): Quality | null;
   onOpenDetails(remote: string): void;
   onCallStarted(info: CallInfo): void;
+  /** Every second: what each tile painted (frames on screen, dropped, capture-to-paint). */
+  onPainting(tiles: TilePainting[]): void;
 }
 
 export class CallView {
@@ -29,9 +33,28 @@ export class CallView {
   private join: JoinRequest | null = null;
   /** Frames drawn per tile since the page loaded (read by the tests and the render benchmark). */
   readonly framesDrawn: Record<string, number> = {};
+  /** What each tile painted: reported every second to the backend and the health panel. */
+  private meter = new PaintMeter();
+  private painting: TilePainting[] = [];
+  private preferredRenderer: "webgl" | "2d" = "webgl";
 
   constructor(private hooks: CallHooks) {
-    (window as unknown as { natterDebug: unknown }).natterDebug = { framesDrawn: this.framesDrawn };
+    const debug = {
+      framesDrawn: this.framesDrawn,
+      painting: () => this.painting,
+      paintWork: () => ({ ...this.paintWork }),
+      /** Paint with "webgl" or "2d" from now on (measurements compare the two). */
+      useRenderer: (kind: "webgl" | "2d") => {
+        this.preferredRenderer = kind;
+        for (const t of this.tiles.values()) {
+          const fresh = document.createElement("canvas");
+          t.canvas.replaceWith(fresh);
+          t.canvas = fresh;
+          t.renderer = null;
+        }
+      },
+    };
+    (window as unknown as { natterDebug: unknown }).natterDebug = debug;
     byId("leave").addEventListener("click", () => void this.leave());
     byId("mute").addEventListener("click", () => void this.toggle("audio"));
     byId("camera").addEventListener("click", () => void this.toggle("video"));
@@ -64,6 +87,42 @@ export class CallView {
     });
     // Acknowledgements also go out on a timer, in case a paint never comes (hidden window).
     setInterval(() => this.acknowledge(), 250);
+    setInterval(() => this.reportPainting(), 1000);
+    this.watchTileSize();
+  }
+
+  private reportPainting(): void {
+    this.painting = this.meter.figures(performance.now(), (id) => this.tiles.get(id)?.renderer?.kind ?? "none");
+    this.hooks.onPainting(this.painting);
+    if (inApp() && this.inCall) commands.painted(this.painting).catch(() => {});
+  }
+
+  /** Frames are made at the size the tiles are drawn at (device pixels): told to the backend
+   *  whenever the layout changes it, so a 400-pixel tile is not sent a 720p picture. */
+  private watchTileSize(): void {
+    let told = "";
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const tell = () => {
+      const tile = [...this.tiles.values()].find((t) => !t.root.classList.contains("local")) ?? this.tiles.get("local");
+      if (!tile || !inApp()) return;
+      // The tile's box, not the canvas's: the canvas takes the size of the frames it shows.
+      const box = tile.root.getBoundingClientRect();
+      const scale = window.devicePixelRatio || 1;
+      const [width, height] = [Math.round(box.width * scale), Math.round(box.height * scale)];
+      if (width < 16 || height < 16 || `${width}x${height}` === told) return;
+      told = `${width}x${height}`;
+      commands.setTileSize(width, height).catch(() => {});
+    };
+    const observer = new ResizeObserver(() => {
+      clearTimeout(timer);
+      timer = setTimeout(tell, 150);
+    });
+    observer.observe(byId("grid"));
+    // Tiles come and go without the grid's own size changing.
+    new MutationObserver(() => {
+      clearTimeout(timer);
+      timer = setTimeout(tell, 150);
+    }).observe(byId("grid"), { childList: true });
   }
 
   private tile(tileId: string, label?: string): Tile {
@@ -74,7 +133,7 @@ export class CallView {
       t = {
         root,
         canvas,
-        ctx: canvas.getContext("2d"),
+        renderer: null,
         name: root.querySelector(".name")!,
         badge: root.querySelector(".badge")!,
         waiting: root.querySelector(".waiting")!,
@@ -177,18 +236,27 @@ export class CallView {
     this.acknowledge();
     const frames = [...this.pending.values()];
     this.pending.clear();
+    const started = performance.now();
     for (const frame of frames) this.paintFrame(frame);
+    this.paintWork.ms += performance.now() - started;
+    this.paintWork.rounds += 1;
   }
+
+  /** Time spent in the page's own painting code, and the rounds of it (read by measurements:
+   *  the rest of a frame's time on its way to the screen is the webview's). */
+  private paintWork = { ms: 0, rounds: 0 };
 
   private paintFrame(frame: DecodedFrame): void {
     const t = this.tile(frame.tileId, frame.label);
-    if (t.canvas.width !== frame.width || t.canvas.height !== frame.height) {
-      t.canvas.width = frame.width;
-      t.canvas.height = frame.height;
-    }
-    t.ctx?.putImageData(new ImageData(frame.rgba, frame.width, frame.height), 0, 0);
+    // The renderer is made at the first picture (WebGL if the webview has it, else 2D); it may
+    // swap the canvas for another one when the WebGL context is lost.
+    t.renderer ??= createRenderer(t.canvas, this.preferredRenderer);
+    t.renderer.paint(frame);
+    t.canvas = t.root.querySelector("canvas") ?? t.canvas;
     t.root.classList.add("has-video");
     this.framesDrawn[frame.tileId] = (this.framesDrawn[frame.tileId] ?? 0) + 1;
+    const latency = frame.captureMs === null ? null : Date.now() - frame.captureMs;
+    this.meter.onPaint(frame.tileId, frame.counter, performance.now(), latency);
   }
 
   private onMessage(mySession: number, message: CallMessage | ArrayBuffer): void {
@@ -211,6 +279,7 @@ export class CallView {
         if (message.state === "left" && message.tileId !== "local") {
           t.root.remove();
           this.tiles.delete(message.tileId);
+          this.meter.forget(message.tileId);
           this.updateSummary();
         } else {
           this.setStatus(t, message.state, message.detail);
@@ -310,6 +379,7 @@ export class CallView {
     for (const t of this.tiles.values()) t.root.remove();
     this.tiles.clear();
     this.pending.clear();
+    this.meter = new PaintMeter();
     byId("call-summary").textContent = "";
     byId("left-title").textContent = title;
     byId("left-detail").textContent = detail;
@@ -331,6 +401,7 @@ export class CallView {
     for (const t of this.tiles.values()) t.root.remove();
     this.tiles.clear();
     this.pending.clear();
+    this.meter = new PaintMeter();
     byId("device-notice").replaceChildren();
     byId("device-notice").hidden = true;
     this.join = join;

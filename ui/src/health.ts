@@ -2,7 +2,7 @@
 // participant the path in use with RTT, loss, jitter, bitrate and fps over the last minute, plus
 // a timeline of what happened (server status changes, disconnects, restarts, recoveries).
 // Data arrives pushed: server transitions on their own channel, call stats once a second.
-import { commands, type HealthTransition, type LogsInfo, type ParticipantReport, type PeerEvent, type ServerHealth } from "./bindings";
+import { commands, type HealthTransition, type LogsInfo, type ParticipantReport, type PeerEvent, type ServerHealth, type TilePainting } from "./bindings";
 import { bitrate, ms, pathWords, percent, quality, remoteReception, statusWords, transportWords, type Quality } from "./format";
 import { PeerHistory, Series, sparklinePath } from "./history";
 import { channel, describeError, inApp } from "./tauri";
@@ -15,6 +15,8 @@ export class HealthPanel {
   private histories = new Map<string, PeerHistory>();
   private timeline = new Map<string, TimelineEntry>();
   private lastReport: ParticipantReport | null = null;
+  /** What the window painted per tile (the call view measures it). */
+  private painting = new Map<string, TilePainting>();
   private callStartedWallMs = Date.now();
   focused: string | null = null;
 
@@ -139,6 +141,11 @@ export class HealthPanel {
     return series ? quality(series.loss.last(), series.rttMs.last()) : null;
   }
 
+  /** The call view's paint figures, every second: shown in the participants' cards. */
+  onPainting(tiles: TilePainting[]): void {
+    this.painting = new Map(tiles.map((t) => [t.tile_id, t]));
+  }
+
   focus(remote: string): void {
     this.focused = remote;
     this.renderPeers();
@@ -171,6 +178,8 @@ export class HealthPanel {
           );
         }
         card.append(head, path, metrics);
+        const painted = this.painting.get(peer.remote);
+        if (painted) card.append(el("p", "painted", paintedWords(painted)));
         // What they say they receive of us (their RTCP reports): "They can't see you: …".
         const local = report?.local_media;
         for (const warning of [
@@ -215,6 +224,15 @@ export class HealthPanel {
       result.textContent = `Could not export: ${describeError(e)}`;
     }
   }
+}
+
+/** "On screen: 29 fps · 1 frame/s not shown · 38 ms from their camera" (decoded ≠ shown when the
+ *  window cannot keep up). */
+export function paintedWords(p: TilePainting): string {
+  let text = `On screen: ${p.painted_fps.toFixed(0)} fps`;
+  if (p.dropped_fps >= 0.5) text += ` · ${p.dropped_fps.toFixed(0)} frame${p.dropped_fps >= 1.5 ? "s" : ""}/s not shown`;
+  if (p.capture_to_paint_p95_ms !== null) text += ` · ${p.capture_to_paint_p95_ms.toFixed(0)} ms from their camera`;
+  return text;
 }
 
 function metric(label: string, value: string, series: Series): HTMLElement {

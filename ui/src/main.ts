@@ -42,6 +42,7 @@ const call = new CallView({
     health.focus(remote);
   },
   onCallStarted: () => health.callStarted(),
+  onPainting: (tiles) => health.onPainting(tiles),
 });
 
 show("call");

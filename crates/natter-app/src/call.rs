@@ -373,10 +373,9 @@ mod tests {
         ViewEvent::Frame(TileFrame {
             tile_id: tile.into(),
             label: tile.to_uppercase(),
-            width: 2,
-            height: 2,
-            rgba: vec![0; 16],
+            picture: natter_media::I420Frame::black(2, 2).unwrap(),
             frame_counter: counter,
+            capture_ms: None,
         })
     }
 

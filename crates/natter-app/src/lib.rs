@@ -11,6 +11,7 @@ mod call;
 mod devices;
 mod diagnostics;
 mod error;
+mod painting;
 mod settings;
 
 pub use call::{CallInfo, CallKind, CallMessage, CallView, Closed, JoinRequest, MediaKind, StatsSample};
@@ -20,11 +21,13 @@ pub use devices::{
 pub use diagnostics::Diagnostics;
 pub use error::{AppError, ErrorCode};
 pub use natter_devices::DeviceKind;
+pub use painting::TilePainting;
 pub use settings::{ImportedServers, LogsInfo, SettingsView};
 
 use call::{Flow, History, RunningCall};
 use natter_call::demo::{DemoHandle, DemoOptions, RoomOptions};
 use natter_call::health::{HealthMonitor, ProbeOptions, ServerHealth};
+use natter_call::view::TileSize;
 use natter_ice::monitor::HealthTransition;
 use natter_settings::{ConfigDir, CredentialUpdate, ServerEntry, Settings};
 use std::net::IpAddr;
@@ -39,8 +42,9 @@ const DEMO_ROOM: &str = "demo";
 pub struct DemoSetup {
     /// Synthetic remote participants.
     pub remote_participants: usize,
-    /// Size of the frames sent to the page per tile.
-    pub tile: (u32, u32),
+    /// Size of the frames sent to the page per tile, fixed (`--tile`, for measurements); `None`:
+    /// the size the page draws its tiles at.
+    pub tile: Option<(u32, u32)>,
     /// Only the render path: synthetic frames, no codec, no network.
     pub render_test: bool,
 }
@@ -49,7 +53,7 @@ impl Default for DemoSetup {
     fn default() -> Self {
         DemoSetup {
             remote_participants: 2,
-            tile: (320, 180),
+            tile: None,
             render_test: false,
         }
     }
@@ -92,16 +96,25 @@ pub struct App {
     health: Mutex<Option<HealthMonitor>>,
     /// The last call snapshots (one per second), for the diagnostics export.
     history: History,
+    /// The size the page draws tiles at: every call's frames are scaled to it.
+    tile_size: TileSize,
+    /// What the page last said it painted, per tile.
+    painting: std::sync::Mutex<Vec<TilePainting>>,
 }
 
 impl App {
     pub fn new(options: AppOptions) -> App {
         App {
-            options,
             call: Mutex::new(None),
             flow: Arc::new(Flow::default()),
             health: Mutex::new(None),
             history: Arc::default(),
+            tile_size: match options.demo.tile {
+                Some((width, height)) => TileSize::pinned(width, height),
+                None => TileSize::following(640, 360),
+            },
+            painting: std::sync::Mutex::default(),
+            options,
         }
     }
 
@@ -155,7 +168,7 @@ impl App {
         self.history.lock().unwrap().clear();
         let DemoSetup {
             remote_participants,
-            tile: (tile_width, tile_height),
+            tile: _,
             render_test,
         } = self.options.demo;
         let (tx, rx) = mpsc::channel(64);
@@ -167,22 +180,20 @@ impl App {
                     room_secret: join.room_secret.filter(|s| !s.0.is_empty()),
                     name,
                     ice,
-                    tile_width,
-                    tile_height,
+                    tile_size: self.tile_size.clone(),
                     bind: self.options.bind,
                     devices: local_devices(&self.settings_or_default()),
                 };
                 (natter_call::demo::join_room(options, tx).await, room, CallKind::Room)
             }
             _ if render_test => {
-                let handle = natter_call::demo::start_render_test(remote_participants, tile_width, tile_height, 30, tx);
+                let handle = natter_call::demo::start_render_test(remote_participants, self.tile_size.clone(), 30, tx);
                 (Ok(handle), "render test".to_string(), CallKind::RenderTest)
             }
             _ => {
                 let options = DemoOptions {
                     remote_participants,
-                    tile_width,
-                    tile_height,
+                    tile_size: self.tile_size.clone(),
                     ice,
                     devices: local_devices(&self.settings_or_default()),
                 };
@@ -230,6 +241,22 @@ impl App {
             MediaKind::Video => call.demo.set_video_muted(muted),
         }
         Ok(())
+    }
+
+    /// The page now draws its tiles at `width` × `height` device pixels: frames are scaled to
+    /// that from the next one on (unless `--tile` fixed their size).
+    pub fn set_tile_size(&self, width: u32, height: u32) {
+        self.tile_size.set(width, height);
+    }
+
+    /// What the page painted per tile over its last measuring window (it says so every second).
+    pub fn painted(&self, tiles: Vec<TilePainting>) {
+        *self.painting.lock().unwrap() = tiles;
+    }
+
+    /// What the page last said it painted, per tile.
+    pub fn painting(&self) -> Vec<TilePainting> {
+        self.painting.lock().unwrap().clone()
     }
 
     /// The page drew (or discarded) `count` frame messages.
@@ -499,6 +526,7 @@ pub fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
         natter_call::view::TileState::decl(cfg),
         natter_call::view::NoticeAbout::decl(cfg),
         CallMessage::decl(cfg),
+        TilePainting::decl(cfg),
     ]
 }
 

@@ -240,7 +240,7 @@ async fn muting_needs_a_call_and_a_bad_join_keeps_the_current_one() {
         &scratch,
         DemoSetup {
             remote_participants: 2,
-            tile: (32, 18),
+            tile: Some((32, 18)),
             render_test: true,
         },
     );
@@ -321,7 +321,7 @@ async fn the_demo_call_reaches_the_page_and_the_diagnostics() {
         &scratch,
         DemoSetup {
             remote_participants: 1,
-            tile: (64, 36),
+            tile: Some((64, 36)),
             render_test: false,
         },
     );

@@ -13,7 +13,7 @@ use crate::adapt::LAYERS;
 use crate::codecs::VideoCodec;
 use crate::media::{AnyEncoder, EncodedAudio, EncodedFrame, MediaSettings, ViewSink};
 use crate::report::{LocalMediaReport, LocalSourceReport};
-use crate::view::{TileFrame, ViewEvent};
+use crate::view::ViewEvent;
 use bytes::Bytes;
 use natter_devices::DeviceError;
 use natter_media::{AudioEncoder, AudioSource, I420Frame, SyntheticMic, SyntheticVideo, VideoSource};
@@ -625,18 +625,9 @@ impl VideoThread {
     /// The self view.
     fn show(&self, frame: &I420Frame, counter: u32) {
         let Some(view) = &self.view else { return };
-        if !counter.is_multiple_of(view.every_nth.max(1)) {
-            return;
+        if let Some(frame) = view.tile_size.frame("local", "You", frame, counter) {
+            let _ = view.events.try_send(ViewEvent::Frame(frame));
         }
-        let rgba = natter_media::i420_to_rgba_scaled(frame, view.tile_width, view.tile_height);
-        let _ = view.events.try_send(ViewEvent::Frame(TileFrame {
-            tile_id: "local".into(),
-            label: "You".into(),
-            width: view.tile_width,
-            height: view.tile_height,
-            rgba,
-            frame_counter: counter,
-        }));
     }
 }
 

@@ -7,7 +7,7 @@ use crate::media::{MediaSettings, ViewSink};
 use crate::participant::{Participant, ParticipantConfig};
 use crate::peer::LinkSettings;
 use crate::playout::AudioPlayout;
-use crate::view::ViewEvent;
+use crate::view::{TileSize, ViewEvent};
 use natter_signal::server::{ServerHandle, SignalServer};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -46,9 +46,8 @@ impl LocalDevices {
 pub struct DemoOptions {
     /// How many synthetic remote participants join (default 2).
     pub remote_participants: usize,
-    /// Size of the frames handed to the UI.
-    pub tile_width: u32,
-    pub tile_height: u32,
+    /// The size the window draws tiles at (frames are scaled to it).
+    pub tile_size: TileSize,
     /// ICE servers the participants use (the user's settings); host candidates on loopback
     /// always work, so the demo connects whatever this holds.
     pub ice: natter_ice::IceConfig,
@@ -60,8 +59,7 @@ impl Default for DemoOptions {
     fn default() -> Self {
         Self {
             remote_participants: 2,
-            tile_width: 320,
-            tile_height: 180,
+            tile_size: TileSize::following(320, 180),
             ice: natter_ice::IceConfig::default(),
             devices: LocalDevices::default(),
         }
@@ -91,8 +89,8 @@ pub struct RoomOptions {
     /// The name others see.
     pub name: String,
     pub ice: natter_ice::IceConfig,
-    pub tile_width: u32,
-    pub tile_height: u32,
+    /// The size the window draws tiles at (frames are scaled to it).
+    pub tile_size: TileSize,
     /// Local address for ICE sockets: every interface (`0.0.0.0`) unless told otherwise.
     pub bind: std::net::IpAddr,
     pub devices: LocalDevices,
@@ -111,9 +109,7 @@ pub async fn join_room(options: RoomOptions, events: mpsc::Sender<ViewEvent>) ->
     };
     let view = ViewSink {
         events,
-        tile_width: options.tile_width,
-        tile_height: options.tile_height,
-        every_nth: 1,
+        tile_size: options.tile_size.clone(),
     };
     // Restarts after a failure use only the servers that work (shared probes, breakers).
     let board = crate::health::ServerBoard::new(options.ice.clone(), crate::health::ProbeOptions::from_env(), None);
@@ -219,9 +215,7 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
     let room = "demo".to_string();
     let view = ViewSink {
         events,
-        tile_width: options.tile_width,
-        tile_height: options.tile_height,
-        every_nth: 1,
+        tile_size: options.tile_size.clone(),
     };
     let playout = options.devices.playout(&view.events);
     let local = Participant::join(ParticipantConfig {
@@ -265,16 +259,11 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
     })
 }
 
-/// The window's render path alone, for measuring it: `tiles` remote tiles of moving RGBA frames
-/// at `fps`, made without any codec or network (`natter demo --render-test`). Frames that cannot
-/// be queued are dropped, as the call view drops them when the window is behind.
-pub fn start_render_test(
-    tiles: usize,
-    width: u32,
-    height: u32,
-    fps: u32,
-    events: mpsc::Sender<ViewEvent>,
-) -> DemoHandle {
+/// The window's render path alone, for measuring it: `tiles` remote tiles of moving 640×360
+/// pictures at `fps`, stamped with their capture time, made without any codec or network
+/// (`natter demo --render-test`), and scaled to the window's tiles like a call's. Frames that
+/// cannot be queued are dropped, as the call view drops them when the window is behind.
+pub fn start_render_test(tiles: usize, tile_size: TileSize, fps: u32, events: mpsc::Sender<ViewEvent>) -> DemoHandle {
     let generator = tokio::spawn(async move {
         for tile in 0..tiles {
             let _ = events
@@ -286,20 +275,22 @@ pub fn start_render_test(
                 })
                 .await;
         }
-        // Pictures are made once and cycled, so that what is measured is the way to the screen,
-        // not the drawing of test patterns.
+        // Pictures are made once and cycled (only their stamp is redrawn), so that what is
+        // measured is the way to the screen, not the drawing of test patterns.
         const CYCLE: u32 = 30;
-        let pictures: Vec<Vec<Vec<u8>>> = (0..tiles)
+        let (width, height) = (640, 360);
+        let pictures: Vec<Vec<natter_media::I420Frame>> = (0..tiles)
             .map(|tile| {
                 (0..CYCLE)
                     .map(|step| {
                         let shade = (step * 8 + tile as u32 * 40) as u8;
-                        let mut rgba = vec![0u8; (width * height * 4) as usize];
-                        for (i, px) in rgba.chunks_exact_mut(4).enumerate() {
-                            let x = (i as u32 % width) as u8;
-                            px.copy_from_slice(&[x.wrapping_add(shade), shade, 255 - shade, 255]);
+                        let mut picture = natter_media::I420Frame::black(width, height).expect("even size");
+                        for (i, px) in picture.y.iter_mut().enumerate() {
+                            *px = ((i as u32 % width) as u8).wrapping_add(shade).clamp(16, 235);
                         }
-                        rgba
+                        picture.u.fill(shade);
+                        picture.v.fill(255 - shade);
+                        picture
                     })
                     .collect()
             })
@@ -311,16 +302,16 @@ pub fn start_render_test(
             tick.tick().await;
             counter = counter.wrapping_add(1);
             for (tile, cycle) in pictures.iter().enumerate() {
-                let rgba = cycle[(counter % CYCLE) as usize].clone();
-                let frame = crate::view::TileFrame {
-                    tile_id: format!("r{}", tile + 1),
-                    label: format!("Render test {}", tile + 1),
-                    width,
-                    height,
-                    rgba,
-                    frame_counter: counter,
+                let mut picture = cycle[(counter % CYCLE) as usize].clone();
+                let stamp = natter_media::FrameStamp {
+                    counter,
+                    capture_ms: natter_media::now_ms(),
                 };
-                let _ = events.try_send(ViewEvent::Frame(frame));
+                natter_media::stamp_frame(&mut picture, stamp);
+                let (id, label) = (format!("r{}", tile + 1), format!("Render test {}", tile + 1));
+                if let Some(frame) = tile_size.frame(&id, &label, &picture, counter) {
+                    let _ = events.try_send(ViewEvent::Frame(frame));
+                }
             }
         }
     });

@@ -4,7 +4,7 @@
 
 use crate::codecs::VideoCodec;
 use crate::receive::VideoStats;
-use crate::view::{TileFrame, ViewEvent};
+use crate::view::ViewEvent;
 use bytes::Bytes;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,10 +50,8 @@ impl Default for MediaSettings {
 #[derive(Clone)]
 pub struct ViewSink {
     pub events: mpsc::Sender<ViewEvent>,
-    pub tile_width: u32,
-    pub tile_height: u32,
-    /// Show every n-th frame (1: all of them; 2: half the frame rate, half the conversion work).
-    pub every_nth: u32,
+    /// The size the window draws tiles at.
+    pub tile_size: crate::view::TileSize,
 }
 
 pub struct EncodedFrame {
@@ -202,17 +200,9 @@ pub fn decode_loop(frames: std::sync::mpsc::Receiver<(VideoCodec, Bytes)>, targe
             stats.on_shown(at_ms);
         }
         if let Some(view) = view
-            && pictures.is_multiple_of(view.every_nth.max(1))
+            && let Some(frame) = view.tile_size.frame(remote, label, &picture, pictures)
         {
-            let rgba = natter_media::i420_to_rgba_scaled(&picture, view.tile_width, view.tile_height);
-            let _ = view.events.try_send(ViewEvent::Frame(TileFrame {
-                tile_id: remote.to_string(),
-                label: label.to_string(),
-                width: view.tile_width,
-                height: view.tile_height,
-                rgba,
-                frame_counter: pictures,
-            }));
+            let _ = view.events.try_send(ViewEvent::Frame(frame));
         }
     }
 }

@@ -24,7 +24,7 @@ mod video;
 mod vp8;
 
 pub use audio::{AudioDecoder, AudioEncoder};
-pub use convert::i420_to_rgba_scaled;
+pub use convert::{fit_within, scale_i420};
 pub use frame::I420Frame;
 pub use source::{AudioSink, AudioSource, DeviceLost, DiscardSink, SyntheticVideo, VideoSource};
 pub use stamp::{FrameStamp, STAMP_BAND_HEIGHT, fits as stamp_fits, read_stamp, stamp_frame};
