@@ -79,6 +79,13 @@ struct DemoArgs {
     /// network (the page counts frames drawn per tile in `window.natterDebug`).
     #[arg(long)]
     render_test: bool,
+    /// Print every 2 s what the window painted per tile (fps, frames not shown, capture→paint);
+    /// on with --render-test.
+    #[arg(long)]
+    print_painting: bool,
+    /// Print those lines as JSON (one object per line: {"painted": [TilePainting…]}).
+    #[arg(long)]
+    json: bool,
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {
@@ -171,12 +178,20 @@ fn main() -> ExitCode {
     match cli.command {
         // For now the bare app runs the same embedded demo call as `natter demo`; joining a real
         // room from the window comes with the full UI.
-        None => window::run(natter_app::DemoSetup::default()),
-        Some(Command::Demo(args)) => window::run(natter_app::DemoSetup {
-            remote_participants: args.participants.into(),
-            tile: args.tile,
-            render_test: args.render_test,
-        }),
+        None => window::run(natter_app::DemoSetup::default(), None),
+        Some(Command::Demo(args)) => {
+            let print = (args.render_test || args.print_painting).then_some(if args.json {
+                window::PaintingOutput::Json
+            } else {
+                window::PaintingOutput::Text
+            });
+            let setup = natter_app::DemoSetup {
+                remote_participants: args.participants.into(),
+                tile: args.tile,
+                render_test: args.render_test,
+            };
+            window::run(setup, print)
+        }
         Some(Command::Headless(args)) => headless(*args),
         Some(Command::SignalServer { listen }) => signal_server(listen),
         Some(Command::Probe {

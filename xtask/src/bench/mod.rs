@@ -10,6 +10,7 @@ pub mod figures;
 pub mod impaired;
 pub mod runner;
 pub mod scenarios;
+pub mod ui_paint;
 
 use figures::{ScenarioResult, Summary, round};
 use runner::Binaries;

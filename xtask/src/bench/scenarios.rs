@@ -23,6 +23,7 @@ pub const ALL: &[&str] = &[
     "pc_memory",
     "encode_720p",
     "interop_browser",
+    "ui_paint",
     "impaired_loss_2",
     "impaired_loss_10",
     "impaired_burst_5",
@@ -50,6 +51,7 @@ pub fn run(name: &str, bin: &Binaries, runs: usize) -> ScenarioResult {
         "pc_memory" => pc_memory(bin, runs),
         "encode_720p" => encode_720p(bin, runs),
         "interop_browser" => interop_browser(bin, runs),
+        "ui_paint" => super::ui_paint::run(bin, runs),
         impaired if impaired.starts_with("impaired_") => super::impaired::run(impaired, bin, runs),
         other => panic!("unknown scenario {other}"),
     }
