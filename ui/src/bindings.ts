@@ -471,7 +471,7 @@ tileId: string, label: string, state: TileState,
 /**
  * One plain sentence ("checking paths…", "relayed via turn:…").
  */
-detail: string, } | { "type": "media", tileId: string, audioMuted: boolean, videoMuted: boolean, } | { "type": "notice", medium: NoticeAbout, message: string, } | { "type": "stats" } & StatsSample | { "type": "ended" };
+detail: string, } | { "type": "media", tileId: string, audioMuted: boolean, videoMuted: boolean, } | { "type": "notice", medium: NoticeAbout, message: string, } | { "type": "level", tileId: string, dbfs: number, } | { "type": "stats" } & StatsSample | { "type": "ended" };
 
 export type TilePainting = { 
 /**

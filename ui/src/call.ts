@@ -11,7 +11,7 @@ import { byId, clearError, cloneTemplate, showError } from "./dom";
 
 const STATE_TEXT: Record<string, string> = { connecting: "connecting…", connected: "connected", failed: "can't connect", left: "left" };
 
-interface Tile { root: HTMLElement; canvas: HTMLCanvasElement; renderer: TileRenderer | null; name: HTMLElement; badge: HTMLButtonElement; waiting: HTMLElement; cameraOff: HTMLElement; micOff: HTMLElement; state: string | null; detail: string; path: string; quality: Quality | null }
+interface Tile { root: HTMLElement; canvas: HTMLCanvasElement; renderer: TileRenderer | null; level: HTMLElement | null; name: HTMLElement; badge: HTMLButtonElement; waiting: HTMLElement; cameraOff: HTMLElement; micOff: HTMLElement; state: string | null; detail: string; path: string; quality: Quality | null }
 
 export interface CallHooks {
   /** Called first with each stats message (the health panel keeps the history and rates). */
@@ -22,6 +22,17 @@ export interface CallHooks {
   onCallStarted(info: CallInfo): void;
   /** Every second: what each tile painted (frames on screen, dropped, capture-to-paint). */
   onPainting(tiles: TilePainting[]): void;
+  /** A microphone's level (`"local"`: ours), about 10 times a second. */
+  onLevel?(tileId: string, dbfs: number): void;
+}
+
+/** A level meter (an element holding one bar) showing `dbfs`: -60 dBFS and below is empty. */
+export function showLevel(meter: HTMLElement | null, dbfs: number): void {
+  if (!meter) return;
+  meter.hidden = false;
+  const fill = Math.max(0, Math.min(1, (dbfs + 60) / 60));
+  (meter.firstElementChild as HTMLElement | null)?.style.setProperty("width", `${Math.round(fill * 100)}%`);
+  meter.dataset.level = fill.toFixed(2);
 }
 
 export class CallView {
@@ -134,6 +145,7 @@ export class CallView {
         root,
         canvas,
         renderer: null,
+        level: root.querySelector(".mic-level"),
         name: root.querySelector(".name")!,
         badge: root.querySelector(".badge")!,
         waiting: root.querySelector(".waiting")!,
@@ -297,6 +309,14 @@ export class CallView {
           t.quality = this.hooks.qualityOf(peer.remote);
           if (t.state) this.renderBadge(t);
         }
+        break;
+      }
+      case "level": {
+        // The microphone's level: a meter on the tile (ours also while muted: you see that it
+        // hears you).
+        const t = this.tiles.get(message.tileId);
+        if (t) showLevel(t.level, message.dbfs);
+        this.hooks.onLevel?.(message.tileId, message.dbfs);
         break;
       }
       case "media": {

@@ -128,6 +128,10 @@ pub enum CallMessage {
         medium: natter_call::view::NoticeAbout,
         message: String,
     },
+    /// A microphone's sound level (`"local"`: ours, heard even while muted), in dBFS (-100:
+    /// silence), about 10 times a second.
+    #[serde(rename_all = "camelCase")]
+    Level { tile_id: String, dbfs: f32 },
     /// The call's snapshot, every second.
     Stats(Box<StatsSample>),
     /// The engine stopped sending: the call is over.
@@ -160,6 +164,7 @@ impl CallMessage {
                 video_muted,
             },
             ViewEvent::Notice { medium, message } => CallMessage::Notice { medium, message },
+            ViewEvent::Level { tile_id, dbfs } => CallMessage::Level { tile_id, dbfs },
         })
     }
 }

@@ -269,6 +269,7 @@ pub fn start_capture(
     let (camera, microphone) = (Arc::new(LocalSource::default()), Arc::new(LocalSource::default()));
     // Fail now, not in a thread, if the codecs cannot start at all.
     let audio_encoder = AudioEncoder::new().map_err(|e| crate::CallError::Media(e.to_string()))?;
+    let audio_view = view.clone();
     let video = VideoThread {
         ctx: ThreadContext {
             settings: settings.clone(),
@@ -302,6 +303,8 @@ pub fn start_capture(
         encoder: audio_encoder,
         link_loss: Arc::clone(&link_loss),
         expected_loss: None,
+        view: audio_view,
+        level: natter_media::LevelMeter::default(),
     };
     let spawn_error = |e: std::io::Error| crate::CallError::Media(format!("could not start a capture thread: {e}"));
     std::thread::Builder::new()
@@ -641,9 +644,29 @@ struct AudioThread {
     /// told to expect.
     link_loss: Arc<Mutex<std::collections::HashMap<u64, f64>>>,
     expected_loss: Option<f64>,
+    /// Where the microphone's level goes (the self view's meter), every `LEVEL_EVERY` frames.
+    view: Option<ViewSink>,
+    level: natter_media::LevelMeter,
 }
 
+/// The microphone's level is told to the view 10 times a second.
+const LEVEL_EVERY: usize = 5;
+
 impl AudioThread {
+    /// Measure what the source gave (muted or not: the meter shows a muted microphone that
+    /// hears you) and tell the view now and then.
+    fn measure_level(&mut self, frames: &[Vec<i16>]) {
+        let Some(view) = &self.view else { return };
+        for pcm in frames {
+            if let Some(dbfs) = self.level.push(pcm, LEVEL_EVERY) {
+                let _ = view.events.try_send(ViewEvent::Level {
+                    tile_id: "local".into(),
+                    dbfs,
+                });
+            }
+        }
+    }
+
     /// Opus's in-band FEC follows the worst link's loss (told again only when it moved).
     fn follow_loss(&mut self) {
         let worst = self.link_loss.lock().unwrap().values().copied().fold(0.0, f64::max);
@@ -691,7 +714,11 @@ impl AudioThread {
             if let Some(source) = keeper.source.as_mut() {
                 // Muted: the source keeps running (the tone its phase, the device its buffer
                 // fresh); nothing is encoded or sent.
-                match source.read_frames() {
+                let read = source.read_frames();
+                if let Ok(frames) = &read {
+                    self.measure_level(frames);
+                }
+                match read {
                     Ok(frames) if !state.user_off.load(Ordering::Relaxed) => {
                         self.follow_loss();
                         for pcm in frames {

@@ -25,7 +25,7 @@ pub struct LocalDevices {
 }
 
 impl LocalDevices {
-    fn media(&self) -> MediaSettings {
+    pub(crate) fn media(&self) -> MediaSettings {
         MediaSettings {
             seed: 7,
             camera: self.camera.clone(),

@@ -53,6 +53,7 @@ pub mod pacer;
 pub mod participant;
 pub mod peer;
 pub mod playout;
+pub mod preview;
 pub mod receive;
 pub mod reception;
 pub mod records;

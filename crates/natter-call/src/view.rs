@@ -128,6 +128,12 @@ pub enum ViewEvent {
         medium: NoticeAbout,
         message: String,
     },
+    /// The sound level of a tile's microphone (`"local"`: ours, before muting), in dBFS
+    /// (-100 for silence), about 10 times a second.
+    Level {
+        tile_id: String,
+        dbfs: f32,
+    },
     /// A tile's connection state changed.
     Status {
         tile_id: String,
