@@ -53,6 +53,19 @@ report_words! {
     }
 }
 
+report_words! {
+    /// Someone came into the call or went out of it, as the call view announces it.
+    Presence {
+        /// Joined the room after us (those already there when we came are not announced).
+        #[default]
+        Joined = "joined",
+        /// Left the room (hung up, or its signaling connection closed).
+        Left = "left",
+        /// Still in the room, but the connection to it broke for good (restarts gave up).
+        Lost = "lost",
+    }
+}
+
 /// Everything the UI is told about.
 #[derive(Debug, Clone)]
 pub enum ViewEvent {
@@ -68,6 +81,12 @@ pub enum ViewEvent {
     Notice {
         medium: NoticeAbout,
         message: String,
+    },
+    /// A remote participant came or went (the tile's own state arrives as `Status`).
+    Presence {
+        tile_id: String,
+        label: String,
+        change: Presence,
     },
     /// A tile's connection state changed.
     Status {
