@@ -222,8 +222,7 @@ fn someone_who_joins_leaves_or_drops_is_announced_and_in_the_timeline() {
     );
 
     // Bob comes in after us.
-    let (bob, _) = other(&url, "flows-b", 3, 60, dir.path("bob.json"));
-    let mut bob = bob;
+    let (mut bob, _) = other(&url, "flows-b", 3, 60, dir.path("bob.json"));
     app.wait_until("“headless-1 joined the call”", ROOM_WAIT, || {
         shown(&app)
             .iter()

@@ -54,14 +54,14 @@ report_words! {
 }
 
 report_words! {
-    /// Someone came into the call or went out of it, as the call view announces it.
+    /// Someone came into the call or went out of it, as the call view announces it: `joined`
+    /// the room after us (those already there when we came are not announced), `left` it (hung
+    /// up, or its signaling connection closed), or `lost`: still in the room, but the connection
+    /// to it broke for good (its restarts gave up).
     Presence {
-        /// Joined the room after us (those already there when we came are not announced).
         #[default]
         Joined = "joined",
-        /// Left the room (hung up, or its signaling connection closed).
         Left = "left",
-        /// Still in the room, but the connection to it broke for good (restarts gave up).
         Lost = "lost",
     }
 }
