@@ -439,7 +439,15 @@ export type CallInfo = { room: string, mode: CallKind,
 /**
  * Set when the saved ICE servers could not be used (the call runs without them).
  */
-iceWarning: string | null, };
+iceWarning: string | null, 
+/**
+ * The microphone starts off (the user turned it off in an earlier call).
+ */
+audioMuted: boolean, 
+/**
+ * The camera starts off.
+ */
+videoMuted: boolean, };
 
 export type MediaKind = "audio" | "video";
 
@@ -463,6 +471,8 @@ export type TileState = "connecting" | "connected" | "failed" | "left";
 
 export type NoticeAbout = "call" | "camera" | "microphone" | "speaker" | "signaling";
 
+export type Presence = "joined" | "left" | "lost";
+
 export type CallMessage = { "type": "status", 
 /**
  * `"local"` for the self view, otherwise the remote participant id.
@@ -471,7 +481,7 @@ tileId: string, label: string, state: TileState,
 /**
  * One plain sentence ("checking paths…", "relayed via turn:…").
  */
-detail: string, } | { "type": "media", tileId: string, audioMuted: boolean, videoMuted: boolean, } | { "type": "notice", medium: NoticeAbout, message: string, } | { "type": "level", tileId: string, dbfs: number, } | { "type": "stats" } & StatsSample | { "type": "ended" };
+detail: string, } | { "type": "media", tileId: string, audioMuted: boolean, videoMuted: boolean, } | { "type": "presence", tileId: string, label: string, change: Presence, } | { "type": "notice", medium: NoticeAbout, message: string, } | { "type": "level", tileId: string, dbfs: number, } | { "type": "stats" } & StatsSample | { "type": "ended" };
 
 export type TilePainting = { 
 /**

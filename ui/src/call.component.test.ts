@@ -20,7 +20,7 @@ function fakeBackend() {
         switch (command) {
           case "start_call":
             callChannel = args!.onEvent as Channel<CallMessage | ArrayBuffer>;
-            return { room: "demo", mode: "demo", iceWarning: null } satisfies CallInfo;
+            return { room: "demo", mode: "demo", iceWarning: null, audioMuted: false, videoMuted: false } satisfies CallInfo;
           case "set_muted":
           case "frames_drawn":
           case "leave_call":
@@ -110,6 +110,7 @@ describe("call view", () => {
     const view = new CallView({ onStats: () => {}, qualityOf: () => null, onOpenDetails: () => {}, onCallStarted: () => {}, onPainting: () => {} });
     await view.start({ signalUrl: "ws://127.0.0.1:1", room: "r", name: "" });
     expect(document.getElementById("left-title")!.textContent).toBe("Not in a call");
-    expect(document.body.textContent).toContain("cannot reach the signaling server");
+    expect(document.getElementById("left-detail")!.textContent).toBe("The call could not start: cannot reach the signaling server at ws://127.0.0.1:1");
+    expect(document.body.textContent).not.toContain("see above");
   });
 });

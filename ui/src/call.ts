@@ -1,13 +1,19 @@
 // The call view: one tile per participant (self view first), drawn from the frames the backend
-// decodes; status badges; leave/rejoin. Frames arrive as binary channel messages (frames.ts),
-// everything else as JSON: status, stats (also for the health panel), ended.
-import { commands, type CallInfo, type CallMessage, type JoinRequest, type LocalMediaReport, type MediaKind, type ParticipantReport, type TilePainting } from "./bindings";
+// decodes; status badges; leave/rejoin; the join dialog; who came and went. Frames arrive as
+// binary channel messages (frames.ts), everything else as JSON: status, presence, stats (also for
+// the health panel), ended.
+//
+// Joining another room never leaves the user stranded: the backend leaves the running call only
+// once the new room let us in (App::start_call), so until `startCall` answers this view keeps
+// showing the running call, and the new call's messages wait. A join that fails says why in the
+// dialog, which stays open with what was typed; the running call goes on.
+import { commands, type AppError, type CallInfo, type CallMessage, type ErrorCode, type JoinRequest, type LocalMediaReport, type MediaKind, type ParticipantReport, type Presence, type TilePainting } from "./bindings";
 import { decodeMessage, type DecodedFrame } from "./frames";
 import { createRenderer, type TileRenderer } from "./render";
 import { PaintMeter } from "./paint-meter";
 import { pathBadge, type Quality } from "./format";
 import { channel, describeError, inApp } from "./tauri";
-import { byId, clearError, cloneTemplate, showError } from "./dom";
+import { byId, clearError, cloneTemplate, el, showError } from "./dom";
 
 const STATE_TEXT: Record<string, string> = { connecting: "connecting…", connected: "connected", failed: "can't connect", left: "left" };
 
@@ -21,9 +27,11 @@ export interface CallHooks {
   onOpenDetails(remote: string): void;
   onCallStarted(info: CallInfo): void;
   /** Every second: what each tile painted (frames on screen, dropped, capture-to-paint). */
-  onPainting(tiles: TilePainting[]): void;
+  onPainting?(tiles: TilePainting[]): void;
   /** A microphone's level (`"local"`: ours), about 10 times a second. */
   onLevel?(tileId: string, dbfs: number): void;
+  /** Someone came or went: `text` is what the notice said (for the health panel's timeline). */
+  onPresence?(change: Presence, text: string): void;
 }
 
 /** A level meter (an element holding one bar) showing `dbfs`: -60 dBFS and below is empty. */
@@ -35,10 +43,56 @@ export function showLevel(meter: HTMLElement | null, dbfs: number): void {
   meter.dataset.level = fill.toFixed(2);
 }
 
+/** How long a "Bob left the call" notice stays. */
+export const NOTICE_MS = 6000;
+
+/** Errors of a join the backend refused before touching the running call (its pre-flight):
+ *  that call goes on. Any other error of `startCall` came after the hand-over. */
+const CALL_KEPT: readonly ErrorCode[] = ["invalidSignalUrl", "missingRoom", "signalingUnreachable", "roomLocked", "signalingRefused", "signalingFailed"];
+
+/** The join dialog's field an error is about (focused, marked invalid), if one. */
+export function fieldFor(code: ErrorCode): string | null {
+  switch (code) {
+    case "invalidSignalUrl":
+    case "signalingUnreachable":
+    case "signalingFailed":
+      return "join-server";
+    case "missingRoom":
+    case "signalingRefused":
+      return "join-room";
+    case "roomLocked":
+      return "join-secret";
+    default:
+      return null;
+  }
+}
+
+/** The sentence a notice says about someone who came or went. */
+export function presenceText(change: Presence, name: string): string {
+  switch (change) {
+    case "joined":
+      return `${name} joined the call`;
+    case "left":
+      return `${name} left the call`;
+    case "lost":
+      return `Lost connection to ${name}`;
+  }
+}
+
+const JOIN_FIELDS = ["join-server", "join-room", "join-name", "join-secret"];
+
+function errorCode(e: unknown): ErrorCode | null {
+  return e && typeof e === "object" && "code" in e ? (e as AppError).code : null;
+}
+
 export class CallView {
   private tiles = new Map<string, Tile>();
   private drawn = 0;
   private session = 0;
+  /** The call being started (`startCall` not answered yet): its messages wait in `queued`. */
+  private pendingSession: number | null = null;
+  private queued: (CallMessage | ArrayBuffer)[] = [];
+  private sessions = 0;
   private inCall = false;
   /** The room last joined (`null`: the demo call). */
   private join: JoinRequest | null = null;
@@ -71,31 +125,26 @@ export class CallView {
     byId("camera").addEventListener("click", () => void this.toggle("video"));
     byId("rejoin").addEventListener("click", () => void this.start(this.join));
     const panel = byId<HTMLFormElement>("join-panel");
-    byId("open-join").addEventListener("click", () => {
-      panel.hidden = false;
-      byId<HTMLInputElement>("join-server").focus();
-    });
-    byId("join-cancel").addEventListener("click", () => (panel.hidden = true));
+    byId("open-join").addEventListener("click", () => this.openJoin());
+    byId("left-join").addEventListener("click", () => this.openJoin());
+    byId("join-cancel").addEventListener("click", () => this.closeJoin());
     panel.addEventListener("keydown", (e) => {
-      if (e.key === "Escape") {
-        panel.hidden = true;
-        byId("open-join").focus();
-      }
+      if (e.key === "Escape") this.closeJoin();
     });
-    byId("join-demo").addEventListener("click", () => {
-      panel.hidden = true;
-      void this.start(null);
-    });
+    byId("join-demo").addEventListener("click", () => void this.start(null, true));
     panel.addEventListener("submit", (e) => {
       e.preventDefault();
-      panel.hidden = true;
-      void this.start({
-        signalUrl: byId<HTMLInputElement>("join-server").value.trim(),
-        room: byId<HTMLInputElement>("join-room").value.trim(),
-        name: byId<HTMLInputElement>("join-name").value.trim(),
-        roomSecret: byId<HTMLInputElement>("join-secret").value || undefined,
-      });
+      void this.start(
+        {
+          signalUrl: byId<HTMLInputElement>("join-server").value.trim(),
+          room: byId<HTMLInputElement>("join-room").value.trim(),
+          name: byId<HTMLInputElement>("join-name").value.trim(),
+          roomSecret: byId<HTMLInputElement>("join-secret").value || undefined,
+        },
+        true,
+      );
     });
+    for (const id of JOIN_FIELDS) byId(id).addEventListener("input", () => byId(id).removeAttribute("aria-invalid"));
     // Acknowledgements also go out on a timer, in case a paint never comes (hidden window).
     setInterval(() => this.acknowledge(), 250);
     setInterval(() => this.reportPainting(), 1000);
@@ -104,7 +153,7 @@ export class CallView {
 
   private reportPainting(): void {
     this.painting = this.meter.figures(performance.now(), (id) => this.tiles.get(id)?.renderer?.kind ?? "none");
-    this.hooks.onPainting(this.painting);
+    this.hooks.onPainting?.(this.painting);
     if (inApp() && this.inCall) commands.painted(this.painting).catch(() => {});
   }
 
@@ -272,6 +321,11 @@ export class CallView {
   }
 
   private onMessage(mySession: number, message: CallMessage | ArrayBuffer): void {
+    if (mySession === this.pendingSession) {
+      // The new call's first messages, before `startCall` answered: shown once it did.
+      this.queued.push(message);
+      return;
+    }
     if (mySession !== this.session) return;
     // Frame messages are acknowledged once painted (or replaced unpainted), so the backend never
     // sends faster than this window can show: see `paint`.
@@ -317,6 +371,12 @@ export class CallView {
         const t = this.tiles.get(message.tileId);
         if (t) showLevel(t.level, message.dbfs);
         this.hooks.onLevel?.(message.tileId, message.dbfs);
+        break;
+      }
+      case "presence": {
+        const text = presenceText(message.change, message.label);
+        this.announce(message.change, text);
+        this.hooks.onPresence?.(message.change, text);
         break;
       }
       case "media": {
@@ -392,14 +452,31 @@ export class CallView {
     mute.disabled = camera.disabled = !this.inCall;
   }
 
-  private endView(title: string, detail: string): void {
-    this.inCall = false;
-    this.session += 1;
-    (byId("leave") as HTMLButtonElement).disabled = true;
+  /** A short line over the call ("Bob left the call") that goes away by itself; screen readers
+   *  hear it (the box is a polite live region). */
+  private announce(change: Presence, text: string): void {
+    const line = el("p", `call-notice presence-${change}`, text);
+    byId("call-notices").append(line);
+    setTimeout(() => line.remove(), NOTICE_MS);
+  }
+
+  /** Forget the call shown: its tiles, its frames not yet painted (they would bring back a tile
+   *  of someone from that call), its notices. */
+  private clearCall(): void {
     for (const t of this.tiles.values()) t.root.remove();
     this.tiles.clear();
     this.pending.clear();
     this.meter = new PaintMeter();
+    byId("call-notices").replaceChildren();
+    byId("device-notice").replaceChildren();
+    byId("device-notice").hidden = true;
+  }
+
+  private endView(title: string, detail: string): void {
+    this.inCall = false;
+    this.session = 0;
+    (byId("leave") as HTMLButtonElement).disabled = true;
+    this.clearCall();
     byId("call-summary").textContent = "";
     byId("left-title").textContent = title;
     byId("left-detail").textContent = detail;
@@ -407,44 +484,125 @@ export class CallView {
     this.renderMuteButtons();
   }
 
-  async start(join: JoinRequest | null = null): Promise<void> {
+  // --- the join dialog ----------------------------------------------------------------------
+
+  /** "Join a room…": the dialog, focus on the first field to fill. Works whatever the state. */
+  openJoin(): void {
+    byId("join-panel").hidden = false;
+    const empty = JOIN_FIELDS.map((id) => byId<HTMLInputElement>(id)).find((f) => f.required && !f.value.trim());
+    (empty ?? byId<HTMLInputElement>("join-server")).focus();
+  }
+
+  /** Back to the call (or the left screen) as it was. Not while a join is on its way: the backend
+   *  answers it within its timeout, and the dialog says how it went. */
+  private closeJoin(): void {
+    if (this.pendingSession !== null) return;
+    byId("join-panel").hidden = true;
+    this.clearJoinError();
+    byId(byId("left").hidden ? "open-join" : "left-join").focus();
+  }
+
+  private clearJoinError(): void {
+    byId("join-error").hidden = true;
+    byId("join-error").textContent = "";
+    for (const id of JOIN_FIELDS) byId(id).removeAttribute("aria-invalid");
+  }
+
+  /** The dialog stays open with what was typed, says why, and puts the focus where to fix it. */
+  private showJoinError(message: string, code: ErrorCode | null): void {
+    byId("join-panel").hidden = false;
+    const box = byId("join-error");
+    box.textContent = message;
+    box.hidden = false;
+    const field = code ? fieldFor(code) : null;
+    if (field) {
+      const input = byId<HTMLInputElement>(field);
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      input.select();
+    } else {
+      byId("join-submit").focus();
+    }
+  }
+
+  private setJoining(busy: boolean, join: JoinRequest | null = null): void {
+    const submit = byId<HTMLButtonElement>("join-submit");
+    for (const id of ["join-submit", "join-demo", "join-cancel"]) byId<HTMLButtonElement>(id).disabled = busy;
+    submit.textContent = busy ? "Joining…" : "Join";
+    byId("join-panel").setAttribute("aria-busy", String(busy));
+    byId("join-progress").textContent = !busy ? "" : join
+      ? `Joining ${join.room}…${this.inCall ? " The current call goes on until the room lets you in." : ""}`
+      : "Starting the demo call…";
+  }
+
+  // --- starting and leaving -----------------------------------------------------------------
+
+  /** Start the demo (`join` null) or join a room. The call shown goes on until the new one
+   *  started; `fromDialog`: a failure is said in the join dialog, which stays open. */
+  async start(join: JoinRequest | null = null, fromDialog = false): Promise<void> {
     if (!inApp()) {
       showError("This page must run inside the Natter app (the Tauri API is not available).");
       return;
     }
+    if (this.pendingSession !== null) return;
     clearError();
-    byId("left").hidden = true;
+    this.clearJoinError();
     const rejoin = byId<HTMLButtonElement>("rejoin");
     rejoin.disabled = true;
-    // A new call replaces the current one: clear its tiles first, and its frames not yet
-    // painted (they would bring back a tile of someone from the previous call).
-    for (const t of this.tiles.values()) t.root.remove();
-    this.tiles.clear();
-    this.pending.clear();
-    this.meter = new PaintMeter();
-    byId("device-notice").replaceChildren();
-    byId("device-notice").hidden = true;
-    this.join = join;
-    const mySession = ++this.session;
-    byId("call-summary").textContent = "joining…";
+    const mySession = ++this.sessions;
+    this.pendingSession = mySession;
+    this.queued = [];
+    this.setJoining(true, join);
+    if (!this.inCall) byId("call-summary").textContent = "joining…";
+    let info: CallInfo;
     try {
-      const info = await commands.startCall(channel((message: CallMessage | ArrayBuffer) => this.onMessage(mySession, message)), join);
-      if (mySession !== this.session) return;
-      byId("room-name").textContent = info.room;
-      this.inCall = true;
-      byId<HTMLButtonElement>("leave").disabled = false;
-      this.updateSummary();
-      this.tile("local", "You");
-      this.muted = { audio: false, video: false };
-      this.renderMuteButtons();
-      if (info.iceWarning) showError(info.iceWarning);
-      this.hooks.onCallStarted(info);
+      info = await commands.startCall(channel((message: CallMessage | ArrayBuffer) => this.onMessage(mySession, message)), join);
     } catch (e) {
-      showError(`Could not start the call: ${describeError(e)}`);
-      this.endView("Not in a call", "The call could not start (see above).");
-    } finally {
+      this.pendingSession = null;
+      this.queued = [];
+      this.setJoining(false);
       rejoin.disabled = false;
+      this.failed(e, fromDialog);
+      return;
     }
+    this.pendingSession = null;
+    this.setJoining(false);
+    rejoin.disabled = false;
+    this.show(mySession, info, join);
+  }
+
+  /** The new call runs: it replaces the one shown, then its waiting messages are shown. */
+  private show(mySession: number, info: CallInfo, join: JoinRequest | null): void {
+    this.clearCall();
+    this.session = mySession;
+    this.join = join;
+    this.inCall = true;
+    byId("left").hidden = true;
+    byId("join-panel").hidden = true;
+    byId("room-name").textContent = info.room;
+    byId<HTMLButtonElement>("leave").disabled = false;
+    this.updateSummary();
+    const local = this.tile("local", "You");
+    // The microphone and camera as the user left them in the last call (the backend kept them).
+    this.muted = { audio: info.audioMuted, video: info.videoMuted };
+    this.renderMuteButtons();
+    this.showMedia(local, this.muted.audio, this.muted.video);
+    if (info.iceWarning) showError(info.iceWarning);
+    this.hooks.onCallStarted(info);
+    const queued = this.queued;
+    this.queued = [];
+    for (const message of queued) this.onMessage(mySession, message);
+  }
+
+  /** A start failed. A join refused before the hand-over left the running call as it was;
+   *  otherwise no call runs any more, and the left screen offers Rejoin and Join a room. */
+  private failed(e: unknown, fromDialog: boolean): void {
+    const message = describeError(e);
+    const code = errorCode(e);
+    const kept = this.inCall && code !== null && CALL_KEPT.includes(code);
+    if (!kept) this.endView("Not in a call", `The call could not start: ${message}`);
+    if (fromDialog) this.showJoinError(message, code);
+    else if (kept) showError(`Could not join: ${message}`);
   }
 
   async leave(): Promise<void> {

@@ -1,6 +1,7 @@
 // The connection-health panel: every ICE server × transport with its live status, and per
 // participant the path in use with RTT, loss, jitter, bitrate and fps over the last minute, plus
-// a timeline of what happened (server status changes, disconnects, restarts, recoveries).
+// a timeline of what happened (server status changes, who joined and left, disconnects, restarts,
+// recoveries).
 // Data arrives pushed: server transitions on their own channel, call stats once a second.
 import { commands, type HealthTransition, type LogsInfo, type ParticipantReport, type PeerEvent, type ServerHealth, type TilePainting } from "./bindings";
 import { bitrate, ms, pathWords, percent, quality, remoteReception, statusWords, transportWords, type Quality } from "./format";
@@ -18,6 +19,7 @@ export class HealthPanel {
   /** What the window painted per tile (the call view measures it). */
   private painting = new Map<string, TilePainting>();
   private callStartedWallMs = Date.now();
+  private notes = 0;
   focused: string | null = null;
 
   constructor() {
@@ -103,6 +105,12 @@ export class HealthPanel {
       for (const event of peer.events) this.addPeerEvent(peer.remote_name, peer.remote, event);
     }
     this.renderPeers();
+  }
+
+  /** Something that happened now, for the timeline ("Bob left the call"): `kind` ok | bad | info. */
+  note(text: string, kind: string): void {
+    this.notes += 1;
+    this.addTimeline(`note:${this.notes}`, Date.now(), text, kind);
   }
 
   private addPeerEvent(name: string, remote: string, event: PeerEvent): void {

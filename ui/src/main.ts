@@ -41,7 +41,11 @@ const call = new CallView({
     show("health");
     health.focus(remote);
   },
-  onCallStarted: () => health.callStarted(),
+  onCallStarted: (info) => {
+    health.callStarted();
+    health.note(info.mode === "room" ? `You joined room ${info.room}` : `You started the ${info.room} call`, "info");
+  },
+  onPresence: (change, text) => health.note(text, change === "joined" ? "ok" : "bad"),
   onPainting: (tiles) => health.onPainting(tiles),
 });
 

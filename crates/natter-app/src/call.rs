@@ -83,6 +83,10 @@ pub struct CallInfo {
     pub mode: CallKind,
     /// Set when the saved ICE servers could not be used (the call runs without them).
     pub ice_warning: Option<String>,
+    /// The microphone starts off (the user turned it off in an earlier call).
+    pub audio_muted: bool,
+    /// The camera starts off.
+    pub video_muted: bool,
 }
 
 /// The local microphone or camera (on the wire: "audio" | "video").
@@ -122,6 +126,13 @@ pub enum CallMessage {
         tile_id: String,
         audio_muted: bool,
         video_muted: bool,
+    },
+    /// A remote participant joined (after us), left, or was lost: the page announces it.
+    #[serde(rename_all = "camelCase")]
+    Presence {
+        tile_id: String,
+        label: String,
+        change: natter_call::view::Presence,
     },
     /// Something about a local device, in a sentence.
     Notice {
@@ -165,6 +176,7 @@ impl CallMessage {
             },
             ViewEvent::Notice { medium, message } => CallMessage::Notice { medium, message },
             ViewEvent::Level { tile_id, dbfs } => CallMessage::Level { tile_id, dbfs },
+            ViewEvent::Presence { tile_id, label, change } => CallMessage::Presence { tile_id, label, change },
         })
     }
 }
@@ -258,14 +270,16 @@ impl RunningCall {
         RunningCall { demo, forward, stats }
     }
 
+    /// Stop the call. Its view hears nothing more from the moment this starts (not the hang-up
+    /// of each connection): the page has moved on already, to a new call or the left screen.
     pub(crate) async fn stop(self) {
+        self.forward.abort();
         self.stats.abort();
         let _ = self.stats.await;
         match Arc::try_unwrap(self.demo) {
             Ok(demo) => demo.stop().await,
             Err(_) => tracing::warn!("call still referenced while stopping; it ends when dropped"),
         }
-        self.forward.abort();
     }
 }
 
@@ -426,6 +440,15 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&notice).unwrap(),
             r#"{"type":"notice","medium":"camera","message":"no camera found"}"#
+        );
+        let presence = CallMessage::from_event(ViewEvent::Presence {
+            tile_id: "p1".into(),
+            label: "Bob".into(),
+            change: natter_call::view::Presence::Lost,
+        });
+        assert_eq!(
+            serde_json::to_string(&presence).unwrap(),
+            r#"{"type":"presence","tileId":"p1","label":"Bob","change":"lost"}"#
         );
         assert_eq!(
             serde_json::to_string(&CallMessage::Ended).unwrap(),

@@ -98,6 +98,7 @@ pub fn local_devices(settings: &Settings) -> natter_call::demo::LocalDevices {
         microphone: source_choice(settings.microphone.as_deref(), SYNTHETIC_MICROPHONE),
         play_audio: true,
         speaker: settings.speaker.clone().filter(|s| s != SYSTEM_DEFAULT),
+        ..Default::default()
     }
 }
 

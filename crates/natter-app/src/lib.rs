@@ -100,6 +100,16 @@ pub struct App {
     tile_size: TileSize,
     /// What the page last said it painted, per tile.
     painting: std::sync::Mutex<Vec<TilePainting>>,
+    /// The user's microphone and camera buttons, kept across calls: a new call starts with them
+    /// as the user left them (from its first frame).
+    media_off: std::sync::Mutex<MediaOff>,
+}
+
+/// What the user turned off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct MediaOff {
+    audio: bool,
+    video: bool,
 }
 
 impl App {
@@ -114,6 +124,7 @@ impl App {
                 None => TileSize::following(640, 360),
             },
             painting: std::sync::Mutex::default(),
+            media_off: std::sync::Mutex::default(),
             options,
         }
     }
@@ -149,14 +160,24 @@ impl App {
     // --- the call ---------------------------------------------------------------------------
 
     /// Start the call the window shows (the demo, or the room in `join`) and show it on `view`.
-    /// Replaces a running call. A join that cannot be tried fails before the old call stops.
+    /// Replaces a running call, which is left only once the new one is known to be reachable:
+    ///
+    /// 1. the request is checked (`InvalidSignalUrl`, `MissingRoom`);
+    /// 2. a room is joined on its signaling server while the current call goes on
+    ///    (`SignalingUnreachable`, `RoomLocked`, `SignalingRefused`, `SignalingFailed`): on any
+    ///    of these the current call is untouched and keeps being shown on its own view;
+    /// 3. only then is the current call stopped and the new one started on `view`.
+    ///
+    /// Why not run both calls side by side until the new one has media: both would capture the
+    /// same camera and microphone, which a real device often allows to only one user at a time.
+    /// So the pre-flight covers what can go wrong on the way to the room (the server, the
+    /// room's secret), and the devices are handed over. A failure after the hand-over (the
+    /// local media cannot start) leaves no call running, and says why.
+    ///
+    /// The demo and the render test need no server: they replace the current call at once.
+    /// The new call starts with the microphone and camera as the user left them.
     pub async fn start_call(&self, join: Option<JoinRequest>, view: Arc<dyn CallView>) -> Result<CallInfo, AppError> {
         let target = join.as_ref().map(JoinRequest::check).transpose()?;
-        let mut call = self.call.lock().await;
-        if let Some(previous) = call.take() {
-            previous.stop().await;
-        }
-        self.flow.reset();
         // The user's ICE servers; a broken settings file must not keep anyone out of a call.
         let (ice, ice_warning) = match self.saved_ice_config() {
             Ok(ice) => (ice, None),
@@ -165,37 +186,54 @@ impl App {
                 Some(format!("your ICE servers are not used: {}", e.message)),
             ),
         };
-        self.history.lock().unwrap().clear();
         let DemoSetup {
             remote_participants,
             tile: _,
             render_test,
         } = self.options.demo;
-        let (tx, rx) = mpsc::channel(64);
-        let (started, room, mode) = match (join, target) {
+        let joined = match (join, target) {
             (Some(join), Some((signal_url, room, name))) => {
                 let options = RoomOptions {
                     signal_url,
                     room: room.clone(),
                     room_secret: join.room_secret.filter(|s| !s.0.is_empty()),
                     name,
-                    ice,
+                    ice: ice.clone(),
                     tile_size: self.tile_size.clone(),
                     bind: self.options.bind,
-                    devices: local_devices(&self.settings_or_default()),
+                    devices: self.local_devices(),
                 };
-                (natter_call::demo::join_room(options, tx).await, room, CallKind::Room)
+                let joined = natter_call::demo::connect_room(options).await.map_err(|e| {
+                    tracing::warn!("could not join {room}; the current call goes on: {e}");
+                    AppError::from(e)
+                })?;
+                Some((joined, room))
             }
-            _ if render_test => {
+            _ => None,
+        };
+
+        // The hand-over. The lock orders it with `set_muted`: the new call gets the latest choice.
+        let mut call = self.call.lock().await;
+        if let Some(previous) = call.take() {
+            previous.stop().await;
+        }
+        self.flow.reset();
+        self.history.lock().unwrap().clear();
+        let devices = self.local_devices();
+        let off = *self.media_off.lock().unwrap();
+        let (tx, rx) = mpsc::channel(64);
+        let (started, room, mode) = match joined {
+            Some((joined, room)) => (joined.start(devices, tx), room, CallKind::Room),
+            None if render_test => {
                 let handle = natter_call::demo::start_render_test(remote_participants, self.tile_size.clone(), 30, tx);
                 (Ok(handle), "render test".to_string(), CallKind::RenderTest)
             }
-            _ => {
+            None => {
                 let options = DemoOptions {
                     remote_participants,
                     tile_size: self.tile_size.clone(),
                     ice,
-                    devices: local_devices(&self.settings_or_default()),
+                    devices,
                 };
                 (
                     natter_call::demo::start_demo(options, tx).await,
@@ -219,7 +257,19 @@ impl App {
             room,
             mode,
             ice_warning,
+            audio_muted: off.audio,
+            video_muted: off.video,
         })
+    }
+
+    /// The devices the settings pick, with the microphone and camera as the user left them.
+    fn local_devices(&self) -> natter_call::demo::LocalDevices {
+        let off = *self.media_off.lock().unwrap();
+        natter_call::demo::LocalDevices {
+            audio_off: off.audio,
+            video_off: off.video,
+            ..local_devices(&self.settings_or_default())
+        }
     }
 
     /// Leave (stop) the call. Idempotent.
@@ -230,12 +280,20 @@ impl App {
         Ok(())
     }
 
-    /// Turn the local microphone or camera off or on in the running call.
+    /// Turn the local microphone or camera off or on in the running call; the choice is kept
+    /// for the calls that follow (another room, the demo, a rejoin).
     pub async fn set_muted(&self, kind: MediaKind, muted: bool) -> Result<(), AppError> {
         let call = self.call.lock().await;
         let call = call
             .as_ref()
             .ok_or_else(|| AppError::new(ErrorCode::NotInCall, "there is no call to mute"))?;
+        {
+            let mut off = self.media_off.lock().unwrap();
+            match kind {
+                MediaKind::Audio => off.audio = muted,
+                MediaKind::Video => off.video = muted,
+            }
+        }
         match kind {
             MediaKind::Audio => call.demo.set_audio_muted(muted),
             MediaKind::Video => call.demo.set_video_muted(muted),
@@ -525,6 +583,7 @@ pub fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
         StatsSample::decl(cfg),
         natter_call::view::TileState::decl(cfg),
         natter_call::view::NoticeAbout::decl(cfg),
+        natter_call::view::Presence::decl(cfg),
         CallMessage::decl(cfg),
         TilePainting::decl(cfg),
     ]

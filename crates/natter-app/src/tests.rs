@@ -45,17 +45,22 @@ fn credential(id: &str, secret: &str) -> CredentialUpdate {
     }
 }
 
-/// Where the page would be: keeps every message and counts frame messages.
+/// Where the page would be: keeps every message and counts frame messages, and frames per tile.
 #[derive(Default)]
 struct Page {
     messages: std::sync::Mutex<Vec<CallMessage>>,
     frame_messages: AtomicUsize,
+    tile_frames: std::sync::Mutex<std::collections::HashMap<String, usize>>,
 }
 
 impl CallView for Page {
     fn frames(&self, frames: &[natter_call::view::TileFrame]) -> Result<(), Closed> {
         assert!(!frames.is_empty());
         self.frame_messages.fetch_add(1, Ordering::Relaxed);
+        let mut tiles = self.tile_frames.lock().unwrap();
+        for frame in frames {
+            *tiles.entry(frame.tile_id.clone()).or_default() += 1;
+        }
         Ok(())
     }
     fn message(&self, message: &CallMessage) -> Result<(), Closed> {
@@ -65,6 +70,24 @@ impl CallView for Page {
 }
 
 impl Page {
+    /// Frames received for the remote participants' tiles (not the self view).
+    fn remote_frames(&self) -> usize {
+        let tiles = self.tile_frames.lock().unwrap();
+        tiles.iter().filter(|(id, _)| *id != "local").map(|(_, n)| n).sum()
+    }
+
+    fn local_frames(&self) -> usize {
+        self.tile_frames.lock().unwrap().get("local").copied().unwrap_or(0)
+    }
+
+    fn ended(&self) -> bool {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| matches!(m, CallMessage::Ended))
+    }
+
     async fn wait_for(&self, what: &str, mut found: impl FnMut(&[CallMessage]) -> bool) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while !found(&self.messages.lock().unwrap()) {
@@ -385,4 +408,167 @@ async fn a_locked_room_is_told_apart_from_a_server_that_is_down() {
     assert_eq!(e.code, ErrorCode::RoomLocked, "{}", e.message);
     first.leave_call().await.unwrap();
     server.shutdown();
+}
+
+/// An app whose calls use the synthetic camera and tone (CI has no devices) and one synthetic
+/// remote in the demo.
+async fn synthetic_app(scratch: &Scratch) -> App {
+    let app = app(
+        scratch,
+        DemoSetup {
+            remote_participants: 1,
+            tile: Some((64, 36)),
+            render_test: false,
+        },
+    );
+    app.choose_device(DeviceKind::Camera, SYNTHETIC_CAMERA.into())
+        .await
+        .unwrap();
+    app.choose_device(DeviceKind::Microphone, SYNTHETIC_MICROPHONE.into())
+        .await
+        .unwrap();
+    app
+}
+
+/// Acknowledge frames as the page does (or the flow control holds them back) until the page
+/// has received `more` frames of remote tiles than it had; fails after 60 s.
+async fn remote_frames_grow(app: &App, page: &Page, more: usize) {
+    let target = page.remote_frames() + more;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while page.remote_frames() < target {
+        app.frames_drawn(2);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "remote frames stopped at {} (wanted {target})",
+            page.remote_frames()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_join_leaves_the_running_call_running_and_a_good_one_replaces_it() {
+    let server = natter_signal::server::SignalServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .spawn();
+    // Someone holds a locked room open.
+    let (_owner, _, _owner_rx) = natter_signal::client::SignalClient::join_room(
+        &server.url(),
+        "locked",
+        "Owner",
+        true,
+        Some(natter_signal::protocol::RoomSecret("s3cret".into())),
+    )
+    .await
+    .unwrap();
+    let scratch = Scratch::new("handover");
+    let app = synthetic_app(&scratch).await;
+    let page = Arc::new(Page::default());
+    app.start_call(None, page.clone()).await.unwrap();
+    remote_frames_grow(&app, &page, 10).await;
+
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let join = |url: String, room: &str, secret: Option<&str>| JoinRequest {
+        signal_url: url,
+        room: room.into(),
+        name: "Ann".into(),
+        room_secret: secret.map(|s| natter_signal::protocol::RoomSecret(s.into())),
+    };
+    let failed = [
+        (
+            join(format!("ws://127.0.0.1:{closed_port}"), "r", None),
+            ErrorCode::SignalingUnreachable,
+        ),
+        (join(server.url(), "locked", Some("guess")), ErrorCode::RoomLocked),
+        (join(server.url(), " ", None), ErrorCode::MissingRoom),
+    ];
+    for (request, code) in failed {
+        let elsewhere = Arc::new(Page::default());
+        let e = app.start_call(Some(request), elsewhere.clone()).await.unwrap_err();
+        assert_eq!(e.code, code, "{}", e.message);
+        // The call that ran goes on, on its own view, as if nothing had been tried.
+        remote_frames_grow(&app, &page, 10).await;
+        assert!(!page.ended(), "the running call was stopped");
+        assert!(elsewhere.messages.lock().unwrap().is_empty());
+        assert_eq!(elsewhere.frame_messages.load(Ordering::Relaxed), 0);
+        app.set_muted(MediaKind::Audio, false).await.expect("still in the call");
+    }
+
+    // A room that lets us in: the old call stops, its view hears nothing more.
+    let room_page = Arc::new(Page::default());
+    let info = app
+        .start_call(Some(join(server.url(), "open", None)), room_page.clone())
+        .await
+        .unwrap();
+    assert_eq!((info.room.as_str(), info.mode), ("open", CallKind::Room));
+    let (frames, messages) = (
+        page.frame_messages.load(Ordering::Relaxed),
+        page.messages.lock().unwrap().len(),
+    );
+    app.frames_drawn(10);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(page.frame_messages.load(Ordering::Relaxed), frames);
+    assert_eq!(page.messages.lock().unwrap().len(), messages);
+    room_page
+        .wait_for("the new call's first stats", |m| {
+            m.iter().any(|m| matches!(m, CallMessage::Stats(_)))
+        })
+        .await;
+    app.leave_call().await.unwrap();
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mute_and_camera_off_survive_a_new_call_from_its_first_frame() {
+    let scratch = Scratch::new("mute-kept");
+    let app = synthetic_app(&scratch).await;
+    let page = Arc::new(Page::default());
+    let info = app.start_call(None, page.clone()).await.unwrap();
+    assert!(!info.audio_muted && !info.video_muted);
+    remote_frames_grow(&app, &page, 5).await;
+    assert!(page.local_frames() > 0, "the self view shows the camera");
+    app.set_muted(MediaKind::Audio, true).await.unwrap();
+    app.set_muted(MediaKind::Video, true).await.unwrap();
+
+    // Another call: it starts with both off, and says so.
+    let next = Arc::new(Page::default());
+    let info = app.start_call(None, next.clone()).await.unwrap();
+    assert!(info.audio_muted && info.video_muted, "{info:?}");
+    remote_frames_grow(&app, &next, 20).await;
+    assert_eq!(next.local_frames(), 0, "the camera was never on in the new call");
+    next.wait_for("a stats message", |m| {
+        m.iter().any(|m| matches!(m, CallMessage::Stats(_)))
+    })
+    .await;
+    let first = next
+        .messages
+        .lock()
+        .unwrap()
+        .iter()
+        .find_map(|m| match m {
+            CallMessage::Stats(sample) => Some(sample.report.local_media.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(first.microphone.off && first.camera.off, "{first:?}");
+    assert!(!first.microphone.sending && !first.camera.sending, "{first:?}");
+
+    // Back on, and the next call has them on again.
+    app.set_muted(MediaKind::Audio, false).await.unwrap();
+    app.set_muted(MediaKind::Video, false).await.unwrap();
+    let last = Arc::new(Page::default());
+    let info = app.start_call(None, last.clone()).await.unwrap();
+    assert!(!info.audio_muted && !info.video_muted);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while last.local_frames() == 0 {
+        app.frames_drawn(2);
+        assert!(tokio::time::Instant::now() < deadline, "the camera stayed off");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.leave_call().await.unwrap();
 }

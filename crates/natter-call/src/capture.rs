@@ -267,6 +267,9 @@ pub fn start_capture(
     let link_loss: Arc<Mutex<std::collections::HashMap<u64, f64>>> = Arc::default();
     let encode_load: Arc<AtomicU64> = Arc::default();
     let (camera, microphone) = (Arc::new(LocalSource::default()), Arc::new(LocalSource::default()));
+    // Off from the first frame if the user turned them off before (no frame goes out meanwhile).
+    camera.user_off.store(settings.video_off, Ordering::Relaxed);
+    microphone.user_off.store(settings.audio_off, Ordering::Relaxed);
     // Fail now, not in a thread, if the codecs cannot start at all.
     let audio_encoder = AudioEncoder::new().map_err(|e| crate::CallError::Media(e.to_string()))?;
     let audio_view = view.clone();

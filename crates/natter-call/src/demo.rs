@@ -4,7 +4,7 @@
 
 use crate::CallError;
 use crate::media::{MediaSettings, ViewSink};
-use crate::participant::{Participant, ParticipantConfig};
+use crate::participant::{Participant, ParticipantConfig, SignalingJoined};
 use crate::peer::LinkSettings;
 use crate::playout::AudioPlayout;
 use crate::view::{TileSize, ViewEvent};
@@ -22,6 +22,10 @@ pub struct LocalDevices {
     /// Play the others' audio (through `speaker`, or the system default when `None`).
     pub play_audio: bool,
     pub speaker: Option<String>,
+    /// Start with the microphone off (the user's choice, kept across calls).
+    pub audio_off: bool,
+    /// Start with the camera off.
+    pub video_off: bool,
 }
 
 impl LocalDevices {
@@ -30,6 +34,8 @@ impl LocalDevices {
             seed: 7,
             camera: self.camera.clone(),
             microphone: self.microphone.clone(),
+            audio_off: self.audio_off,
+            video_off: self.video_off,
             ..MediaSettings::default()
         }
     }
@@ -98,6 +104,53 @@ pub struct RoomOptions {
 
 /// Join `options.room` through its signaling server; events flow into `events` until stopped.
 pub async fn join_room(options: RoomOptions, events: mpsc::Sender<ViewEvent>) -> Result<DemoHandle, CallError> {
+    let devices = options.devices.clone();
+    connect_room(options).await?.start(devices, events)
+}
+
+/// The first half of [`join_room`]: the room joined on its signaling server (reachable, the
+/// secret accepted), nothing else opened yet. An app that already shows a call tries this
+/// before leaving it, and leaves it only once this worked.
+pub async fn connect_room(options: RoomOptions) -> Result<RoomJoined, CallError> {
+    let signaling = SignalingJoined::connect(
+        &options.signal_url,
+        &options.room,
+        &options.name,
+        options.room_secret.clone(),
+    )
+    .await?;
+    tracing::info!(room = %options.room, id = %signaling.id(), "room joined on signaling; call not started yet");
+    Ok(RoomJoined { signaling, options })
+}
+
+/// A room joined on signaling whose call is not started (see [`connect_room`]); dropping it
+/// leaves the room.
+pub struct RoomJoined {
+    signaling: SignalingJoined,
+    options: RoomOptions,
+}
+
+impl RoomJoined {
+    /// Our id in the room.
+    pub fn id(&self) -> &str {
+        self.signaling.id()
+    }
+
+    /// Start the call: open the camera, microphone and speaker of `devices` (as they are now:
+    /// the user may have changed them while the room was being joined), offer to everyone in
+    /// the room; events flow into `events` until the handle is stopped.
+    pub fn start(self, devices: LocalDevices, events: mpsc::Sender<ViewEvent>) -> Result<DemoHandle, CallError> {
+        let RoomJoined { signaling, options } = self;
+        let options = RoomOptions { devices, ..options };
+        start_room(signaling, options, events)
+    }
+}
+
+fn start_room(
+    signaling: SignalingJoined,
+    options: RoomOptions,
+    events: mpsc::Sender<ViewEvent>,
+) -> Result<DemoHandle, CallError> {
     let bind = std::net::SocketAddr::new(options.bind, 0);
     let link = LinkSettings {
         ice: options.ice.clone(),
@@ -114,18 +167,20 @@ pub async fn join_room(options: RoomOptions, events: mpsc::Sender<ViewEvent>) ->
     // Restarts after a failure use only the servers that work (shared probes, breakers).
     let board = crate::health::ServerBoard::new(options.ice.clone(), crate::health::ProbeOptions::from_env(), None);
     let playout = options.devices.playout(&view.events);
-    let local = Participant::join(ParticipantConfig {
-        name: options.name,
-        room: options.room,
-        room_secret: options.room_secret,
-        signal_url: options.signal_url,
-        link,
-        media: options.devices.media(),
-        view: Some(view),
-        board: Some(board),
-        playout: playout.clone(),
-    })
-    .await?;
+    let local = Participant::start(
+        signaling,
+        ParticipantConfig {
+            name: options.name,
+            room: options.room,
+            room_secret: options.room_secret,
+            signal_url: options.signal_url,
+            link,
+            media: options.devices.media(),
+            view: Some(view),
+            board: Some(board),
+            playout: playout.clone(),
+        },
+    )?;
     Ok(DemoHandle {
         local: Some(local),
         playout,

@@ -30,6 +30,10 @@ pub struct MediaSettings {
     /// Send video from this camera (a name from `natter devices`, or "default") instead of the
     /// synthetic pattern; without one, receive-only video as for the microphone.
     pub camera: Option<String>,
+    /// Start with the microphone off (the user's choice, kept from an earlier call).
+    pub audio_off: bool,
+    /// Start with the camera off (as `audio_off`).
+    pub video_off: bool,
 }
 
 impl Default for MediaSettings {
@@ -42,6 +46,8 @@ impl Default for MediaSettings {
             seed: 1,
             microphone: None,
             camera: None,
+            audio_off: false,
+            video_off: false,
         }
     }
 }

@@ -80,16 +80,70 @@ pub struct Participant {
     bridges: crate::bridge::Bridges,
 }
 
+/// A room joined on its signaling server and nothing more: no camera or microphone open, no
+/// connection offered. What the server sends meanwhile waits (in order) for [`Participant::start`].
+/// Joining first lets an app learn that a room is reachable and lets it in (server up, secret
+/// right) before it gives anything up for it; dropping this leaves the room.
+pub struct SignalingJoined {
+    client: SignalClient,
+    welcome: natter_signal::protocol::Welcome,
+    server_rx: mpsc::Receiver<natter_signal::protocol::ServerMessage>,
+    request: JoinRequest,
+}
+
+impl SignalingJoined {
+    /// Join `room` on the server at `signal_url` as `name` (with the room's secret, if any).
+    pub async fn connect(
+        signal_url: &str,
+        room: &str,
+        name: &str,
+        room_secret: Option<natter_signal::protocol::RoomSecret>,
+    ) -> Result<SignalingJoined, CallError> {
+        let request = JoinRequest {
+            secret: room_secret,
+            rejoin_key: Some(new_rejoin_key()),
+            ..JoinRequest::new(room, name)
+        };
+        let (client, welcome, server_rx) = SignalClient::join_request(signal_url, &request).await?;
+        Ok(SignalingJoined {
+            client,
+            welcome,
+            server_rx,
+            request,
+        })
+    }
+
+    /// Our id in the room.
+    pub fn id(&self) -> &str {
+        self.client.id()
+    }
+}
+
 impl Participant {
     /// Join the room: connect to signaling, start capture/encode, offer to everyone already there.
     pub async fn join(config: ParticipantConfig) -> Result<Participant, CallError> {
+        let joined = SignalingJoined::connect(
+            &config.signal_url,
+            &config.room,
+            &config.name,
+            config.room_secret.clone(),
+        )
+        .await?;
+        Participant::start(joined, config)
+    }
+
+    /// Start the call in a room already joined on signaling (`joined`, made from the same
+    /// `config`'s server, room, name and secret): capture/encode, offer to everyone there.
+    pub fn start(joined: SignalingJoined, config: ParticipantConfig) -> Result<Participant, CallError> {
+        let SignalingJoined {
+            client,
+            welcome,
+            server_rx,
+            request,
+        } = joined;
+        // The call starts now (the core's timers run from here), however long ago the room was
+        // joined on signaling.
         let joined_at = Instant::now();
-        let request = JoinRequest {
-            secret: config.room_secret.clone(),
-            rejoin_key: Some(new_rejoin_key()),
-            ..JoinRequest::new(&config.room, &config.name)
-        };
-        let (client, welcome, server_rx) = SignalClient::join_request(&config.signal_url, &request).await?;
         let line = SignalLine(Arc::new(Mutex::new(client.clone())));
         let id = client.id().to_string();
         tracing::info!(participant = %id, room = %config.room, peers = welcome.peers.len(), "joined");
@@ -113,7 +167,8 @@ impl Participant {
             recovery: !config.link.stack_defaults,
         };
         let driver = Driver {
-            core: CallCore::new(core_settings, &welcome, joined_at),
+            core: CallCore::new(core_settings, &welcome, joined_at)
+                .with_local_media(encoded.audio_muted(), encoded.video_muted()),
             context: LinkContext {
                 local_id: id.clone(),
                 settings: config.link.clone(),

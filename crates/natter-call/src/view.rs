@@ -112,6 +112,19 @@ report_words! {
     }
 }
 
+report_words! {
+    /// Someone came into the call or went out of it, as the call view announces it: `joined`
+    /// the room after us (those already there when we came are not announced), `left` it (hung
+    /// up, or its signaling connection closed), or `lost`: still in the room, but the connection
+    /// to it broke for good (its restarts gave up).
+    Presence {
+        #[default]
+        Joined = "joined",
+        Left = "left",
+        Lost = "lost",
+    }
+}
+
 /// Everything the UI is told about.
 #[derive(Debug, Clone)]
 pub enum ViewEvent {
@@ -133,6 +146,12 @@ pub enum ViewEvent {
     Level {
         tile_id: String,
         dbfs: f32,
+    },
+    /// A remote participant came or went (the tile's own state arrives as `Status`).
+    Presence {
+        tile_id: String,
+        label: String,
+        change: Presence,
     },
     /// A tile's connection state changed.
     Status {

@@ -38,7 +38,7 @@ use crate::codecs::VideoCodec;
 use crate::diagnosis::PairCounts;
 use crate::fallback::{Action, LinkState};
 use crate::report::{CandidateType, EventKind, PeerEvent, PeerState, SignalingReport, SignalingState};
-use crate::view::{NoticeAbout, TileState, ViewEvent};
+use crate::view::{NoticeAbout, Presence, TileState, ViewEvent};
 use link::{HeldCandidate, Link, Negotiation, Role, Setup};
 use natter_signal::protocol::{ClientMessage, IceCandidate, ServerMessage, Welcome};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -167,6 +167,13 @@ impl CallCore {
         core
     }
 
+    /// Start with our microphone and camera as they are (off when the user turned them off in an
+    /// earlier call): each remote is told as its call connects, before any media flows.
+    pub fn with_local_media(mut self, audio_muted: bool, video_muted: bool) -> CallCore {
+        (self.audio_muted, self.video_muted) = (audio_muted, video_muted);
+        self
+    }
+
     pub fn id(&self) -> &str {
         &self.settings.id
     }
@@ -276,7 +283,11 @@ impl CallCore {
                 // Someone we had a call with, back on signaling after a drop: keep a call that
                 // still works, clear one that ended so its new offer starts afresh.
                 self.drop_ended_link(&id);
-                self.names.insert(id, name);
+                self.names.insert(id.clone(), name);
+                // A call that went on while its signaling was away is no news.
+                if !self.links.contains_key(&id) {
+                    self.presence(&id, Presence::Joined);
+                }
             }
             ServerMessage::PeerLeft { id } => self.on_peer_left(&id, now),
             ServerMessage::Offer { from, sdp } => self.on_offer(&from, sdp, now),
@@ -315,6 +326,9 @@ impl CallCore {
             self.mark_departed(remote);
         }
         self.status(remote, TileState::Left, "left the call");
+        if self.names.contains_key(remote) {
+            self.presence(remote, Presence::Left);
+        }
         // Its name lives on in its record; the map must not grow with everyone who came by.
         self.names.remove(remote);
     }
@@ -926,6 +940,7 @@ impl CallCore {
                     TileState::Failed,
                     &format!("cannot reach this participant: {reason}"),
                 );
+                self.presence(remote, Presence::Lost);
             }
         }
     }
@@ -1284,6 +1299,14 @@ impl CallCore {
             label: self.name_of(remote),
             state,
             detail: detail.to_string(),
+        });
+    }
+
+    fn presence(&mut self, remote: &str, change: Presence) {
+        self.view(ViewEvent::Presence {
+            tile_id: remote.to_string(),
+            label: self.name_of(remote),
+            change,
         });
     }
 

@@ -834,3 +834,66 @@ fn mute_state_reaches_the_others_when_a_call_starts_and_when_it_changes() {
     let record = room.record("bob", "alice");
     assert!(!record.remote_audio_muted && record.remote_video_muted);
 }
+
+/// The presence events `who`'s core gave its view, in order.
+fn presence(room: &Room, who: &str) -> Vec<String> {
+    room.parties[who]
+        .said
+        .iter()
+        .filter(|s| s.starts_with("View(Presence"))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn joins_departures_and_lost_calls_after_ours_are_announced_once() {
+    let mut room = connected_pair();
+    assert_eq!(
+        presence(&room, "alice"),
+        [r#"View(Presence { tile_id: "bob", label: "BOB", change: Joined })"#]
+    );
+    assert!(
+        presence(&room, "bob").is_empty(),
+        "Alice was there before Bob came: no news for him"
+    );
+    room.join("carol");
+    room.leave("carol");
+    assert_eq!(
+        presence(&room, "bob")[1..],
+        [r#"View(Presence { tile_id: "carol", label: "CAROL", change: Left })"#]
+    );
+    path_dies_for_good(&mut room);
+    let lost = r#"View(Presence { tile_id: "alice", label: "ALICE", change: Lost })"#;
+    assert_eq!(presence(&room, "bob").iter().filter(|s| *s == lost).count(), 1);
+}
+
+#[test]
+fn a_core_that_starts_muted_says_so_as_each_call_starts() {
+    let mut room = Room::new();
+    room.join("alice");
+    let settings = CoreSettings {
+        id: "bob".into(),
+        recovery: true,
+    };
+    // Bob kept his microphone off from an earlier call: his core starts with it off.
+    let core = CallCore::new(settings, &room.welcome("bob"), room.now).with_local_media(true, false);
+    room.queue.push_back((
+        "alice".into(),
+        Input::Server(ServerMessage::PeerJoined {
+            id: "bob".into(),
+            name: "BOB".into(),
+        }),
+    ));
+    room.parties.insert(
+        "bob".into(),
+        Party {
+            core,
+            ops: Vec::new(),
+            said: Vec::new(),
+        },
+    );
+    room.drive();
+    room.both("alice", "bob", PeerState::Connected);
+    let record = room.record("alice", "bob");
+    assert!(record.remote_audio_muted && !record.remote_video_muted, "{record:?}");
+}
