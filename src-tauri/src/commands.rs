@@ -5,7 +5,7 @@
 
 use natter_app::{
     App, AppError, CallInfo, CallMessage, CallView, Closed, DeviceKind, Devices, ImportedServers, JoinRequest,
-    LogsInfo, MediaKind, SettingsView, TilePainting,
+    LogsInfo, MediaKind, PreviewSource, SettingsView, TilePainting,
 };
 use natter_call::health::ServerHealth;
 use natter_call::view::TileFrame;
@@ -68,6 +68,20 @@ commands! {
     /// The page drew (or discarded) `count` frame messages.
     sync fn frames_drawn(app, count: usize) -> () {
         app.frames_drawn(count)
+    }
+    /// Show the chosen camera and microphone without a call (the pre-join screen, the Devices
+    /// page) on the channel: self-view frames, level, notices. In a call, the call's own.
+    async fn start_preview(app, on_event: CallChannel) -> Result<PreviewSource, AppError> {
+        app.start_preview(Arc::new(on_event)).await
+    }
+    /// Stop the preview (the devices are released). Idempotent.
+    async fn stop_preview(app) -> Result<(), AppError> {
+        app.stop_preview().await;
+        Ok(())
+    }
+    /// Play a short test tone on the chosen speaker; its name.
+    async fn play_test_tone(app) -> Result<String, AppError> {
+        app.play_test_tone().await
     }
     /// The page draws its tiles at `width` × `height` device pixels: frames are scaled to it.
     sync fn set_tile_size(app, width: u32, height: u32) -> () {

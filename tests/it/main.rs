@@ -25,3 +25,4 @@ mod secrets;
 mod support;
 mod ui_e2e;
 mod ui_flows;
+mod ui_prejoin;

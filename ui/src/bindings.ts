@@ -425,7 +425,7 @@ detailed: boolean,
  */
 overridden: boolean, };
 
-export type ErrorCode = "noBackend" | "noConfigDir" | "settingsUnreadable" | "settingsUnwritable" | "settingsDamaged" | "keyringRefused" | "invalidIceConfig" | "invalidIceUrl" | "invalidSignalUrl" | "missingRoom" | "notInCall" | "signalingUnreachable" | "roomLocked" | "signalingRefused" | "signalingFailed" | "mediaFailed" | "callFailed" | "exportFailed";
+export type ErrorCode = "noBackend" | "noConfigDir" | "settingsUnreadable" | "settingsUnwritable" | "settingsDamaged" | "keyringRefused" | "invalidIceConfig" | "invalidIceUrl" | "invalidSignalUrl" | "missingRoom" | "notInCall" | "signalingUnreachable" | "roomLocked" | "signalingRefused" | "signalingFailed" | "mediaFailed" | "callFailed" | "exportFailed" | "deviceFailed";
 
 export type AppError = { code: ErrorCode, 
 /**
@@ -511,6 +511,8 @@ painted_total: number, dropped_total: number,
  */
 renderer: string, };
 
+export type PreviewSource = "devices" | "call";
+
 /** The backend's commands (src-tauri/src/commands.rs), typed. Failures reject with an `AppError`. */
 export const commands = {
   /**
@@ -530,6 +532,19 @@ export const commands = {
    * The page drew (or discarded) `count` frame messages.
    */
   framesDrawn: (count: number): Promise<void> => invoke<void>("frames_drawn", { count }),
+  /**
+   * Show the chosen camera and microphone without a call (the pre-join screen, the Devices
+   * page) on the channel: self-view frames, level, notices. In a call, the call's own.
+   */
+  startPreview: (onEvent: Channel<CallMessage | ArrayBuffer>): Promise<PreviewSource> => invoke<PreviewSource>("start_preview", { onEvent }),
+  /**
+   * Stop the preview (the devices are released). Idempotent.
+   */
+  stopPreview: (): Promise<void> => invoke<void>("stop_preview"),
+  /**
+   * Play a short test tone on the chosen speaker; its name.
+   */
+  playTestTone: (): Promise<string> => invoke<string>("play_test_tone"),
   /**
    * The page draws its tiles at `width` × `height` device pixels: frames are scaled to it.
    */

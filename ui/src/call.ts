@@ -30,6 +30,8 @@ export interface CallHooks {
   onPainting?(tiles: TilePainting[]): void;
   /** A microphone's level (`"local"`: ours), about 10 times a second. */
   onLevel?(tileId: string, dbfs: number): void;
+  /** A self-view picture of the call (the device check shows it while the call owns the camera). */
+  onLocalFrame?(frame: DecodedFrame): void;
   /** Someone came or went: `text` is what the notice said (for the health panel's timeline). */
   onPresence?(change: Presence, text: string): void;
 }
@@ -119,10 +121,13 @@ export class CallView {
         }
       },
     };
-    (window as unknown as { natterDebug: unknown }).natterDebug = debug;
+    const w = window as unknown as { natterDebug?: Record<string, unknown> };
+    w.natterDebug = Object.assign(w.natterDebug ?? {}, debug);
     byId("leave").addEventListener("click", () => void this.leave());
     byId("mute").addEventListener("click", () => void this.toggle("audio"));
     byId("camera").addEventListener("click", () => void this.toggle("video"));
+    document.getElementById("join-mute")?.addEventListener("click", () => void this.toggle("audio"));
+    document.getElementById("join-camera")?.addEventListener("click", () => void this.toggle("video"));
     byId("rejoin").addEventListener("click", () => void this.start(this.join));
     const panel = byId<HTMLFormElement>("join-panel");
     byId("open-join").addEventListener("click", () => this.openJoin());
@@ -318,6 +323,7 @@ export class CallView {
     this.framesDrawn[frame.tileId] = (this.framesDrawn[frame.tileId] ?? 0) + 1;
     const latency = frame.captureMs === null ? null : Date.now() - frame.captureMs;
     this.meter.onPaint(frame.tileId, frame.counter, performance.now(), latency);
+    if (frame.tileId === "local") this.hooks.onLocalFrame?.(frame);
   }
 
   private onMessage(mySession: number, message: CallMessage | ArrayBuffer): void {
@@ -449,7 +455,14 @@ export class CallView {
     const camera = byId<HTMLButtonElement>("camera");
     camera.setAttribute("aria-pressed", String(this.muted.video));
     camera.textContent = this.muted.video ? "Start camera" : "Stop camera";
-    mute.disabled = camera.disabled = !this.inCall;
+    // Without a call they choose how the next one starts (the pre-join screen shows the same).
+    mute.disabled = camera.disabled = false;
+    const joinMute = document.getElementById("join-mute");
+    const joinCamera = document.getElementById("join-camera");
+    joinMute?.setAttribute("aria-pressed", String(this.muted.audio));
+    if (joinMute) joinMute.textContent = this.muted.audio ? "Microphone off" : "Microphone on";
+    joinCamera?.setAttribute("aria-pressed", String(this.muted.video));
+    if (joinCamera) joinCamera.textContent = this.muted.video ? "Camera off" : "Camera on";
   }
 
   /** A short line over the call ("Bob left the call") that goes away by itself; screen readers

@@ -4,9 +4,20 @@ import { commands, type Device, type DeviceKind, type Devices } from "./bindings
 import { channel, describeError, inApp } from "./tauri";
 import { byId, el } from "./dom";
 
-const PICKERS: [DeviceKind, string][] = [["camera", "camera-select"], ["microphone", "microphone-select"], ["speaker", "speaker-select"]];
+/** The pickers: on the Devices page and in the pre-join screen (the same choice). */
+const PICKERS: [DeviceKind, string][] = [
+  ["camera", "camera-select"],
+  ["microphone", "microphone-select"],
+  ["speaker", "speaker-select"],
+  ["camera", "join-camera-select"],
+  ["microphone", "join-microphone-select"],
+  ["speaker", "join-speaker-select"],
+];
 
-export async function loadDevices(): Promise<void> {
+let onChosen: ((kind: DeviceKind) => void) | undefined;
+
+export async function loadDevices(chosen?: (kind: DeviceKind) => void): Promise<void> {
+  onChosen = chosen;
   if (!inApp()) return;
   for (const [kind, id] of PICKERS) {
     const select = byId<HTMLSelectElement>(id);
@@ -21,9 +32,11 @@ export async function loadDevices(): Promise<void> {
 
 /** The lists as they are now (again after every hot-plug). */
 export function show(devices: Devices): void {
-  fill("camera-select", devices.cameras, devices.camera);
-  fill("microphone-select", devices.microphones, devices.microphone);
-  fill("speaker-select", devices.speakers, devices.speaker);
+  for (const prefix of ["", "join-"]) {
+    fill(`${prefix}camera-select`, devices.cameras, devices.camera);
+    fill(`${prefix}microphone-select`, devices.microphones, devices.microphone);
+    fill(`${prefix}speaker-select`, devices.speakers, devices.speaker);
+  }
   byId("devices-note").textContent = devices.note;
 }
 
@@ -31,6 +44,9 @@ async function choose(kind: DeviceKind, id: string): Promise<void> {
   const status = byId("devices-status");
   try {
     await commands.chooseDevice(kind, id);
+    // Both sets of pickers say the same; the preview shows the new device.
+    for (const [k, picker] of PICKERS) if (k === kind) byId<HTMLSelectElement>(picker).value = id;
+    onChosen?.(kind);
     status.textContent = `Saved: the ${kind} is used from now on (also in the call in progress).`;
   } catch (e) {
     status.textContent = `Could not use that ${kind}: ${describeError(e)}`;

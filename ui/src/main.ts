@@ -5,6 +5,7 @@ import { HealthPanel } from "./health";
 import { SettingsPage } from "./settings";
 import { loadDevices } from "./devices";
 import { byId } from "./dom";
+import { DeviceCheck, DevicePreview } from "./device-check";
 
 const PAGES = ["call", "health", "settings", "devices"] as const;
 type Page = (typeof PAGES)[number];
@@ -33,6 +34,7 @@ PAGES.forEach((page, i) => {
 });
 
 const health = new HealthPanel();
+const preview = new DevicePreview([new DeviceCheck(byId("join-check")), new DeviceCheck(byId("devices-check"))]);
 const settings = new SettingsPage(() => void health.watch());
 const call = new CallView({
   onStats: (atMs, report) => health.onStats(atMs, report),
@@ -42,15 +44,22 @@ const call = new CallView({
     health.focus(remote);
   },
   onCallStarted: (info) => {
+    // The call has the devices now: the preview shows its self view instead.
+    void preview.restart();
     health.callStarted();
     health.note(info.mode === "room" ? `You joined room ${info.room}` : `You started the ${info.room} call`, "info");
   },
   onPresence: (change, text) => health.note(text, change === "joined" ? "ok" : "bad"),
   onPainting: (tiles) => health.onPainting(tiles),
+  onLocalFrame: (frame) => preview.callFrame(frame),
+  onLevel: (tileId, dbfs) => {
+    if (tileId === "local") preview.callLevel(dbfs);
+  },
 });
 
 show("call");
 void call.start();
 void health.watch();
 void settings.load();
-void loadDevices();
+// A new device: the preview opens it (while no call holds the devices).
+void loadDevices(() => void preview.restart());

@@ -97,6 +97,16 @@ pub enum MediaKind {
     Video,
 }
 
+/// Where the preview's picture and level come from (on the wire: "devices" | "call").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum PreviewSource {
+    /// The devices, opened for the preview (no call runs).
+    Devices,
+    /// The running call's own self view and level (the devices are the call's).
+    Call,
+}
+
 /// One call snapshot as the page and the diagnostics export see it.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -280,6 +290,32 @@ impl RunningCall {
             Ok(demo) => demo.stop().await,
             Err(_) => tracing::warn!("call still referenced while stopping; it ends when dropped"),
         }
+    }
+}
+
+/// The camera and microphone shown without a call, with the task that shows them.
+pub(crate) struct RunningPreview {
+    preview: natter_call::preview::Preview,
+    forward: tokio::task::JoinHandle<()>,
+}
+
+impl RunningPreview {
+    /// Show `preview` (whose events arrive on `events`) on `view`, frames under `flow`'s control.
+    pub(crate) fn show(
+        preview: natter_call::preview::Preview,
+        events: mpsc::Receiver<ViewEvent>,
+        view: Arc<dyn CallView>,
+        flow: Arc<Flow>,
+    ) -> RunningPreview {
+        let forward = tokio::spawn(forward(events, view, flow));
+        RunningPreview { preview, forward }
+    }
+
+    /// Stop it: the devices are released when the capture threads see the stop (a frame).
+    pub(crate) async fn stop(self) {
+        self.forward.abort();
+        let _ = self.forward.await;
+        drop(self.preview);
     }
 }
 

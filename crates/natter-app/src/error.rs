@@ -44,6 +44,8 @@ pub enum ErrorCode {
     CallFailed,
     /// The diagnostics file could not be written.
     ExportFailed,
+    /// A camera, microphone or speaker cannot be used (the message says which and why).
+    DeviceFailed,
 }
 
 /// An error as the page sees it: `{ code, message }`.

@@ -14,7 +14,7 @@ mod error;
 mod painting;
 mod settings;
 
-pub use call::{CallInfo, CallKind, CallMessage, CallView, Closed, JoinRequest, MediaKind, StatsSample};
+pub use call::{CallInfo, CallKind, CallMessage, CallView, Closed, JoinRequest, MediaKind, PreviewSource, StatsSample};
 pub use devices::{
     Device, Devices, SYNTHETIC_CAMERA, SYNTHETIC_MICROPHONE, SYSTEM_DEFAULT, device_lists, local_devices, source_choice,
 };
@@ -100,6 +100,8 @@ pub struct App {
     tile_size: TileSize,
     /// What the page last said it painted, per tile.
     painting: std::sync::Mutex<Vec<TilePainting>>,
+    /// The camera and microphone shown without a call (pre-join screen, Devices page).
+    preview: Mutex<Option<call::RunningPreview>>,
     /// The user's microphone and camera buttons, kept across calls: a new call starts with them
     /// as the user left them (from its first frame).
     media_off: std::sync::Mutex<MediaOff>,
@@ -124,6 +126,7 @@ impl App {
                 None => TileSize::following(640, 360),
             },
             painting: std::sync::Mutex::default(),
+            preview: Mutex::new(None),
             media_off: std::sync::Mutex::default(),
             options,
         }
@@ -214,6 +217,8 @@ impl App {
 
         // The hand-over. The lock orders it with `set_muted`: the new call gets the latest choice.
         let mut call = self.call.lock().await;
+        // The preview's camera and microphone are the call's now.
+        self.stop_preview().await;
         if let Some(previous) = call.take() {
             previous.stop().await;
         }
@@ -280,13 +285,11 @@ impl App {
         Ok(())
     }
 
-    /// Turn the local microphone or camera off or on in the running call; the choice is kept
-    /// for the calls that follow (another room, the demo, a rejoin).
+    /// Turn the local microphone or camera off or on: in the running call (the others see it at
+    /// once), in the preview, and for the calls that follow (another room, the demo, a rejoin).
+    /// Without a call it is the choice the next one starts with (the pre-join screen's toggles).
     pub async fn set_muted(&self, kind: MediaKind, muted: bool) -> Result<(), AppError> {
         let call = self.call.lock().await;
-        let call = call
-            .as_ref()
-            .ok_or_else(|| AppError::new(ErrorCode::NotInCall, "there is no call to mute"))?;
         {
             let mut off = self.media_off.lock().unwrap();
             match kind {
@@ -294,11 +297,60 @@ impl App {
                 MediaKind::Video => off.video = muted,
             }
         }
-        match kind {
-            MediaKind::Audio => call.demo.set_audio_muted(muted),
-            MediaKind::Video => call.demo.set_video_muted(muted),
+        if let Some(call) = call.as_ref() {
+            match kind {
+                MediaKind::Audio => call.demo.set_audio_muted(muted),
+                MediaKind::Video => call.demo.set_video_muted(muted),
+            }
         }
         Ok(())
+    }
+
+    // --- the preview (pre-join screen, Devices page) -----------------------------------------
+
+    /// Show the chosen camera and microphone without a call on `view`: the self view's frames
+    /// (tile "local"), the microphone's level and device notices, until `stop_preview` or a call
+    /// starts. While a call runs, its own self view and level are the preview: nothing more is
+    /// opened (a camera can be busy with one user only), and the answer says so.
+    pub async fn start_preview(&self, view: Arc<dyn CallView>) -> Result<PreviewSource, AppError> {
+        let call = self.call.lock().await;
+        let mut preview = self.preview.lock().await;
+        if let Some(previous) = preview.take() {
+            previous.stop().await;
+        }
+        if call.is_some() {
+            return Ok(PreviewSource::Call);
+        }
+        let (tx, rx) = mpsc::channel(64);
+        let sink = natter_call::media::ViewSink {
+            events: tx,
+            tile_size: self.tile_size.clone(),
+        };
+        let devices = natter_call::demo::LocalDevices {
+            audio_off: false,
+            video_off: false,
+            ..self.local_devices()
+        };
+        let running = natter_call::preview::Preview::start(&devices, sink)?;
+        self.flow.reset();
+        *preview = Some(call::RunningPreview::show(running, rx, view, Arc::clone(&self.flow)));
+        Ok(PreviewSource::Devices)
+    }
+
+    /// Stop the preview (the devices are released). Idempotent.
+    pub async fn stop_preview(&self) {
+        if let Some(preview) = self.preview.lock().await.take() {
+            preview.stop().await;
+        }
+    }
+
+    /// Play a short tone (about a second, 440 Hz, at a comfortable level) on the chosen speaker,
+    /// so the user hears that it works; its name when played.
+    pub async fn play_test_tone(&self) -> Result<String, AppError> {
+        let speaker = local_devices(&self.settings_or_default()).speaker;
+        tokio::task::spawn_blocking(move || devices::play_test_tone(speaker.as_deref()))
+            .await
+            .map_err(|e| AppError::new(ErrorCode::DeviceFailed, format!("the test tone stopped: {e}")))?
     }
 
     /// The page now draws its tiles at `width` × `height` device pixels: frames are scaled to
@@ -586,6 +638,7 @@ pub fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
         natter_call::view::Presence::decl(cfg),
         CallMessage::decl(cfg),
         TilePainting::decl(cfg),
+        PreviewSource::decl(cfg),
     ]
 }
 

@@ -17,7 +17,7 @@ mod stream;
 pub use camera::CameraCapture;
 pub use error::{DeviceError, DeviceKind};
 pub use microphone::Microphone;
-pub use speaker::Speaker;
+pub use speaker::{MIX_RATE, Speaker};
 
 /// A camera as nokhwa reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
