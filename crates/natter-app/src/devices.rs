@@ -122,6 +122,36 @@ pub(crate) fn choose(settings: &mut Settings, kind: DeviceKind, id: &str) {
     }
 }
 
+/// The speaker test: about a second of a 440 Hz tone at -14 dBFS with soft edges on the speaker
+/// `wanted` (`None`: the system default), played to its end; the speaker's name.
+pub fn play_test_tone(wanted: Option<&str>) -> Result<String, AppError> {
+    use std::time::{Duration, Instant};
+    const RATE: f64 = natter_devices::MIX_RATE as f64;
+    let speaker = natter_devices::Speaker::open(wanted)
+        .map_err(|e| AppError::new(ErrorCode::DeviceFailed, format!("the speaker cannot be used: {e}")))?;
+    let total = (RATE * 0.9) as usize;
+    let edge = (RATE * 0.05) as usize;
+    let amplitude = f64::from(i16::MAX) * 10f64.powf(-14.0 / 20.0);
+    let tone: Vec<i16> = (0..total)
+        .map(|i| {
+            let fade = (i.min(total - 1 - i) as f64 / edge as f64).min(1.0);
+            (amplitude * fade * (2.0 * std::f64::consts::PI * 440.0 * i as f64 / RATE).sin()) as i16
+        })
+        .collect();
+    // The speaker holds 200 ms at most: feed it 50 ms at a time as it plays.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for chunk in tone.chunks((RATE * 0.05) as usize) {
+        while speaker.buffered() > Duration::from_millis(100) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        speaker.push(chunk);
+    }
+    while speaker.buffered() > Duration::ZERO && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(speaker.name.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,34 +261,4 @@ mod tests {
         }
         assert!(serde_json::from_str::<DeviceKind>("\"webcam\"").is_err());
     }
-}
-
-/// The speaker test: about a second of a 440 Hz tone at -14 dBFS with soft edges on the speaker
-/// `wanted` (`None`: the system default), played to its end; the speaker's name.
-pub fn play_test_tone(wanted: Option<&str>) -> Result<String, AppError> {
-    use std::time::{Duration, Instant};
-    const RATE: f64 = natter_devices::MIX_RATE as f64;
-    let speaker = natter_devices::Speaker::open(wanted)
-        .map_err(|e| AppError::new(ErrorCode::DeviceFailed, format!("the speaker cannot be used: {e}")))?;
-    let total = (RATE * 0.9) as usize;
-    let edge = (RATE * 0.05) as usize;
-    let amplitude = f64::from(i16::MAX) * 10f64.powf(-14.0 / 20.0);
-    let tone: Vec<i16> = (0..total)
-        .map(|i| {
-            let fade = (i.min(total - 1 - i) as f64 / edge as f64).min(1.0);
-            (amplitude * fade * (2.0 * std::f64::consts::PI * 440.0 * i as f64 / RATE).sin()) as i16
-        })
-        .collect();
-    // The speaker holds 200 ms at most: feed it 50 ms at a time as it plays.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    for chunk in tone.chunks((RATE * 0.05) as usize) {
-        while speaker.buffered() > Duration::from_millis(100) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        speaker.push(chunk);
-    }
-    while speaker.buffered() > Duration::ZERO && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Ok(speaker.name.clone())
 }
