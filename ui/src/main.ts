@@ -1,10 +1,12 @@
-// Natter's window: tabs (call, connection health, ICE servers, devices), wired to the views.
+// Natter's window: tabs (call, connection health, ICE servers, devices), wired to the views, and
+// the keyboard shortcuts.
 import "./style.css";
 import { CallView } from "./call";
 import { HealthPanel } from "./health";
 import { SettingsPage } from "./settings";
 import { loadDevices } from "./devices";
 import { byId } from "./dom";
+import { installShortcuts } from "./shortcuts";
 
 const PAGES = ["call", "health", "settings", "devices"] as const;
 type Page = (typeof PAGES)[number];
@@ -45,6 +47,8 @@ const call = new CallView({
 });
 
 show("call");
+// Ctrl+D microphone, Ctrl+E camera, Ctrl+Shift+H leave, Ctrl+1…4 tabs (shortcuts.ts).
+installShortcuts();
 void call.start();
 void health.watch();
 void settings.load();
