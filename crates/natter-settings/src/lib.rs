@@ -685,7 +685,7 @@ mod tests {
         let cli = natter_ice::IceConfig::from_json(r#"{"iceServers":[{"urls":"stun:exa mple.org"}]}"#)
             .unwrap_err()
             .to_string();
-        assert_eq!(check.problems, [cli.clone()]);
+        assert_eq!(check.problems, [cli.as_str()]);
         assert!(cli.contains("host contains ' '"), "{cli}");
         assert!(!check.relay);
         assert!(check_urls("stun:a.example TURN:b.example").relay);
