@@ -159,6 +159,29 @@ describe("settings page", () => {
     expect($(".test-result", turn).textContent).toBe("UDP: ok, 3.2 ms");
   });
 
+  it("keeps the fields usable while the URL is typed (Tab must not skip them)", async () => {
+    const page = new SettingsPage(() => {});
+    await page.load();
+    $("#add-server").click();
+    const item = $("#server-list .server");
+    const url = $<HTMLInputElement>(".server-url", item);
+    const user = $<HTMLInputElement>(".server-username", item);
+    // A new, empty row: nothing is known yet, nothing is disabled.
+    expect(user.disabled).toBe(false);
+    url.value = "stun:127.0.0.1:3478";
+    url.dispatchEvent(new Event("input"));
+    expect(user.disabled).toBe(false);
+    await settle();
+    expect(user.disabled).toBe(true);
+    // Turning it into a TURN server: usable at once, required once the backend has read it.
+    url.value = "turn:127.0.0.1:3478?transport=udp";
+    url.dispatchEvent(new Event("input"));
+    expect(user.disabled).toBe(false);
+    await settle();
+    expect(user.disabled).toBe(false);
+    expect(user.required).toBe(true);
+  });
+
   it("saves a valid server with its password sent apart", async () => {
     let saved = 0;
     const page = new SettingsPage(() => saved++);

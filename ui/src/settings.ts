@@ -23,7 +23,12 @@ interface Row {
   timer: number | undefined;
   /** The last Test's failure, if it failed and nothing was edited since: "TURN UDP: …". */
   failed: string | null;
+  /** The URL box was edited and its check has not answered yet: the kind is not known. */
+  typing: boolean;
 }
+
+/** STUN or TURN by the URLs, or not known while the URL box is being edited (or empty). */
+type Kind = "stun" | "turn" | "unknown";
 
 /** Why a TURN server cannot be tested or saved yet (null: it has what it needs). */
 export function missingCredentials(server: EditableServer, relay: boolean): string | null {
@@ -88,6 +93,7 @@ export class SettingsPage {
     item.dataset.id = id;
     const row: Row = {
       item, server, check: before?.check ?? null, pending: null, resolve: () => {}, timer: undefined, failed: before?.failed ?? null,
+      typing: false,
     };
     this.rows.set(id, row);
     const url = item.querySelector<HTMLInputElement>(".server-url")!;
@@ -108,6 +114,8 @@ export class SettingsPage {
       this.updateSaveState();
     };
     url.addEventListener("input", () => {
+      // Until the backend has read the new URLs the fields stay usable (Tab must not skip them).
+      row.typing = true;
       this.scheduleCheck(row, url.value);
       edited();
     });
@@ -139,42 +147,50 @@ export class SettingsPage {
     return item;
   }
 
-  /** Is this row a TURN server (by the backend's reading, or its URLs before that)? */
+  /** Is this row a TURN server (by the backend's reading, or its saved URLs before that)? */
   private relay(row: Row): boolean {
     return row.check?.relay ?? needsCredential(row.server.entry);
+  }
+
+  private kind(row: Row): Kind {
+    if (row.typing) return "unknown";
+    if (this.relay(row)) return "turn";
+    return (row.check?.urls ?? row.server.entry.urls).length ? "stun" : "unknown";
   }
 
   /** What stops this row from being tested or saved, in words ("" if nothing). */
   private problem(row: Row): string {
     if (row.check?.problems.length) return row.check.problems.join(" ");
-    return missingCredentials(row.server, this.relay(row)) ?? "";
+    return missingCredentials(row.server, this.kind(row) === "turn") ?? "";
   }
 
   /** Fields, labels and the problem line as this row's kind and state say. */
   private showRow(row: Row): void {
     const { item, server } = row;
-    const relay = this.relay(row);
+    const rowKind = this.kind(row);
+    const relay = rowKind === "turn";
+    const stun = rowKind === "stun";
     const user = item.querySelector<HTMLInputElement>(".server-username")!;
     const credential = item.querySelector<HTMLInputElement>(".server-credential")!;
     const kind = item.querySelector<HTMLSelectElement>(".server-credential-type")!;
     const sharedSecret = server.entry.credentialType === "shared-secret";
     item.querySelector(".credential-label")!.textContent = sharedSecret ? "Shared secret" : "Password";
-    item.dataset.kind = relay ? "turn" : "stun";
+    item.dataset.kind = rowKind;
     const stunReason = "STUN servers take no username or password";
     for (const field of [user, credential, kind]) {
-      field.disabled = !relay;
+      field.disabled = stun;
       field.required = relay && field !== kind && !(field === user && sharedSecret);
-      field.title = relay ? "" : stunReason;
+      field.title = stun ? stunReason : "";
     }
-    user.placeholder = !relay ? "not used by STUN" : sharedSecret ? "optional with a shared secret" : "required for TURN";
-    credential.placeholder = !relay
+    user.placeholder = stun ? "not used by STUN" : !relay ? "for TURN servers" : sharedSecret ? "optional with a shared secret" : "required for TURN";
+    credential.placeholder = stun
       ? "not used by STUN"
       : server.entry.hasCredential
         ? "saved (type to replace)"
-        : "required for TURN";
+        : relay ? "required for TURN" : "for TURN servers";
     item.querySelector(".kind-note")!.textContent = relay
       ? "TURN: relays calls; needs its username and password."
-      : server.entry.urls.length ? "STUN: finds your public address; takes no username or password." : "";
+      : stun ? "STUN: finds your public address; takes no username or password." : "";
     const urlProblems = !!row.check?.problems.length;
     item.querySelector(".server-url")!.setAttribute("aria-invalid", urlProblems ? "true" : "false");
     const text = this.problem(row);
@@ -218,6 +234,7 @@ export class SettingsPage {
     if (row.item.querySelector<HTMLInputElement>(".server-url")!.value !== text) return;
     row.check = check;
     row.server.entry.urls = check.urls;
+    row.typing = false;
     row.pending = null;
     row.resolve();
     this.showRow(row);
