@@ -87,6 +87,12 @@ impl TsResult for () {
     }
 }
 
+impl TsResult for natter_settings::UrlsCheck {
+    fn typescript(cfg: &ts_rs::Config) -> String {
+        <natter_settings::UrlsCheck as TS>::name(cfg)
+    }
+}
+
 impl TsResult for Option<String> {
     fn typescript(cfg: &ts_rs::Config) -> String {
         <Option<String> as TS>::name(cfg)
@@ -170,20 +176,51 @@ pub fn typescript() -> String {
     out
 }
 
+/// URL boxes the page's component tests type, and `ui/src/testdata/url-checks.json`: what
+/// `check_ice_urls` answers for each. The tests' stand-in backend answers from that file, so the
+/// messages they see are the parser's own (the words `natter probe` prints: tests/it/probe.rs).
+pub const URL_SAMPLES: &[&str] = &[
+    "stun:exa mple.org",
+    "turn:127.0.0.1:70000",
+    "http://nope.example",
+    "turn:127.0.0.1:3478?transport=udp",
+    "stun:127.0.0.1:3478",
+    "stun:127.0.0.1:3478, turn:127.0.0.1:3478",
+    "",
+];
+
+/// The text of `ui/src/testdata/url-checks.json`.
+pub fn url_checks_json() -> String {
+    let checks: std::collections::BTreeMap<&str, natter_settings::UrlsCheck> = URL_SAMPLES
+        .iter()
+        .map(|text| (*text, natter_settings::check_urls(text)))
+        .collect();
+    serde_json::to_string_pretty(&checks).expect("JSON") + "\n"
+}
+
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn typescript_bindings_are_up_to_date() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/ui/src/bindings.ts");
-        let fresh = super::typescript();
+    /// A generated file matches what the Rust side makes now (`NATTER_UPDATE_BINDINGS=1` rewrites it).
+    fn up_to_date(relative: &str, fresh: &str) {
+        let path = format!("{}/{relative}", env!("CARGO_MANIFEST_DIR"));
         if std::env::var("NATTER_UPDATE_BINDINGS").as_deref() == Ok("1") {
-            std::fs::write(path, &fresh).expect("write ui/src/bindings.ts");
+            std::fs::write(&path, fresh).unwrap_or_else(|e| panic!("write {relative}: {e}"));
         }
-        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             committed == fresh,
-            "ui/src/bindings.ts is stale: a Rust type or command the UI uses changed. Run `NATTER_UPDATE_BINDINGS=1 cargo test -p natter --bin natter bindings` and commit the result."
+            "{relative} is stale: a Rust type, command or message the UI uses changed. Run `NATTER_UPDATE_BINDINGS=1 cargo test -p natter --bin natter bindings` and commit the result."
         );
+    }
+
+    #[test]
+    fn url_checks_for_the_page_tests_are_up_to_date() {
+        up_to_date("ui/src/testdata/url-checks.json", &super::url_checks_json());
+    }
+
+    #[test]
+    fn typescript_bindings_are_up_to_date() {
+        up_to_date("ui/src/bindings.ts", &super::typescript());
     }
 
     /// The window's permission file allows exactly the commands there are.

@@ -10,7 +10,7 @@ use natter_app::{
 use natter_call::health::ServerHealth;
 use natter_call::view::TileFrame;
 use natter_ice::monitor::HealthTransition;
-use natter_settings::{CredentialUpdate, ServerEntry, Settings};
+use natter_settings::{CredentialUpdate, ServerEntry, Settings, UrlsCheck};
 use std::sync::Arc;
 use tauri::ipc::{Channel, CommandArg, CommandItem, InvokeError, InvokeResponseBody};
 
@@ -114,9 +114,9 @@ commands! {
     async fn save_settings(app, settings: Settings, credentials: Vec<CredentialUpdate>) -> Result<Settings, AppError> {
         app.save_settings(settings, credentials).await
     }
-    /// `null` if `url` is a valid STUN/TURN URL, else the parser's message.
-    sync fn check_ice_url(app, url: String) -> Option<String> {
-        app.check_ice_url(&url)
+    /// A server's URL box as the CLI reads it: its URLs, the parser's message for each bad one.
+    sync fn check_ice_urls(app, text: String) -> UrlsCheck {
+        app.check_ice_urls(&text)
     }
     /// Test one server entry over every transport its URLs name; no credential: the stored one.
     async fn test_ice_server(app, server: ServerEntry, credential: Option<String>) -> Result<Vec<ServerHealth>, AppError> {
@@ -130,6 +130,10 @@ commands! {
     sync fn export_ice_servers(app, with_credentials: bool) -> Result<String, AppError> {
         app.export_ice_servers(with_credentials)
     }
+    /// The same JSON as a file in Downloads (or Documents, else the config folder); its path.
+    sync fn save_ice_servers_file(app, with_credentials: bool) -> Result<String, AppError> {
+        app.save_ice_servers_file(with_credentials)
+    }
     /// The machine's devices with the system default, the synthetic sources and the saved choices.
     async fn list_devices(app) -> Result<Devices, AppError> {
         app.list_devices().await
@@ -142,9 +146,13 @@ commands! {
     async fn choose_device(app, kind: DeviceKind, id: String) -> Result<(), AppError> {
         app.choose_device(kind, id).await
     }
-    /// Write a diagnostics file into the config directory; its path.
+    /// Write a diagnostics file into Downloads (else the log folder); its full path.
     async fn export_diagnostics(app) -> Result<String, AppError> {
         app.export_diagnostics().await
+    }
+    /// Open the folder of a file the app wrote (an export) in the file manager.
+    sync fn show_in_folder(app, path: String) -> Result<(), AppError> {
+        app.show_in_folder(&path)
     }
     /// Where the log files are and whether detailed logs are on.
     sync fn logs_info(app) -> Result<LogsInfo, AppError> {

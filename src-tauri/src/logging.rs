@@ -31,7 +31,7 @@ pub fn init(to_file: bool) -> LogGuard {
     // Colours only for a terminal: a log piped to a file or a test reads better without escapes.
     let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(stderr_writer())
         .with_ansi(colours)
         .with_filter(filter());
     let (file, guard, problem) = match to_file.then(natter_settings::log_dir).flatten() {
@@ -62,6 +62,20 @@ pub fn init(to_file: bool) -> LogGuard {
         tracing::warn!("{problem}");
     }
     LogGuard(guard)
+}
+
+/// Our own copy of stderr (a dup of fd 2), so that logs stay visible while fd 2 itself is
+/// pointed elsewhere (`natter devices` captures the audio libraries' chatter there).
+fn stderr_writer() -> tracing_subscriber::fmt::writer::BoxMakeWriter {
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        if let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() {
+            return BoxMakeWriter::new(std::sync::Arc::new(std::fs::File::from(fd)));
+        }
+    }
+    BoxMakeWriter::new(std::io::stderr)
 }
 
 fn file_writer(

@@ -200,7 +200,8 @@ fn main() -> ExitCode {
             ca_file,
         }) => probe(&ice_config, json, ca_file),
         Some(Command::Devices { json }) => {
-            let devices = natter_devices::enumerate();
+            // alsa-lib and libjack print their chatter to fd 2: captured, logged at debug level.
+            let devices = natter_devices::enumerate_quietly();
             if json {
                 println!("{}", serde_json::to_string_pretty(&devices).expect("devices serialize"));
             } else {

@@ -127,3 +127,51 @@ fn a_participant_without_a_camera_joins_receive_only() {
         "the camera-less participant still receives video: {to_camera_less:#}"
     );
 }
+
+/// The audio libraries' chatter (alsa-lib and libjack write straight to fd 2 while cpal lists
+/// devices: "ALSA lib pcm.c:…: Unknown PCM …", "Cannot connect to server socket…") is captured:
+/// `natter devices` prints only its answer, and the chatter is in the debug log for who asks.
+#[test]
+fn devices_prints_its_answer_without_the_audio_libraries_chatter() {
+    let chatter = |line: &str| {
+        let lower = line.to_lowercase();
+        lower.contains("alsa lib") || lower.contains("jack") || lower.contains("cannot connect to server")
+    };
+    let output = Command::new(NATTER)
+        .arg("devices")
+        .env_remove("NATTER_LOG")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run natter devices");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stdout.starts_with("Cameras\n"), "{stdout}");
+    // (The answer itself may name a device "jack": only stderr is searched for all of it.)
+    let noise: Vec<&str> = stderr
+        .lines()
+        .filter(|l| chatter(l))
+        .chain(stdout.lines().filter(|l| l.contains("ALSA lib")))
+        .collect();
+    assert!(noise.is_empty(), "chatter printed:\n{}", noise.join("\n"));
+
+    // Where the machine's audio libraries do chatter, it is kept in the debug log.
+    let output = Command::new(NATTER)
+        .arg("devices")
+        .env("NATTER_LOG", "warn,natter_devices=debug")
+        .output()
+        .expect("run natter devices");
+    let debug = String::from_utf8_lossy(&output.stderr);
+    let captured: Vec<&str> = debug.lines().filter(|l| chatter(l)).collect();
+    assert!(
+        captured
+            .iter()
+            .all(|l| l.contains("DEBUG") && l.contains("natter_devices::backend")),
+        "chatter outside the debug log:\n{debug}"
+    );
+    eprintln!(
+        "{} line(s) of audio library chatter captured on this machine, e.g. {:?}",
+        captured.len(),
+        captured.first()
+    );
+}

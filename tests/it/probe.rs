@@ -352,3 +352,46 @@ fn probe_table_good_wrong_password_and_dead() {
     eprintln!("natter probe [good TURN, wrong-password TURN, dead STUN]: {elapsed:?}\n{table}");
     drop(dead);
 }
+
+/// The settings page shows a bad URL in the words `natter probe` prints for it: the page's tests
+/// answer from `ui/src/testdata/url-checks.json` (generated from the parser by
+/// src-tauri/src/bindings.rs), and here the CLI says each of those messages for the same URL.
+#[test]
+fn the_cli_says_what_the_settings_page_says_about_a_bad_url() {
+    let dir = TempDir::new("probe-words");
+    let checks: serde_json::Value =
+        serde_json::from_str(include_str!("../../ui/src/testdata/url-checks.json")).unwrap();
+    let mut compared = 0;
+    for (text, check) in checks.as_object().unwrap() {
+        let (Some(url), Some(problem)) = (check["urls"].get(0), check["problems"].get(0)) else {
+            continue;
+        };
+        let path = dir.path(&format!("words-{compared}.json"));
+        std::fs::write(
+            &path,
+            serde_json::json!({ "iceServers": [{ "urls": url }] }).to_string(),
+        )
+        .unwrap();
+        let output = Command::new(NATTER)
+            .args(["probe", "--ice-config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{text:?}: {stderr}");
+        let problem = problem.as_str().unwrap();
+        assert!(
+            stderr.contains(problem),
+            "{text:?}: the page says\n  {problem}\nthe CLI says\n  {stderr}"
+        );
+        compared += 1;
+    }
+    assert!(compared >= 3, "{checks:#}");
+    assert!(
+        checks["stun:exa mple.org"]["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("host contains ' '"),
+        "a space in a host is named as such, the URL is not split there: {checks:#}"
+    );
+}

@@ -150,9 +150,11 @@ fn settings_validate_test_save_and_survive_a_restart() {
     let config_dir = config.0.to_str().unwrap().to_string();
     // The file fallback for credentials, whatever keyring this machine has (the keyring path is
     // tested in crates/natter-settings/tests/keyring.rs against a real Secret Service).
+    // Logs (and the diagnostics file, without a Downloads folder) go to the scratch dir too.
     let env = [
         ("NATTER_CONFIG_DIR", config_dir.as_str()),
         ("NATTER_CREDENTIALS", "file"),
+        ("NATTER_LOG_DIR", config_dir.as_str()),
     ];
     let turn_url = coturn.turn_url();
     let seconds = Duration::from_secs;
@@ -239,6 +241,22 @@ fn settings_validate_test_save_and_survive_a_restart() {
             .strip_prefix("Saved to ")
             .map(|rest| rest.trim_end_matches(" (passwords removed)").to_string())
     });
+    // A readable name (local time), and the folder one click away.
+    let name = std::path::Path::new(&saved)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    assert!(
+        name.starts_with("natter-diagnostics-2")
+            && name.ends_with(".json")
+            && name.len() == "natter-diagnostics-2026-12-08-0142.json".len(),
+        "{saved}"
+    );
+    assert!(
+        app.find("#show-diagnostics").is_displayed(),
+        "no 'Show in folder' button"
+    );
     let diagnostics = std::fs::read_to_string(&saved).expect("diagnostics file");
     assert!(
         diagnostics.contains(&turn_url) && diagnostics.contains("stats_history"),

@@ -39,6 +39,21 @@ detailedLogs: boolean, };
 
 export type CredentialUpdate = { id: string, credential: string | null, };
 
+export type UrlsCheck = { 
+/**
+ * The URLs, as `split_urls` reads the box.
+ */
+urls: Array<string>, 
+/**
+ * One sentence per URL that is not a valid STUN/TURN URL: the parser's message, the very
+ * words `natter probe` prints for it. Empty when every URL is fine (and there is one).
+ */
+problems: Array<string>, 
+/**
+ * Some URL is `turn:` or `turns:`: the server needs a username and a credential.
+ */
+relay: boolean, };
+
 export type ParticipantReport = { id: string, name: string, peers: Array<PeerReport>, 
 /**
  * Frames this participant encoded and sent.
@@ -574,9 +589,9 @@ export const commands = {
    */
   saveSettings: (settings: Settings, credentials: Array<CredentialUpdate>): Promise<Settings> => invoke<Settings>("save_settings", { settings, credentials }),
   /**
-   * `null` if `url` is a valid STUN/TURN URL, else the parser's message.
+   * A server's URL box as the CLI reads it: its URLs, the parser's message for each bad one.
    */
-  checkIceUrl: (url: string): Promise<string | null> => invoke<string | null>("check_ice_url", { url }),
+  checkIceUrls: (text: string): Promise<UrlsCheck> => invoke<UrlsCheck>("check_ice_urls", { text }),
   /**
    * Test one server entry over every transport its URLs name; no credential: the stored one.
    */
@@ -590,6 +605,10 @@ export const commands = {
    */
   exportIceServers: (withCredentials: boolean): Promise<string> => invoke<string>("export_ice_servers", { withCredentials }),
   /**
+   * The same JSON as a file in Downloads (or Documents, else the config folder); its path.
+   */
+  saveIceServersFile: (withCredentials: boolean): Promise<string> => invoke<string>("save_ice_servers_file", { withCredentials }),
+  /**
    * The machine's devices with the system default, the synthetic sources and the saved choices.
    */
   listDevices: (): Promise<Devices> => invoke<Devices>("list_devices"),
@@ -602,9 +621,13 @@ export const commands = {
    */
   chooseDevice: (kind: DeviceKind, id: string): Promise<void> => invoke<void>("choose_device", { kind, id }),
   /**
-   * Write a diagnostics file into the config directory; its path.
+   * Write a diagnostics file into Downloads (else the log folder); its full path.
    */
   exportDiagnostics: (): Promise<string> => invoke<string>("export_diagnostics"),
+  /**
+   * Open the folder of a file the app wrote (an export) in the file manager.
+   */
+  showInFolder: (path: string): Promise<void> => invoke<void>("show_in_folder", { path }),
   /**
    * Where the log files are and whether detailed logs are on.
    */

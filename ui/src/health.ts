@@ -25,6 +25,7 @@ export class HealthPanel {
   constructor() {
     byId("recheck-servers").addEventListener("click", () => void this.watch());
     byId("export-diagnostics").addEventListener("click", () => void this.exportDiagnostics());
+    byId("show-diagnostics").addEventListener("click", () => void this.showDiagnostics());
     const detailed = byId<HTMLInputElement>("detailed-logs");
     detailed.addEventListener("change", () => void this.showLogs(commands.setDetailedLogs(detailed.checked)));
     if (inApp()) void this.showLogs(commands.logsInfo());
@@ -223,13 +224,29 @@ export class HealthPanel {
     );
   }
 
+  /** The diagnostics file last written (for "Show in folder"). */
+  private diagnosticsFile: string | null = null;
+
   private async exportDiagnostics(): Promise<void> {
     const result = byId("diagnostics-result");
+    const show = byId("show-diagnostics");
     result.textContent = "writing…";
+    show.hidden = true;
     try {
-      result.textContent = `Saved to ${await commands.exportDiagnostics()} (passwords removed)`;
+      this.diagnosticsFile = await commands.exportDiagnostics();
+      result.textContent = `Saved to ${this.diagnosticsFile} (passwords removed)`;
+      show.hidden = false;
     } catch (e) {
       result.textContent = `Could not export: ${describeError(e)}`;
+    }
+  }
+
+  private async showDiagnostics(): Promise<void> {
+    if (!this.diagnosticsFile) return;
+    try {
+      await commands.showInFolder(this.diagnosticsFile);
+    } catch (e) {
+      byId("diagnostics-result").textContent = describeError(e);
     }
   }
 }

@@ -1,4 +1,5 @@
-// Natter's window: tabs (call, connection health, ICE servers, devices), wired to the views.
+// Natter's window: tabs (call, connection health, ICE servers, devices), wired to the views, and
+// the keyboard shortcuts.
 import "./style.css";
 import { CallView } from "./call";
 import { HealthPanel } from "./health";
@@ -6,6 +7,7 @@ import { SettingsPage } from "./settings";
 import { loadDevices } from "./devices";
 import { byId } from "./dom";
 import { DeviceCheck, DevicePreview } from "./device-check";
+import { installShortcuts } from "./shortcuts";
 
 const PAGES = ["call", "health", "settings", "devices"] as const;
 type Page = (typeof PAGES)[number];
@@ -58,6 +60,8 @@ const call = new CallView({
 });
 
 show("call");
+// Ctrl+D microphone, Ctrl+E camera, Ctrl+Shift+H leave, Ctrl+1…4 tabs (shortcuts.ts).
+installShortcuts();
 void call.start();
 void health.watch();
 void settings.load();

@@ -18,6 +18,8 @@ pub struct Diagnostics {
     pub os: &'static str,
     pub arch: &'static str,
     pub written_unix: u64,
+    /// The same moment as the user's clock showed it ("2026-12-08 01:42:07 +01:00").
+    pub written_local: String,
     pub settings: Settings,
     /// The health watch's latest result per server × transport.
     pub servers: Vec<ServerHealth>,
@@ -35,12 +37,10 @@ impl Diagnostics {
         serde_json::to_string_pretty(&value).expect("JSON")
     }
 
-    /// Write it into `dir` as `natter-diagnostics-<unix seconds>.json`; the path written.
-    pub fn write_into(&self, dir: &Path) -> Result<PathBuf, String> {
-        let path = dir.join(format!("natter-diagnostics-{}.json", self.written_unix));
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        std::fs::write(&path, self.to_json()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        Ok(path)
+    /// Write it into `dir` as `natter-diagnostics-2026-12-08-0142.json` (`at`: the local time;
+    /// `-2`, … when that name is taken); the path written.
+    pub fn write_into(&self, dir: &Path, at: chrono::NaiveDateTime) -> Result<PathBuf, String> {
+        crate::files::write_new(dir, "natter-diagnostics", at, &self.to_json(), false)
     }
 }
 

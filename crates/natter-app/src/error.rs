@@ -42,7 +42,7 @@ pub enum ErrorCode {
     MediaFailed,
     /// The call could not start for another reason (the WebRTC stack, invalid options).
     CallFailed,
-    /// The diagnostics file could not be written.
+    /// A file for the user (diagnostics, exported servers) could not be written or shown.
     ExportFailed,
     /// A camera, microphone or speaker cannot be used (the message says which and why).
     DeviceFailed,

@@ -11,6 +11,7 @@ mod call;
 mod devices;
 mod diagnostics;
 mod error;
+mod files;
 mod painting;
 mod settings;
 
@@ -20,6 +21,7 @@ pub use devices::{
 };
 pub use diagnostics::Diagnostics;
 pub use error::{AppError, ErrorCode};
+pub use files::ExportPlaces;
 pub use natter_devices::DeviceKind;
 pub use painting::TilePainting;
 pub use settings::{ImportedServers, LogsInfo, SettingsView};
@@ -69,6 +71,8 @@ pub struct AppOptions {
     pub bind: IpAddr,
     /// The version and commit, as `natter --version` says them (for the diagnostics).
     pub version: String,
+    /// Where exported files (diagnostics, ICE servers) go.
+    pub exports: ExportPlaces,
 }
 
 impl AppOptions {
@@ -83,6 +87,7 @@ impl AppOptions {
                 .and_then(|b| b.parse().ok())
                 .unwrap_or(IpAddr::from([0, 0, 0, 0])),
             version: version.into(),
+            exports: ExportPlaces::from_env(),
         }
     }
 }
@@ -105,6 +110,8 @@ pub struct App {
     /// The user's microphone and camera buttons, kept across calls: a new call starts with them
     /// as the user left them (from its first frame).
     media_off: std::sync::Mutex<MediaOff>,
+    /// The files this app wrote for the user: the only ones "Show in folder" opens.
+    written: std::sync::Mutex<Vec<std::path::PathBuf>>,
 }
 
 /// What the user turned off.
@@ -128,6 +135,7 @@ impl App {
             painting: std::sync::Mutex::default(),
             preview: Mutex::new(None),
             media_off: std::sync::Mutex::default(),
+            written: std::sync::Mutex::default(),
             options,
         }
     }
@@ -388,9 +396,10 @@ impl App {
         Ok(natter_call::health::probe_all(&config, &ProbeOptions::from_env()).await)
     }
 
-    /// `None` if `url` is a valid STUN/TURN URL, else the parser's message (as the CLI says it).
-    pub fn check_ice_url(&self, url: &str) -> Option<String> {
-        natter_settings::url_problem(url)
+    /// A server's URL box read as the CLI reads URLs: the URLs, the parser's message for each bad
+    /// one (the words `natter probe` prints), whether it needs credentials.
+    pub fn check_ice_urls(&self, text: &str) -> natter_settings::UrlsCheck {
+        natter_settings::check_urls(text)
     }
 
     /// Test one server entry (the page's "Test" button) over every transport its URLs name.
@@ -425,6 +434,17 @@ impl App {
         let settings = dir.load()?;
         let secrets = dir.secrets().load_for(settings.servers.iter().map(|s| s.id.as_str()))?;
         Ok(natter_settings::w3c_json(&settings.servers, &secrets, with_credentials))
+    }
+
+    /// The saved servers as a W3C `iceServers` JSON file in the Downloads (or Documents) folder,
+    /// else the config folder, named by the local time; readable only by the user when it holds
+    /// passwords. Its path.
+    pub fn save_ice_servers_file(&self, with_credentials: bool) -> Result<String, AppError> {
+        let text = self.export_ice_servers(with_credentials)?;
+        let dir = self.options.exports.for_servers(&self.config_dir()?.path);
+        let path = files::write_new(&dir, "natter-ice-servers", files::local_now(), &text, with_credentials)
+            .map_err(|e| AppError::new(ErrorCode::ExportFailed, e))?;
+        Ok(self.remember(path))
     }
 
     /// Start watching the saved servers: every status change goes to `on_event`;
@@ -578,6 +598,7 @@ impl App {
             os: std::env::consts::OS,
             arch: std::env::consts::ARCH,
             written_unix: diagnostics::now_unix(),
+            written_local: chrono::Local::now().format("%Y-%m-%d %H:%M:%S %:z").to_string(),
             settings,
             servers,
             health_events,
@@ -585,15 +606,39 @@ impl App {
         })
     }
 
-    /// Write the diagnostics file into the config directory; its path.
+    /// Write the diagnostics file (`natter-diagnostics-2026-12-08-0142.json`, local time) into
+    /// the Downloads folder if there is one, else the log folder (else the config folder); its
+    /// full path.
     pub async fn export_diagnostics(&self) -> Result<String, AppError> {
-        let dir = self.config_dir()?.path.clone();
-        let path = self
-            .diagnostics()
-            .await?
-            .write_into(&dir)
+        let diagnostics = self.diagnostics().await?;
+        let dir = match self.options.exports.for_diagnostics() {
+            Some(dir) => dir,
+            None => self.config_dir()?.path.clone(),
+        };
+        let path = diagnostics
+            .write_into(&dir, files::local_now())
             .map_err(|e| AppError::new(ErrorCode::ExportFailed, e))?;
-        Ok(path.display().to_string())
+        Ok(self.remember(path))
+    }
+
+    /// Open the folder of a file this app wrote (an export) in the platform's file manager.
+    /// Any other path is refused: the page names files, it does not browse.
+    pub fn show_in_folder(&self, path: &str) -> Result<(), AppError> {
+        let path = std::path::PathBuf::from(path);
+        if !self.written.lock().unwrap().contains(&path) {
+            return Err(AppError::new(
+                ErrorCode::ExportFailed,
+                format!("{} is not a file Natter wrote", path.display()),
+            ));
+        }
+        files::show_in_folder(&path).map_err(|e| AppError::new(ErrorCode::ExportFailed, e))
+    }
+
+    /// Note a file written for the user (for `show_in_folder`); its path as text.
+    fn remember(&self, path: std::path::PathBuf) -> String {
+        let text = path.display().to_string();
+        self.written.lock().unwrap().push(path);
+        text
     }
 
     pub fn logs_info(&self) -> Result<LogsInfo, AppError> {

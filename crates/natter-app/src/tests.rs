@@ -25,6 +25,12 @@ fn app(scratch: &Scratch, demo: DemoSetup) -> App {
         config: Ok(scratch.config()),
         bind: IpAddr::from([127, 0, 0, 1]),
         version: "0.0.0-test (commit test)".into(),
+        // A Downloads folder that does not exist until a test makes it, and a log folder.
+        exports: ExportPlaces {
+            downloads: Some(scratch.0.0.join("Downloads")),
+            documents: None,
+            logs: Some(scratch.0.0.join("logs")),
+        },
     })
 }
 
@@ -159,8 +165,10 @@ async fn imports_and_url_checks_use_the_parsers_words() {
         app.import_ice_servers("{").unwrap_err().code,
         ErrorCode::InvalidIceConfig
     );
-    assert_eq!(app.check_ice_url("stun:127.0.0.1"), None);
-    assert!(app.check_ice_url("stun:").is_some());
+    let fine = app.check_ice_urls("stun:127.0.0.1, turn:127.0.0.1:3478");
+    assert!(fine.problems.is_empty() && fine.relay, "{fine:?}");
+    assert_eq!(fine.urls, ["stun:127.0.0.1", "turn:127.0.0.1:3478"]);
+    assert_eq!(app.check_ice_urls("stun:").problems.len(), 1);
     assert_eq!(
         app.probe_ice_servers("not json").await.unwrap_err().code,
         ErrorCode::InvalidIceConfig
@@ -205,7 +213,25 @@ async fn a_common_word_as_password_leaves_the_diagnostics_intact_and_is_not_in_t
     .unwrap();
 
     let path = app.export_diagnostics().await.unwrap();
-    assert!(path.starts_with(&scratch.0.0.display().to_string()), "{path}");
+    // No Downloads folder: the log folder, under a name that says when (local time).
+    let name = std::path::Path::new(&path)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        std::path::Path::new(&path).parent(),
+        Some(scratch.0.0.join("logs").as_path())
+    );
+    let stamp = name
+        .strip_prefix("natter-diagnostics-")
+        .and_then(|n| n.strip_suffix(".json"))
+        .unwrap_or_else(|| panic!("{name}"));
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(&format!("{stamp}00"), "%Y-%m-%d-%H%M%S").is_ok(),
+        "{name}"
+    );
     let text = std::fs::read_to_string(&path).unwrap();
     // Ordinary text with the password in it is as the user wrote it: nothing was replaced.
     for intact in [
@@ -239,6 +265,54 @@ async fn a_common_word_as_password_leaves_the_diagnostics_intact_and_is_not_in_t
     }
     assert_eq!(document["natter_version"], "0.0.0-test (commit test)");
     assert_eq!(document["settings"]["servers"][0]["hasCredential"], true);
+
+    // With a Downloads folder, the file goes there; a second one that minute keeps the first.
+    std::fs::create_dir(scratch.0.0.join("Downloads")).unwrap();
+    let first = app.export_diagnostics().await.unwrap();
+    let second = app.export_diagnostics().await.unwrap();
+    for path in [&first, &second] {
+        assert_eq!(
+            std::path::Path::new(path).parent(),
+            Some(scratch.0.0.join("Downloads").as_path())
+        );
+    }
+    assert_ne!(first, second);
+    assert!(std::path::Path::new(&first).exists() && std::path::Path::new(&second).exists());
+    // "Show in folder" opens only the folders of files the app wrote.
+    let e = app.show_in_folder("/etc/passwd").unwrap_err();
+    assert_eq!(e.code, ErrorCode::ExportFailed, "{}", e.message);
+}
+
+#[tokio::test]
+async fn exported_servers_go_to_a_named_file_private_when_it_holds_passwords() {
+    let scratch = Scratch::new("servers-file");
+    let app = app(&scratch, DemoSetup::default());
+    app.save_settings(
+        Settings {
+            servers: vec![server("a", "turn:127.0.0.1:3478", "natter")],
+            ..Settings::default()
+        },
+        vec![credential("a", "pw-7d1e")],
+    )
+    .await
+    .unwrap();
+    // No Downloads or Documents folder: beside the settings.
+    let plain = app.save_ice_servers_file(false).unwrap();
+    assert_eq!(std::path::Path::new(&plain).parent(), Some(scratch.0.0.as_path()));
+    assert!(plain.contains("natter-ice-servers-"), "{plain}");
+    assert!(!std::fs::read_to_string(&plain).unwrap().contains("pw-7d1e"));
+    std::fs::create_dir(scratch.0.0.join("Downloads")).unwrap();
+    let with = app.save_ice_servers_file(true).unwrap();
+    assert_eq!(
+        std::path::Path::new(&with).parent(),
+        Some(scratch.0.0.join("Downloads").as_path())
+    );
+    assert!(std::fs::read_to_string(&with).unwrap().contains("pw-7d1e"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&with).unwrap().permissions().mode() & 0o077, 0);
+    }
 }
 
 /// Every string in a JSON document, keys included.
@@ -257,7 +331,7 @@ fn collect(value: &serde_json::Value, out: &mut Vec<String>) {
 }
 
 #[tokio::test]
-async fn muting_needs_a_call_and_a_bad_join_keeps_the_current_one() {
+async fn muting_before_a_call_chooses_how_it_starts_and_a_bad_join_keeps_the_current_one() {
     let scratch = Scratch::new("render");
     let app = app(
         &scratch,
@@ -267,15 +341,19 @@ async fn muting_needs_a_call_and_a_bad_join_keeps_the_current_one() {
             render_test: true,
         },
     );
-    assert_eq!(
-        app.set_muted(MediaKind::Audio, true).await.unwrap_err().code,
-        ErrorCode::NotInCall
-    );
+    // The pre-join screen's toggle: no call yet, the choice is the next call's.
+    app.set_muted(MediaKind::Audio, true).await.unwrap();
     let page = Arc::new(Page::default());
     let info = app.start_call(None, page.clone()).await.unwrap();
     assert_eq!(
-        (info.room.as_str(), info.mode, info.ice_warning),
-        ("render test", CallKind::RenderTest, None)
+        (
+            info.room.as_str(),
+            info.mode,
+            info.ice_warning,
+            info.audio_muted,
+            info.video_muted
+        ),
+        ("render test", CallKind::RenderTest, None, true, false)
     );
     page.wait_for("status of both tiles", |m| {
         m.iter()
@@ -355,18 +433,68 @@ async fn the_demo_call_reaches_the_page_and_the_diagnostics() {
     app.choose_device(DeviceKind::Microphone, SYNTHETIC_MICROPHONE.into())
         .await
         .unwrap();
+    // A TURN server whose password is the common word "test" (nothing answers at its port: the
+    // demo's participants meet over host candidates).
+    let closed_port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let settings = Settings {
+        servers: vec![server("t", &format!("turn:127.0.0.1:{closed_port}"), "test-user")],
+        ..scratch.config().load().unwrap()
+    };
+    app.save_settings(settings, vec![credential("t", "test")])
+        .await
+        .unwrap();
     let page = Arc::new(Page::default());
     let info = app.start_call(None, page.clone()).await.unwrap();
-    assert_eq!((info.room.as_str(), info.mode), ("demo", CallKind::Demo));
-    page.wait_for("a stats message", |m| {
-        m.iter().any(|m| matches!(m, CallMessage::Stats(_)))
+    assert_eq!(
+        (info.room.as_str(), info.mode, info.ice_warning),
+        ("demo", CallKind::Demo, None)
+    );
+    // Wait for a snapshot in which the remote's video has been decoded for a while.
+    page.wait_for("a snapshot with decoded video", |m| {
+        m.iter()
+            .any(|m| matches!(m, CallMessage::Stats(s) if s.report.peers.iter().any(|p| p.video.frames_decoded >= 30)))
     })
     .await;
     let history = app.stats_history();
     assert!(!history.is_empty());
-    let text = app.diagnostics().await.unwrap().to_json();
-    assert!(text.contains("test pattern (synthetic camera)"), "{text}");
+    let path = app.export_diagnostics().await.unwrap();
     app.leave_call().await.unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("test pattern (synthetic camera)"), "{text}");
+    assert!(text.contains("test-user") && text.contains(&format!("turn:127.0.0.1:{closed_port}")));
+    assert!(!text.contains("***"), "nothing was replaced in the text: {text}");
+    let document: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut strings = Vec::new();
+    collect(&document, &mut strings);
+    assert!(!strings.iter().any(|s| s == "test"), "the password as a value: {text}");
+    assert!(!strings.iter().any(|s| s == "credential"), "{text}");
+
+    // The counters beside the decoded frames are counted too (the last snapshot that decoded).
+    let sample = document["stats_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|s| s["report"]["peers"][0]["video"]["frames_decoded"].as_u64().unwrap_or(0) >= 30)
+        .expect("a snapshot with decoded video in the export");
+    let peer = &sample["report"]["peers"][0];
+    for counter in [
+        "/bytes_received",
+        "/packets_received",
+        "/audio/packets_received",
+        "/sent/video/packets_sent",
+        "/sent/audio/packets_sent",
+    ] {
+        assert!(
+            peer.pointer(counter).and_then(|v| v.as_u64()).unwrap_or(0) > 0,
+            "{counter} is 0 beside {} decoded frames: {peer:#}",
+            peer["video"]["frames_decoded"]
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,6 +37,10 @@ struct PeerEntry {
     outgoing: Option<Outgoing>,
     /// What we sent a departed remote, as at the end (`sent`, `quality_*`).
     sent_at_end: Option<PeerReport>,
+    /// What arrived from it by the connection's stats when they were last read: a report taken
+    /// after the remote left (the connection is gone) or while the stack is slow to answer
+    /// says these, not zeros beside the frames that were decoded.
+    inbound: Option<peer::InboundTotals>,
 }
 
 impl PeerEntry {
@@ -51,6 +55,7 @@ impl PeerEntry {
             pc: None,
             outgoing: None,
             sent_at_end: None,
+            inbound: None,
         }
     }
 }
@@ -64,6 +69,7 @@ impl Records {
             .or_insert_with(|| PeerEntry::new(remote, Arc::clone(&received)));
         entry.received = received;
         entry.sent_at_end = None;
+        entry.inbound = None;
     }
 
     /// The link's connection exists.
@@ -141,6 +147,7 @@ impl Records {
             Option<Arc<dyn PeerConnection>>,
             Option<Outgoing>,
             Option<PeerReport>,
+            Option<peer::InboundTotals>,
         );
         let entries: Vec<Entry> = {
             let peers = self.peers.locked();
@@ -154,12 +161,13 @@ impl Records {
                         p.pc.clone(),
                         p.outgoing.clone(),
                         at_end,
+                        p.inbound,
                     )
                 })
                 .collect()
         };
         let mut reports = Vec::new();
-        for (call, received, pc, outgoing, sent_at_end) in entries {
+        for (call, received, pc, outgoing, sent_at_end, last_inbound) in entries {
             let stats = match pc {
                 Some(pc) => peer::current_stats(&pc, bridges).await,
                 None => None,
@@ -181,7 +189,8 @@ impl Records {
                 remote_mdns_candidates: call.remote_mdns_candidates,
                 ..Default::default()
             };
-            if let Some((path, inbound)) = stats {
+            let mut inbound = last_inbound;
+            if let Some((path, fresh)) = stats {
                 if let Some((mut path, rtt)) = path {
                     if path.remote_candidate == CandidateType::Prflx && report.remote_mdns_candidates {
                         path.note = Some(MDNS_NOTE.into());
@@ -189,6 +198,12 @@ impl Records {
                     report.path = Some(path);
                     report.rtt_ms = rtt.or(report.rtt_ms);
                 }
+                inbound = Some(fresh);
+                if let Some(entry) = self.peers.locked().get_mut(&report.remote) {
+                    entry.inbound = Some(fresh);
+                }
+            }
+            if let Some(inbound) = inbound {
                 report.bytes_received = inbound.bytes_received;
                 report.packets_received = inbound.packets_received;
                 report.packets_lost = inbound.packets_lost;

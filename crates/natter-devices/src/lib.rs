@@ -12,6 +12,7 @@ use serde::Serialize;
 pub mod camera;
 mod error;
 pub mod microphone;
+pub mod quiet;
 pub mod speaker;
 mod stream;
 pub use camera::CameraCapture;
@@ -70,6 +71,18 @@ pub fn enumerate() -> Devices {
         Err(e) => devices.problems.push(format!("cameras could not be listed: {e}")),
     }
     enumerate_audio(&mut devices);
+    devices
+}
+
+/// `enumerate` with the audio backends' chatter on fd 2 (alsa-lib, libjack: dozens of lines about
+/// plugins that are not there) captured and logged at debug level (`NATTER_LOG=debug` shows
+/// it). For a command whose only other stderr writer is its logger: see `quiet`. What cannot be
+/// listed still says why in `problems`.
+pub fn enumerate_quietly() -> Devices {
+    let (devices, chatter) = quiet::capture_stderr(enumerate);
+    for line in chatter.lines().filter(|l| !l.trim().is_empty()) {
+        tracing::debug!(target: "natter_devices::backend", "{line}");
+    }
     devices
 }
 

@@ -299,6 +299,63 @@ pub fn import_w3c(
     Ok((entries, credentials))
 }
 
+/// What the URL box of one server holds, read the one way the page and the CLI agree on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct UrlsCheck {
+    /// The URLs, as `split_urls` reads the box.
+    pub urls: Vec<String>,
+    /// One sentence per URL that is not a valid STUN/TURN URL: the parser's message, the very
+    /// words `natter probe` prints for it. Empty when every URL is fine (and there is one).
+    pub problems: Vec<String>,
+    /// Some URL is `turn:` or `turns:`: the server needs a username and a credential.
+    pub relay: bool,
+}
+
+/// The URLs of a server's URL box: separated by commas or new lines, or by spaces before the
+/// next `stun:`/`stuns:`/`turn:`/`turns:`. A space anywhere else stays inside its URL, where the
+/// parser names it ("host contains ' '"), rather than cutting a host name in two.
+pub fn split_urls(text: &str) -> Vec<String> {
+    let starts_url = |word: &str| {
+        let lower = word.to_ascii_lowercase();
+        ["stun:", "stuns:", "turn:", "turns:"]
+            .iter()
+            .any(|s| lower.starts_with(s))
+    };
+    let mut urls = Vec::new();
+    for part in text.split([',', '\n', '\r']) {
+        let mut current = String::new();
+        for word in part.split_whitespace() {
+            if starts_url(word) && !current.is_empty() {
+                urls.push(std::mem::take(&mut current));
+            }
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(word);
+        }
+        if !current.is_empty() {
+            urls.push(current);
+        }
+    }
+    urls
+}
+
+/// Check a server's URL box: its URLs, the parser's message for each bad one, and whether it
+/// needs credentials.
+pub fn check_urls(text: &str) -> UrlsCheck {
+    let urls = split_urls(text);
+    let mut problems: Vec<String> = urls.iter().filter_map(|u| url_problem(u)).collect();
+    if urls.is_empty() {
+        problems.push("Enter at least one stun:, turn: or turns: URL.".into());
+    }
+    let relay = urls.iter().any(|u| {
+        let lower = u.to_ascii_lowercase();
+        lower.starts_with("turn:") || lower.starts_with("turns:")
+    });
+    UrlsCheck { urls, problems, relay }
+}
+
 /// `None` if `url` is a valid ICE server URL, else the parser's message (what the CLI prints).
 pub fn url_problem(url: &str) -> Option<String> {
     natter_ice::IceUrl::parse(url.trim()).err().map(|e| e.to_string())
@@ -472,6 +529,7 @@ pub fn typescript_declarations(cfg: &ts_rs::Config) -> Vec<String> {
         ServerEntry::decl(cfg),
         Settings::decl(cfg),
         CredentialUpdate::decl(cfg),
+        UrlsCheck::decl(cfg),
     ]
 }
 
@@ -606,6 +664,32 @@ mod tests {
         assert_eq!(again.ice_servers.len(), 3);
         let without = w3c_json(&entries, &secrets, false);
         assert!(!without.contains("s3cret") && !without.contains("\"p\""), "{without}");
+    }
+
+    #[test]
+    fn the_url_box_splits_between_urls_never_inside_one() {
+        assert_eq!(
+            split_urls("stun:a.example, turn:b.example:3478?transport=tcp\nturns:c.example stun:d.example"),
+            [
+                "stun:a.example",
+                "turn:b.example:3478?transport=tcp",
+                "turns:c.example",
+                "stun:d.example"
+            ]
+        );
+        assert_eq!(split_urls("  stun:exa mple.org  "), ["stun:exa mple.org"]);
+        assert_eq!(split_urls(" , \n "), Vec::<String>::new());
+        let check = check_urls("stun:exa mple.org");
+        assert_eq!(check.urls, ["stun:exa mple.org"]);
+        // The words the CLI prints for the same URL in an ICE configuration.
+        let cli = natter_ice::IceConfig::from_json(r#"{"iceServers":[{"urls":"stun:exa mple.org"}]}"#)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(check.problems, [cli.as_str()]);
+        assert!(cli.contains("host contains ' '"), "{cli}");
+        assert!(!check.relay);
+        assert!(check_urls("stun:a.example TURN:b.example").relay);
+        assert_eq!(check_urls("").problems.len(), 1);
     }
 
     #[test]
