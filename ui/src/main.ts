@@ -4,6 +4,8 @@ import { CallView } from "./call";
 import { HealthPanel } from "./health";
 import { SettingsPage } from "./settings";
 import { loadDevices } from "./devices";
+import { GridFitter } from "./grid";
+import { Modal } from "./modal";
 import { byId } from "./dom";
 
 const PAGES = ["call", "health", "settings", "devices"] as const;
@@ -43,6 +45,11 @@ const call = new CallView({
   },
   onCallStarted: () => health.callStarted(),
 });
+
+// The grid fits the window whatever the number of tiles; the join dialog is a modal over the call.
+const grid = new GridFitter(byId("stage"), byId("grid"));
+const joinDialog = new Modal(byId("join-panel"));
+(window as unknown as { natterLayout: unknown }).natterLayout = { grid, joinDialog };
 
 show("call");
 void call.start();
