@@ -24,3 +24,4 @@ mod probe;
 mod secrets;
 mod support;
 mod ui_e2e;
+mod ui_layout;
