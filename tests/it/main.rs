@@ -25,4 +25,5 @@ mod secrets;
 mod support;
 mod ui_e2e;
 mod ui_flows;
+mod ui_layout;
 mod ui_prejoin;

@@ -1,5 +1,5 @@
 // Words and numbers for the panels. Pure functions, tested in format.test.ts.
-import type { PathReport, ProbeStatus, ProbeTransport, SentStreamReport } from "./bindings";
+import type { EventKind, HealthTransition, PathReport, PlayoutReport, ProbeStatus, ProbeTransport, SentStreamReport } from "./bindings";
 
 const STATUS_WORDS: Record<ProbeStatus, string> = {
   ok: "ok",
@@ -43,16 +43,25 @@ export function percent(fraction: number | null | undefined): string {
   return `${(fraction * 100).toFixed(fraction < 0.1 ? 1 : 0)} %`;
 }
 
-/** "Relay via turn:a:3478 over TCP", "Direct (host → srflx)", "—". */
+/** How a connection travels, in words: "Direct (local network)", "Direct (through NAT)",
+ *  "Relayed via TURN (TCP)", "—". The ICE terms are in `pathJargon`. */
 export function pathWords(path: PathReport | null | undefined): string {
   if (!path) return "—";
-  if (path.local_candidate === "relay") {
-    const transport = (path.relay_transport ?? "udp").toUpperCase();
-    return `Relay via ${path.relay_server ?? "TURN"} over ${transport}`;
+  if (path.local_candidate === "relay" || path.remote_candidate === "relay") {
+    const transport = path.local_candidate === "relay" ? (path.relay_transport ?? "udp") : path.protocol;
+    return `Relayed via TURN (${transport.toUpperCase()})`;
   }
-  const kind: Record<string, string> = { host: "local network", srflx: "through NAT (STUN)", prflx: "through NAT" };
-  const label = kind[path.local_candidate] ?? kind[path.remote_candidate] ?? path.local_candidate;
-  return `Direct, ${label} (${path.local_candidate} → ${path.remote_candidate}, ${path.protocol.toUpperCase()})`;
+  const local = path.local_candidate === "host" && path.remote_candidate === "host";
+  return local ? "Direct (local network)" : "Direct (through NAT)";
+}
+
+/** The same path in ICE terms, for a tooltip: "host → srflx, UDP · relay turn:b:3478 over TCP". */
+export function pathJargon(path: PathReport | null | undefined): string {
+  if (!path) return "";
+  let text = `${path.local_candidate} → ${path.remote_candidate}, ${path.protocol.toUpperCase()}`;
+  if (path.relay_server) text += ` · relay ${path.relay_server} over ${(path.relay_transport ?? "udp").toUpperCase()}`;
+  if (path.note) text += ` · ${path.note}`;
+  return text;
 }
 
 /** A short label for a tile badge: "direct", "relay TCP", … */
@@ -101,4 +110,106 @@ export function remoteReception(
     return `They receive your ${what} with ${percent(sent.remote_fraction_lost)} packet loss`;
   }
   return null;
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** The audio buffer's repairs in words ("5 audio gaps filled in, 1 packet arrived too late");
+ *  the terms (concealed, late, duplicates) go in `playoutJargon`. */
+export function playoutWords(playout: PlayoutReport): string {
+  const parts = [
+    plural(playout.concealed, "audio gap filled in", "audio gaps filled in"),
+    plural(playout.late, "packet arrived too late", "packets arrived too late"),
+  ];
+  if (playout.recovered) parts.push(plural(playout.recovered, "lost packet rebuilt", "lost packets rebuilt"));
+  if (playout.duplicates) parts.push(plural(playout.duplicates, "packet came twice", "packets came twice"));
+  return `Audio delay ${playout.depth_ms.toFixed(0)} ms (aiming at ${playout.target_ms.toFixed(0)} ms) · ${parts.join(", ")}`;
+}
+
+export function playoutJargon(playout: PlayoutReport): string {
+  return `Jitter buffer depth ${playout.depth_ms.toFixed(0)} ms, target ${playout.target_ms.toFixed(0)} ms; ` +
+    `${playout.concealed} concealed (PLC), ${playout.recovered} recovered (FEC), ${playout.late} late, ` +
+    `${playout.duplicates} duplicates, ${playout.dropped_for_drift} dropped for clock drift`;
+}
+
+const pad2 = (n: number) => String(n).padStart(2, "0");
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** A timeline time in the local time zone: "14:03:41" today, "7 Dec 14:03:41" another day,
+ *  "7 Dec 2025 14:03:41" another year. */
+export function timelineTime(whenMs: number, nowMs: number): string {
+  const when = new Date(whenMs);
+  const now = new Date(nowMs);
+  const clock = `${pad2(when.getHours())}:${pad2(when.getMinutes())}:${pad2(when.getSeconds())}`;
+  const sameDay = when.getFullYear() === now.getFullYear() && when.getMonth() === now.getMonth() && when.getDate() === now.getDate();
+  if (sameDay) return clock;
+  const year = when.getFullYear() === now.getFullYear() ? "" : ` ${when.getFullYear()}`;
+  return `${when.getDate()} ${MONTHS[when.getMonth()]}${year} ${clock}`;
+}
+
+/** What an entry of the "What happened" timeline is about; `timelineKindWords` names it. */
+export type TimelineKind =
+  | "joined" | "left" | "connected" | "interrupted" | "restart" | "recovered" | "failed"
+  | "server-ok" | "server-bad" | "signaling" | "video" | "quality" | "info";
+
+export type Tone = "ok" | "bad" | "warn" | "info";
+
+const TIMELINE_KINDS: Record<TimelineKind, { label: string; tone: Tone }> = {
+  joined: { label: "Joined", tone: "ok" },
+  left: { label: "Left", tone: "info" },
+  connected: { label: "Connected", tone: "ok" },
+  interrupted: { label: "Interrupted", tone: "bad" },
+  restart: { label: "New path", tone: "warn" },
+  recovered: { label: "Back", tone: "ok" },
+  failed: { label: "Failed", tone: "bad" },
+  "server-ok": { label: "Server ok", tone: "ok" },
+  "server-bad": { label: "Server problem", tone: "bad" },
+  signaling: { label: "Signaling", tone: "warn" },
+  video: { label: "Video", tone: "warn" },
+  quality: { label: "Quality", tone: "warn" },
+  info: { label: "Note", tone: "info" },
+};
+
+/** The label shown beside a timeline entry ("Joined", "Server problem") and its colour. */
+export function timelineKindWords(kind: TimelineKind): { label: string; tone: Tone } {
+  return TIMELINE_KINDS[kind] ?? TIMELINE_KINDS.info;
+}
+
+const PEER_EVENTS: Record<EventKind, { kind: TimelineKind; words: string }> = {
+  connected: { kind: "connected", words: "connected" },
+  recovered: { kind: "recovered", words: "connection back" },
+  disconnected: { kind: "interrupted", words: "connection interrupted" },
+  failed: { kind: "failed", words: "cannot connect" },
+  ice_restart: { kind: "restart", words: "looking for another path" },
+  refused: { kind: "failed", words: "connection refused" },
+  gave_up: { kind: "failed", words: "gave up reconnecting" },
+  codec: { kind: "info", words: "media format agreed" },
+  ignored: { kind: "info", words: "a message was ignored" },
+  video_stalled: { kind: "video", words: "video stalled" },
+  video_resumed: { kind: "recovered", words: "video moving again" },
+  lost: { kind: "signaling", words: "lost the signaling server" },
+  reconnected: { kind: "recovered", words: "signaling server back" },
+};
+
+/** A participant's connection event as a timeline entry: "Bob: connection interrupted — …". */
+export function peerEventWords(name: string, kind: EventKind, detail: string): { kind: TimelineKind; text: string } {
+  const event = PEER_EVENTS[kind] ?? { kind: "info" as const, words: String(kind).replace(/_/g, " ") };
+  return { kind: event.kind, text: `${name}: ${event.words}${detail ? ` — ${detail}` : ""}` };
+}
+
+/** A server's status change as a timeline entry, without the UTC clock the backend's sentence
+ *  carries (the timeline shows local time): "turn:a:3478 (UDP) stopped working: no answer — …". */
+export function serverTransitionWords(t: HealthTransition): { kind: TimelineKind; text: string } {
+  const ok = t.to === "ok";
+  const status = ok
+    ? (t.from === null ? "works" : "works again")
+    : `${t.from === null ? "does not work" : t.from === "ok" ? "stopped working" : "still does not work"}: ${statusWords(t.to)}`;
+  const at = t.message.match(/ at \d{1,2}:\d{2}:\d{2} UTC(?:: (.*))?$/s);
+  const detail = at ? (at[1] ?? "") : "";
+  return {
+    kind: ok ? "server-ok" : "server-bad",
+    text: `${t.url} (${transportWords(t.transport)}) ${status}${detail ? ` — ${detail}` : ""}`,
+  };
 }

@@ -1,21 +1,38 @@
-// The health panel's timeline ("What happened") takes the call view's notes: who came and went.
+// The "What happened" timeline of the health panel in the page's real markup.
 import { beforeEach, describe, expect, it } from "vitest";
 import html from "../index.html?raw";
-import { HealthPanel } from "./health";
+import { HealthPanel, addTimelineEntry } from "./health";
 
-describe("health timeline", () => {
+describe("timeline", () => {
   beforeEach(() => {
     document.body.innerHTML = html.slice(html.indexOf("<body>") + 6, html.indexOf("</body>")).replace(/<script[^>]*><\/script>/g, "");
     delete (window as unknown as { __TAURI__?: unknown }).__TAURI__;
   });
 
-  it("lists notes newest first, and keeps them when a call starts", () => {
+  it("lists entries newest first, in local time with a readable kind", () => {
+    new HealthPanel();
+    expect(document.getElementById("timeline-empty")!.hidden).toBe(false);
+    const now = Date.now();
+    addTimelineEntry(now - 2000, "joined", "Ann joined");
+    addTimelineEntry(now, "left", "Ann left", "left:ann");
+    addTimelineEntry(now, "left", "Ann left", "left:ann"); // the same key once
+    addTimelineEntry(now - 3 * 86_400_000, "server-bad", "turn:a (UDP) stopped working");
+    const items = [...document.querySelectorAll("#timeline li")];
+    expect(items.map((li) => li.querySelector(".text")!.textContent)).toEqual(["Ann left", "Ann joined", "turn:a (UDP) stopped working"]);
+    expect(items.map((li) => li.querySelector(".kind")!.textContent)).toEqual(["Left", "Joined", "Server problem"]);
+    expect(items[0].querySelector("time")!.textContent).toMatch(/^\d\d:\d\d:\d\d$/);
+    // Not today: the date is shown too.
+    expect(items[2].querySelector("time")!.textContent).toMatch(/^\d{1,2} [A-Z][a-z]{2}( \d{4})? \d\d:\d\d:\d\d$/);
+    expect(document.getElementById("timeline")!.classList.contains("with-dates")).toBe(true);
+    expect(document.getElementById("timeline-empty")!.hidden).toBe(true);
+  });
+
+  it("keeps who came and went when the next call starts", () => {
     const panel = new HealthPanel();
-    panel.note("Bob joined the call", "ok");
-    panel.note("Bob left the call", "bad");
+    addTimelineEntry(Date.now() - 1000, "joined", "Bob joined the call");
+    addTimelineEntry(Date.now(), "left", "Bob left the call");
     panel.callStarted();
     const items = [...document.querySelectorAll("#timeline li")];
-    expect(items.map((li) => li.querySelector("span")!.textContent)).toEqual(["Bob left the call", "Bob joined the call"]);
-    expect(items[0].className).toBe("event bad");
+    expect(items.map((li) => li.querySelector(".text")!.textContent)).toEqual(["Bob left the call", "Bob joined the call"]);
   });
 });

@@ -4,12 +4,32 @@
 // recoveries).
 // Data arrives pushed: server transitions on their own channel, call stats once a second.
 import { commands, type HealthTransition, type LogsInfo, type ParticipantReport, type PeerEvent, type ServerHealth, type TilePainting } from "./bindings";
-import { bitrate, ms, pathWords, percent, quality, remoteReception, statusWords, transportWords, type Quality } from "./format";
-import { PeerHistory, Series, sparklinePath } from "./history";
+import {
+  bitrate, ms, pathJargon, pathWords, peerEventWords, percent, playoutJargon, playoutWords, quality, remoteReception,
+  serverTransitionWords, statusWords, timelineKindWords, timelineTime, transportWords, type Quality, type TimelineKind,
+} from "./format";
+import { PeerHistory, Series, axisMax, sampleIndexAt, sparklinePath } from "./history";
 import { channel, describeError, inApp } from "./tauri";
 import { byId, el } from "./dom";
 
-interface TimelineEntry { key: string; whenMs: number; text: string; kind: string }
+export type { TimelineKind } from "./format";
+
+interface TimelineEntry { key: string; whenMs: number; text: string; kind: TimelineKind }
+
+/** The panel the page shows (the one `addTimelineEntry` writes to). */
+let current: HealthPanel | null = null;
+
+/**
+ * Adds a line to the "What happened" timeline: `atMs` a wall-clock time (`Date.now()`), `kind`
+ * what it is about (shown as a label: "Joined", "Left", "Server problem"…), `text` one plain
+ * sentence ("Ann joined"). `key` makes it idempotent (the same key is added once).
+ */
+export function addTimelineEntry(atMs: number, kind: TimelineKind, text: string, key?: string): void {
+  current?.addTimelineEntry(atMs, kind, text, key);
+}
+
+/** What the pointer is over: a graph of a participant, and where along it (0…1). */
+interface Hover { remote: string; metric: string; fraction: number }
 
 export class HealthPanel {
   private servers = new Map<string, ServerHealth>();
@@ -19,10 +39,12 @@ export class HealthPanel {
   /** What the window painted per tile (the call view measures it). */
   private painting = new Map<string, TilePainting>();
   private callStartedWallMs = Date.now();
-  private notes = 0;
   focused: string | null = null;
+  private hover: Hover | null = null;
+  private entriesAdded = 0;
 
   constructor() {
+    current = this;
     byId("recheck-servers").addEventListener("click", () => void this.watch());
     byId("export-diagnostics").addEventListener("click", () => void this.exportDiagnostics());
     byId("show-diagnostics").addEventListener("click", () => void this.showDiagnostics());
@@ -57,7 +79,8 @@ export class HealthPanel {
   }
 
   private async onTransition(t: HealthTransition): Promise<void> {
-    this.addTimeline(`srv:${t.url}:${t.transport}:${t.at_unix}:${t.to}`, t.at_unix * 1000, t.message, t.to === "ok" ? "ok" : "bad");
+    const entry = serverTransitionWords(t);
+    this.addTimelineEntry(t.at_unix * 1000, entry.kind, entry.text, `srv:${t.url}:${t.transport}:${t.at_unix}:${t.to}`);
     // The transition says what changed; the snapshot has RTT and the error text.
     try {
       for (const h of await commands.iceHealthSnapshot()) this.servers.set(`${h.url}|${h.transport}`, h);
@@ -108,40 +131,39 @@ export class HealthPanel {
     this.renderPeers();
   }
 
-  /** Something that happened now, for the timeline ("Bob left the call"): `kind` ok | bad | info. */
-  note(text: string, kind: string): void {
-    this.notes += 1;
-    this.addTimeline(`note:${this.notes}`, Date.now(), text, kind);
-  }
-
   private addPeerEvent(name: string, remote: string, event: PeerEvent): void {
-    const key = `peer:${remote}:${event.at_ms}:${event.kind}`;
-    if (this.timeline.has(key)) return;
-    const words: Record<string, string> = {
-      connected: "connected", disconnected: "connection interrupted", failed: "cannot connect",
-      ice_restart: "looking for another path", recovered: "back", gave_up: "gave up",
-    };
-    const text = `${name}: ${words[event.kind] ?? event.kind}${event.detail ? ` — ${event.detail}` : ""}`;
-    const kind = event.kind === "connected" || event.kind === "recovered" ? "ok" : event.kind === "ice_restart" ? "info" : "bad";
-    this.addTimeline(key, this.callStartedWallMs + event.at_ms, text, kind);
+    const { kind, text } = peerEventWords(name, event.kind, event.detail);
+    this.addTimelineEntry(this.callStartedWallMs + event.at_ms, kind, text, `peer:${remote}:${event.at_ms}:${event.kind}`);
   }
 
-  private addTimeline(key: string, whenMs: number, text: string, kind: string): void {
-    if (this.timeline.has(key)) return;
-    this.timeline.set(key, { key, whenMs, text, kind });
+  /** See the module's `addTimelineEntry`. */
+  addTimelineEntry(atMs: number, kind: TimelineKind, text: string, key?: string): void {
+    const id = key ?? `entry:${++this.entriesAdded}`;
+    if (this.timeline.has(id)) return;
+    this.timeline.set(id, { key: id, whenMs: atMs, text, kind });
     this.renderTimeline();
   }
 
+  /** Newest first, local time (with the date when not today), the kind as a word. */
   private renderTimeline(): void {
     const list = byId("timeline");
-    const entries = [...this.timeline.values()].sort((a, b) => b.whenMs - a.whenMs).slice(0, 100);
+    const now = Date.now();
+    const entries = [...this.timeline.values()].sort((a, b) => b.whenMs - a.whenMs).slice(0, 500);
     list.replaceChildren(
       ...entries.map((e) => {
-        const item = el("li", `event ${e.kind}`);
-        item.append(el("time", "", new Date(e.whenMs).toLocaleTimeString()), el("span", "", e.text));
+        const { label, tone } = timelineKindWords(e.kind);
+        const item = el("li", `event ${tone}`);
+        item.dataset.kind = e.kind;
+        const time = el("time", "", timelineTime(e.whenMs, now));
+        time.dateTime = new Date(e.whenMs).toISOString();
+        time.title = new Date(e.whenMs).toLocaleString();
+        item.append(time, el("span", `kind ${tone}`, label), el("span", "text", e.text));
         return item;
       }),
     );
+    byId("timeline-empty").hidden = entries.length > 0;
+    // A date before a time (not today) needs a wider column.
+    list.classList.toggle("with-dates", entries.some((e) => !/^\d\d:/.test(timelineTime(e.whenMs, now))));
   }
 
   /** The grade of `remote`'s connection from its last second (`null` before any stats). */
@@ -176,15 +198,14 @@ export class HealthPanel {
         const head = el("header");
         head.append(el("h3", "", peer.remote_name), el("span", `state ${peer.state}`, peer.state));
         const path = el("p", "path", pathWords(peer.path));
+        const jargon = pathJargon(peer.path);
+        if (jargon) {
+          path.title = jargon;
+          path.classList.add("has-jargon");
+        }
         const metrics = el("div", "metrics");
         if (series) {
-          metrics.append(
-            metric("RTT", ms(series.rttMs.last()), series.rttMs),
-            metric("Loss", percent(series.loss.last()), series.loss),
-            metric("Jitter", ms(series.jitterMs.last()), series.jitterMs),
-            metric("Bitrate", bitrate(series.bitrate.last()), series.bitrate),
-            metric("Video", series.fps.last() === null ? "—" : `${series.fps.last()!.toFixed(0)} fps`, series.fps),
-          );
+          for (const m of METRICS) metrics.append(this.metric(peer.remote, m, m.series(series)));
         }
         card.append(head, path, metrics);
         const painted = this.painting.get(peer.remote);
@@ -215,9 +236,9 @@ export class HealthPanel {
         const playout = peer.audio.playout;
         if (playout) {
           // The jitter buffer in front of the speaker: how much it holds, and what it had to patch.
-          card.append(el("p", "playout",
-            `Audio buffer ${playout.depth_ms.toFixed(0)} ms (aiming at ${playout.target_ms.toFixed(0)} ms) · ` +
-            `${playout.concealed} concealed, ${playout.late} late, ${playout.duplicates} duplicate packets`));
+          const line = el("p", "playout has-jargon", playoutWords(playout));
+          line.title = playoutJargon(playout);
+          card.append(line);
         }
         return card;
       }),
@@ -226,6 +247,67 @@ export class HealthPanel {
 
   /** The diagnostics file last written (for "Show in folder"). */
   private diagnosticsFile: string | null = null;
+
+  /** A metric: its name (the term in a tooltip), its last value, and a graph of the last minute
+   *  with its axis (0 to a round maximum, the unit's words) and the value under the pointer. */
+  private metric(remote: string, spec: MetricSpec, series: Series): HTMLElement {
+    const box = el("div", "metric");
+    box.dataset.metric = spec.id;
+    const label = el("span", "label", spec.label);
+    label.title = spec.jargon;
+    const top = axisMax(series.values, spec.floor);
+    const chart = el("div", "chart");
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", `0 0 ${GRAPH_W} ${GRAPH_H}`);
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("class", "spark");
+    svg.setAttribute("aria-hidden", "true");
+    const line = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    line.setAttribute("d", sparklinePath(series.values, GRAPH_W, GRAPH_H, series.capacity, top));
+    const cursor = document.createElementNS("http://www.w3.org/2000/svg", "line");
+    cursor.setAttribute("class", "cursor");
+    cursor.setAttribute("y1", "0");
+    cursor.setAttribute("y2", String(GRAPH_H));
+    cursor.setAttribute("visibility", "hidden");
+    svg.append(line, cursor);
+    chart.append(svg, el("span", "axis y-max", spec.format(top)), el("span", "axis y-min", "0"));
+    const axis = el("div", "axis x");
+    const readout = el("span", "readout");
+    axis.append(el("span", "", `${series.capacity} s ago`), readout, el("span", "", "now"));
+    box.append(label, el("span", "value", spec.format(series.last())), chart, axis);
+
+    const show = (fraction: number | null) => {
+      const index = fraction === null ? null : sampleIndexAt(fraction * GRAPH_W, GRAPH_W, series.values.length, series.capacity);
+      if (index === null) {
+        cursor.setAttribute("visibility", "hidden");
+        readout.textContent = "";
+        box.classList.remove("hovered");
+        return;
+      }
+      const x = ((series.capacity - series.values.length + index) * GRAPH_W) / (series.capacity - 1);
+      cursor.setAttribute("x1", x.toFixed(1));
+      cursor.setAttribute("x2", x.toFixed(1));
+      cursor.setAttribute("visibility", "visible");
+      const at = series.times[index];
+      const when = at === null ? "" : `${timelineTime(this.callStartedWallMs + at, Date.now())} · `;
+      readout.textContent = `${when}${spec.format(series.values[index])}`;
+      box.classList.add("hovered");
+    };
+    chart.addEventListener("pointermove", (e) => {
+      const rect = chart.getBoundingClientRect();
+      const fraction = rect.width > 0 ? (e.clientX - rect.left) / rect.width : 0;
+      this.hover = { remote, metric: spec.id, fraction };
+      show(fraction);
+    });
+    chart.addEventListener("pointerleave", () => {
+      this.hover = null;
+      show(null);
+    });
+    // The panel is redrawn every second: keep showing the value under a pointer that stays put.
+    const hover = this.hover;
+    if (hover && hover.remote === remote && hover.metric === spec.id) show(hover.fraction);
+    return box;
+  }
 
   private async exportDiagnostics(): Promise<void> {
     const result = byId("diagnostics-result");
@@ -260,15 +342,27 @@ export function paintedWords(p: TilePainting): string {
   return text;
 }
 
-function metric(label: string, value: string, series: Series): HTMLElement {
-  const box = el("div", "metric");
-  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("viewBox", "0 0 120 28");
-  svg.setAttribute("class", "spark");
-  svg.setAttribute("aria-hidden", "true");
-  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
-  path.setAttribute("d", sparklinePath(series.values, 120, 28));
-  svg.append(path);
-  box.append(el("span", "label", label), el("span", "value", value), svg);
-  return box;
+/** A graph of the health panel: what it shows, in words and in the usual term (tooltip). */
+interface MetricSpec {
+  id: string;
+  label: string;
+  jargon: string;
+  series(s: PeerHistory["series"]): Series;
+  format(v: number | null): string;
+  /** The axis goes at least this high (a flat line of zeros sits at the bottom of a real scale). */
+  floor: number;
 }
+
+const fps = (v: number | null) => (v === null ? "—" : `${v.toFixed(0)} fps`);
+
+const METRICS: MetricSpec[] = [
+  { id: "rtt", label: "Round trip", jargon: "RTT: round-trip time", series: (s) => s.rttMs, format: ms, floor: 10 },
+  { id: "loss", label: "Packet loss", jargon: "RTP packet loss", series: (s) => s.loss, format: percent, floor: 0.01 },
+  { id: "jitter", label: "Jitter", jargon: "Interarrival jitter: how much packet delays vary", series: (s) => s.jitterMs, format: ms, floor: 10 },
+  { id: "bitrate", label: "Receiving", jargon: "Bitrate received (audio + video)", series: (s) => s.bitrate, format: bitrate, floor: 100_000 },
+  { id: "fps", label: "Video", jargon: "Frames decoded per second", series: (s) => s.fps, format: fps, floor: 5 },
+];
+
+/** The graphs' drawing box (SVG user units; stretched to the element). */
+const GRAPH_W = 120;
+const GRAPH_H = 36;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PeerHistory, Series, sparklinePath } from "./history";
+import { PeerHistory, Series, axisMax, sampleIndexAt, sparklinePath } from "./history";
 import type { PeerReport } from "./bindings";
 
 const unsent = {
@@ -28,6 +28,7 @@ describe("PeerHistory", () => {
     expect(h.series.fps.values).toEqual([null, 30, 30]);
     expect(h.series.loss.values[2]).toBeCloseTo(3 / 30);
     expect(h.series.rttMs.last()).toBe(4);
+    expect(h.series.fps.times).toEqual([1000, 2000, 4000]);
   });
 
   it("keeps only the last minute", () => {
@@ -35,6 +36,7 @@ describe("PeerHistory", () => {
     for (let i = 0; i < 75; i++) s.push(i);
     expect(s.values.length).toBe(60);
     expect(s.values[0]).toBe(15);
+    expect(s.times.length).toBe(60);
   });
 });
 
@@ -44,5 +46,31 @@ describe("sparklinePath", () => {
     expect(d.startsWith("M0.0")).toBe(true);
     expect(d.match(/M/g)!.length).toBe(2);
     expect(sparklinePath([], 120, 28)).toBe("");
+  });
+});
+
+describe("graph axes", () => {
+  it("round the top of the axis up", () => {
+    expect(axisMax([12, 87, null], 10)).toBe(100);
+    expect(axisMax([120], 10)).toBe(150);
+    expect(axisMax([27], 1)).toBe(30);
+    expect(axisMax([1_234_567], 1000)).toBe(1_500_000);
+    expect(axisMax([0.3], 0.01)).toBeCloseTo(0.3);
+    expect(axisMax([0, 0], 0.01)).toBe(0.01);
+    expect(axisMax([], 10)).toBe(10);
+  });
+
+  it("scale the line to the axis", () => {
+    // 5 on an axis of 10 sits half-way up (28 high, 1 px margins).
+    expect(sparklinePath([5], 120, 28, 1, 10)).toBe("M0.0 14.0");
+  });
+
+  it("find the sample under the pointer", () => {
+    // 60 slots over 118 px; 30 samples fill the right half.
+    expect(sampleIndexAt(118, 118, 30)).toBe(29);
+    expect(sampleIndexAt(0, 118, 30)).toBeNull();
+    expect(sampleIndexAt(60, 118, 30)).toBe(0);
+    expect(sampleIndexAt(500, 118, 30)).toBe(29);
+    expect(sampleIndexAt(10, 118, 0)).toBeNull();
   });
 });

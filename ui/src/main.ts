@@ -5,6 +5,8 @@ import { CallView } from "./call";
 import { HealthPanel } from "./health";
 import { SettingsPage } from "./settings";
 import { loadDevices } from "./devices";
+import { GridFitter } from "./grid";
+import { Modal } from "./modal";
 import { byId } from "./dom";
 import { DeviceCheck, DevicePreview } from "./device-check";
 import { installShortcuts } from "./shortcuts";
@@ -49,15 +51,20 @@ const call = new CallView({
     // The call has the devices now: the preview shows its self view instead.
     void preview.restart();
     health.callStarted();
-    health.note(info.mode === "room" ? `You joined room ${info.room}` : `You started the ${info.room} call`, "info");
+    health.addTimelineEntry(Date.now(), "info", info.mode === "room" ? `You joined room ${info.room}` : `You started the ${info.room} call`);
   },
-  onPresence: (change, text) => health.note(text, change === "joined" ? "ok" : "bad"),
+  onPresence: (change, text) => health.addTimelineEntry(Date.now(), change === "joined" ? "joined" : "left", text),
   onPainting: (tiles) => health.onPainting(tiles),
   onLocalFrame: (frame) => preview.callFrame(frame),
   onLevel: (tileId, dbfs) => {
     if (tileId === "local") preview.callLevel(dbfs);
   },
 });
+
+// The grid fits the window whatever the number of tiles; the join dialog is a modal over the call.
+const grid = new GridFitter(byId("stage"), byId("grid"));
+const joinDialog = new Modal(byId("join-panel"));
+(window as unknown as { natterLayout: unknown }).natterLayout = { grid, joinDialog };
 
 show("call");
 // Ctrl+D microphone, Ctrl+E camera, Ctrl+Shift+H leave, Ctrl+1…4 tabs (shortcuts.ts).

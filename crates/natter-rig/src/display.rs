@@ -1,4 +1,5 @@
-//! A private X server (Xvfb) for the tests that open the app's window: 1280×800×24, no TCP, on a
+//! A private X server (Xvfb) for the tests that open the app's window: 1280×800×24 (or another
+//! size: `start_sized`), no TCP, on a
 //! display number the server picks itself (`-displayfd`: it prints the number once it accepts
 //! connections, so there is neither a race for a number with other servers nor a readiness
 //! poll), no reset when its last client leaves. Its log is `xvfb.log` in the caller's scratch
@@ -23,8 +24,14 @@ pub struct Xvfb {
 impl Xvfb {
     /// Start one, logging to `xvfb.log` in `work`; panics (keeping `work`) if it does not start.
     pub fn start(work: &TempDir) -> Xvfb {
+        Xvfb::start_sized(work, 1280, 800)
+    }
+
+    /// `start` with a screen of `width`×`height` (e.g. 1920×1080 for a full-HD window).
+    pub fn start_sized(work: &TempDir, width: u32, height: u32) -> Xvfb {
         let binary = which("Xvfb").unwrap_or_else(|| panic!("`Xvfb` is not installed: {INSTALL_HINT}"));
         let log = work.path("xvfb.log");
+        let screen = format!("{width}x{height}x24");
         let mut command = Command::new(binary);
         command
             .args([
@@ -32,7 +39,7 @@ impl Xvfb {
                 "1",
                 "-screen",
                 "0",
-                "1280x800x24",
+                screen.as_str(),
                 "-nolisten",
                 "tcp",
                 "-noreset",

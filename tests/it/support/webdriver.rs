@@ -109,11 +109,17 @@ impl AppUnderTest {
     /// added to the app's environment (after DISPLAY, the WebKit variables and `RUST_LOG=info`,
     /// so it can override them). Panics, saying what to install, if a tool is missing.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> AppUnderTest {
+        AppUnderTest::start_on_screen(args, env, (1280, 800))
+    }
+
+    /// `start` on an X screen of `screen` (width, height) pixels, for windows larger than the
+    /// default 1280×800.
+    pub fn start_on_screen(args: &[&str], env: &[(&str, &str)], screen: (u32, u32)) -> AppUnderTest {
         let tauri_driver = find_tool("tauri-driver", &[cargo_bin().join("tauri-driver")]);
         let native = find_tool("WebKitWebDriver", &[PathBuf::from("/usr/bin/WebKitWebDriver")]);
 
         let work = TempDir::new("e2e");
-        let xvfb = Xvfb::start(&work);
+        let xvfb = Xvfb::start_sized(&work, screen.0, screen.1);
         let display = xvfb.number();
 
         let agent: ureq::Agent = ureq::Agent::config_builder()

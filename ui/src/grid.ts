@@ -1,0 +1,44 @@
+// Keeps the call grid fitted to its stage (the space between the header and the control bar):
+// whenever the window is resized or a tile comes or goes, `gridLayout` (layout.ts) picks the
+// column count and tile size, applied as CSS variables. The tiles themselves are call.ts's.
+import { gridLayout, type GridLayout } from "./layout";
+
+/** A lone tile (just you in a room) stays this wide at most on a large screen. */
+export const LONE_TILE_MAX_WIDTH = 960;
+/** No tile grows wider than this. */
+export const TILE_MAX_WIDTH = 1280;
+
+export class GridFitter {
+  /** The layout last applied (read by tests). */
+  layout: GridLayout | null = null;
+
+  constructor(private stage: HTMLElement, private grid: HTMLElement) {
+    if (typeof ResizeObserver !== "undefined") new ResizeObserver(() => this.fit()).observe(stage);
+    else window.addEventListener("resize", () => this.fit());
+    new MutationObserver(() => this.fit()).observe(grid, { childList: true });
+    this.fit();
+  }
+
+  fit(): void {
+    const count = [...this.grid.children].filter((c) => c.classList.contains("tile") && !(c as HTMLElement).hidden).length;
+    const stage = getComputedStyle(this.stage);
+    const width = this.stage.clientWidth - px(stage.paddingLeft) - px(stage.paddingRight);
+    const height = this.stage.clientHeight - px(stage.paddingTop) - px(stage.paddingBottom);
+    const gap = px(getComputedStyle(this.grid).columnGap) || 12;
+    const layout = gridLayout(count, width, height, { gap, maxTileWidth: count <= 1 ? LONE_TILE_MAX_WIDTH : TILE_MAX_WIDTH });
+    const previous = this.layout;
+    if (previous && previous.columns === layout.columns && previous.tileWidth === layout.tileWidth && previous.tileHeight === layout.tileHeight) return;
+    this.layout = layout;
+    const style = this.grid.style;
+    style.setProperty("--tile-w", `${layout.tileWidth}px`);
+    style.setProperty("--tile-h", `${layout.tileHeight}px`);
+    // The grid is exactly as wide as its columns: tiles wrap into the chosen rows, the last row centred.
+    style.width = `${layout.columns * layout.tileWidth + (layout.columns - 1) * gap}px`;
+    this.grid.dataset.columns = String(layout.columns);
+  }
+}
+
+function px(value: string): number {
+  const n = parseFloat(value);
+  return Number.isFinite(n) ? n : 0;
+}
