@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { i420ToRgba } from "./render";
+import { fitInBox, i420ToRgba } from "./render";
 
 function picture(width: number, height: number, y: number, u: number, v: number) {
   const luma = width * height;
@@ -33,5 +33,14 @@ describe("i420ToRgba (BT.601 limited range)", () => {
     expect([red(0, 0), red(1, 1)]).toEqual([red(0, 1), red(1, 0)]);
     expect(red(2, 0)).toBeGreaterThan(red(1, 0) + 100);
     expect(red(3, 1)).toBe(red(2, 0));
+  });
+});
+
+describe("fitInBox", () => {
+  it("fills the box with the picture's aspect, up or down", () => {
+    expect(fitInBox(320, 180, 1280, 720)).toEqual([1280, 720]);
+    expect(fitInBox(640, 480, 1280, 720)).toEqual([960, 720]);
+    expect(fitInBox(1280, 720, 400, 400)).toEqual([400, 225]);
+    expect(fitInBox(320, 180, 0, 0)).toEqual([320, 180]);
   });
 });

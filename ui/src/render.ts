@@ -1,7 +1,10 @@
 // Painting I420 pictures on a tile's canvas. WebGL converts the planes to RGB in a shader (the
-// pictures arrive as I420: 1.5 bytes a pixel); where WebGL is not available (or its context is
-// lost) a 2D canvas gets the same conversion done here, in JS. The colour maths (BT.601,
-// limited range) is the same in both; `i420ToRgba` is tested in render.test.ts.
+// pictures arrive as I420: 1.5 bytes a pixel) and scales them to the canvas, which is always the
+// size it is shown at (device pixels, the picture's aspect kept inside its box): the webview then
+// copies it to the screen without scaling or filtering of its own, which is what a software-
+// rendered webview is slow at. Where WebGL is not available (or its context is lost) a 2D canvas
+// gets the same conversion done here, in JS, and the webview scales it. The colour maths (BT.601,
+// limited range) is the same in both; `i420ToRgba` and `fitInBox` are tested in render.test.ts.
 import type { DecodedFrame } from "./frames";
 
 export interface TileRenderer {
@@ -15,15 +18,32 @@ export function createRenderer(canvas: HTMLCanvasElement, prefer: "webgl" | "2d"
   return (prefer === "webgl" ? WebGlRenderer.create(canvas) : null) ?? new CanvasRenderer(canvas);
 }
 
-function resize(canvas: HTMLCanvasElement, width: number, height: number): void {
+/** The largest `width × height` with the picture's aspect that fits a `boxWidth × boxHeight`
+ *  box (device pixels); the picture's own size when the box is unknown (0). */
+export function fitInBox(width: number, height: number, boxWidth: number, boxHeight: number): [number, number] {
+  if (boxWidth < 2 || boxHeight < 2) return [width, height];
+  const k = Math.min(boxWidth / width, boxHeight / height);
+  return [Math.max(2, Math.round(width * k)), Math.max(2, Math.round(height * k))];
+}
+
+/** The size to show `frame` at on `canvas`: fitted in the canvas's parent box, in device pixels. */
+function shownSize(canvas: HTMLCanvasElement, frame: DecodedFrame): [number, number] {
+  const box = canvas.parentElement;
+  const scale = window.devicePixelRatio || 1;
+  const [bw, bh] = box ? [Math.floor(box.clientWidth * scale), Math.floor(box.clientHeight * scale)] : [0, 0];
+  return fitInBox(frame.width, frame.height, bw, bh);
+}
+
+/** `canvas` holds `width × height` pixels and is shown at `shown` device pixels. */
+function resize(canvas: HTMLCanvasElement, width: number, height: number, shown: [number, number]): void {
   if (canvas.width !== width || canvas.height !== height) {
     canvas.width = width;
     canvas.height = height;
-    // One canvas pixel per device pixel: no scaling when the frame was made for this tile.
-    const scale = window.devicePixelRatio || 1;
-    canvas.style.width = `${width / scale}px`;
-    canvas.style.height = `${height / scale}px`;
   }
+  const scale = window.devicePixelRatio || 1;
+  const [cssWidth, cssHeight] = [`${shown[0] / scale}px`, `${shown[1] / scale}px`];
+  if (canvas.style.width !== cssWidth) canvas.style.width = cssWidth;
+  if (canvas.style.height !== cssHeight) canvas.style.height = cssHeight;
 }
 
 const VERTEX_SHADER = `
@@ -52,6 +72,7 @@ void main() {
 
 class WebGlRenderer implements TileRenderer {
   private textures: WebGLTexture[] = [];
+  /** The pictures' size the textures were made for. */
   private size: [number, number] = [0, 0];
   private lost = false;
   private fallback: CanvasRenderer | null = null;
@@ -133,12 +154,14 @@ class WebGlRenderer implements TileRenderer {
     }
     const gl = this.gl;
     const { width, height } = frame;
-    const resized = this.size[0] !== width || this.size[1] !== height;
-    if (resized) {
-      resize(this.canvas, width, height);
-      gl.viewport(0, 0, width, height);
-      this.size = [width, height];
+    // The canvas is as large as it is shown: the shader scales the picture (linear filtering).
+    const shown = shownSize(this.canvas, frame);
+    if (this.canvas.width !== shown[0] || this.canvas.height !== shown[1]) {
+      resize(this.canvas, shown[0], shown[1], shown);
+      gl.viewport(0, 0, shown[0], shown[1]);
     }
+    const resized = this.size[0] !== width || this.size[1] !== height;
+    if (resized) this.size = [width, height];
     const planes: [Uint8Array, number, number][] = [
       [frame.y, width, height],
       [frame.u, width / 2, height / 2],
@@ -165,7 +188,8 @@ class CanvasRenderer implements TileRenderer {
 
   paint(frame: DecodedFrame): void {
     if (!this.ctx) return;
-    resize(this.canvas, frame.width, frame.height);
+    // The picture's own pixels; the webview scales them to the box.
+    resize(this.canvas, frame.width, frame.height, shownSize(this.canvas, frame));
     if (!this.image || this.image.width !== frame.width || this.image.height !== frame.height) {
       this.image = new ImageData(frame.width, frame.height);
     }
