@@ -178,13 +178,20 @@ export class CallView {
       told = `${width}x${height}`;
       commands.setTileSize(width, height).catch(() => {});
     };
+    // The pictures follow their boxes at once (until frames of the new size arrive), once the
+    // grid has laid the tiles out.
+    const relayout = () => requestAnimationFrame(() => {
+      for (const t of this.tiles.values()) t.renderer?.relayout();
+    });
     const observer = new ResizeObserver(() => {
+      relayout();
       clearTimeout(timer);
       timer = setTimeout(tell, 150);
     });
     observer.observe(byId("grid"));
     // Tiles come and go without the grid's own size changing.
     new MutationObserver(() => {
+      relayout();
       clearTimeout(timer);
       timer = setTimeout(tell, 150);
     }).observe(byId("grid"), { childList: true });

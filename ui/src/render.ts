@@ -11,6 +11,8 @@ export interface TileRenderer {
   /** "webgl" or "2d": which path paints (shown in the health panel, read by the tests). */
   readonly kind: "webgl" | "2d";
   paint(frame: DecodedFrame): void;
+  /** The box changed size: show the last picture again at the new size. */
+  relayout(): void;
 }
 
 /** A renderer for `canvas`: WebGL if the webview has it (and `prefer` is not "2d"), else 2D. */
@@ -141,7 +143,14 @@ class WebGlRenderer implements TileRenderer {
     return true;
   }
 
+  private last: DecodedFrame | null = null;
+
+  relayout(): void {
+    if (this.last) this.paint(this.last);
+  }
+
   paint(frame: DecodedFrame): void {
+    this.last = frame;
     if (this.lost) {
       if (!this.fallback) {
         const replacement = document.createElement("canvas");
@@ -186,7 +195,14 @@ class CanvasRenderer implements TileRenderer {
     this.ctx = canvas.getContext("2d");
   }
 
+  private last: DecodedFrame | null = null;
+
+  relayout(): void {
+    if (this.last) resize(this.canvas, this.last.width, this.last.height, shownSize(this.canvas, this.last));
+  }
+
   paint(frame: DecodedFrame): void {
+    this.last = frame;
     if (!this.ctx) return;
     // The picture's own pixels; the webview scales them to the box.
     resize(this.canvas, frame.width, frame.height, shownSize(this.canvas, frame));
