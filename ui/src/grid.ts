@@ -12,9 +12,19 @@ export class GridFitter {
   /** The layout last applied (read by tests). */
   layout: GridLayout | null = null;
 
-  constructor(private stage: HTMLElement, private grid: HTMLElement) {
-    if (typeof ResizeObserver !== "undefined") new ResizeObserver(() => this.fit()).observe(stage);
-    else window.addEventListener("resize", () => this.fit());
+  /** `limit`: the element the tiles must stay above (the control bar), whatever the stage's own
+   *  height says while the page reflows; `watch`: elements whose size changes the space left
+   *  (the device notices above the grid, which can appear after the tiles). */
+  constructor(
+    private stage: HTMLElement,
+    private grid: HTMLElement,
+    private limit: HTMLElement | null = null,
+    watch: HTMLElement[] = [],
+  ) {
+    if (typeof ResizeObserver !== "undefined") {
+      const observer = new ResizeObserver(() => this.fit());
+      for (const e of [stage, ...watch]) observer.observe(e);
+    } else window.addEventListener("resize", () => this.fit());
     new MutationObserver(() => this.fit()).observe(grid, { childList: true });
     this.fit();
   }
@@ -23,7 +33,11 @@ export class GridFitter {
     const count = [...this.grid.children].filter((c) => c.classList.contains("tile") && !(c as HTMLElement).hidden).length;
     const stage = getComputedStyle(this.stage);
     const width = this.stage.clientWidth - px(stage.paddingLeft) - px(stage.paddingRight);
-    const height = this.stage.clientHeight - px(stage.paddingTop) - px(stage.paddingBottom);
+    let height = this.stage.clientHeight - px(stage.paddingTop) - px(stage.paddingBottom);
+    if (this.limit && this.limit.offsetParent !== null) {
+      const room = this.limit.getBoundingClientRect().top - this.stage.getBoundingClientRect().top;
+      height = Math.min(height, room - px(stage.paddingTop) - px(stage.paddingBottom));
+    }
     const gap = px(getComputedStyle(this.grid).columnGap) || 12;
     const layout = gridLayout(count, width, height, { gap, maxTileWidth: count <= 1 ? LONE_TILE_MAX_WIDTH : TILE_MAX_WIDTH });
     const previous = this.layout;

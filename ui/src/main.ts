@@ -62,7 +62,7 @@ const call = new CallView({
 });
 
 // The grid fits the window whatever the number of tiles; the join dialog is a modal over the call.
-const grid = new GridFitter(byId("stage"), byId("grid"));
+const grid = new GridFitter(byId("stage"), byId("grid"), document.querySelector<HTMLElement>("#page-call .controls"), [byId("device-notice")]);
 const joinDialog = new Modal(byId("join-panel"));
 (window as unknown as { natterLayout: unknown }).natterLayout = { grid, joinDialog };
 
