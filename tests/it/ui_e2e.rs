@@ -341,13 +341,7 @@ fn joining_a_room_from_the_window_reaches_everyone_in_it() {
 
     // This machine may have no camera or microphone: the window's user picked the test pattern
     // and the tone in the settings, as a user can, so the others have something to decode.
-    let config = TempDir::new("e2e-join-config");
-    std::fs::write(
-        config.path("settings.json"),
-        r#"{"camera":"synthetic-camera","microphone":"synthetic-mic"}"#,
-    )
-    .expect("write settings.json");
-    let config_dir = config.0.to_str().unwrap().to_string();
+    let (_config, config_dir) = crate::support::synthetic_devices_config("e2e-join-config");
     let app = AppUnderTest::start(
         &["demo"],
         &[("NATTER_BIND", "127.0.0.1"), ("NATTER_CONFIG_DIR", config_dir.as_str())],

@@ -61,18 +61,6 @@ fn remote_tiles_drawing(
     })
 }
 
-/// Settings for a machine without camera or microphone: the test pattern and the tone.
-fn synthetic_config(name: &str) -> (TempDir, String) {
-    let config = TempDir::new(name);
-    std::fs::write(
-        config.path("settings.json"),
-        r#"{"camera":"synthetic-camera","microphone":"synthetic-mic"}"#,
-    )
-    .expect("write settings.json");
-    let dir = config.0.to_str().unwrap().to_string();
-    (config, dir)
-}
-
 /// The window, with its demo call, ICE on loopback.
 fn window(config_dir: &str) -> AppUnderTest {
     let app = AppUnderTest::start(
@@ -133,7 +121,7 @@ fn a_failed_join_keeps_the_call_and_says_why_in_the_dialog_then_a_good_join_work
     let server = crate::support::signal_server();
     let url = server.url().to_string();
     let dir = TempDir::new("e2e-flows-join");
-    let (_config, config_dir) = synthetic_config("e2e-flows-join-config");
+    let (_config, config_dir) = crate::support::synthetic_devices_config("e2e-flows-join-config");
     let app = window(&config_dir);
 
     // The demo call runs: its two remote tiles draw.
@@ -197,7 +185,7 @@ fn someone_who_joins_leaves_or_drops_is_announced_and_in_the_timeline() {
     let server = crate::support::signal_server();
     let url = server.url().to_string();
     let dir = TempDir::new("e2e-flows-presence");
-    let (_config, config_dir) = synthetic_config("e2e-flows-presence-config");
+    let (_config, config_dir) = crate::support::synthetic_devices_config("e2e-flows-presence-config");
     let app = window(&config_dir);
     app.wait_for("#open-join", Duration::from_secs(30));
     // Ann stays 10 s once the window is in, then leaves.
@@ -273,7 +261,7 @@ fn microphone_and_camera_stay_off_across_a_room_change() {
     let server = crate::support::signal_server();
     let url = server.url().to_string();
     let dir = TempDir::new("e2e-flows-mute");
-    let (_config, config_dir) = synthetic_config("e2e-flows-mute-config");
+    let (_config, config_dir) = crate::support::synthetic_devices_config("e2e-flows-mute-config");
     let app = window(&config_dir);
     app.wait_for("#open-join", Duration::from_secs(30));
     let (_ann, _) = other(&url, "flows-c1", 2, 40, dir.path("ann.json"));

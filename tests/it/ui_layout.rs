@@ -438,13 +438,7 @@ fn grids_of_1_4_6_9_tiles_at_800x600_and_full_hd() {
     // Alone in a room of a real signaling server.
     {
         let server = crate::support::signal_server();
-        let config = TempDir::new("layout-alone-config");
-        std::fs::write(
-            config.path("settings.json"),
-            r#"{"camera":"synthetic-camera","microphone":"synthetic-mic"}"#,
-        )
-        .expect("write settings.json");
-        let config_dir = config.0.to_str().unwrap().to_string();
+        let (_config, config_dir) = crate::support::synthetic_devices_config("layout-alone-config");
         let app = AppUnderTest::start_on_screen(
             &["demo"],
             &[("NATTER_BIND", "127.0.0.1"), ("NATTER_CONFIG_DIR", config_dir.as_str())],

@@ -6,7 +6,6 @@
 //!
 //! Run: `cargo test --test it ui_prejoin:: -- --test-threads=1 --nocapture`.
 
-use crate::support::TempDir;
 use crate::support::webdriver::{AppUnderTest, screenshot_dir};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -31,13 +30,7 @@ fn check_moving(app: &AppUnderTest, what: &str, index: usize, since: u64, frames
 #[test]
 fn the_join_dialog_previews_the_devices_without_a_call_and_the_calls_own_in_one() {
     // A machine without camera or microphone: the test pattern and the tone, chosen in settings.
-    let config = TempDir::new("e2e-prejoin-config");
-    std::fs::write(
-        config.path("settings.json"),
-        r#"{"camera":"synthetic-camera","microphone":"synthetic-mic"}"#,
-    )
-    .expect("write settings.json");
-    let config_dir = config.0.to_str().unwrap().to_string();
+    let (_config, config_dir) = crate::support::synthetic_devices_config("e2e-prejoin-config");
     let app = AppUnderTest::start(
         &["demo", "--participants", "1"],
         &[("NATTER_CONFIG_DIR", &config_dir), ("JACK_NO_START_SERVER", "1")],

@@ -22,6 +22,21 @@ pub fn signal_server() -> SignalServerProcess {
     SignalServerProcess::start(Path::new(NATTER))
 }
 
+/// A config directory (`NATTER_CONFIG_DIR`) whose settings pick the synthetic camera and
+/// microphone (the test pattern and the tone), as a user of a machine without them can: the
+/// window then has a self view and a level, and the others something to decode. The directory
+/// and its path as text.
+pub fn synthetic_devices_config(tag: &str) -> (TempDir, String) {
+    let config = TempDir::new(tag);
+    std::fs::write(
+        config.path("settings.json"),
+        r#"{"camera":"synthetic-camera","microphone":"synthetic-mic"}"#,
+    )
+    .expect("write settings.json");
+    let dir = config.0.to_str().expect("a UTF-8 temp path").to_string();
+    (config, dir)
+}
+
 /// Result of one `natter headless` run.
 pub struct HeadlessRun {
     pub status: std::process::ExitStatus,
