@@ -632,7 +632,7 @@ impl VideoThread {
     fn show(&self, frame: &I420Frame, counter: u32) {
         let Some(view) = &self.view else { return };
         if let Some(frame) = view.tile_size.frame("local", "You", frame, counter) {
-            let _ = view.events.try_send(ViewEvent::Frame(frame));
+            view.offer(ViewEvent::Frame(frame));
         }
     }
 }
@@ -662,7 +662,7 @@ impl AudioThread {
         let Some(view) = &self.view else { return };
         for pcm in frames {
             if let Some(dbfs) = self.level.push(pcm, LEVEL_EVERY) {
-                let _ = view.events.try_send(ViewEvent::Level {
+                view.offer(ViewEvent::Level {
                     tile_id: "local".into(),
                     dbfs,
                 });

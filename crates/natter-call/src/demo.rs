@@ -364,7 +364,10 @@ pub fn start_render_test(tiles: usize, tile_size: TileSize, fps: u32, events: mp
                 };
                 natter_media::stamp_frame(&mut picture, stamp);
                 let (id, label) = (format!("r{}", tile + 1), format!("Render test {}", tile + 1));
-                if let Some(frame) = tile_size.frame(&id, &label, &picture, counter) {
+                // As a call's pictures: never in the room kept for the window's events.
+                if let Some(frame) = tile_size.frame(&id, &label, &picture, counter)
+                    && events.capacity() > crate::media::VIEW_ROOM_FOR_EVENTS
+                {
                     let _ = events.try_send(ViewEvent::Frame(frame));
                 }
             }

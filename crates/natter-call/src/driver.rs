@@ -310,7 +310,7 @@ impl Driver {
 
     fn show(&self, event: ViewEvent) {
         if let Some(view) = &self.config.view {
-            let _ = view.events.try_send(event);
+            view.tell(event);
         }
     }
 }

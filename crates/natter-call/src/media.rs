@@ -60,6 +60,28 @@ pub struct ViewSink {
     pub tile_size: crate::view::TileSize,
 }
 
+/// Room kept in the view's queue for what must not be lost (a tile's state, who came and went,
+/// device notices): pictures and levels, which the next one replaces anyway, are the first
+/// dropped when the window falls behind.
+pub const VIEW_ROOM_FOR_EVENTS: usize = 16;
+
+impl ViewSink {
+    /// A picture or a level: shown if the window keeps up, dropped otherwise (never taking the
+    /// room kept for events).
+    pub fn offer(&self, event: ViewEvent) {
+        if self.events.capacity() > VIEW_ROOM_FOR_EVENTS {
+            let _ = self.events.try_send(event);
+        }
+    }
+
+    /// Something the window must be told (state, presence, notices): uses the kept room.
+    pub fn tell(&self, event: ViewEvent) {
+        if self.events.try_send(event).is_err() {
+            tracing::warn!("the window's queue is full: an event for it was lost");
+        }
+    }
+}
+
 pub struct EncodedFrame {
     pub data: Bytes,
     pub keyframe: bool,
@@ -208,7 +230,51 @@ pub fn decode_loop(frames: std::sync::mpsc::Receiver<(VideoCodec, Bytes)>, targe
         if let Some(view) = view
             && let Some(frame) = view.tile_size.frame(remote, label, &picture, pictures)
         {
-            let _ = view.events.try_send(ViewEvent::Frame(frame));
+            view.offer(ViewEvent::Frame(frame));
         }
+    }
+}
+
+#[cfg(test)]
+mod view_sink_tests {
+    use super::*;
+    use crate::view::{NoticeAbout, TileSize};
+
+    #[test]
+    fn pictures_never_take_the_room_kept_for_events() {
+        let (tx, mut rx) = mpsc::channel(64);
+        let view = ViewSink {
+            events: tx,
+            tile_size: TileSize::following(64, 36),
+        };
+        let picture = natter_media::I420Frame::black(64, 36).unwrap();
+        // A window that reads nothing: pictures fill the queue up to the kept room only.
+        for counter in 0..200 {
+            view.offer(ViewEvent::Frame(
+                view.tile_size.frame("p1", "Ann", &picture, counter).unwrap(),
+            ));
+        }
+        for i in 0..VIEW_ROOM_FOR_EVENTS {
+            view.tell(ViewEvent::Notice {
+                medium: NoticeAbout::Call,
+                message: format!("notice {i}"),
+            });
+        }
+        let mut frames = 0;
+        let mut notices = Vec::new();
+        while let Ok(event) = rx.try_recv() {
+            match event {
+                ViewEvent::Frame(_) => frames += 1,
+                ViewEvent::Notice { message, .. } => notices.push(message),
+                _ => {}
+            }
+        }
+        assert_eq!(frames, 64 - VIEW_ROOM_FOR_EVENTS);
+        assert_eq!(
+            notices.len(),
+            VIEW_ROOM_FOR_EVENTS,
+            "every event arrived, in order: {notices:?}"
+        );
+        assert_eq!(notices[0], "notice 0");
     }
 }

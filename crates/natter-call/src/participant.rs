@@ -334,7 +334,7 @@ async fn supervise(
     stop_media.store(true, Ordering::Relaxed);
     *records.crashed.locked() = Some(message.clone());
     if let Some(view) = &view {
-        let _ = view.events.try_send(ViewEvent::Notice {
+        view.tell(ViewEvent::Notice {
             medium: crate::view::NoticeAbout::Call,
             message,
         });
