@@ -26,6 +26,10 @@ export class GridFitter {
       for (const e of [stage, ...watch]) observer.observe(e);
     } else window.addEventListener("resize", () => this.fit());
     new MutationObserver(() => this.fit()).observe(grid, { childList: true });
+    // And twice a second whatever happened: a reflow the observers did not report (seen: a
+    // lone tile laid out before the page settled stayed under the control bar) is mended within
+    // half a second. A fit that changes nothing costs a few reads.
+    setInterval(() => this.fit(), 500);
     this.fit();
   }
 
