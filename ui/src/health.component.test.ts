@@ -35,4 +35,24 @@ describe("timeline", () => {
     const items = [...document.querySelectorAll("#timeline li")];
     expect(items.map((li) => li.querySelector(".text")!.textContent)).toEqual(["Bob left the call", "Bob joined the call"]);
   });
+
+  it("says the saved servers are being checked until their first result, and none only when none", async () => {
+    const backend = (servers: number) => ({
+      core: {
+        Channel: class { onmessage = (_: unknown) => {}; },
+        invoke: async (command: string) => {
+          if (command === "get_settings") return { settings: { servers: Array(servers).fill({ urls: "stun:x" }) } };
+          return null;
+        },
+      },
+    });
+    (window as unknown as { __TAURI__: unknown }).__TAURI__ = backend(2);
+    await new HealthPanel().watch();
+    const empty = document.getElementById("server-health-empty")!;
+    expect(empty.hidden).toBe(false);
+    expect(empty.textContent).toBe("Checking 2 ICE servers…");
+    (window as unknown as { __TAURI__: unknown }).__TAURI__ = backend(0);
+    await new HealthPanel().watch();
+    expect(empty.textContent).toContain("No ICE servers configured");
+  });
 });

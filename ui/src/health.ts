@@ -33,6 +33,8 @@ interface Hover { remote: string; metric: string; fraction: number }
 
 export class HealthPanel {
   private servers = new Map<string, ServerHealth>();
+  /** How many servers the settings hold (shown as "Checking…" until their first result). */
+  private savedServers = 0;
   private histories = new Map<string, PeerHistory>();
   private timeline = new Map<string, TimelineEntry>();
   private lastReport: ParticipantReport | null = null;
@@ -69,6 +71,9 @@ export class HealthPanel {
   async watch(): Promise<void> {
     if (!inApp()) return;
     this.servers.clear();
+    // Until the first probe answers, say that the saved servers are being checked (not that
+    // there are none).
+    this.savedServers = await commands.getSettings().then((v) => v.settings.servers.length, () => 0);
     this.renderServers();
     try {
       await commands.watchIceHealth(channel<HealthTransition>((t) => this.onTransition(t)));
@@ -107,7 +112,11 @@ export class HealthPanel {
       body.append(row);
     }
     byId("server-health-empty").hidden = this.servers.size > 0;
-    if (!this.servers.size) byId("server-health-empty").textContent = "No ICE servers configured: calls use direct paths only. Add STUN/TURN servers under “ICE servers”.";
+    if (!this.servers.size) {
+      byId("server-health-empty").textContent = this.savedServers
+        ? `Checking ${this.savedServers} ICE server${this.savedServers === 1 ? "" : "s"}…`
+        : "No ICE servers configured: calls use direct paths only. Add STUN/TURN servers under “ICE servers”.";
+    }
   }
 
   callStarted(): void {
