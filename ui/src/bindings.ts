@@ -440,7 +440,7 @@ detailed: boolean,
  */
 overridden: boolean, };
 
-export type ErrorCode = "noBackend" | "noConfigDir" | "settingsUnreadable" | "settingsUnwritable" | "settingsDamaged" | "keyringRefused" | "invalidIceConfig" | "invalidIceUrl" | "invalidSignalUrl" | "missingRoom" | "notInCall" | "signalingUnreachable" | "roomLocked" | "signalingRefused" | "signalingFailed" | "mediaFailed" | "callFailed" | "exportFailed" | "deviceFailed";
+export type ErrorCode = "noBackend" | "noConfigDir" | "settingsUnreadable" | "settingsUnwritable" | "settingsDamaged" | "keyringRefused" | "invalidIceConfig" | "invalidIceUrl" | "invalidSignalUrl" | "missingRoom" | "signalingUnreachable" | "roomLocked" | "signalingRefused" | "signalingFailed" | "mediaFailed" | "callFailed" | "exportFailed" | "deviceFailed";
 
 export type AppError = { code: ErrorCode, 
 /**

@@ -28,8 +28,6 @@ pub enum ErrorCode {
     InvalidSignalUrl,
     /// A join names no room.
     MissingRoom,
-    /// The command needs a running call.
-    NotInCall,
     /// The signaling server cannot be reached: wrong address, server down, network, no answer.
     SignalingUnreachable,
     /// The room was opened with a secret, and the join's is missing or another one.

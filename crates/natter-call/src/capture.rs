@@ -631,7 +631,8 @@ impl VideoThread {
     /// The self view.
     fn show(&self, frame: &I420Frame, counter: u32) {
         let Some(view) = &self.view else { return };
-        if let Some(frame) = view.tile_size.frame("local", "You", frame, counter) {
+        let capture_ms = natter_media::read_stamp(frame).map(|stamp| stamp.capture_ms);
+        if let Some(frame) = view.tile_size.frame("local", "You", frame, counter, capture_ms) {
             view.offer(ViewEvent::Frame(frame));
         }
     }

@@ -319,9 +319,12 @@ pub async fn start_demo(options: DemoOptions, events: mpsc::Sender<ViewEvent>) -
 /// (`natter demo --render-test`), and scaled to the window's tiles like a call's. Frames that
 /// cannot be queued are dropped, as the call view drops them when the window is behind.
 pub fn start_render_test(tiles: usize, tile_size: TileSize, fps: u32, events: mpsc::Sender<ViewEvent>) -> DemoHandle {
+    // Its pictures reach the window as a call's do (`ViewSink::offer`).
+    let view = ViewSink { events, tile_size };
     let generator = tokio::spawn(async move {
         for tile in 0..tiles {
-            let _ = events
+            let _ = view
+                .events
                 .send(ViewEvent::Status {
                     tile_id: format!("r{}", tile + 1),
                     label: format!("Render test {}", tile + 1),
@@ -364,11 +367,11 @@ pub fn start_render_test(tiles: usize, tile_size: TileSize, fps: u32, events: mp
                 };
                 natter_media::stamp_frame(&mut picture, stamp);
                 let (id, label) = (format!("r{}", tile + 1), format!("Render test {}", tile + 1));
-                // As a call's pictures: never in the room kept for the window's events.
-                if let Some(frame) = tile_size.frame(&id, &label, &picture, counter)
-                    && events.capacity() > crate::media::VIEW_ROOM_FOR_EVENTS
+                if let Some(frame) = view
+                    .tile_size
+                    .frame(&id, &label, &picture, counter, Some(stamp.capture_ms))
                 {
-                    let _ = events.try_send(ViewEvent::Frame(frame));
+                    view.offer(ViewEvent::Frame(frame));
                 }
             }
         }

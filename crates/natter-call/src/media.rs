@@ -219,16 +219,18 @@ pub fn decode_loop(frames: std::sync::mpsc::Receiver<(VideoCodec, Bytes)>, targe
         // Synthetic senders stamp their frames (loss and latency are measured from the stamps);
         // a real camera's pictures carry none and are counted and shown all the same.
         let at_ms = joined_at.elapsed().as_secs_f64() * 1000.0;
+        let stamp = natter_media::read_stamp(&picture);
         {
             let mut stats = stats.lock().unwrap();
-            match natter_media::read_stamp(&picture) {
+            match stamp {
                 Some(stamp) => stats.on_decoded(stamp.counter, stamp.capture_ms, natter_media::now_ms()),
                 None => stats.on_unstamped(),
             }
             stats.on_shown(at_ms);
         }
+        let capture_ms = stamp.map(|stamp| stamp.capture_ms);
         if let Some(view) = view
-            && let Some(frame) = view.tile_size.frame(remote, label, &picture, pictures)
+            && let Some(frame) = view.tile_size.frame(remote, label, &picture, pictures, capture_ms)
         {
             view.offer(ViewEvent::Frame(frame));
         }
@@ -251,7 +253,7 @@ mod view_sink_tests {
         // A window that reads nothing: pictures fill the queue up to the kept room only.
         for counter in 0..200 {
             view.offer(ViewEvent::Frame(
-                view.tile_size.frame("p1", "Ann", &picture, counter).unwrap(),
+                view.tile_size.frame("p1", "Ann", &picture, counter, None).unwrap(),
             ));
         }
         for i in 0..VIEW_ROOM_FOR_EVENTS {

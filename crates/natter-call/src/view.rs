@@ -58,15 +58,23 @@ impl TileSize {
         ((packed >> 32) as u32, packed as u32)
     }
     /// `picture` as the tile `tile_id` shows it: fitted into the tile's size (aspect kept, never
-    /// larger than the picture), with its stamp's capture time if it has one.
-    pub fn frame(&self, tile_id: &str, label: &str, picture: &I420Frame, frame_counter: u32) -> Option<TileFrame> {
+    /// larger than the picture), with the capture time its stamp said (read by the caller, who
+    /// reads it for its own statistics too).
+    pub fn frame(
+        &self,
+        tile_id: &str,
+        label: &str,
+        picture: &I420Frame,
+        frame_counter: u32,
+        capture_ms: Option<u64>,
+    ) -> Option<TileFrame> {
         let (width, height) = natter_media::fit_within((picture.width, picture.height), self.get())?;
         Some(TileFrame {
             tile_id: tile_id.to_string(),
             label: label.to_string(),
             picture: natter_media::scale_i420(picture, width, height),
             frame_counter,
-            capture_ms: natter_media::read_stamp(picture).map(|stamp| stamp.capture_ms),
+            capture_ms,
         })
     }
 }
@@ -177,16 +185,24 @@ mod tests {
         picture
     }
 
+    fn stamp_time(picture: &I420Frame) -> Option<u64> {
+        natter_media::read_stamp(picture).map(|stamp| stamp.capture_ms)
+    }
+
     #[test]
     fn frames_follow_the_page_unless_pinned_and_keep_the_stamp_time() {
         let following = TileSize::following(640, 360);
         let picture = stamped(1280, 720);
-        let frame = following.frame("p1", "Ann", &picture, 3).unwrap();
+        let frame = following.frame("p1", "Ann", &picture, 3, stamp_time(&picture)).unwrap();
         assert_eq!((frame.picture.width, frame.picture.height), (640, 360));
-        assert_eq!(frame.capture_ms, Some(1_765_000_000_000), "read before scaling");
+        assert_eq!(
+            frame.capture_ms,
+            Some(1_765_000_000_000),
+            "the picture's own stamp, read before scaling"
+        );
         assert_eq!(frame.frame_counter, 3);
         following.set(401, 300);
-        let frame = following.frame("p1", "Ann", &picture, 4).unwrap();
+        let frame = following.frame("p1", "Ann", &picture, 4, None).unwrap();
         assert_eq!(
             (frame.picture.width, frame.picture.height),
             (400, 224),
@@ -197,7 +213,9 @@ mod tests {
         pinned.set(1920, 1080);
         assert_eq!(pinned.get(), (320, 180), "--tile wins over the page");
         let unstamped = I420Frame::black(64, 36).unwrap();
-        let frame = pinned.frame("local", "You", &unstamped, 1).unwrap();
+        let frame = pinned
+            .frame("local", "You", &unstamped, 1, stamp_time(&unstamped))
+            .unwrap();
         assert_eq!(
             (frame.picture.width, frame.picture.height),
             (64, 36),
